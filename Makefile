@@ -1,0 +1,31 @@
+# Two commands on a fresh machine:
+#   make run    install, load the demo data into SQLite and start the server on http://127.0.0.1:8000
+#   make test   install everything (Python packages, Debian's chromium) and run every test on SQLite and PostgreSQL
+PY      ?= python3.11
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+
+.PHONY: run test install bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/fujo demo
+	$(BIN)/fujo serve --host 127.0.0.1 --port 8000
+
+test: install
+	bash scripts/test-setup.sh
+	$(BIN)/python -m pytest -n 2 -p no:cacheprovider
+
+bench: install
+	bash scripts/test-setup.sh
+	$(BIN)/python bench/check_bench.py
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,43 @@
+"""The FastAPI application: each domain package contributes its router."""
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from .. import __version__
+from ..cards.ca import CardAuthority
+from ..config import Settings, load_settings
+from ..db.database import Database
+from . import errors
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None,
+               ca: CardAuthority | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    app = FastAPI(title="fujo — 医療扶助のオンライン資格確認", version=__version__,
+                  description="Online eligibility verification for medical assistance. See docs/API.md.")
+    app.state.settings = settings
+    app.state.db = db or Database(settings.database_url)
+    app.state.ca = ca or CardAuthority.load_or_create(settings.ca_dir)
+    errors.install(app)
+
+    from ..bulk.views import router as bulk
+    from ..cards.views import router as cards
+    from ..eligibility.views import router as eligibility
+    from ..facility.views import router as facility
+    from ..insurance.views import router as insurance
+    from ..orgs.views import router as orgs
+    from ..registry.views import router as registry
+    for r in (eligibility, bulk, facility, registry, insurance, orgs, cards):
+        app.include_router(r)
+
+    @app.get("/api/v1/health", tags=["operations"])
+    def health():
+        return {"status": "ok"}
+
+    try:  # the web screens (issue 4) mount themselves when present
+        from ..web.views import mount as mount_web
+    except ImportError:
+        pass
+    else:
+        mount_web(app)
+    return app

@@ -1,0 +1,69 @@
+"""FastAPI dependencies shared by every package's views: the database, the card authority, the
+calling principal (bearer token), idempotency keys, and fast JSON responses."""
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.responses import Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ..auth.principal import Principal
+from ..cards.ca import CardAuthority
+from ..db.database import Database
+from ..db.idempotency import IdempotencyKey
+from ..orgs.service import authenticate
+
+_bearer = HTTPBearer(auto_error=False, description="Per-organisation API token (fujo_…)")
+
+
+def get_db(request: Request) -> Database:
+    return request.app.state.db
+
+
+def get_ca(request: Request) -> CardAuthority:
+    return request.app.state.ca
+
+
+def get_principal(request: Request,
+                  cred: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
+    return authenticate(request.app.state.db, cred.credentials if cred else "")
+
+
+DB = Annotated[Database, Depends(get_db)]
+CA = Annotated[CardAuthority, Depends(get_ca)]
+Caller = Annotated[Principal, Depends(get_principal)]
+IdemHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)]
+
+
+class JSON(Response):
+    """JSON rendered straight from dicts (no encoder pass over the result)."""
+
+    media_type = "application/json"
+
+    def render(self, content) -> bytes:
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+
+
+async def idempotency(request: Request, principal: Principal, key: str | None) -> IdempotencyKey | None:
+    return IdempotencyKey.of(principal.organisation_id, key, request.method, request.url.path, await request.body())
+
+
+def run_idempotent(db: Database, ik: IdempotencyKey | None, status: int, write):
+    """Run ``write(in_tx)`` once per key: a repeat returns the first answer with its status."""
+    from sqlalchemy.exc import IntegrityError
+    if ik is not None:
+        prev = ik.replay(db)
+        if prev:
+            return JSON(prev[1], status_code=prev[0], headers={"Idempotent-Replayed": "true"})
+    try:
+        out = write((lambda conn, body: ik.record(conn, status, body)) if ik else None)
+    except IntegrityError:
+        if ik is None:
+            raise
+        prev = ik.replay(db)  # a concurrent request with the same key won the race
+        if not prev:
+            raise
+        return JSON(prev[1], status_code=prev[0], headers={"Idempotent-Replayed": "true"})
+    return JSON(out, status_code=status)

@@ -1,0 +1,54 @@
+"""One error shape for the whole API: {"error": {code, message_ja, message_en, fields?}}."""
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..core.errors import FieldProblem, FujoError, ValidationFailed
+from .deps import JSON
+
+log = logging.getLogger("fujo.api")
+
+_PYDANTIC_JA = {
+    "missing": "必須項目です。", "string_type": "文字列で指定してください。", "int_type": "整数で指定してください。",
+    "int_parsing": "整数で指定してください。", "bool_type": "true または false で指定してください。",
+    "bool_parsing": "true または false で指定してください。", "json_invalid": "JSONとして読めません。",
+    "string_too_long": "長すぎます。", "model_type": "JSONオブジェクトで指定してください。",
+    "dict_type": "JSONオブジェクトで指定してください。", "list_type": "配列で指定してください。",
+    "extra_forbidden": "この項目はありません。",
+}
+
+
+def _problem(err: dict) -> FieldProblem:
+    loc = [str(x) for x in err.get("loc", ()) if x not in ("body", "query", "path", "header")]
+    fieldname = ".".join(loc) or "body"
+    ja = _PYDANTIC_JA.get(err.get("type"), "入力形式が正しくありません。")
+    return FieldProblem(fieldname, err.get("type", "invalid"), ja, err.get("msg", "invalid"))
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(FujoError)
+    async def _fujo(request: Request, exc: FujoError):
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSON({"error": exc.as_dict()}, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        e = ValidationFailed(problems=[_problem(x) for x in exc.errors()])
+        return JSON({"error": e.as_dict()}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        ja = {404: "見つかりません。", 405: "このメソッドは使えません。"}.get(exc.status_code, "要求を処理できません。")
+        return JSON({"error": {"code": f"http_{exc.status_code}", "message_ja": ja, "message_en": str(exc.detail)}},
+                    status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception):
+        # Never echo the exception: it may carry personal data from a query.
+        log.error("internal error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        return JSON({"error": {"code": "internal_error", "message_ja": "内部エラーが発生しました。",
+                               "message_en": "Internal error."}}, status_code=500)

@@ -1,0 +1,113 @@
+"""委託先資格情報一括取得: every 医療券/調剤券 designated to a facility for a month, with the linked
+qualification data — and the incremental form, "what changed since cursor N", through which
+tickets the welfare office registered after the visit reach the レセコン without a revisit."""
+from __future__ import annotations
+
+from sqlalchemy import or_, select
+
+from ..audit.service import record_many
+from ..auth.principal import FACILITY, Principal
+from ..core import codes
+from ..core.dates import parse_month, month_key
+from ..core.eligibility import AssistanceDecision, active_on, assistance_result
+from ..core.errors import FieldProblem, Problems, ValidationFailed
+from ..db import schema as s
+from ..db.database import Database, aware, current_value
+from ..eligibility.service import _disabled
+
+t, r, o, op = s.tickets, s.recipients, s.organisations, s.office_payers
+
+_SELECT = (select(t, r.c.payer_number, r.c.recipient_number, r.c.person_id, r.c.name, r.c.name_kana, r.c.sex,
+                  r.c.birthdate, r.c.address, r.c.post_number, r.c.qualification_date, r.c.disqualification_date,
+                  r.c.reason_of_loss, o.c.name.label("office_name"))
+           .select_from(t.join(r, r.c.id == t.c.recipient_id)
+                        .outerjoin(op, op.c.payer_number == r.c.payer_number)
+                        .outerjoin(o, o.c.id == op.c.organisation_id)))
+
+
+def _results(rows, principal: Principal) -> list[dict]:
+    """One ResultOfQualificationConfirmation per recipient, carrying that recipient's tickets."""
+    by_recipient: dict[int, tuple] = {}
+    for row in rows:
+        by_recipient.setdefault(row.recipient_id, (row, []))[1].append(row)
+    out = []
+    for rid, (first, tickets) in by_recipient.items():
+        validity = codes.VALID if any(active_on(first.qualification_date, first.disqualification_date, x.valid_to)
+                                      for x in tickets) else codes.INVALID
+        decision = AssistanceDecision(codes.VALID, "designated", tickets)
+        res = assistance_result(first, first.office_name or "", decision, principal.code)
+        res["QualificationValidity"] = validity
+        res["RegisteredAt"] = min(aware(x.registered_at) for x in tickets).isoformat()
+        out.append(res)
+    return out
+
+
+def _month(month) -> str:
+    ym, p = parse_month(month, "month")
+    if p:
+        raise ValidationFailed(problems=[p])
+    return month_key(*ym)
+
+
+def tickets_for_month(db: Database, principal: Principal, month) -> dict:
+    principal.require(FACILITY)
+    m = _month(month)
+    if not principal.medical_assistance_enabled:
+        raise _disabled()
+    now = db.now()
+    with db.write() as conn:
+        cursor = current_value(conn, "ticket_seq")
+        rows = conn.execute(_SELECT.where(t.c.designated_facility_code == principal.code, t.c.treatment_month == m,
+                                          t.c.superseded_by.is_(None), t.c.status == "active")
+                            .order_by(r.c.payer_number, r.c.recipient_number, t.c.id)).all()
+        results = _results(rows, principal)
+        record_many(conn, principal, "bulk", [{"person_id": x.person_id, "recipient_id": x.recipient_id,
+                                               "detail": f"month={m}"}
+                                              for x in {x.recipient_id: x for x in rows}.values()], now)
+    return {"MedicalInstitutionCode": principal.code, "MedicalTreatmentMonth": m, "Cursor": cursor,
+            "Count": len(results), "ResultList": results}
+
+
+def changes_since(db: Database, principal: Principal, cursor: int, limit: int = 1000, month=None) -> dict:
+    """Tickets that changed for this facility after ``cursor``: ``upsert`` for a ticket now
+    designated to it (new, amended, registered late), ``removed`` for one cancelled or moved away.
+    Returns the next cursor; ``HasMore`` says to call again."""
+    principal.require(FACILITY)
+    problems = Problems()
+    if not isinstance(cursor, int) or cursor < 0:
+        problems.add(FieldProblem("cursor", "cursor", "カーソルは0以上の整数です。", "cursor must be an integer >= 0."))
+    if not isinstance(limit, int) or not 1 <= limit <= 10000:
+        problems.add(FieldProblem("limit", "limit", "件数は1〜10000です。", "limit must be 1-10000."))
+    problems.raise_if_any()
+    m = _month(month) if month not in (None, "") else None
+    if not principal.medical_assistance_enabled:
+        raise _disabled()
+    now = db.now()
+    with db.write() as conn:
+        # Reading the counter first: every change with seq <= top has committed (the counter's
+        # row lock is held to commit), so nothing below the returned cursor can appear later.
+        top = current_value(conn, "ticket_seq")
+        touched = conn.execute(select(t.c.seq, t.c.ticket_key)
+                               .where(or_(t.c.designated_facility_code == principal.code,
+                                          t.c.previous_facility_code == principal.code),
+                                      t.c.seq > cursor, t.c.seq <= top).order_by(t.c.seq).limit(limit + 1)).all()
+        has_more = len(touched) > limit
+        touched = touched[:limit]
+        next_cursor = touched[-1].seq if has_more else max(top, cursor)
+        keys = list(dict.fromkeys(x.ticket_key for x in touched))
+        changes, revealed = [], {}
+        for i in range(0, len(keys), 500):
+            for row in conn.execute(_SELECT.where(t.c.ticket_key.in_(keys[i:i + 500]), t.c.superseded_by.is_(None))):
+                if m and row.treatment_month != m:
+                    continue
+                if row.status == "active" and row.designated_facility_code == principal.code:
+                    res = _results([row], principal)[0]
+                    changes.append({"Change": "upsert", "TicketKey": row.ticket_key, "Seq": row.seq, "Result": res})
+                    revealed[row.recipient_id] = row.person_id
+                else:
+                    changes.append({"Change": "removed", "TicketKey": row.ticket_key, "Seq": row.seq})
+        changes.sort(key=lambda c: c["Seq"])
+        record_many(conn, principal, "bulk", [{"person_id": p, "recipient_id": rid, "detail": f"since={cursor}"}
+                                              for rid, p in revealed.items()], now)
+    return {"MedicalInstitutionCode": principal.code, "Cursor": next_cursor, "HasMore": has_more,
+            "Changes": changes}

@@ -1,0 +1,101 @@
+"""The test certificate authority behind the virtual My Number cards (利用者証明用電子証明書).
+
+Each virtual card gets an RSA-2048 key and an X.509 certificate signed by this CA, stored in a
+PIN-protected PKCS#12 file. Everything cryptographic is done by the ``cryptography`` package.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
+
+CARD_VALIDITY_DAYS = 5 * 365  # 利用者証明用電子証明書: 5 years (発行から5回目の誕生日)
+
+
+@dataclass
+class IssuedCard:
+    serial: str
+    fingerprint: str
+    not_before: dt.datetime
+    not_after: dt.datetime
+    p12: bytes
+
+
+class CardAuthority:
+    def __init__(self, key: rsa.RSAPrivateKey, cert: x509.Certificate):
+        self.key = key
+        self.cert = cert
+
+    @classmethod
+    def load_or_create(cls, ca_dir: Path) -> "CardAuthority":
+        key_p, cert_p = ca_dir / "ca.key.pem", ca_dir / "ca.cert.pem"
+        if key_p.exists() and cert_p.exists():
+            key = serialization.load_pem_private_key(key_p.read_bytes(), password=None)
+            cert = x509.load_pem_x509_certificate(cert_p.read_bytes())
+            return cls(key, cert)
+        ca_dir.mkdir(parents=True, exist_ok=True)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+                          x509.NameAttribute(NameOID.ORGANIZATION_NAME, "fujo test card authority"),
+                          x509.NameAttribute(NameOID.COMMON_NAME, f"fujo Test JPKI CA {uuid.uuid4().hex[:8]}")])
+        now = dt.datetime.now(dt.timezone.utc)
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=20 * 365))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
+                                             data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                             crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+                .sign(key, hashes.SHA256()))
+        fd = os.open(key_p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+        cert_p.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        return cls(key, cert)
+
+    def issue(self, subject_id: str, pin: str, not_before: dt.datetime | None = None,
+              not_after: dt.datetime | None = None) -> IssuedCard:
+        """A new card: fresh RSA-2048 key, certificate for ``subject_id``, PKCS#12 sealed with ``pin``."""
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        now = dt.datetime.now(dt.timezone.utc)
+        nb = not_before or now - dt.timedelta(minutes=5)
+        na = not_after or now + dt.timedelta(days=CARD_VALIDITY_DAYS)
+        cert = (x509.CertificateBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+                                         x509.NameAttribute(NameOID.COMMON_NAME, subject_id)]))
+                .issuer_name(self.cert.subject).public_key(key.public_key())
+                .serial_number(x509.random_serial_number()).not_valid_before(nb).not_valid_after(na)
+                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                             data_encipherment=False, key_agreement=False, key_cert_sign=False,
+                                             crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+                .sign(self.key, hashes.SHA256()))
+        p12 = pkcs12.serialize_key_and_certificates(
+            b"fujo-card", key, cert, [self.cert], serialization.BestAvailableEncryption(pin.encode()))
+        return IssuedCard(serial=format(cert.serial_number, "x"), fingerprint=cert.fingerprint(hashes.SHA256()).hex(),
+                          not_before=nb, not_after=na, p12=p12)
+
+    def verify_chain(self, cert: x509.Certificate) -> bool:
+        try:
+            cert.verify_directly_issued_by(self.cert)
+            return True
+        except (ValueError, TypeError, Exception):  # InvalidSignature included
+            return False
+
+
+def proof_message(nonce: str, facility_code: str, consent_bits: str) -> bytes:
+    """What the card signs: the challenge, bound to the facility and the consent given at the reader."""
+    return f"fujo-card-proof/v1\n{nonce}\n{facility_code}\n{consent_bits}".encode()
+
+
+def sign(key, message: bytes) -> bytes:
+    return key.sign(message, padding.PKCS1v15(), hashes.SHA256())

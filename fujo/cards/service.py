@@ -1,0 +1,204 @@
+"""Virtual My Number cards: issue, revoke, challenge, and verification of a card proof.
+
+A card check is challenge → signature → verification. The server hands the facility a one-time
+nonce; the card signs nonce + facility code + consent bits; the server verifies, in order, that
+the challenge is this facility's, unexpired and unused (it is consumed by the first attempt, so a
+replay is refused), that the certificate parses, chains to our CA, is inside its validity period,
+is a card we issued and is not revoked, and that the signature verifies with its key.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import secrets
+import uuid
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from sqlalchemy import select, update
+
+from ..auth.principal import FACILITY, Principal
+from ..core.errors import Conflict, FieldProblem, FujoError, NotFound, ValidationFailed
+from ..db import schema as s
+from ..db.database import Database, aware
+from .ca import CardAuthority, proof_message
+
+CHALLENGE_TTL = dt.timedelta(seconds=120)
+
+
+class CardProofRefused(FujoError):
+    """The card proof was not accepted; ``reason`` says which test failed."""
+
+    status = 403
+    code = "card_proof_refused"
+
+    def __init__(self, reason: str, ja: str, en: str):
+        super().__init__(ja, en)
+        self.reason = reason
+
+    def as_dict(self) -> dict:
+        d = super().as_dict()
+        d["reason"] = self.reason
+        return d
+
+
+REFUSALS = {
+    "unknown_challenge": ("チャレンジが不明です。もう一度カードを置いてください。", "Unknown challenge."),
+    "challenge_other_facility": ("このチャレンジは別の医療機関のものです。", "The challenge was issued to another facility."),
+    "challenge_expired": ("チャレンジの有効期限が切れました。もう一度カードを置いてください。", "The challenge has expired."),
+    "replayed": ("このカード認証は既に使用されています（再送は受け付けません）。", "The proof was already used (replay refused)."),
+    "malformed_proof": ("カード認証データの形式が正しくありません。", "The card proof is malformed."),
+    "malformed_certificate": ("電子証明書を読み取れません。", "The certificate cannot be parsed."),
+    "untrusted_certificate": ("電子証明書の発行者を確認できません（偽造の可能性）。", "The certificate was not issued by the card authority."),
+    "certificate_not_yet_valid": ("電子証明書の有効期間開始前です。", "The certificate is not yet valid."),
+    "certificate_expired": ("電子証明書の有効期限が切れています。", "The certificate has expired."),
+    "unknown_card": ("発行記録のないカードです。", "No such card was issued."),
+    "revoked": ("このカードの電子証明書は失効しています。", "The card's certificate has been revoked."),
+    "bad_signature": ("署名を検証できません（カードとデータが一致しません）。", "The signature does not verify."),
+}
+
+
+def refuse(reason: str) -> CardProofRefused:
+    ja, en = REFUSALS[reason]
+    return CardProofRefused(reason, ja, en)
+
+
+def _person_public_id(conn, person_id: int) -> str:
+    return conn.execute(select(s.persons.c.public_id).where(s.persons.c.id == person_id)).scalar_one()
+
+
+def create_person(conn, now) -> int:
+    return conn.execute(s.persons.insert().values(public_id=str(uuid.uuid4()), created_at=now)
+                        .returning(s.persons.c.id)).scalar_one()
+
+
+def validate_pin(pin: str) -> None:
+    if not pin or not pin.isascii() or not pin.isdigit() or len(pin) != 4:
+        raise ValidationFailed(problems=[FieldProblem("pin", "pin_format", "暗証番号は数字4桁です。", "The PIN is 4 digits.")])
+
+
+def issue_card(db: Database, ca: CardAuthority, pin: str, person_id: int | None = None,
+               payer_number: str | None = None, recipient_number: str | None = None,
+               not_before: dt.datetime | None = None, not_after: dt.datetime | None = None) -> dict:
+    """Issue a card for a person. Given a recipient's numbers instead, the card is issued for the
+    person linked to that recipient, creating and linking (初回ひも付け) one if there is none."""
+    validate_pin(pin)
+    now = db.now()
+    with db.write() as conn:
+        if person_id is None:
+            if not (payer_number and recipient_number):
+                raise ValidationFailed(problems=[FieldProblem("person_id", "required",
+                                                              "対象者（人または受給者番号）を指定してください。",
+                                                              "Give a person id or a recipient's numbers.")])
+            r = s.recipients
+            row = conn.execute(select(r.c.id, r.c.person_id).where(r.c.payer_number == payer_number,
+                                                                   r.c.recipient_number == recipient_number)).first()
+            if not row:
+                raise NotFound("受給者が見つかりません。", "No such recipient.")
+            person_id = row.person_id
+            if person_id is None:
+                person_id = create_person(conn, now)
+                conn.execute(update(r).where(r.c.id == row.id).values(person_id=person_id))
+        elif not conn.execute(select(s.persons.c.id).where(s.persons.c.id == person_id)).first():
+            raise NotFound("対象者が見つかりません。", f"No person {person_id}.")
+        card = ca.issue(_person_public_id(conn, person_id), pin, not_before, not_after)
+        conn.execute(s.cards.insert().values(person_id=person_id, serial=card.serial, fingerprint=card.fingerprint,
+                                             not_before=card.not_before.astimezone(now.tzinfo),
+                                             not_after=card.not_after.astimezone(now.tzinfo), issued_at=now))
+    return {"serial": card.serial, "person_id": person_id, "not_after": card.not_after.isoformat(), "p12": card.p12}
+
+
+def revoke_card(db: Database, serial: str, reason: str = "revoked by operator") -> None:
+    c = s.cards
+    with db.write() as conn:
+        row = conn.execute(select(c.c.id, c.c.revoked_at).where(c.c.serial == serial.lower())).first()
+        if not row:
+            raise NotFound(f"カード{serial}が見つかりません。", f"No card with serial {serial}.")
+        if row.revoked_at is not None:
+            raise Conflict("このカードは既に失効しています。", "The card is already revoked.")
+        conn.execute(update(c).where(c.c.id == row.id).values(revoked_at=db.now(), revocation_reason=reason))
+
+
+def create_challenge(db: Database, principal: Principal) -> dict:
+    principal.require(FACILITY)
+    nonce = secrets.token_urlsafe(24)
+    now = db.now()
+    with db.write() as conn:
+        conn.execute(s.card_challenges.insert().values(nonce=nonce, organisation_id=principal.organisation_id,
+                                                       created_at=now, expires_at=now + CHALLENGE_TTL))
+    return {"challenge": nonce, "expires_at": (now + CHALLENGE_TTL).isoformat()}
+
+
+def _b64(value: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError, TypeError):
+        raise refuse("malformed_proof")
+
+
+def verify_proof(db: Database, ca: CardAuthority, principal: Principal, challenge: str, certificate: str,
+                 signature: str, consent: str) -> int:
+    """Verify a card proof; returns the person id of the card holder or raises CardProofRefused."""
+    principal.require(FACILITY)
+    if not isinstance(consent, str) or len(consent) != 4 or set(consent) - {"0", "1"}:
+        raise refuse("malformed_proof")
+    cert_der, sig = _b64(certificate), _b64(signature)
+    now = db.now()
+    ch = s.card_challenges
+    with db.write() as conn:
+        row = conn.execute(select(ch.c.id, ch.c.organisation_id, ch.c.expires_at, ch.c.used_at)
+                           .where(ch.c.nonce == challenge)).first()
+        if not row:
+            raise refuse("unknown_challenge")
+        if row.organisation_id != principal.organisation_id:
+            raise refuse("challenge_other_facility")
+        # Consumed by the first attempt, successful or not: a proof can never be replayed.
+        used = conn.execute(update(ch).where(ch.c.id == row.id, ch.c.used_at.is_(None)).values(used_at=now)).rowcount
+        if not used:
+            raise refuse("replayed")
+        if aware(row.expires_at) < now:
+            raise refuse("challenge_expired")
+    try:
+        cert = x509.load_der_x509_certificate(cert_der)
+    except ValueError:
+        raise refuse("malformed_certificate")
+    if not ca.verify_chain(cert):
+        raise refuse("untrusted_certificate")
+    utcnow = now.astimezone(dt.timezone.utc)
+    if utcnow < cert.not_valid_before_utc:
+        raise refuse("certificate_not_yet_valid")
+    if utcnow > cert.not_valid_after_utc:
+        raise refuse("certificate_expired")
+    with db.read() as conn:
+        card = conn.execute(select(s.cards.c.person_id, s.cards.c.revoked_at, s.cards.c.fingerprint)
+                            .where(s.cards.c.serial == format(cert.serial_number, "x"))).first()
+    if not card or card.fingerprint != cert.fingerprint(hashes.SHA256()).hex():
+        raise refuse("unknown_card")
+    if card.revoked_at is not None:
+        raise refuse("revoked")
+    try:
+        cert.public_key().verify(sig, proof_message(challenge, principal.code, consent),
+                                 padding.PKCS1v15(), hashes.SHA256())
+    except (InvalidSignature, TypeError, ValueError):
+        raise refuse("bad_signature")
+    return card.person_id
+
+
+def cards_of_person(db: Database, person_id: int) -> list[dict]:
+    c = s.cards
+    with db.read() as conn:
+        rows = conn.execute(select(c).where(c.c.person_id == person_id).order_by(c.c.id)).all()
+    return [{"serial": r.serial, "not_after": aware(r.not_after).isoformat(),
+             "revoked": r.revoked_at is not None} for r in rows]
+
+
+def list_cards(db: Database, limit: int = 200) -> list[dict]:
+    c = s.cards
+    with db.read() as conn:
+        rows = conn.execute(select(c).order_by(c.c.id.desc()).limit(limit)).all()
+    return [{"serial": r.serial, "person_id": r.person_id, "issued_at": aware(r.issued_at).isoformat(),
+             "not_after": aware(r.not_after).isoformat(), "revoked": r.revoked_at is not None,
+             "revocation_reason": r.revocation_reason} for r in rows]

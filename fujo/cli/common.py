@@ -1,0 +1,48 @@
+"""Shared plumbing of the CLI: settings, database, errors printed for people (never tracebacks)."""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+
+import typer
+from rich.console import Console
+
+from ..config import load_settings
+from ..core.errors import FujoError, ValidationFailed
+from ..db.database import Database
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def database() -> Database:
+    return Database(load_settings().database_url)
+
+
+def print_json(obj) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def report_error(e: FujoError) -> None:
+    err_console.print(f"[red]エラー[/red]: {e.message_ja}", highlight=False)
+    err_console.print(f"error: {e.message_en}", highlight=False)
+    if isinstance(e, ValidationFailed):
+        for p in e.problems:
+            err_console.print(f"  - {p.field}: {p.message_ja} / {p.message_en}", highlight=False)
+
+
+def handle_errors(fn):
+    """Run a command; a FujoError becomes a message on stderr and exit code 2."""
+    @functools.wraps(fn)
+    def wrapper(*a, **k):
+        try:
+            return fn(*a, **k)
+        except FujoError as e:
+            report = getattr(e, "report", None)
+            report_error(e)
+            if report is not None:
+                for r in report.errors:
+                    err_console.print(f"  行{r.row} {r.field}: {r.message_ja} / {r.message_en}", highlight=False)
+            raise typer.Exit(2)
+    return wrapper

@@ -1,0 +1,229 @@
+"""The ``fujo`` command line."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import sys
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from ..auth.principal import ADMIN, FACILITY, INSURER, KINDS, WELFARE_OFFICE
+from ..cards.ca import CardAuthority
+from ..config import load_settings
+from ..core import screen
+from ..core.errors import FieldProblem, ValidationFailed
+from ..core.fields import TICKET_FIELDS
+from .common import console, database, handle_errors, print_json
+
+app = typer.Typer(help="fujo — 医療扶助のオンライン資格確認 (online eligibility verification for medical assistance)",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+check_app = typer.Typer(help="資格確認 — check eligibility", no_args_is_help=True)
+card_app = typer.Typer(help="仮想マイナンバーカード — virtual cards", no_args_is_help=True)
+org_app = typer.Typer(help="組織と認証情報 — organisations and API credentials", no_args_is_help=True)
+app.add_typer(check_app, name="check")
+app.add_typer(card_app, name="card")
+app.add_typer(org_app, name="org")
+
+
+def _ca() -> CardAuthority:
+    return CardAuthority.load_or_create(load_settings().ca_dir)
+
+
+@app.command()
+@handle_errors
+def init():
+    """Create or migrate the schema (Alembic) and the card authority."""
+    from ..db.migrate import upgrade
+    db = database()
+    upgrade(db)
+    _ca()
+    console.print(f"schema ready: {db.engine.url.render_as_string(hide_password=True)}", highlight=False)
+
+
+@app.command()
+@handle_errors
+def demo():
+    """Load the demo data (the seed's 生保一郎 and a 未委託, 併用 and invalid case) and print how to use it."""
+    from ..db.migrate import upgrade
+    from ..demo.data import load_demo, describe
+    db = database()
+    upgrade(db)
+    settings = load_settings()
+    info = load_demo(db, _ca(), settings.data_dir / "demo-cards")
+    sys.stdout.write(describe(info) + "\n")
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1):
+    """Run the HTTP API (and screens) with uvicorn."""
+    import uvicorn
+    uvicorn.run("fujo.api.asgi:app", host=host, port=port, workers=workers, log_level="info", access_log=False)
+
+
+def _principal(kind: str, code: str):
+    from ..orgs.service import principal_for
+    return principal_for(database(), kind, code)
+
+
+@app.command("import")
+@handle_errors
+def import_(kind: str = typer.Argument(..., help="recipients | tickets | insurance"),
+            file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
+            office: str = typer.Option(None, help="福祉事務所 code (recipients, tickets)"),
+            insurer: str = typer.Option(None, help="保険者番号 (insurance)")):
+    """Import a CSV file, all or nothing, with a progress bar and a per-row error report."""
+    from ..registry.csv_import import import_csv
+    if kind == "insurance":
+        if not insurer:
+            raise ValidationFailed(problems=[FieldProblem("--insurer", "required", "--insurer を指定してください。",
+                                                          "--insurer is required for insurance.")])
+        principal = _principal(INSURER, insurer)
+    else:
+        if not office:
+            raise ValidationFailed(problems=[FieldProblem("--office", "required", "--office を指定してください。",
+                                                          "--office is required.")])
+        principal = _principal(WELFARE_OFFICE, office)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console) as bar:
+        task = bar.add_task(f"importing {file.name}", total=None)
+        report = import_csv(database(), principal, kind, file.read_bytes(),
+                            progress=lambda done, total: bar.update(task, completed=done, total=total))
+    console.print(f"{report.written}件を取り込みました。 imported {report.written} rows.", highlight=False)
+
+
+CONSENT_NAMES = {"medication": "PharmacistsInfo", "diagnosis": "DiagnosisInfo",
+                 "checkups": "SpecificHealthCheckupsInfo", "surgery": "OperationInfo"}
+
+
+@check_app.command("card")
+@handle_errors
+def check_card(card_file: Path = typer.Option(..., exists=True, dir_okay=False),
+               pin: str = typer.Option(..., prompt=True, hide_input=True),
+               facility: str = typer.Option(..., help="医療機関コード of the checking facility"),
+               consent: str = typer.Option("", help="comma list: medication,diagnosis,checkups,surgery"),
+               date: str = typer.Option(None, help="資格確認日 YYYY-MM-DD (default today)"),
+               as_json: bool = typer.Option(False, "--json")):
+    """Check by My Number card (simulated reader: the card file signs the server's challenge)."""
+    from ..cards.reader import prove
+    from ..cards.service import create_challenge
+    from ..eligibility.service import check_by_card
+    chosen = {c.strip() for c in consent.split(",") if c.strip()}
+    bad = chosen - set(CONSENT_NAMES)
+    if bad:
+        raise ValidationFailed(problems=[FieldProblem("--consent", "code", f"同意の種類は{','.join(CONSENT_NAMES)}です。",
+                                                      f"consent must be from {','.join(CONSENT_NAMES)}")])
+    db, p = database(), _principal(FACILITY, facility)
+    ch = create_challenge(db, p)["challenge"]
+    proof = prove(card_file, pin, ch, p.code, {CONSENT_NAMES[c]: True for c in chosen})
+    out = check_by_card(db, _ca(), p, proof.challenge, proof.certificate, proof.signature, proof.consent, date)
+    print_json(out) if as_json else sys.stdout.write(screen.render_text(out))
+
+
+@check_app.command("ticket")
+@handle_errors
+def check_ticket(facility: str = typer.Option(..., help="医療機関コード of the checking facility"),
+                 payer: str = typer.Option(..., help="公費負担者番号 (or 保険者番号)"),
+                 recipient: str = typer.Option(..., help="受給者番号 (or 被保険者番号)"),
+                 birthdate: str = typer.Option(None, help="生年月日 YYYY-MM-DD"),
+                 date: str = typer.Option(None, help="資格確認日 YYYY-MM-DD (default today)"),
+                 as_json: bool = typer.Option(False, "--json")):
+    """Check by the numbers of a paper 医療券/調剤券 or a prescription."""
+    from ..eligibility.service import check_by_numbers
+    out = check_by_numbers(database(), _principal(FACILITY, facility), payer, recipient, birthdate, date)
+    print_json(out) if as_json else sys.stdout.write(screen.render_text(out))
+
+
+@app.command()
+@handle_errors
+def tickets(facility: str = typer.Option(..., help="医療機関コード"),
+            month: str = typer.Option(None, help="診療年月 YYYY-MM"),
+            since: int = typer.Option(None, help="only changes after this cursor"),
+            as_json: bool = typer.Option(False, "--json"), as_csv: bool = typer.Option(False, "--csv")):
+    """委託先一括取得: the tickets designated to a facility for a month (or the changes since a cursor)."""
+    from ..bulk.service import changes_since, tickets_for_month
+    db, p = database(), _principal(FACILITY, facility)
+    if since is not None:
+        out = changes_since(db, p, since, month=month)
+        results = [c["Result"] for c in out["Changes"] if c["Change"] == "upsert"]
+    else:
+        if not month:
+            raise ValidationFailed(problems=[FieldProblem("--month", "required", "--month を指定してください。",
+                                                          "--month is required.")])
+        out = tickets_for_month(db, p, month)
+        results = out["ResultList"]
+    if as_json:
+        return print_json(out)
+    cols = ["InsurerNumber", "InsuredIdentificationNumber", "Name", "NameKana", "Sex1", "Birthdate"]
+    tcols = [f.wire for f in TICKET_FIELDS]
+    w = csv.writer(sys.stdout)
+    if as_csv:
+        w.writerow(cols + tcols)
+    for r in results:
+        for t in r.get("PublicExpenseResultList", {}).get("MedicalTicketInfo", []):
+            if as_csv:
+                w.writerow([r.get(c, "") for c in cols] + [t.get(c, "") for c in tcols])
+            else:
+                console.print(f"{r['InsurerNumber']} {r['InsuredIdentificationNumber']} {r['Name']} "
+                              f"{t['TicketType']} {t['MedicalTreatmentMonth']} {t.get('InjuryName1', '')}",
+                              highlight=False)
+    if not as_csv:
+        console.print(f"{len(results)}名 / cursor {out['Cursor']}", highlight=False)
+
+
+@card_app.command("issue")
+@handle_errors
+def card_issue(out: Path = typer.Option(..., help="where to write the PKCS#12 card file"),
+               pin: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
+               recipient: str = typer.Option(None, help="PAYER/RECIPIENT numbers of a recipient"),
+               person: int = typer.Option(None, help="person id"),
+               valid_days: int = typer.Option(None, help="validity in days (default 5 years)")):
+    """Issue a virtual My Number card and write its PIN-protected PKCS#12 file."""
+    from ..cards.service import issue_card
+    payer = rn = None
+    if recipient:
+        payer, _, rn = recipient.partition("/")
+    na = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=valid_days) if valid_days else None
+    res = issue_card(database(), _ca(), pin, person, payer, rn, not_after=na)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(res["p12"])
+    out.chmod(0o600)
+    console.print(f"card {res['serial']} (person {res['person_id']}) written to {out}", highlight=False)
+
+
+@card_app.command("revoke")
+@handle_errors
+def card_revoke(serial: str, reason: str = "revoked by operator"):
+    """Revoke a card's certificate: later proofs with it are refused."""
+    from ..cards.service import revoke_card
+    revoke_card(database(), serial, reason)
+    console.print(f"card {serial} revoked", highlight=False)
+
+
+@org_app.command("create")
+@handle_errors
+def org_create(kind: str = typer.Option(..., help="|".join(KINDS)), code: str = typer.Option(...),
+               name: str = typer.Option(...), phone: str = typer.Option(None),
+               payer: list[str] = typer.Option(None, help="公費負担者番号 (welfare office; repeatable)")):
+    """Create an organisation."""
+    from ..orgs.service import create_organisation
+    org = create_organisation(database(), kind, code, name, phone, None, payer or [])
+    console.print(f"organisation {org['id']} {org['kind']} {org['code']} {org['name']}", highlight=False)
+
+
+@org_app.command("token")
+@handle_errors
+def org_token(kind: str = typer.Option(...), code: str = typer.Option(...), label: str = typer.Option(None)):
+    """Issue an API token for an organisation (printed once)."""
+    from ..orgs.service import issue_credential
+    p = _principal(kind, code) if kind != ADMIN else _principal(ADMIN, code)
+    sys.stdout.write(issue_credential(database(), p.organisation_id, label)["token"] + "\n")
+
+
+@org_app.command("list")
+@handle_errors
+def org_list():
+    from ..orgs.service import list_organisations
+    for o in list_organisations(database()):
+        console.print(f"{o['id']:>4} {o['kind']:<15} {o['code']:<10} {o['name']} {' '.join(o['payer_numbers'])}",
+                      highlight=False)

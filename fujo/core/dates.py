@@ -1,0 +1,75 @@
+"""Parsing of dates and months as they arrive: ISO 8601 (2024-07-01, 2024-07) or the wire
+forms of the terminal interface (20240701, 202407). Bad values are FieldProblems, not exceptions."""
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from .errors import FieldProblem
+
+JST = ZoneInfo("Asia/Tokyo")
+
+
+def today_jst() -> dt.date:
+    return dt.datetime.now(JST).date()
+
+
+def now_jst() -> dt.datetime:
+    return dt.datetime.now(JST)
+
+
+def parse_date(value, field: str, label_ja: str = "日付", required: bool = True):
+    """Returns (date | None, FieldProblem | None)."""
+    if value is None or value == "":
+        if required:
+            return None, FieldProblem(field, "required", f"{label_ja}を入力してください。", f"{field} is required.")
+        return None, None
+    if isinstance(value, dt.datetime):
+        return value.date(), None
+    if isinstance(value, dt.date):
+        return value, None
+    s = str(value).strip()
+    try:
+        if len(s) == 8 and s.isdigit():
+            return dt.date(int(s[:4]), int(s[4:6]), int(s[6:])), None
+        if len(s) == 10 and s[4] == "-" and s[7] == "-":
+            return dt.date.fromisoformat(s), None
+    except ValueError:
+        return None, FieldProblem(field, "invalid_date", f"{label_ja}「{s}」は存在しない日付です。",
+                                  f"{field} '{s}' is not a real date.")
+    return None, FieldProblem(field, "date_format", f"{label_ja}はYYYY-MM-DDまたはYYYYMMDDの形式で入力してください。",
+                              f"{field} must be YYYY-MM-DD or YYYYMMDD.")
+
+
+def parse_month(value, field: str = "month", label_ja: str = "診療年月"):
+    """Returns ((year, month) | None, FieldProblem | None); accepts 2024-07 or 202407."""
+    if value is None or value == "":
+        return None, FieldProblem(field, "required", f"{label_ja}を入力してください。", f"{field} is required.")
+    s = str(value).strip()
+    if len(s) == 7 and s[4] == "-":
+        s = s[:4] + s[5:]
+    if len(s) != 6 or not s.isascii() or not s.isdigit():
+        return None, FieldProblem(field, "month_format", f"{label_ja}はYYYY-MMまたはYYYYMMの形式で入力してください。",
+                                  f"{field} must be YYYY-MM or YYYYMM.")
+    y, m = int(s[:4]), int(s[4:])
+    if not 1 <= m <= 12 or y < 1900:
+        return None, FieldProblem(field, "invalid_month", f"{label_ja}「{value}」は存在しない年月です。",
+                                  f"{field} '{value}' is not a real month.")
+    return (y, m), None
+
+
+def month_key(year: int, month: int) -> str:
+    """Storage and wire form of a month: 'yyyyMM'."""
+    return f"{year:04d}{month:02d}"
+
+
+def month_of(d: dt.date) -> str:
+    return f"{d.year:04d}{d.month:02d}"
+
+
+def wire_date(d: dt.date | None) -> str | None:
+    return d.strftime("%Y%m%d") if d else None
+
+
+def wire_time(t: dt.datetime) -> str:
+    return t.astimezone(JST).strftime("%Y%m%d%H%M%S")

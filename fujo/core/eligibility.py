@@ -1,0 +1,173 @@
+"""The eligibility decision (資格確認) and the 未委託 masking rule. Pure: rows in, dicts out.
+
+Rows are any objects with the attribute names of :mod:`fujo.core.fields` (SQLAlchemy Core rows,
+dataclasses in tests). Result dicts use the element names of the terminal interface
+(ResultOfQualificationConfirmation …) so that the HTTP JSON, the XML files and the screens all
+speak one vocabulary.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from . import codes
+from .dates import month_of, wire_date, wire_time
+from .fields import TICKET_FIELDS
+from .numbers import pad_insurer_number
+
+# Which result wins the body-level QualificationValidity when one check returns several
+# qualifications (医療保険 + 医療扶助): any valid one makes the person checkable.
+_PRECEDENCE = (codes.VALID, codes.VALID_UNREGISTERED, codes.MULTIPLE, codes.INVALID_NEWER,
+               codes.INVALID, codes.NO_QUALIFICATION)
+
+NOT_DESIGNATED = "not_designated"   # tickets exist this month but for another facility
+NOT_REGISTERED = "not_registered"   # no ticket registered yet for this month
+DESIGNATED = "designated"
+
+
+def active_on(qualification_date: dt.date, disqualification_date: dt.date | None, on: dt.date) -> bool:
+    """A qualification runs from its start day up to, not including, its 停止・廃止日/喪失日."""
+    return qualification_date <= on and (disqualification_date is None or on < disqualification_date)
+
+
+@dataclass
+class AssistanceDecision:
+    validity: str
+    reason: str | None = None           # designated / not_designated / not_registered / lost
+    tickets: list = field(default_factory=list)  # the tickets the facility may see
+
+    @property
+    def shows_numbers(self) -> bool:
+        """未委託 rule: 公費負担者番号, 受給者番号 and ticket data go only to the designated facility,
+        so that no claim can be made while not designated."""
+        return self.validity == codes.VALID
+
+
+def decide_assistance(recipient, tickets, facility_code: str, on: dt.date, newer_exists: bool = False
+                      ) -> AssistanceDecision:
+    """Decide a 医療扶助 check for ``facility_code`` on day ``on``.
+
+    ``tickets`` are the recipient's current (not cancelled, not superseded) tickets; only those of
+    the month of ``on`` whose validity covers ``on`` and that designate this facility count.
+    """
+    if recipient is None:
+        return AssistanceDecision(codes.NO_QUALIFICATION)
+    if not active_on(recipient.qualification_date, recipient.disqualification_date, on):
+        return AssistanceDecision(codes.INVALID_NEWER if newer_exists else codes.INVALID, "lost")
+    month = month_of(on)
+    this_month = [t for t in tickets if t.treatment_month == month]
+    mine = [t for t in this_month
+            if t.designated_facility_code == facility_code and t.valid_from <= on <= t.valid_to]
+    if mine:
+        return AssistanceDecision(codes.VALID, DESIGNATED, mine)
+    return AssistanceDecision(codes.VALID_UNREGISTERED, NOT_DESIGNATED if this_month else NOT_REGISTERED)
+
+
+def decide_insurance(quals, on: dt.date) -> list[tuple[object, str]]:
+    """Validity of each health-insurance qualification of a person on ``on``."""
+    out = []
+    any_active = any(active_on(q.qualification_date, q.disqualification_date, on) for q in quals)
+    for q in quals:
+        if active_on(q.qualification_date, q.disqualification_date, on):
+            out.append((q, codes.VALID))
+        else:
+            out.append((q, codes.INVALID_NEWER if any_active else codes.INVALID))
+    return out
+
+
+def overall_validity(validities) -> str:
+    vs = set(validities)
+    for v in _PRECEDENCE:
+        if v in vs:
+            return v
+    return codes.NO_QUALIFICATION
+
+
+def ticket_info(t, facility_code: str) -> dict:
+    """MedicalTicketInfo for one ticket, with DesignatedMedicalInstitutionFlag for the asker."""
+    d = {}
+    for f in TICKET_FIELDS:
+        v = getattr(t, f.name)
+        if v is None:
+            continue
+        if isinstance(v, dt.date):
+            v = wire_date(v)
+        elif isinstance(v, int):
+            v = str(v)
+        d[f.wire] = v
+    d["DesignatedMedicalInstitutionFlag"] = (codes.DESIGNATED_MATCH if t.designated_facility_code == facility_code
+                                             else codes.DESIGNATED_MISMATCH)
+    return d
+
+
+def _person(d: dict, r) -> None:
+    d["Name"] = r.name
+    d["NameKana"] = r.name_kana
+    d["Sex1"] = r.sex
+    d["Birthdate"] = wire_date(r.birthdate)
+    if r.address:
+        d["Address"] = r.address
+    if r.post_number:
+        d["PostNumber"] = r.post_number
+
+
+def assistance_result(recipient, office_name: str, decision: AssistanceDecision, facility_code: str,
+                      reference_number: str | None = None) -> dict:
+    """ResultOfQualificationConfirmation for 医療扶助 (InsuredCardClassification A1), masked
+    unless the asker is the designated facility (validity 1)."""
+    d = {"InsuredCardClassification": codes.CARD_CLASS_MEDICAL_ASSISTANCE,
+         "QualificationValidity": decision.validity,
+         "InsurerName": office_name}
+    if decision.shows_numbers:
+        d["InsurerNumber"] = recipient.payer_number
+        d["InsuredIdentificationNumber"] = recipient.recipient_number
+    _person(d, recipient)
+    d["QualificationDate"] = wire_date(recipient.qualification_date)
+    if recipient.disqualification_date:
+        d["DisqualificationDate"] = wire_date(recipient.disqualification_date)
+    if recipient.reason_of_loss:
+        d["ReasonOfLoss"] = recipient.reason_of_loss
+    if reference_number:
+        d["ReferenceNumber"] = reference_number
+    if decision.shows_numbers:
+        d["PublicExpenseResultList"] = {"MedicalTicketInfo": [ticket_info(t, facility_code)
+                                                              for t in decision.tickets]}
+    return d
+
+
+def insurance_result(q, validity: str, reference_number: str | None = None) -> dict:
+    d = {"InsuredCardClassification": q.insured_card_classification,
+         "QualificationValidity": validity,
+         "InsurerNumber": pad_insurer_number(q.insurer_number),
+         "InsurerName": q.insurer_name}
+    if q.card_symbol:
+        d["InsuredCardSymbol"] = q.card_symbol
+    d["InsuredIdentificationNumber"] = q.card_number
+    if q.branch_number:
+        d["InsuredBranchNumber"] = q.branch_number
+    if q.personal_family:
+        d["PersonalFamilyClassification"] = q.personal_family
+    _person(d, q)
+    d["QualificationDate"] = wire_date(q.qualification_date)
+    if q.disqualification_date:
+        d["DisqualificationDate"] = wire_date(q.disqualification_date)
+    if reference_number:
+        d["ReferenceNumber"] = reference_number
+    return d
+
+
+CONSENT_KINDS = ("PharmacistsInfo", "DiagnosisInfo", "SpecificHealthCheckupsInfo", "OperationInfo")
+
+
+def consent_fields(consent: dict[str, bool], at: dt.datetime) -> dict:
+    """Consent given at the reader: flag 1 with ConsTime and AvailableTime (= +24 h, as in real
+    samples) for each kind the patient agreed to; flag 0 otherwise."""
+    d = {}
+    for kind in CONSENT_KINDS:
+        if consent.get(kind):
+            d[f"{kind}ConsFlg"] = "1"
+            d[f"{kind}ConsTime"] = wire_time(at)
+            d[f"{kind}AvailableTime"] = wire_time(at + dt.timedelta(hours=24))
+        else:
+            d[f"{kind}ConsFlg"] = "0"
+    return d

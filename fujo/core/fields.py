@@ -1,0 +1,222 @@
+"""Field specifications shared by every entry point.
+
+A record (recipient 被保護者, ticket 医療券/調剤券, insurance qualification 医療保険資格) is described
+once here: storage column, wire element name of the terminal interface, Japanese label, kind and
+whether it is required. The HTTP API, CSV import, web forms and XML writer all validate and
+translate with these tables, so there is one set of rules.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from dataclasses import dataclass
+
+import jaconv
+
+from . import codes, dates, numbers
+from .errors import FieldProblem, Problems
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str           # storage column and JSON key of registry APIs
+    wire: str | None    # element name in the terminal XML (None: not on the wire)
+    label_ja: str
+    kind: str           # payer|recipient|insurer|facility|date|month|text|kana|post|code|amount|digits
+    required: bool = False
+    max_len: int = 100
+    table: dict | None = None  # allowed code values for kind 'code'
+
+
+def _f(*a, **k) -> Field:
+    return Field(*a, **k)
+
+
+RECIPIENT_FIELDS = (
+    _f("payer_number", "InsurerNumber", "公費負担者番号", "payer", True),
+    _f("recipient_number", "InsuredIdentificationNumber", "受給者番号", "recipient", True),
+    _f("name", "Name", "氏名", "text", True, 60),
+    _f("name_kana", "NameKana", "氏名カナ", "kana", True, 60),
+    _f("sex", "Sex1", "性別", "code", True, table=codes.SEX),
+    _f("birthdate", "Birthdate", "生年月日", "date", True),
+    _f("address", "Address", "住所", "text", False, 200),
+    _f("post_number", "PostNumber", "郵便番号", "post", False),
+    _f("qualification_date", "QualificationDate", "保護開始・再開日", "date", True),
+    _f("disqualification_date", "DisqualificationDate", "保護停止・廃止日", "date", False),
+    _f("reason_of_loss", "ReasonOfLoss", "停止・廃止理由", "code", False, table=codes.REASON_OF_LOSS),
+)
+
+TICKET_FIELDS = (
+    _f("ticket_type", "TicketType", "医療券/調剤券別", "code", True, table=codes.TICKET_TYPES),
+    _f("treatment_month", "MedicalTreatmentMonth", "診療年月", "month", True),
+    _f("valid_from", "MedicalTicketValidDate", "有効開始年月日", "date", True),
+    _f("valid_to", "MedicalTicketExpirationDate", "有効終了年月日", "date", True),
+    _f("issue_number", "IssueNumber", "交付番号", "digits", False, 20),
+    _f("designated_facility_code", "DesignatedMedicalInstitutionCode", "指定医療機関コード", "facility", True),
+    _f("designated_facility_name", "DesignatedMedicalInstitutionName", "指定医療機関名", "text", True, 80),
+    _f("prescription_issuer_code", "PrescriptionIssuerMedicalInstitutionCode", "処方箋発行医療機関コード", "facility"),
+    _f("prescription_issuer_name", "PrescriptionIssuerMedicalInstitutionName", "処方箋発行医療機関名", "text", False, 80),
+    _f("injury_name1", "InjuryName1", "傷病名1", "text", False, 80),
+    _f("injury_name2", "InjuryName2", "傷病名2", "text", False, 80),
+    _f("injury_name3", "InjuryName3", "傷病名3", "text", False, 80),
+    _f("treatment_type", "MedicalTreatmentType", "診療別", "code", True, table=codes.TREATMENT_TYPES),
+    _f("self_pay_amount", "SelfPayAmount", "本人支払額", "amount"),
+    _f("district_contact_name", "DistrictContactName", "地区担当員名", "text", False, 40),
+    _f("handling_contact_name", "HandlingContactName", "取扱担当者名", "text", False, 40),
+    _f("single_or_combined", "SingleOrCombinedUse", "単独/併用別", "code", True, table=codes.SINGLE_OR_COMBINED),
+    _f("social_insurance", "StatusOfSocialInsurance", "社会保険の有無", "code", False, table=codes.PRESENCE),
+    _f("consistency_flag", "ConsistencyFlag", "不整合フラグ", "code", False, table={"0": "不整合なし", "1": "不整合あり"}),
+    _f("infection_status", "StatusOfInfecton", "感染症の有無", "code", False, table=codes.PRESENCE),
+    _f("elderly_care_status", "StatusOfElderlyMedicalCare", "後期高齢者医療の有無", "code", False, table=codes.PRESENCE),
+    _f("prefectural_expense_status", "StatusOfPrefecturalExpenses", "都道府県費の有無", "code", False, table=codes.PRESENCE),
+    _f("remarks1", "Remarks1", "備考1", "text", False, 200),
+    _f("remarks2", "Remarks2", "備考2", "text", False, 200),
+    _f("remarks3", "Remarks3", "備考3", "text", False, 200),
+)
+
+INSURANCE_FIELDS = (
+    _f("insurer_number", "InsurerNumber", "保険者番号", "insurer", True),
+    _f("insurer_name", "InsurerName", "保険者名", "text", True, 80),
+    _f("insured_card_classification", "InsuredCardClassification", "被保険者証区分", "code", True,
+       table={k: v for k, v in codes.INSURED_CARD_CLASSES.items() if k != "A1"}),
+    _f("card_symbol", "InsuredCardSymbol", "記号", "text", False, 40),
+    _f("card_number", "InsuredIdentificationNumber", "番号", "text", True, 40),
+    _f("branch_number", "InsuredBranchNumber", "枝番", "digits", False, 2),
+    _f("personal_family", "PersonalFamilyClassification", "本人・家族の別", "code", False, table={"1": "本人", "2": "家族"}),
+    _f("name", "Name", "氏名", "text", True, 60),
+    _f("name_kana", "NameKana", "氏名カナ", "kana", True, 60),
+    _f("sex", "Sex1", "性別", "code", True, table=codes.SEX),
+    _f("birthdate", "Birthdate", "生年月日", "date", True),
+    _f("address", "Address", "住所", "text", False, 200),
+    _f("post_number", "PostNumber", "郵便番号", "post", False),
+    _f("qualification_date", "QualificationDate", "資格取得日", "date", True),
+    _f("disqualification_date", "DisqualificationDate", "資格喪失日", "date", False),
+)
+
+_HALF_KANA_OK = set(" ｰ･ﾞﾟ")
+
+
+def normalize_kana(value: str) -> str:
+    """Half-width kana as the wire wants it (jaconv turns full-width katakana/hiragana into it)."""
+    v = jaconv.hira2kata(value.strip())
+    v = jaconv.z2h(v, kana=True, ascii=False, digit=False).replace("\u3000", " ")
+    return v
+
+
+def _is_half_kana(s: str) -> bool:
+    return all(("\uff66" <= c <= "\uff9f") or c in _HALF_KANA_OK for c in s)
+
+
+def clean_value(f: Field, raw) -> tuple[object, FieldProblem | None]:
+    """Validate and normalise one value; returns (clean value, problem)."""
+    if isinstance(raw, str):
+        raw = raw.strip()
+    if raw is None or raw == "":
+        if f.required:
+            return None, FieldProblem(f.name, "required", f"{f.label_ja}を入力してください。", f"{f.name} is required.")
+        return None, None
+    k = f.kind
+    if k in ("payer", "recipient", "insurer", "facility"):
+        s = str(raw)
+        chk = {"payer": numbers.check_payer_number, "recipient": numbers.check_recipient_number,
+               "insurer": numbers.check_insurer_number, "facility": numbers.check_facility_code}[k]
+        p = chk(s, field=f.name)
+        return (numbers.normalize_insurer_number(s) if k == "insurer" else s), p
+    if k == "date":
+        return dates.parse_date(raw, f.name, f.label_ja)
+    if k == "month":
+        ym, p = dates.parse_month(raw, f.name, f.label_ja)
+        return (dates.month_key(*ym) if ym else None), p
+    s = str(raw)
+    if k == "code":
+        if s not in f.table:
+            allowed = "、".join(f"{c}（{t}）" for c, t in f.table.items())
+            return None, FieldProblem(f.name, "code", f"{f.label_ja}は{allowed}のいずれかです（入力は「{s}」）。",
+                                      f"{f.name} must be one of {', '.join(f.table)} (got '{s}').")
+        return s, None
+    if k == "amount":
+        if not s.isascii() or not s.isdigit() or len(s) > 9:
+            return None, FieldProblem(f.name, "amount", f"{f.label_ja}は0以上の整数（円）で入力してください。",
+                                      f"{f.name} must be a whole number of yen, 0 or more.")
+        return int(s), None
+    if k == "digits":
+        if not s.isascii() or not s.isdigit() or len(s) > f.max_len:
+            return None, FieldProblem(f.name, "digits", f"{f.label_ja}は{f.max_len}桁以内の半角数字です。",
+                                      f"{f.name} must be at most {f.max_len} digits.")
+        return s, None
+    if k == "post":
+        d = s.replace("-", "")
+        if len(d) != 7 or not d.isascii() or not d.isdigit():
+            return None, FieldProblem(f.name, "post_number", f"{f.label_ja}は7桁（例 123-4567）です。",
+                                      f"{f.name} must be 7 digits, e.g. 123-4567.")
+        return f"{d[:3]}-{d[3:]}", None
+    s = unicodedata.normalize("NFC", s)
+    if any(unicodedata.category(c) == "Cc" for c in s):
+        return None, FieldProblem(f.name, "control_char", f"{f.label_ja}に制御文字は使えません。",
+                                  f"{f.name} must not contain control characters.")
+    if k == "kana":
+        s = normalize_kana(s)
+        if not _is_half_kana(s):
+            return None, FieldProblem(f.name, "kana", f"{f.label_ja}はカタカナで入力してください。",
+                                      f"{f.name} must be katakana.")
+    if len(s) > f.max_len:
+        return None, FieldProblem(f.name, "too_long", f"{f.label_ja}は{f.max_len}文字以内です（入力は{len(s)}文字）。",
+                                  f"{f.name} must be at most {f.max_len} characters (got {len(s)}).")
+    return s, None
+
+
+def clean_record(fields, data: dict, problems: Problems, partial: bool = False) -> dict:
+    """Validate a record against its field table. Unknown keys are refused too, so a typo in a
+    column name is an error rather than data silently dropped."""
+    known = {f.name for f in fields}
+    for key in data:
+        if key not in known:
+            problems.add(FieldProblem(key, "unknown_field", f"「{key}」という項目はありません。", f"Unknown field '{key}'."))
+    out = {}
+    for f in fields:
+        if partial and f.name not in data:
+            continue
+        v, p = clean_value(f, data.get(f.name))
+        problems.add(p)
+        out[f.name] = v
+    return out
+
+
+def check_ticket_rules(t: dict, problems: Problems) -> None:
+    """Rules across fields of a 医療券/調剤券 (run after each field is clean)."""
+    vf, vt, month = t.get("valid_from"), t.get("valid_to"), t.get("treatment_month")
+    if vf and vt and vf > vt:
+        problems.add(FieldProblem("valid_to", "before_start", "有効終了年月日が有効開始年月日より前です。",
+                                  "valid_to is before valid_from."))
+    if month and vf and dates.month_of(vf) != month:
+        problems.add(FieldProblem("valid_from", "outside_month", "有効開始年月日が診療年月の月内にありません。",
+                                  "valid_from is not in the treatment month."))
+    if month and vt and dates.month_of(vt) != month:
+        problems.add(FieldProblem("valid_to", "outside_month", "有効終了年月日が診療年月の月内にありません。",
+                                  "valid_to is not in the treatment month."))
+    code, ttype, treat = t.get("designated_facility_code"), t.get("ticket_type"), t.get("treatment_type")
+    if code and ttype:
+        if ttype == "02" and not numbers.is_pharmacy(code):
+            problems.add(FieldProblem("designated_facility_code", "not_pharmacy",
+                                      "調剤券の指定医療機関は薬局（点数表番号4）でなければなりません。",
+                                      "A dispensing ticket must designate a pharmacy (score-table digit 4)."))
+        if ttype == "01" and numbers.is_pharmacy(code):
+            problems.add(FieldProblem("designated_facility_code", "pharmacy_on_medical_ticket",
+                                      "医療券の指定医療機関に薬局は指定できません。",
+                                      "A medical ticket cannot designate a pharmacy."))
+    if ttype and treat and (ttype == "02") != (treat == "04"):
+        problems.add(FieldProblem("treatment_type", "type_mismatch", "調剤券の診療別は04（調剤）、医療券は04以外です。",
+                                  "treatment_type 04 (dispensing) goes with ticket_type 02 only."))
+
+
+def check_period(rec: dict, problems: Problems) -> None:
+    q, d = rec.get("qualification_date"), rec.get("disqualification_date")
+    if q and d and d < q:
+        problems.add(FieldProblem("disqualification_date", "before_start", "停止・廃止日（喪失日）が開始日（取得日）より前です。",
+                                  "disqualification_date is before qualification_date."))
+    b = rec.get("birthdate")
+    if b and (b > dt.date.today() or b.year < 1868):
+        problems.add(FieldProblem("birthdate", "out_of_range", "生年月日が正しくありません。", "birthdate is out of range."))
+    if b and q and q < b:
+        problems.add(FieldProblem("qualification_date", "before_birth", "開始日（取得日）が生年月日より前です。",
+                                  "qualification_date is before birthdate."))

@@ -1,0 +1,237 @@
+"""The one schema (SQLAlchemy Core), shared by SQLite and PostgreSQL. Alembic migrations are
+written against these definitions (``fujo/migrations``).
+
+Design for the hot path (a check): every lookup a check makes is one indexed equality lookup —
+credential by token hash, recipient by (payer, recipient) numbers or by person, current tickets
+by (recipient, month), reference number by (facility, person) — and one insert into check_log.
+Tickets are append-only revisions: the current one has ``superseded_by`` NULL; ``seq`` is a
+gap-free, commit-ordered change counter so a facility can fetch "what changed since" safely.
+"""
+from __future__ import annotations
+
+from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer,
+                        LargeBinary, MetaData, String, Table, Text, UniqueConstraint)
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite rowid aliases need INTEGER
+
+organisations = Table(
+    "organisations", metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("kind", String(20), nullable=False),  # admin | welfare_office | facility | insurer
+    Column("code", String(20), nullable=False),  # 医療機関コード / 保険者番号 / office code
+    Column("name", String(100), nullable=False),
+    Column("phone", String(30)),
+    Column("address", String(200)),
+    # 医療機関・薬局 setting 「医療扶助」 利用する/利用しない (facilities only)
+    Column("medical_assistance_enabled", Boolean, nullable=False, server_default="1"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("kind", "code"),
+)
+
+office_payers = Table(  # the 公費負担者番号 a 福祉事務所 writes under
+    "office_payers", metadata,
+    Column("payer_number", String(8), primary_key=True),
+    Column("organisation_id", ID, ForeignKey("organisations.id"), nullable=False, index=True),
+)
+
+credentials = Table(
+    "credentials", metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("organisation_id", ID, ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 hex of the bearer token
+    Column("label", String(100)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+persons = Table(  # a card holder (the individual behind 個人番号; the number itself is never stored)
+    "persons", metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("public_id", String(36), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+cards = Table(  # virtual My Number card: its 利用者証明用電子証明書
+    "cards", metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("person_id", ID, ForeignKey("persons.id"), nullable=False, index=True),
+    Column("serial", String(40), nullable=False, unique=True),  # certificate serial, hex
+    Column("fingerprint", String(64), nullable=False),          # sha256 of the DER certificate
+    Column("not_before", DateTime(timezone=True), nullable=False),
+    Column("not_after", DateTime(timezone=True), nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("revocation_reason", String(100)),
+)
+
+card_challenges = Table(
+    "card_challenges", metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("nonce", String(64), nullable=False, unique=True),
+    Column("organisation_id", ID, ForeignKey("organisations.id"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+)
+
+recipients = Table(  # 被保護者 as registered by the 福祉事務所
+    "recipients", metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("payer_number", String(8), nullable=False),        # 公費負担者番号
+    Column("recipient_number", String(7), nullable=False),    # 受給者番号
+    Column("person_id", ID, ForeignKey("persons.id"), index=True),  # 初回ひも付け
+    Column("name", String(60), nullable=False),
+    Column("name_kana", String(60), nullable=False),
+    Column("sex", String(1), nullable=False),
+    Column("birthdate", Date, nullable=False),
+    Column("address", String(200)),
+    Column("post_number", String(8)),
+    Column("qualification_date", Date, nullable=False),       # 保護開始・再開日
+    Column("disqualification_date", Date),                    # 保護停止・廃止日
+    Column("reason_of_loss", String(2)),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("payer_number", "recipient_number"),
+)
+
+recipient_history = Table(  # every earlier state of a recipient (nothing is overwritten unseen)
+    "recipient_history", metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("recipient_id", ID, ForeignKey("recipients.id"), nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+    Column("snapshot", Text, nullable=False),  # JSON of the row before the change
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("changed_by", ID, ForeignKey("organisations.id")),
+)
+
+_ticket_cols = [
+    Column("ticket_type", String(2), nullable=False),
+    Column("treatment_month", String(6), nullable=False),     # 診療年月 yyyyMM
+    Column("valid_from", Date, nullable=False),
+    Column("valid_to", Date, nullable=False),
+    Column("issue_number", String(20)),
+    Column("designated_facility_code", String(10), nullable=False),
+    Column("designated_facility_name", String(80), nullable=False),
+    Column("prescription_issuer_code", String(10)),
+    Column("prescription_issuer_name", String(80)),
+    Column("injury_name1", String(80)),
+    Column("injury_name2", String(80)),
+    Column("injury_name3", String(80)),
+    Column("treatment_type", String(2), nullable=False),
+    Column("self_pay_amount", Integer),
+    Column("district_contact_name", String(40)),
+    Column("handling_contact_name", String(40)),
+    Column("single_or_combined", String(2), nullable=False),
+    Column("social_insurance", String(2)),
+    Column("consistency_flag", String(1)),
+    Column("infection_status", String(2)),
+    Column("elderly_care_status", String(2)),
+    Column("prefectural_expense_status", String(2)),
+    Column("remarks1", String(200)),
+    Column("remarks2", String(200)),
+    Column("remarks3", String(200)),
+]
+
+tickets = Table(  # 医療券/調剤券, one row per revision
+    "tickets", metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("ticket_key", String(36), nullable=False, index=True),  # stable id across revisions
+    Column("revision", Integer, nullable=False),
+    Column("recipient_id", ID, ForeignKey("recipients.id"), nullable=False),
+    Column("status", String(10), nullable=False),  # active | cancelled
+    *_ticket_cols,
+    Column("previous_facility_code", String(10)),  # when an amendment moved the ticket elsewhere
+    Column("superseded_by", ID),                  # NULL = current revision
+    Column("seq", BigInteger, nullable=False, unique=True),  # commit-ordered change counter
+    Column("registered_at", DateTime(timezone=True), nullable=False),  # first registration
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("changed_by", ID, ForeignKey("organisations.id")),
+    Column("change_reason", String(200)),
+    UniqueConstraint("ticket_key", "revision"),
+)
+Index("ix_tickets_current_by_recipient", tickets.c.recipient_id, tickets.c.treatment_month,
+      tickets.c.superseded_by)
+Index("ix_tickets_current_by_facility", tickets.c.designated_facility_code, tickets.c.treatment_month,
+      tickets.c.superseded_by)
+Index("ix_tickets_changes_by_facility", tickets.c.designated_facility_code, tickets.c.seq)
+Index("ix_tickets_changes_by_previous", tickets.c.previous_facility_code, tickets.c.seq)
+
+counters = Table(  # row-locked counters: the lock orders commits, so cursors never skip a change
+    "counters", metadata,
+    Column("name", String(40), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+insurance_qualifications = Table(  # 医療保険の資格 (the 併用 case)
+    "insurance_qualifications", metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("person_id", ID, ForeignKey("persons.id"), index=True),
+    Column("registered_by", ID, ForeignKey("organisations.id"), nullable=False),
+    Column("insurer_number", String(8), nullable=False),
+    Column("insurer_name", String(80), nullable=False),
+    Column("insured_card_classification", String(2), nullable=False),
+    Column("card_symbol", String(40)),
+    Column("card_number", String(40), nullable=False),
+    Column("branch_number", String(2)),
+    Column("personal_family", String(1)),
+    Column("name", String(60), nullable=False),
+    Column("name_kana", String(60), nullable=False),
+    Column("sex", String(1), nullable=False),
+    Column("birthdate", Date, nullable=False),
+    Column("address", String(200)),
+    Column("post_number", String(8)),
+    Column("qualification_date", Date, nullable=False),
+    Column("disqualification_date", Date),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_insurance_by_numbers", insurance_qualifications.c.insurer_number,
+      insurance_qualifications.c.card_number)
+
+reference_numbers = Table(  # 照会番号: a facility's own patient number (診察券 use)
+    "reference_numbers", metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("facility_id", ID, ForeignKey("organisations.id"), nullable=False),
+    Column("person_id", ID, ForeignKey("persons.id"), nullable=False),
+    Column("reference_number", String(20), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("facility_id", "person_id"),
+)
+
+check_log = Table(  # every check and every download: who asked, about whom, when, how, outcome
+    "check_log", metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("organisation_id", ID, nullable=False),
+    Column("credential_id", ID),
+    Column("method", String(10), nullable=False),  # card | numbers | bulk
+    Column("person_id", ID),
+    Column("recipient_id", ID),
+    Column("outcome", String(2), nullable=False),  # QualificationValidity (or '-' for bulk)
+    Column("reason", String(20)),
+    Column("consent", String(4)),  # consent bits given at the reader (medication, diagnosis, checkups, surgery)
+    Column("detail", String(200)),
+)
+Index("ix_check_log_person", check_log.c.person_id, check_log.c.at)
+Index("ix_check_log_recipient", check_log.c.recipient_id, check_log.c.at)
+Index("ix_check_log_org_at", check_log.c.organisation_id, check_log.c.at)
+
+idempotency_keys = Table(
+    "idempotency_keys", metadata,
+    Column("organisation_id", ID, primary_key=True),
+    Column("key", String(100), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+ALL_TABLES = [t.name for t in metadata.sorted_tables]

@@ -1,0 +1,144 @@
+"""Demo data: the seed's own example (生保一郎 at ○○市福祉事務所, ticket for ●●医療機関) with valid
+numbers, plus a 未委託 case, a not-yet-registered case, a 併用 case and an invalid case.
+All people are synthetic. Demo tokens are fixed strings so the README can show curl examples."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from sqlalchemy import select
+
+from ..auth.principal import ADMIN, FACILITY, INSURER, WELFARE_OFFICE
+from ..cards.ca import CardAuthority
+from ..cards.service import issue_card
+from ..core.dates import today_jst
+from ..core.numbers import with_check_digit
+from ..db import schema as s
+from ..db.database import Database
+from ..insurance.service import register_qualification
+from ..orgs.service import create_organisation, issue_credential, principal_for
+from ..registry.service import register_recipient, register_ticket
+
+OFFICE_PAYER = with_check_digit("1213001")        # 12130019: 法別12 東京都(13) 実施機関001
+OFFICE2_PAYER = with_check_digit("1213002")
+CLINIC = with_check_digit("131123456")            # ●●医療機関 (医科)
+PHARMACY = with_check_digit("134123456")          # ■■薬局 (調剤)
+OTHER_CLINIC = with_check_digit("131129999")      # ▲▲クリニック: not designated for anyone
+INSURER_NO = with_check_digit("0613999")          # ○○健康保険組合 (8-digit 保険者番号)
+
+TOKENS = {"admin": "demo-admin-token", "office": "demo-office-token", "clinic": "demo-clinic-token",
+          "pharmacy": "demo-pharmacy-token", "other_clinic": "demo-other-clinic-token",
+          "insurer": "demo-insurer-token"}
+
+PEOPLE = [  # key, recipient number body, name, kana, sex, birthdate, card PIN
+    ("ichiro", "101000", "生保一郎", "ｾｲﾎ ｲﾁﾛｳ", "1", dt.date(1990, 1, 15), "1234"),
+    ("hanako", "101001", "扶助花子", "ﾌｼﾞｮ ﾊﾅｺ", "2", dt.date(1985, 4, 2), "2345"),
+    ("jiro", "101002", "保護次郎", "ﾎｺﾞ ｼﾞﾛｳ", "1", dt.date(1978, 11, 3), "3456"),
+    ("saburo", "101003", "併用三郎", "ﾍｲﾖｳ ｻﾌﾞﾛｳ", "1", dt.date(1955, 6, 30), "4567"),
+    ("shiro", "101004", "廃止四郎", "ﾊｲｼ ｼﾛｳ", "1", dt.date(1962, 2, 14), "5678"),
+]
+
+
+def _month_bounds(d: dt.date) -> tuple[str, dt.date, dt.date]:
+    first = d.replace(day=1)
+    last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    return first.strftime("%Y-%m"), first, last
+
+
+def _ticket(payer, rn, month_first: dt.date, month_last: dt.date, facility, facility_name, **kw):
+    t = {"payer_number": payer, "recipient_number": rn, "ticket_type": "01",
+         "treatment_month": month_first.strftime("%Y-%m"), "valid_from": month_first.isoformat(),
+         "valid_to": month_last.isoformat(), "issue_number": "0000001", "designated_facility_code": facility,
+         "designated_facility_name": facility_name, "treatment_type": "02", "single_or_combined": "01",
+         "injury_name1": "高血圧症", "injury_name2": "2型糖尿病", "injury_name3": "腰痛症",
+         "self_pay_amount": "0", "district_contact_name": "福祉太郎", "handling_contact_name": "事務花子",
+         "social_insurance": "02", "infection_status": "02", "elderly_care_status": "02",
+         "prefectural_expense_status": "02"}
+    t.update(kw)
+    return t
+
+
+def load_demo(db: Database, ca: CardAuthority, card_dir: Path, today: dt.date | None = None) -> dict:
+    today = today or today_jst()
+    with db.read() as conn:
+        loaded = conn.execute(select(s.organisations.c.id).where(s.organisations.c.kind == WELFARE_OFFICE,
+                                                                 s.organisations.c.code == "13001")).first()
+    info = {"tokens": TOKENS, "cards": {}, "already_loaded": bool(loaded), "today": today.isoformat(),
+            "numbers": {"office_payer": OFFICE_PAYER, "clinic": CLINIC, "pharmacy": PHARMACY,
+                        "other_clinic": OTHER_CLINIC, "insurer": INSURER_NO}}
+    if loaded:
+        for key, body, *_rest, pin in PEOPLE:
+            info["cards"][key] = {"file": str(card_dir / f"{key}.p12"), "pin": pin,
+                                  "recipient_number": with_check_digit(body)}
+        return info
+    admin = create_organisation(db, ADMIN, "operator", "運用管理者")
+    office = create_organisation(db, WELFARE_OFFICE, "13001", "○○市福祉事務所", "03-0000-1111", None, [OFFICE_PAYER])
+    create_organisation(db, WELFARE_OFFICE, "13002", "△△区福祉事務所", "03-0000-2222", None, [OFFICE2_PAYER])
+    clinic = create_organisation(db, FACILITY, CLINIC, "●●医療機関", "03-0000-3333")
+    pharmacy = create_organisation(db, FACILITY, PHARMACY, "■■薬局", "03-0000-4444")
+    other = create_organisation(db, FACILITY, OTHER_CLINIC, "▲▲クリニック", "03-0000-5555")
+    insurer = create_organisation(db, INSURER, INSURER_NO, "○○健康保険組合", "03-0000-6666")
+    for org, key in ((admin, "admin"), (office, "office"), (clinic, "clinic"), (pharmacy, "pharmacy"),
+                     (other, "other_clinic"), (insurer, "insurer")):
+        issue_credential(db, org["id"], "demo", TOKENS[key])
+
+    po = principal_for(db, WELFARE_OFFICE, "13001")
+    for key, body, name, kana, sex, birth, pin in PEOPLE:
+        rn = with_check_digit(body)
+        rec = {"payer_number": OFFICE_PAYER, "recipient_number": rn, "name": name, "name_kana": kana, "sex": sex,
+               "birthdate": birth.isoformat(), "address": "東京都○○市△△町1-2-3", "post_number": "100-0001",
+               "qualification_date": "2020-04-01"}
+        if key == "shiro":
+            rec.update(disqualification_date=(today - dt.timedelta(days=40)).isoformat(), reason_of_loss="99")
+        register_recipient(db, po, rec)
+        card_dir.mkdir(parents=True, exist_ok=True)
+        card = issue_card(db, ca, pin, payer_number=OFFICE_PAYER, recipient_number=rn)
+        path = card_dir / f"{key}.p12"
+        path.write_bytes(card["p12"])
+        path.chmod(0o600)
+        info["cards"][key] = {"file": str(path), "pin": pin, "serial": card["serial"], "recipient_number": rn}
+
+    cur, first, last = _month_bounds(today)
+    seed_first, seed_last = dt.date(2024, 7, 1), dt.date(2024, 7, 31)
+    ichiro = info["cards"]["ichiro"]["recipient_number"]
+    # The seed's own screen: 令和6年7月, ●●医療機関, 単独, 7/1–7/31.
+    register_ticket(db, po, _ticket(OFFICE_PAYER, ichiro, seed_first, seed_last, CLINIC, "●●医療機関"))
+    register_ticket(db, po, _ticket(OFFICE_PAYER, ichiro, first, last, CLINIC, "●●医療機関"))
+    register_ticket(db, po, _ticket(OFFICE_PAYER, ichiro, first, last, PHARMACY, "■■薬局", ticket_type="02",
+                                    treatment_type="04", prescription_issuer_code=CLINIC,
+                                    prescription_issuer_name="●●医療機関", issue_number="0000002"))
+    # 未委託: 花子's ticket designates ●●医療機関; checking her at ▲▲クリニック gives validity 6.
+    register_ticket(db, po, _ticket(OFFICE_PAYER, info["cards"]["hanako"]["recipient_number"], first, last, CLINIC,
+                                    "●●医療機関", injury_name1="気管支喘息", injury_name2=None, injury_name3=None,
+                                    issue_number="0000003"))
+    # 保護次郎: no ticket this month yet (未登録) — register one later and bulk retrieval picks it up.
+    # 併用: 三郎 has health insurance too.
+    saburo = info["cards"]["saburo"]
+    register_ticket(db, po, _ticket(OFFICE_PAYER, saburo["recipient_number"], first, last, CLINIC, "●●医療機関",
+                                    single_or_combined="02", social_insurance="01", injury_name1="変形性膝関節症",
+                                    injury_name2=None, injury_name3=None, issue_number="0000004"))
+    register_qualification(db, principal_for(db, INSURER, INSURER_NO), {
+        "insurer_number": INSURER_NO, "insurer_name": "○○健康保険組合", "insured_card_classification": "01",
+        "card_symbol": "12-34", "card_number": "5678", "branch_number": "01", "personal_family": "1",
+        "name": "併用三郎", "name_kana": "ﾍｲﾖｳ ｻﾌﾞﾛｳ", "sex": "1", "birthdate": "1955-06-30",
+        "qualification_date": "2019-04-01", "card_serial": saburo["serial"]})
+    info["current_month"] = cur
+    return info
+
+
+def describe(info: dict) -> str:
+    n = info["numbers"]
+    lines = ["fujo demo data" + (" (already loaded)" if info["already_loaded"] else " loaded"), "",
+             "API tokens (demo only):"]
+    lines += [f"  {k:<13} {v}" for k, v in info["tokens"].items()]
+    lines += ["", f"福祉事務所 ○○市福祉事務所  公費負担者番号 {n['office_payer']}",
+              f"医療機関   ●●医療機関 {n['clinic']}   ■■薬局 {n['pharmacy']}   ▲▲クリニック {n['other_clinic']} (未委託)",
+              f"保険者     ○○健康保険組合 {n['insurer']}", "", "virtual cards (file / PIN / 受給者番号):"]
+    for k, c in info["cards"].items():
+        lines.append(f"  {k:<7} {c['file']}  PIN {c['pin']}  {c['recipient_number']}")
+    ichiro = info["cards"]["ichiro"]["recipient_number"]
+    lines += ["", "try:",
+              f"  fujo check ticket --facility {n['clinic']} --payer {n['office_payer']} --recipient {ichiro} --date 2024-07-10",
+              f"  fujo check card --facility {n['other_clinic']} --card-file {info['cards']['hanako']['file']} --pin 2345",
+              f"  curl -s -H 'Authorization: Bearer {info['tokens']['clinic']}' http://127.0.0.1:8000/api/v1/facility/tickets?month=2024-07"]
+    return "\n".join(lines)

@@ -1,0 +1,45 @@
+"""Facility API: the 「医療扶助」 setting and 照会番号 registration."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from ..api.deps import CA, DB, JSON, Caller
+from . import service
+
+router = APIRouter(prefix="/api/v1/facility", tags=["facility"])
+
+
+class SettingsIn(BaseModel):
+    medical_assistance_enabled: bool = Field(description="「医療扶助」 利用する (true) / 利用しない (false)")
+
+
+class CardProofIn(BaseModel):
+    challenge: str = Field(max_length=64)
+    certificate: str = Field(max_length=8000)
+    signature: str = Field(max_length=2000)
+    consent: str = Field("0000", max_length=4)
+
+
+class ReferenceIn(BaseModel):
+    reference_number: str = Field(description="照会番号 (the facility's patient number)", max_length=20)
+    insurer_number: str | None = Field(None, description="公費負担者番号 or 保険者番号", max_length=8)
+    identification_number: str | None = Field(None, description="受給者番号 or 被保険者番号", max_length=40)
+    card_proof: CardProofIn | None = Field(None, description="identify the person by a card proof instead")
+
+
+@router.get("/settings")
+def get_settings(db: DB, caller: Caller):
+    return JSON(service.get_settings(db, caller))
+
+
+@router.put("/settings")
+def put_settings(body: SettingsIn, db: DB, caller: Caller):
+    return JSON(service.set_medical_assistance(db, caller, body.medical_assistance_enabled))
+
+
+@router.put("/references")
+def register_reference(body: ReferenceIn, db: DB, ca: CA, caller: Caller):
+    pid = service.person_from_card(db, ca, caller, body.card_proof.model_dump()) if body.card_proof else None
+    return JSON(service.register_reference(db, caller, body.reference_number, body.insurer_number,
+                                           body.identification_number, pid))

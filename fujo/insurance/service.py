@@ -1,0 +1,75 @@
+"""Health-insurance qualifications (医療保険の資格) registered by insurers, so that one card check
+returns both qualifications for a person who has both (the 併用 case)."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select, update
+
+from ..auth.principal import ADMIN, INSURER, Principal
+from ..core.errors import FieldProblem, Forbidden, NotFound, Problems, ValidationFailed
+from ..core.fields import INSURANCE_FIELDS, check_period, clean_record
+from ..db import schema as s
+from ..db.database import Database, aware
+
+q_ = s.insurance_qualifications
+COLUMNS = [f.name for f in INSURANCE_FIELDS]
+
+
+def clean_insurance(data: dict) -> dict:
+    problems = Problems()
+    data = dict(data)
+    data.pop("card_serial", None)
+    rec = clean_record(INSURANCE_FIELDS, data, problems)
+    check_period(rec, problems)
+    problems.raise_if_any()
+    return rec
+
+
+def _dict(row) -> dict:
+    d = {c: (getattr(row, c).isoformat() if isinstance(getattr(row, c), dt.date) else getattr(row, c)) for c in COLUMNS}
+    d.update(id=row.id, card_linked=row.person_id is not None, updated_at=aware(row.updated_at).isoformat())
+    return d
+
+
+def insert_qualification(conn, principal: Principal, rec: dict, person_id, now) -> int:
+    principal.require(INSURER, ADMIN)
+    if principal.kind == INSURER and rec["insurer_number"] != principal.code:
+        raise Forbidden(f"保険者番号{rec['insurer_number']}はこの保険者の番号ではありません。",
+                        f"Insurer number {rec['insurer_number']} is not yours.")
+    return conn.execute(q_.insert().values(**rec, person_id=person_id, registered_by=principal.organisation_id or 0,
+                                           created_at=now, updated_at=now).returning(q_.c.id)).scalar_one()
+
+
+def register_qualification(db: Database, principal: Principal, data: dict, in_tx=None) -> dict:
+    """Register a qualification; ``card_serial`` (optional) links it to the card holder."""
+    serial = (data.get("card_serial") or "").strip().lower() or None
+    rec = clean_insurance(data)
+    with db.write() as conn:
+        person_id = None
+        if serial:
+            person_id = conn.execute(select(s.cards.c.person_id).where(s.cards.c.serial == serial)).scalar()
+            if person_id is None:
+                raise ValidationFailed(problems=[FieldProblem("card_serial", "unknown_card", "カードが見つかりません。",
+                                                              f"No card with serial {serial}.")])
+        qid = insert_qualification(conn, principal, rec, person_id, db.now())
+        out = _dict(conn.execute(select(q_).where(q_.c.id == qid)).first())
+        if in_tx:
+            in_tx(conn, out)
+    return out
+
+
+def link_person(db: Database, principal: Principal, qualification_id: int, person_id: int) -> None:
+    with db.write() as conn:
+        n = conn.execute(update(q_).where(q_.c.id == qualification_id).values(person_id=person_id)).rowcount
+    if not n:
+        raise NotFound("資格が見つかりません。", f"No qualification {qualification_id}.")
+
+
+def get_qualification(db: Database, principal: Principal, qid: int) -> dict:
+    principal.require(INSURER, ADMIN)
+    with db.read() as conn:
+        row = conn.execute(select(q_).where(q_.c.id == qid)).first()
+    if not row or (principal.kind == INSURER and row.insurer_number != principal.code):
+        raise NotFound("資格が見つかりません。", f"No qualification {qid}.")
+    return _dict(row)

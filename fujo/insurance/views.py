@@ -1,0 +1,27 @@
+"""Insurer API (保険者): health-insurance qualifications for the 併用 case."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from pydantic import Field
+
+from ..api.deps import DB, JSON, Caller, IdemHeader, idempotency, run_idempotent
+from ..api.schemas import dump, model_from_fields
+from ..core.fields import INSURANCE_FIELDS
+from . import service
+
+router = APIRouter(prefix="/api/v1/insurance-qualifications", tags=["insurer"])
+
+QualificationIn = model_from_fields("InsuranceQualificationIn", INSURANCE_FIELDS,
+                                    card_serial=(str | None, Field(None, max_length=40,
+                                                                   description="link to this card's holder")))
+
+
+@router.post("", status_code=201)
+async def register(request: Request, body: QualificationIn, db: DB, caller: Caller, key: IdemHeader = None):
+    ik = await idempotency(request, caller, key)
+    return run_idempotent(db, ik, 201, lambda in_tx: service.register_qualification(db, caller, dump(body), in_tx))
+
+
+@router.get("/{qualification_id}")
+def get(qualification_id: int, db: DB, caller: Caller):
+    return JSON(service.get_qualification(db, caller, qualification_id))

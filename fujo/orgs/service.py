@@ -1,0 +1,162 @@
+"""Organisations (福祉事務所, 医療機関・薬局, 保険者, 運用管理者) and their API credentials."""
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from ..auth.principal import ADMIN, FACILITY, INSURER, KINDS, WELFARE_OFFICE, Principal, hash_token, new_token
+from ..core import numbers
+from ..core.errors import Conflict, FieldProblem, NotFound, Problems, Unauthorized
+from ..db import schema as s
+from ..db.database import Database
+
+_o = s.organisations
+
+
+def validate_org(kind: str, code: str, name: str, payer_numbers: list[str] | None, problems: Problems) -> None:
+    if kind not in KINDS:
+        problems.add(FieldProblem("kind", "code", f"種別は{'・'.join(KINDS)}のいずれかです。",
+                                  f"kind must be one of {', '.join(KINDS)}."))
+    if not name or not name.strip():
+        problems.add(FieldProblem("name", "required", "名称を入力してください。", "name is required."))
+    elif len(name) > 100:
+        problems.add(FieldProblem("name", "too_long", "名称は100文字以内です。", "name must be at most 100 characters."))
+    if kind == FACILITY:
+        problems.add(numbers.check_facility_code(code or "", field="code"))
+    elif kind == INSURER:
+        problems.add(numbers.check_insurer_number(code or "", field="code"))
+    elif not code or len(code) > 20 or not code.isascii():
+        problems.add(FieldProblem("code", "code", "コードは20文字以内の英数字です。", "code must be 1-20 ASCII characters."))
+    if kind == WELFARE_OFFICE:
+        if not payer_numbers:
+            problems.add(FieldProblem("payer_numbers", "required", "公費負担者番号を1つ以上指定してください。",
+                                      "At least one payer number is required."))
+        for i, p in enumerate(payer_numbers or []):
+            problems.add(numbers.check_payer_number(p, field=f"payer_numbers[{i}]"))
+
+
+def create_organisation(db: Database, kind: str, code: str, name: str, phone: str | None = None,
+                        address: str | None = None, payer_numbers: list[str] | None = None) -> dict:
+    problems = Problems()
+    code = numbers.normalize_insurer_number(code) if kind == INSURER else (code or "").strip()
+    validate_org(kind, code, name, payer_numbers, problems)
+    problems.raise_if_any()
+    with db.write() as conn:
+        if conn.execute(select(_o.c.id).where(_o.c.kind == kind, _o.c.code == code)).first():
+            raise Conflict(f"コード{code}の組織は既に登録されています。", f"An organisation {kind}/{code} already exists.")
+        for p in payer_numbers or []:
+            if conn.execute(select(s.office_payers.c.payer_number).where(s.office_payers.c.payer_number == p)).first():
+                raise Conflict(f"公費負担者番号{p}は既に別の福祉事務所に登録されています。",
+                               f"Payer number {p} already belongs to another welfare office.")
+        oid = conn.execute(_o.insert().values(kind=kind, code=code, name=name.strip(), phone=phone, address=address,
+                                              medical_assistance_enabled=True, created_at=db.now())
+                           .returning(_o.c.id)).scalar_one()
+        for p in payer_numbers or []:
+            conn.execute(s.office_payers.insert().values(payer_number=p, organisation_id=oid))
+    return get_organisation(db, oid)
+
+
+def _org_dict(row, payers) -> dict:
+    return {"id": row.id, "kind": row.kind, "code": row.code, "name": row.name, "phone": row.phone,
+            "address": row.address, "medical_assistance_enabled": bool(row.medical_assistance_enabled),
+            "payer_numbers": payers}
+
+
+def get_organisation(db: Database, org_id: int) -> dict:
+    with db.read() as conn:
+        row = conn.execute(select(_o).where(_o.c.id == org_id)).first()
+        if not row:
+            raise NotFound("組織が見つかりません。", f"No organisation {org_id}.")
+        payers = conn.execute(select(s.office_payers.c.payer_number)
+                              .where(s.office_payers.c.organisation_id == org_id)
+                              .order_by(s.office_payers.c.payer_number)).scalars().all()
+    return _org_dict(row, list(payers))
+
+
+def find_organisation(db: Database, kind: str, code: str) -> dict | None:
+    with db.read() as conn:
+        oid = conn.execute(select(_o.c.id).where(_o.c.kind == kind, _o.c.code == code)).scalar()
+    return get_organisation(db, oid) if oid else None
+
+
+def list_organisations(db: Database, kind: str | None = None) -> list[dict]:
+    with db.read() as conn:
+        q = select(_o).order_by(_o.c.kind, _o.c.code)
+        if kind:
+            q = q.where(_o.c.kind == kind)
+        rows = conn.execute(q).all()
+        payers: dict[int, list[str]] = {}
+        for p in conn.execute(select(s.office_payers).order_by(s.office_payers.c.payer_number)):
+            payers.setdefault(p.organisation_id, []).append(p.payer_number)
+    return [_org_dict(r, payers.get(r.id, [])) for r in rows]
+
+
+def office_for_payer(conn, payer_number: str):
+    """The 福祉事務所 row (name, phone) that owns a 公費負担者番号."""
+    return conn.execute(select(_o.c.id, _o.c.name, _o.c.phone)
+                        .select_from(s.office_payers.join(_o, _o.c.id == s.office_payers.c.organisation_id))
+                        .where(s.office_payers.c.payer_number == payer_number)).first()
+
+
+def issue_credential(db: Database, org_id: int, label: str | None = None, token: str | None = None) -> dict:
+    """A new bearer token for the organisation. The token is shown once; only its hash is kept."""
+    get_organisation(db, org_id)
+    token = token or new_token()
+    with db.write() as conn:
+        cid = conn.execute(s.credentials.insert().values(organisation_id=org_id, token_hash=hash_token(token),
+                                                         label=label, created_at=db.now())
+                           .returning(s.credentials.c.id)).scalar_one()
+    return {"id": cid, "organisation_id": org_id, "label": label, "token": token}
+
+
+def list_credentials(db: Database, org_id: int) -> list[dict]:
+    c = s.credentials
+    with db.read() as conn:
+        rows = conn.execute(select(c.c.id, c.c.label, c.c.created_at, c.c.revoked_at)
+                            .where(c.c.organisation_id == org_id).order_by(c.c.id)).all()
+    return [{"id": r.id, "label": r.label, "created_at": r.created_at.isoformat(),
+             "revoked": r.revoked_at is not None} for r in rows]
+
+
+def revoke_credential(db: Database, org_id: int, credential_id: int) -> None:
+    c = s.credentials
+    with db.write() as conn:
+        n = conn.execute(update(c).where(c.c.id == credential_id, c.c.organisation_id == org_id,
+                                         c.c.revoked_at.is_(None)).values(revoked_at=db.now())).rowcount
+    if not n:
+        raise NotFound("有効な認証情報が見つかりません。", f"No active credential {credential_id}.")
+
+
+_AUTH_QUERY = (select(s.credentials.c.id.label("cid"), _o.c.id, _o.c.kind, _o.c.code, _o.c.name,
+                      _o.c.medical_assistance_enabled)
+               .select_from(s.credentials.join(_o, _o.c.id == s.credentials.c.organisation_id))
+               .where(s.credentials.c.revoked_at.is_(None)))
+
+
+def authenticate(db: Database, token: str) -> Principal:
+    """Bearer token → Principal (one indexed lookup, plus payer numbers for welfare offices)."""
+    if not token:
+        raise Unauthorized("認証トークンがありません。", "Missing bearer token.")
+    with db.read() as conn:
+        row = conn.execute(_AUTH_QUERY.where(s.credentials.c.token_hash == hash_token(token))).first()
+        if not row:
+            raise Unauthorized("認証トークンが無効です。", "Invalid or revoked token.")
+        payers = frozenset()
+        if row.kind == WELFARE_OFFICE:
+            payers = frozenset(conn.execute(select(s.office_payers.c.payer_number)
+                                            .where(s.office_payers.c.organisation_id == row.id)).scalars())
+    return Principal(row.id, row.kind, row.code, row.name, row.cid, payers, bool(row.medical_assistance_enabled))
+
+
+def principal_for(db: Database, kind: str, code: str) -> Principal:
+    """Act as an organisation from the operator's CLI (no token: the operator has the database)."""
+    with db.read() as conn:
+        row = conn.execute(select(_o).where(_o.c.kind == kind, _o.c.code == code)).first()
+        if not row:
+            raise NotFound(f"{code}の組織が見つかりません。", f"No {kind} with code {code}.")
+        payers = frozenset(conn.execute(select(s.office_payers.c.payer_number)
+                                        .where(s.office_payers.c.organisation_id == row.id)).scalars())
+    return Principal(row.id, row.kind, row.code, row.name, None, payers, bool(row.medical_assistance_enabled))
+
+
+def admin_principal() -> Principal:
+    return Principal(0, ADMIN, "operator", "operator")

@@ -1,0 +1,64 @@
+"""Administrator API: organisations and their credentials."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from ..api.deps import DB, JSON, Caller
+from ..auth.principal import ADMIN
+from . import service
+
+router = APIRouter(prefix="/api/v1/organisations", tags=["administrator"])
+
+
+class OrganisationIn(BaseModel):
+    kind: str = Field(description="admin | welfare_office | facility | insurer")
+    code: str = Field(description="医療機関コード (facility), 保険者番号 (insurer), office code (welfare office)",
+                      max_length=20)
+    name: str = Field(max_length=100)
+    phone: str | None = Field(None, max_length=30)
+    address: str | None = Field(None, max_length=200)
+    payer_numbers: list[str] = Field(default_factory=list, description="公費負担者番号 (welfare office only)")
+
+
+class CredentialIn(BaseModel):
+    label: str | None = Field(None, max_length=100)
+
+
+@router.post("", status_code=201)
+def create_organisation(body: OrganisationIn, db: DB, caller: Caller):
+    caller.require(ADMIN)
+    return JSON(service.create_organisation(db, body.kind, body.code, body.name, body.phone, body.address,
+                                            body.payer_numbers), status_code=201)
+
+
+@router.get("")
+def list_organisations(db: DB, caller: Caller, kind: str | None = None):
+    caller.require(ADMIN)
+    return JSON(service.list_organisations(db, kind))
+
+
+@router.get("/{org_id}")
+def get_organisation(org_id: int, db: DB, caller: Caller):
+    caller.require(ADMIN)
+    return JSON(service.get_organisation(db, org_id))
+
+
+@router.post("/{org_id}/credentials", status_code=201)
+def issue_credential(org_id: int, body: CredentialIn, db: DB, caller: Caller):
+    """Returns the new token once; only its hash is stored."""
+    caller.require(ADMIN)
+    return JSON(service.issue_credential(db, org_id, body.label), status_code=201)
+
+
+@router.get("/{org_id}/credentials")
+def list_credentials(org_id: int, db: DB, caller: Caller):
+    caller.require(ADMIN)
+    return JSON(service.list_credentials(db, org_id))
+
+
+@router.delete("/{org_id}/credentials/{credential_id}", status_code=204)
+def revoke_credential(org_id: int, credential_id: int, db: DB, caller: Caller):
+    caller.require(ADMIN)
+    service.revoke_credential(db, org_id, credential_id)
+    return JSON(None, status_code=204)

@@ -1,0 +1,183 @@
+"""CSV import of recipients, tickets and insurance qualifications — all or nothing per file.
+
+Every row is validated first with the same field tables as the API; if any row is wrong, the
+report lists every problem by row and field and nothing is written. Otherwise the whole file is
+written in one transaction. Columns are the field names (header row required); UTF-8 (with or
+without BOM) and Shift_JIS (cp932) are read.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..auth.principal import Principal
+from ..core.errors import FieldProblem, FujoError, ValidationFailed
+from ..core.fields import INSURANCE_FIELDS, RECIPIENT_FIELDS, TICKET_FIELDS
+from ..db.database import Database, next_values
+from ..insurance import service as insurance
+from . import service as registry
+
+KINDS = {
+    "recipients": [f.name for f in RECIPIENT_FIELDS],
+    "tickets": ["payer_number", "recipient_number"] + [f.name for f in TICKET_FIELDS],
+    "insurance": [f.name for f in INSURANCE_FIELDS] + ["card_serial"],
+}
+REQUIRED = {
+    "recipients": [f.name for f in RECIPIENT_FIELDS if f.required],
+    "tickets": ["payer_number", "recipient_number"] + [f.name for f in TICKET_FIELDS if f.required],
+    "insurance": [f.name for f in INSURANCE_FIELDS if f.required],
+}
+MAX_ROWS = 200_000
+
+
+@dataclass
+class RowError:
+    row: int      # line number in the file (header = 1)
+    field: str
+    message_ja: str
+    message_en: str
+
+    def as_dict(self) -> dict:
+        return {"row": self.row, "field": self.field, "message_ja": self.message_ja, "message_en": self.message_en}
+
+
+@dataclass
+class ImportReport:
+    kind: str
+    rows: int = 0
+    written: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "rows": self.rows, "written": self.written, "ok": not self.errors,
+                "errors": [e.as_dict() for e in self.errors]}
+
+
+class ImportFailed(FujoError):
+    status = 422
+    code = "import_failed"
+
+    def __init__(self, report: ImportReport):
+        n = len(report.errors)
+        super().__init__(f"{n}件の誤りがあるため、ファイル全体を取り込みませんでした。",
+                         f"{n} problem(s) found; nothing from the file was imported.")
+        self.report = report
+
+    def as_dict(self) -> dict:
+        d = super().as_dict()
+        d["report"] = self.report.as_dict()
+        return d
+
+
+def decode(data: bytes) -> str:
+    for enc in ("utf-8-sig", "cp932"):
+        try:
+            return data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    raise ValidationFailed(problems=[FieldProblem("file", "encoding", "文字コードはUTF-8またはShift_JISにしてください。",
+                                                  "The file must be UTF-8 or Shift_JIS.")])
+
+
+def parse(kind: str, data: bytes) -> tuple[list[dict], ImportReport]:
+    if kind not in KINDS:
+        raise ValidationFailed(problems=[FieldProblem("kind", "code", "種類はrecipients・tickets・insuranceのいずれかです。",
+                                                      "kind must be recipients, tickets or insurance.")])
+    report = ImportReport(kind)
+    reader = csv.reader(io.StringIO(decode(data), newline=""))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise ValidationFailed(problems=[FieldProblem("file", "empty", "ファイルが空です。", "The file is empty.")])
+    except csv.Error as e:
+        raise ValidationFailed(problems=[FieldProblem("file", "csv", f"CSVとして読めません: {e}", f"Not valid CSV: {e}")])
+    unknown = [h for h in header if h not in KINDS[kind]]
+    missing = [h for h in REQUIRED[kind] if h not in header]
+    if unknown or missing or len(set(header)) != len(header):
+        probs = [FieldProblem(h, "unknown_column", f"列「{h}」は使えません。", f"Unknown column '{h}'.") for h in unknown]
+        probs += [FieldProblem(h, "missing_column", f"必須の列「{h}」がありません。", f"Required column '{h}' is missing.")
+                  for h in missing]
+        if len(set(header)) != len(header):
+            probs.append(FieldProblem("header", "duplicate_column", "同じ列名が重複しています。", "A column name is repeated."))
+        raise ValidationFailed(problems=probs)
+    rows = []
+    try:
+        for line_no, values in enumerate(reader, start=2):
+            if not any(v.strip() for v in values):
+                continue
+            if len(values) != len(header):
+                report.errors.append(RowError(line_no, "-", f"列の数が{len(values)}です（見出しは{len(header)}列）。",
+                                              f"{len(values)} columns, the header has {len(header)}."))
+                continue
+            rows.append((line_no, dict(zip(header, values))))
+            if len(rows) > MAX_ROWS:
+                raise ValidationFailed(problems=[FieldProblem("file", "too_many_rows", f"1ファイル{MAX_ROWS}行までです。",
+                                                              f"At most {MAX_ROWS} rows per file.")])
+    except csv.Error as e:
+        raise ValidationFailed(problems=[FieldProblem("file", "csv", f"CSVとして読めません: {e}", f"Not valid CSV: {e}")])
+    report.rows = len(rows) + sum(1 for e in report.errors)
+    clean = []
+    seen = set()
+    for line_no, raw in rows:
+        raw = {k: v for k, v in raw.items() if v.strip() != ""}
+        try:
+            if kind == "recipients":
+                rec = registry.clean_recipient(raw)
+                dup = (rec["payer_number"], rec["recipient_number"])
+                if dup in seen:
+                    report.errors.append(RowError(line_no, "recipient_number", "同じ受給者がファイル内で重複しています。",
+                                                  "The same recipient appears twice in the file."))
+                seen.add(dup)
+                clean.append((line_no, rec))
+            elif kind == "tickets":
+                clean.append((line_no, registry.split_ticket_input(raw)))
+            else:
+                serial = raw.pop("card_serial", None)
+                clean.append((line_no, (insurance.clean_insurance(raw), serial)))
+        except ValidationFailed as e:
+            report.errors += [RowError(line_no, p.field, p.message_ja, p.message_en) for p in e.problems]
+    return clean, report
+
+
+def import_csv(db: Database, principal: Principal, kind: str, data: bytes,
+               progress: Callable[[int, int], None] | None = None) -> ImportReport:
+    """Validate the whole file, then write it in one transaction (or raise ImportFailed)."""
+    clean, report = parse(kind, data)
+    if report.errors:
+        raise ImportFailed(report)
+    total = len(clean)
+    now = db.now()
+    with db.write() as conn:
+        seq = next_values(conn, "ticket_seq", total) if kind == "tickets" and total else 0
+        for i, (line_no, item) in enumerate(clean):
+            try:
+                if kind == "recipients":
+                    registry.insert_recipient(conn, principal, item, now)
+                elif kind == "tickets":
+                    payer, rn, t = item
+                    registry.insert_ticket(conn, principal, payer, rn, t, now, seq + i)
+                else:
+                    rec, serial = item
+                    person = None
+                    if serial:
+                        from sqlalchemy import select
+                        from ..db import schema as s
+                        person = conn.execute(select(s.cards.c.person_id)
+                                              .where(s.cards.c.serial == serial.strip().lower())).scalar()
+                        if person is None:
+                            raise ValidationFailed(problems=[FieldProblem("card_serial", "unknown_card",
+                                                                          "カードが見つかりません。", "No such card.")])
+                    insurance.insert_qualification(conn, principal, rec, person, now)
+            except FujoError as e:
+                probs = e.problems if isinstance(e, ValidationFailed) else [FieldProblem("-", e.code, e.message_ja,
+                                                                                        e.message_en)]
+                report.errors += [RowError(line_no, p.field, p.message_ja, p.message_en) for p in probs]
+            if progress and (i % 200 == 0 or i == total - 1):
+                progress(i + 1, total)
+        if report.errors:
+            # Roll back everything written so far: the transaction is abandoned by raising.
+            raise ImportFailed(report)
+        report.written = total
+    return report

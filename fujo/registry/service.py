@@ -1,0 +1,326 @@
+"""Registry of the 福祉事務所: recipients (被保護者) and their 医療券/調剤券.
+
+Writes are all-or-nothing and scoped: a welfare office writes only under its own 公費負担者番号.
+Tickets are never updated in place: an amendment or a cancellation adds a revision and marks the
+previous one superseded, so the full history stays readable.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from typing import Callable
+
+from sqlalchemy import and_, func, or_, select, update
+
+from ..auth.principal import ADMIN, WELFARE_OFFICE, Principal
+from ..core.errors import Conflict, FieldProblem, NotFound, Problems, ValidationFailed
+from ..core.fields import RECIPIENT_FIELDS, TICKET_FIELDS, check_period, check_ticket_rules, clean_record
+from ..db import schema as s
+from ..db.database import Database, aware, next_values
+
+r_ = s.recipients
+t_ = s.tickets
+InTx = Callable[[object, dict], None] | None  # called inside the write transaction with the result
+
+TICKET_COLUMNS = [f.name for f in TICKET_FIELDS]
+RECIPIENT_COLUMNS = [f.name for f in RECIPIENT_FIELDS]
+
+
+def _iso(v):
+    if isinstance(v, dt.datetime):
+        return aware(v).isoformat()
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return v
+
+
+def recipient_dict(row) -> dict:
+    d = {c: _iso(getattr(row, c)) for c in RECIPIENT_COLUMNS}
+    d.update(id=row.id, version=row.version, card_linked=row.person_id is not None,
+             updated_at=_iso(row.updated_at))
+    return d
+
+
+def ticket_dict(row, payer_number: str | None = None, recipient_number: str | None = None) -> dict:
+    d = {"ticket_key": row.ticket_key, "revision": row.revision, "status": row.status}
+    if payer_number:
+        d["payer_number"], d["recipient_number"] = payer_number, recipient_number
+    d.update({c: _iso(getattr(row, c)) for c in TICKET_COLUMNS})
+    d.update(registered_at=_iso(row.registered_at), changed_at=_iso(row.changed_at), change_reason=row.change_reason,
+             seq=row.seq)
+    return d
+
+
+# --- validation shared by API, CSV and forms -------------------------------------------------
+
+def clean_recipient(data: dict, partial: bool = False) -> dict:
+    problems = Problems()
+    rec = clean_record(RECIPIENT_FIELDS, data, problems, partial=partial)
+    check_period(rec, problems)
+    if rec.get("disqualification_date") and not rec.get("reason_of_loss") and not partial:
+        problems.add(FieldProblem("reason_of_loss", "required", "停止・廃止日を入力した場合は理由を入力してください。",
+                                  "reason_of_loss is required with disqualification_date."))
+    problems.raise_if_any()
+    return rec
+
+
+def clean_ticket(data: dict) -> dict:
+    problems = Problems()
+    t = clean_record(TICKET_FIELDS, data, problems)
+    check_ticket_rules(t, problems)
+    problems.raise_if_any()
+    return t
+
+
+def split_ticket_input(data: dict) -> tuple[str, str, dict]:
+    """A ticket request names its recipient by payer_number + recipient_number."""
+    data = dict(data)
+    payer, rn = data.pop("payer_number", None), data.pop("recipient_number", None)
+    from ..core.numbers import check_payer_number, check_recipient_number
+    problems = Problems()
+    problems.add(check_payer_number(payer or ""))
+    problems.add(check_recipient_number(rn or ""))
+    try:
+        ticket = clean_ticket(data)
+    except ValidationFailed as e:
+        problems.items.extend(e.problems)
+        ticket = None
+    problems.raise_if_any()
+    return payer, rn, ticket
+
+
+# --- recipients ------------------------------------------------------------------------------
+
+def _recipient_row(conn, payer: str, rn: str, for_update: bool = False):
+    q = select(r_).where(r_.c.payer_number == payer, r_.c.recipient_number == rn)
+    if for_update:
+        q = q.with_for_update()
+    return conn.execute(q).first()
+
+
+def _require_read(principal: Principal, payer: str) -> None:
+    if principal.kind == ADMIN:
+        return
+    principal.require_payer(payer)
+
+
+def insert_recipient(conn, principal: Principal, rec: dict, now) -> int:
+    principal.require_payer(rec["payer_number"])
+    if _recipient_row(conn, rec["payer_number"], rec["recipient_number"]):
+        raise Conflict(f"受給者番号{rec['recipient_number']}は既に登録されています。",
+                       f"Recipient {rec['payer_number']}/{rec['recipient_number']} already exists.")
+    return conn.execute(r_.insert().values(**rec, version=1, created_at=now, updated_at=now)
+                        .returning(r_.c.id)).scalar_one()
+
+
+def register_recipient(db: Database, principal: Principal, data: dict, in_tx: InTx = None) -> dict:
+    rec = clean_recipient(data)
+    with db.write() as conn:
+        rid = insert_recipient(conn, principal, rec, db.now())
+        out = recipient_dict(conn.execute(select(r_).where(r_.c.id == rid)).first())
+        if in_tx:
+            in_tx(conn, out)
+    return out
+
+
+def update_recipient(db: Database, principal: Principal, payer: str, rn: str, changes: dict,
+                     expected_version: int | None = None) -> dict:
+    """Change some fields of a recipient (e.g. 停止・廃止日 and reason); the earlier state is kept."""
+    principal.require_payer(payer)
+    for k in ("payer_number", "recipient_number"):
+        if k in changes and changes[k] != {"payer_number": payer, "recipient_number": rn}[k]:
+            raise ValidationFailed(problems=[FieldProblem(k, "immutable", "番号は変更できません。新しく登録してください。",
+                                                          f"{k} cannot be changed; register a new recipient.")])
+    part = clean_recipient({k: v for k, v in changes.items() if k not in ("payer_number", "recipient_number")},
+                           partial=True)
+    now = db.now()
+    with db.write() as conn:
+        row = _recipient_row(conn, payer, rn, for_update=True)
+        if not row:
+            raise NotFound("受給者が見つかりません。", f"No recipient {payer}/{rn}.")
+        if expected_version is not None and expected_version != row.version:
+            raise Conflict("他の担当者が先に更新しました。再読み込みしてください。",
+                           f"Version conflict: now {row.version}, you had {expected_version}.")
+        merged = {c: getattr(row, c) for c in RECIPIENT_COLUMNS} | part
+        problems = Problems()
+        check_period(merged, problems)
+        problems.raise_if_any()
+        conn.execute(s.recipient_history.insert().values(
+            recipient_id=row.id, version=row.version, changed_at=now, changed_by=principal.organisation_id or None,
+            snapshot=json.dumps({c: _iso(getattr(row, c)) for c in RECIPIENT_COLUMNS}, ensure_ascii=False)))
+        conn.execute(update(r_).where(r_.c.id == row.id).values(**part, version=row.version + 1, updated_at=now))
+        return recipient_dict(conn.execute(select(r_).where(r_.c.id == row.id)).first())
+
+
+def get_recipient(db: Database, principal: Principal, payer: str, rn: str) -> dict:
+    _require_read(principal, payer)
+    with db.read() as conn:
+        row = _recipient_row(conn, payer, rn)
+        if not row:
+            raise NotFound("受給者が見つかりません。", f"No recipient {payer}/{rn}.")
+        out = recipient_dict(row)
+        hist = conn.execute(select(s.recipient_history).where(s.recipient_history.c.recipient_id == row.id)
+                            .order_by(s.recipient_history.c.version)).all()
+        out["history"] = [{"version": h.version, "changed_at": _iso(h.changed_at), **json.loads(h.snapshot)}
+                          for h in hist]
+        tickets = conn.execute(select(t_).where(t_.c.recipient_id == row.id, t_.c.superseded_by.is_(None))
+                               .order_by(t_.c.treatment_month.desc(), t_.c.id)).all()
+        out["tickets"] = [ticket_dict(t) for t in tickets]
+    return out
+
+
+def search_recipients(db: Database, principal: Principal, q: str | None = None, payer: str | None = None,
+                      limit: int = 50) -> list[dict]:
+    """Search by number, name or kana within the office's own payer numbers."""
+    principal.require(WELFARE_OFFICE, ADMIN)
+    query = select(r_).order_by(r_.c.payer_number, r_.c.recipient_number).limit(min(max(limit, 1), 500))
+    if principal.kind == WELFARE_OFFICE:
+        query = query.where(r_.c.payer_number.in_(sorted(principal.payer_numbers)))
+    if payer:
+        query = query.where(r_.c.payer_number == payer)
+    if q:
+        q = q.strip()
+        from ..core.fields import normalize_kana
+        like = f"%{q}%"
+        query = query.where(or_(r_.c.recipient_number == q, r_.c.name.like(like),
+                                r_.c.name_kana.like(f"%{normalize_kana(q)}%")))
+    with db.read() as conn:
+        return [recipient_dict(r) for r in conn.execute(query)]
+
+
+def link_card(db: Database, principal: Principal, payer: str, rn: str, card_serial: str) -> dict:
+    """初回ひも付け: link a recipient to the holder of a My Number card (by certificate serial)."""
+    principal.require_payer(payer)
+    with db.write() as conn:
+        row = _recipient_row(conn, payer, rn, for_update=True)
+        if not row:
+            raise NotFound("受給者が見つかりません。", f"No recipient {payer}/{rn}.")
+        card = conn.execute(select(s.cards.c.person_id, s.cards.c.revoked_at)
+                            .where(s.cards.c.serial == card_serial.strip().lower())).first()
+        if not card:
+            raise NotFound("カードが見つかりません。", f"No card with serial {card_serial}.")
+        if card.revoked_at is not None:
+            raise Conflict("失効したカードにはひも付けできません。", "The card is revoked.")
+        if row.person_id is not None and row.person_id != card.person_id:
+            raise Conflict("この受給者は既に別のカードにひも付いています。", "The recipient is linked to another card holder.")
+        conn.execute(update(r_).where(r_.c.id == row.id).values(person_id=card.person_id, updated_at=db.now()))
+        return recipient_dict(conn.execute(select(r_).where(r_.c.id == row.id)).first())
+
+
+# --- tickets ---------------------------------------------------------------------------------
+
+def insert_ticket(conn, principal: Principal, payer: str, rn: str, t: dict, now, seq: int) -> str:
+    principal.require_payer(payer)
+    rec = _recipient_row(conn, payer, rn)
+    if not rec:
+        raise NotFound(f"受給者{payer}/{rn}が登録されていません。", f"No recipient {payer}/{rn}.")
+    key = str(uuid.uuid4())
+    conn.execute(t_.insert().values(ticket_key=key, revision=1, recipient_id=rec.id, status="active", **t,
+                                    seq=seq, registered_at=now, changed_at=now,
+                                    changed_by=principal.organisation_id or None))
+    return key
+
+
+def register_ticket(db: Database, principal: Principal, data: dict, in_tx: InTx = None) -> dict:
+    payer, rn, t = split_ticket_input(data)
+    principal.require_payer(payer)
+    with db.write() as conn:
+        key = insert_ticket(conn, principal, payer, rn, t, db.now(), next_values(conn, "ticket_seq"))
+        out = _ticket_out(conn, key)
+        if in_tx:
+            in_tx(conn, out)
+    return out
+
+
+def _current(conn, key: str, for_update: bool = False):
+    q = (select(t_, r_.c.payer_number, r_.c.recipient_number).select_from(t_.join(r_, r_.c.id == t_.c.recipient_id))
+         .where(t_.c.ticket_key == key, t_.c.superseded_by.is_(None)))
+    if for_update:
+        q = q.with_for_update(of=t_)
+    return conn.execute(q).first()
+
+
+def _ticket_out(conn, key: str) -> dict:
+    row = _current(conn, key)
+    return ticket_dict(row, row.payer_number, row.recipient_number)
+
+
+def _revise(db: Database, principal: Principal, key: str, status: str, values: dict | None, reason: str | None,
+            expected_revision: int | None) -> dict:
+    now = db.now()
+    with db.write() as conn:
+        cur = _current(conn, key, for_update=True)
+        if not cur:
+            raise NotFound("医療券/調剤券が見つかりません。", f"No ticket {key}.")
+        principal.require_payer(cur.payer_number)
+        if cur.status == "cancelled":
+            raise Conflict("取り消し済みの券は変更できません。", "The ticket is cancelled.")
+        if expected_revision is not None and expected_revision != cur.revision:
+            raise Conflict("他の担当者が先に変更しました。再読み込みしてください。",
+                           f"Revision conflict: now {cur.revision}, you had {expected_revision}.")
+        vals = values if values is not None else {c: getattr(cur, c) for c in TICKET_COLUMNS}
+        moved = cur.designated_facility_code if vals["designated_facility_code"] != cur.designated_facility_code else None
+        new_id = conn.execute(t_.insert().values(
+            ticket_key=key, revision=cur.revision + 1, recipient_id=cur.recipient_id, status=status, **vals,
+            previous_facility_code=moved, seq=next_values(conn, "ticket_seq"), registered_at=cur.registered_at,
+            changed_at=now, changed_by=principal.organisation_id or None, change_reason=reason)
+            .returning(t_.c.id)).scalar_one()
+        conn.execute(update(t_).where(t_.c.id == cur.id).values(superseded_by=new_id))
+        return _ticket_out(conn, key)
+
+
+def amend_ticket(db: Database, principal: Principal, key: str, data: dict, reason: str | None = None,
+                 expected_revision: int | None = None) -> dict:
+    """Replace a ticket's fields (the whole ticket is sent); the earlier revision stays in history."""
+    data = {k: v for k, v in data.items() if k not in ("payer_number", "recipient_number")}
+    return _revise(db, principal, key, "active", clean_ticket(data), reason, expected_revision)
+
+
+def cancel_ticket(db: Database, principal: Principal, key: str, reason: str,
+                  expected_revision: int | None = None) -> dict:
+    if not reason or not reason.strip():
+        raise ValidationFailed(problems=[FieldProblem("reason", "required", "取消理由を入力してください。",
+                                                      "A cancellation reason is required.")])
+    return _revise(db, principal, key, "cancelled", None, reason.strip()[:200], expected_revision)
+
+
+def get_ticket(db: Database, principal: Principal, key: str) -> dict:
+    with db.read() as conn:
+        cur = _current(conn, key)
+        if not cur:
+            raise NotFound("医療券/調剤券が見つかりません。", f"No ticket {key}.")
+        _require_read(principal, cur.payer_number)
+        out = ticket_dict(cur, cur.payer_number, cur.recipient_number)
+        revs = conn.execute(select(t_).where(t_.c.ticket_key == key).order_by(t_.c.revision)).all()
+        out["history"] = [ticket_dict(r) for r in revs]
+    return out
+
+
+def late_tickets(db: Database, principal: Principal, month: str) -> list[dict]:
+    """Tickets registered after the recipient had already been checked at the designated facility
+    that month (the facility saw 未登録 and the ticket came later): what bulk retrieval is for."""
+    principal.require(WELFARE_OFFICE, ADMIN)
+    cl = s.check_log
+    from ..core.dates import JST
+    start = dt.datetime(int(month[:4]), int(month[4:]), 1, tzinfo=JST)
+    first_check = (select(func.min(cl.c.at)).where(cl.c.recipient_id == t_.c.recipient_id,
+                                                   cl.c.organisation_id == s.organisations.c.id,
+                                                   cl.c.method != "bulk", cl.c.at >= start)
+                   .correlate(t_, s.organisations).scalar_subquery())
+    q = (select(t_, r_.c.payer_number, r_.c.recipient_number, r_.c.name, first_check.label("first_check"))
+         .select_from(t_.join(r_, r_.c.id == t_.c.recipient_id)
+                      .join(s.organisations, and_(s.organisations.c.kind == "facility",
+                                                  s.organisations.c.code == t_.c.designated_facility_code)))
+         .where(t_.c.treatment_month == month, t_.c.superseded_by.is_(None), t_.c.status == "active"))
+    if principal.kind == WELFARE_OFFICE:
+        q = q.where(r_.c.payer_number.in_(sorted(principal.payer_numbers)))
+    out = []
+    with db.read() as conn:
+        for row in conn.execute(q.order_by(t_.c.registered_at)):
+            fc = aware(row.first_check)
+            if fc is not None and aware(row.registered_at) > fc:
+                d = ticket_dict(row, row.payer_number, row.recipient_number)
+                d["name"], d["first_checked_at"] = row.name, fc.isoformat()
+                out.append(d)
+    return out

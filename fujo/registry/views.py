@@ -1,0 +1,107 @@
+"""Welfare-office API (福祉事務所): recipients, 初回ひも付け, tickets, CSV import."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Query, Request, UploadFile
+from pydantic import BaseModel, Field
+
+from ..api.deps import DB, JSON, Caller, IdemHeader, idempotency, run_idempotent
+from ..api.schemas import dump, model_from_fields
+from ..auth.principal import ADMIN, WELFARE_OFFICE
+from ..core.dates import month_key, parse_month
+from ..core.errors import ValidationFailed
+from ..core.fields import RECIPIENT_FIELDS, TICKET_FIELDS
+from ..core.fields import Field as Spec
+from . import csv_import, service
+
+router = APIRouter(prefix="/api/v1", tags=["welfare office"])
+
+RecipientIn = model_from_fields("RecipientIn", RECIPIENT_FIELDS)
+RecipientPatch = model_from_fields("RecipientPatch", RECIPIENT_FIELDS, required=False,
+                                   expected_version=(int | None, Field(None, description="optimistic lock")))
+_NUMS = (Spec("payer_number", None, "公費負担者番号", "payer", True), Spec("recipient_number", None, "受給者番号", "recipient", True))
+TicketIn = model_from_fields("TicketIn", _NUMS + TICKET_FIELDS)
+TicketAmend = model_from_fields("TicketAmend", TICKET_FIELDS,
+                                reason=(str | None, Field(None, max_length=200, description="変更理由")),
+                                expected_revision=(int | None, Field(None, description="optimistic lock")))
+
+
+class CardLinkIn(BaseModel):
+    card_serial: str = Field(description="certificate serial of the recipient's card (hex)", max_length=40)
+
+
+class CancelIn(BaseModel):
+    reason: str = Field(description="取消理由", max_length=200)
+    expected_revision: int | None = None
+
+
+@router.post("/recipients", status_code=201)
+async def register_recipient(request: Request, body: RecipientIn, db: DB, caller: Caller, key: IdemHeader = None):
+    ik = await idempotency(request, caller, key)
+    return run_idempotent(db, ik, 201, lambda in_tx: service.register_recipient(db, caller, dump(body), in_tx))
+
+
+@router.get("/recipients")
+def search_recipients(db: DB, caller: Caller, q: str | None = Query(None, max_length=60),
+                      payer_number: str | None = Query(None, max_length=8), limit: int = Query(50, ge=1, le=500)):
+    return JSON(service.search_recipients(db, caller, q, payer_number, limit))
+
+
+@router.get("/recipients/{payer_number}/{recipient_number}")
+def get_recipient(payer_number: str, recipient_number: str, db: DB, caller: Caller):
+    return JSON(service.get_recipient(db, caller, payer_number, recipient_number))
+
+
+@router.patch("/recipients/{payer_number}/{recipient_number}")
+def update_recipient(payer_number: str, recipient_number: str, body: RecipientPatch, db: DB, caller: Caller):
+    data = dump(body)
+    ver = data.pop("expected_version", None)
+    return JSON(service.update_recipient(db, caller, payer_number, recipient_number, data, ver))
+
+
+@router.post("/recipients/{payer_number}/{recipient_number}/card-link")
+def link_card(payer_number: str, recipient_number: str, body: CardLinkIn, db: DB, caller: Caller):
+    """初回ひも付け: link the recipient to a My Number card holder."""
+    return JSON(service.link_card(db, caller, payer_number, recipient_number, body.card_serial))
+
+
+@router.post("/tickets", status_code=201)
+async def register_ticket(request: Request, body: TicketIn, db: DB, caller: Caller, key: IdemHeader = None):
+    ik = await idempotency(request, caller, key)
+    return run_idempotent(db, ik, 201, lambda in_tx: service.register_ticket(db, caller, dump(body), in_tx))
+
+
+@router.get("/tickets/late")
+def late_tickets(db: DB, caller: Caller, month: str = Query(description="YYYY-MM")):
+    ym, p = parse_month(month, "month")
+    if p:
+        raise ValidationFailed(problems=[p])
+    return JSON(service.late_tickets(db, caller, month_key(*ym)))
+
+
+@router.get("/tickets/{ticket_key}")
+def get_ticket(ticket_key: str, db: DB, caller: Caller):
+    """The current revision with the full history of revisions."""
+    return JSON(service.get_ticket(db, caller, ticket_key))
+
+
+@router.put("/tickets/{ticket_key}")
+def amend_ticket(ticket_key: str, body: TicketAmend, db: DB, caller: Caller):
+    data = dump(body)
+    reason, rev = data.pop("reason", None), data.pop("expected_revision", None)
+    return JSON(service.amend_ticket(db, caller, ticket_key, data, reason, rev))
+
+
+@router.post("/tickets/{ticket_key}/cancel")
+def cancel_ticket(ticket_key: str, body: CancelIn, db: DB, caller: Caller):
+    return JSON(service.cancel_ticket(db, caller, ticket_key, body.reason, body.expected_revision))
+
+
+@router.post("/imports/{kind}")
+async def import_csv(kind: str, db: DB, caller: Caller, file: Annotated[UploadFile, File()]):
+    """All-or-nothing CSV import (recipients | tickets | insurance); 422 with a per-row report."""
+    if kind != "insurance":
+        caller.require(WELFARE_OFFICE, ADMIN)
+    data = await file.read()
+    return JSON(csv_import.import_csv(db, caller, kind, data).as_dict())

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Test prerequisites that pip cannot install: Debian's chromium (browser tests) and a running
+# PostgreSQL. A PostgreSQL that cannot be reached fails the run; it is never skipped.
+set -euo pipefail
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "installing Debian's chromium for the browser tests" >&2
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+    || { echo "could not install chromium" >&2; exit 1; }
+fi
+PGURL="${FUJO_TEST_PG_URL:-postgresql://postgres@127.0.0.1:5432/test}"
+if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+  echo "PostgreSQL is down; starting it" >&2
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start || true
+  for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
+fi
+pg_isready -h 127.0.0.1 -p 5432 -q || { echo "PostgreSQL at 127.0.0.1:5432 is not reachable ($PGURL)" >&2; exit 1; }

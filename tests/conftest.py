@@ -1,0 +1,110 @@
+"""Test fixtures: every test that takes ``db`` runs on SQLite and on PostgreSQL.
+
+PostgreSQL is required: if it cannot be reached the run fails (it is never skipped). Each xdist
+worker gets its own PostgreSQL database and SQLite file, migrated once with Alembic (so the
+migrations themselves are tested), and every test starts from empty tables.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from fujo.cards.ca import CardAuthority
+from fujo.config import Settings
+from fujo.db import schema
+from fujo.db.database import Database
+from fujo.db.migrate import upgrade
+
+PG_ADMIN_URL = os.environ.get("FUJO_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def _pg_url(tmp_name: str) -> str:
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    return f"{base}/{tmp_name}"
+
+
+@pytest.fixture(scope="session")
+def pg_database():
+    name = f"fujo_test_{_worker()}_{os.getpid()}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as e:  # pragma: no cover - the point is to fail loudly
+        pytest.fail(f"PostgreSQL is required for the test suite and is not reachable at {PG_ADMIN_URL}: {e}")
+    db = Database(_pg_url(name))
+    upgrade(db)
+    yield db
+    db.dispose()
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_database(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sqlite") / "fujo.db"
+    db = Database(f"sqlite:///{path}")
+    upgrade(db)
+    yield db
+    db.dispose()
+
+
+def _empty(db: Database) -> None:
+    names = [t.name for t in reversed(schema.metadata.sorted_tables)]
+    with db.engine.begin() as c:
+        if db.is_sqlite:
+            for n in names:
+                c.execute(text(f"DELETE FROM {n}"))
+            c.execute(text("DELETE FROM sqlite_sequence")) if c.execute(
+                text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first() else None
+        else:
+            c.execute(text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE"))
+        c.execute(text("INSERT INTO counters (name, value) VALUES ('ticket_seq', 0)"))
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request) -> Database:
+    """An empty, migrated database — once on SQLite, once on PostgreSQL."""
+    d = request.getfixturevalue(f"{request.param}_database")
+    _empty(d)
+    return d
+
+
+@pytest.fixture(scope="session")
+def ca(tmp_path_factory) -> CardAuthority:
+    return CardAuthority.load_or_create(tmp_path_factory.mktemp("ca"))
+
+
+@pytest.fixture
+def settings(tmp_path, db) -> Settings:
+    return Settings(database_url=db.url, data_dir=tmp_path)
+
+
+@pytest.fixture
+def app(settings, db, ca):
+    from fujo.api.app import create_app
+    return create_app(settings, db, ca)
+
+
+@pytest.fixture
+def client(app):
+    from fastapi.testclient import TestClient
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def world(db, ca, tmp_path):
+    """A small populated world (see tests/factories.py): offices, facilities, an insurer, tokens."""
+    from tests.factories import World
+    return World(db, ca, tmp_path)

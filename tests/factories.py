@@ -1,0 +1,100 @@
+"""Factories for test data, built through the services themselves (one path for every write).
+All numbers carry valid check digits; all people are synthetic."""
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from pathlib import Path
+
+from fujo.auth.principal import ADMIN, FACILITY, INSURER, WELFARE_OFFICE
+from fujo.cards.service import issue_card
+from fujo.core.numbers import with_check_digit
+from fujo.insurance.service import register_qualification
+from fujo.orgs.service import create_organisation, issue_credential, principal_for
+from fujo.registry.service import register_recipient, register_ticket
+
+PAYER = with_check_digit("1213001")
+PAYER2 = with_check_digit("1227001")
+CLINIC = with_check_digit("131123456")
+PHARMACY = with_check_digit("134123456")
+OTHER = with_check_digit("131129999")
+INSURER_NO = with_check_digit("0613999")
+JULY = dt.date(2024, 7, 10)  # the seed's month: 令和6年7月
+
+_counter = itertools.count(100000)
+
+
+def month_range(d: dt.date) -> tuple[dt.date, dt.date]:
+    first = d.replace(day=1)
+    return first, (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+
+
+class World:
+    def __init__(self, db, ca, tmp: Path):
+        self.db, self.ca, self.tmp = db, ca, tmp
+        self.tokens = {}
+        self.orgs = {}
+        for key, kind, code, name, payers in [
+            ("admin", ADMIN, "operator", "運用管理者", None),
+            ("office", WELFARE_OFFICE, "13001", "○○市福祉事務所", [PAYER]),
+            ("office2", WELFARE_OFFICE, "27001", "□□市福祉事務所", [PAYER2]),
+            ("clinic", FACILITY, CLINIC, "●●医療機関", None),
+            ("pharmacy", FACILITY, PHARMACY, "■■薬局", None),
+            ("other", FACILITY, OTHER, "▲▲クリニック", None),
+            ("insurer", INSURER, INSURER_NO, "○○健康保険組合", None),
+        ]:
+            org = create_organisation(db, kind, code, name, "03-0000-0000" if kind == WELFARE_OFFICE else None,
+                                      None, payers)
+            self.orgs[key] = org
+            self.tokens[key] = issue_credential(db, org["id"], "test")["token"]
+
+    def principal(self, key: str):
+        o = self.orgs[key]
+        return principal_for(self.db, o["kind"], o["code"])
+
+    def auth(self, key: str) -> dict:
+        return {"Authorization": f"Bearer {self.tokens[key]}"}
+
+    @staticmethod
+    def recipient_data(**kw) -> dict:
+        d = {"payer_number": PAYER, "recipient_number": with_check_digit(str(next(_counter))),
+             "name": "生保一郎", "name_kana": "ｾｲﾎ ｲﾁﾛｳ", "sex": "1", "birthdate": "1990-01-15",
+             "address": "東京都○○市1-2-3", "post_number": "100-0001", "qualification_date": "2020-04-01"}
+        d.update(kw)
+        return d
+
+    def recipient(self, office: str = "office", **kw) -> dict:
+        return register_recipient(self.db, self.principal(office), self.recipient_data(**kw))
+
+    @staticmethod
+    def ticket_data(recipient: dict, on: dt.date = JULY, facility: str = CLINIC, **kw) -> dict:
+        first, last = month_range(on)
+        d = {"payer_number": recipient["payer_number"], "recipient_number": recipient["recipient_number"],
+             "ticket_type": "01", "treatment_month": first.strftime("%Y-%m"), "valid_from": first.isoformat(),
+             "valid_to": last.isoformat(), "designated_facility_code": facility,
+             "designated_facility_name": "●●医療機関", "treatment_type": "02", "single_or_combined": "01",
+             "injury_name1": "高血圧症", "injury_name2": "2型糖尿病", "injury_name3": "腰痛症", "issue_number": "1"}
+        if facility[2] == "4":
+            d.update(ticket_type="02", treatment_type="04", designated_facility_name="■■薬局")
+        d.update(kw)
+        return d
+
+    def ticket(self, recipient: dict, office: str = "office", **kw) -> dict:
+        return register_ticket(self.db, self.principal(office), self.ticket_data(recipient, **kw))
+
+    def card(self, recipient: dict, pin: str = "1234", **kw) -> dict:
+        res = issue_card(self.db, self.ca, pin, payer_number=recipient["payer_number"],
+                         recipient_number=recipient["recipient_number"], **kw)
+        path = self.tmp / f"card-{res['serial']}.p12"
+        path.write_bytes(res["p12"])
+        res["path"], res["pin"] = path, pin
+        return res
+
+    def insurance(self, card: dict | None = None, **kw) -> dict:
+        d = {"insurer_number": INSURER_NO, "insurer_name": "○○健康保険組合", "insured_card_classification": "01",
+             "card_symbol": "12-34", "card_number": "5678", "branch_number": "01", "name": "生保一郎",
+             "name_kana": "ｾｲﾎ ｲﾁﾛｳ", "sex": "1", "birthdate": "1990-01-15", "qualification_date": "2019-04-01"}
+        if card:
+            d["card_serial"] = card["serial"]
+        d.update(kw)
+        return register_qualification(self.db, self.principal("insurer"), d)
