@@ -32,7 +32,7 @@ def _pg_url(tmp_name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_database():
+def postgresql_database():
     name = f"fujo_test_{_worker()}_{os.getpid()}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:

@@ -122,13 +122,19 @@ def revoke_card(db: Database, serial: str, reason: str = "revoked by operator") 
         conn.execute(update(c).where(c.c.id == row.id).values(revoked_at=db.now(), revocation_reason=reason))
 
 
-def create_challenge(db: Database, principal: Principal) -> dict:
-    principal.require(FACILITY)
+PORTAL_AUDIENCE = "portal"  # what a recipient's own sign-in binds the proof to, instead of a facility code
+
+
+def create_challenge(db: Database, principal: Principal | None) -> dict:
+    """A one-time nonce for a facility (``principal``) or, with ``None``, for the recipient portal."""
+    if principal is not None:
+        principal.require(FACILITY)
     nonce = secrets.token_urlsafe(24)
     now = db.now()
     with db.write() as conn:
-        conn.execute(s.card_challenges.insert().values(nonce=nonce, organisation_id=principal.organisation_id,
-                                                       created_at=now, expires_at=now + CHALLENGE_TTL))
+        conn.execute(s.card_challenges.insert().values(
+            nonce=nonce, organisation_id=principal.organisation_id if principal else None,
+            created_at=now, expires_at=now + CHALLENGE_TTL))
     return {"challenge": nonce, "expires_at": (now + CHALLENGE_TTL).isoformat()}
 
 
@@ -139,10 +145,14 @@ def _b64(value: str) -> bytes:
         raise refuse("malformed_proof")
 
 
-def verify_proof(db: Database, ca: CardAuthority, principal: Principal, challenge: str, certificate: str,
+def verify_proof(db: Database, ca: CardAuthority, principal: Principal | None, challenge: str, certificate: str,
                  signature: str, consent: str) -> int:
-    """Verify a card proof; returns the person id of the card holder or raises CardProofRefused."""
-    principal.require(FACILITY)
+    """Verify a card proof; returns the person id of the card holder or raises CardProofRefused.
+    ``principal`` None verifies a recipient's own sign-in (audience :data:`PORTAL_AUDIENCE`)."""
+    if principal is not None:
+        principal.require(FACILITY)
+    audience = principal.code if principal else PORTAL_AUDIENCE
+    org_id = principal.organisation_id if principal else None
     if not isinstance(consent, str) or len(consent) != 4 or set(consent) - {"0", "1"}:
         raise refuse("malformed_proof")
     cert_der, sig = _b64(certificate), _b64(signature)
@@ -153,7 +163,7 @@ def verify_proof(db: Database, ca: CardAuthority, principal: Principal, challeng
                            .where(ch.c.nonce == challenge)).first()
         if not row:
             raise refuse("unknown_challenge")
-        if row.organisation_id != principal.organisation_id:
+        if row.organisation_id != org_id:
             raise refuse("challenge_other_facility")
         # Consumed by the first attempt, successful or not: a proof can never be replayed.
         used = conn.execute(update(ch).where(ch.c.id == row.id, ch.c.used_at.is_(None)).values(used_at=now)).rowcount
@@ -180,7 +190,7 @@ def verify_proof(db: Database, ca: CardAuthority, principal: Principal, challeng
     if card.revoked_at is not None:
         raise refuse("revoked")
     try:
-        cert.public_key().verify(sig, proof_message(challenge, principal.code, consent),
+        cert.public_key().verify(sig, proof_message(challenge, audience, consent),
                                  padding.PKCS1v15(), hashes.SHA256())
     except (InvalidSignature, TypeError, ValueError):
         raise refuse("bad_signature")

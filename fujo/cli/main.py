@@ -227,3 +227,19 @@ def org_list():
     for o in list_organisations(database()):
         console.print(f"{o['id']:>4} {o['kind']:<15} {o['code']:<10} {o['name']} {' '.join(o['payer_numbers'])}",
                       highlight=False)
+
+
+def _plugins() -> None:
+    """Commands of other packages (terminal agent, vendor test kit, …) register themselves here."""
+    import importlib
+    for mod in ("fujo.terminal.cli", "fujo.web.cli"):
+        try:
+            m = importlib.import_module(mod)
+        except ModuleNotFoundError as e:
+            if not mod.startswith(e.name or "-"):
+                raise
+            continue
+        m.register(app)
+
+
+_plugins()

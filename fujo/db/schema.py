@@ -75,7 +75,7 @@ card_challenges = Table(
     "card_challenges", metadata,
     Column("id", ID, primary_key=True, autoincrement=True),
     Column("nonce", String(64), nullable=False, unique=True),
-    Column("organisation_id", ID, ForeignKey("organisations.id"), nullable=False),
+    Column("organisation_id", ID, ForeignKey("organisations.id")),  # NULL: the recipient portal
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("used_at", DateTime(timezone=True)),
@@ -232,6 +232,28 @@ idempotency_keys = Table(
     Column("status", Integer, nullable=False),
     Column("body", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+users = Table(  # people who sign in to the web screens, each acting for one organisation
+    "users", metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("organisation_id", ID, ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("login", String(60), nullable=False, unique=True),
+    Column("password_hash", String(200), nullable=False),  # scrypt, with its salt and parameters
+    Column("display_name", String(60), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("disabled_at", DateTime(timezone=True)),
+)
+
+web_sessions = Table(  # server-side sessions: logout and expiry take effect at once
+    "web_sessions", metadata,
+    Column("id", String(64), primary_key=True),           # sha256 of the random cookie value
+    Column("user_id", ID, ForeignKey("users.id")),        # staff session, or …
+    Column("person_id", ID, ForeignKey("persons.id")),    # … a recipient proven by card
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
 )
 
 ALL_TABLES = [t.name for t in metadata.sorted_tables]
