@@ -26,7 +26,8 @@ def _problem(err: dict) -> FieldProblem:
     loc = [str(x) for x in err.get("loc", ()) if x not in ("body", "query", "path", "header")]
     fieldname = ".".join(loc) or "body"
     ja = _PYDANTIC_JA.get(err.get("type"), "入力形式が正しくありません。")
-    return FieldProblem(fieldname, err.get("type", "invalid"), ja, err.get("msg", "invalid"))
+    code = {"missing": "required"}.get(err.get("type"), err.get("type", "invalid"))  # same code as our validators
+    return FieldProblem(fieldname, code, ja, err.get("msg", "invalid"))
 
 
 def install(app: FastAPI) -> None:
