@@ -7,6 +7,7 @@ from sqlalchemy import or_, select
 from ..auth.principal import Principal
 from ..db import schema as s
 from ..db.database import Database, aware
+from .writer import writer_for
 
 METHOD_JA = {"card": "マイナンバーカードで資格確認", "numbers": "番号で資格確認", "bulk": "委託先一括取得",
              "medinfo": "薬剤情報等の閲覧"}
@@ -14,11 +15,11 @@ METHOD_JA = {"card": "マイナンバーカードで資格確認", "numbers": "�
 
 def record_check(db: Database, principal: Principal, method: str, outcome: str, person_id=None,
                  recipient_id=None, reason=None, consent=None, detail=None, at=None) -> int:
-    with db.write() as conn:
-        return conn.execute(s.check_log.insert().values(
-            at=at or db.now(), organisation_id=principal.organisation_id, credential_id=principal.credential_id,
-            method=method, person_id=person_id, recipient_id=recipient_id, outcome=outcome, reason=reason,
-            consent=consent, detail=detail).returning(s.check_log.c.id)).scalar_one()
+    """Record one check; returns once the record is committed (group commit, see writer.py)."""
+    return writer_for(db).record(dict(
+        at=at or db.now(), organisation_id=principal.organisation_id, credential_id=principal.credential_id,
+        method=method, person_id=person_id, recipient_id=recipient_id, outcome=outcome, reason=reason,
+        consent=consent, detail=detail))
 
 
 def record_many(conn, principal: Principal, method: str, rows: list[dict], at) -> None:

@@ -1,0 +1,195 @@
+"""Benchmark of the hot path: checks by numbers, in-process and over HTTP (uvicorn + wrk).
+
+    .venv/bin/python bench/check_bench.py --recipients 100000 --backend sqlite
+    .venv/bin/python bench/check_bench.py --recipients 100000 --backend postgresql
+
+Seeds N synthetic recipients (through the CSV importer: the same validation path as production),
+each with a 医療券 for the month — half designating the checking clinic (answer: validity 1),
+half another clinic (answer: validity 6, masked) — then measures:
+  1. CSV import rate (rows/s);
+  2. in-process check_by_numbers latency (service call incl. the check_log write);
+  3. HTTP throughput and latency with wrk (random recipients, keep-alive) against
+     `uvicorn fujo.api.asgi:app --workers W`.
+Prints a Markdown table row for docs/PERFORMANCE.md and writes bench/results/*.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from fujo.auth.principal import FACILITY, WELFARE_OFFICE  # noqa: E402
+from fujo.core.numbers import with_check_digit  # noqa: E402
+from fujo.db.database import Database  # noqa: E402
+from fujo.db.migrate import upgrade  # noqa: E402
+from fujo.eligibility.service import check_by_numbers  # noqa: E402
+from fujo.orgs.service import create_organisation, issue_credential, principal_for  # noqa: E402
+from fujo.registry.csv_import import import_csv  # noqa: E402
+
+PER_PAYER = 800_000
+CLINIC = with_check_digit("131123456")
+OTHER = with_check_digit("131129999")
+MONTH_FIRST, MONTH_LAST = "2024-07-01", "2024-07-31"
+WRK_LUA = r"""
+local n = %(n)d
+local per = %(per)d
+local function cd(body)
+  local s, w = 0, 2
+  for i = #body, 1, -1 do
+    local p = tonumber(body:sub(i, i)) * w
+    s = s + math.floor(p / 10) + p %% 10
+    w = (w == 2) and 1 or 2
+  end
+  return body .. tostring((10 - s %% 10) %% 10)
+end
+math.randomseed(os.time())
+request = function()
+  local i = math.random(0, n - 1)
+  local payer = cd(string.format("1213%%03d", 1 + math.floor(i / per)))
+  local rn = cd(string.format("%%06d", 100000 + (i %% per)))
+  local body = '{"insurer_number":"' .. payer .. '","identification_number":"' .. rn ..
+               '","confirmation_date":"2024-07-10"}'
+  return wrk.format("POST", "/api/v1/checks/numbers", {["Content-Type"] = "application/json",
+                    ["Authorization"] = "Bearer %(token)s"}, body)
+end
+"""
+
+
+def payer_of(i: int) -> str:
+    return with_check_digit(f"1213{1 + i // PER_PAYER:03d}")
+
+
+def recipient_of(i: int) -> str:
+    return with_check_digit(f"{100000 + i % PER_PAYER:06d}")
+
+
+def fresh_database(backend: str, workdir: Path) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{workdir / 'bench.db'}"
+    admin = create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test", isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text('DROP DATABASE IF EXISTS "fujo_bench" WITH (FORCE)'))
+        c.execute(text('CREATE DATABASE "fujo_bench"'))
+    admin.dispose()
+    return "postgresql+psycopg://postgres@127.0.0.1:5432/fujo_bench"
+
+
+def seed(db: Database, n: int) -> dict:
+    offices = (n - 1) // PER_PAYER + 1
+    for k in range(offices):
+        create_organisation(db, WELFARE_OFFICE, f"13{k:03d}", f"第{k + 1}福祉事務所", "03-0000-0000", None,
+                            [payer_of(k * PER_PAYER)])
+    clinic = create_organisation(db, FACILITY, CLINIC, "●●医療機関")
+    create_organisation(db, FACILITY, OTHER, "▲▲クリニック")
+    token = issue_credential(db, clinic["id"], "bench")["token"]
+    timings = {"recipients": 0.0, "tickets": 0.0}
+    for k in range(offices):
+        p = principal_for(db, WELFARE_OFFICE, f"13{k:03d}")
+        ids = range(k * PER_PAYER, min(n, (k + 1) * PER_PAYER))
+        rec = ["payer_number,recipient_number,name,name_kana,sex,birthdate,qualification_date"]
+        rec += [f"{payer_of(i)},{recipient_of(i)},試験太郎{i},ｼｹﾝ ﾀﾛｳ,1,1960-01-01,2020-04-01" for i in ids]
+        tic = ["payer_number,recipient_number,ticket_type,treatment_month,valid_from,valid_to,"
+               "designated_facility_code,designated_facility_name,treatment_type,single_or_combined,injury_name1"]
+        tic += [f"{payer_of(i)},{recipient_of(i)},01,2024-07,{MONTH_FIRST},{MONTH_LAST},"
+                f"{CLINIC if i % 2 == 0 else OTHER},{'●●医療機関' if i % 2 == 0 else '▲▲クリニック'},02,01,高血圧症"
+                for i in ids]
+        for kind, rows in (("recipients", rec), ("tickets", tic)):
+            t0 = time.perf_counter()
+            import_csv(db, p, kind, "\n".join(rows).encode())
+            timings[kind] += time.perf_counter() - t0
+    return {"token": token, "import_rows_per_s": {k: round(n / v) for k, v in timings.items()}}
+
+
+def in_process(db: Database, n: int, count: int) -> dict:
+    p = principal_for(db, FACILITY, CLINIC)
+    rng = random.Random(1)
+    lat = []
+    for _ in range(count):
+        i = rng.randrange(n)
+        t0 = time.perf_counter()
+        out = check_by_numbers(db, p, payer_of(i), recipient_of(i), None, "2024-07-10")
+        lat.append(time.perf_counter() - t0)
+        assert out["QualificationValidity"] == ("1" if i % 2 == 0 else "6")
+    lat.sort()
+    return {"checks": count, "mean_ms": round(statistics.mean(lat) * 1000, 3),
+            "p50_ms": round(lat[len(lat) // 2] * 1000, 3), "p99_ms": round(lat[int(len(lat) * 0.99)] * 1000, 3)}
+
+
+def over_http(url: str, datadir: Path, n: int, token: str, workers: int, seconds: int, connections: int) -> dict:
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed (make bench installs it: apt-get install wrk)")
+    env = dict(os.environ, FUJO_DATABASE_URL=url, FUJO_DATA_DIR=str(datadir))
+    port = 18000 + os.getpid() % 1000
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "fujo.api.asgi:app", "--host", "127.0.0.1",
+                               "--port", str(port), "--workers", str(workers), "--no-access-log",
+                               "--log-level", "warning"], env=env, cwd=ROOT)
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        lua = datadir / "check.lua"
+        lua.write_text(WRK_LUA % {"n": n, "per": PER_PAYER, "token": token})
+        out = subprocess.run(["wrk", "-t", str(min(2, connections)), "-c", str(connections), "-d", f"{seconds}s", "--latency", "-s",
+                              str(lua), f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True).stdout
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    pct = dict(re.findall(r"\s+(50|90|99)(?:\.000)?%\s+([\d.]+\w+)", out))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"requests_per_s": round(rps), "latency": pct, "non_2xx": int(errors.group(1)) if errors else 0,
+            "workers": workers, "connections": connections, "seconds": seconds, "wrk": out}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--recipients", type=int, default=100_000)
+    ap.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    ap.add_argument("--seconds", type=int, default=15)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--in-process", type=int, default=3000, dest="in_process")
+    a = ap.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="fujo-bench-"))
+    url = fresh_database(a.backend, workdir)
+    db = Database(url)
+    upgrade(db)
+    t0 = time.perf_counter()
+    seeded = seed(db, a.recipients)
+    result = {"backend": a.backend, "recipients": a.recipients, "tickets": a.recipients,
+              "seed_seconds": round(time.perf_counter() - t0, 1), "import_rows_per_s": seeded["import_rows_per_s"],
+              "in_process": in_process(db, a.recipients, a.in_process)}
+    db.dispose()
+    result["http"] = over_http(url, workdir, a.recipients, seeded["token"], a.workers, a.seconds, a.connections)
+    (ROOT / "bench" / "results").mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    (ROOT / "bench" / "results" / f"check-{a.backend}-{a.recipients}-{stamp}.json").write_text(json.dumps(result, indent=2))
+    h, ip = result["http"], result["in_process"]
+    print(json.dumps({k: v for k, v in result.items() if k != "http"}, indent=2))
+    print(h["wrk"])
+    print(f"| {a.backend} | {a.recipients:,} | {h['workers']} | {h['connections']} | {h['requests_per_s']:,} | "
+          f"{h['latency'].get('50', '?')} | {h['latency'].get('99', '?')} | {h['non_2xx']} | {ip['p50_ms']} ms | "
+          f"{result['import_rows_per_s']['recipients']:,} / {result['import_rows_per_s']['tickets']:,} |")
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

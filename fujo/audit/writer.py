@@ -1,0 +1,75 @@
+"""Group commit for the check log.
+
+Every check must be recorded before its answer leaves (an unaudited answer must never happen),
+but one write transaction per check makes concurrent checks queue on the database's write lock
+(SQLite's busy handler sleeps for milliseconds at a time). So each process has one writer thread:
+a check hands its record over and waits; the writer inserts everything waiting in one transaction,
+commits, and wakes the waiters with their row ids. The guarantee is unchanged (the answer is sent
+only after the record is committed); the lock is taken once per batch instead of once per check.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from concurrent.futures import Future
+
+from sqlalchemy import insert
+
+from ..db import schema as s
+
+MAX_BATCH = 1000
+
+
+class AuditWriter:
+    def __init__(self, db):
+        self.db = db
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stmt = insert(s.check_log).returning(s.check_log.c.id, sort_by_parameter_order=True)
+
+    def record(self, row: dict, timeout: float = 60) -> int:
+        """Insert one check_log row (group-committed); returns its id once committed."""
+        fut: Future = Future()
+        self._ensure_thread()
+        self._q.put((row, fut))
+        return fut.result(timeout=timeout)
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            with self._lock:
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(target=self._run, name="fujo-audit-writer", daemon=True)
+                    self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._q.get()]
+            while len(batch) < MAX_BATCH:
+                try:
+                    batch.append(self._q.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                with self.db.write() as conn:
+                    ids = conn.execute(self._stmt, [row for row, _ in batch]).scalars().all()
+            except BaseException as e:  # the waiters get the error; the writer keeps serving
+                for _, fut in batch:
+                    fut.set_exception(e)
+                continue
+            for (_, fut), i in zip(batch, ids):
+                fut.set_result(i)
+
+
+_writers: dict[int, AuditWriter] = {}
+_writers_lock = threading.Lock()
+
+
+def writer_for(db) -> AuditWriter:
+    w = _writers.get(id(db))
+    if w is None or w.db is not db:
+        with _writers_lock:
+            w = _writers.get(id(db))
+            if w is None or w.db is not db:
+                w = _writers[id(db)] = AuditWriter(db)
+    return w

@@ -1,0 +1,224 @@
+"""The cases of the vendor acceptance test: each drives the shared folder like a レセコン would and
+checks the answers against the scenario it loaded. A case records what it expected and what it
+got; the runner (vendortest.py) turns that into the report and the JUnit XML."""
+from __future__ import annotations
+
+import itertools
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import requestfiles as rf
+from .client import ServerClient
+from .face import card_check_to_face
+from .messages import BULK_FETCH, BULK_START, REFERENCE, SINGLE_CHECK
+from .scenarios import Api, Scenario, add_ticket
+from .xmlio import SJIS, atomic_write
+
+
+@dataclass
+class Context:
+    scenario: Scenario
+    folder: Path
+    api: Api
+    server_url: str
+    timeout: float = 15.0
+    run_id: str = field(default_factory=lambda: secrets.token_hex(3))
+    _n: itertools.count = field(default_factory=itertools.count)
+
+    def rid(self) -> str:
+        return f"vt{self.run_id}{next(self._n):03d}"
+
+    def ask(self, kind: str, data: bytes) -> rf.Answer:
+        rid = self.rid()
+        rf.drop(self.folder, kind, rid, data)
+        return rf.wait_answer(self.folder, kind, rid, self.timeout)
+
+    def check(self, key: str, **kw) -> rf.Answer:
+        p = self.scenario.people[key]
+        return self.ask(SINGLE_CHECK, rf.single_check(self.scenario.facility_code, p.payer_number,
+                                                      p.recipient_number, **kw))
+
+    def bulk(self) -> rf.Answer:
+        sc = self.scenario
+        first = self.ask(BULK_START, rf.bulk_start(sc.facility_code, sc.month))
+        number = first.get("MessageBody/ReceptionNumber")
+        if not number:
+            raise AssertionError(f"OQSmutic01res carries no ReceptionNumber (SegmentOfResult "
+                                 f"{first.get('MessageHeader/SegmentOfResult')}, {first.get('MessageHeader/ErrorCode')})")
+        return self.ask(BULK_FETCH, rf.bulk_fetch(sc.facility_code, number))
+
+
+class Checks:
+    def __init__(self):
+        self.failures: list[str] = []
+
+    def eq(self, what: str, got, want) -> None:
+        if got != want:
+            self.failures.append(f"{what}: expected {want!r}, got {got!r}")
+
+    def true(self, what: str, cond) -> None:
+        if not cond:
+            self.failures.append(what)
+
+
+def _ok(c: Checks, a: rf.Answer, validity: str) -> None:
+    c.true(f"{a.path.name} is an XML answer", not a.is_err)
+    c.eq("SegmentOfResult", a.get("MessageHeader/SegmentOfResult"), "1")
+    c.eq("QualificationValidity", a.get("MessageBody/QualificationValidity"), validity)
+
+
+def _results(a: rf.Answer, card_class: str | None = None):
+    res = a.all("MessageBody/ResultList/ResultOfQualificationConfirmation")
+    return [x for x in res if card_class is None or x.findtext("InsuredCardClassification") == card_class]
+
+
+def designated(ctx: Context, c: Checks) -> None:
+    """委託先の医療機関で番号による資格確認: 有効, numbers and the 医療券 are returned."""
+    sc, p = ctx.scenario, ctx.scenario.people["designated"]
+    a = ctx.check("designated", birthdate=p.birthdate)
+    _ok(c, a, "1")
+    res = _results(a, "A1")
+    c.eq("A1 results", len(res), 1)
+    if res:
+        c.eq("InsurerNumber (公費負担者番号)", res[0].findtext("InsurerNumber"), p.payer_number)
+        c.eq("InsuredIdentificationNumber (受給者番号)", res[0].findtext("InsuredIdentificationNumber"),
+             p.recipient_number)
+        c.eq("InsurerName (福祉事務所名)", res[0].findtext("InsurerName"), sc.office_name)
+        c.eq("Name", res[0].findtext("Name"), p.name)
+        c.eq("Birthdate", res[0].findtext("Birthdate"), p.birthdate)
+        t = res[0].find("PublicExpenseResultList/MedicalTicketInfo")
+        c.true("MedicalTicketInfo present", t is not None)
+        if t is not None:
+            c.eq("DesignatedMedicalInstitutionCode", t.findtext("DesignatedMedicalInstitutionCode"), sc.facility_code)
+            c.eq("DesignatedMedicalInstitutionFlag", t.findtext("DesignatedMedicalInstitutionFlag"), "0")
+            c.eq("MedicalTreatmentMonth", t.findtext("MedicalTreatmentMonth"), sc.month)
+            c.eq("TicketType", t.findtext("TicketType"), "01")
+
+
+def shift_jis(ctx: Context, c: Checks) -> None:
+    """Shift_JIS の要求には Shift_JIS で回答する (CharacterCodeIdentifier 1)."""
+    p = ctx.scenario.people["designated"]
+    a = ctx.check("designated", encoding=SJIS)
+    _ok(c, a, "1")
+    c.true("answer declared as Shift_JIS", a.raw.lower().startswith(b'<?xml version="1.0" encoding="shift_jis"'))
+    c.eq("CharacterCodeIdentifier", a.get("MessageHeader/CharacterCodeIdentifier"), "1")
+    names = a.all(".//Name")
+    c.eq("Name", names[0].text if names else None, p.name)
+
+
+def not_designated(ctx: Context, c: Checks) -> None:
+    """未委託: 有効（未登録）; 公費負担者番号・受給者番号・医療券情報は返さない."""
+    p = ctx.scenario.people["not_designated"]
+    a = ctx.check("not_designated")
+    _ok(c, a, "6")
+    res = _results(a, "A1")
+    c.eq("A1 results", len(res), 1)
+    if res:
+        c.eq("Name", res[0].findtext("Name"), p.name)
+        c.eq("InsurerName (福祉事務所名)", res[0].findtext("InsurerName"), ctx.scenario.office_name)
+        for hidden in ("InsurerNumber", "InsuredIdentificationNumber", "PublicExpenseResultList"):
+            c.true(f"{hidden} withheld", res[0].find(hidden) is None)
+
+
+def late_ticket(ctx: Context, c: Checks) -> None:
+    """未登録の医療券が後から登録され、委託先一括取得で取り込まれる."""
+    sc, p = ctx.scenario, ctx.scenario.people["late"]
+    _ok(c, ctx.check("late"), "6")
+    before = [x.findtext("InsuredIdentificationNumber") for x in _results(ctx.bulk())]
+    c.true("not in bulk result before registration", p.recipient_number not in before)
+    c.true("designated person in bulk result", sc.people["designated"].recipient_number in before)
+    add_ticket(ctx.api, sc, "late", sc.facility_code)
+    after = {x.findtext("InsuredIdentificationNumber"): x for x in _results(ctx.bulk())}
+    c.true("found by bulk retrieval after registration", p.recipient_number in after)
+    if p.recipient_number in after:
+        c.eq("MedicalTreatmentMonth", after[p.recipient_number].findtext(
+            "PublicExpenseResultList/MedicalTicketInfo/MedicalTreatmentMonth"), sc.month)
+    _ok(c, ctx.check("late"), "1")
+
+
+def lost(ctx: Context, c: Checks) -> None:
+    """保護廃止: 無効, with 保護停止・廃止日 and reason."""
+    a = ctx.check("lost")
+    _ok(c, a, "2")
+    res = _results(a, "A1")
+    c.true("DisqualificationDate given", bool(res) and bool(res[0].findtext("DisqualificationDate")))
+    c.true("PublicExpenseResultList withheld", bool(res) and res[0].find("PublicExpenseResultList") is None)
+
+
+def no_qualification(ctx: Context, c: Checks) -> None:
+    """生年月日が一致しない: 該当資格なし, nothing revealed."""
+    a = ctx.check("designated", birthdate="20000101")
+    _ok(c, a, "4")
+    c.eq("results", len(_results(a)), 0)
+
+
+def combined(ctx: Context, c: Checks) -> None:
+    """併用: one card check returns 医療保険 and 医療扶助 with the consent chosen at the reader."""
+    sc = ctx.scenario
+    client = ServerClient(ctx.server_url, sc.facility_token)
+    try:
+        path = card_check_to_face(client, ctx.folder, sc.card, sc.card_pin, {"PharmacistsInfo": True})
+    finally:
+        client.close()
+    a = rf.read_answer(path)
+    _ok(c, a, "1")
+    c.eq("ReferenceClassification", a.get("MessageHeader/ReferenceClassification"), "1")
+    classes = sorted(x.findtext("InsuredCardClassification") for x in _results(a))
+    c.eq("InsuredCardClassification of the results", classes, ["01", "A1"])
+    for x in _results(a):
+        c.eq(f"PharmacistsInfoConsFlg ({x.findtext('InsuredCardClassification')})", x.findtext("PharmacistsInfoConsFlg"), "1")
+        c.eq(f"DiagnosisInfoConsFlg ({x.findtext('InsuredCardClassification')})", x.findtext("DiagnosisInfoConsFlg"), "0")
+    a1 = _results(a, "A1")
+    if a1:
+        c.eq("SingleOrCombinedUse", a1[0].findtext("PublicExpenseResultList/MedicalTicketInfo/SingleOrCombinedUse"), "02")
+    ins = ctx.ask(SINGLE_CHECK, rf.single_check(sc.facility_code, sc.insurer_number, sc.insurance["card_number"],
+                                                card_symbol=sc.insurance["card_symbol"], branch_number="01"))
+    _ok(c, ins, "1")
+    c.eq("insurance check result classes", [x.findtext("InsuredCardClassification") for x in _results(ins)], ["01"])
+
+
+def reference_number(ctx: Context, c: Checks) -> None:
+    """照会番号の登録 (OQSsiimm01): later checks come back with the ReferenceNumber."""
+    sc, p = ctx.scenario, ctx.scenario.people["designated"]
+    ref = "VT" + secrets.token_hex(4).upper()
+    a = ctx.ask(REFERENCE, rf.reference(sc.facility_code, ref, p.payer_number, p.recipient_number))
+    c.eq("SegmentOfResult", a.get("MessageHeader/SegmentOfResult"), "1")
+    got = [x.findtext("ReferenceNumber") for x in _results(ctx.check("designated"), "A1")]
+    c.eq("ReferenceNumber in a later check", got, [ref])
+
+
+def setting_off(ctx: Context, c: Checks) -> None:
+    """「医療扶助」利用しない: the check is refused with an error, nothing is returned."""
+    sc = ctx.scenario
+    ctx.api.call(sc.facility_token, "PUT", "/facility/settings", json={"medical_assistance_enabled": False})
+    try:
+        a = ctx.check("designated")
+    finally:
+        ctx.api.call(sc.facility_token, "PUT", "/facility/settings", json={"medical_assistance_enabled": True})
+    c.eq("SegmentOfResult", a.get("MessageHeader/SegmentOfResult"), "9")
+    c.true("ErrorCode set", bool(a.get("MessageHeader/ErrorCode")))
+    c.true("ErrorMessage set", bool(a.get("MessageHeader/ErrorMessage")))
+    c.eq("results", len(_results(a)), 0)
+
+
+def malformed(ctx: Context, c: Checks) -> None:
+    """壊れた要求ファイル: a .err (or an error answer), and the next request is still answered."""
+    rid = ctx.rid()
+    atomic_write(ctx.folder / "req" / f"{SINGLE_CHECK}req_{rid}.xml", b"<XmlMsg><MessageHeader></XmlMsg>")
+    a = rf.wait_answer(ctx.folder, SINGLE_CHECK, rid, ctx.timeout)
+    c.true("answered with .err or SegmentOfResult 9",
+           a.is_err or a.get("MessageHeader/SegmentOfResult") == "9")
+    _ok(c, ctx.check("designated"), "1")
+
+
+CASES = [("designated", "委託先での番号による資格確認 / designated facility, check by numbers", designated),
+         ("shift_jis", "Shift_JIS の要求と回答 / Shift_JIS request and answer", shift_jis),
+         ("not_designated", "未委託 / not the designated facility", not_designated),
+         ("late_ticket", "後日登録の医療券を一括取得 / ticket registered later, found by bulk retrieval", late_ticket),
+         ("lost", "保護廃止 / qualification lost", lost),
+         ("no_qualification", "該当資格なし / no matching qualification", no_qualification),
+         ("combined", "医療保険との併用（カード） / combined with health insurance (card)", combined),
+         ("reference_number", "照会番号の登録 / 照会番号 registration", reference_number),
+         ("setting_off", "「医療扶助」利用しない / facility setting off", setting_off),
+         ("malformed", "壊れた要求ファイル / malformed request", malformed)]

@@ -1,0 +1,160 @@
+"""Operator (運用管理者): today's checks as a chart, organisations, API credentials, web users and
+card revocation."""
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, Depends, Form, Request
+
+from ..audit.dashboard import checks_for_day
+from ..auth.principal import KINDS
+from ..cards import service as cards
+from ..core import codes
+from ..core.dates import today_jst
+from ..core.errors import FujoError, ValidationFailed
+from ..orgs import service as orgs
+from . import accounts
+from .kit import AdminUser, csrf_guard, db_of, field_errors, redirect, render
+
+router = APIRouter(prefix="/admin", dependencies=[Depends(csrf_guard)], include_in_schema=False)
+
+OUTCOMES = [(codes.VALID, "有効"), (codes.VALID_UNREGISTERED, "有効（未登録・未委託）"), (codes.INVALID, "無効"),
+            (codes.INVALID_NEWER, "無効（新しい資格あり）"), (codes.NO_QUALIFICATION, "該当資格なし"), (codes.MULTIPLE, "複数該当")]
+COLORS = {"1": "#0b6b2b", "6": "#d08a00", "2": "#b00020", "3": "#b00020", "4": "#666666", "5": "#5b3f99"}
+
+
+def chart(stats: dict) -> dict:
+    """Geometry of a stacked bar chart (inline SVG, no script): one bar per hour."""
+    w, h, left, bottom, top = 720, 240, 36, 24, 10
+    peak = max([x["total"] for x in stats["hours"]] + [1])
+    step = max(1, -(-peak // 4))
+    scale_max = step * 4
+    bw = (w - left - 8) / 24
+    bars = []
+    for x in stats["hours"]:
+        y = h - bottom
+        for code, label in OUTCOMES:
+            n = x["by_outcome"].get(code, 0)
+            if not n:
+                continue
+            bh = (h - bottom - top) * n / scale_max
+            y -= bh
+            bars.append({"x": round(left + x["hour"] * bw + 2, 1), "y": round(y, 1), "w": round(bw - 4, 1),
+                         "h": round(bh, 1), "fill": COLORS[code], "title": f"{x['hour']}時台 {label} {n}件"})
+    ticks = [{"y": round(h - bottom - (h - bottom - top) * i / 4, 1), "v": step * i} for i in range(5)]
+    hours = [{"x": round(left + hh * bw + bw / 2, 1), "h": hh} for hh in range(0, 24, 3)]
+    return {"w": w, "h": h, "bars": bars, "ticks": ticks, "hours": hours, "left": left, "base": h - bottom}
+
+
+@router.get("")
+def dashboard(request: Request, staff: AdminUser, day: str = ""):
+    try:
+        d = dt.date.fromisoformat(day) if day else today_jst()
+    except ValueError:
+        d = today_jst()
+    stats = checks_for_day(db_of(request), d)
+    return render(request, "admin/dashboard.html", title="本日の資格確認" if d == today_jst() else "資格確認の件数",
+                  stats=stats, chart=chart(stats), outcomes=OUTCOMES, colors=COLORS, day=d)
+
+
+@router.get("/orgs")
+def org_list(request: Request, staff: AdminUser):
+    return render(request, "admin/orgs.html", title="組織と認証情報", orgs=orgs.list_organisations(db_of(request)),
+                  kinds=KINDS, values={}, notice=None)
+
+
+@router.post("/orgs")
+def org_create(request: Request, staff: AdminUser, kind: str = Form("", max_length=20), code: str = Form("", max_length=20),
+               name: str = Form("", max_length=200), phone: str = Form("", max_length=30),
+               address: str = Form("", max_length=200), payer_numbers: str = Form("", max_length=200)):
+    values = dict(kind=kind, code=code, name=name, phone=phone, address=address, payer_numbers=payer_numbers)
+    payers = [p for p in payer_numbers.replace("、", ",").replace(" ", ",").split(",") if p] or None
+    try:
+        org = orgs.create_organisation(db_of(request), kind, code, name, phone or None, address or None, payers)
+    except ValidationFailed as e:
+        errors, _ = field_errors(e)
+        for k in list(errors):
+            if k.startswith("payer_numbers["):
+                errors.setdefault("payer_numbers", []).extend(errors.pop(k))
+        return render(request, "admin/orgs.html", status=422, title="組織と認証情報",
+                      orgs=orgs.list_organisations(db_of(request)), kinds=KINDS, values=values, errors=errors)
+    except FujoError as e:
+        return render(request, "admin/orgs.html", status=e.status, title="組織と認証情報",
+                      orgs=orgs.list_organisations(db_of(request)), kinds=KINDS, values=values, message=e.message_ja)
+    return redirect(f"/admin/orgs/{org['id']}")
+
+
+def _org_page(request, org_id: int, status=200, **kw):
+    db = db_of(request)
+    org = orgs.get_organisation(db, org_id)
+    ctx = dict(title=f"{org['name']}", org=org, credentials=orgs.list_credentials(db, org_id),
+               users=accounts.list_users(db, org_id), token=None, values={}, user_errors={}, notice=None)
+    ctx.update(kw)
+    return render(request, "admin/org.html", status=status, **ctx)
+
+
+@router.get("/orgs/{org_id}")
+def org_detail(request: Request, staff: AdminUser, org_id: int):
+    return _org_page(request, org_id)
+
+
+@router.post("/orgs/{org_id}/credentials")
+def credential_issue(request: Request, staff: AdminUser, org_id: int, label: str = Form("", max_length=100)):
+    cred = orgs.issue_credential(db_of(request), org_id, label.strip() or None)
+    # The token is shown once, on this response only (no-store), and never stored in clear.
+    return _org_page(request, org_id, token=cred["token"], notice="APIトークンを発行しました。この画面を閉じると二度と表示されません。")
+
+
+@router.post("/orgs/{org_id}/credentials/{cred_id}/revoke")
+def credential_revoke(request: Request, staff: AdminUser, org_id: int, cred_id: int):
+    try:
+        orgs.revoke_credential(db_of(request), org_id, cred_id)
+    except FujoError as e:
+        return _org_page(request, org_id, status=e.status, message=e.message_ja)
+    return _org_page(request, org_id, notice="認証情報を失効しました。")
+
+
+@router.post("/orgs/{org_id}/users")
+def user_create(request: Request, staff: AdminUser, org_id: int, login: str = Form("", max_length=60),
+                display_name: str = Form("", max_length=60), password: str = Form("", max_length=200)):
+    try:
+        accounts.create_user(db_of(request), org_id, login, password, display_name or None)
+    except ValidationFailed as e:
+        errors, _ = field_errors(e)
+        return _org_page(request, org_id, status=422, user_errors=errors, values={"login": login, "display_name": display_name})
+    except FujoError as e:
+        return _org_page(request, org_id, status=e.status, message=e.message_ja,
+                         values={"login": login, "display_name": display_name})
+    return _org_page(request, org_id, notice=f"利用者「{login}」を登録しました。")
+
+
+@router.post("/orgs/{org_id}/users/{user_id}/disable")
+def user_disable(request: Request, staff: AdminUser, org_id: int, user_id: int):
+    accounts.set_user_disabled(db_of(request), org_id, user_id, True)
+    return _org_page(request, org_id, notice="利用者を停止しました（サインイン中のセッションも終了しました）。")
+
+
+@router.get("/cards")
+def card_list(request: Request, staff: AdminUser):
+    return render(request, "admin/cards.html", title="カードの失効", cards=cards.list_cards(db_of(request)), values={})
+
+
+@router.post("/cards/revoke")
+def card_revoke(request: Request, staff: AdminUser, serial: str = Form("", max_length=60),
+                reason: str = Form("", max_length=100)):
+    errors: dict = {}
+    values = {"serial": serial, "reason": reason}
+    if not serial.strip():
+        errors["serial"] = ["シリアル番号を入力してください。"]
+    if not reason.strip():
+        errors["reason"] = ["失効の理由を入力してください。"]
+    message = None
+    if not errors:
+        try:
+            cards.revoke_card(db_of(request), serial.strip(), reason.strip())
+            return render(request, "admin/cards.html", title="カードの失効", cards=cards.list_cards(db_of(request)),
+                          values={}, notice=f"カード {serial.strip()} を失効しました。")
+        except FujoError as e:
+            errors["serial"] = [e.message_ja]
+    return render(request, "admin/cards.html", status=422, title="カードの失効", cards=cards.list_cards(db_of(request)),
+                  values=values, errors=errors, message=message)

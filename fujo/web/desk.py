@@ -1,0 +1,311 @@
+"""Front desk (医療機関・薬局): check by card and by numbers, the result screen of the seed,
+委託先一括取得 (table + CSV), the 「医療扶助」 setting and 照会番号 registration."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from ..audit.service import record_check
+from ..bulk import service as bulk
+from ..cards.reader import prove
+from ..cards.service import CardProofRefused, create_challenge
+from ..core import codes, numbers, screen
+from ..core.dates import today_jst
+from ..core.errors import FieldProblem, FujoError, Problems, ValidationFailed
+from ..db import schema as s
+from ..eligibility import service as eligibility
+from ..facility import service as facility
+from ..orgs.service import office_for_payer
+from .kit import FacilityUser, csrf_guard, db_of, field_errors, redirect, render
+
+router = APIRouter(prefix="/desk", dependencies=[Depends(csrf_guard)], include_in_schema=False)
+
+CONSENTS = [("PharmacistsInfo", "薬剤情報"), ("DiagnosisInfo", "診療情報"), ("SpecificHealthCheckupsInfo", "特定健診情報")]
+MAX_CARD_FILE = 64 * 1024
+
+# The seed lays the items out in lines; these are the number of items on each line.
+_PERSON_LINES = (1, 2, 1, 3)          # 照会番号 / 公費負担者番号 福祉事務所名 / 受給者番号 / 氏名 性別 生年月日
+_TICKET_LINES = (2, 2, 1, 1, 3)       # 券別 診療年月 / 指定医療機関名 単独併用 / 有効開始 / 有効終了 / 傷病名1-3
+_INSURANCE_LINES = (1, 2, 3, 3, 1)
+
+REASON_JA = {"not_designated": "この医療機関・薬局は今月の委託先ではありません（未委託）。",
+             "not_registered": "今月の医療券/調剤券が福祉事務所でまだ登録されていません。",
+             "lost": "保護が停止・廃止されています。"}
+NO_LINK_NOTE = "未委託の状態での診療報酬請求を防止するために公費負担者番号・受給者番号を連携しません。"
+
+
+def _lines(items, pattern, repeat=None):
+    out, i = [], 0
+    for n in pattern:
+        out.append(items[i:i + n])
+        i += n
+    while repeat and i + sum(repeat) <= len(items):
+        for n in repeat:
+            out.append(items[i:i + n])
+            i += n
+    out += [[x] for x in items[i:]]
+    return [x for x in out if x]
+
+
+def _tone(validity: str) -> str:
+    return {codes.VALID: "ok", codes.VALID_UNREGISTERED: "warn"}.get(validity, "ng")
+
+
+def result_view(check: dict) -> list[dict]:
+    """The check as screen blocks, built from :mod:`fujo.core.screen` (the CLI shows the same)."""
+    blocks = []
+    for r in check.get("ResultList") or []:
+        v = r.get("QualificationValidity", codes.NO_QUALIFICATION)
+        if r.get("InsuredCardClassification") == codes.CARD_CLASS_MEDICAL_ASSISTANCE:
+            head, items = screen.assistance_screen(r)
+            lines = _lines(items, _PERSON_LINES, _TICKET_LINES)
+            title = "医療扶助"
+        else:
+            head, items = screen.insurance_screen(r)
+            lines = _lines(items, _INSURANCE_LINES)
+            title = "医療保険"
+        consent = [(label, codes.CONSENT_FLAGS.get(r.get(f"{k}ConsFlg", ""), "-")) for k, label in CONSENTS
+                   if f"{k}ConsFlg" in r]
+        blocks.append({"title": title, "headline": head, "tone": _tone(v), "lines": lines, "validity": v,
+                       "masked": v == codes.VALID_UNREGISTERED, "consent": consent})
+    return blocks
+
+
+def _result(request: Request, staff, check: dict, method: str, contact: dict | None = None):
+    blocks = result_view(check)
+    if not blocks:
+        blocks = [{"title": "医療扶助", "headline": screen.HEADLINES[codes.NO_QUALIFICATION], "tone": "ng", "lines": [],
+                   "validity": codes.NO_QUALIFICATION, "masked": False, "consent": []}]
+    advice = screen.advice(check)
+    if advice is None and contact:  # nothing found: the office that owns the 公費負担者番号 is still known
+        tel = f"（電話 {contact['Phone']}）" if contact.get("Phone") else ""
+        advice = f"{contact['OfficeName']}{tel}に医療扶助の利用可否を電話等で確認してください。"
+    return render(request, "desk/result.html", title="資格確認結果", blocks=blocks, advice=advice,
+                  reason=REASON_JA.get(check.get("Reason") or ""), note=NO_LINK_NOTE, method=method,
+                  confirmation_date=check.get("QualificationConfirmationDate"), check_id=check.get("CheckId"))
+
+
+# --- check by card ---------------------------------------------------------------------------
+
+@router.get("")
+def card_form(request: Request, staff: FacilityUser):
+    return render(request, "desk/card.html", title="資格確認（マイナンバーカード）", consents=CONSENTS, checked=set(),
+                  enabled=staff.principal.medical_assistance_enabled)
+
+
+@router.post("/check/card")
+async def check_card(request: Request, staff: FacilityUser, card_file: UploadFile | None = File(None),
+                     pin: str = Form("", max_length=8)):
+    form = await request.form()
+    checked = {k for k, _ in CONSENTS if form.get(f"consent_{k}") == "1"}
+    errors: dict[str, list[str]] = {}
+    message = None
+    data = await card_file.read(MAX_CARD_FILE + 1) if card_file is not None and card_file.filename else b""
+    if not data:
+        errors["card_file"] = ["カードファイル（.p12）を選択してください。"]
+    elif len(data) > MAX_CARD_FILE:
+        errors["card_file"] = ["カードファイルが大きすぎます（64KBまで）。"]
+    if not re.fullmatch(r"[0-9]{4}", pin or ""):
+        errors["pin"] = ["暗証番号は数字4桁です。"]
+    if not errors:
+        db, p = db_of(request), staff.principal
+        try:
+            ch = create_challenge(db, p)["challenge"]
+            proof = prove(data, pin, ch, p.code, {k: True for k in checked})
+            check = eligibility.check_by_card(db, request.app.state.ca, p, proof.challenge, proof.certificate,
+                                              proof.signature, proof.consent)
+            return _result(request, staff, check, "card")
+        except ValidationFailed as e:
+            errors, _ = field_errors(e)
+        except CardProofRefused as e:
+            message = e.message_ja
+    return render(request, "desk/card.html", status=422, title="資格確認（マイナンバーカード）", consents=CONSENTS,
+                  checked=checked, errors=errors, message=message, enabled=staff.principal.medical_assistance_enabled)
+
+
+# --- check by numbers ------------------------------------------------------------------------
+
+@router.get("/numbers")
+def numbers_form(request: Request, staff: FacilityUser):
+    return render(request, "desk/numbers.html", title="資格確認（番号）", values={},
+                  enabled=staff.principal.medical_assistance_enabled)
+
+
+@router.post("/check/numbers")
+def check_numbers(request: Request, staff: FacilityUser, payer_number: str = Form("", max_length=20),
+                  recipient_number: str = Form("", max_length=20), birthdate: str = Form("", max_length=10)):
+    values = {"payer_number": payer_number.strip(), "recipient_number": recipient_number.strip(), "birthdate": birthdate}
+    problems = Problems()
+    problems.add(numbers.check_payer_number(values["payer_number"]))
+    problems.add(numbers.check_recipient_number(values["recipient_number"]))
+    message = None
+    errors: dict = {}
+    try:
+        problems.raise_if_any()
+        db = db_of(request)
+        check = eligibility.check_by_numbers(db, staff.principal, values["payer_number"], values["recipient_number"],
+                                             birthdate or None)
+        contact = None
+        if not check.get("ResultList"):
+            with db.read() as conn:
+                office = office_for_payer(conn, values["payer_number"])
+            if office:
+                contact = {"OfficeName": office.name, "Phone": office.phone}
+        return _result(request, staff, check, "numbers", contact)
+    except ValidationFailed as e:
+        errors, _ = field_errors(e)
+        for a, b in (("insurer_number", "payer_number"), ("identification_number", "recipient_number")):
+            if a in errors:
+                errors.setdefault(b, []).extend(errors.pop(a))
+    except FujoError as e:
+        message = e.message_ja
+    return render(request, "desk/numbers.html", status=422, title="資格確認（番号）", values=values, errors=errors,
+                  message=message, enabled=staff.principal.medical_assistance_enabled)
+
+
+# --- 委託先一括取得 ----------------------------------------------------------------------------
+
+_CSV_MARK = "csv-download month={m} cursor={c}"
+
+
+def _last_download(db, org_id: int, month: str) -> int | None:
+    cl = s.check_log
+    with db.read() as conn:
+        detail = conn.execute(select(cl.c.detail).where(cl.c.organisation_id == org_id, cl.c.method == "bulk",
+                                                        cl.c.person_id.is_(None),
+                                                        cl.c.detail.like(f"csv-download month={month} %"))
+                              .order_by(cl.c.id.desc()).limit(1)).scalar()
+    if not detail:
+        return None
+    return int(detail.rsplit("=", 1)[1])
+
+
+def _new_recipients(db, code: str, month: str, cursor: int | None) -> set[tuple[str, str]]:
+    t, r = s.tickets, s.recipients
+    q = (select(r.c.payer_number, r.c.recipient_number).select_from(t.join(r, r.c.id == t.c.recipient_id))
+         .where(t.c.designated_facility_code == code, t.c.treatment_month == month, t.c.superseded_by.is_(None),
+                t.c.status == "active"))
+    if cursor is not None:
+        q = q.where(t.c.seq > cursor)
+    with db.read() as conn:
+        return {(x.payer_number, x.recipient_number) for x in conn.execute(q)}
+
+
+def _ticket_rows(data: dict, new: set) -> list[dict]:
+    rows = []
+    for res in data["ResultList"]:
+        key = (res.get("InsurerNumber"), res.get("InsuredIdentificationNumber"))
+        for t in (res.get("PublicExpenseResultList") or {}).get("MedicalTicketInfo") or []:
+            rows.append({"payer_number": key[0], "recipient_number": key[1], "name": res.get("Name", ""),
+                         "name_kana": res.get("NameKana", ""), "sex": codes.SEX.get(res.get("Sex1"), "-"),
+                         "birthdate": res.get("Birthdate"), "validity": codes.VALIDITY_TEXT.get(res["QualificationValidity"]),
+                         "ticket_type": codes.TICKET_TYPES.get(t.get("TicketType"), "-"),
+                         "treatment_type": codes.TREATMENT_TYPES.get(t.get("MedicalTreatmentType"), "-"),
+                         "single_or_combined": codes.SINGLE_OR_COMBINED.get(t.get("SingleOrCombinedUse"), "-"),
+                         "valid_from": t.get("MedicalTicketValidDate"), "valid_to": t.get("MedicalTicketExpirationDate"),
+                         "issue_number": t.get("IssueNumber", ""), "self_pay": t.get("SelfPayAmount", ""),
+                         "injuries": "、".join(x for x in (t.get(f"InjuryName{i}") for i in (1, 2, 3)) if x),
+                         "registered_at": res.get("RegisteredAt"), "new": key in new})
+    return rows
+
+
+def _month_param(month: str | None) -> tuple[str, str]:
+    """('YYYY-MM' for the form, 'YYYYMM')."""
+    if not month:
+        t = today_jst()
+        return f"{t:%Y-%m}", f"{t:%Y%m}"
+    m = month.replace("-", "")
+    return (f"{m[:4]}-{m[4:6]}" if len(m) == 6 else month), m
+
+
+@router.get("/tickets")
+def tickets(request: Request, staff: FacilityUser, month: str | None = None):
+    shown, m = _month_param(month)
+    db, p = db_of(request), staff.principal
+    try:
+        data = bulk.tickets_for_month(db, p, shown)
+    except ValidationFailed as e:
+        errors, _ = field_errors(e)
+        return render(request, "desk/tickets.html", status=422, title="委託先一括取得", month=shown, rows=[],
+                      errors={"month": sum(errors.values(), [])}, last=None)
+    except FujoError as e:
+        return render(request, "desk/tickets.html", status=e.status, title="委託先一括取得", month=shown, rows=[],
+                      message=e.message_ja, last=None)
+    last = _last_download(db, p.organisation_id, m)
+    rows = _ticket_rows(data, _new_recipients(db, p.code, m, last))
+    return render(request, "desk/tickets.html", title="委託先一括取得", month=shown, month_key=m, rows=rows,
+                  last=last, new_count=sum(1 for x in rows if x["new"]))
+
+
+CSV_COLUMNS = [("payer_number", "公費負担者番号"), ("recipient_number", "受給者番号"), ("name", "氏名"),
+               ("name_kana", "氏名カナ"), ("sex", "性別"), ("birthdate", "生年月日"), ("ticket_type", "医療券/調剤券別"),
+               ("treatment_type", "診療別"), ("single_or_combined", "単独/併用別"), ("valid_from", "有効開始年月日"),
+               ("valid_to", "有効終了年月日"), ("issue_number", "交付番号"), ("self_pay", "本人支払額"),
+               ("injuries", "傷病名"), ("registered_at", "登録日時"), ("new", "前回ダウンロード以降の新着")]
+
+
+@router.get("/tickets.csv")
+def tickets_csv(request: Request, staff: FacilityUser, month: str | None = None):
+    shown, m = _month_param(month)
+    db, p = db_of(request), staff.principal
+    data = bulk.tickets_for_month(db, p, shown)
+    rows = _ticket_rows(data, _new_recipients(db, p.code, m, _last_download(db, p.organisation_id, m)))
+    record_check(db, p, "bulk", "-", detail=_CSV_MARK.format(m=m, c=data["Cursor"]))
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow([label for _, label in CSV_COLUMNS])
+    for x in rows:
+        w.writerow([("1" if x[k] else "") if k == "new" else (x[k] or "") for k, _ in CSV_COLUMNS])
+    return Response(("\ufeff" + buf.getvalue()).encode("utf-8"), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="tickets-{p.code}-{m}.csv"'})
+
+
+# --- settings and 照会番号 ---------------------------------------------------------------------
+
+@router.get("/settings")
+def settings_form(request: Request, staff: FacilityUser, saved: int = 0):
+    st = facility.get_settings(db_of(request), staff.principal)
+    return render(request, "desk/settings.html", title="環境設定", settings=st,
+                  notice="設定を保存しました。" if saved else None)
+
+
+@router.post("/settings")
+def settings_save(request: Request, staff: FacilityUser, medical_assistance: str = Form("", max_length=10)):
+    if medical_assistance not in ("use", "nouse"):
+        st = facility.get_settings(db_of(request), staff.principal)
+        return render(request, "desk/settings.html", status=422, title="環境設定", settings=st, notice=None,
+                      errors={"medical_assistance": ["「利用する」または「利用しない」を選んでください。"]})
+    facility.set_medical_assistance(db_of(request), staff.principal, medical_assistance == "use")
+    return redirect("/desk/settings?saved=1")
+
+
+@router.get("/reference")
+def reference_form(request: Request, staff: FacilityUser):
+    return render(request, "desk/reference.html", title="照会番号の登録", values={}, notice=None)
+
+
+@router.post("/reference")
+def reference_save(request: Request, staff: FacilityUser, reference_number: str = Form("", max_length=40),
+                   insurer_number: str = Form("", max_length=20), identification_number: str = Form("", max_length=40)):
+    values = {"reference_number": reference_number.strip(), "insurer_number": insurer_number.strip(),
+              "identification_number": identification_number.strip()}
+    errors: dict = {}
+    message = None
+    try:
+        if not values["identification_number"]:
+            raise ValidationFailed(problems=[FieldProblem("identification_number", "required",
+                                                          "受給者番号（または被保険者番号）を入力してください。", "required")])
+        facility.register_reference(db_of(request), staff.principal, **values)
+        return render(request, "desk/reference.html", title="照会番号の登録", values={},
+                      notice=f"照会番号 {values['reference_number']} を登録しました。")
+    except ValidationFailed as e:
+        errors, _ = field_errors(e)
+    except FujoError as e:
+        message = e.message_ja
+    return render(request, "desk/reference.html", status=422, title="照会番号の登録", values=values, errors=errors,
+                  message=message, notice=None)

@@ -1,0 +1,252 @@
+"""Shared plumbing of the screens: templates, the signed-in session, CSRF, error pages, headers."""
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import secrets
+import time
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader
+
+from ..auth.principal import ADMIN, FACILITY, KIND_JA, WELFARE_OFFICE, Principal
+from ..core import codes
+from ..core.era import wareki_date, wareki_month
+from ..core.errors import FieldProblem, FujoError, ValidationFailed
+from ..db.database import Database
+from . import accounts
+from .accounts import Session
+
+HERE = Path(__file__).parent
+SESSION_COOKIE = "fujo_session"
+PRE_COOKIE = "fujo_pre"  # CSRF token for forms shown before sign-in (double submit)
+
+env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True,
+                  trim_blocks=True, lstrip_blocks=True)
+
+
+def _wdate(v) -> str:
+    if v in (None, ""):
+        return "-"
+    if isinstance(v, str):
+        s = v.replace("-", "")[:8]
+        v = dt.date(int(s[:4]), int(s[4:6]), int(s[6:8]))
+    if isinstance(v, dt.datetime):
+        v = v.date()
+    return wareki_date(v)
+
+
+def _wmonth(v) -> str:
+    if not v:
+        return "-"
+    s = str(v).replace("-", "")
+    return wareki_month(int(s[:4]), int(s[4:6]))
+
+
+def _wtime(v) -> str:
+    """和暦 date and time of day (JST) of an ISO timestamp or datetime."""
+    if not v:
+        return "-"
+    if isinstance(v, str):
+        v = dt.datetime.fromisoformat(v)
+    from ..core.dates import JST
+    v = v.astimezone(JST) if v.tzinfo else v
+    return f"{wareki_date(v.date())} {v:%H:%M}"
+
+
+env.filters.update(wdate=_wdate, wmonth=_wmonth, wtime=_wtime)
+env.globals.update(codes=codes, KIND_JA=KIND_JA)
+
+
+# --- errors the screens raise ----------------------------------------------------------------
+
+class LoginRequired(Exception):
+    def __init__(self, portal: bool = False):
+        self.portal = portal
+
+
+class CsrfRefused(Exception):
+    pass
+
+
+def is_web_path(path: str) -> bool:
+    return not (path.startswith("/api/") or path in ("/docs", "/redoc", "/openapi.json")
+                or path.startswith("/docs/"))
+
+
+# --- sessions --------------------------------------------------------------------------------
+
+def db_of(request: Request) -> Database:
+    return request.app.state.db
+
+
+def current_session(request: Request) -> Session | None:
+    if "fujo_web_session" not in request.state._state:
+        request.state.fujo_web_session = accounts.load_session(db_of(request), request.cookies.get(SESSION_COOKIE))
+    return request.state.fujo_web_session
+
+
+def set_session_cookie(request: Request, resp: Response, cookie: str, max_age: int) -> None:
+    resp.set_cookie(SESSION_COOKIE, cookie, max_age=max_age, httponly=True, samesite="lax",
+                    secure=request.url.scheme == "https", path="/")
+
+
+def clear_session_cookie(request: Request, resp: Response) -> None:
+    resp.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=request.url.scheme == "https")
+
+
+class Staff:
+    """The signed-in staff member and the organisation they act for."""
+
+    def __init__(self, session: Session, principal: Principal):
+        self.session, self.principal = session, principal
+
+
+def _staff(kind: str):
+    def dep(request: Request) -> Staff:
+        sess = current_session(request)
+        if sess is None or sess.user_id is None:
+            raise LoginRequired()
+        if sess.kind != kind:
+            raise accounts_forbidden(kind)
+        return Staff(sess, sess.principal(db_of(request)))
+    return dep
+
+
+def accounts_forbidden(kind: str) -> FujoError:
+    from ..core.errors import Forbidden
+    return Forbidden(f"この画面は{KIND_JA[kind]}の利用者のみ使えます。", f"This screen is for {kind} users only.")
+
+
+FacilityUser = Annotated[Staff, Depends(_staff(FACILITY))]
+OfficeUser = Annotated[Staff, Depends(_staff(WELFARE_OFFICE))]
+AdminUser = Annotated[Staff, Depends(_staff(ADMIN))]
+
+
+def recipient_session(request: Request) -> Session:
+    sess = current_session(request)
+    if sess is None or sess.person_id is None:
+        raise LoginRequired(portal=True)
+    return sess
+
+
+Recipient = Annotated[Session, Depends(recipient_session)]
+
+
+# --- CSRF ------------------------------------------------------------------------------------
+
+async def csrf_guard(request: Request) -> None:
+    """Every state-changing request carries the session's CSRF token (form field ``csrf_token`` or
+    header ``X-CSRF-Token``); before sign-in, the token of the ``fujo_pre`` cookie."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    sent = request.headers.get("x-csrf-token")
+    if not sent:
+        ctype = request.headers.get("content-type", "")
+        if ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            form = await request.form()
+            v = form.get("csrf_token")
+            sent = v if isinstance(v, str) else None
+    sess = current_session(request)
+    expected = sess.csrf_token if sess else request.cookies.get(PRE_COOKIE)
+    if not sent or not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise CsrfRefused()
+
+
+def pre_token(request: Request, resp_cookies: dict) -> str:
+    """The pre-sign-in CSRF token (re-used from the cookie, or new)."""
+    tok = request.cookies.get(PRE_COOKIE)
+    if not tok or len(tok) > 64:
+        tok = secrets.token_urlsafe(24)
+        resp_cookies[PRE_COOKIE] = tok
+    return tok
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+NAV = {
+    FACILITY: [("/desk", "資格確認（カード）"), ("/desk/numbers", "資格確認（番号）"), ("/desk/tickets", "委託先一括取得"),
+               ("/desk/reference", "照会番号の登録"), ("/desk/settings", "環境設定")],
+    WELFARE_OFFICE: [("/office", "受給者検索"), ("/office/recipients/new", "受給者登録"), ("/office/import", "CSV取込"),
+                     ("/office/late", "事後登録の券")],
+    ADMIN: [("/admin", "本日の資格確認"), ("/admin/orgs", "組織と認証情報"), ("/admin/cards", "カード失効")],
+}
+
+
+def render(request: Request, template: str, status: int = 200, cookies: dict | None = None, **ctx) -> HTMLResponse:
+    sess = current_session(request)
+    base = {"request": request, "session": sess, "csrf": sess.csrf_token if sess else ctx.pop("pre_csrf", ""),
+            "nav": NAV.get(sess.kind, []) if sess and sess.kind else [], "path": request.url.path,
+            "errors": {}, "problems": [], "message": None, "title": "fujo"}
+    base.update(ctx)
+    html = env.get_template(template).render(**base)
+    resp = HTMLResponse(html, status_code=status)
+    for k, v in (cookies or {}).items():
+        resp.set_cookie(k, v, httponly=True, samesite="lax", secure=request.url.scheme == "https", path="/")
+    return resp
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def field_errors(e: ValidationFailed) -> tuple[dict[str, list[str]], list[FieldProblem]]:
+    errs: dict[str, list[str]] = {}
+    for p in e.problems:
+        errs.setdefault(p.field, []).append(p.message_ja)
+    return errs, list(e.problems)
+
+
+def form_dict(form, names) -> dict:
+    out = {}
+    for n in names:
+        v = form.get(n)
+        if isinstance(v, str):
+            out[n] = v
+    return out
+
+
+# --- sign-in throttle ------------------------------------------------------------------------
+
+class Throttle:
+    """After 5 failed sign-ins for one login (or from one address) within 15 minutes, refuse for
+    the rest of that window. In memory: per process, forgotten on restart."""
+
+    LIMIT, WINDOW = 5, 15 * 60
+
+    def __init__(self):
+        self.fails: dict[str, list[float]] = {}
+
+    def _recent(self, key: str) -> list[float]:
+        now = time.monotonic()
+        xs = [t for t in self.fails.get(key, []) if now - t < self.WINDOW]
+        self.fails[key] = xs
+        return xs
+
+    def blocked(self, *keys: str) -> bool:
+        return any(len(self._recent(k)) >= self.LIMIT for k in keys)
+
+    def fail(self, *keys: str) -> None:
+        for k in keys:
+            self._recent(k).append(time.monotonic())
+        if len(self.fails) > 10000:
+            self.fails.clear()
+
+    def ok(self, *keys: str) -> None:
+        for k in keys:
+            self.fails.pop(k, None)
+
+
+def login_url(portal: bool, next_path: str | None) -> str:
+    base = "/portal/login" if portal else "/login"
+    return f"{base}?next={quote(next_path)}" if next_path and next_path.startswith("/") and not portal else base
+
+
+def safe_next(v: str | None) -> str | None:
+    if v and v.startswith("/") and not v.startswith("//") and "\\" not in v:
+        return v
+    return None

@@ -1,0 +1,144 @@
+"""Mounts the screens on the application: routers, static files, security headers and HTML error
+pages for screen paths (the API keeps its JSON errors)."""
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Depends, FastAPI, Form, Request
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..auth.principal import ADMIN, FACILITY, WELFARE_OFFICE
+from ..core.errors import FujoError
+from . import accounts
+from .kit import (HERE, PRE_COOKIE, CsrfRefused, LoginRequired, Throttle, clear_session_cookie, csrf_guard,
+                  current_session, db_of, is_web_path, login_url, pre_token, redirect, render, safe_next,
+                  set_session_cookie)
+
+log = logging.getLogger("fujo.web")
+
+HOME = {FACILITY: "/desk", WELFARE_OFFICE: "/office", ADMIN: "/admin"}
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+
+router = APIRouter(dependencies=[Depends(csrf_guard)], include_in_schema=False)
+
+
+@router.get("/")
+def index(request: Request):
+    sess = current_session(request)
+    if sess and sess.person_id is not None:
+        return redirect("/portal")
+    if sess and sess.kind in HOME:
+        return redirect(HOME[sess.kind])
+    return redirect("/login")
+
+
+@router.get("/login")
+def login_form(request: Request, next: str | None = None):
+    cookies: dict = {}
+    tok = pre_token(request, cookies)
+    return render(request, "login.html", cookies=cookies, pre_csrf=tok, title="サインイン", next=safe_next(next) or "",
+                  values={})
+
+
+@router.post("/login")
+def login(request: Request, org_code: str = Form("", max_length=20), login: str = Form("", max_length=60),
+          password: str = Form("", max_length=200), next: str = Form("", max_length=300)):
+    throttle: Throttle = request.app.state.web_throttle
+    ip = request.client.host if request.client else "-"
+    keys = (f"login:{login.strip()}", f"ip:{ip}")
+    errors: dict[str, list[str]] = {}
+    if not org_code.strip():
+        errors["org_code"] = ["組織コードを入力してください。"]
+    if not login.strip():
+        errors["login"] = ["ログインIDを入力してください。"]
+    if not password:
+        errors["password"] = ["パスワードを入力してください。"]
+    message = None
+    user = None
+    if not errors:
+        if throttle.blocked(*keys):
+            message = "サインインの失敗が続いたため、しばらく（15分）受け付けません。"
+        else:
+            user = accounts.authenticate_user(db_of(request), org_code, login, password)
+            if user is None:
+                throttle.fail(*keys)
+                message = "組織コード、ログインID、またはパスワードが正しくありません。"
+    if user is None:
+        log.info("web sign-in refused")
+        return render(request, "login.html", status=401 if message else 422, pre_csrf=request.cookies.get(PRE_COOKIE, ""),
+                      title="サインイン", next=safe_next(next) or "", errors=errors, message=message,
+                      values={"org_code": org_code, "login": login})
+    throttle.ok(keys[0])
+    cookie, sess = accounts.start_session(db_of(request), user_id=user["id"])
+    resp = redirect(safe_next(next) or HOME.get(user["kind"], "/"))
+    set_session_cookie(request, resp, cookie, int(accounts.STAFF_MAX.total_seconds()))
+    resp.delete_cookie(PRE_COOKIE, path="/")
+    return resp
+
+
+@router.post("/logout")
+def logout(request: Request):
+    sess = current_session(request)
+    portal = bool(sess and sess.person_id is not None)
+    if sess:
+        accounts.end_session(db_of(request), sess.id)
+    resp = redirect("/portal/login?out=1" if portal else "/login?out=1")
+    clear_session_cookie(request, resp)
+    return resp
+
+
+def _install_errors(app: FastAPI) -> None:
+    api_fujo = app.exception_handlers.get(FujoError)
+    api_http = app.exception_handlers.get(StarletteHTTPException)
+
+    async def on_fujo(request: Request, exc: FujoError):
+        if not is_web_path(request.url.path) or api_fujo is None:
+            return await api_fujo(request, exc)
+        return render(request, "error.html", status=exc.status, title="エラー", message=exc.message_ja)
+
+    async def on_http(request: Request, exc: StarletteHTTPException):
+        if not is_web_path(request.url.path):
+            return await api_http(request, exc)
+        ja = {404: "ページが見つかりません。", 405: "この操作はできません。"}.get(exc.status_code, "要求を処理できません。")
+        return render(request, "error.html", status=exc.status_code, title="エラー", message=ja)
+
+    async def on_login(request: Request, exc: LoginRequired):
+        nxt = request.url.path if request.method == "GET" else None
+        return redirect(login_url(exc.portal, nxt))
+
+    async def on_csrf(request: Request, exc: CsrfRefused):
+        log.info("web CSRF refusal on %s", request.url.path)
+        return render(request, "error.html", status=403, title="送信を受け付けられません",
+                      message="画面の有効期限が切れたか、不正な送信のため受け付けませんでした。画面を開き直して、もう一度操作してください。")
+
+    app.add_exception_handler(FujoError, on_fujo)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(LoginRequired, on_login)
+    app.add_exception_handler(CsrfRefused, on_csrf)
+
+
+def mount(app: FastAPI) -> None:
+    from . import admin, desk, office, portal
+    app.state.web_throttle = Throttle()
+    app.state.web_jobs = {}
+    for r in (router, desk.router, office.router, portal.router, admin.router):
+        app.include_router(r)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    _install_errors(app)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        resp = await call_next(request)
+        if is_web_path(request.url.path):
+            h = resp.headers
+            h.setdefault("Content-Security-Policy", CSP)
+            h.setdefault("X-Frame-Options", "DENY")
+            h.setdefault("X-Content-Type-Options", "nosniff")
+            h.setdefault("Referrer-Policy", "same-origin")
+            if not request.url.path.startswith("/static/"):
+                h["Cache-Control"] = "no-store"  # screens carry personal data: never cached
+            if request.url.scheme == "https":
+                h.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return resp
