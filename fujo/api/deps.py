@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -38,6 +38,8 @@ DB = Annotated[Database, Depends(get_db)]
 CA = Annotated[CardAuthority, Depends(get_ca)]
 Caller = Annotated[Principal, Depends(get_principal)]
 IdemHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)]
+MAX_ID = 2**53  # row ids beyond this cannot exist; larger numbers would overflow BIGINT
+RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 class JSON(Response):

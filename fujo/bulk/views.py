@@ -15,6 +15,6 @@ def tickets_for_month(db: DB, caller: Caller, month: str = Query(description="ши
 
 
 @router.get("/changes")
-def changes(db: DB, caller: Caller, cursor: int = Query(0, ge=0), limit: int = Query(1000, ge=1, le=10000),
+def changes(db: DB, caller: Caller, cursor: int = Query(0, ge=0, le=2**62), limit: int = Query(1000, ge=1, le=10000),
             month: str | None = Query(None, max_length=7)):
     return JSON(service.changes_since(db, caller, cursor, limit, month))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from pydantic import Field
 
-from ..api.deps import DB, JSON, Caller, IdemHeader, idempotency, run_idempotent
+from ..api.deps import DB, JSON, Caller, RowId, IdemHeader, idempotency, run_idempotent
 from ..api.schemas import dump, model_from_fields
 from ..core.fields import INSURANCE_FIELDS
 from . import service
@@ -23,5 +23,5 @@ async def register(request: Request, body: QualificationIn, db: DB, caller: Call
 
 
 @router.get("/{qualification_id}")
-def get(qualification_id: int, db: DB, caller: Caller):
+def get(qualification_id: RowId, db: DB, caller: Caller):
     return JSON(service.get_qualification(db, caller, qualification_id))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from ..api.deps import DB, JSON, Caller
+from ..api.deps import DB, JSON, Caller, RowId
 from ..auth.principal import ADMIN
 from . import service
 
@@ -39,26 +39,26 @@ def list_organisations(db: DB, caller: Caller, kind: str | None = None):
 
 
 @router.get("/{org_id}")
-def get_organisation(org_id: int, db: DB, caller: Caller):
+def get_organisation(org_id: RowId, db: DB, caller: Caller):
     caller.require(ADMIN)
     return JSON(service.get_organisation(db, org_id))
 
 
 @router.post("/{org_id}/credentials", status_code=201)
-def issue_credential(org_id: int, body: CredentialIn, db: DB, caller: Caller):
+def issue_credential(org_id: RowId, body: CredentialIn, db: DB, caller: Caller):
     """Returns the new token once; only its hash is stored."""
     caller.require(ADMIN)
     return JSON(service.issue_credential(db, org_id, body.label), status_code=201)
 
 
 @router.get("/{org_id}/credentials")
-def list_credentials(org_id: int, db: DB, caller: Caller):
+def list_credentials(org_id: RowId, db: DB, caller: Caller):
     caller.require(ADMIN)
     return JSON(service.list_credentials(db, org_id))
 
 
 @router.delete("/{org_id}/credentials/{credential_id}", status_code=204)
-def revoke_credential(org_id: int, credential_id: int, db: DB, caller: Caller):
+def revoke_credential(org_id: RowId, credential_id: RowId, db: DB, caller: Caller):
     caller.require(ADMIN)
     service.revoke_credential(db, org_id, credential_id)
     return JSON(None, status_code=204)
