@@ -63,7 +63,15 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1):
 
 
 def _principal(kind: str, code: str):
+    """The organisation to act as; its code is validated first so a typo is named as such."""
+    from ..core import numbers
     from ..orgs.service import principal_for
+    check = {FACILITY: (numbers.check_facility_code, "--facility"),
+             INSURER: (numbers.check_insurer_number, "--insurer")}.get(kind)
+    if check:
+        p = check[0](code or "", field=check[1])
+        if p:
+            raise ValidationFailed(problems=[p])
     return principal_for(database(), kind, code)
 
 
@@ -113,9 +121,16 @@ def check_card(card_file: Path = typer.Option(..., exists=True, dir_okay=False),
     if bad:
         raise ValidationFailed(problems=[FieldProblem("--consent", "code", f"同意の種類は{','.join(CONSENT_NAMES)}です。",
                                                       f"consent must be from {','.join(CONSENT_NAMES)}")])
+    from ..cards.reader import open_card
+    from ..core.dates import parse_date
+    _, problem = parse_date(date, "--date", "資格確認日", required=False)
+    if problem:
+        raise ValidationFailed(problems=[problem])
     db, p = database(), _principal(FACILITY, facility)
+    card = card_file.read_bytes()
+    open_card(card, pin)  # a wrong PIN is refused before anything is written
     ch = create_challenge(db, p)["challenge"]
-    proof = prove(card_file, pin, ch, p.code, {CONSENT_NAMES[c]: True for c in chosen})
+    proof = prove(card, pin, ch, p.code, {CONSENT_NAMES[c]: True for c in chosen})
     out = check_by_card(db, _ca(), p, proof.challenge, proof.certificate, proof.signature, proof.consent, date)
     print_json(out) if as_json else sys.stdout.write(screen.render_text(out))
 

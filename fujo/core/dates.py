@@ -29,6 +29,9 @@ def parse_date(value, field: str, label_ja: str = "日付", required: bool = Tru
     if isinstance(value, dt.date):
         return value, None
     s = str(value).strip()
+    if not s.isascii():  # str.isdigit() would take full-width and other scripts' digits
+        return None, FieldProblem(field, "date_format", f"{label_ja}は半角数字でYYYY-MM-DDまたはYYYYMMDDの形式で入力してください。",
+                                  f"{field} must be YYYY-MM-DD or YYYYMMDD in ASCII digits.")
     try:
         if len(s) == 8 and s.isdigit():
             return dt.date(int(s[:4]), int(s[4:6]), int(s[6:])), None

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import jaconv
 
 from . import codes, dates, numbers
+from .era import ERAS
 from .errors import FieldProblem, Problems
 
 
@@ -215,7 +216,7 @@ def check_period(rec: dict, problems: Problems) -> None:
         problems.add(FieldProblem("disqualification_date", "before_start", "停止・廃止日（喪失日）が開始日（取得日）より前です。",
                                   "disqualification_date is before qualification_date."))
     b = rec.get("birthdate")
-    if b and (b > dt.date.today() or b.year < 1868):
+    if b and (b > dt.date.today() or b < ERAS[-1][0]):  # 和暦 must be able to show it
         problems.add(FieldProblem("birthdate", "out_of_range", "生年月日が正しくありません。", "birthdate is out of range."))
     if b and q and q < b:
         problems.add(FieldProblem("qualification_date", "before_birth", "開始日（取得日）が生年月日より前です。",

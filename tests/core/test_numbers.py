@@ -166,6 +166,13 @@ def test_facility_code_refusals(value, expected):
     assert p.field == "facility_code"
 
 
+def test_published_facility_code_example_validates_with_all_nine_digits_in_the_check():
+    # 0110113719 is the example 処方箋発行医療機関コード quoted in public references; its 検証番号 is computed
+    # over 都道府県 + 点数表 + 郡市区 + 番号 (all nine digits), as numbers.py does.
+    assert check_facility_code("0110113719") is None
+    assert check_digit("011011371") == 9
+
+
 def test_score_table_refusal_lists_the_allowed_kinds():
     msg = check_facility_code(with_check_digit("132123456")).message_ja
     assert "1（医科）" in msg and "3（歯科）" in msg and "4（調剤）" in msg

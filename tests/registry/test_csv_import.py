@@ -153,7 +153,7 @@ def test_every_problem_of_every_row_is_reported(world):
                                     (4, "name_kana"), (5, "name"), (6, "disqualification_date")]
     for err in e.value.report.errors:
         assert err.message_ja and err.message_en
-    assert "5件の誤り" not in e.value.message_ja and "6件" in e.value.message_ja
+    assert e.value.message_ja.startswith("6件の誤り")  # one count for the whole file
     assert snapshot(world.db) == before
 
 
@@ -260,9 +260,11 @@ def test_recipient_that_already_exists_in_the_database(world):
     data = csv_bytes(RECIPIENT_HEADER, [recipient_line(RN[0]), recipient_line(existing["recipient_number"])])
     with pytest.raises(ImportFailed) as e:
         import_csv(world.db, world.principal("office"), "recipients", data)
-    assert errors_of(e) == [(3, "recipient_number")]
+    assert [x.row for x in e.value.report.errors] == [3]
     assert existing["recipient_number"] in e.value.report.errors[0].message_ja
     assert snapshot(world.db) == before  # RN[0] from line 2 was rolled back too
+    # the report must name the field, as it does for every other problem (not "-")
+    assert errors_of(e) == [(3, "recipient_number")]
 
 
 def test_ticket_for_a_recipient_not_registered(world):
@@ -271,9 +273,11 @@ def test_ticket_for_a_recipient_not_registered(world):
     data = csv_bytes(TICKET_HEADER, [ticket_line(r["recipient_number"]), ticket_line(RN[9])])
     with pytest.raises(ImportFailed) as e:
         import_csv(world.db, world.principal("office"), "tickets", data)
-    assert errors_of(e) == [(3, "recipient_number")]
+    assert [x.row for x in e.value.report.errors] == [3]
     assert RN[9] in e.value.report.errors[0].message_ja
     assert snapshot(world.db) == before  # the good first ticket and its sequence number are rolled back
+    # the report must name the field, as it does for every other problem (not "-")
+    assert errors_of(e) == [(3, "recipient_number")]
 
 
 def test_welfare_office_cannot_import_recipients_under_another_offices_payer_number(world):
@@ -281,9 +285,11 @@ def test_welfare_office_cannot_import_recipients_under_another_offices_payer_num
     data = csv_bytes(RECIPIENT_HEADER, [recipient_line(RN[0]), recipient_line(RN[1], payer=PAYER2)])
     with pytest.raises(ImportFailed) as e:
         import_csv(world.db, world.principal("office"), "recipients", data)
-    assert errors_of(e) == [(3, "payer_number")]
+    assert [x.row for x in e.value.report.errors] == [3]
     assert PAYER2 in e.value.report.errors[0].message_ja
     assert snapshot(world.db) == before
+    # the report must name the field, as it does for every other problem (not "-")
+    assert errors_of(e) == [(3, "payer_number")]
 
 
 def test_welfare_office_cannot_import_tickets_for_another_offices_recipient(world):
@@ -292,8 +298,10 @@ def test_welfare_office_cannot_import_tickets_for_another_offices_recipient(worl
     data = csv_bytes(TICKET_HEADER, [ticket_line(theirs["recipient_number"], payer=PAYER2)])
     with pytest.raises(ImportFailed) as e:
         import_csv(world.db, world.principal("office"), "tickets", data)
-    assert errors_of(e) == [(2, "payer_number")]
+    assert [x.row for x in e.value.report.errors] == [2]
     assert snapshot(world.db) == before
+    # the report must name the field, as it does for every other problem (not "-")
+    assert errors_of(e) == [(2, "payer_number")]
 
 
 def test_insurer_cannot_import_qualifications_of_another_insurer(world):
@@ -303,8 +311,10 @@ def test_insurer_cannot_import_qualifications_of_another_insurer(world):
         f"{other},□□健康保険組合,01,1,2,,生保一郎,ｾｲﾎ ｲﾁﾛｳ,1,1990-01-15,2019-04-01"])
     with pytest.raises(ImportFailed) as e:
         import_csv(world.db, world.principal("insurer"), "insurance", data)
-    assert errors_of(e) == [(2, "insurer_number")]
+    assert [x.row for x in e.value.report.errors] == [2]
     assert snapshot(world.db) == before
+    # the report must name the field, as it does for every other problem (not "-")
+    assert errors_of(e) == [(2, "insurer_number")]
 
 
 def test_insurance_row_linked_to_an_unknown_card_is_refused(world):
