@@ -5,6 +5,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..core.errors import FieldProblem, FujoError, ValidationFailed
@@ -46,6 +47,13 @@ def install(app: FastAPI) -> None:
         ja = {404: "見つかりません。", 405: "このメソッドは使えません。"}.get(exc.status_code, "要求を処理できません。")
         return JSON({"error": {"code": f"http_{exc.status_code}", "message_ja": ja, "message_en": str(exc.detail)}},
                     status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError):
+        # Two requests raced to create the same thing; the loser's transaction was rolled back.
+        return JSON({"error": {"code": "conflict", "message_ja": "同じ内容が同時に登録されました。再読み込みしてください。",
+                               "message_en": "Conflict with a concurrent change; nothing was written."}},
+                    status_code=409)
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception):

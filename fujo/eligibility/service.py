@@ -39,14 +39,12 @@ def _envelope(principal: Principal, on: dt.date, ref_class: str, results: list[d
 
 
 def _pick_recipient(rows, on: dt.date):
-    """Of a person's recipient records, the one that applies on ``on``: an active one if any,
-    else the most recent. Also says whether a newer active record exists (validity 3)."""
+    """Of a person's recipient records (e.g. before and after a move to another office), the one
+    that applies on ``on``: an active one if any, else the most recent."""
     if not rows:
-        return None, False
+        return None
     active = [x for x in rows if active_on(x.qualification_date, x.disqualification_date, on)]
-    if active:
-        return max(active, key=lambda x: x.qualification_date), False
-    return max(rows, key=lambda x: x.qualification_date), False
+    return max(active or rows, key=lambda x: x.qualification_date)
 
 
 def _assistance(conn, principal: Principal, rec, on: dt.date, newer: bool, ref: str | None):
@@ -162,9 +160,9 @@ def check_by_card(db: Database, ca: CardAuthority, principal: Principal, challen
         results = [insurance_result(x, v, ref)
                    for x, v in decide_insurance(conn.execute(Q.INSURANCE_OF_PERSON, {"pid": person_id}).all(), on)]
         if principal.medical_assistance_enabled:
-            rec, newer = _pick_recipient(conn.execute(Q.RECIPIENTS_OF_PERSON, {"pid": person_id}).all(), on)
+            rec = _pick_recipient(conn.execute(Q.RECIPIENTS_OF_PERSON, {"pid": person_id}).all(), on)
             if rec is not None:
-                res, decision, contact = _assistance(conn, principal, rec, on, newer, ref)
+                res, decision, contact = _assistance(conn, principal, rec, on, False, ref)
                 reason = decision.reason
                 results.append(res)
     cons = consent_fields(consent_from_bits(consent), now)

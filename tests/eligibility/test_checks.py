@@ -236,3 +236,18 @@ def test_only_facilities_may_check(client, world):
     res = numbers_check(client, world, "office", r)
     assert res.status_code == 403
     assert res.json()["error"]["code"] == "forbidden"
+
+
+def test_card_check_after_moving_office_answers_with_the_new_qualification(client, world, db):
+    old = world.recipient(disqualification_date="2024-07-01", reason_of_loss="99")
+    card = world.card(old)
+    payer2 = world.orgs["office2"]["payer_numbers"][0]
+    new = world.recipient(office="office2", payer_number=payer2, qualification_date="2024-07-01")
+    client.post(f"/api/v1/recipients/{payer2}/{new['recipient_number']}/card-link",
+                headers=world.auth("office2"), json={"card_serial": card["serial"]})
+    world.ticket(new, office="office2")
+    proof = card_proof(db, world.principal("clinic"), card)
+    body = client.post("/api/v1/checks/card", headers=world.auth("clinic"),
+                       json={**proof, "confirmation_date": "2024-07-10"}).json()
+    a1 = body["ResultList"][-1]
+    assert (a1["QualificationValidity"], a1["InsurerNumber"], a1["InsurerName"]) == ("1", payer2, "□□市福祉事務所")
