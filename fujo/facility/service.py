@@ -12,6 +12,7 @@ from ..core.errors import FieldProblem, NotFound, Problems
 from ..db import schema as s
 from ..db.database import Database
 from ..eligibility import queries as Q
+from ..orgs.service import clear_auth_cache
 
 
 def get_settings(db: Database, principal: Principal) -> dict:
@@ -23,11 +24,10 @@ def get_settings(db: Database, principal: Principal) -> dict:
 
 def set_medical_assistance(db: Database, principal: Principal, enabled: bool) -> dict:
     principal.require(FACILITY)
-    if not isinstance(enabled, bool):
-        Problems().raise_if_any()
     with db.write() as conn:
         conn.execute(update(s.organisations).where(s.organisations.c.id == principal.organisation_id)
                      .values(medical_assistance_enabled=enabled))
+    clear_auth_cache()  # the setting travels in the Principal
     return get_settings(db, principal)
 
 

@@ -1,7 +1,9 @@
 """Organisations (福祉事務所, 医療機関・薬局, 保険者, 運用管理者) and their API credentials."""
 from __future__ import annotations
 
-from sqlalchemy import select, update
+import time
+
+from sqlalchemy import bindparam, select, update
 
 from ..auth.principal import ADMIN, FACILITY, INSURER, KINDS, WELFARE_OFFICE, Principal, hash_token, new_token
 from ..core import numbers
@@ -122,6 +124,7 @@ def revoke_credential(db: Database, org_id: int, credential_id: int) -> None:
     with db.write() as conn:
         n = conn.execute(update(c).where(c.c.id == credential_id, c.c.organisation_id == org_id,
                                          c.c.revoked_at.is_(None)).values(revoked_at=db.now())).rowcount
+    clear_auth_cache()
     if not n:
         raise NotFound("有効な認証情報が見つかりません。", f"No active credential {credential_id}.")
 
@@ -129,22 +132,42 @@ def revoke_credential(db: Database, org_id: int, credential_id: int) -> None:
 _AUTH_QUERY = (select(s.credentials.c.id.label("cid"), _o.c.id, _o.c.kind, _o.c.code, _o.c.name,
                       _o.c.medical_assistance_enabled)
                .select_from(s.credentials.join(_o, _o.c.id == s.credentials.c.organisation_id))
-               .where(s.credentials.c.revoked_at.is_(None)))
+               .where(s.credentials.c.revoked_at.is_(None), s.credentials.c.token_hash == bindparam("h")))
+_PAYERS_QUERY = select(s.office_payers.c.payer_number).where(s.office_payers.c.organisation_id == bindparam("oid"))
+
+# Authentication is on every call, so its answer is kept for a few seconds per process. Changes made
+# through this process (revoking a credential, switching 「医療扶助」) clear the cache at once; other
+# worker processes see them within AUTH_CACHE_SECONDS.
+AUTH_CACHE_SECONDS = 5.0
+_auth_cache: dict[tuple[int, str], tuple[float, Principal]] = {}
+
+
+def clear_auth_cache() -> None:
+    _auth_cache.clear()
 
 
 def authenticate(db: Database, token: str) -> Principal:
     """Bearer token → Principal (one indexed lookup, plus payer numbers for welfare offices)."""
     if not token:
         raise Unauthorized("認証トークンがありません。", "Missing bearer token.")
+    h = hash_token(token)
+    key = (id(db), h)
+    hit = _auth_cache.get(key)
+    now = time.monotonic()
+    if hit and hit[0] > now:
+        return hit[1]
     with db.read() as conn:
-        row = conn.execute(_AUTH_QUERY.where(s.credentials.c.token_hash == hash_token(token))).first()
+        row = conn.execute(_AUTH_QUERY, {"h": h}).first()
         if not row:
             raise Unauthorized("認証トークンが無効です。", "Invalid or revoked token.")
         payers = frozenset()
         if row.kind == WELFARE_OFFICE:
-            payers = frozenset(conn.execute(select(s.office_payers.c.payer_number)
-                                            .where(s.office_payers.c.organisation_id == row.id)).scalars())
-    return Principal(row.id, row.kind, row.code, row.name, row.cid, payers, bool(row.medical_assistance_enabled))
+            payers = frozenset(conn.execute(_PAYERS_QUERY, {"oid": row.id}).scalars())
+    p = Principal(row.id, row.kind, row.code, row.name, row.cid, payers, bool(row.medical_assistance_enabled))
+    if len(_auth_cache) > 10_000:
+        _auth_cache.clear()
+    _auth_cache[key] = (now + AUTH_CACHE_SECONDS, p)
+    return p
 
 
 def principal_for(db: Database, kind: str, code: str) -> Principal:
