@@ -90,11 +90,19 @@ def logout(request: Request):
 
 
 def _install_errors(app: FastAPI) -> None:
-    api_fujo = app.exception_handlers.get(FujoError)
-    api_http = app.exception_handlers.get(StarletteHTTPException)
+    api_fujo = app.exception_handlers[FujoError]
+    api_http = app.exception_handlers[StarletteHTTPException]
+    api_crash = app.exception_handlers.get(Exception)
+
+    async def on_crash(request: Request, exc: Exception):
+        if not is_web_path(request.url.path) and api_crash is not None:
+            return await api_crash(request, exc)
+        # Never echo the exception: it may carry personal data.
+        log.error("internal error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        return render(request, "error.html", status=500, title="エラー", message="内部エラーが発生しました。")
 
     async def on_fujo(request: Request, exc: FujoError):
-        if not is_web_path(request.url.path) or api_fujo is None:
+        if not is_web_path(request.url.path):
             return await api_fujo(request, exc)
         return render(request, "error.html", status=exc.status, title="エラー", message=exc.message_ja)
 
@@ -117,6 +125,7 @@ def _install_errors(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(LoginRequired, on_login)
     app.add_exception_handler(CsrfRefused, on_csrf)
+    app.add_exception_handler(Exception, on_crash)
 
 
 def mount(app: FastAPI) -> None:

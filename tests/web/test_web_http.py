@@ -1,0 +1,199 @@
+"""The screens over plain HTTP (TestClient): sessions, CSRF on every POST, headers, roles,
+expiry, the late-ticket view and the dashboard query. Runs on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import pytest
+from sqlalchemy import update
+
+from fujo.core.dates import JST
+from fujo.db import schema as s
+from tests.factories import CLINIC, PAYER
+from tests.web.conftest import csrf_of
+
+
+def _login(client, creds):
+    code, login, pw = creds
+    tok = csrf_of(client.get("/login").text)
+    return client.post("/login", data={"csrf_token": tok, "org_code": code, "login": login, "password": pw},
+                       follow_redirects=False)
+
+
+def test_session_cookie_flags_and_security_headers(client, users):
+    r = _login(client, users["clinic"])
+    assert r.status_code == 303 and r.headers["location"] == "/desk"
+    cookie = r.headers["set-cookie"]
+    assert "fujo_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+    page = client.get("/desk")
+    assert page.status_code == 200
+    assert page.headers["cache-control"] == "no-store"
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert "<script>" not in page.text and "style=" not in page.text  # nothing inline (CSP)
+    assert client.get("/api/v1/health").json() == {"status": "ok"}  # the API is left alone
+
+
+def test_secure_cookie_over_https(app, users):
+    from fastapi.testclient import TestClient
+    with TestClient(app, base_url="https://testserver") as c:
+        r = _login(c, users["clinic"])
+        assert "Secure" in r.headers["set-cookie"]
+
+
+POSTS = ["/login", "/logout", "/desk/check/numbers", "/desk/check/card", "/desk/settings", "/desk/reference",
+         "/office/recipients", "/office/import", "/office/import/jobs", "/admin/orgs", "/admin/cards/revoke",
+         "/portal/login"]
+
+
+@pytest.mark.parametrize("path", POSTS)
+def test_every_post_without_csrf_token_is_refused(client, users, path):
+    login = {"/desk": "clinic", "/office": "office", "/admin": "admin"}
+    for prefix, who in login.items():
+        if path.startswith(prefix):
+            assert _login(client, users[who]).status_code == 303
+    r = client.post(path, data={"medical_assistance": "nouse", "payer_number": PAYER, "org_code": "x"})
+    assert r.status_code == 403
+    assert "不正な送信のため受け付けませんでした" in r.text
+    r = client.post(path, data={"csrf_token": "forged", "medical_assistance": "nouse"})
+    assert r.status_code == 403
+
+
+def test_csrf_refusal_changes_nothing(client, users, world):
+    _login(client, users["clinic"])
+    client.post("/desk/settings", data={"medical_assistance": "nouse"})
+    assert world.principal("clinic").medical_assistance_enabled is True
+    tok = csrf_of(client.get("/desk/settings").text)
+    client.post("/desk/settings", data={"medical_assistance": "nouse", "csrf_token": tok})
+    assert world.principal("clinic").medical_assistance_enabled is False
+
+
+def test_sign_in_refusals_do_not_say_which_part_was_wrong(client, users):
+    code, login, pw = users["clinic"]
+    for creds in [(code, login, "wrong-password"), (code, "nobody", pw), ("1311299992", login, pw)]:
+        r = _login(client, creds)
+        assert r.status_code == 401
+        assert "組織コード、ログインID、またはパスワードが正しくありません。" in r.text
+        assert "fujo_session" not in r.headers.get("set-cookie", "")
+    r = _login(client, ("", "", ""))
+    assert r.status_code == 422 and "ログインIDを入力してください。" in r.text
+
+
+def test_repeated_failures_are_throttled(client, users):
+    code, login, pw = users["office"]
+    for _ in range(5):
+        _login(client, (code, login, "wrong-password"))
+    r = _login(client, users["office"])
+    assert r.status_code == 401 and "しばらく（15分）受け付けません" in r.text
+
+
+def test_wrong_organisation_kind_is_forbidden_and_anonymous_goes_to_sign_in(client, users):
+    r = client.get("/office", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=/office"
+    _login(client, users["clinic"])
+    r = client.get("/office")
+    assert r.status_code == 403 and "福祉事務所の利用者のみ" in r.text
+    assert client.get("/admin").status_code == 403
+
+
+def test_logout_and_expiry_end_the_session(client, users, db):
+    _login(client, users["clinic"])
+    assert client.get("/desk").status_code == 200
+    with db.write() as c:
+        c.execute(update(s.web_sessions).values(expires_at=dt.datetime.now(JST) - dt.timedelta(seconds=1)))
+    assert client.get("/desk", follow_redirects=False).status_code == 303
+    _login(client, users["clinic"])
+    page = client.get("/desk")
+    client.post("/logout", data={"csrf_token": csrf_of(page.text)})
+    assert client.get("/desk", follow_redirects=False).status_code == 303
+
+
+def test_a_stolen_old_cookie_stops_working_after_logout(app, users):
+    from fastapi.testclient import TestClient
+    with TestClient(app) as a:
+        _login(a, users["clinic"])
+        cookie = a.cookies.get("fujo_session")
+        a.post("/logout", data={"csrf_token": csrf_of(a.get("/desk").text)})
+    with TestClient(app, cookies={"fujo_session": cookie}) as b:
+        assert b.get("/desk", follow_redirects=False).status_code == 303
+
+
+def test_disabled_user_is_signed_out(client, users, world, db):
+    _login(client, users["clinic"])
+    with db.write() as c:
+        c.execute(update(s.users).where(s.users.c.login == "clinic").values(disabled_at=dt.datetime.now(JST)))
+    assert client.get("/desk", follow_redirects=False).status_code == 303
+    assert _login(client, users["clinic"]).status_code == 401
+
+
+def test_personal_data_is_not_logged(client, users, world, caplog):
+    r = world.recipient(name="秘密太郎")
+    world.ticket(r, on=dt.date.today())
+    caplog.set_level(logging.DEBUG)
+    _login(client, users["clinic"])
+    tok = csrf_of(client.get("/desk/numbers").text)
+    res = client.post("/desk/check/numbers", data={"csrf_token": tok, "payer_number": PAYER,
+                                                   "recipient_number": r["recipient_number"]})
+    assert "秘密太郎" in res.text
+    _login(client, (users["clinic"][0], "clinic", "bad-password-x"))
+    text = caplog.text
+    assert "秘密太郎" not in text and r["recipient_number"] not in text and "bad-password-x" not in text
+
+
+def test_late_registered_ticket_is_listed_for_the_office(client, users, world):
+    r = world.recipient(name="事後登録")
+    from fujo.eligibility.service import check_by_numbers
+    check_by_numbers(world.db, world.principal("clinic"), PAYER, r["recipient_number"])  # 未登録 at the visit
+    world.ticket(r, on=dt.date.today(), facility=CLINIC)                                # registered afterwards
+    _login(client, users["office"])
+    page = client.get("/office/late")
+    assert page.status_code == 200
+    assert "事後登録" in page.text and r["recipient_number"] in page.text
+    assert "1件" in page.text
+
+
+def test_dashboard_counts_per_hour_and_outcome(db, world):
+    from fujo.audit.dashboard import checks_for_day
+    from fujo.audit.service import record_check
+    p = world.principal("clinic")
+    day = dt.date(2024, 7, 10)
+    for hour, outcome in [(9, "1"), (9, "6"), (9, "1"), (14, "2")]:
+        record_check(db, p, "numbers", outcome, at=dt.datetime(2024, 7, 10, hour, 5, tzinfo=JST))
+    record_check(db, p, "bulk", "-", at=dt.datetime(2024, 7, 10, 9, 0, tzinfo=JST))      # not a check
+    record_check(db, p, "card", "1", at=dt.datetime(2024, 7, 11, 0, 0, tzinfo=JST))      # next day
+    stats = checks_for_day(db, day)
+    assert stats["total"] == 4
+    assert stats["by_outcome"] == {"1": 2, "6": 1, "2": 1}
+    assert stats["hours"][9] == {"hour": 9, "total": 3, "by_outcome": {"1": 2, "6": 1}}
+    assert stats["hours"][14]["by_outcome"] == {"2": 1}
+
+
+def test_ticket_form_has_every_ticket_field_labelled(client, users, world):
+    from fujo.core.fields import TICKET_FIELDS
+    r = world.recipient()
+    _login(client, users["office"])
+    page = client.get(f"/office/recipients/{PAYER}/{r['recipient_number']}/tickets/new").text
+    for f in TICKET_FIELDS:
+        assert f'<label for="f-{f.name}">{f.label_ja}' in page, f.name
+        assert f'id="f-{f.name}-error"' in page
+
+
+def test_html_is_escaped(client, users, world):
+    r = world.recipient(name="<script>alert(1)</script>")
+    _login(client, users["office"])
+    page = client.get(f"/office/recipients/{PAYER}/{r['recipient_number']}").text
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
+
+
+def test_demo_users_and_cli(db, world):
+    from fujo.web.accounts import authenticate_user
+    from fujo.web.demo import load_demo_users
+    users = load_demo_users(db)  # the test world uses the demo's organisation codes
+    assert ("clinic", "demo-clinic-pass", f"●●医療機関 ({CLINIC})") in users
+    assert load_demo_users(db) == users  # idempotent
+    assert authenticate_user(db, CLINIC, "clinic", "demo-clinic-pass") is not None
+    from fujo.web.accounts import create_user
+    u = create_user(db, world.orgs["office"]["id"], "desk-1", "long-enough-pw")
+    assert authenticate_user(db, "13001", "desk-1", "long-enough-pw")["id"] == u["id"]
+    assert authenticate_user(db, "13001", "desk-1", "long-enough-px") is None
