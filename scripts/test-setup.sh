@@ -2,9 +2,9 @@
 # Test prerequisites that pip cannot install: Debian's chromium (browser tests) and a running
 # PostgreSQL. A PostgreSQL that cannot be reached fails the run; it is never skipped.
 set -euo pipefail
-if ! command -v chromium >/dev/null 2>&1; then
-  echo "installing Debian's chromium for the browser tests" >&2
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+if ! command -v chromium >/dev/null 2>&1 || ! fc-list :lang=ja 2>/dev/null | grep -q .; then
+  echo "installing Debian's chromium and a Japanese font for the browser tests" >&2
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-ipafont-gothic >/dev/null) \
     || { echo "could not install chromium" >&2; exit 1; }
 fi
 PGURL="${FUJO_TEST_PG_URL:-postgresql://postgres@127.0.0.1:5432/test}"

@@ -53,6 +53,10 @@ def demo():
     settings = load_settings()
     info = load_demo(db, _ca(), settings.data_dir / "demo-cards")
     sys.stdout.write(describe(info) + "\n")
+    from ..web.demo import load_demo_users
+    sys.stdout.write("\nweb sign-in at http://127.0.0.1:8000/login (組織コード / ログインID / パスワード):\n")
+    for login, password, org in load_demo_users(db):
+        sys.stdout.write(f"  {org}  {login} / {password}\n")
 
 
 @app.command()

@@ -6,6 +6,7 @@ import logging
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..auth.principal import ADMIN, FACILITY, WELFARE_OFFICE
@@ -137,17 +138,34 @@ def mount(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _install_errors(app)
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):
-        resp = await call_next(request)
-        if is_web_path(request.url.path):
-            h = resp.headers
-            h.setdefault("Content-Security-Policy", CSP)
-            h.setdefault("X-Frame-Options", "DENY")
-            h.setdefault("X-Content-Type-Options", "nosniff")
-            h.setdefault("Referrer-Policy", "same-origin")
-            if not request.url.path.startswith("/static/"):
-                h["Cache-Control"] = "no-store"  # screens carry personal data: never cached
-            if request.url.scheme == "https":
-                h.setdefault("Strict-Transport-Security", "max-age=31536000")
-        return resp
+    app.add_middleware(SecurityHeaders)
+
+
+class SecurityHeaders:
+    """Security headers on screen responses, as a plain ASGI middleware: Starlette's
+    BaseHTTPMiddleware would add a task and a stream per request to every API call too, and the
+    check API is the hot path."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not is_web_path(path):
+            return await self.app(scope, receive, send)
+        https = scope.get("scheme") == "https"
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for k, v in (("Content-Security-Policy", CSP), ("X-Frame-Options", "DENY"),
+                             ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin")):
+                    if k not in headers:
+                        headers[k] = v
+                if not path.startswith("/static/"):
+                    headers["Cache-Control"] = "no-store"  # screens carry personal data: never cached
+                if https and "Strict-Transport-Security" not in headers:
+                    headers["Strict-Transport-Security"] = "max-age=31536000"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
