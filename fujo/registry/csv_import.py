@@ -242,4 +242,10 @@ def import_csv(db: Database, principal: Principal, kind: str, data: bytes,
             if report.errors:
                 raise ImportFailed(report)  # rolls back every row written so far
     report.written = total
+    if total >= 1000 and not db.is_sqlite:
+        # A bulk load leaves PostgreSQL's planner with stale statistics; the next import's IN
+        # look-ups would then scan the whole table instead of using the unique index.
+        table = {"recipients": "recipients", "tickets": "tickets"}.get(kind, "insurance_qualifications")
+        with db.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(f"ANALYZE {table}")
     return report
