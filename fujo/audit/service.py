@@ -13,13 +13,17 @@ METHOD_JA = {"card": "マイナンバーカードで資格確認", "numbers": "�
              "medinfo": "薬剤情報等の閲覧"}
 
 
-def record_check(db: Database, principal: Principal, method: str, outcome: str, person_id=None,
-                 recipient_id=None, reason=None, consent=None, detail=None, at=None) -> int:
+def check_row(db: Database, principal: Principal, method: str, outcome: str, person_id=None,
+              recipient_id=None, reason=None, consent=None, detail=None, at=None) -> dict:
+    """The check_log row for one check (who asked, about whom, when, how, the outcome)."""
+    return dict(at=at or db.now(), organisation_id=principal.organisation_id, credential_id=principal.credential_id,
+                method=method, person_id=person_id, recipient_id=recipient_id, outcome=outcome, reason=reason,
+                consent=consent, detail=detail)
+
+
+def record_check(db: Database, principal: Principal, method: str, outcome: str, **kw) -> int:
     """Record one check; returns once the record is committed (group commit, see writer.py)."""
-    return writer_for(db).record(dict(
-        at=at or db.now(), organisation_id=principal.organisation_id, credential_id=principal.credential_id,
-        method=method, person_id=person_id, recipient_id=recipient_id, outcome=outcome, reason=reason,
-        consent=consent, detail=detail))
+    return writer_for(db).record(check_row(db, principal, method, outcome, **kw))
 
 
 def record_many(conn, principal: Principal, method: str, rows: list[dict], at) -> None:

@@ -9,6 +9,7 @@ only after the record is committed); the lock is taken once per batch instead of
 """
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
 from concurrent.futures import Future
@@ -28,12 +29,20 @@ class AuditWriter:
         self._thread: threading.Thread | None = None
         self._stmt = insert(s.check_log).returning(s.check_log.c.id, sort_by_parameter_order=True)
 
-    def record(self, row: dict, timeout: float = 60) -> int:
-        """Insert one check_log row (group-committed); returns its id once committed."""
+    def submit(self, row: dict) -> Future:
+        """Queue one check_log row; the future resolves to its id once committed."""
         fut: Future = Future()
         self._ensure_thread()
         self._q.put((row, fut))
-        return fut.result(timeout=timeout)
+        return fut
+
+    def record(self, row: dict, timeout: float = 60) -> int:
+        """Insert one check_log row (group-committed); returns its id once committed."""
+        return self.submit(row).result(timeout=timeout)
+
+    async def record_async(self, row: dict) -> int:
+        """The same, for an event loop: other requests run while the batch commits."""
+        return await asyncio.wrap_future(self.submit(row))
 
     def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():

@@ -17,7 +17,8 @@ from ..core.dates import month_of, now_jst, parse_date, wire_date, wire_time
 from ..core.eligibility import (active_on, assistance_result, consent_fields, decide_assistance, decide_insurance,
                                 insurance_result, overall_validity)
 from ..core.errors import FieldProblem, Forbidden, Problems
-from ..audit.service import record_check
+from ..audit.service import check_row, record_check
+from ..audit.writer import writer_for
 from ..db.database import Database
 from . import queries as Q
 
@@ -72,10 +73,26 @@ def _confirmation_date(value, problems: Problems) -> dt.date:
     return d
 
 
-def check_by_numbers(db: Database, principal: Principal, insurer_number: str, identification_number: str,
-                     birthdate=None, confirmation_date=None, card_symbol: str | None = None,
-                     branch_number: str | None = None) -> dict:
-    """Check by the numbers on a paper 医療券/調剤券, a prescription or an insurance card.
+def check_by_numbers(db: Database, principal: Principal, *args, **kwargs) -> dict:
+    """Check by numbers (see :func:`prepare_numbers_check`), recorded before the answer returns."""
+    out, row = prepare_numbers_check(db, principal, *args, **kwargs)
+    out["CheckId"] = writer_for(db).record(row)
+    return out
+
+
+async def check_by_numbers_async(db: Database, principal: Principal, *args, **kwargs) -> dict:
+    """The same for the HTTP hot path: while the check's record commits (group commit), the event
+    loop serves other requests instead of parking a thread."""
+    out, row = prepare_numbers_check(db, principal, *args, **kwargs)
+    out["CheckId"] = await writer_for(db).record_async(row)
+    return out
+
+
+def prepare_numbers_check(db: Database, principal: Principal, insurer_number: str, identification_number: str,
+                          birthdate=None, confirmation_date=None, card_symbol: str | None = None,
+                          branch_number: str | None = None) -> tuple[dict, dict]:
+    """Check by the numbers on a paper 医療券/調剤券, a prescription or an insurance card; returns
+    the answer and the check_log row that must be recorded before the answer is given.
 
     ``insurer_number`` is a 公費負担者番号 (法別 12) for medical assistance, otherwise a 保険者番号.
     A birth date that does not match makes the answer 該当資格なし, revealing nothing.
@@ -131,10 +148,9 @@ def check_by_numbers(db: Database, principal: Principal, insurer_number: str, id
         out["Contact"] = contact
     if decision_reason:
         out["Reason"] = decision_reason
-    out["CheckId"] = record_check(db, principal, "numbers", out["QualificationValidity"],
-                                  person_id=(rec.person_id if rec else qual.person_id if qual else None),
-                                  recipient_id=rec.id if rec else None, reason=decision_reason, at=now)
-    return out
+    return out, check_row(db, principal, "numbers", out["QualificationValidity"],
+                          person_id=(rec.person_id if rec else qual.person_id if qual else None),
+                          recipient_id=rec.id if rec else None, reason=decision_reason, at=now)
 
 
 def _ref(conn, principal: Principal, person_id) -> str | None:
