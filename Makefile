@@ -25,6 +25,7 @@ test: install
 
 bench: install
 	bash scripts/test-setup.sh
+	command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
 	$(BIN)/python bench/check_bench.py
 
 clean:
