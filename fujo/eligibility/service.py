@@ -48,13 +48,13 @@ def _pick_recipient(rows, on: dt.date):
     return max(active or rows, key=lambda x: x.qualification_date)
 
 
-def _assistance(conn, principal: Principal, rec, on: dt.date, newer: bool, ref: str | None):
-    office = conn.execute(Q.OFFICE_OF_PAYER, {"payer": rec.payer_number}).first()
+def _assistance(conn, principal: Principal, rec, on: dt.date, newer: bool):
+    """The A1 result for a recipient row read ``IN_CONTEXT`` (with office and 照会番号)."""
     tickets = conn.execute(Q.TICKETS_OF_MONTH, {"rid": rec.id, "month": month_of(on)}).all()
     decision = decide_assistance(rec, tickets, principal.code, on, newer)
-    office_name = office.name if office else ""
-    result = assistance_result(rec, office_name, decision, principal.code, ref)
-    contact = {"OfficeName": office_name, "Phone": office.phone if office else None}
+    office_name = rec.office_name or ""
+    result = assistance_result(rec, office_name, decision, principal.code, rec.reference_number)
+    contact = {"OfficeName": office_name, "Phone": rec.office_phone}
     return result, decision, contact
 
 
@@ -121,16 +121,16 @@ def prepare_numbers_check(db: Database, principal: Principal, insurer_number: st
     decision_reason = None
     with db.read() as conn:
         if assistance:
-            rec = conn.execute(Q.RECIPIENT_BY_NUMBERS, {"payer": ins, "rn": identification_number}).first()
+            rec = conn.execute(Q.RECIPIENT_IN_CONTEXT, {"payer": ins, "rn": identification_number,
+                                                        "fid": principal.organisation_id}).first()
             if rec is not None and bd is not None and rec.birthdate != bd:
                 rec = None
             if rec is None:
                 results = []
             else:
-                ref = _ref(conn, principal, rec.person_id)
                 newer = (not active_on(rec.qualification_date, rec.disqualification_date, on)
                          and _newer_exists(conn, rec, on))
-                res, decision, contact = _assistance(conn, principal, rec, on, newer, ref)
+                res, decision, contact = _assistance(conn, principal, rec, on, newer)
                 decision_reason = decision.reason
                 results = [res]
         else:
@@ -176,9 +176,10 @@ def check_by_card(db: Database, ca: CardAuthority, principal: Principal, challen
         results = [insurance_result(x, v, ref)
                    for x, v in decide_insurance(conn.execute(Q.INSURANCE_OF_PERSON, {"pid": person_id}).all(), on)]
         if principal.medical_assistance_enabled:
-            rec = _pick_recipient(conn.execute(Q.RECIPIENTS_OF_PERSON, {"pid": person_id}).all(), on)
+            rec = _pick_recipient(conn.execute(Q.RECIPIENTS_OF_PERSON_IN_CONTEXT,
+                                               {"pid": person_id, "fid": principal.organisation_id}).all(), on)
             if rec is not None:
-                res, decision, contact = _assistance(conn, principal, rec, on, False, ref)
+                res, decision, contact = _assistance(conn, principal, rec, on, False)
                 reason = decision.reason
                 results.append(res)
     cons = consent_fields(consent_from_bits(consent), now)
