@@ -5,7 +5,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..core.errors import FieldProblem, FujoError, ValidationFailed
@@ -54,6 +54,15 @@ def install(app: FastAPI) -> None:
         return JSON({"error": {"code": "conflict", "message_ja": "同じ内容が同時に登録されました。再読み込みしてください。",
                                "message_en": "Conflict with a concurrent change; nothing was written."}},
                     status_code=409)
+
+    async def _bad_characters(request: Request, exc: Exception):
+        # e.g. a NUL byte (PostgreSQL refuses it in text) or a lone surrogate reaching the driver
+        return JSON({"error": {"code": "invalid_characters", "message_ja": "入力に使用できない文字が含まれています。",
+                               "message_en": "The request contains characters that cannot be stored or searched."}},
+                    status_code=422)
+
+    app.add_exception_handler(DataError, _bad_characters)
+    app.add_exception_handler(UnicodeError, _bad_characters)
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception):

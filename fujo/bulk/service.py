@@ -68,6 +68,12 @@ def tickets_for_month(db: Database, principal: Principal, month) -> dict:
             "Count": len(results), "ResultList": results}
 
 
+def _was_in_month(conn, key: str, month: str, cursor: int) -> bool:
+    """Was the ticket, as of ``cursor``, in ``month`` (so a follower of that month holds it)?"""
+    return conn.execute(select(t.c.id).where(t.c.ticket_key == key, t.c.treatment_month == month,
+                                             t.c.seq <= cursor).limit(1)).first() is not None
+
+
 def changes_since(db: Database, principal: Principal, cursor: int, limit: int = 1000, month=None) -> dict:
     """Tickets that changed for this facility after ``cursor``: ``upsert`` for a ticket now
     designated to it (new, amended, registered late), ``removed`` for one cancelled or moved away.
@@ -87,7 +93,7 @@ def changes_since(db: Database, principal: Principal, cursor: int, limit: int = 
         # Reading the counter first: every change with seq <= top has committed (the counter's
         # row lock is held to commit), so nothing below the returned cursor can appear later.
         top = current_value(conn, "ticket_seq")
-        touched = conn.execute(select(t.c.seq, t.c.ticket_key)
+        touched = conn.execute(select(t.c.seq, t.c.ticket_key, t.c.treatment_month)
                                .where(or_(t.c.designated_facility_code == principal.code,
                                           t.c.previous_facility_code == principal.code),
                                       t.c.seq > cursor, t.c.seq <= top).order_by(t.c.seq).limit(limit + 1)).all()
@@ -95,10 +101,16 @@ def changes_since(db: Database, principal: Principal, cursor: int, limit: int = 
         touched = touched[:limit]
         next_cursor = touched[-1].seq if has_more else max(top, cursor)
         keys = list(dict.fromkeys(x.ticket_key for x in touched))
+        months_touched: dict[str, set] = {}
+        for x in touched:
+            months_touched.setdefault(x.ticket_key, set()).add(x.treatment_month)
         changes, revealed = [], {}
         for i in range(0, len(keys), 500):
             for row in conn.execute(_SELECT.where(t.c.ticket_key.in_(keys[i:i + 500]), t.c.superseded_by.is_(None))):
                 if m and row.treatment_month != m:
+                    # moved out of the month being followed: the follower must drop it
+                    if m in months_touched.get(row.ticket_key, ()) or _was_in_month(conn, row.ticket_key, m, cursor):
+                        changes.append({"Change": "removed", "TicketKey": row.ticket_key, "Seq": row.seq})
                     continue
                 if row.status == "active" and row.designated_facility_code == principal.code:
                     res = _results([row], principal)[0]

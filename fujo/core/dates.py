@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from .errors import FieldProblem
 
 JST = ZoneInfo("Asia/Tokyo")
+MIN_YEAR = 1868
 
 
 def today_jst() -> dt.date:
@@ -33,10 +34,16 @@ def parse_date(value, field: str, label_ja: str = "日付", required: bool = Tru
         return None, FieldProblem(field, "date_format", f"{label_ja}は半角数字でYYYY-MM-DDまたはYYYYMMDDの形式で入力してください。",
                                   f"{field} must be YYYY-MM-DD or YYYYMMDD in ASCII digits.")
     try:
+        d = None
         if len(s) == 8 and s.isdigit():
-            return dt.date(int(s[:4]), int(s[4:6]), int(s[6:])), None
-        if len(s) == 10 and s[4] == "-" and s[7] == "-":
-            return dt.date.fromisoformat(s), None
+            d = dt.date(int(s[:4]), int(s[4:6]), int(s[6:]))
+        elif len(s) == 10 and s[4] == "-" and s[7] == "-":
+            d = dt.date.fromisoformat(s)
+        if d is not None:
+            if d.year < MIN_YEAR:  # before 明治: not a date this system can show or send (yyyyMMdd)
+                return None, FieldProblem(field, "out_of_range", f"{label_ja}「{s}」は範囲外です（{MIN_YEAR}年以降）。",
+                                          f"{field} '{s}' is out of range (year {MIN_YEAR} or later).")
+            return d, None
     except ValueError:
         return None, FieldProblem(field, "invalid_date", f"{label_ja}「{s}」は存在しない日付です。",
                                   f"{field} '{s}' is not a real date.")

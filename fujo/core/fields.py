@@ -108,6 +108,12 @@ def _is_half_kana(s: str) -> bool:
     return all(("\uff66" <= c <= "\uff9f") or c in _HALF_KANA_OK for c in s)
 
 
+def _noncharacter(c: str) -> bool:
+    """U+FDD0–FDEF and U+xxFFFE/FFFF: not text, and not allowed in XML (the terminal's files)."""
+    o = ord(c)
+    return 0xFDD0 <= o <= 0xFDEF or (o & 0xFFFE) == 0xFFFE
+
+
 def clean_value(f: Field, raw) -> tuple[object, FieldProblem | None]:
     """Validate and normalise one value; returns (clean value, problem)."""
     if isinstance(raw, str):
@@ -152,7 +158,7 @@ def clean_value(f: Field, raw) -> tuple[object, FieldProblem | None]:
                                       f"{f.name} must be 7 digits, e.g. 123-4567.")
         return f"{d[:3]}-{d[3:]}", None
     s = unicodedata.normalize("NFC", s)
-    if any(unicodedata.category(c) == "Cc" for c in s):
+    if any(unicodedata.category(c) in ("Cc", "Cs") or _noncharacter(c) for c in s):
         return None, FieldProblem(f.name, "control_char", f"{f.label_ja}に制御文字は使えません。",
                                   f"{f.name} must not contain control characters.")
     if k == "kana":

@@ -78,7 +78,10 @@ def insurance_screen(result: dict) -> tuple[str, list[tuple[str, str]]]:
 def advice(check: dict) -> str | None:
     """What the front desk must do when the answer is not a plain 'valid': call the office."""
     c = check.get("Contact")
-    v = check.get("QualificationValidity")
+    # The A1 result's own validity decides: with 併用 the body says 1 because the insurance is valid,
+    # yet the medical-assistance part may still be 未委託.
+    a1 = [r for r in check.get("ResultList") or [] if r.get("InsuredCardClassification") == codes.CARD_CLASS_MEDICAL_ASSISTANCE]
+    v = a1[0].get("QualificationValidity") if a1 else check.get("QualificationValidity")
     if v == codes.VALID or not c:
         return None
     tel = f"（電話 {c['Phone']}）" if c.get("Phone") else ""

@@ -13,7 +13,7 @@ def make_engine(url: str) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
-                               pool_size=8, max_overflow=8)
+                               pool_size=8, max_overflow=8, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _):
@@ -31,4 +31,5 @@ def make_engine(url: str) -> Engine:
             # Writers take the lock up front: no deadlock-prone read→write upgrade under load.
             conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("fujo_write") else "BEGIN")
         return engine
-    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    # hide_parameters: a database error must never carry the query's values (personal data) into a log.
+    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True)

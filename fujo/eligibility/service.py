@@ -186,7 +186,7 @@ def check_by_card(db: Database, ca: CardAuthority, principal: Principal, challen
     for res in results:
         res.update(cons)
     out = _envelope(principal, on, codes.REFERENCE_CARD, results, now)
-    if contact and results[-1]["QualificationValidity"] != codes.VALID:
+    if contact and rec is not None and results[-1]["QualificationValidity"] != codes.VALID:
         out["Contact"] = contact
     if reason:
         out["Reason"] = reason

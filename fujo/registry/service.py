@@ -252,6 +252,10 @@ def _revise(db: Database, principal: Principal, key: str, status: str, values: d
     with db.write() as conn:
         cur = _current(conn, key, for_update=True)
         if not cur:
+            if conn.execute(select(t_.c.id).where(t_.c.ticket_key == key).limit(1)).first():
+                # another change of this ticket committed while we waited for its lock
+                raise Conflict("他の担当者が同時に変更しました。再読み込みしてください。",
+                               "The ticket was changed concurrently; reload and try again.")
             raise NotFound("医療券/調剤券が見つかりません。", f"No ticket {key}.")
         principal.require_payer(cur.payer_number)
         if cur.status == "cancelled":

@@ -109,3 +109,17 @@ def test_bad_month_and_cursor_are_refused(client, world):
 
 def test_only_facilities_download(client, world):
     assert month(client, world, who="office").status_code == 403
+
+
+def test_following_one_month_sees_a_ticket_moved_to_another_month_as_removed(client, world):
+    a = world.recipient()
+    t = world.ticket(a, on=dt.date(2024, 8, 5))
+    first = client.get("/api/v1/facility/tickets/changes", headers=world.auth("clinic"),
+                       params={"cursor": 0, "month": "2024-08"}).json()
+    assert [c["Change"] for c in first["Changes"]] == ["upsert"]
+    body = World.ticket_data(a, on=dt.date(2024, 9, 5))
+    del body["payer_number"], body["recipient_number"]
+    assert client.put(f"/api/v1/tickets/{t['ticket_key']}", headers=world.auth("office"), json=body).status_code == 200
+    nxt = client.get("/api/v1/facility/tickets/changes", headers=world.auth("clinic"),
+                     params={"cursor": first["Cursor"], "month": "2024-08"}).json()
+    assert [(c["Change"], c["TicketKey"]) for c in nxt["Changes"]] == [("removed", t["ticket_key"])]
