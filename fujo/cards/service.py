@@ -27,6 +27,7 @@ from ..db.database import Database, aware
 from .ca import CardAuthority, proof_message
 
 CHALLENGE_TTL = dt.timedelta(seconds=120)
+CLEANUP_EVERY = 200
 
 
 class CardProofRefused(FujoError):
@@ -135,6 +136,10 @@ def create_challenge(db: Database, principal: Principal | None) -> dict:
         conn.execute(s.card_challenges.insert().values(
             nonce=nonce, organisation_id=principal.organisation_id if principal else None,
             created_at=now, expires_at=now + CHALLENGE_TTL))
+        if secrets.randbelow(CLEANUP_EVERY) == 0:
+            # Spent and expired challenges are worthless after a day (a replay is refused as
+            # 'unknown_challenge' then); clearing them now and again keeps the table small.
+            conn.execute(s.card_challenges.delete().where(s.card_challenges.c.expires_at < now - dt.timedelta(days=1)))
     return {"challenge": nonce, "expires_at": (now + CHALLENGE_TTL).isoformat()}
 
 

@@ -100,14 +100,14 @@ def ticket_info(t, facility_code: str) -> dict:
     return d
 
 
-def _person(d: dict, r) -> None:
+def _person(d: dict, r, with_address: bool = True) -> None:
     d["Name"] = r.name
     d["NameKana"] = r.name_kana
     d["Sex1"] = r.sex
     d["Birthdate"] = wire_date(r.birthdate)
-    if r.address:
+    if with_address and r.address:
         d["Address"] = r.address
-    if r.post_number:
+    if with_address and r.post_number:
         d["PostNumber"] = r.post_number
 
 
@@ -121,12 +121,15 @@ def assistance_result(recipient, office_name: str, decision: AssistanceDecision,
     if decision.shows_numbers:
         d["InsurerNumber"] = recipient.payer_number
         d["InsuredIdentificationNumber"] = recipient.recipient_number
-    _person(d, recipient)
-    d["QualificationDate"] = wire_date(recipient.qualification_date)
-    if recipient.disqualification_date:
-        d["DisqualificationDate"] = wire_date(recipient.disqualification_date)
-    if recipient.reason_of_loss:
-        d["ReasonOfLoss"] = recipient.reason_of_loss
+    # Masked answers carry what the seed's 未委託 screen shows (name, sex, birth date, office) and,
+    # for a lost qualification, when and why it ended — never the address.
+    _person(d, recipient, with_address=decision.shows_numbers)
+    if decision.validity != codes.VALID_UNREGISTERED:
+        d["QualificationDate"] = wire_date(recipient.qualification_date)
+        if recipient.disqualification_date:
+            d["DisqualificationDate"] = wire_date(recipient.disqualification_date)
+        if recipient.reason_of_loss:
+            d["ReasonOfLoss"] = recipient.reason_of_loss
     if reference_number:
         d["ReferenceNumber"] = reference_number
     if decision.shows_numbers:

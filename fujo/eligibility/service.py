@@ -14,7 +14,7 @@ from ..cards.reader import consent_from_bits
 from ..cards.service import verify_proof
 from ..core import codes, numbers
 from ..core.dates import month_of, now_jst, parse_date, wire_date, wire_time
-from ..core.eligibility import (active_on, assistance_result, consent_fields, decide_assistance, decide_insurance,
+from ..core.eligibility import (NOT_DESIGNATED, NOT_REGISTERED, active_on, assistance_result, consent_fields, decide_assistance, decide_insurance,
                                 insurance_result, overall_validity)
 from ..core.errors import FieldProblem, Forbidden, Problems
 from ..audit.service import check_row, record_check
@@ -37,6 +37,14 @@ def _envelope(principal: Principal, on: dt.date, ref_class: str, results: list[d
             "ReferenceClassification": ref_class, "MedicalInstitutionCode": principal.code,
             "QualificationValidity": overall_validity([x["QualificationValidity"] for x in results]),
             "ResultList": results}
+
+
+def public_reason(reason: str) -> str:
+    """What the facility is told: whether another facility holds this month's ticket is none of a
+    non-designated facility's business (it would reveal treatment elsewhere), so 'not designated'
+    and 'not yet registered' are both 'unregistered' — as the seed's one 未委託 screen says. The
+    check log keeps the precise reason for the welfare office."""
+    return "unregistered" if reason in (NOT_DESIGNATED, NOT_REGISTERED) else reason
 
 
 def _pick_recipient(rows, on: dt.date):
@@ -109,7 +117,9 @@ def prepare_numbers_check(db: Database, principal: Principal, insurer_number: st
         if not identification_number or len(identification_number) > 40:
             problems.add(FieldProblem("identification_number", "required", "被保険者番号を入力してください。",
                                       "identification_number is required."))
-    bd, p = parse_date(birthdate, "birthdate", "生年月日", required=False)
+    # The birth date is required (as in the national interface): without it, numbers alone would
+    # let anyone enumerate who receives public assistance.
+    bd, p = parse_date(birthdate, "birthdate", "生年月日", required=True)
     problems.add(p)
     on = _confirmation_date(confirmation_date, problems)
     problems.raise_if_any()
@@ -119,11 +129,12 @@ def prepare_numbers_check(db: Database, principal: Principal, insurer_number: st
     contact = None
     rec = qual = None
     decision_reason = None
+    multiple = False
     with db.read() as conn:
         if assistance:
             rec = conn.execute(Q.RECIPIENT_IN_CONTEXT, {"payer": ins, "rn": identification_number,
                                                         "fid": principal.organisation_id}).first()
-            if rec is not None and bd is not None and rec.birthdate != bd:
+            if rec is not None and rec.birthdate != bd:
                 rec = None
             if rec is None:
                 results = []
@@ -137,17 +148,21 @@ def prepare_numbers_check(db: Database, principal: Principal, insurer_number: st
             rows = conn.execute(Q.INSURANCE_BY_NUMBERS, {"ins": ins, "num": identification_number}).all()
             rows = [x for x in rows if (card_symbol in (None, "") or x.card_symbol == card_symbol)
                     and (branch_number in (None, "") or x.branch_number == branch_number)
-                    and (bd is None or x.birthdate == bd)]
+                    and x.birthdate == bd]
             results = []
-            if rows:
+            if len({x.person_id or ("q", x.id) for x in rows}) > 1:
+                multiple = True  # 複数該当: several people match; reveal none of them (give the 枝番)
+            elif rows:
                 qual = rows[0]
                 ref = _ref(conn, principal, qual.person_id)
                 results = [insurance_result(x, v, ref) for x, v in decide_insurance(rows, on)]
     out = _envelope(principal, on, codes.REFERENCE_NUMBERS, results, now)
+    if multiple:
+        out["QualificationValidity"] = codes.MULTIPLE
     if contact and out["QualificationValidity"] != codes.VALID:
         out["Contact"] = contact
     if decision_reason:
-        out["Reason"] = decision_reason
+        out["Reason"] = public_reason(decision_reason)
     return out, check_row(db, principal, "numbers", out["QualificationValidity"],
                           person_id=(rec.person_id if rec else qual.person_id if qual else None),
                           recipient_id=rec.id if rec else None, reason=decision_reason, at=now)
@@ -189,7 +204,7 @@ def check_by_card(db: Database, ca: CardAuthority, principal: Principal, challen
     if contact and rec is not None and results[-1]["QualificationValidity"] != codes.VALID:
         out["Contact"] = contact
     if reason:
-        out["Reason"] = reason
+        out["Reason"] = public_reason(reason)
     out["CheckId"] = record_check(db, principal, "card", out["QualificationValidity"], person_id=person_id,
                                   recipient_id=rec.id if rec else None, reason=reason, consent=consent, at=now)
     return out

@@ -6,13 +6,15 @@ from sqlalchemy import select, update
 
 from ..auth.principal import FACILITY, Principal
 from ..cards.ca import CardAuthority
-from ..cards.service import create_person, verify_proof
+from ..cards.service import verify_proof
 from ..core import numbers
-from ..core.errors import FieldProblem, NotFound, Problems
+from ..core.dates import parse_date
+from ..core.errors import Conflict, FieldProblem, NotFound, Problems
 from ..db import schema as s
 from ..db.database import Database
 from ..eligibility import queries as Q
 from ..orgs.service import clear_auth_cache
+from ..eligibility.service import _disabled
 
 
 def get_settings(db: Database, principal: Principal) -> dict:
@@ -37,31 +39,45 @@ def validate_reference_number(value: str | None, problems: Problems) -> None:
                                   "reference_number must be 1-20 ASCII letters or digits."))
 
 
-def person_by_numbers(conn, insurer_number: str, identification_number: str, now, problems: Problems):
-    """The person behind a recipient's or an insured's numbers (created and linked if needed)."""
+def person_by_numbers(conn, principal: Principal, insurer_number: str, identification_number: str, birthdate,
+                      problems: Problems, branch_number: str | None = None) -> int:
+    """The card holder behind a recipient's or an insured person's numbers + birth date.
+
+    Registering a 照会番号 never changes the registry: the qualification must already be linked to
+    a card holder (初回ひも付け is the welfare office's or insurer's act, not a facility's)."""
     ins = numbers.normalize_insurer_number(insurer_number or "")
-    if ins.startswith("12") and len(ins) == 8:
+    assistance = ins.startswith(numbers.LAW_CODE_PUBLIC_ASSISTANCE) and len(ins) == 8
+    if assistance:
         problems.add(numbers.check_payer_number(ins, field="insurer_number"))
         problems.add(numbers.check_recipient_number(identification_number or "", field="identification_number"))
-        problems.raise_if_any()
-        rec = conn.execute(Q.RECIPIENT_BY_NUMBERS, {"payer": ins, "rn": identification_number}).first()
-        table, row = s.recipients, rec
     else:
         problems.add(numbers.check_insurer_number(ins))
-        problems.raise_if_any()
-        row = conn.execute(Q.INSURANCE_BY_NUMBERS, {"ins": ins, "num": identification_number}).first()
-        table = s.insurance_qualifications
-    if row is None:
-        raise NotFound("該当する資格がありません。", "No qualification with these numbers.")
-    if row.person_id is not None:
-        return row.person_id
-    pid = create_person(conn, now)
-    conn.execute(update(table).where(table.c.id == row.id).values(person_id=pid))
+    bd, p = parse_date(birthdate, "birthdate", "生年月日", required=True)
+    problems.add(p)
+    problems.raise_if_any()
+    if assistance:
+        if not principal.medical_assistance_enabled:
+            raise _disabled()
+        rows = conn.execute(Q.RECIPIENT_BY_NUMBERS, {"payer": ins, "rn": identification_number}).all()
+    else:
+        rows = [x for x in conn.execute(Q.INSURANCE_BY_NUMBERS, {"ins": ins, "num": identification_number})
+                if branch_number in (None, "") or x.branch_number == branch_number]
+    rows = [x for x in rows if x.birthdate == bd]
+    if not rows:
+        raise NotFound("該当する資格がありません。", "No qualification with these numbers and birth date.")
+    persons = {x.person_id for x in rows}
+    if len(persons) > 1:
+        raise Conflict("複数の方が該当します。枝番を指定してください。", "Several people match; give the branch number.")
+    pid = persons.pop()
+    if pid is None:
+        raise Conflict("この資格はまだマイナンバーカードにひも付けられていないため、照会番号を登録できません。",
+                       "This qualification is not linked to a My Number card yet, so no 照会番号 can be registered.")
     return pid
 
 
 def register_reference(db: Database, principal: Principal, reference_number: str, insurer_number: str | None = None,
-                       identification_number: str | None = None, person_id: int | None = None) -> dict:
+                       identification_number: str | None = None, person_id: int | None = None,
+                       birthdate=None, branch_number: str | None = None) -> dict:
     """Register (or change) this facility's 照会番号 for a person, identified by the numbers of a
     qualification or by a verified card (``person_id`` from :func:`person_from_card`)."""
     principal.require(FACILITY)
@@ -75,7 +91,8 @@ def register_reference(db: Database, principal: Principal, reference_number: str
     rn = s.reference_numbers
     with db.write() as conn:
         if person_id is None:
-            person_id = person_by_numbers(conn, insurer_number, identification_number, now, problems)
+            person_id = person_by_numbers(conn, principal, insurer_number, identification_number, birthdate,
+                                          problems, branch_number)
         n = conn.execute(update(rn).where(rn.c.facility_id == principal.organisation_id, rn.c.person_id == person_id)
                          .values(reference_number=reference_number, updated_at=now)).rowcount
         if not n:

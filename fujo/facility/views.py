@@ -25,6 +25,8 @@ class ReferenceIn(BaseModel):
     reference_number: str = Field(description="照会番号 (the facility's patient number)", max_length=20)
     insurer_number: str | None = Field(None, description="公費負担者番号 or 保険者番号", max_length=8)
     identification_number: str | None = Field(None, description="受給者番号 or 被保険者番号", max_length=40)
+    birthdate: str | None = Field(None, description="生年月日 (required with the numbers)", max_length=10)
+    branch_number: str | None = Field(None, description="枝番 (insurance)", max_length=2)
     card_proof: CardProofIn | None = Field(None, description="identify the person by a card proof instead")
 
 
@@ -42,4 +44,4 @@ def put_settings(body: SettingsIn, db: DB, caller: Caller):
 def register_reference(body: ReferenceIn, db: DB, ca: CA, caller: Caller):
     pid = service.person_from_card(db, ca, caller, body.card_proof.model_dump()) if body.card_proof else None
     return JSON(service.register_reference(db, caller, body.reference_number, body.insurer_number,
-                                           body.identification_number, pid))
+                                           body.identification_number, pid, body.birthdate, body.branch_number))

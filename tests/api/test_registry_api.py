@@ -103,7 +103,7 @@ def test_cancelled_ticket_no_longer_designates(client, world):
     client.post(f"/api/v1/tickets/{t['ticket_key']}/cancel", headers=world.auth("office"), json={"reason": "誤登録"})
     res = client.post("/api/v1/checks/numbers", headers=world.auth("clinic"),
                       json={"insurer_number": PAYER, "identification_number": r["recipient_number"],
-                            "confirmation_date": "2024-07-10"})
+                            "birthdate": r["birthdate"], "confirmation_date": "2024-07-10"})
     assert res.json()["QualificationValidity"] == "6"
 
 
@@ -211,7 +211,8 @@ def test_late_tickets_view_lists_tickets_registered_after_the_visit(client, worl
     today = dt.date.today()
     r = world.recipient()
     client.post("/api/v1/checks/numbers", headers=world.auth("clinic"),
-                json={"insurer_number": PAYER, "identification_number": r["recipient_number"]})
+                json={"insurer_number": PAYER, "identification_number": r["recipient_number"],
+                      "birthdate": r["birthdate"]})
     world.ticket(r, on=today)
     on_time = world.recipient()
     world.ticket(on_time, on=today, facility=OTHER)

@@ -201,3 +201,16 @@ def test_card_file_is_pin_protected_pkcs12_with_rsa_2048(holder):
     assert key.key_size == 2048
     assert format(cert.serial_number, "x") == card["serial"]
     assert len(chain) == 1  # the CA certificate travels with the card
+
+
+def test_old_challenges_are_cleared_now_and_again(world, db, monkeypatch):
+    from fujo.cards import service
+    from fujo.cards.service import create_challenge
+    old = create_challenge(db, world.principal("clinic"))["challenge"]
+    with db.write() as conn:
+        conn.execute(schema.card_challenges.update().where(schema.card_challenges.c.nonce == old)
+                     .values(expires_at=db.now() - dt.timedelta(days=2)))
+    monkeypatch.setattr(service, "CLEANUP_EVERY", 1)
+    fresh = create_challenge(db, world.principal("clinic"))["challenge"]
+    nonces = [row[1] for row in snapshot(db)["card_challenges"]]
+    assert nonces == [fresh]

@@ -21,7 +21,7 @@ WITHHELD = ["公費負担者番号", "受給者番号", "医療券/調剤券別"
 
 def numbers_check(client, world, who, r, **kw):
     body = {"insurer_number": r["payer_number"], "identification_number": r["recipient_number"],
-            "confirmation_date": "2024-07-10"}
+            "birthdate": r["birthdate"], "confirmation_date": "2024-07-10"}
     body.update(kw)
     return client.post("/api/v1/checks/numbers", headers=world.auth(who), json=body)
 
@@ -29,7 +29,7 @@ def numbers_check(client, world, who, r, **kw):
 def test_designated_facility_sees_the_seed_normal_screen(client, world):
     r = world.recipient()
     world.ticket(r)
-    res = numbers_check(client, world, "clinic", r, birthdate="1990-01-15")
+    res = numbers_check(client, world, "clinic", r)
     assert res.status_code == 200, res.text
     body = res.json()
     assert body["QualificationValidity"] == "1"
@@ -56,7 +56,9 @@ def test_undesignated_facility_sees_the_seed_mitaku_screen(client, world):
     assert all(shown[k] == "-" for k in WITHHELD)
     assert (shown["氏名"], shown["性別"], shown["生年月日"], shown["福祉事務所名"]) == \
         ("生保一郎", "男", "平成2年1月15日", "○○市福祉事務所")
-    assert body["Reason"] == "not_designated"
+    assert body["Reason"] == "unregistered"  # not "designated elsewhere": that would reveal treatment elsewhere
+    for not_on_the_seed_screen in ("Address", "PostNumber", "QualificationDate"):
+        assert not_on_the_seed_screen not in a1
     assert body["Contact"] == {"OfficeName": "○○市福祉事務所", "Phone": "03-0000-0000"}
     assert "電話" in screen.render_text(body)
 
@@ -65,7 +67,7 @@ def test_no_ticket_registered_yet_is_validity_6_not_registered(client, world):
     r = world.recipient()
     body = numbers_check(client, world, "clinic", r).json()
     assert body["QualificationValidity"] == "6"
-    assert body["Reason"] == "not_registered"
+    assert body["Reason"] == "unregistered"
     assert "InsuredIdentificationNumber" not in body["ResultList"][0]
 
 
@@ -74,7 +76,7 @@ def test_ticket_of_another_month_does_not_count(client, world):
     world.ticket(r, on=dt.date(2024, 6, 5))
     body = numbers_check(client, world, "clinic", r).json()
     assert body["QualificationValidity"] == "6"
-    assert body["Reason"] == "not_registered"
+    assert body["Reason"] == "unregistered"
 
 
 def test_pharmacy_sees_its_dispensing_ticket(client, world):
@@ -95,7 +97,7 @@ def test_lost_qualification_is_invalid_and_names_the_office(client, world):
     assert body["QualificationValidity"] == "2"
     a1 = body["ResultList"][0]
     assert a1["DisqualificationDate"] == "20240705" and a1["ReasonOfLoss"] == "01"
-    assert "InsuredIdentificationNumber" not in a1
+    assert "InsuredIdentificationNumber" not in a1 and "Address" not in a1
     assert body["Contact"]["OfficeName"] == "○○市福祉事務所"
     assert screen.render_text(body).startswith("【医療扶助】\n×：この資格は無効です。")
 
@@ -120,7 +122,7 @@ def test_old_numbers_after_moving_office_are_invalid_with_newer_qualification(cl
 
 def test_unknown_numbers_are_no_qualification(client, world):
     body = client.post("/api/v1/checks/numbers", headers=world.auth("clinic"),
-                       json={"insurer_number": PAYER, "identification_number": "1010008",
+                       json={"insurer_number": PAYER, "identification_number": "1010008", "birthdate": "1990-01-15",
                              "confirmation_date": "2024-07-10"}).json()
     assert body["QualificationValidity"] == "4"
     assert body["ResultList"] == []
@@ -221,9 +223,12 @@ def test_bad_numbers_are_refused_with_the_field_named_and_nothing_recorded(clien
         ({"identification_number": "１０１０００８"}, "recipient_number", "not_digits"),
         ({"birthdate": "1990-02-30"}, "birthdate", "invalid_date"),
         ({"confirmation_date": "2024/07/10"}, "confirmation_date", "date_format"),
+        ({"birthdate": None}, "birthdate", "required"),
     ]
     for change, field, code in cases:
-        res = numbers_check(client, world, "clinic", r, **change)
+        res = client.post("/api/v1/checks/numbers", headers=world.auth("clinic"), json={k: v for k, v in {
+            "insurer_number": r["payer_number"], "identification_number": r["recipient_number"],
+            "birthdate": r["birthdate"], "confirmation_date": "2024-07-10", **change}.items() if v is not None})
         assert res.status_code == 422, (change, res.text)
         fields = res.json()["error"]["fields"]
         assert {"field": field, "code": code} in [{"field": f["field"], "code": f["code"]} for f in fields], change
@@ -251,3 +256,29 @@ def test_card_check_after_moving_office_answers_with_the_new_qualification(clien
                        json={**proof, "confirmation_date": "2024-07-10"}).json()
     a1 = body["ResultList"][-1]
     assert (a1["QualificationValidity"], a1["InsurerNumber"], a1["InsurerName"]) == ("1", payer2, "□□市福祉事務所")
+
+
+def test_several_insured_people_behind_one_number_answer_multiple_without_data(client, world):
+    world.insurance(branch_number="01", name="家族一", birthdate="1990-01-15")
+    world.insurance(branch_number="02", name="家族二", birthdate="1990-01-15")
+    body = client.post("/api/v1/checks/numbers", headers=world.auth("clinic"),
+                       json={"insurer_number": INSURER_NO, "identification_number": "5678",
+                             "birthdate": "1990-01-15"}).json()
+    assert body["QualificationValidity"] == "5" and body["ResultList"] == []
+    body = client.post("/api/v1/checks/numbers", headers=world.auth("clinic"),
+                       json={"insurer_number": INSURER_NO, "identification_number": "5678", "branch_number": "02",
+                             "birthdate": "1990-01-15"}).json()
+    assert [x["Name"] for x in body["ResultList"]] == ["家族二"]
+
+
+def test_combined_card_check_at_undesignated_facility_still_says_to_call_the_office(client, world, db):
+    r = world.recipient()
+    world.ticket(r)
+    card = world.card(r)
+    world.insurance(card)
+    proof = card_proof(db, world.principal("other"), card)
+    body = client.post("/api/v1/checks/card", headers=world.auth("other"),
+                       json={**proof, "confirmation_date": "2024-07-10"}).json()
+    assert body["QualificationValidity"] == "1"  # the health insurance is valid …
+    assert body["ResultList"][-1]["QualificationValidity"] == "6"  # … the medical assistance is 未委託
+    assert "○○市福祉事務所（電話 03-0000-0000）に医療扶助の利用可否を電話等で確認してください。" in screen.render_text(body)

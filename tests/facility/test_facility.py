@@ -11,7 +11,7 @@ def test_reference_number_comes_back_on_later_card_checks(client, world, db):
     card = world.card(r)
     res = client.put("/api/v1/facility/references", headers=world.auth("clinic"),
                      json={"reference_number": "0000001", "insurer_number": PAYER,
-                           "identification_number": r["recipient_number"]})
+                           "identification_number": r["recipient_number"], "birthdate": r["birthdate"]})
     assert res.status_code == 200, res.text
     proof = card_proof(db, world.principal("clinic"), card)
     body = client.post("/api/v1/checks/card", headers=world.auth("clinic"),
@@ -37,13 +37,36 @@ def test_reference_number_by_card_proof_and_update(client, world, db):
 
 def test_bad_reference_number_changes_nothing(client, world, db):
     r = world.recipient()
+    world.card(r)
     before = snapshot(db)
     for ref in ("", "with space", "あいう", "x" * 21):
         res = client.put("/api/v1/facility/references", headers=world.auth("clinic"),
                          json={"reference_number": ref, "insurer_number": PAYER,
-                               "identification_number": r["recipient_number"]})
+                               "identification_number": r["recipient_number"], "birthdate": r["birthdate"]})
         assert res.status_code == 422, ref
+    res = client.put("/api/v1/facility/references", headers=world.auth("clinic"),
+                     json={"reference_number": "A1", "insurer_number": PAYER,
+                           "identification_number": r["recipient_number"]})
+    assert res.status_code == 422 and res.json()["error"]["fields"][0]["field"] == "birthdate"
+    res = client.put("/api/v1/facility/references", headers=world.auth("clinic"),
+                     json={"reference_number": "A1", "insurer_number": PAYER,
+                           "identification_number": r["recipient_number"], "birthdate": "1990-01-16"})
+    assert res.status_code == 404
     assert snapshot(db) == before
+
+
+def test_a_facility_cannot_link_an_unlinked_recipient_by_registering_a_reference(client, world, db):
+    """Registering a 照会番号 never touches the registry: 初回ひも付け stays the office's act."""
+    r = world.recipient()
+    before = snapshot(db)
+    res = client.put("/api/v1/facility/references", headers=world.auth("other"),
+                     json={"reference_number": "X1", "insurer_number": PAYER,
+                           "identification_number": r["recipient_number"], "birthdate": r["birthdate"]})
+    assert res.status_code == 409
+    assert "ひも付け" in res.json()["error"]["message_ja"]
+    assert snapshot(db) == before
+    card = world.card(r)  # the office can still link the real card
+    assert card["person_id"] is not None
 
 
 def test_calls_without_or_with_a_bad_or_revoked_token_are_refused(client, world):
