@@ -63,7 +63,7 @@ request = function()
   local payer = cd(string.format("1213%%03d", 1 + math.floor(i / per)))
   local rn = cd(string.format("%%06d", 100000 + (i %% per)))
   local body = '{"insurer_number":"' .. payer .. '","identification_number":"' .. rn ..
-               '","confirmation_date":"2024-07-10"}'
+               '","birthdate":"1960-01-01","confirmation_date":"2024-07-10"}'
   return wrk.format("POST", "/api/v1/checks/numbers", {["Content-Type"] = "application/json",
                     ["Authorization"] = "Bearer %(token)s"}, body)
 end
@@ -122,7 +122,7 @@ def in_process(db: Database, n: int, count: int) -> dict:
     for _ in range(count):
         i = rng.randrange(n)
         t0 = time.perf_counter()
-        out = check_by_numbers(db, p, payer_of(i), recipient_of(i), None, "2024-07-10")
+        out = check_by_numbers(db, p, payer_of(i), recipient_of(i), "1960-01-01", "2024-07-10")
         lat.append(time.perf_counter() - t0)
         assert out["QualificationValidity"] == ("1" if i % 2 == 0 else "6")
     lat.sort()

@@ -138,7 +138,8 @@ def describe(info: dict) -> str:
         lines.append(f"  {k:<7} {c['file']}  PIN {c['pin']}  {c['recipient_number']}")
     ichiro = info["cards"]["ichiro"]["recipient_number"]
     lines += ["", "try:",
-              f"  fujo check ticket --facility {n['clinic']} --payer {n['office_payer']} --recipient {ichiro} --date 2024-07-10",
+              f"  fujo check ticket --facility {n['clinic']} --payer {n['office_payer']} --recipient {ichiro} "
+              f"--birthdate 1990-01-15 --date 2024-07-10",
               f"  fujo check card --facility {n['other_clinic']} --card-file {info['cards']['hanako']['file']} --pin 2345",
               f"  curl -s -H 'Authorization: Bearer {info['tokens']['clinic']}' http://127.0.0.1:8000/api/v1/facility/tickets?month=2024-07"]
     return "\n".join(lines)
