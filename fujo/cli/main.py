@@ -144,7 +144,7 @@ def check_card(card_file: Path = typer.Option(..., exists=True, dir_okay=False),
 def check_ticket(facility: str = typer.Option(..., help="医療機関コード of the checking facility"),
                  payer: str = typer.Option(..., help="公費負担者番号 (or 保険者番号)"),
                  recipient: str = typer.Option(..., help="受給者番号 (or 被保険者番号)"),
-                 birthdate: str = typer.Option(None, help="生年月日 YYYY-MM-DD"),
+                 birthdate: str = typer.Option(None, help="生年月日 YYYY-MM-DD (必須 required)"),
                  date: str = typer.Option(None, help="資格確認日 YYYY-MM-DD (default today)"),
                  as_json: bool = typer.Option(False, "--json")):
     """Check by the numbers of a paper 医療券/調剤券 or a prescription."""

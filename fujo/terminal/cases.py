@@ -35,7 +35,10 @@ class Context:
         return rf.wait_answer(self.folder, kind, rid, self.timeout)
 
     def check(self, key: str, **kw) -> rf.Answer:
+        """OQSsiquc01 for a scenario person, with the person's birth date (required) unless the
+        case passes another one — or ``birthdate=None`` to leave it out."""
         p = self.scenario.people[key]
+        kw.setdefault("birthdate", p.birthdate)
         return self.ask(SINGLE_CHECK, rf.single_check(self.scenario.facility_code, p.payer_number,
                                                       p.recipient_number, **kw))
 
@@ -68,6 +71,19 @@ def _ok(c: Checks, a: rf.Answer, validity: str) -> None:
     c.eq("QualificationValidity", a.get("MessageBody/QualificationValidity"), validity)
 
 
+def _error(c: Checks, a: rf.Answer) -> None:
+    c.true(f"{a.path.name} is an XML answer", not a.is_err)
+    c.eq("SegmentOfResult", a.get("MessageHeader/SegmentOfResult"), "9")
+    c.true("ErrorCode set", bool(a.get("MessageHeader/ErrorCode")))
+    c.true("ErrorMessage set", bool(a.get("MessageHeader/ErrorMessage")))
+    c.eq("results", len(_results(a)), 0)
+
+
+def _withheld(c: Checks, res, names) -> None:
+    for hidden in names:
+        c.true(f"{hidden} withheld", res.find(hidden) is None)
+
+
 def _results(a: rf.Answer, card_class: str | None = None):
     res = a.all("MessageBody/ResultList/ResultOfQualificationConfirmation")
     return [x for x in res if card_class is None or x.findtext("InsuredCardClassification") == card_class]
@@ -76,7 +92,7 @@ def _results(a: rf.Answer, card_class: str | None = None):
 def designated(ctx: Context, c: Checks) -> None:
     """委託先の医療機関で番号による資格確認: 有効, numbers and the 医療券 are returned."""
     sc, p = ctx.scenario, ctx.scenario.people["designated"]
-    a = ctx.check("designated", birthdate=p.birthdate)
+    a = ctx.check("designated")
     _ok(c, a, "1")
     res = _results(a, "A1")
     c.eq("A1 results", len(res), 1)
@@ -87,6 +103,7 @@ def designated(ctx: Context, c: Checks) -> None:
         c.eq("InsurerName (福祉事務所名)", res[0].findtext("InsurerName"), sc.office_name)
         c.eq("Name", res[0].findtext("Name"), p.name)
         c.eq("Birthdate", res[0].findtext("Birthdate"), p.birthdate)
+        c.eq("Address", res[0].findtext("Address"), p.address)
         t = res[0].find("PublicExpenseResultList/MedicalTicketInfo")
         c.true("MedicalTicketInfo present", t is not None)
         if t is not None:
@@ -108,7 +125,7 @@ def shift_jis(ctx: Context, c: Checks) -> None:
 
 
 def not_designated(ctx: Context, c: Checks) -> None:
-    """未委託: 有効（未登録）; 公費負担者番号・受給者番号・医療券情報は返さない."""
+    """未委託: 有効（未登録）; 公費負担者番号・受給者番号・医療券情報・住所・資格の日付は返さない."""
     p = ctx.scenario.people["not_designated"]
     a = ctx.check("not_designated")
     _ok(c, a, "6")
@@ -116,9 +133,10 @@ def not_designated(ctx: Context, c: Checks) -> None:
     c.eq("A1 results", len(res), 1)
     if res:
         c.eq("Name", res[0].findtext("Name"), p.name)
+        c.eq("Birthdate", res[0].findtext("Birthdate"), p.birthdate)
         c.eq("InsurerName (福祉事務所名)", res[0].findtext("InsurerName"), ctx.scenario.office_name)
-        for hidden in ("InsurerNumber", "InsuredIdentificationNumber", "PublicExpenseResultList"):
-            c.true(f"{hidden} withheld", res[0].find(hidden) is None)
+        _withheld(c, res[0], ("InsurerNumber", "InsuredIdentificationNumber", "PublicExpenseResultList", "Address",
+                              "PostNumber", "QualificationDate", "DisqualificationDate", "ReasonOfLoss"))
 
 
 def late_ticket(ctx: Context, c: Checks) -> None:
@@ -138,12 +156,16 @@ def late_ticket(ctx: Context, c: Checks) -> None:
 
 
 def lost(ctx: Context, c: Checks) -> None:
-    """保護廃止: 無効, with 保護停止・廃止日 and reason."""
+    """保護廃止: 無効, with 保護停止・廃止日 and reason; no numbers, tickets or address."""
     a = ctx.check("lost")
     _ok(c, a, "2")
     res = _results(a, "A1")
-    c.true("DisqualificationDate given", bool(res) and bool(res[0].findtext("DisqualificationDate")))
-    c.true("PublicExpenseResultList withheld", bool(res) and res[0].find("PublicExpenseResultList") is None)
+    c.eq("A1 results", len(res), 1)
+    if res:
+        c.true("DisqualificationDate given", bool(res[0].findtext("DisqualificationDate")))
+        c.true("ReasonOfLoss given", bool(res[0].findtext("ReasonOfLoss")))
+        _withheld(c, res[0], ("InsurerNumber", "InsuredIdentificationNumber", "PublicExpenseResultList", "Address",
+                              "PostNumber"))
 
 
 def no_qualification(ctx: Context, c: Checks) -> None:
@@ -151,6 +173,11 @@ def no_qualification(ctx: Context, c: Checks) -> None:
     a = ctx.check("designated", birthdate="20000101")
     _ok(c, a, "4")
     c.eq("results", len(_results(a)), 0)
+
+
+def no_birthdate(ctx: Context, c: Checks) -> None:
+    """生年月日のない要求: refused with an error (numbers alone must not reveal who receives 保護)."""
+    _error(c, ctx.check("designated", birthdate=None))
 
 
 def combined(ctx: Context, c: Checks) -> None:
@@ -173,19 +200,28 @@ def combined(ctx: Context, c: Checks) -> None:
     if a1:
         c.eq("SingleOrCombinedUse", a1[0].findtext("PublicExpenseResultList/MedicalTicketInfo/SingleOrCombinedUse"), "02")
     ins = ctx.ask(SINGLE_CHECK, rf.single_check(sc.facility_code, sc.insurer_number, sc.insurance["card_number"],
+                                                birthdate=sc.people["combined"].birthdate,
                                                 card_symbol=sc.insurance["card_symbol"], branch_number="01"))
     _ok(c, ins, "1")
     c.eq("insurance check result classes", [x.findtext("InsuredCardClassification") for x in _results(ins)], ["01"])
 
 
 def reference_number(ctx: Context, c: Checks) -> None:
-    """照会番号の登録 (OQSsiimm01): later checks come back with the ReferenceNumber."""
-    sc, p = ctx.scenario, ctx.scenario.people["designated"]
+    """照会番号の登録 (OQSsiimm01) by numbers + birth date of a card holder: later checks come back with
+    the ReferenceNumber. A qualification not yet linked to a card is refused with an error."""
+    sc = ctx.scenario
     ref = "VT" + secrets.token_hex(4).upper()
-    a = ctx.ask(REFERENCE, rf.reference(sc.facility_code, ref, p.payer_number, p.recipient_number))
+    unlinked = sc.people["designated"]
+    _error(c, ctx.ask(REFERENCE, rf.reference(sc.facility_code, ref, unlinked.payer_number, unlinked.recipient_number,
+                                               unlinked.birthdate)))
+    p = sc.people["combined"]  # holds a card: linked by the office's 初回ひも付け
+    a = ctx.ask(REFERENCE, rf.reference(sc.facility_code, ref, p.payer_number, p.recipient_number, p.birthdate))
     c.eq("SegmentOfResult", a.get("MessageHeader/SegmentOfResult"), "1")
-    got = [x.findtext("ReferenceNumber") for x in _results(ctx.check("designated"), "A1")]
+    c.eq("ProcessingResultStatus", a.get("MessageBody/ProcessingResultStatus"), "1")
+    got = [x.findtext("ReferenceNumber") for x in _results(ctx.check("combined"), "A1")]
     c.eq("ReferenceNumber in a later check", got, [ref])
+    got = [x.findtext("ReferenceNumber") for x in _results(ctx.check("designated"), "A1")]
+    c.eq("ReferenceNumber of the person refused", got, [None])
 
 
 def setting_off(ctx: Context, c: Checks) -> None:
@@ -196,10 +232,7 @@ def setting_off(ctx: Context, c: Checks) -> None:
         a = ctx.check("designated")
     finally:
         ctx.api.call(sc.facility_token, "PUT", "/facility/settings", json={"medical_assistance_enabled": True})
-    c.eq("SegmentOfResult", a.get("MessageHeader/SegmentOfResult"), "9")
-    c.true("ErrorCode set", bool(a.get("MessageHeader/ErrorCode")))
-    c.true("ErrorMessage set", bool(a.get("MessageHeader/ErrorMessage")))
-    c.eq("results", len(_results(a)), 0)
+    _error(c, a)
 
 
 def malformed(ctx: Context, c: Checks) -> None:
@@ -218,6 +251,7 @@ CASES = [("designated", "委託先での番号による資格確認 / designated
          ("late_ticket", "後日登録の医療券を一括取得 / ticket registered later, found by bulk retrieval", late_ticket),
          ("lost", "保護廃止 / qualification lost", lost),
          ("no_qualification", "該当資格なし / no matching qualification", no_qualification),
+         ("no_birthdate", "生年月日なしの要求 / request without a birth date", no_birthdate),
          ("combined", "医療保険との併用（カード） / combined with health insurance (card)", combined),
          ("reference_number", "照会番号の登録 / 照会番号 registration", reference_number),
          ("setting_off", "「医療扶助」利用しない / facility setting off", setting_off),

@@ -94,6 +94,6 @@ class ServerClient:
         return self._call("GET", "/facility/tickets", params={"month": month})
 
     def register_reference(self, fields: dict) -> dict:
-        return self._call("PUT", "/facility/references", json={
-            "reference_number": fields["reference_number"], "insurer_number": fields["insurer_number"],
-            "identification_number": fields["identification_number"]})
+        body = {k: fields[k] for k in ("reference_number", "insurer_number", "identification_number", "birthdate",
+                                       "branch_number") if fields.get(k)}
+        return self._call("PUT", "/facility/references", json=body)

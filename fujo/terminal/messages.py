@@ -122,7 +122,9 @@ def _search_info(body):
     return info if info is not None else body
 
 
-def _read_numbers(req: Request, scope, required_birthdate: bool = False) -> None:
+def _read_numbers(req: Request, scope, required_birthdate: bool = True) -> None:
+    """The numbers and the birth date identifying a qualification (the birth date is required,
+    as by the server: numbers alone would let anyone enumerate recipients)."""
     ins = text_of(scope, "InsurerNumber")
     num = text_of(scope, "InsuredIdentificationNumber")
     if not (ins or "").strip():

@@ -29,7 +29,10 @@ def _envelope(facility_code: str, arbitrary_id: str | None, encoding: str | None
 def single_check(facility_code: str, insurer_number: str, identification_number: str, birthdate: str | None = None,
                  card_symbol: str | None = None, branch_number: str | None = None, encoding: str = UTF8,
                  arbitrary_id: str | None = None, confirmation_date: str | None = None) -> bytes:
-    """OQSsiquc01req: 資格確認 by 保険者番号/公費負担者番号 + 記号・番号・枝番 (+ 生年月日)."""
+    """OQSsiquc01req: 資格確認 by 保険者番号/公費負担者番号 + 記号・番号・枝番 + 生年月日 (yyyyMMdd).
+
+    ``birthdate`` is required by the terminal (without it the answer is FJ2001 naming Birthdate);
+    it may be left out here only to build such a request on purpose."""
     root, head, body = _envelope(facility_code, arbitrary_id, encoding)
     if confirmation_date:
         sub(head, "QualificationConfirmationDate", confirmation_date)
@@ -60,12 +63,17 @@ def bulk_fetch(facility_code: str, reception_number: str, encoding: str = UTF8) 
 
 
 def reference(facility_code: str, reference_number: str, insurer_number: str, identification_number: str,
-              encoding: str = UTF8) -> bytes:
-    """OQSsiimm01req: register the facility's 照会番号 for the holder of these numbers."""
+              birthdate: str | None = None, branch_number: str | None = None, encoding: str = UTF8) -> bytes:
+    """OQSsiimm01req: register the facility's 照会番号 for the holder of these numbers + 生年月日
+    (yyyyMMdd; required, as for a check) and, for insurance shared by a family, the 枝番."""
     root, _, body = _envelope(facility_code, None, encoding)
     info = sub(body, "QualificationConfirmSearchInfo")
     sub(info, "InsurerNumber", insurer_number)
     sub(info, "InsuredIdentificationNumber", identification_number)
+    if branch_number:
+        sub(info, "InsuredBranchNumber", branch_number)
+    if birthdate:
+        sub(info, "Birthdate", birthdate)
     sub(body, "ReferenceNumber", reference_number)
     return to_bytes(root, encoding)
 

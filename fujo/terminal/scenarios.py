@@ -3,7 +3,8 @@ that it works against any fujo server the kit is given an operator token for.
 
 Everything is created fresh with random (valid) numbers, so the kit can run again and again
 against the same server: a new 福祉事務所 with its own 公費負担者番号, a second facility for the
-未委託 case, an insurer for the 併用 case, and one synthetic recipient per case.
+未委託 case, an insurer for the 併用 case, and one synthetic recipient per case. Only the 併用
+person holds a card (so only that person is linked, and a 照会番号 can be registered for no other).
 """
 from __future__ import annotations
 
@@ -50,7 +51,8 @@ class Person:
     payer_number: str
     recipient_number: str
     name: str
-    birthdate: str  # yyyyMMdd
+    birthdate: str  # yyyyMMdd: every check and 照会番号 registration by numbers sends it
+    address: str = ""
 
 
 @dataclass
@@ -110,16 +112,17 @@ def load(api: Api, admin_token: str, facility_token: str) -> Scenario:
               ("late", "試験次郎", "ｼｹﾝ ｼﾞﾛｳ", "1978-11-03", None),
               ("lost", "試験四郎", "ｼｹﾝ ｼﾛｳ", "1962-02-14", (today - dt.timedelta(days=10)).isoformat()),
               ("combined", "試験三郎", "ｼｹﾝ ｻﾌﾞﾛｳ", "1955-06-30", None)]
+    address = "東京都運用テスト市1-2-3"
     for key, name, kana, birth, lost_on in people:
         def recipient():
             rec = {"payer_number": sc.payer_number, "recipient_number": with_check_digit(_digits(6)), "name": name,
                    "name_kana": kana, "sex": "2" if key == "not_designated" else "1", "birthdate": birth,
-                   "qualification_date": "2020-04-01"}
+                   "address": address, "post_number": "100-0001", "qualification_date": "2020-04-01"}
             if lost_on:
                 rec.update(disqualification_date=lost_on, reason_of_loss="99")
             return api.call(sc.office_token, "POST", "/recipients", json=rec)[1]
         rec = _retry_unique(recipient)
-        sc.people[key] = Person(key, sc.payer_number, rec["recipient_number"], name, birth.replace("-", ""))
+        sc.people[key] = Person(key, sc.payer_number, rec["recipient_number"], name, birth.replace("-", ""), address)
 
     add_ticket(api, sc, "designated", sc.facility_code)
     add_ticket(api, sc, "not_designated", sc.other_facility_code)

@@ -15,7 +15,7 @@ from ..bulk import service as bulk
 from ..cards.reader import prove
 from ..cards.service import CardProofRefused, create_challenge
 from ..core import codes, numbers, screen
-from ..core.dates import today_jst
+from ..core.dates import parse_date, today_jst
 from ..core.errors import FieldProblem, FujoError, Problems, ValidationFailed
 from ..db import schema as s
 from ..eligibility import service as eligibility
@@ -33,8 +33,7 @@ _PERSON_LINES = (1, 2, 1, 3)          # 照会番号 / 公費負担者番号 福
 _TICKET_LINES = (2, 2, 1, 1, 3)       # 券別 診療年月 / 指定医療機関名 単独併用 / 有効開始 / 有効終了 / 傷病名1-3
 _INSURANCE_LINES = (1, 2, 3, 3, 1)
 
-REASON_JA = {"not_designated": "この医療機関・薬局は今月の委託先ではありません（未委託）。",
-             "not_registered": "今月の医療券/調剤券が福祉事務所でまだ登録されていません。",
+REASON_JA = {"unregistered": "この医療機関・薬局を委託先とする今月の医療券/調剤券は登録されていません（未委託または未登録）。",
              "lost": "保護が停止・廃止されています。"}
 NO_LINK_NOTE = "未委託の状態での診療報酬請求を防止するために公費負担者番号・受給者番号を連携しません。"
 
@@ -143,13 +142,16 @@ def check_numbers(request: Request, staff: FacilityUser, payer_number: str = For
     problems = Problems()
     problems.add(numbers.check_payer_number(values["payer_number"]))
     problems.add(numbers.check_recipient_number(values["recipient_number"]))
+    # Required, as by the service (numbers alone would let anyone enumerate recipients): said here
+    # too so that every missing field is named at once.
+    problems.add(parse_date(birthdate, "birthdate", "生年月日", required=True)[1])
     message = None
     errors: dict = {}
     try:
         problems.raise_if_any()
         db = db_of(request)
         check = eligibility.check_by_numbers(db, staff.principal, values["payer_number"], values["recipient_number"],
-                                             birthdate or None)
+                                             birthdate)
         contact = None
         if not check.get("ResultList"):
             with db.read() as conn:
@@ -291,21 +293,31 @@ def reference_form(request: Request, staff: FacilityUser):
 
 @router.post("/reference")
 def reference_save(request: Request, staff: FacilityUser, reference_number: str = Form("", max_length=40),
-                   insurer_number: str = Form("", max_length=20), identification_number: str = Form("", max_length=40)):
+                   insurer_number: str = Form("", max_length=20), identification_number: str = Form("", max_length=40),
+                   birthdate: str = Form("", max_length=10), branch_number: str = Form("", max_length=10)):
     values = {"reference_number": reference_number.strip(), "insurer_number": insurer_number.strip(),
-              "identification_number": identification_number.strip()}
+              "identification_number": identification_number.strip(), "birthdate": birthdate.strip(),
+              "branch_number": branch_number.strip()}
     errors: dict = {}
     message = None
+    status = 422
     try:
+        problems = Problems()  # every missing field at once; the service checks them again
+        facility.validate_reference_number(values["reference_number"], problems)
+        if not values["insurer_number"]:
+            problems.add(FieldProblem("insurer_number", "required", "保険者番号または公費負担者番号を入力してください。",
+                                      "insurer_number is required."))
         if not values["identification_number"]:
-            raise ValidationFailed(problems=[FieldProblem("identification_number", "required",
-                                                          "受給者番号（または被保険者番号）を入力してください。", "required")])
+            problems.add(FieldProblem("identification_number", "required",
+                                      "受給者番号（または被保険者番号）を入力してください。", "required"))
+        problems.add(parse_date(values["birthdate"], "birthdate", "生年月日", required=True)[1])
+        problems.raise_if_any()
         facility.register_reference(db_of(request), staff.principal, **values)
         return render(request, "desk/reference.html", title="照会番号の登録", values={},
                       notice=f"照会番号 {values['reference_number']} を登録しました。")
     except ValidationFailed as e:
         errors, _ = field_errors(e)
-    except FujoError as e:
-        message = e.message_ja
-    return render(request, "desk/reference.html", status=422, title="照会番号の登録", values=values, errors=errors,
+    except FujoError as e:  # not found, several people (give the 枝番), not linked to a card yet, setting off
+        message, status = e.message_ja, e.status
+    return render(request, "desk/reference.html", status=status, title="照会番号の登録", values=values, errors=errors,
                   message=message, notice=None)

@@ -22,6 +22,7 @@ from tests.helpers import snapshot
 # Valid numbers worked out from DOMAIN.md's rule (see tests/core/test_numbers.py)
 OFFICE_PAYER = "12130019"
 ICHIRO = "1010008"
+ICHIRO_BIRTH = "1990-01-15"
 CLINIC = "1311234569"        # ●●医療機関, designated on 生保一郎's 令和6年7月 医療券
 OTHER_CLINIC = "1311299992"  # ▲▲クリニック: 未委託
 JULY_10 = "2024-07-10"
@@ -41,11 +42,14 @@ def screen_of(stdout: str) -> tuple[str, list[tuple[str, str]]]:
 
 
 def register_patient_number(db, facility, number="0000001"):
-    register_reference(db, principal_for(db, FACILITY, facility), number, OFFICE_PAYER, ICHIRO)
+    # the demo's 生保一郎 holds a card, so the qualification is linked and can get a 照会番号
+    register_reference(db, principal_for(db, FACILITY, facility), number, OFFICE_PAYER, ICHIRO, birthdate=ICHIRO_BIRTH)
 
 
-def check_ticket(fujo, facility=CLINIC, payer=OFFICE_PAYER, recipient=ICHIRO, date=JULY_10, *extra):
-    return fujo("check", "ticket", "--facility", facility, "--payer", payer, "--recipient", recipient,
+def check_ticket(fujo, facility=CLINIC, payer=OFFICE_PAYER, recipient=ICHIRO, date=JULY_10, *extra,
+                 birthdate=ICHIRO_BIRTH):
+    bd = ("--birthdate", birthdate) if birthdate else ()
+    return fujo("check", "ticket", "--facility", facility, "--payer", payer, "--recipient", recipient, *bd,
                 "--date", date, *extra)
 
 
@@ -163,15 +167,32 @@ def test_check_ticket_json_for_a_facility_not_designated_withholds_the_numbers(f
     [r] = out["ResultList"]
     assert "InsurerNumber" not in r and "InsuredIdentificationNumber" not in r
     assert "PublicExpenseResultList" not in r
-    assert r["InsurerName"] == "○○市福祉事務所" and r["Name"] == "生保一郎"
+    # masked: no address, no qualification dates (the demo's 生保一郎 has an address)
+    for hidden in ("Address", "PostNumber", "QualificationDate", "DisqualificationDate", "ReasonOfLoss"):
+        assert hidden not in r, hidden
+    assert r["InsurerName"] == "○○市福祉事務所" and r["Name"] == "生保一郎" and r["Birthdate"] == "19900115"
     assert out["Contact"]["OfficeName"] == "○○市福祉事務所" and PHONE.fullmatch(out["Contact"]["Phone"])
+    # the same reason whether another facility holds the ticket or none is registered yet
+    assert out["Reason"] == "unregistered"
+    unregistered = json.loads(check_ticket(fujo, CLINIC, OFFICE_PAYER, ICHIRO, "2024-08-10", "--json").stdout)
+    assert (unregistered["QualificationValidity"], unregistered["Reason"]) == ("6", "unregistered")
 
 
 def test_check_ticket_with_a_wrong_birthdate_reveals_nothing(fujo, demo):
-    res = check_ticket(fujo, CLINIC, OFFICE_PAYER, ICHIRO, JULY_10, "--birthdate", "1990-01-16", "--json")
+    res = check_ticket(fujo, CLINIC, OFFICE_PAYER, ICHIRO, JULY_10, "--json", birthdate="1990-01-16")
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert out["QualificationValidity"] == "4" and out["ResultList"] == []
+    assert "生保一郎" not in res.stdout
+
+
+def test_check_ticket_without_a_birthdate_exits_2_naming_it_and_checks_nothing(fujo, demo, db):
+    before = snapshot(db)
+    res = check_ticket(fujo, birthdate=None)
+    assert res.exit_code == 2, res.output
+    assert "birthdate: 生年月日を入力してください。 / birthdate is required." in res.stderr
+    assert res.stdout == "" and "Traceback" not in res.output
+    assert snapshot(db) == before  # not even the check log
 
 
 def test_check_ticket_of_a_month_without_a_ticket_is_unregistered(fujo, demo):
@@ -490,14 +511,16 @@ def test_org_token_for_an_unknown_organisation_is_refused(fujo, db):
 # --- bad input of every kind: exit 2, the field named, nothing written -------------------------
 
 @pytest.mark.parametrize("args, named", [
-    (["check", "ticket", "--facility", CLINIC, "--payer", OFFICE_PAYER, "--recipient", ICHIRO, "--date", "2024-02-30"],
-     "資格確認日"),
-    (["check", "ticket", "--facility", CLINIC, "--payer", OFFICE_PAYER, "--recipient", ICHIRO, "--date", "10/07/2024"],
-     "資格確認日"),
-    (["check", "ticket", "--facility", CLINIC, "--payer", "12000001", "--recipient", ICHIRO, "--date", JULY_10],
-     "公費負担者番号"),
-    (["check", "ticket", "--facility", CLINIC, "--payer", OFFICE_PAYER, "--recipient", "1010001", "--date", JULY_10],
-     "受給者番号"),
+    (["check", "ticket", "--facility", CLINIC, "--payer", OFFICE_PAYER, "--recipient", ICHIRO, "--date", "2024-02-30",
+      "--birthdate", ICHIRO_BIRTH], "資格確認日"),
+    (["check", "ticket", "--facility", CLINIC, "--payer", OFFICE_PAYER, "--recipient", ICHIRO, "--date", "10/07/2024",
+      "--birthdate", ICHIRO_BIRTH], "資格確認日"),
+    (["check", "ticket", "--facility", CLINIC, "--payer", "12000001", "--recipient", ICHIRO, "--date", JULY_10,
+      "--birthdate", ICHIRO_BIRTH], "公費負担者番号"),
+    (["check", "ticket", "--facility", CLINIC, "--payer", OFFICE_PAYER, "--recipient", "1010001", "--date", JULY_10,
+      "--birthdate", ICHIRO_BIRTH], "受給者番号"),
+    (["check", "ticket", "--facility", CLINIC, "--payer", OFFICE_PAYER, "--recipient", ICHIRO, "--date", JULY_10],
+     "生年月日"),
     (["check", "ticket", "--facility", CLINIC, "--payer", OFFICE_PAYER, "--recipient", ICHIRO, "--date", JULY_10,
       "--birthdate", "1990-13-01"], "生年月日"),
     (["tickets", "--facility", CLINIC, "--month", "2024-13"], "診療年月"),

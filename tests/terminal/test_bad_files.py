@@ -10,12 +10,13 @@ from fujo.core.dates import today_jst
 from fujo.terminal import requestfiles as rf
 from fujo.terminal.requestfiles import wait_answer
 from fujo.terminal.xmlio import atomic_write
-from tests.factories import CLINIC, OTHER, PAYER
+from tests.factories import CLINIC, INSURER_NO, OTHER, PAYER
 from tests.helpers import snapshot
 from tests.terminal.conftest import wait_for
 
 TODAY = today_jst()
 MONTH = TODAY.strftime("%Y%m")
+BIRTH = "19900115"  # the factories' 生保一郎
 
 
 def _raw(folder, name: str, data: bytes):
@@ -31,11 +32,11 @@ def _still_answers(world, agent, rid="after"):
     """The agent goes on: a good request after the bad one is answered normally."""
     r = world.recipient()
     world.ticket(r, on=TODAY)
-    rf.drop(agent.folder.root, "OQSsiquc01", rid, rf.single_check(CLINIC, PAYER, r["recipient_number"]))
+    rf.drop(agent.folder.root, "OQSsiquc01", rid, rf.single_check(CLINIC, PAYER, r["recipient_number"], BIRTH))
     assert wait_answer(agent.folder.root, "OQSsiquc01", rid).get("MessageBody/QualificationValidity") == "1"
 
 
-GOOD = rf.single_check(CLINIC, PAYER, "1010008")
+GOOD = rf.single_check(CLINIC, PAYER, "1010008", BIRTH)
 BILLION_LAUGHS = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
                   b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]><XmlMsg>&lol2;</XmlMsg>')
 XXE = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
@@ -94,18 +95,20 @@ def _error_answer(agent, rid, data, kind="OQSsiquc01"):
 
 
 @pytest.mark.parametrize("data,code,words", [
-    (rf.single_check(CLINIC, PAYER, ""), "FJ2001", "InsuredIdentificationNumber"),
-    (rf.single_check(CLINIC, "", "1010008"), "FJ2001", "InsurerNumber"),
-    (rf.single_check(CLINIC, "12130018", "1010008"), "FJ2002", "検証番号"),      # payer check digit
-    (rf.single_check(CLINIC, PAYER, "101000"), "FJ2002", "7桁"),                 # recipient length
-    (rf.single_check(CLINIC, PAYER, "1010009"), "FJ2002", "検証番号"),           # recipient check digit
-    (rf.single_check(CLINIC, "1213001", "1010008"), "FJ2002", "桁"),             # 7 digits: neither kind
-    (rf.single_check(CLINIC, "12000001", "1010001"), "FJ2002", "都道府県"),      # the seed's placeholder
-    (rf.single_check(CLINIC, "06139991", "5678"), "FJ2002", "保険者番号"),       # insurer check digit
+    (rf.single_check(CLINIC, PAYER, "", BIRTH), "FJ2001", "InsuredIdentificationNumber"),
+    (rf.single_check(CLINIC, "", "1010008", BIRTH), "FJ2001", "InsurerNumber"),
+    (rf.single_check(CLINIC, PAYER, "1010008"), "FJ2001", "Birthdate"),                 # required, as by the server
+    (rf.single_check(CLINIC, INSURER_NO, "5678", card_symbol="12-34"), "FJ2001", "Birthdate"),  # insurance too
+    (rf.single_check(CLINIC, "12130018", "1010008", BIRTH), "FJ2002", "検証番号"),      # payer check digit
+    (rf.single_check(CLINIC, PAYER, "101000", BIRTH), "FJ2002", "7桁"),                 # recipient length
+    (rf.single_check(CLINIC, PAYER, "1010009", BIRTH), "FJ2002", "検証番号"),           # recipient check digit
+    (rf.single_check(CLINIC, "1213001", "1010008", BIRTH), "FJ2002", "桁"),             # 7 digits: neither kind
+    (rf.single_check(CLINIC, "12000001", "1010001", BIRTH), "FJ2002", "都道府県"),      # the seed's placeholder
+    (rf.single_check(CLINIC, "06139991", "5678", BIRTH), "FJ2002", "保険者番号"),       # insurer check digit
     (rf.single_check(CLINIC, PAYER, "1010008", birthdate="1990-01-15"), "FJ2002", "Birthdate"),
     (rf.single_check(CLINIC, PAYER, "1010008", birthdate="19901350"), "FJ2002", "生年月日"),  # found by the server
-    (rf.single_check(OTHER, PAYER, "1010008"), "FJ2003", OTHER),
-    (rf.single_check(CLINIC, PAYER, "1010008").replace(b">0</CharacterCode", b">7</CharacterCode"), "FJ2002",
+    (rf.single_check(OTHER, PAYER, "1010008", BIRTH), "FJ2003", OTHER),
+    (rf.single_check(CLINIC, PAYER, "1010008", BIRTH).replace(b">0</CharacterCode", b">7</CharacterCode"), "FJ2002",
      "CharacterCodeIdentifier"),
 ])
 def test_wrong_values_are_answered_with_an_error_naming_them(world, agent, db, data, code, words):
@@ -116,7 +119,7 @@ def test_wrong_values_are_answered_with_an_error_naming_them(world, agent, db, d
 
 
 def test_character_code_contradicting_the_declaration_is_an_encoding_error(world, agent):
-    data = rf.single_check(CLINIC, PAYER, "1010008").replace(
+    data = rf.single_check(CLINIC, PAYER, "1010008", BIRTH).replace(
         b"<CharacterCodeIdentifier>0<", b"<CharacterCodeIdentifier>1<")
     assert _error_answer(agent, "cc", data)[0] == "FJ1002"
 
@@ -130,9 +133,30 @@ def test_missing_month_and_unknown_reception_number(world, agent):
 
 def test_reference_for_unknown_person_and_bad_reference_number(world, agent, db):
     before = snapshot(db)
-    assert _error_answer(agent, "r1", rf.reference(CLINIC, "P1", PAYER, "1010008"), "OQSsiimm01")[0] == "FJ3002"
-    assert _error_answer(agent, "r2", rf.reference(CLINIC, "P-1", PAYER, "1010008"), "OQSsiimm01")[0] == "FJ2002"
+    assert _error_answer(agent, "r1", rf.reference(CLINIC, "P1", PAYER, "1010008", BIRTH), "OQSsiimm01")[0] == "FJ3002"
+    assert _error_answer(agent, "r2", rf.reference(CLINIC, "P-1", PAYER, "1010008", BIRTH), "OQSsiimm01")[0] == "FJ2002"
     assert snapshot(db) == before
+
+
+def test_reference_without_birth_date_or_with_another_one_is_refused_and_changes_nothing(world, agent, db):
+    r = world.recipient()
+    world.card(r)  # linked: only the birth date is wrong
+    before = snapshot(db)
+    code, msg = _error_answer(agent, "b1", rf.reference(CLINIC, "P1", PAYER, r["recipient_number"]), "OQSsiimm01")
+    assert (code, msg) == ("FJ2001", "必須の要素 Birthdate がありません。")
+    code, msg = _error_answer(agent, "b2", rf.reference(CLINIC, "P1", PAYER, r["recipient_number"], "19900116"),
+                              "OQSsiimm01")
+    assert code == "FJ3002" and "該当する資格がありません" in msg
+    assert snapshot(db) == before
+
+
+def test_reference_for_a_qualification_not_linked_to_a_card_is_refused_and_links_no_one(world, agent, db):
+    r = world.recipient()  # no card: the office has not linked this qualification to a person
+    before = snapshot(db)
+    code, msg = _error_answer(agent, "n1", rf.reference(CLINIC, "P1", PAYER, r["recipient_number"], BIRTH),
+                              "OQSsiimm01")
+    assert code == "FJ3004" and "まだマイナンバーカードにひも付けられていない" in msg
+    assert snapshot(db) == before  # no person created, the recipient row untouched
 
 
 def test_facility_setting_off_is_answered_with_its_own_code(world, agent, client):
@@ -141,15 +165,19 @@ def test_facility_setting_off_is_answered_with_its_own_code(world, agent, client
     res = client.put("/api/v1/facility/settings", headers=world.auth("clinic"),
                      json={"medical_assistance_enabled": False})
     assert res.status_code == 200
-    code, msg = _error_answer(agent, "off", rf.single_check(CLINIC, PAYER, r["recipient_number"]))
+    code, msg = _error_answer(agent, "off", rf.single_check(CLINIC, PAYER, r["recipient_number"], BIRTH))
     assert code == "FJ3001" and "利用しない" in msg
     assert _error_answer(agent, "off", rf.bulk_start(CLINIC, MONTH), "OQSmutic01")[0] == "FJ3001"
+    world.card(r)  # linked, so only the setting stands in the way of a 照会番号 by 公費負担者番号
+    code, msg = _error_answer(agent, "off", rf.reference(CLINIC, "P1", PAYER, r["recipient_number"], BIRTH),
+                              "OQSsiimm01")
+    assert code == "FJ3001" and "利用しない" in msg
 
 
 def test_a_file_still_being_written_is_answered_once_complete(world, agent):
     r = world.recipient()
     world.ticket(r, on=TODAY)
-    data = rf.single_check(CLINIC, PAYER, r["recipient_number"])
+    data = rf.single_check(CLINIC, PAYER, r["recipient_number"], BIRTH)
     path = agent.folder.req / "OQSsiquc01req_slow.xml"
     with open(path, "wb") as f:  # written in place, in two parts, with a pause between
         f.write(data[:60])

@@ -9,9 +9,11 @@ from fujo.terminal.face import card_check_to_face
 from fujo.terminal.requestfiles import read_answer, wait_answer
 from fujo.terminal.xmlio import SJIS
 from tests.factories import CLINIC, INSURER_NO, OTHER, PAYER
+from tests.helpers import snapshot
 
 TODAY = today_jst()
 MONTH = TODAY.strftime("%Y%m")
+BIRTH = "19900115"  # the factories' 生保一郎
 
 
 def test_single_check_of_a_designated_ticket_returns_the_ticket(world, agent):
@@ -45,24 +47,54 @@ def test_single_check_of_a_designated_ticket_returns_the_ticket(world, agent):
     assert not (agent.folder.req / "OQSsiquc01req_0001.xml").exists()
 
 
-def test_undesignated_facility_gets_validity_6_without_numbers_or_tickets(world, make_agent):
-    r = world.recipient()
+def test_undesignated_facility_gets_validity_6_without_numbers_tickets_address_or_dates(world, make_agent):
+    r = world.recipient()  # with an address and a 保護開始日
     world.ticket(r, on=TODAY)  # designates the clinic
     agent = make_agent("other")
-    rf.drop(agent.folder.root, "OQSsiquc01", "u1", rf.single_check(OTHER, PAYER, r["recipient_number"]))
+    rf.drop(agent.folder.root, "OQSsiquc01", "u1", rf.single_check(OTHER, PAYER, r["recipient_number"], BIRTH))
     a = wait_answer(agent.folder.root, "OQSsiquc01", "u1")
     assert a.get("MessageBody/QualificationValidity") == "6"
-    res = a.all(".//ResultOfQualificationConfirmation")[0]
-    assert res.findtext("Name") == "生保一郎"
+    [res] = a.all(".//ResultOfQualificationConfirmation")
+    assert res.findtext("Name") == "生保一郎" and res.findtext("Birthdate") == BIRTH
     assert res.findtext("InsurerName") == "○○市福祉事務所"
-    assert res.find("InsurerNumber") is None and res.find("InsuredIdentificationNumber") is None
-    assert res.find("PublicExpenseResultList") is None
+    for hidden in ("InsurerNumber", "InsuredIdentificationNumber", "PublicExpenseResultList", "Address", "PostNumber",
+                   "QualificationDate", "DisqualificationDate", "ReasonOfLoss"):
+        assert res.find(hidden) is None, hidden
+    assert b"unregistered" not in a.raw and b"not_designated" not in a.raw  # the server's Reason never reaches the file
+
+
+def test_lost_qualification_keeps_its_end_date_and_reason_but_not_the_address(world, agent):
+    r = world.recipient(disqualification_date=(TODAY - dt.timedelta(days=3)).isoformat(), reason_of_loss="99")
+    rf.drop(agent.folder.root, "OQSsiquc01", "l1", rf.single_check(CLINIC, PAYER, r["recipient_number"], BIRTH))
+    a = wait_answer(agent.folder.root, "OQSsiquc01", "l1")
+    assert a.get("MessageBody/QualificationValidity") == "2"
+    [res] = a.all(".//ResultOfQualificationConfirmation")
+    assert res.findtext("DisqualificationDate") == (TODAY - dt.timedelta(days=3)).strftime("%Y%m%d")
+    assert res.findtext("ReasonOfLoss") == "99" and res.findtext("QualificationDate") == "20200401"
+    for hidden in ("InsurerNumber", "InsuredIdentificationNumber", "PublicExpenseResultList", "Address", "PostNumber"):
+        assert res.find(hidden) is None, hidden
+
+
+def test_a_check_without_a_birth_date_is_refused_naming_birthdate(world, agent, db):
+    r = world.recipient()
+    world.ticket(r, on=TODAY)
+    before = snapshot(db)
+    rf.drop(agent.folder.root, "OQSsiquc01", "nb", rf.single_check(CLINIC, PAYER, r["recipient_number"]))
+    a = wait_answer(agent.folder.root, "OQSsiquc01", "nb")
+    assert a.path.suffix == ".xml"
+    assert a.get("MessageHeader/SegmentOfResult") == "9"
+    assert a.get("MessageHeader/ErrorCode") == "FJ2001"
+    assert a.get("MessageHeader/ErrorMessage") == "必須の要素 Birthdate がありません。"
+    assert a.get("MessageBody/ProcessingResultStatus") == "2"
+    assert a.root.find(".//ResultList") is None
+    assert "生保" not in a.raw.decode("utf-8")
+    assert snapshot(db) == before  # the server was never asked: no check is logged
 
 
 def test_shift_jis_request_gets_a_shift_jis_answer(world, agent):
     r = world.recipient(name="髙橋①子")
     world.ticket(r, on=TODAY)
-    rf.drop(agent.folder.root, "OQSsiquc01", "sj", rf.single_check(CLINIC, PAYER, r["recipient_number"],
+    rf.drop(agent.folder.root, "OQSsiquc01", "sj", rf.single_check(CLINIC, PAYER, r["recipient_number"], BIRTH,
                                                                    encoding=SJIS))
     a = wait_answer(agent.folder.root, "OQSsiquc01", "sj")
     assert a.raw.startswith(b'<?xml version="1.0" encoding="Shift_JIS" standalone="no"?>')
@@ -77,13 +109,30 @@ def test_insurance_check_by_numbers_pads_nothing_for_8_digit_insurers(world, age
     card = world.card(r)
     world.insurance(card)
     rf.drop(agent.folder.root, "OQSsiquc01", "ins",
-            rf.single_check(CLINIC, INSURER_NO, "5678", card_symbol="12-34", branch_number="01"))
+            rf.single_check(CLINIC, INSURER_NO, "5678", BIRTH, card_symbol="12-34", branch_number="01"))
     a = wait_answer(agent.folder.root, "OQSsiquc01", "ins")
     res = a.all(".//ResultOfQualificationConfirmation")
     assert [x.findtext("InsuredCardClassification") for x in res] == ["01"]
     assert res[0].findtext("InsurerNumber") == INSURER_NO
     assert res[0].findtext("InsuredCardSymbol") == "12-34"
     assert a.get("MessageBody/QualificationValidity") == "1"
+
+
+def test_insurance_numbers_shared_by_a_family_without_the_branch_number_answer_5_and_reveal_no_one(world, agent):
+    world.insurance()                                                       # 枝番 01, born 1990-01-15
+    world.insurance(branch_number="02", name="生保花子", name_kana="ｾｲﾎ ﾊﾅｺ", sex="2")  # same number and birth date
+    root = agent.folder.root
+    rf.drop(root, "OQSsiquc01", "fam", rf.single_check(CLINIC, INSURER_NO, "5678", BIRTH, card_symbol="12-34"))
+    a = wait_answer(root, "OQSsiquc01", "fam")
+    assert a.get("MessageHeader/SegmentOfResult") == "1"
+    assert a.get("MessageBody/QualificationValidity") == "5"
+    assert a.root.find(".//ResultList") is None
+    assert "生保" not in a.raw.decode("utf-8")
+    rf.drop(root, "OQSsiquc01", "fam2", rf.single_check(CLINIC, INSURER_NO, "5678", BIRTH, card_symbol="12-34",
+                                                        branch_number="02"))
+    a = wait_answer(root, "OQSsiquc01", "fam2")
+    assert a.get("MessageBody/QualificationValidity") == "1"
+    assert [x.text for x in a.all(".//ResultOfQualificationConfirmation/Name")] == ["生保花子"]
 
 
 def test_card_check_writes_a_face_file_with_the_chosen_consent(world, agent):
@@ -112,7 +161,7 @@ def test_card_check_writes_a_face_file_with_the_chosen_consent(world, agent):
 def test_bulk_retrieval_finds_a_ticket_registered_after_the_visit(world, agent):
     r = world.recipient()
     root = agent.folder.root
-    rf.drop(root, "OQSsiquc01", "visit", rf.single_check(CLINIC, PAYER, r["recipient_number"]))
+    rf.drop(root, "OQSsiquc01", "visit", rf.single_check(CLINIC, PAYER, r["recipient_number"], BIRTH))
     assert wait_answer(root, "OQSsiquc01", "visit").get("MessageBody/QualificationValidity") == "6"
     world.ticket(r, on=TODAY)  # the welfare office registers it later
 
@@ -147,10 +196,30 @@ def test_large_bulk_result_comes_as_a_zip_holding_the_xml(world, make_agent):
 def test_reference_number_registration_shows_up_in_later_checks(world, agent):
     r = world.recipient()
     world.ticket(r, on=TODAY)
+    world.card(r)  # the office's 初回ひも付け: only a linked qualification can get a 照会番号
     root = agent.folder.root
-    rf.drop(root, "OQSsiimm01", "ref", rf.reference(CLINIC, "P000123", PAYER, r["recipient_number"]))
+    rf.drop(root, "OQSsiimm01", "ref", rf.reference(CLINIC, "P000123", PAYER, r["recipient_number"], BIRTH))
     a = wait_answer(root, "OQSsiimm01", "ref")
     assert a.get("MessageHeader/SegmentOfResult") == "1"
     assert a.get("MessageBody/ProcessingResultStatus") == "1"
-    rf.drop(root, "OQSsiquc01", "after", rf.single_check(CLINIC, PAYER, r["recipient_number"]))
+    assert a.get("MessageBody/QualificationConfirmSearchInfo/Birthdate") == BIRTH
+    assert a.get("MessageBody/QualificationConfirmSearchInfo/ReferenceNumber") == "P000123"
+    rf.drop(root, "OQSsiquc01", "after", rf.single_check(CLINIC, PAYER, r["recipient_number"], BIRTH))
     assert wait_answer(root, "OQSsiquc01", "after").all(".//ReferenceNumber")[0].text == "P000123"
+
+
+def test_reference_number_for_insurance_shared_by_a_family_needs_the_branch_number(world, agent):
+    r = world.recipient()
+    world.insurance(world.card(r))                                          # 枝番 01: the card holder
+    world.insurance(branch_number="02", name="生保花子", name_kana="ｾｲﾎ ﾊﾅｺ", sex="2")  # same number and birth date
+    root = agent.folder.root
+    rf.drop(root, "OQSsiimm01", "fam", rf.reference(CLINIC, "P7", INSURER_NO, "5678", BIRTH))
+    a = wait_answer(root, "OQSsiimm01", "fam")
+    assert (a.get("MessageHeader/SegmentOfResult"), a.get("MessageHeader/ErrorCode")) == ("9", "FJ3004")
+    assert "枝番" in a.get("MessageHeader/ErrorMessage")
+    rf.drop(root, "OQSsiimm01", "fam2", rf.reference(CLINIC, "P7", INSURER_NO, "5678", BIRTH, branch_number="01"))
+    a = wait_answer(root, "OQSsiimm01", "fam2")
+    assert a.get("MessageHeader/SegmentOfResult") == "1"
+    assert a.get("MessageBody/QualificationConfirmSearchInfo/InsuredBranchNumber") == "01"
+    rf.drop(root, "OQSsiquc01", "after", rf.single_check(CLINIC, INSURER_NO, "5678", BIRTH, branch_number="01"))
+    assert [x.text for x in wait_answer(root, "OQSsiquc01", "after").all(".//ReferenceNumber")] == ["P7"]

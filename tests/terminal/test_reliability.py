@@ -21,7 +21,7 @@ def test_unreachable_server_is_answered_and_a_retry_of_the_same_file_is_processe
     r = world.recipient()
     world.ticket(r, on=TODAY)
     down = make_agent(url=f"http://127.0.0.1:{free_port()}")
-    data = rf.single_check(CLINIC, PAYER, r["recipient_number"])
+    data = rf.single_check(CLINIC, PAYER, r["recipient_number"], "19900115")
     rf.drop(down.folder.root, "OQSsiquc01", "x", data)
     a = wait_answer(down.folder.root, "OQSsiquc01", "x")
     assert a.get("MessageHeader/SegmentOfResult") == "9"
@@ -42,7 +42,7 @@ def test_a_request_seen_again_after_a_restart_is_not_answered_twice(world, make_
     r = world.recipient()
     world.ticket(r, on=TODAY)
     first = make_agent()
-    data = rf.single_check(CLINIC, PAYER, r["recipient_number"])
+    data = rf.single_check(CLINIC, PAYER, r["recipient_number"], "19900115")
     rf.drop(first.folder.root, "OQSsiquc01", "once", data)
     answer = wait_answer(first.folder.root, "OQSsiquc01", "once").path
     written = answer.read_bytes()
@@ -60,7 +60,7 @@ def test_a_request_seen_again_after_a_restart_is_not_answered_twice(world, make_
 def test_reusing_an_answered_file_name_is_refused_as_a_duplicate(world, agent, db):
     r = world.recipient()
     world.ticket(r, on=TODAY)
-    data = rf.single_check(CLINIC, PAYER, r["recipient_number"])
+    data = rf.single_check(CLINIC, PAYER, r["recipient_number"], "19900115")
     rf.drop(agent.folder.root, "OQSsiquc01", "dup", data)
     wait_answer(agent.folder.root, "OQSsiquc01", "dup").path.unlink()  # the レセコン took the answer
     rf.drop(agent.folder.root, "OQSsiquc01", "dup", data)

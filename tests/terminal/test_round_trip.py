@@ -54,11 +54,19 @@ def _strict(path: Path) -> etree._Element:
     return root
 
 
-def _person_fields(res, row) -> None:
-    for el, col in (("Name", "name"), ("NameKana", "name_kana"), ("Sex1", "sex"), ("Birthdate", "birthdate"),
-                    ("Address", "address"), ("PostNumber", "post_number"), ("QualificationDate", "qualification_date"),
-                    ("DisqualificationDate", "disqualification_date")):
+PERSON = (("Name", "name"), ("NameKana", "name_kana"), ("Sex1", "sex"), ("Birthdate", "birthdate"))
+ADDRESS = (("Address", "address"), ("PostNumber", "post_number"))
+DATES = (("QualificationDate", "qualification_date"), ("DisqualificationDate", "disqualification_date"))
+
+
+def _person_fields(res, row, validity: str = "1") -> None:
+    """Every person field equals the row's — except what a masked answer withholds: the address
+    for any validity but 1, and the qualification's dates for 6 (有効（未登録）)."""
+    shown = PERSON + (ADDRESS if validity == "1" else ()) + (DATES if validity != "6" else ())
+    for el, col in shown:
         assert res.findtext(el) == _wire(getattr(row, col)), el
+    for el, _ in set(ADDRESS + DATES) - set(shown):
+        assert res.find(el) is None, el
 
 
 def _check_against_db(conn, root, facility: str) -> int:
@@ -76,8 +84,10 @@ def _check_against_db(conn, root, facility: str) -> int:
                                                    r.c.recipient_number == res.findtext("InsuredIdentificationNumber"))).one()
             else:  # 未委託: numbers withheld, so find the person by name and birth date
                 row = conn.execute(select(r).where(r.c.name == res.findtext("Name"))).one()
-            _person_fields(res, row)
-            assert res.findtext("ReasonOfLoss") == row.reason_of_loss
+            # a single check has one A1 result, whose validity is the answer's; bulk and face answers here are 1
+            validity = root.findtext("MessageBody/QualificationValidity") or "1"
+            _person_fields(res, row, validity)
+            assert res.findtext("ReasonOfLoss") == (row.reason_of_loss if validity != "6" else None)
             office = conn.execute(select(s.organisations.c.name).select_from(
                 s.office_payers.join(s.organisations, s.organisations.c.id == s.office_payers.c.organisation_id))
                 .where(s.office_payers.c.payer_number == row.payer_number)).scalar_one()
@@ -121,11 +131,12 @@ def test_every_answer_validates_strictly_and_matches_the_database(world, make_ag
         "birthdate": "1990-01-15", "qualification_date": "2019-04-01", "card_serial": card["serial"]})
 
     asks = [("OQSsiquc01", "a", rf.single_check(CLINIC, PAYER, ichiro["recipient_number"], birthdate="19900115")),
-            ("OQSsiquc01", "b", rf.single_check(CLINIC, PAYER, hanako["recipient_number"], encoding=SJIS)),
-            ("OQSsiquc01", "c", rf.single_check(CLINIC, PAYER, shiro["recipient_number"])),
-            ("OQSsiquc01", "d", rf.single_check(CLINIC, kokuho, "4260", card_symbol="あ-1")),
-            ("OQSsiquc01", "e", rf.single_check(CLINIC, PAYER, "1010009")),
-            ("OQSsiimm01", "f", rf.reference(CLINIC, "K0001", PAYER, ichiro["recipient_number"], encoding=SJIS)),
+            ("OQSsiquc01", "b", rf.single_check(CLINIC, PAYER, hanako["recipient_number"], "19850402", encoding=SJIS)),
+            ("OQSsiquc01", "c", rf.single_check(CLINIC, PAYER, shiro["recipient_number"], "19900115")),
+            ("OQSsiquc01", "d", rf.single_check(CLINIC, kokuho, "4260", "19900115", card_symbol="あ-1")),
+            ("OQSsiquc01", "e", rf.single_check(CLINIC, PAYER, "1010009", "19900115")),
+            ("OQSsiimm01", "f", rf.reference(CLINIC, "K0001", PAYER, ichiro["recipient_number"], "19900115",
+                                             encoding=SJIS)),
             ("OQSmutic01", "g", rf.bulk_start(CLINIC, MONTH, encoding=SJIS))]
     for kind, rid, data in asks:
         rf.drop(root, kind, rid, data)
@@ -144,5 +155,9 @@ def test_every_answer_validates_strictly_and_matches_the_database(world, make_ag
         for path in files:
             fields += _check_against_db(conn, _strict(path), CLINIC)
     assert fields > 80
+    # the masked answers were really there to compare (not error answers): 6 for 未委託, 2 for 廃止
+    got = {path.stem.split("_", 1)[1]: etree.parse(str(path)).getroot().findtext("MessageBody/QualificationValidity")
+           for path in files if path.parent == agent.folder.res and path.name.startswith("OQSsiquc01res_")}
+    assert got == {"a": "1", "b": "6", "c": "2", "d": "1", "e": None}
     face = _strict(sorted(agent.folder.face.iterdir())[0])
     assert [x.text for x in face.iter("InsurerNumber")][0] == " " * 2 + kokuho

@@ -52,7 +52,8 @@ def test_the_kit_reports_failures_of_a_broken_integration(world, server, tmp_pat
         stop.set()
         t.join()
     failed = {r.key for r in results if not r.passed}
-    assert {"designated", "not_designated", "late_ticket", "lost", "setting_off", "malformed"} <= failed
+    assert {"designated", "not_designated", "late_ticket", "lost", "no_birthdate", "reference_number",
+            "setting_off", "malformed"} <= failed
     report = etree.fromstring(junit_xml(results))
     suite = report.find("testsuite")
     assert suite.get("tests") == str(len(CASES)) and int(suite.get("failures")) == len(failed)
@@ -73,7 +74,7 @@ def test_cli_run_once_answers_and_card_writes_a_face_file(world, server, tmp_pat
     world.ticket(r, on=today_jst())
     card = world.card(r)
     folder = tmp_path / "cli"
-    rf.drop(folder, "OQSsiquc01", "cli1", rf.single_check(CLINIC, PAYER, r["recipient_number"]))
+    rf.drop(folder, "OQSsiquc01", "cli1", rf.single_check(CLINIC, PAYER, r["recipient_number"], "19900115"))
     env = {"FUJO_TERMINAL_TOKEN": world.tokens["clinic"]}
     res = CliRunner().invoke(cli, ["terminal", "run", "--dir", str(folder), "--server", server.url, "--once"], env=env)
     assert res.exit_code == 0, res.output

@@ -19,7 +19,10 @@ def _items(page) -> dict[str, str]:
     return out
 
 
-def _check_numbers(page, live, payer, rn, birthdate=None):
+BIRTH = "1990-01-15"  # the factories' 生保一郎
+
+
+def _check_numbers(page, live, payer, rn, birthdate=BIRTH):
     page.goto(f"{live}/desk/numbers")
     page.get_by_label("公費負担者番号").fill(payer)
     page.get_by_label("受給者番号").fill(rn)
@@ -33,7 +36,7 @@ def test_designated_check_by_numbers_shows_the_seeds_normal_screen(world, users,
     world.ticket(r, on=dt.date.today(), facility=CLINIC)
     sign_in(page, live, users["clinic"])
     expect(page.get_by_role("heading", name="資格確認（マイナンバーカード）")).to_be_visible()
-    _check_numbers(page, live, PAYER, r["recipient_number"], "1990-01-15")
+    _check_numbers(page, live, PAYER, r["recipient_number"])
     expect(page.locator(".headline").first).to_have_text("○：この資格は有効です。")
     items = _items(page)
     assert list(items) == ["照会番号", "公費負担者番号", "福祉事務所名", "受給者番号", "氏名", "性別", "生年月日",
@@ -71,7 +74,10 @@ def test_not_designated_card_check_withholds_numbers_and_says_to_call(world, use
     assert items["生年月日"] == "平成2年1月15日"
     expect(page.get_by_text("未委託の状態での診療報酬請求を防止するために公費負担者番号・受給者番号を連携しません。")).to_be_visible()
     expect(page.locator(".advice")).to_have_text("○○市福祉事務所（電話 03-0000-0000）に医療扶助の利用可否を電話等で確認してください。")
-    expect(page.get_by_text("この医療機関・薬局は今月の委託先ではありません（未委託）。")).to_be_visible()
+    # the same words whether another facility holds the ticket or none is registered yet
+    expect(page.locator(".reason")).to_have_text(
+        "この医療機関・薬局を委託先とする今月の医療券/調剤券は登録されていません（未委託または未登録）。")
+    expect(page.get_by_text("委託先ではありません")).to_have_count(0)
     expect(page.locator(".consent")).to_contain_text("薬剤情報 あり")
     page.screenshot(path=str(SCREENSHOTS / "front-desk-not-designated.png"), full_page=True)
 
@@ -84,6 +90,37 @@ def test_invalid_check_names_the_welfare_office_to_call(world, users, live, page
     expect(page.locator(".headline").first).to_have_text("×：この資格は無効です。")
     expect(page.locator(".advice")).to_contain_text("○○市福祉事務所（電話 03-0000-0000）")
     expect(page.get_by_text("保護が停止・廃止されています。")).to_be_visible()
+
+
+def test_not_yet_registered_check_by_numbers_gives_the_same_reason_as_not_designated(world, users, live, page):
+    r = world.recipient()  # no ticket this month yet
+    sign_in(page, live, users["clinic"])
+    _check_numbers(page, live, PAYER, r["recipient_number"])
+    expect(page.locator(".headline").first).to_have_text("○：この資格は有効です。（医療券/調剤券情報が未登録です。）")
+    expect(page.locator(".reason")).to_have_text(
+        "この医療機関・薬局を委託先とする今月の医療券/調剤券は登録されていません（未委託または未登録）。")
+    items = _items(page)
+    assert items["公費負担者番号"] == "-" and items["受給者番号"] == "-" and items["氏名"] == "生保一郎"
+    expect(page.get_by_text("東京都○○市1-2-3")).to_have_count(0)  # no address on a masked answer
+
+
+def test_check_by_numbers_without_a_birth_date_is_refused_next_to_the_field(world, users, live, page, db):
+    from tests.helpers import snapshot
+    r = world.recipient()
+    world.ticket(r, on=dt.date.today(), facility=CLINIC)
+    sign_in(page, live, users["clinic"])
+    before = snapshot(db)
+    _check_numbers(page, live, PAYER, r["recipient_number"], birthdate=None)
+    expect(page.locator("#f-birthdate-error")).to_have_text("生年月日を入力してください。")
+    expect(page.locator("#error-summary")).to_contain_text("生年月日")
+    expect(page.get_by_label("公費負担者番号")).to_have_value(PAYER)      # what was typed is kept
+    expect(page.get_by_label("受給者番号")).to_have_value(r["recipient_number"])
+    expect(page.get_by_text("生保一郎")).to_have_count(0)
+    assert snapshot(db) == before  # no check was made (nor logged)
+    # a birth date that does not match reveals nothing
+    _check_numbers(page, live, PAYER, r["recipient_number"], birthdate="1990-01-16")
+    expect(page.locator(".headline").first).to_have_text("×：該当する資格がありません。")
+    expect(page.get_by_text("生保一郎")).to_have_count(0)
 
 
 def test_unknown_numbers_give_no_qualification_and_the_office_of_the_payer(world, users, live, page):
@@ -151,18 +188,46 @@ def test_setting_medical_assistance_off_is_respected(world, users, live, page):
     expect(page.locator("#page-message")).to_contain_text("「利用しない」設定です")
 
 
+def _register_reference(page, number, payer, rn, birthdate=BIRTH):
+    page.get_by_role("link", name="照会番号の登録").click()
+    page.get_by_label("照会番号", exact=False).first.fill(number)
+    page.get_by_label("公費負担者番号（または保険者番号）").fill(payer)
+    page.get_by_label("受給者番号（または被保険者番号）").fill(rn)
+    if birthdate:
+        page.get_by_label("生年月日").fill(birthdate)
+    page.get_by_role("button", name="登録").click()
+
+
 def test_reference_number_then_shown_on_the_result(world, users, live, page):
     r = world.recipient()
     world.ticket(r, on=dt.date.today(), facility=CLINIC)
+    world.card(r)  # the office's 初回ひも付け: only a linked qualification gets a 照会番号
     sign_in(page, live, users["clinic"])
-    page.get_by_role("link", name="照会番号の登録").click()
-    page.get_by_label("照会番号", exact=False).first.fill("0000001")
-    page.get_by_label("公費負担者番号（または保険者番号）").fill(PAYER)
-    page.get_by_label("受給者番号（または被保険者番号）").fill(r["recipient_number"])
-    page.get_by_role("button", name="登録").click()
+    _register_reference(page, "0000001", PAYER, r["recipient_number"])
     expect(page.get_by_text("照会番号 0000001 を登録しました。")).to_be_visible()
     _check_numbers(page, live, PAYER, r["recipient_number"])
     assert _items(page)["照会番号"] == "0000001"
+
+
+def test_reference_number_needs_the_birth_date_and_a_qualification_linked_to_a_card(world, users, live, page, db):
+    from tests.helpers import snapshot
+    r = world.recipient()
+    world.ticket(r, on=dt.date.today(), facility=CLINIC)
+    sign_in(page, live, users["clinic"])
+    before = snapshot(db)
+    _register_reference(page, "0000001", PAYER, r["recipient_number"], birthdate=None)
+    expect(page.locator("#f-birthdate-error")).to_have_text("生年月日を入力してください。")
+    expect(page.locator("#error-summary")).to_contain_text("生年月日")
+    expect(page.get_by_label("照会番号", exact=False).first).to_have_value("0000001")
+    _register_reference(page, "0000001", PAYER, r["recipient_number"])  # not linked to a card yet
+    expect(page.locator("#page-message")).to_contain_text("まだマイナンバーカードにひも付けられていない")
+    expect(page.get_by_text("を登録しました。")).to_have_count(0)
+    assert snapshot(db) == before  # no person created, the recipient untouched, no 照会番号
+    world.card(r)
+    _register_reference(page, "0000001", PAYER, r["recipient_number"], birthdate="1990-01-16")
+    expect(page.locator("#page-message")).to_contain_text("該当する資格がありません")
+    _register_reference(page, "0000001", PAYER, r["recipient_number"])
+    expect(page.get_by_text("照会番号 0000001 を登録しました。")).to_be_visible()
 
 
 def test_sign_in_refused_with_wrong_password(world, users, live, page):

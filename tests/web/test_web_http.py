@@ -134,7 +134,7 @@ def test_personal_data_is_not_logged(client, users, world, caplog):
     _login(client, users["clinic"])
     tok = csrf_of(client.get("/desk/numbers").text)
     res = client.post("/desk/check/numbers", data={"csrf_token": tok, "payer_number": PAYER,
-                                                   "recipient_number": r["recipient_number"]})
+                                                   "recipient_number": r["recipient_number"], "birthdate": "1990-01-15"})
     assert "秘密太郎" in res.text
     _login(client, (users["clinic"][0], "clinic", "bad-password-x"))
     text = caplog.text
@@ -144,7 +144,7 @@ def test_personal_data_is_not_logged(client, users, world, caplog):
 def test_late_registered_ticket_is_listed_for_the_office(client, users, world):
     r = world.recipient(name="事後登録")
     from fujo.eligibility.service import check_by_numbers
-    check_by_numbers(world.db, world.principal("clinic"), PAYER, r["recipient_number"])  # 未登録 at the visit
+    check_by_numbers(world.db, world.principal("clinic"), PAYER, r["recipient_number"], "1990-01-15")  # 未登録 at the visit
     world.ticket(r, on=dt.date.today(), facility=CLINIC)                                # registered afterwards
     _login(client, users["office"])
     page = client.get("/office/late")
@@ -197,3 +197,18 @@ def test_demo_users_and_cli(db, world):
     u = create_user(db, world.orgs["office"]["id"], "desk-1", "long-enough-pw")
     assert authenticate_user(db, "13001", "desk-1", "long-enough-pw")["id"] == u["id"]
     assert authenticate_user(db, "13001", "desk-1", "long-enough-px") is None
+
+
+def test_reference_by_insurance_numbers_shared_by_a_family_asks_for_the_branch_number(client, users, world):
+    from tests.factories import INSURER_NO
+    r = world.recipient()
+    world.insurance(world.card(r))                                          # 枝番 01: the card holder
+    world.insurance(branch_number="02", name="生保花子", name_kana="ｾｲﾎ ﾊﾅｺ", sex="2")  # same number and birth date
+    _login(client, users["clinic"])
+    form = {"reference_number": "P9", "insurer_number": INSURER_NO, "identification_number": "5678",
+            "birthdate": "1990-01-15"}
+    res = client.post("/desk/reference", data={"csrf_token": csrf_of(client.get("/desk/reference").text), **form})
+    assert res.status_code == 409 and "枝番を指定してください" in res.text
+    res = client.post("/desk/reference", data={"csrf_token": csrf_of(client.get("/desk/reference").text), **form,
+                                               "branch_number": "01"})
+    assert res.status_code == 200 and "照会番号 P9 を登録しました。" in res.text
