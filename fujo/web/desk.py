@@ -251,6 +251,14 @@ CSV_COLUMNS = [("payer_number", "公費負担者番号"), ("recipient_number", "
                ("injuries", "傷病名"), ("registered_at", "登録日時"), ("new", "前回ダウンロード以降の新着")]
 
 
+def _cell(value) -> str:
+    """A CSV cell that a spreadsheet will not run: text starting with = + - @ (e.g. a 傷病名 typed by
+    someone else) is prefixed with an apostrophe."""
+    v = "" if value is None else str(value)
+    risky = v[:1] in ("=", "+", "@", "\t", "\r") or (v[:1] == "-" and len(v) > 1)
+    return "'" + v if risky else v
+
+
 @router.get("/tickets.csv")
 def tickets_csv(request: Request, staff: FacilityUser, month: str | None = None):
     shown, m = _month_param(month)
@@ -262,7 +270,7 @@ def tickets_csv(request: Request, staff: FacilityUser, month: str | None = None)
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow([label for _, label in CSV_COLUMNS])
     for x in rows:
-        w.writerow([("1" if x[k] else "") if k == "new" else (x[k] or "") for k, _ in CSV_COLUMNS])
+        w.writerow([("1" if x[k] else "") if k == "new" else _cell(x[k]) for k, _ in CSV_COLUMNS])
     return Response(("\ufeff" + buf.getvalue()).encode("utf-8"), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="tickets-{p.code}-{m}.csv"'})
 

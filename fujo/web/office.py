@@ -287,12 +287,15 @@ def import_report(request: Request, staff: OfficeUser, job_id: str):
 
 @router.get("/late")
 def late(request: Request, staff: OfficeUser, month: str = ""):
-    m = month.replace("-", "") if month else f"{today_jst():%Y%m}"
+    from ..core.dates import month_key, parse_month
+    ym, problem = parse_month(month or f"{today_jst():%Y%m}", "month")  # the same rule as the API
+    m = month_key(*ym) if ym else month.replace("-", "")
     errors: dict = {}
     rows: list = []
-    if len(m) != 6 or not m.isdigit() or not 1 <= int(m[4:]) <= 12:
-        errors["month"] = ["診療年月はYYYY-MMの形式で入力してください。"]
+    if problem:
+        errors["month"] = [problem.message_ja]
     else:
         rows = registry.late_tickets(db_of(request), staff.principal, m)
     return render(request, "office/late.html", status=422 if errors else 200, title="事後登録の医療券/調剤券",
-                  month=f"{m[:4]}-{m[4:6]}" if len(m) == 6 else month, month_key=m, rows=rows, errors=errors)
+                  month=f"{m[:4]}-{m[4:6]}" if len(m) == 6 else month, month_key="" if problem else m, rows=rows,
+                  errors=errors)

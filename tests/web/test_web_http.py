@@ -212,3 +212,20 @@ def test_reference_by_insurance_numbers_shared_by_a_family_asks_for_the_branch_n
     res = client.post("/desk/reference", data={"csrf_token": csrf_of(client.get("/desk/reference").text), **form,
                                                "branch_number": "01"})
     assert res.status_code == 200 and "照会番号 P9 を登録しました。" in res.text
+
+
+def test_late_view_refuses_impossible_months_with_a_message(client, users):
+    _login(client, users["office"])
+    for bad in ("0000-01", "0999-01", "2024-13"):
+        res = client.get("/office/late", params={"month": bad})
+        assert res.status_code == 422, bad
+        assert "診療年月" in res.text
+
+
+def test_ticket_csv_cells_cannot_run_as_spreadsheet_formulas(client, users, world):
+    r = world.recipient(name="=HYPERLINK(\"http://x\")")
+    world.ticket(r, on=dt.date.today(), injury_name1="@SUM(1+1)")
+    _login(client, users["clinic"])
+    body = client.get("/desk/tickets.csv").content.decode("utf-8-sig")
+    assert "'=HYPERLINK" in body and "'@SUM(1+1)" in body
+    assert ",=HYPERLINK" not in body and ",@SUM" not in body
