@@ -98,9 +98,11 @@ def seed(db: Database, n: int) -> dict:
     create_organisation(db, FACILITY, OTHER, "▲▲クリニック")
     token = issue_credential(db, clinic["id"], "bench")["token"]
     timings = {"recipients": 0.0, "tickets": 0.0}
-    for k in range(offices):
+    FILE_ROWS = 100_000  # an importer file holds at most 200,000 rows; offices send monthly files
+    batches = [(k, range(lo, min(lo + FILE_ROWS, n, (k + 1) * PER_PAYER)))
+               for k in range(offices) for lo in range(k * PER_PAYER, min(n, (k + 1) * PER_PAYER), FILE_ROWS)]
+    for k, ids in batches:
         p = principal_for(db, WELFARE_OFFICE, f"13{k:03d}")
-        ids = range(k * PER_PAYER, min(n, (k + 1) * PER_PAYER))
         rec = ["payer_number,recipient_number,name,name_kana,sex,birthdate,qualification_date"]
         rec += [f"{payer_of(i)},{recipient_of(i)},試験太郎{i},ｼｹﾝ ﾀﾛｳ,1,1960-01-01,2020-04-01" for i in ids]
         tic = ["payer_number,recipient_number,ticket_type,treatment_month,valid_from,valid_to,"
