@@ -36,6 +36,12 @@ def single_check(facility_code: str, insurer_number: str, identification_number:
     root, head, body = _envelope(facility_code, arbitrary_id, encoding)
     if confirmation_date:
         sub(head, "QualificationConfirmationDate", confirmation_date)
+    _search_info(body, insurer_number, identification_number, birthdate, card_symbol, branch_number)
+    return to_bytes(root, encoding)
+
+
+def _search_info(body, insurer_number, identification_number, birthdate, card_symbol, branch_number) -> None:
+    """QualificationConfirmSearchInfo: the numbers and 生年月日 that identify a qualification."""
     info = sub(body, "QualificationConfirmSearchInfo")
     sub(info, "InsurerNumber", insurer_number)
     if card_symbol:
@@ -45,7 +51,6 @@ def single_check(facility_code: str, insurer_number: str, identification_number:
         sub(info, "InsuredBranchNumber", branch_number)
     if birthdate:
         sub(info, "Birthdate", birthdate)
-    return to_bytes(root, encoding)
 
 
 def bulk_start(facility_code: str, month: str, encoding: str = UTF8, arbitrary_id: str | None = None) -> bytes:
@@ -67,13 +72,7 @@ def reference(facility_code: str, reference_number: str, insurer_number: str, id
     """OQSsiimm01req: register the facility's 照会番号 for the holder of these numbers + 生年月日
     (yyyyMMdd; required, as for a check) and, for insurance shared by a family, the 枝番."""
     root, _, body = _envelope(facility_code, None, encoding)
-    info = sub(body, "QualificationConfirmSearchInfo")
-    sub(info, "InsurerNumber", insurer_number)
-    sub(info, "InsuredIdentificationNumber", identification_number)
-    if branch_number:
-        sub(info, "InsuredBranchNumber", branch_number)
-    if birthdate:
-        sub(info, "Birthdate", birthdate)
+    _search_info(body, insurer_number, identification_number, birthdate, None, branch_number)
     sub(body, "ReferenceNumber", reference_number)
     return to_bytes(root, encoding)
 
