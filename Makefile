@@ -8,9 +8,10 @@ STAMP   := $(VENV)/.installed
 
 .PHONY: run test install bench clean
 
-$(STAMP): pyproject.toml
+# constraints.txt pins every package, transitive ones included (pip freeze of a working install).
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
 install: $(STAMP)
