@@ -194,6 +194,8 @@ def import_csv(db: Database, principal: Principal, kind: str, data: bytes,
     with db.write() as conn:
         if kind == "recipients":
             scope_errors((ln, rec["payer_number"]) for ln, rec in clean)
+            if report.errors:  # say nothing about other offices' recipients (not even that they exist)
+                raise ImportFailed(report)
             existing = _existing_recipients(conn, [(r["payer_number"], r["recipient_number"]) for _, r in clean])
             for ln, rec in clean:
                 if (rec["payer_number"], rec["recipient_number"]) in existing:
@@ -208,6 +210,8 @@ def import_csv(db: Database, principal: Principal, kind: str, data: bytes,
                 step(len(chunk))
         elif kind == "tickets":
             scope_errors((ln, payer) for ln, (payer, _, _) in clean)
+            if report.errors:
+                raise ImportFailed(report)
             ids = _existing_recipients(conn, [(p, n) for _, (p, n, _) in clean])
             for ln, (p, n, _) in clean:
                 if (p, n) not in ids:
