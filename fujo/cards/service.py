@@ -202,14 +202,6 @@ def verify_proof(db: Database, ca: CardAuthority, principal: Principal | None, c
     return card.person_id
 
 
-def cards_of_person(db: Database, person_id: int) -> list[dict]:
-    c = s.cards
-    with db.read() as conn:
-        rows = conn.execute(select(c).where(c.c.person_id == person_id).order_by(c.c.id)).all()
-    return [{"serial": r.serial, "not_after": aware(r.not_after).isoformat(),
-             "revoked": r.revoked_at is not None} for r in rows]
-
-
 def list_cards(db: Database, limit: int = 200) -> list[dict]:
     c = s.cards
     with db.read() as conn:

@@ -23,9 +23,3 @@ def upgrade(db: Database) -> None:
     with db.engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
-
-
-def current_revision(db: Database) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-    with db.engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from ..auth.principal import ADMIN, INSURER, Principal
 from ..core.errors import FieldProblem, Forbidden, NotFound, Problems, ValidationFailed
@@ -41,29 +41,27 @@ def insert_qualification(conn, principal: Principal, rec: dict, person_id, now) 
                                            created_at=now, updated_at=now).returning(q_.c.id)).scalar_one()
 
 
+def card_holder(conn, serial: str | None) -> int | None:
+    """The person holding the card with this certificate serial (None when no serial is given)."""
+    serial = (serial or "").strip().lower()
+    if not serial:
+        return None
+    person_id = conn.execute(select(s.cards.c.person_id).where(s.cards.c.serial == serial)).scalar()
+    if person_id is None:
+        raise ValidationFailed(problems=[FieldProblem("card_serial", "unknown_card", "カードが見つかりません。",
+                                                      f"No card with serial {serial}.")])
+    return person_id
+
+
 def register_qualification(db: Database, principal: Principal, data: dict, in_tx=None) -> dict:
     """Register a qualification; ``card_serial`` (optional) links it to the card holder."""
-    serial = (data.get("card_serial") or "").strip().lower() or None
     rec = clean_insurance(data)
     with db.write() as conn:
-        person_id = None
-        if serial:
-            person_id = conn.execute(select(s.cards.c.person_id).where(s.cards.c.serial == serial)).scalar()
-            if person_id is None:
-                raise ValidationFailed(problems=[FieldProblem("card_serial", "unknown_card", "カードが見つかりません。",
-                                                              f"No card with serial {serial}.")])
-        qid = insert_qualification(conn, principal, rec, person_id, db.now())
+        qid = insert_qualification(conn, principal, rec, card_holder(conn, data.get("card_serial")), db.now())
         out = _dict(conn.execute(select(q_).where(q_.c.id == qid)).first())
         if in_tx:
             in_tx(conn, out)
     return out
-
-
-def link_person(db: Database, principal: Principal, qualification_id: int, person_id: int) -> None:
-    with db.write() as conn:
-        n = conn.execute(update(q_).where(q_.c.id == qualification_id).values(person_id=person_id)).rowcount
-    if not n:
-        raise NotFound("資格が見つかりません。", f"No qualification {qualification_id}.")
 
 
 def get_qualification(db: Database, principal: Principal, qid: int) -> dict:

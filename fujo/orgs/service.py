@@ -74,12 +74,6 @@ def get_organisation(db: Database, org_id: int) -> dict:
     return _org_dict(row, list(payers))
 
 
-def find_organisation(db: Database, kind: str, code: str) -> dict | None:
-    with db.read() as conn:
-        oid = conn.execute(select(_o.c.id).where(_o.c.kind == kind, _o.c.code == code)).scalar()
-    return get_organisation(db, oid) if oid else None
-
-
 def list_organisations(db: Database, kind: str | None = None) -> list[dict]:
     with db.read() as conn:
         q = select(_o).order_by(_o.c.kind, _o.c.code)

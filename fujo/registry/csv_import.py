@@ -15,9 +15,9 @@ from typing import Callable
 
 from ..auth.principal import Principal
 from ..core.errors import FieldProblem, FujoError, ValidationFailed
-from ..core.fields import INSURANCE_FIELDS, RECIPIENT_FIELDS, TICKET_FIELDS
 from sqlalchemy import select
 
+from ..core.fields import INSURANCE_FIELDS, RECIPIENT_FIELDS, TICKET_FIELDS
 from ..db import schema as s
 from ..db.database import Database, next_values
 from ..insurance import service as insurance
@@ -229,15 +229,8 @@ def import_csv(db: Database, principal: Principal, kind: str, data: bytes,
                 step(len(chunk))
         else:
             for ln, (rec, serial) in clean:
-                person = None
                 try:
-                    if serial:
-                        person = conn.execute(select(s.cards.c.person_id)
-                                              .where(s.cards.c.serial == serial.strip().lower())).scalar()
-                        if person is None:
-                            raise ValidationFailed(problems=[FieldProblem("card_serial", "unknown_card",
-                                                                          "カードが見つかりません。", "No such card.")])
-                    insurance.insert_qualification(conn, principal, rec, person, now)
+                    insurance.insert_qualification(conn, principal, rec, insurance.card_holder(conn, serial), now)
                 except FujoError as e:
                     probs = e.problems if isinstance(e, ValidationFailed) else [
                         FieldProblem("insurer_number", e.code, e.message_ja, e.message_en)]

@@ -14,9 +14,12 @@ from typing import Callable
 from sqlalchemy import and_, func, or_, select, update
 
 from ..auth.principal import ADMIN, WELFARE_OFFICE, Principal
+from ..core.dates import JST
 from ..core.errors import Conflict, FieldProblem, NotFound, Problems, ValidationFailed
-from ..core.fields import RECIPIENT_FIELDS, TICKET_FIELDS, check_period, check_ticket_rules, clean_record
+from ..core.fields import (RECIPIENT_FIELDS, TICKET_FIELDS, check_period, check_ticket_rules, clean_record,
+                           normalize_kana)
 from ..db import schema as s
+from ..core.numbers import check_payer_number, check_recipient_number
 from ..db.database import Database, aware, next_values
 
 r_ = s.recipients
@@ -77,7 +80,6 @@ def split_ticket_input(data: dict) -> tuple[str, str, dict]:
     """A ticket request names its recipient by payer_number + recipient_number."""
     data = dict(data)
     payer, rn = data.pop("payer_number", None), data.pop("recipient_number", None)
-    from ..core.numbers import check_payer_number, check_recipient_number
     problems = Problems()
     problems.add(check_payer_number(payer or ""))
     problems.add(check_recipient_number(rn or ""))
@@ -181,7 +183,6 @@ def search_recipients(db: Database, principal: Principal, q: str | None = None, 
         query = query.where(r_.c.payer_number == payer)
     if q:
         q = q.strip()
-        from ..core.fields import normalize_kana
         like = f"%{q}%"
         query = query.where(or_(r_.c.recipient_number == q, r_.c.name.like(like),
                                 r_.c.name_kana.like(f"%{normalize_kana(q)}%")))
@@ -306,7 +307,6 @@ def late_tickets(db: Database, principal: Principal, month: str) -> list[dict]:
     that month (the facility saw 未登録 and the ticket came later): what bulk retrieval is for."""
     principal.require(WELFARE_OFFICE, ADMIN)
     cl = s.check_log
-    from ..core.dates import JST
     start = dt.datetime(int(month[:4]), int(month[4:]), 1, tzinfo=JST)
     first_check = (select(func.min(cl.c.at)).where(cl.c.recipient_id == t_.c.recipient_id,
                                                    cl.c.organisation_id == s.organisations.c.id,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
 
 from ..core.dates import today_jst
-from ..core.errors import FieldProblem, FujoError, ValidationFailed
+from ..core.errors import FujoError, ValidationFailed
 from ..core.fields import INSURANCE_FIELDS, RECIPIENT_FIELDS, TICKET_FIELDS
 from ..registry import service as registry
 from ..registry.csv_import import ImportFailed, import_csv
