@@ -96,6 +96,8 @@ def seed(db: Database, n: int) -> dict:
                             [payer_of(k * PER_PAYER)])
     clinic = create_organisation(db, FACILITY, CLINIC, "●●医療機関")
     create_organisation(db, FACILITY, OTHER, "▲▲クリニック")
+    from fujo.facility.service import set_medical_assistance  # starts as 利用しない (issue 8)
+    set_medical_assistance(db, principal_for(db, FACILITY, CLINIC), True)
     token = issue_credential(db, clinic["id"], "bench")["token"]
     timings = {"recipients": 0.0, "tickets": 0.0}
     FILE_ROWS = 100_000  # an importer file holds at most 200,000 rows; offices send monthly files

@@ -60,15 +60,13 @@ def sqlite_database(tmp_path_factory):
 
 
 def _empty(db: Database) -> None:
+    """Empty every table, children first. DELETE rather than PostgreSQL's TRUNCATE … RESTART
+    IDENTITY CASCADE: on these small tables it is several times faster (TRUNCATE rewrites every
+    table's files), and no test may depend on ids starting at 1."""
     names = [t.name for t in reversed(schema.metadata.sorted_tables)]
     with db.engine.begin() as c:
-        if db.is_sqlite:
-            for n in names:
-                c.execute(text(f"DELETE FROM {n}"))
-            c.execute(text("DELETE FROM sqlite_sequence")) if c.execute(
-                text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first() else None
-        else:
-            c.execute(text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE"))
+        for n in names:
+            c.execute(text(f"DELETE FROM {n}"))
         c.execute(text("INSERT INTO counters (name, value) VALUES ('ticket_seq', 0)"))
 
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 from fujo.auth.principal import ADMIN, FACILITY, INSURER, WELFARE_OFFICE
 from fujo.cards.service import issue_card
-from fujo.core.numbers import with_check_digit
+from fujo.core.numbers import with_check_digit, with_individual_check_digit
+from fujo.facility.service import set_medical_assistance
 from fujo.insurance.service import register_qualification
 from fujo.orgs.service import create_organisation, issue_credential, principal_for
-from fujo.registry.service import register_recipient, register_ticket
+from fujo.registry.service import link_card, register_recipient, register_ticket
 
 PAYER = with_check_digit("1213001")
 PAYER2 = with_check_digit("1227001")
@@ -22,6 +23,8 @@ INSURER_NO = with_check_digit("0613999")
 JULY = dt.date(2024, 7, 10)  # the seed's month: 令和6年7月
 
 _counter = itertools.count(100000)
+_issue_numbers = itertools.count(50_000_001)  # far from the small numbers tests choose themselves
+_individual_numbers = itertools.count(10_000_000_000)
 
 
 def month_range(d: dt.date) -> tuple[dt.date, dt.date]:
@@ -34,6 +37,7 @@ class World:
         self.db, self.ca, self.tmp = db, ca, tmp
         self.tokens = {}
         self.orgs = {}
+        self.numbers: dict = {}  # (payer, recipient number) → the 個人番号 of its card holder
         for key, kind, code, name, payers in [
             ("admin", ADMIN, "operator", "運用管理者", None),
             ("office", WELFARE_OFFICE, "13001", "○○市福祉事務所", [PAYER]),
@@ -46,7 +50,10 @@ class World:
             org = create_organisation(db, kind, code, name, "03-0000-0000" if kind == WELFARE_OFFICE else None,
                                       None, payers)
             self.orgs[key] = org
-            self.tokens[key] = issue_credential(db, org["id"], "test")["token"]
+            # the test tokens act as each organisation's 管理者 (role tests ask for others: role_auth)
+            self.tokens[key] = issue_credential(db, org["id"], "test", role="manager")["token"]
+            if kind == FACILITY:  # 「医療扶助」 starts as 利用しない; the test facilities use it
+                set_medical_assistance(db, principal_for(db, FACILITY, code), True)
 
     def principal(self, key: str):
         o = self.orgs[key]
@@ -54,6 +61,13 @@ class World:
 
     def auth(self, key: str) -> dict:
         return {"Authorization": f"Bearer {self.tokens[key]}"}
+
+    def role_auth(self, key: str, role: str) -> dict:
+        """A bearer header for a token of organisation ``key`` with ``role`` (issued once, then kept)."""
+        k = f"{key}:{role}"
+        if k not in self.tokens:
+            self.tokens[k] = issue_credential(self.db, self.orgs[key]["id"], f"test {role}", role=role)["token"]
+        return {"Authorization": f"Bearer {self.tokens[k]}"}
 
     @staticmethod
     def recipient_data(**kw) -> dict:
@@ -73,7 +87,8 @@ class World:
              "ticket_type": "01", "treatment_month": first.strftime("%Y-%m"), "valid_from": first.isoformat(),
              "valid_to": last.isoformat(), "designated_facility_code": facility,
              "designated_facility_name": "●●医療機関", "treatment_type": "02", "single_or_combined": "01",
-             "injury_name1": "高血圧症", "injury_name2": "2型糖尿病", "injury_name3": "腰痛症", "issue_number": "1"}
+             "injury_name1": "高血圧症", "injury_name2": "2型糖尿病", "injury_name3": "腰痛症",
+             "issue_number": str(next(_issue_numbers))}
         if facility[2] == "4":
             d.update(ticket_type="02", treatment_type="04", designated_facility_name="■■薬局")
         d.update(kw)
@@ -82,9 +97,24 @@ class World:
     def ticket(self, recipient: dict, office: str = "office", **kw) -> dict:
         return register_ticket(self.db, self.principal(office), self.ticket_data(recipient, **kw))
 
-    def card(self, recipient: dict, pin: str = "1234", **kw) -> dict:
-        res = issue_card(self.db, self.ca, pin, payer_number=recipient["payer_number"],
-                         recipient_number=recipient["recipient_number"], **kw)
+    @staticmethod
+    def individual_number() -> str:
+        return with_individual_check_digit(str(next(_individual_numbers)))
+
+    def card(self, recipient: dict, pin: str = "1234", link: bool = True, **kw) -> dict:
+        """A card issued to the recipient's person (個人番号 + 4 情報 as on the recipient), linked by the
+        office's 初回ひも付け unless ``link`` is False."""
+        # one 個人番号 per recipient: a second card for the same recipient is a re-issue to the same holder
+        number = self.numbers.setdefault((recipient["payer_number"], recipient["recipient_number"]),
+                                         self.individual_number())
+        holder = {k: recipient[k] for k in ("name", "birthdate", "sex")}
+        holder["address"] = recipient.get("address") or "東京都○○市1-2-3"
+        res = issue_card(self.db, self.ca, pin, number, holder, **kw)
+        res["individual_number"] = number
+        if link:
+            office = "office2" if recipient["payer_number"] == PAYER2 else "office"
+            link_card(self.db, self.ca, self.principal(office), recipient["payer_number"],
+                      recipient["recipient_number"], number)
         path = self.tmp / f"card-{res['serial']}.p12"
         path.write_bytes(res["p12"])
         res["path"], res["pin"] = path, pin

@@ -10,7 +10,8 @@ from ..db.database import Database, aware
 from .writer import writer_for
 
 METHOD_JA = {"card": "マイナンバーカードで資格確認", "numbers": "番号で資格確認", "bulk": "委託先一括取得",
-             "medinfo": "薬剤情報等の閲覧"}
+             "medinfo": "薬剤情報等の閲覧", "link": "マイナンバーカードとのひも付け（初回ひも付け）",
+             "unlink": "マイナンバーカードとのひも付けの解除"}
 
 
 def check_row(db: Database, principal: Principal, method: str, outcome: str, person_id=None,

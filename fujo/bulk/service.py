@@ -1,15 +1,20 @@
 """委託先資格情報一括取得: every 医療券/調剤券 designated to a facility for a month, with the linked
 qualification data — and the incremental form, "what changed since cursor N", through which
-tickets the welfare office registered after the visit reach the レセコン without a revisit."""
+tickets the welfare office registered after the visit reach the レセコン without a revisit.
+
+Every row carries the qualification status of the month (有効 / 停止 / 廃止 with the date, see
+fujo.core.monthly); a person who is not billable that month is withheld exactly as in a check.
+Each ticket carries ``RegisteredAt``, the time that ticket was first registered."""
 from __future__ import annotations
 
 from sqlalchemy import or_, select
 
 from ..audit.service import record_many
 from ..auth.principal import FACILITY, Principal
-from ..core import codes
+from ..core import codes, notices
 from ..core.dates import parse_month, month_key
-from ..core.eligibility import AssistanceDecision, active_on, assistance_result
+from ..core import monthly
+from ..core.eligibility import AssistanceDecision, assistance_result
 from ..core.errors import FieldProblem, Problems, ValidationFailed
 from ..db import schema as s
 from ..db.database import Database, aware, current_value
@@ -19,7 +24,7 @@ t, r, o, op = s.tickets, s.recipients, s.organisations, s.office_payers
 
 _SELECT = (select(t, r.c.payer_number, r.c.recipient_number, r.c.person_id, r.c.name, r.c.name_kana, r.c.sex,
                   r.c.birthdate, r.c.address, r.c.post_number, r.c.qualification_date, r.c.disqualification_date,
-                  r.c.reason_of_loss, o.c.name.label("office_name"))
+                  r.c.disqualification_kind, o.c.name.label("office_name"), o.c.phone.label("office_phone"))
            .select_from(t.join(r, r.c.id == t.c.recipient_id)
                         .outerjoin(op, op.c.payer_number == r.c.payer_number)
                         .outerjoin(o, o.c.id == op.c.organisation_id)))
@@ -32,12 +37,17 @@ def _results(rows, principal: Principal) -> list[dict]:
         by_recipient.setdefault(row.recipient_id, (row, []))[1].append(row)
     out = []
     for rid, (first, tickets) in by_recipient.items():
-        validity = codes.VALID if any(active_on(first.qualification_date, first.disqualification_date, x.valid_to)
-                                      for x in tickets) else codes.INVALID
-        decision = AssistanceDecision(codes.VALID, "designated", tickets)
+        billable = [x for x in tickets if monthly.billable(first, x)]
+        # not billable this month: withheld as in a check of a lost qualification (no numbers, no tickets)
+        decision = (AssistanceDecision(codes.VALID, "designated", billable) if billable
+                    else AssistanceDecision(codes.INVALID, "lost"))
         res = assistance_result(first, first.office_name or "", decision, principal.code)
-        res["QualificationValidity"] = validity
-        res["RegisteredAt"] = min(aware(x.registered_at) for x in tickets).isoformat()
+        res.update(monthly.status_fields(*monthly.month_status(first, tickets[0].treatment_month)))
+        if not billable:  # the same notice as a check of a lost qualification (FJ0201, whom to call)
+            notices.annotate({"ResultList": [res], "Contact": {"OfficeName": first.office_name or "",
+                                                               "Phone": first.office_phone}})
+        for info, x in zip((res.get("PublicExpenseResultList") or {}).get("MedicalTicketInfo", []), billable):
+            info["RegisteredAt"] = aware(x.registered_at).isoformat()  # this ticket's own registration
         out.append(res)
     return out
 

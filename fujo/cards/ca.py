@@ -2,11 +2,19 @@
 
 Each virtual card gets an RSA-2048 key and an X.509 certificate signed by this CA, stored in a
 PIN-protected PKCS#12 file. Everything cryptographic is done by the ``cryptography`` package.
+
+The card issuer knows each holder by 個人番号 and the 基本4情報; fujo keeps only a keyed hash of the
+個人番号 (HMAC-SHA256 under a secret of 32 random bytes in ``number.key`` beside the CA key), so
+the number cannot be recovered from the database, nor found by trying every 12-digit number
+without the key.
 """
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import os
+import secrets
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +37,31 @@ class IssuedCard:
     p12: bytes
 
 
+def _number_key(ca_dir: Path) -> bytes:
+    """The server secret for hashing 個人番号 (created once, mode 600)."""
+    p = ca_dir / "number.key"
+    if p.exists():
+        return p.read_bytes()
+    ca_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    try:
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first
+        return p.read_bytes()
+    with os.fdopen(fd, "wb") as f:
+        f.write(key)
+    return key
+
+
 class CardAuthority:
-    def __init__(self, key: rsa.RSAPrivateKey, cert: x509.Certificate):
+    def __init__(self, key: rsa.RSAPrivateKey, cert: x509.Certificate, number_key: bytes | None = None):
         self.key = key
         self.cert = cert
+        self._number_key = number_key or secrets.token_bytes(32)
+
+    def number_hash(self, individual_number: str) -> str:
+        """Keyed hash (HMAC-SHA256, hex) of a 個人番号: what is stored instead of the number."""
+        return hmac.new(self._number_key, individual_number.encode(), hashlib.sha256).hexdigest()
 
     @classmethod
     def load_or_create(cls, ca_dir: Path) -> "CardAuthority":
@@ -40,7 +69,7 @@ class CardAuthority:
         if key_p.exists() and cert_p.exists():
             key = serialization.load_pem_private_key(key_p.read_bytes(), password=None)
             cert = x509.load_pem_x509_certificate(cert_p.read_bytes())
-            return cls(key, cert)
+            return cls(key, cert, _number_key(ca_dir))
         ca_dir.mkdir(parents=True, exist_ok=True)
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         name = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
@@ -60,7 +89,7 @@ class CardAuthority:
             f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                       serialization.NoEncryption()))
         cert_p.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        return cls(key, cert)
+        return cls(key, cert, _number_key(ca_dir))
 
     def issue(self, subject_id: str, pin: str, not_before: dt.datetime | None = None,
               not_after: dt.datetime | None = None) -> IssuedCard:

@@ -14,14 +14,21 @@ from ..core.errors import FieldProblem, ValidationFailed
 from .ca import proof_message, sign
 
 CONSENT_ORDER = ("PharmacistsInfo", "DiagnosisInfo", "SpecificHealthCheckupsInfo", "OperationInfo")
+# Optional 5th and 6th bits (issue 7): consent to give the 限度額適用認定証 and the 特定疾病療養受療証
+# information. They are written only up to the last one given, so a proof without them is exactly
+# the 4-bit proof of before, and 4-bit proofs signed by older readers still verify.
+LIMIT_CONSENT, SPECIFIC_DISEASES_CONSENT = "LimitApplicationCertificateRelated", "SpecificDiseasesCertificateRelated"
+ALL_CONSENTS = CONSENT_ORDER + (LIMIT_CONSENT, SPECIFIC_DISEASES_CONSENT)
 
 
 def consent_bits(consent: dict[str, bool]) -> str:
-    return "".join("1" if consent.get(k) else "0" for k in CONSENT_ORDER)
+    bits = "".join("1" if consent.get(k) else "0" for k in ALL_CONSENTS)
+    return bits[:len(CONSENT_ORDER)] + bits[len(CONSENT_ORDER):].rstrip("0")
 
 
 def consent_from_bits(bits: str) -> dict[str, bool]:
-    return {k: b == "1" for k, b in zip(CONSENT_ORDER, bits)}
+    """Every kind of :data:`ALL_CONSENTS`; bits a shorter string does not have are 'no consent'."""
+    return {k: i < len(bits) and bits[i] == "1" for i, k in enumerate(ALL_CONSENTS)}
 
 
 @dataclass
@@ -29,7 +36,7 @@ class CardProof:
     challenge: str
     certificate: str  # base64 DER
     signature: str    # base64
-    consent: str      # 4 bits, see CONSENT_ORDER
+    consent: str      # 4 to 6 bits, see ALL_CONSENTS
 
     def as_dict(self) -> dict:
         return {"challenge": self.challenge, "certificate": self.certificate, "signature": self.signature,

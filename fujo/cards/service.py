@@ -21,7 +21,9 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from sqlalchemy import select, update
 
 from ..auth.principal import FACILITY, Principal
-from ..core.errors import Conflict, FieldProblem, FujoError, NotFound, ValidationFailed
+from ..core import codes, numbers
+from ..core.errors import Conflict, FieldProblem, FujoError, NotFound, Problems, ValidationFailed
+from ..core.fields import Field, check_period, clean_record
 from ..db import schema as s
 from ..db.database import Database, aware
 from .ca import CardAuthority, proof_message
@@ -71,8 +73,9 @@ def _person_public_id(conn, person_id: int) -> str:
     return conn.execute(select(s.persons.c.public_id).where(s.persons.c.id == person_id)).scalar_one()
 
 
-def create_person(conn, now) -> int:
-    return conn.execute(s.persons.insert().values(public_id=str(uuid.uuid4()), created_at=now)
+def create_person(conn, now, number_hash: str | None = None, holder: dict | None = None) -> int:
+    return conn.execute(s.persons.insert().values(public_id=str(uuid.uuid4()), created_at=now,
+                                                  individual_number_hash=number_hash, **(holder or {}))
                         .returning(s.persons.c.id)).scalar_one()
 
 
@@ -81,35 +84,58 @@ def validate_pin(pin: str) -> None:
         raise ValidationFailed(problems=[FieldProblem("pin", "pin_format", "暗証番号は数字4桁です。", "The PIN is 4 digits.")])
 
 
-def issue_card(db: Database, ca: CardAuthority, pin: str, person_id: int | None = None,
-               payer_number: str | None = None, recipient_number: str | None = None,
+HOLDER_FIELDS = (  # the 基本4情報 recorded when a card is issued (the certificate itself carries no name)
+    Field("name", None, "氏名", "text", True, 60),
+    Field("birthdate", None, "生年月日", "date", True),
+    Field("sex", None, "性別", "code", True, table=codes.SEX),
+    Field("address", None, "住所", "text", True, 200),
+)
+
+
+def clean_holder(individual_number: str | None, holder: dict | None) -> tuple[str, dict]:
+    """The 個人番号 (check digit) and the 4 情報, validated; problems never repeat the number."""
+    problems = Problems()
+    number = (individual_number or "").strip()
+    problems.add(numbers.check_individual_number(number))
+    rec = clean_record(HOLDER_FIELDS, dict(holder or {}), problems)
+    check_period(rec, problems)  # birth date in range
+    problems.raise_if_any()
+    return number, rec
+
+
+def issue_card(db: Database, ca: CardAuthority, pin: str, individual_number: str | None = None,
+               holder: dict | None = None, person_id: int | None = None,
                not_before: dt.datetime | None = None, not_after: dt.datetime | None = None) -> dict:
-    """Issue a card for a person. Given a recipient's numbers instead, the card is issued for the
-    person linked to that recipient, creating and linking (初回ひも付け) one if there is none."""
+    """Issue a card to the holder of ``individual_number`` with the 4 情報 ``holder`` (name, birthdate,
+    sex, address), as the card issuer does: the holder is known by the keyed hash of the number (a
+    new card for a known number updates the recorded 4 情報), never linked to a recipient here — that
+    is the welfare office's 初回ひも付け. ``person_id`` instead re-issues for a known holder."""
     validate_pin(pin)
+    if person_id is None:
+        number, rec = clean_holder(individual_number, holder)
     now = db.now()
+    p = s.persons
     with db.write() as conn:
         if person_id is None:
-            if not (payer_number and recipient_number):
-                raise ValidationFailed(problems=[FieldProblem("person_id", "required",
-                                                              "対象者（人または受給者番号）を指定してください。",
-                                                              "Give a person id or a recipient's numbers.")])
-            r = s.recipients
-            row = conn.execute(select(r.c.id, r.c.person_id).where(r.c.payer_number == payer_number,
-                                                                   r.c.recipient_number == recipient_number)).first()
-            if not row:
-                raise NotFound("受給者が見つかりません。", "No such recipient.")
-            person_id = row.person_id
+            h = ca.number_hash(number)
+            person_id = conn.execute(select(p.c.id).where(p.c.individual_number_hash == h)).scalar()
             if person_id is None:
-                person_id = create_person(conn, now)
-                conn.execute(update(r).where(r.c.id == row.id).values(person_id=person_id))
-        elif not conn.execute(select(s.persons.c.id).where(s.persons.c.id == person_id)).first():
+                person_id = create_person(conn, now, h, rec)
+            else:
+                conn.execute(update(p).where(p.c.id == person_id).values(**rec))
+        elif not conn.execute(select(p.c.id).where(p.c.id == person_id)).first():
             raise NotFound("対象者が見つかりません。", f"No person {person_id}.")
         card = ca.issue(_person_public_id(conn, person_id), pin, not_before, not_after)
         conn.execute(s.cards.insert().values(person_id=person_id, serial=card.serial, fingerprint=card.fingerprint,
                                              not_before=card.not_before.astimezone(now.tzinfo),
                                              not_after=card.not_after.astimezone(now.tzinfo), issued_at=now))
     return {"serial": card.serial, "person_id": person_id, "not_after": card.not_after.isoformat(), "p12": card.p12}
+
+
+def holder_by_number(conn, ca: CardAuthority, individual_number: str):
+    """The card holder (persons row with the 4 情報) known by this 個人番号, or None."""
+    return conn.execute(select(s.persons).where(s.persons.c.individual_number_hash
+                                                == ca.number_hash(individual_number))).first()
 
 
 def revoke_card(db: Database, serial: str, reason: str = "revoked by operator") -> None:
@@ -158,7 +184,8 @@ def verify_proof(db: Database, ca: CardAuthority, principal: Principal | None, c
         principal.require(FACILITY)
     audience = principal.code if principal else PORTAL_AUDIENCE
     org_id = principal.organisation_id if principal else None
-    if not isinstance(consent, str) or len(consent) != 4 or set(consent) - {"0", "1"}:
+    # 4 bits, or 5–6 with the optional 限度額/特定疾病 consent (cards/reader.py ALL_CONSENTS)
+    if not isinstance(consent, str) or not 4 <= len(consent) <= 6 or set(consent) - {"0", "1"}:
         raise refuse("malformed_proof")
     cert_der, sig = _b64(certificate), _b64(signature)
     now = db.now()

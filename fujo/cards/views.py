@@ -15,9 +15,13 @@ router = APIRouter(prefix="/api/v1/cards", tags=["administrator"])
 
 class CardIn(BaseModel):
     pin: str = Field(description="4-digit PIN sealing the PKCS#12 file", min_length=1, max_length=8)
-    person_id: int | None = None
-    payer_number: str | None = Field(None, description="公費負担者番号 of a recipient (alternative to person_id)")
-    recipient_number: str | None = Field(None, description="受給者番号")
+    individual_number: str | None = Field(None, description="the holder's 個人番号 (12 digits; only a keyed hash is "
+                                                            "stored)", max_length=12)
+    name: str | None = Field(None, description="基本4情報: 氏名", max_length=60)
+    birthdate: str | None = Field(None, description="基本4情報: 生年月日 (YYYY-MM-DD)", max_length=10)
+    sex: str | None = Field(None, description="基本4情報: 性別 1 男 2 女 3 未設定", max_length=1)
+    address: str | None = Field(None, description="基本4情報: 住所", max_length=200)
+    person_id: int | None = Field(None, description="re-issue for a known holder instead")
 
 
 class RevokeIn(BaseModel):
@@ -26,9 +30,11 @@ class RevokeIn(BaseModel):
 
 @router.post("", status_code=201)
 def issue_card(body: CardIn, db: DB, ca: CA, caller: Caller):
-    """Issue a card; the PKCS#12 file comes back base64-encoded (``p12_base64``)."""
+    """Issue a card to the holder of a 個人番号 with the 基本4情報 (it is linked to a recipient only by
+    the welfare office's 初回ひも付け); the PKCS#12 file comes back base64-encoded (``p12_base64``)."""
     caller.require(ADMIN)
-    out = service.issue_card(db, ca, body.pin, body.person_id, body.payer_number, body.recipient_number)
+    holder = {k: getattr(body, k) for k in ("name", "birthdate", "sex", "address") if getattr(body, k) is not None}
+    out = service.issue_card(db, ca, body.pin, body.individual_number, holder, body.person_id)
     out["p12_base64"] = base64.b64encode(out.pop("p12")).decode()
     return JSON(out, status_code=201)
 

@@ -81,13 +81,16 @@ def _principal(kind: str, code: str):
 
 @app.command("import")
 @handle_errors
-def import_(kind: str = typer.Argument(..., help="recipients | tickets | insurance"),
+def import_(kind: str = typer.Argument(..., help="recipients | tickets | insurance | facilities"),
             file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
             office: str = typer.Option(None, help="福祉事務所 code (recipients, tickets)"),
             insurer: str = typer.Option(None, help="保険者番号 (insurance)")):
     """Import a CSV file, all or nothing, with a progress bar and a per-row error report."""
     from ..registry.csv_import import import_csv
-    if kind == "insurance":
+    if kind == "facilities":  # the facility registry: the operator's (no --office)
+        from ..orgs.service import admin_principal
+        principal = admin_principal()
+    elif kind == "insurance":
         if not insurer:
             raise ValidationFailed(problems=[FieldProblem("--insurer", "required", "--insurer を指定してください。",
                                                           "--insurer is required for insurance.")])
@@ -105,7 +108,8 @@ def import_(kind: str = typer.Argument(..., help="recipients | tickets | insuran
 
 
 CONSENT_NAMES = {"medication": "PharmacistsInfo", "diagnosis": "DiagnosisInfo",
-                 "checkups": "SpecificHealthCheckupsInfo", "surgery": "OperationInfo"}
+                 "checkups": "SpecificHealthCheckupsInfo", "surgery": "OperationInfo",
+                 "limit": "LimitApplicationCertificateRelated", "diseases": "SpecificDiseasesCertificateRelated"}
 
 
 @check_app.command("card")
@@ -113,7 +117,7 @@ CONSENT_NAMES = {"medication": "PharmacistsInfo", "diagnosis": "DiagnosisInfo",
 def check_card(card_file: Path = typer.Option(..., exists=True, dir_okay=False),
                pin: str = typer.Option(..., prompt=True, hide_input=True),
                facility: str = typer.Option(..., help="医療機関コード of the checking facility"),
-               consent: str = typer.Option("", help="comma list: medication,diagnosis,checkups,surgery"),
+               consent: str = typer.Option("", help="comma list: medication,diagnosis,checkups,surgery,limit,diseases"),
                date: str = typer.Option(None, help="資格確認日 YYYY-MM-DD (default today)"),
                as_json: bool = typer.Option(False, "--json")):
     """Check by My Number card (simulated reader: the card file signs the server's challenge)."""
@@ -164,46 +168,76 @@ def tickets(facility: str = typer.Option(..., help="医療機関コード"),
     db, p = database(), _principal(FACILITY, facility)
     if since is not None:
         out = changes_since(db, p, since, month=month)
-        results = [c["Result"] for c in out["Changes"] if c["Change"] == "upsert"]
+        entries = [(c["Change"], c["TicketKey"], c.get("Result")) for c in out["Changes"]]
     else:
         if not month:
             raise ValidationFailed(problems=[FieldProblem("--month", "required", "--month を指定してください。",
                                                           "--month is required.")])
         out = tickets_for_month(db, p, month)
-        results = out["ResultList"]
+        entries = [("", "", r) for r in out["ResultList"]]
     if as_json:
         return print_json(out)
-    cols = ["InsurerNumber", "InsuredIdentificationNumber", "Name", "NameKana", "Sex1", "Birthdate"]
-    tcols = [f.wire for f in TICKET_FIELDS]
+    cols = ["InsurerNumber", "InsuredIdentificationNumber", "Name", "NameKana", "Sex1", "Birthdate",
+            "QualificationStatus", "QualificationStatusDate"]
+    tcols = [f.wire for f in TICKET_FIELDS] + ["RegisteredAt"]
+    lead = ["Change", "TicketKey"] if since is not None else []
     w = csv.writer(sys.stdout)
     if as_csv:
-        w.writerow(cols + tcols)
-    for r in results:
-        for t in r.get("PublicExpenseResultList", {}).get("MedicalTicketInfo", []):
+        w.writerow(lead + cols + tcols)
+    people = removed = 0
+    for change, key, r in entries:
+        first = [change, key] if since is not None else []
+        if r is None:  # removed: cancelled, amended away from this facility or month, or moved elsewhere
+            removed += 1
             if as_csv:
-                w.writerow([r.get(c, "") for c in cols] + [t.get(c, "") for c in tcols])
+                w.writerow(first + ["" for _ in cols + tcols])
+            else:
+                console.print(f"削除 removed {key}", highlight=False)
+            continue
+        people += 1
+        status = r.get("QualificationStatusText", "-") + (f"（{r['QualificationStatusDate']}）"
+                                                          if r.get("QualificationStatusDate") else "")
+        tickets_of = r.get("PublicExpenseResultList", {}).get("MedicalTicketInfo", [])
+        if not tickets_of:  # not billable this month: numbers and ticket data withheld
+            if as_csv:
+                w.writerow(first + [r.get(c, "") for c in cols] + ["" for _ in tcols])
+            else:
+                console.print(f"- - {r['Name']} {status} 請求不可（番号・券情報は非表示） not billable, withheld",
+                              highlight=False)
+        for t in tickets_of:
+            if as_csv:
+                w.writerow(first + [r.get(c, "") for c in cols] + [t.get(c, "") for c in tcols])
             else:
                 console.print(f"{r['InsurerNumber']} {r['InsuredIdentificationNumber']} {r['Name']} "
-                              f"{t['TicketType']} {t['MedicalTreatmentMonth']} {t.get('InjuryName1', '')}",
+                              f"{t['TicketType']} {t['MedicalTreatmentMonth']} {t.get('InjuryName1', '')} {status}",
                               highlight=False)
     if not as_csv:
-        console.print(f"{len(results)}名 / cursor {out['Cursor']}", highlight=False)
+        extra = f" / 削除 {removed}件 removed" if since is not None else ""
+        console.print(f"{people}名{extra} / cursor {out['Cursor']}", highlight=False)
 
 
 @card_app.command("issue")
 @handle_errors
 def card_issue(out: Path = typer.Option(..., help="where to write the PKCS#12 card file"),
                pin: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
-               recipient: str = typer.Option(None, help="PAYER/RECIPIENT numbers of a recipient"),
-               person: int = typer.Option(None, help="person id"),
+               individual_number: str = typer.Option(None, "--individual-number",
+                                                     help="the holder's 個人番号 (12 digits; only a keyed hash is "
+                                                          "kept); '-' reads it from stdin (out of `ps`)"),
+               name: str = typer.Option(None, help="基本4情報: 氏名"),
+               birthdate: str = typer.Option(None, help="基本4情報: 生年月日 YYYY-MM-DD"),
+               sex: str = typer.Option(None, help="基本4情報: 性別 1 男 2 女 3 未設定"),
+               address: str = typer.Option(None, help="基本4情報: 住所"),
+               person: int = typer.Option(None, help="re-issue for a known holder (person id) instead"),
                valid_days: int = typer.Option(None, help="validity in days (default 5 years)")):
-    """Issue a virtual My Number card and write its PIN-protected PKCS#12 file."""
+    """Issue a virtual My Number card to the holder of a 個人番号 with the 基本4情報, and write its
+    PIN-protected PKCS#12 file. The welfare office links it to a recipient (初回ひも付け) separately."""
     from ..cards.service import issue_card
-    payer = rn = None
-    if recipient:
-        payer, _, rn = recipient.partition("/")
+    if individual_number == "-":
+        individual_number = sys.stdin.readline().strip()
+    holder = {k: v for k, v in (("name", name), ("birthdate", birthdate), ("sex", sex), ("address", address))
+              if v is not None}
     na = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=valid_days) if valid_days else None
-    res = issue_card(database(), _ca(), pin, person, payer, rn, not_after=na)
+    res = issue_card(database(), _ca(), pin, individual_number, holder, person, not_after=na)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(res["p12"])
     out.chmod(0o600)
@@ -232,11 +266,13 @@ def org_create(kind: str = typer.Option(..., help="|".join(KINDS)), code: str = 
 
 @org_app.command("token")
 @handle_errors
-def org_token(kind: str = typer.Option(...), code: str = typer.Option(...), label: str = typer.Option(None)):
-    """Issue an API token for an organisation (printed once)."""
+def org_token(kind: str = typer.Option(...), code: str = typer.Option(...), label: str = typer.Option(None),
+              role: str = typer.Option(None, help="facility: reception|clinician|manager; welfare_office: "
+                                                  "caseworker|manager (default: reception / caseworker)")):
+    """Issue an API token for an organisation, with a role inside it (printed once)."""
     from ..orgs.service import issue_credential
     p = _principal(kind, code) if kind != ADMIN else _principal(ADMIN, code)
-    sys.stdout.write(issue_credential(database(), p.organisation_id, label)["token"] + "\n")
+    sys.stdout.write(issue_credential(database(), p.organisation_id, label, role=role)["token"] + "\n")
 
 
 @org_app.command("list")

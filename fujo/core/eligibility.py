@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from . import codes
 from .dates import month_of, wire_date, wire_time
-from .fields import TICKET_FIELDS
+from .fields import ELDERLY_BLOCK, INSURANCE_FIELDS, LIMIT_BLOCK, SPECIFIC_DISEASE_BLOCK, TICKET_FIELDS
 from .numbers import pad_insurer_number
 
 # Which result wins the body-level QualificationValidity when one check returns several
@@ -128,8 +128,10 @@ def assistance_result(recipient, office_name: str, decision: AssistanceDecision,
         d["QualificationDate"] = wire_date(recipient.qualification_date)
         if recipient.disqualification_date:
             d["DisqualificationDate"] = wire_date(recipient.disqualification_date)
-        if recipient.reason_of_loss:
-            d["ReasonOfLoss"] = recipient.reason_of_loss
+        # 保護停止・廃止 has its own table (停止 / 廃止), not the insurance ReasonOfLoss: a fujo extra, not in
+        # the XML. The office's reason text stays with the office (it may be sensitive).
+        if getattr(recipient, "disqualification_kind", None):
+            d["DisqualificationKind"] = recipient.disqualification_kind
     if reference_number:
         d["ReferenceNumber"] = reference_number
     if decision.shows_numbers:
@@ -138,7 +140,36 @@ def assistance_result(recipient, office_name: str, decision: AssistanceDecision,
     return d
 
 
-def insurance_result(q, validity: str, reference_number: str | None = None) -> dict:
+_WIRE = {f.name: f.wire for f in INSURANCE_FIELDS}
+# Flat elements of an insurance result beyond the person (InsuredCardValidDate is handled apart).
+_INSURANCE_DETAILS = ("insured_name", "name_of_other", "name_of_other_kana", "card_issuance_date", "card_valid_to",
+                      "contribution_ratio", "preschool")
+
+
+def _wire_value(v):
+    if isinstance(v, dt.date):
+        return wire_date(v)
+    return str(v) if isinstance(v, int) else v
+
+
+def _block(q, names) -> dict:
+    """The wire elements of one certificate block; empty when nothing of it is registered."""
+    out = {}
+    for n in names:
+        v = getattr(q, n, None)
+        if v not in (None, ""):
+            out[_WIRE[n]] = _wire_value(v)
+    return out
+
+
+def insurance_result(q, validity: str, reference_number: str | None = None,
+                     limit_consent_at: dt.datetime | None = None,
+                     specific_consent_at: dt.datetime | None = None) -> dict:
+    """ResultOfQualificationConfirmation for a health-insurance qualification, as complete as the
+    real ones: card dates, 一部負担金割合, 未就学区分 and the 高齢受給者証 block always; the
+    限度額適用認定証 and 特定疾病療養受療証 blocks only with the patient's consent (``*_consent_at``:
+    when it was given). Both consent flags are always written, 0 without consent, because real
+    clients expect them in every insurance result."""
     d = {"InsuredCardClassification": q.insured_card_classification,
          "QualificationValidity": validity,
          "InsurerNumber": pad_insurer_number(q.insurer_number),
@@ -156,6 +187,25 @@ def insurance_result(q, validity: str, reference_number: str | None = None) -> d
         d["DisqualificationDate"] = wire_date(q.disqualification_date)
     if reference_number:
         d["ReferenceNumber"] = reference_number
+    d.update(_block(q, _INSURANCE_DETAILS))
+    # Clinic software refuses an insurance result without InsuredCardValidDate: when the insurer
+    # registered none, the card is taken as valid from the 資格取得日 (never before it).
+    d["InsuredCardValidDate"] = wire_date(getattr(q, "card_valid_from", None) or q.qualification_date)
+    elderly = _block(q, ELDERLY_BLOCK)
+    if elderly:
+        d["ElderlyRecipientCertificateInfo"] = elderly
+    d["LimitApplicationCertificateRelatedConsFlg"] = "1" if limit_consent_at else "0"
+    if limit_consent_at:
+        d["LimitApplicationCertificateRelatedConsTime"] = wire_time(limit_consent_at)
+        limit = _block(q, LIMIT_BLOCK)
+        if limit:
+            d["LimitApplicationCertificateRelatedInfo"] = limit
+    d["SpecificDiseasesCertificateRelatedConsFlg"] = "1" if specific_consent_at else "0"
+    if specific_consent_at:
+        d["SpecificDiseasesCertificateRelatedConsTime"] = wire_time(specific_consent_at)
+        specific = _block(q, SPECIFIC_DISEASE_BLOCK)
+        if specific:
+            d["SpecificDiseasesCertificateList"] = {"SpecificDiseasesCertificateInfo": [specific]}
     return d
 
 

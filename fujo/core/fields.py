@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import jaconv
 
-from . import codes, dates, numbers
+from . import codes, dates, numbers, ticket_rules
 from .era import ERAS
 from .errors import FieldProblem, Problems
 
@@ -44,7 +44,10 @@ RECIPIENT_FIELDS = (
     _f("post_number", "PostNumber", "郵便番号", "post", False),
     _f("qualification_date", "QualificationDate", "保護開始・再開日", "date", True),
     _f("disqualification_date", "DisqualificationDate", "保護停止・廃止日", "date", False),
-    _f("reason_of_loss", "ReasonOfLoss", "停止・廃止理由", "code", False, table=codes.REASON_OF_LOSS),
+    # 保護停止・廃止: 停止 or 廃止 and the office's reason (not the insurance ReasonOfLoss table); fujo extras
+    # DisqualificationKind / DisqualificationReason in JSON results, not written to the terminal's XML.
+    _f("disqualification_kind", None, "停止・廃止の別", "code", False, table=codes.DISQUALIFICATION_KINDS),
+    _f("disqualification_reason", None, "停止・廃止の理由", "text", False, 200),
 )
 
 TICKET_FIELDS = (
@@ -54,7 +57,8 @@ TICKET_FIELDS = (
     _f("valid_to", "MedicalTicketExpirationDate", "有効終了年月日", "date", True),
     _f("issue_number", "IssueNumber", "交付番号", "digits", False, 20),
     _f("designated_facility_code", "DesignatedMedicalInstitutionCode", "指定医療機関コード", "facility", True),
-    _f("designated_facility_name", "DesignatedMedicalInstitutionName", "指定医療機関名", "text", True, 80),
+    # taken from the facility registry by the service (never typed); a value sent is ignored
+    _f("designated_facility_name", "DesignatedMedicalInstitutionName", "指定医療機関名", "text", False, 80),
     _f("prescription_issuer_code", "PrescriptionIssuerMedicalInstitutionCode", "処方箋発行医療機関コード", "facility"),
     _f("prescription_issuer_name", "PrescriptionIssuerMedicalInstitutionName", "処方箋発行医療機関名", "text", False, 80),
     _f("injury_name1", "InjuryName1", "傷病名1", "text", False, 80),
@@ -83,7 +87,7 @@ INSURANCE_FIELDS = (
     _f("card_symbol", "InsuredCardSymbol", "記号", "text", False, 40),
     _f("card_number", "InsuredIdentificationNumber", "番号", "text", True, 40),
     _f("branch_number", "InsuredBranchNumber", "枝番", "digits", False, 2),
-    _f("personal_family", "PersonalFamilyClassification", "本人・家族の別", "code", False, table={"1": "本人", "2": "家族"}),
+    _f("personal_family", "PersonalFamilyClassification", "本人・家族の別", "code", False, table=codes.PERSONAL_FAMILY),
     _f("name", "Name", "氏名", "text", True, 60),
     _f("name_kana", "NameKana", "氏名カナ", "kana", True, 60),
     _f("sex", "Sex1", "性別", "code", True, table=codes.SEX),
@@ -92,7 +96,46 @@ INSURANCE_FIELDS = (
     _f("post_number", "PostNumber", "郵便番号", "post", False),
     _f("qualification_date", "QualificationDate", "資格取得日", "date", True),
     _f("disqualification_date", "DisqualificationDate", "資格喪失日", "date", False),
+    # What clinics import from an insurance result (issue 7); InsuredCardValidDate falls back to
+    # the 資格取得日 in results when not registered (see eligibility.insurance_result).
+    _f("insured_name", "InsuredName", "被保険者氏名（世帯主氏名）", "text", False, 60),
+    _f("name_of_other", "NameOfOther", "氏名（その他）", "text", False, 60),
+    _f("name_of_other_kana", "NameOfOtherKana", "氏名カナ（その他）", "kana", False, 60),
+    _f("card_issuance_date", "InsuredCertificateIssuanceDate", "被保険者証交付年月日", "date"),
+    _f("card_valid_from", "InsuredCardValidDate", "被保険者証有効開始年月日", "date"),
+    _f("card_valid_to", "InsuredCardExpirationDate", "被保険者証有効終了年月日", "date"),
+    _f("contribution_ratio", "InsuredPartialContributionRatio", "一部負担金割合", "code", table=codes.CONTRIBUTION_RATIOS),
+    _f("preschool", "PreschoolClassification", "未就学区分", "code", table=codes.PRESCHOOL),
+    # 高齢受給者証 (ElderlyRecipientCertificateInfo)
+    _f("elderly_certificate_date", "ElderlyRecipientCertificateDate", "高齢受給者証交付年月日", "date"),
+    _f("elderly_valid_from", "ElderlyRecipientValidStartDate", "高齢受給者証有効開始年月日", "date"),
+    _f("elderly_valid_to", "ElderlyRecipientValidEndDate", "高齢受給者証有効終了年月日", "date"),
+    _f("elderly_contribution_ratio", "ElderlyRecipientContributionRatio", "高齢受給者証一部負担金割合", "code",
+       table=codes.CONTRIBUTION_RATIOS),
+    # 限度額適用認定証 (LimitApplicationCertificateRelatedInfo): answered only with the patient's consent
+    _f("limit_classification", "LimitApplicationCertificateClassification", "限度額適用認定証区分", "code",
+       table=codes.LIMIT_CERTIFICATE_CLASSES),
+    _f("limit_bracket", "LimitApplicationCertificateClassificationFlag", "限度額適用認定証適用区分", "code",
+       table=codes.LIMIT_CERTIFICATE_BRACKETS),
+    _f("limit_certificate_date", "LimitApplicationCertificateDate", "限度額適用認定証交付年月日", "date"),
+    _f("limit_valid_from", "LimitApplicationCertificateValidStartDate", "限度額適用認定証有効開始年月日", "date"),
+    _f("limit_valid_to", "LimitApplicationCertificateValidEndDate", "限度額適用認定証有効終了年月日", "date"),
+    _f("limit_long_term_date", "LimitApplicationCertificateLongTermDate", "限度額適用認定証長期入院該当年月日", "date"),
+    # 特定疾病療養受療証 (SpecificDiseasesCertificateInfo; one per qualification): only with consent
+    _f("specific_disease_category", "SpecificDiseasesDiseaseCategory", "特定疾病療養受療証認定疾病区分", "code",
+       table=codes.SPECIFIC_DISEASES),
+    _f("specific_disease_certificate_date", "SpecificDiseasesCertificateDate", "特定疾病療養受療証交付年月日", "date"),
+    _f("specific_disease_valid_from", "SpecificDiseasesValidStartDate", "特定疾病療養受療証有効開始年月日", "date"),
+    _f("specific_disease_valid_to", "SpecificDiseasesValidEndDate", "特定疾病療養受療証有効終了年月日", "date"),
+    _f("specific_disease_self_pay", "SpecificDiseasesSelfPay", "特定疾病療養受療証自己負担限度額", "amount"),
 )
+
+# The nested blocks of an insurance result: element name → the fields written inside it.
+ELDERLY_BLOCK = ("elderly_certificate_date", "elderly_valid_from", "elderly_valid_to", "elderly_contribution_ratio")
+LIMIT_BLOCK = ("limit_classification", "limit_bracket", "limit_certificate_date", "limit_valid_from", "limit_valid_to",
+               "limit_long_term_date")
+SPECIFIC_DISEASE_BLOCK = ("specific_disease_category", "specific_disease_certificate_date",
+                          "specific_disease_valid_from", "specific_disease_valid_to", "specific_disease_self_pay")
 
 _HALF_KANA_OK = set(" ｰ･ﾞﾟ")
 
@@ -201,19 +244,13 @@ def check_ticket_rules(t: dict, problems: Problems) -> None:
     if month and vt and dates.month_of(vt) != month:
         problems.add(FieldProblem("valid_to", "outside_month", "有効終了年月日が診療年月の月内にありません。",
                                   "valid_to is not in the treatment month."))
-    code, ttype, treat = t.get("designated_facility_code"), t.get("ticket_type"), t.get("treatment_type")
-    if code and ttype:
-        if ttype == "02" and not numbers.is_pharmacy(code):
-            problems.add(FieldProblem("designated_facility_code", "not_pharmacy",
-                                      "調剤券の指定医療機関は薬局（点数表番号4）でなければなりません。",
-                                      "A dispensing ticket must designate a pharmacy (score-table digit 4)."))
-        if ttype == "01" and numbers.is_pharmacy(code):
-            problems.add(FieldProblem("designated_facility_code", "pharmacy_on_medical_ticket",
-                                      "医療券の指定医療機関に薬局は指定できません。",
-                                      "A medical ticket cannot designate a pharmacy."))
+    ttype, treat = t.get("ticket_type"), t.get("treatment_type")
     if ttype and treat and (ttype == "02") != (treat == "04"):
         problems.add(FieldProblem("treatment_type", "type_mismatch", "調剤券の診療別は04（調剤）、医療券は04以外です。",
                                   "treatment_type 04 (dispensing) goes with ticket_type 02 only."))
+    # 点数表 of the designated facility and 単独/併用 against 社会保険 (fujo.core.ticket_rules)
+    ticket_rules.check_score_table(t, problems)
+    ticket_rules.check_single_or_combined(t, problems)
 
 
 def check_period(rec: dict, problems: Problems) -> None:
@@ -227,3 +264,86 @@ def check_period(rec: dict, problems: Problems) -> None:
     if b and q and q < b:
         problems.add(FieldProblem("qualification_date", "before_birth", "開始日（取得日）が生年月日より前です。",
                                   "qualification_date is before birthdate."))
+
+
+def age_on(birthdate: dt.date, on: dt.date) -> int:
+    """Age in whole years on ``on`` (counted from the birthday itself)."""
+    return on.year - birthdate.year - ((on.month, on.day) < (birthdate.month, birthdate.day))
+
+
+def preschool_end(birthdate: dt.date) -> dt.date:
+    """Last day of 未就学: the first 31 March on or after the day the child reaches 6 (in law, the
+    day before the 6th birthday)."""
+    if birthdate.year > dt.MAXYEAR - 7:  # a birth date check_period refuses anyway: never crash on it
+        return dt.date.max
+    try:
+        sixth = birthdate.replace(year=birthdate.year + 6)
+    except ValueError:  # 29 February
+        sixth = dt.date(birthdate.year + 6, 3, 1)
+    reached = sixth - dt.timedelta(days=1)
+    end = dt.date(reached.year, 3, 31)
+    return end if reached <= end else dt.date(reached.year + 1, 3, 31)
+
+
+# Which InsuredCardClassification goes with which 法別番号 (the kind of card follows the insurance):
+# 退職 cards only in 退職者医療 (67), 特例退職 only in 特定健保組合/特定共済 (63, 72–75), 自衛官診療証 only 07.
+_CARD_LAW_CODES = {"02": {"67"}, "04": {"67"}, "06": {"63", "72", "73", "74", "75"}, "07": {"07"}}
+
+_BLOCKS = (("高齢受給者証", ELDERLY_BLOCK, ("elderly_valid_from", "elderly_contribution_ratio")),
+           ("限度額適用認定証", LIMIT_BLOCK, ("limit_classification", "limit_valid_from")),
+           ("特定疾病療養受療証", SPECIFIC_DISEASE_BLOCK, ("specific_disease_category", "specific_disease_valid_from")))
+_PERIODS = (("card_valid_from", "card_valid_to", "被保険者証"), ("elderly_valid_from", "elderly_valid_to", "高齢受給者証"),
+            ("limit_valid_from", "limit_valid_to", "限度額適用認定証"),
+            ("specific_disease_valid_from", "specific_disease_valid_to", "特定疾病療養受療証"))
+_LABEL = {f.name: f.label_ja for f in INSURANCE_FIELDS}
+
+
+def _problem(problems: Problems, field: str, code: str, ja: str, en: str) -> None:
+    problems.add(FieldProblem(field, code, ja, en))
+
+
+def check_insurance_rules(rec: dict, problems: Problems) -> None:
+    """Rules across fields of a health-insurance qualification (run after each field is clean)."""
+    for start, end, what in _PERIODS:
+        if rec.get(start) and rec.get(end) and rec[end] < rec[start]:
+            _problem(problems, end, "before_start", f"{what}の有効終了年月日が有効開始年月日より前です。",
+                     f"{end} is before {start}.")
+    for what, block, needed in _BLOCKS:  # a certificate is given whole or not at all
+        if any(rec.get(n) not in (None, "") for n in block):
+            for n in needed:
+                if rec.get(n) in (None, ""):
+                    _problem(problems, n, "required", f"{what}を登録するときは{_LABEL[n]}も入力してください。",
+                             f"{n} is required when any {what} field is given.")
+    kind = numbers.insurer_kind(rec.get("insurer_number") or "")
+    card = rec.get("insured_card_classification")
+    if kind and card in _CARD_LAW_CODES and kind.law_code not in _CARD_LAW_CODES[card]:
+        _problem(problems, "insured_card_classification", "card_mismatch",
+                 f"被保険者証区分{card}（{codes.INSURED_CARD_CLASSES[card]}）はこの保険者番号（{kind.name_ja}）では使えません。",
+                 f"Card class {card} does not go with this insurer number ({kind.law_code or '6-digit'}).")
+    late_elderly = kind is not None and kind.system == numbers.LATE_ELDERLY
+    if late_elderly and not rec.get("contribution_ratio"):
+        # Clinic software needs the ratio to bill a 後期高齢 patient (1割・2割・3割).
+        _problem(problems, "contribution_ratio", "required", "後期高齢者医療の資格には一部負担金割合を入力してください。",
+                 "contribution_ratio is required for 後期高齢者医療 (law code 39).")
+    b = rec.get("birthdate")
+    es = rec.get("elderly_valid_from")
+    if es and late_elderly:
+        _problem(problems, "elderly_valid_from", "not_for_late_elderly",
+                 "後期高齢者医療の被保険者には高齢受給者証はありません（負担割合は一部負担金割合に入力します）。",
+                 "No 高齢受給者証 in 後期高齢者医療: give contribution_ratio instead.")
+    elif es and b and not 70 <= age_on(b, es) <= 74:
+        _problem(problems, "elderly_valid_from", "age", "高齢受給者証は有効開始日に70歳以上74歳以下の人のものです。",
+                 "A 高齢受給者証 is for people aged 70 to 74 on its valid start date.")
+    ls, bracket = rec.get("limit_valid_from"), rec.get("limit_bracket")
+    if ls and b and bracket and (bracket[0] == "A") != (age_on(b, ls) < 70):
+        _problem(problems, "limit_bracket", "age", "適用区分A01〜A06は70歳未満、B01〜B10は70歳以上の区分です（有効開始日の年齢）。",
+                 "Brackets A01-A06 are for under 70, B01-B10 for 70 and over (age on limit_valid_from).")
+    if rec.get("limit_long_term_date") and rec.get("limit_classification") == "01":
+        # 長期入院該当 matters for the 標準負担額減額 (住民税非課税世帯 meals), not for a plain 限度額適用認定証.
+        _problem(problems, "limit_long_term_date", "not_reduction",
+                 "長期入院該当年月日は限度額適用・標準負担額減額認定証（02）または標準負担額減額認定証（03）のものです。",
+                 "limit_long_term_date goes with limit_classification 02 or 03 only.")
+    start = rec.get("card_valid_from") or rec.get("qualification_date")
+    if rec.get("preschool") == "1" and b and start and start > preschool_end(b):
+        _problem(problems, "preschool", "age", "未就学区分は6歳に達する日以後の最初の3月31日までの子どものものです。",
+                 "preschool 1 is only for a child before the first 31 March after reaching 6.")

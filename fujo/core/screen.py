@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from . import codes
+from . import codes, numbers
 from .era import wareki_date, wareki_month
+from .notices import call_office
 
 HEADLINES = {
     codes.VALID: "○：この資格は有効です。",
@@ -58,12 +59,43 @@ def assistance_screen(result: dict) -> tuple[str, list[tuple[str, str]]]:
     return HEADLINES.get(v, HEADLINES[codes.NO_QUALIFICATION]), items
 
 
+def _period(start: str | None, end: str | None) -> str:
+    return f"{_d(start)}〜{_d(end) if end else ''}"
+
+
+def _certificates(result: dict) -> list[tuple[str, str]]:
+    """The 高齢受給者証, 限度額適用認定証 and 特定疾病療養受療証 lines, for what the result carries."""
+    out = []
+    e = result.get("ElderlyRecipientCertificateInfo") or {}
+    if e:
+        ratio = codes.CONTRIBUTION_RATIOS.get(e.get("ElderlyRecipientContributionRatio"), "-")
+        period = _period(e.get("ElderlyRecipientValidStartDate"), e.get("ElderlyRecipientValidEndDate"))
+        out.append(("高齢受給者証", f"{ratio}（{period}）"))
+    lim = result.get("LimitApplicationCertificateRelatedInfo") or {}
+    if lim:
+        kind = codes.LIMIT_CERTIFICATE_CLASSES.get(lim.get("LimitApplicationCertificateClassification"), "-")
+        bracket = codes.LIMIT_CERTIFICATE_BRACKETS.get(lim.get("LimitApplicationCertificateClassificationFlag"))
+        period = _period(lim.get("LimitApplicationCertificateValidStartDate"),
+                         lim.get("LimitApplicationCertificateValidEndDate"))
+        out.append(("限度額適用認定証", f"{kind}{f' 適用区分{bracket}' if bracket else ''}（{period}）"))
+    for sd in (result.get("SpecificDiseasesCertificateList") or {}).get("SpecificDiseasesCertificateInfo") or []:
+        disease = codes.SPECIFIC_DISEASES.get(sd.get("SpecificDiseasesDiseaseCategory"), "-")
+        pay = sd.get("SpecificDiseasesSelfPay")
+        period = _period(sd.get("SpecificDiseasesValidStartDate"), sd.get("SpecificDiseasesValidEndDate"))
+        out.append(("特定疾病療養受療証", f"{disease}{f' 自己負担限度額{int(pay):,}円' if pay else ''}（{period}）"))
+    return out
+
+
 def insurance_screen(result: dict) -> tuple[str, list[tuple[str, str]]]:
     v = result.get("QualificationValidity", codes.NO_QUALIFICATION)
+    # The kind of insurance follows from the 保険者番号 (法別番号), never from 被保険者証区分 (kind of card).
+    kind = numbers.insurer_kind(result.get("InsurerNumber") or "")
     items = [
         ("照会番号", result.get("ReferenceNumber") or "-"),
         ("保険者番号", (result.get("InsurerNumber") or "-").strip()),
         ("保険者名", result.get("InsurerName") or "-"),
+        ("保険の種類", kind.name_ja if kind else "-"),
+        ("被保険者証区分", codes.INSURED_CARD_CLASSES.get(result.get("InsuredCardClassification"), "-")),
         ("記号", result.get("InsuredCardSymbol") or "-"),
         ("番号", result.get("InsuredIdentificationNumber") or "-"),
         ("枝番", result.get("InsuredBranchNumber") or "-"),
@@ -71,8 +103,9 @@ def insurance_screen(result: dict) -> tuple[str, list[tuple[str, str]]]:
         ("性別", codes.SEX.get(result.get("Sex1"), "-")),
         ("生年月日", _d(result.get("Birthdate"))),
         ("資格取得日", _d(result.get("QualificationDate"))),
+        ("一部負担金割合", codes.CONTRIBUTION_RATIOS.get(result.get("InsuredPartialContributionRatio"), "-")),
     ]
-    return HEADLINES.get(v, HEADLINES[codes.NO_QUALIFICATION]), items
+    return HEADLINES.get(v, HEADLINES[codes.NO_QUALIFICATION]), items + _certificates(result)
 
 
 def advice(check: dict) -> str | None:
@@ -84,8 +117,7 @@ def advice(check: dict) -> str | None:
     v = a1[0].get("QualificationValidity") if a1 else check.get("QualificationValidity")
     if v == codes.VALID or not c:
         return None
-    tel = f"（電話 {c['Phone']}）" if c.get("Phone") else ""
-    return f"{c['OfficeName']}{tel}に医療扶助の利用可否を電話等で確認してください。"
+    return call_office(c)
 
 
 def render_text(check: dict) -> str:
@@ -107,4 +139,6 @@ def render_text(check: dict) -> str:
     a = advice(check)
     if a:
         lines.append(a)
+    if check.get("MedicalAssistanceNotice"):  # 「医療扶助」 is 利用しない at this facility
+        lines.append(check["MedicalAssistanceNotice"])
     return "\n".join(lines).rstrip() + "\n"

@@ -29,8 +29,9 @@ organisations = Table(
     Column("name", String(100), nullable=False),
     Column("phone", String(30)),
     Column("address", String(200)),
-    # 医療機関・薬局 setting 「医療扶助」 利用する/利用しない (facilities only)
-    Column("medical_assistance_enabled", Boolean, nullable=False, server_default="1"),
+    # 医療機関・薬局 setting 「医療扶助」 利用する/利用しない (facilities only): starts as 利用しない (issue 8,
+    # migration 0003); each change is recorded in setting_changes with who and when
+    Column("medical_assistance_enabled", Boolean, nullable=False, server_default="0"),
     Column("created_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("kind", "code"),
 )
@@ -49,6 +50,9 @@ credentials = Table(
     Column("label", String(100)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True)),
+    # role inside the organisation (fujo.auth.principal.ROLES); rows from before roles existed keep the
+    # full rights they had (manager)
+    Column("role", String(20), nullable=False, server_default="manager"),
 )
 
 persons = Table(  # a card holder (the individual behind 個人番号; the number itself is never stored)
@@ -56,7 +60,15 @@ persons = Table(  # a card holder (the individual behind 個人番号; the numbe
     Column("id", ID, primary_key=True, autoincrement=True),
     Column("public_id", String(36), nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # as the card issuer knows the holder (0003): HMAC-SHA256 of the 個人番号 under the server's key, and
+    # the 基本4情報 recorded when the card was issued; 初回ひも付け cross-checks against them
+    Column("individual_number_hash", String(64)),
+    Column("name", String(60)),
+    Column("birthdate", Date),
+    Column("sex", String(1)),
+    Column("address", String(200)),
 )
+Index("ix_persons_individual_number_hash", persons.c.individual_number_hash, unique=True)
 
 cards = Table(  # virtual My Number card: its 利用者証明用電子証明書
     "cards", metadata,
@@ -95,7 +107,8 @@ recipients = Table(  # 被保護者 as registered by the 福祉事務所
     Column("post_number", String(8)),
     Column("qualification_date", Date, nullable=False),       # 保護開始・再開日
     Column("disqualification_date", Date),                    # 保護停止・廃止日
-    Column("reason_of_loss", String(2)),
+    Column("disqualification_kind", String(1)),              # 1 停止, 2 廃止 (codes.DISQUALIFICATION_KINDS)
+    Column("disqualification_reason", String(200)),          # the office's reason text
     Column("version", Integer, nullable=False, server_default="1"),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
@@ -163,6 +176,20 @@ Index("ix_tickets_current_by_facility", tickets.c.designated_facility_code, tick
       tickets.c.superseded_by)
 Index("ix_tickets_changes_by_facility", tickets.c.designated_facility_code, tickets.c.seq)
 Index("ix_tickets_changes_by_previous", tickets.c.previous_facility_code, tickets.c.seq)
+Index("ix_tickets_issue_number", tickets.c.issue_number, tickets.c.treatment_month)  # duplicate 交付番号
+
+facilities = Table(  # the facility registry: every 医療機関・薬局 a ticket may name, fujo user or not
+    "facilities", metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("code", String(10), nullable=False, unique=True),   # 医療機関コード
+    Column("name", String(80), nullable=False),                # 指定医療機関名 on tickets
+    Column("score_table", String(1), nullable=False),          # 点数表 (from the code): 1 医科 3 歯科 4 調剤 6 訪問看護
+    Column("prefecture", String(2), nullable=False),           # 都道府県番号 (from the code)
+    Column("address", String(200)),
+    Column("phone", String(30)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
 
 counters = Table(  # row-locked counters: the lock orders commits, so cursors never skip a change
     "counters", metadata,
@@ -192,6 +219,31 @@ insurance_qualifications = Table(  # 医療保険の資格 (the 併用 case)
     Column("disqualification_date", Date),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # issue 7 (migration 0002): what clinics import from an insurance result
+    Column("insured_name", String(60)),              # 被保険者氏名（世帯主氏名）
+    Column("name_of_other", String(60)),             # 氏名（その他）
+    Column("name_of_other_kana", String(60)),
+    Column("card_issuance_date", Date),              # 被保険者証交付年月日
+    Column("card_valid_from", Date),                 # 被保険者証有効開始年月日
+    Column("card_valid_to", Date),                   # 被保険者証有効終了年月日
+    Column("contribution_ratio", String(3)),         # 一部負担金割合 010/020/030
+    Column("preschool", String(1)),                  # 未就学区分
+    Column("elderly_certificate_date", Date),        # 高齢受給者証
+    Column("elderly_valid_from", Date),
+    Column("elderly_valid_to", Date),
+    Column("elderly_contribution_ratio", String(3)),
+    Column("limit_classification", String(2)),       # 限度額適用認定証
+    Column("limit_bracket", String(3)),              # 適用区分 A01… / B01…
+    Column("limit_certificate_date", Date),
+    Column("limit_valid_from", Date),
+    Column("limit_valid_to", Date),
+    Column("limit_long_term_date", Date),
+    # 特定疾病療養受療証: one per qualification, as columns (a second certificate would need a table)
+    Column("specific_disease_category", String(1)),
+    Column("specific_disease_certificate_date", Date),
+    Column("specific_disease_valid_from", Date),
+    Column("specific_disease_valid_to", Date),
+    Column("specific_disease_self_pay", Integer),    # 自己負担限度額 (円)
 )
 Index("ix_insurance_by_numbers", insurance_qualifications.c.insurer_number,
       insurance_qualifications.c.card_number)
@@ -217,7 +269,8 @@ check_log = Table(  # every check and every download: who asked, about whom, whe
     Column("recipient_id", ID),
     Column("outcome", String(2), nullable=False),  # QualificationValidity (or '-' for bulk)
     Column("reason", String(20)),
-    Column("consent", String(4)),  # consent bits given at the reader (medication, diagnosis, checkups, surgery)
+    # consent bits given at the reader (medication, diagnosis, checkups, surgery[, 限度額, 特定疾病]); 8 wide since 0002
+    Column("consent", String(8)),
     Column("detail", String(200)),
 )
 Index("ix_check_log_person", check_log.c.person_id, check_log.c.at)
@@ -243,7 +296,21 @@ users = Table(  # people who sign in to the web screens, each acting for one org
     Column("display_name", String(60), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("disabled_at", DateTime(timezone=True)),
+    Column("role", String(20), nullable=False, server_default="manager"),  # as credentials.role
 )
+
+setting_changes = Table(  # who changed an organisation's setting (「医療扶助」 …), and when
+    "setting_changes", metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("organisation_id", ID, ForeignKey("organisations.id"), nullable=False),
+    Column("setting", String(40), nullable=False),
+    Column("value", String(20), nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("user_id", ID, ForeignKey("users.id")),   # on the screens …
+    Column("credential_id", ID),                      # … or through the API
+    Column("actor", String(100), nullable=False),     # login or token label, with the role
+)
+Index("ix_setting_changes_org", setting_changes.c.organisation_id, setting_changes.c.changed_at)
 
 web_sessions = Table(  # server-side sessions: logout and expiry take effect at once
     "web_sessions", metadata,

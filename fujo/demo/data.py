@@ -8,16 +8,18 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from ..auth.principal import ADMIN, FACILITY, INSURER, WELFARE_OFFICE
+from ..auth.principal import ADMIN, FACILITY, INSURER, MANAGER, WELFARE_OFFICE
 from ..cards.ca import CardAuthority
 from ..cards.service import issue_card
 from ..core.dates import today_jst
-from ..core.numbers import with_check_digit
+from ..core.numbers import with_check_digit, with_individual_check_digit
 from ..db import schema as s
 from ..db.database import Database
 from ..insurance.service import register_qualification
 from ..orgs.service import create_organisation, issue_credential, principal_for
-from ..registry.service import register_recipient, register_ticket
+from ..facility.service import set_medical_assistance
+from ..registry.facilities import register_facility
+from ..registry.service import link_card, register_recipient, register_ticket
 
 OFFICE_PAYER = with_check_digit("1213001")        # 12130019: 法別12 東京都(13) 実施機関001
 OFFICE2_PAYER = with_check_digit("1213002")
@@ -25,10 +27,14 @@ CLINIC = with_check_digit("131123456")            # ●●医療機関 (医科)
 PHARMACY = with_check_digit("134123456")          # ■■薬局 (調剤)
 OTHER_CLINIC = with_check_digit("131129999")      # ▲▲クリニック: not designated for anyone
 INSURER_NO = with_check_digit("0613999")          # ○○健康保険組合 (8-digit 保険者番号)
+KOUKI_NO = with_check_digit("3913001")            # 東京都後期高齢者医療広域連合 (法別39)
+KOKUHO_NO = with_check_digit("13822")             # ○○市国民健康保険 (6 digits: written space-padded to 8)
 
 TOKENS = {"admin": "demo-admin-token", "office": "demo-office-token", "clinic": "demo-clinic-token",
+          "clinic_admin": "demo-clinic-admin-token",
           "pharmacy": "demo-pharmacy-token", "other_clinic": "demo-other-clinic-token",
-          "insurer": "demo-insurer-token"}
+          "insurer": "demo-insurer-token", "kouki_insurer": "demo-kouki-insurer-token",
+          "kokuho_insurer": "demo-kokuho-insurer-token"}
 
 PEOPLE = [  # key, recipient number body, name, kana, sex, birthdate, card PIN
     ("ichiro", "101000", "生保一郎", "ｾｲﾎ ｲﾁﾛｳ", "1", dt.date(1990, 1, 15), "1234"),
@@ -37,6 +43,53 @@ PEOPLE = [  # key, recipient number body, name, kana, sex, birthdate, card PIN
     ("saburo", "101003", "併用三郎", "ﾍｲﾖｳ ｻﾌﾞﾛｳ", "1", dt.date(1955, 6, 30), "4567"),
     ("shiro", "101004", "廃止四郎", "ﾊｲｼ ｼﾛｳ", "1", dt.date(1962, 2, 14), "5678"),
 ]
+
+
+def _insured_only(today: dt.date) -> list[dict]:
+    """Health insurance only (no 医療扶助: 国保 and 後期高齢 end when 保護 starts), checked by numbers
+    + birth date: a 後期高齢 person (1割), a 国保 household head, a 70–74 person with a 高齢受給者証
+    (2割) and one with a 限度額適用認定証 and a 特定疾病療養受療証 (given only with consent). Birth
+    dates move with ``today`` so the ages (and so the rules) hold whenever the demo is loaded."""
+    aug1 = dt.date(today.year if today.month >= 8 else today.year - 1, 8, 1)   # cards renewed every 1 August
+    jul31 = dt.date(aug1.year + 1, 7, 31)
+    period = {"card_issuance_date": (aug1 - dt.timedelta(days=14)).isoformat(), "card_valid_from": aug1.isoformat(),
+              "card_valid_to": jul31.isoformat()}
+    kouki_born, elderly_born = dt.date(today.year - 84, 3, 3), dt.date(today.year - 72, 9, 15)
+    elderly_from = dt.date(elderly_born.year + 70, 10, 1)  # the month after the 70th birthday
+    return [
+        {"insurer_number": KOUKI_NO, "insurer_name": "東京都後期高齢者医療広域連合", "insured_card_classification": "01",
+         "card_number": "00012345", "personal_family": "1", "name": "長寿ウメ", "name_kana": "ﾁｮｳｼﾞｭ ｳﾒ", "sex": "2",
+         "birthdate": kouki_born.isoformat(), "qualification_date": dt.date(kouki_born.year + 75, 3, 3).isoformat(),
+         "contribution_ratio": "010", "insured_name": "長寿ウメ", **period},
+        {"insurer_number": KOKUHO_NO, "insurer_name": "○○市国民健康保険", "insured_card_classification": "01",
+         "card_symbol": "あ12", "card_number": "3456", "personal_family": "1", "name": "国保太郎",
+         "name_kana": "ｺｸﾎ ﾀﾛｳ", "sex": "1", "birthdate": "1980-06-10", "qualification_date": "2015-04-01",
+         "contribution_ratio": "030", "insured_name": "国保太郎", "address": "東京都○○市□□町4-5-6",
+         "post_number": "100-0002", **period},
+        {"insurer_number": KOKUHO_NO, "insurer_name": "○○市国民健康保険", "insured_card_classification": "01",
+         "card_symbol": "あ12", "card_number": "7890", "personal_family": "1", "name": "高齢花子",
+         "name_kana": "ｺｳﾚｲ ﾊﾅｺ", "sex": "2", "birthdate": elderly_born.isoformat(), "qualification_date": "2012-04-01",
+         "contribution_ratio": "020", "insured_name": "高齢花子", "elderly_certificate_date": period["card_issuance_date"],
+         "elderly_valid_from": max(elderly_from, aug1).isoformat(), "elderly_valid_to": jul31.isoformat(),
+         "elderly_contribution_ratio": "020", **period},
+        {"insurer_number": INSURER_NO, "insurer_name": "○○健康保険組合", "insured_card_classification": "01",
+         "card_symbol": "12-34", "card_number": "9012", "branch_number": "00", "personal_family": "1",
+         "name": "限度額次郎", "name_kana": "ｹﾞﾝﾄﾞｶﾞｸ ｼﾞﾛｳ", "sex": "1", "birthdate": "1975-11-20",
+         "qualification_date": "2010-04-01", "contribution_ratio": "030", "insured_name": "限度額次郎",
+         "limit_classification": "01", "limit_bracket": "A03", "limit_certificate_date": aug1.isoformat(),
+         "limit_valid_from": aug1.isoformat(), "limit_valid_to": jul31.isoformat(),
+         "specific_disease_category": "1", "specific_disease_certificate_date": "2023-03-20",
+         "specific_disease_valid_from": "2023-04-01", "specific_disease_self_pay": "10000", **period},
+    ]
+
+
+# Registered facilities that have no fujo account (a dental clinic and a visiting-nursing station).
+REGISTRY_ONLY = [(with_check_digit("133123456"), "◇◇歯科医院"), (with_check_digit("136123456"), "☆☆訪問看護ステーション")]
+
+
+def individual_number(key: str) -> str:
+    """The demo people's synthetic 個人番号 (valid check digit; never stored, only its keyed hash)."""
+    return with_individual_check_digit(f"{90000000000 + [p[0] for p in PEOPLE].index(key):011d}")
 
 
 def _month_bounds(d: dt.date) -> tuple[str, dt.date, dt.date]:
@@ -65,7 +118,10 @@ def load_demo(db: Database, ca: CardAuthority, card_dir: Path, today: dt.date | 
                                                                  s.organisations.c.code == "13001")).first()
     info = {"tokens": TOKENS, "cards": {}, "already_loaded": bool(loaded), "today": today.isoformat(),
             "numbers": {"office_payer": OFFICE_PAYER, "clinic": CLINIC, "pharmacy": PHARMACY,
-                        "other_clinic": OTHER_CLINIC, "insurer": INSURER_NO}}
+                        "other_clinic": OTHER_CLINIC, "insurer": INSURER_NO, "kouki_insurer": KOUKI_NO,
+                        "kokuho_insurer": KOKUHO_NO},
+            "insured": [{k: q[k] for k in ("insurer_number", "card_number", "birthdate", "name")}
+                        for q in _insured_only(today)]}
     if loaded:
         for key, body, *_rest, pin in PEOPLE:
             info["cards"][key] = {"file": str(card_dir / f"{key}.p12"), "pin": pin,
@@ -78,9 +134,20 @@ def load_demo(db: Database, ca: CardAuthority, card_dir: Path, today: dt.date | 
     pharmacy = create_organisation(db, FACILITY, PHARMACY, "■■薬局", "03-0000-4444")
     other = create_organisation(db, FACILITY, OTHER_CLINIC, "▲▲クリニック", "03-0000-5555")
     insurer = create_organisation(db, INSURER, INSURER_NO, "○○健康保険組合", "03-0000-6666")
+    kouki = create_organisation(db, INSURER, KOUKI_NO, "東京都後期高齢者医療広域連合", "03-0000-7777")
+    kokuho = create_organisation(db, INSURER, KOKUHO_NO, "○○市国民健康保険", "03-0000-8888")
     for org, key in ((admin, "admin"), (office, "office"), (clinic, "clinic"), (pharmacy, "pharmacy"),
-                     (other, "other_clinic"), (insurer, "insurer")):
-        issue_credential(db, org["id"], "demo", TOKENS[key])
+                     (other, "other_clinic"), (insurer, "insurer"), (kouki, "kouki_insurer"),
+                     (kokuho, "kokuho_insurer")):
+        issue_credential(db, org["id"], "demo", TOKENS[key])  # each kind's default role (受付, 担当員 …)
+    issue_credential(db, clinic["id"], "demo 管理者", TOKENS["clinic_admin"], role=MANAGER)
+    # 「医療扶助」 starts as 利用しない; the demo facilities switch it on, as the seed says a facility must
+    for code in (CLINIC, PHARMACY, OTHER_CLINIC):
+        set_medical_assistance(db, principal_for(db, FACILITY, code, actor="デモデータ（管理者）"), True)
+    # facilities in the registry that do not use fujo (tickets may still designate them)
+    admin_p = principal_for(db, ADMIN, "operator")
+    for code, name in REGISTRY_ONLY:
+        register_facility(db, admin_p, {"code": code, "name": name, "address": "東京都○○市", "phone": "03-0000-0000"})
 
     po = principal_for(db, WELFARE_OFFICE, "13001")
     for key, body, name, kana, sex, birth, pin in PEOPLE:
@@ -89,10 +156,15 @@ def load_demo(db: Database, ca: CardAuthority, card_dir: Path, today: dt.date | 
                "birthdate": birth.isoformat(), "address": "東京都○○市△△町1-2-3", "post_number": "100-0001",
                "qualification_date": "2020-04-01"}
         if key == "shiro":
-            rec.update(disqualification_date=(today - dt.timedelta(days=40)).isoformat(), reason_of_loss="99")
+            rec.update(disqualification_date=(today - dt.timedelta(days=40)).isoformat(), disqualification_kind="2",
+                       disqualification_reason="就労収入の増加による廃止")
         register_recipient(db, po, rec)
         card_dir.mkdir(parents=True, exist_ok=True)
-        card = issue_card(db, ca, pin, payer_number=OFFICE_PAYER, recipient_number=rn)
+        # the card issuer knows the holder by 個人番号 and the 基本4情報; the office then links (初回ひも付け)
+        number = individual_number(key)
+        card = issue_card(db, ca, pin, number, {"name": name, "birthdate": birth.isoformat(), "sex": sex,
+                                                "address": rec["address"]})
+        link_card(db, ca, po, OFFICE_PAYER, rn, number)
         path = card_dir / f"{key}.p12"
         path.write_bytes(card["p12"])
         path.chmod(0o600)
@@ -122,6 +194,8 @@ def load_demo(db: Database, ca: CardAuthority, card_dir: Path, today: dt.date | 
         "card_symbol": "12-34", "card_number": "5678", "branch_number": "01", "personal_family": "1",
         "name": "併用三郎", "name_kana": "ﾍｲﾖｳ ｻﾌﾞﾛｳ", "sex": "1", "birthdate": "1955-06-30",
         "qualification_date": "2019-04-01", "card_serial": saburo["serial"]})
+    for q in _insured_only(today):
+        register_qualification(db, principal_for(db, INSURER, q["insurer_number"]), q)
     info["current_month"] = cur
     return info
 
@@ -133,7 +207,10 @@ def describe(info: dict) -> str:
     lines += [f"  {k:<13} {v}" for k, v in info["tokens"].items()]
     lines += ["", f"福祉事務所 ○○市福祉事務所  公費負担者番号 {n['office_payer']}",
               f"医療機関   ●●医療機関 {n['clinic']}   ■■薬局 {n['pharmacy']}   ▲▲クリニック {n['other_clinic']} (未委託)",
-              f"保険者     ○○健康保険組合 {n['insurer']}", "", "virtual cards (file / PIN / 受給者番号):"]
+              f"保険者     ○○健康保険組合 {n['insurer']}   東京都後期高齢者医療広域連合 {n['kouki_insurer']}   "
+              f"○○市国民健康保険 {n['kokuho_insurer']}", "", "health insurance only (保険者番号 / 番号 / 生年月日):"]
+    lines += [f"  {q['name']}  {q['insurer_number']}  {q['card_number']}  {q['birthdate']}" for q in info["insured"]]
+    lines += ["", "virtual cards (file / PIN / 受給者番号):"]
     for k, c in info["cards"].items():
         lines.append(f"  {k:<7} {c['file']}  PIN {c['pin']}  {c['recipient_number']}")
     ichiro = info["cards"]["ichiro"]["recipient_number"]
@@ -141,5 +218,10 @@ def describe(info: dict) -> str:
               f"  fujo check ticket --facility {n['clinic']} --payer {n['office_payer']} --recipient {ichiro} "
               f"--birthdate 1990-01-15 --date 2024-07-10",
               f"  fujo check card --facility {n['other_clinic']} --card-file {info['cards']['hanako']['file']} --pin 2345",
-              f"  curl -s -H 'Authorization: Bearer {info['tokens']['clinic']}' http://127.0.0.1:8000/api/v1/facility/tickets?month=2024-07"]
+              f"  curl -s -H 'Authorization: Bearer {info['tokens']['clinic']}' http://127.0.0.1:8000/api/v1/facility/tickets?month=2024-07",
+              "  # 限度額適用認定証 with the patient's consent (LimitApplicationCertificateRelatedConsFlg 1):",
+              f"  curl -s -H 'Authorization: Bearer {info['tokens']['clinic']}' -H 'Content-Type: application/json' "
+              f"-d '{{\"insurer_number\":\"{n['insurer']}\",\"identification_number\":\"9012\","
+              f"\"birthdate\":\"1975-11-20\",\"limit_application_consent\":true}}' "
+              "http://127.0.0.1:8000/api/v1/checks/numbers"]
     return "\n".join(lines)

@@ -16,6 +16,8 @@ TICKETS_OF_MONTH = select(t).where(t.c.recipient_id == bindparam("rid"), t.c.tre
                                    t.c.superseded_by.is_(None), t.c.status == "active")
 INSURANCE_OF_PERSON = select(q).where(q.c.person_id == bindparam("pid")).order_by(q.c.qualification_date.desc())
 INSURANCE_BY_NUMBERS = select(q).where(q.c.insurer_number == bindparam("ins"), q.c.card_number == bindparam("num"))
+OFFICE_OF_PAYER = (select(o.c.name, o.c.phone).select_from(op.join(o, o.c.id == op.c.organisation_id))
+                   .where(op.c.payer_number == bindparam("payer")))
 REFERENCE = select(ref.c.reference_number).where(ref.c.facility_id == bindparam("fid"),
                                                  ref.c.person_id == bindparam("pid"))
 

@@ -6,17 +6,18 @@ records the check in ``check_log`` in its own short write.
 """
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 from ..auth.principal import FACILITY, Principal
 from ..cards.ca import CardAuthority
-from ..cards.reader import consent_from_bits
+from ..cards.reader import LIMIT_CONSENT, SPECIFIC_DISEASES_CONSENT, consent_bits, consent_from_bits
 from ..cards.service import verify_proof
-from ..core import codes, numbers
+from ..core import codes, notices, numbers
 from ..core.dates import month_of, now_jst, parse_date, wire_date, wire_time
 from ..core.eligibility import (NOT_DESIGNATED, NOT_REGISTERED, active_on, assistance_result, consent_fields, decide_assistance, decide_insurance,
                                 insurance_result, overall_validity)
-from ..core.errors import FieldProblem, Forbidden, Problems
+from ..core.errors import FieldProblem, Forbidden, FujoError, Problems, ValidationFailed
 from ..audit.service import check_row, record_check
 from ..audit.writer import writer_for
 from ..db.database import Database
@@ -25,6 +26,11 @@ from . import queries as Q
 
 class AssistanceDisabled(Forbidden):
     code = "medical_assistance_disabled"
+
+
+# A card check at a facility whose 「医療扶助」 is 利用しない that finds medical assistance says so, and
+# nothing more (issue 8): the desk learns to switch the setting, not the person's data.
+ASSISTANCE_HIDDEN = "医療扶助の資格があります。環境設定で「医療扶助」を「利用する」にすると表示されます。"
 
 
 def _disabled() -> AssistanceDisabled:
@@ -96,14 +102,86 @@ async def check_by_numbers_async(db: Database, principal: Principal, *args, **kw
     return out
 
 
+# --- many checks by numbers in one call (a receipt computer's month-start re-check) -------------
+BATCH_MAX = 1000        # items per batch: one group commit of the audit writer (audit/writer.py MAX_BATCH)
+BATCH_TIMEOUT = 120.0   # seconds the HTTP answer waits for a batch's reads and audit records
+
+
+class BatchTimeout(FujoError):
+    status = 503
+    code = "timeout"
+
+
+def require_batch(principal: Principal, count: int) -> None:
+    """Refuse a batch before any item is read: facility role, at most :data:`BATCH_MAX` items."""
+    principal.require(FACILITY)
+    if count > BATCH_MAX:
+        raise ValidationFailed(problems=[FieldProblem(
+            "items", "too_many_items", f"一度に照会できるのは{BATCH_MAX:,}件までです（{count:,}件）。分けて照会してください。",
+            f"At most {BATCH_MAX:,} items per batch ({count:,} given): split the batch.")])
+
+
+def check_numbers_batch(db: Database, principal: Principal, items: list) -> dict:
+    """Check every item exactly as :func:`prepare_numbers_check` checks one (the same decision, the
+    same answer), in request order. An item is a dict of its keyword arguments plus an optional
+    ``arbitrary_identifier`` (echoed), or ``{"error": FujoError}`` for an item the adapter could not
+    read. A refused item (field problems, 「医療扶助」 利用しない) gets ``Error`` and writes nothing, as a
+    refused single check; the others go on. Every check is in ``check_log`` (group commit: all rows
+    queued at once, written in one or two transactions) before this returns."""
+    require_batch(principal, len(items))
+    answers, checked = [], []
+    for i, item in enumerate(items):
+        ans = {"Index": i}
+        kw = dict(item)
+        if kw.get("arbitrary_identifier") is not None:
+            ans["ArbitraryIdentifier"] = kw["arbitrary_identifier"]
+        kw.pop("arbitrary_identifier", None)
+        if isinstance(kw.get("error"), FujoError):
+            ans["Error"] = kw["error"].as_dict()
+        else:
+            kw.setdefault("insurer_number", None)
+            kw.setdefault("identification_number", None)
+            try:
+                out, row = prepare_numbers_check(db, principal, **kw)
+            except (ValidationFailed, AssistanceDisabled) as e:
+                ans["Error"] = e.as_dict()
+            else:
+                row["detail"] = "batch"
+                ans["Check"] = out
+                checked.append((out, row))
+        answers.append(ans)
+    writer = writer_for(db)
+    futures = [writer.submit(row) for _, row in checked]
+    for (out, _), fut in zip(checked, futures):
+        out["CheckId"] = fut.result(timeout=BATCH_TIMEOUT)
+    return {"ProcessExecutionTime": wire_time(db.now()), "MedicalInstitutionCode": principal.code,
+            "NumberOfProcessingResult": len(answers), "NumberOfNormalProcessing": len(checked),
+            "NumberOfError": len(answers) - len(checked), "Results": answers}
+
+
+async def check_numbers_batch_async(db: Database, principal: Principal, items: list,
+                                    timeout: float | None = None) -> dict:
+    """The batch off the event loop: its reads and audit writes run in a worker thread, and the
+    answer waits at most ``timeout`` seconds (then 503; checks already made stay recorded)."""
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(check_numbers_batch, db, principal, items),
+                                      BATCH_TIMEOUT if timeout is None else timeout)
+    except TimeoutError:
+        raise BatchTimeout("一括照会が時間内に終わりませんでした。件数を減らして再度照会してください。",
+                           "The batch did not finish in time; send fewer items.") from None
+
+
 def prepare_numbers_check(db: Database, principal: Principal, insurer_number: str, identification_number: str,
                           birthdate=None, confirmation_date=None, card_symbol: str | None = None,
-                          branch_number: str | None = None) -> tuple[dict, dict]:
+                          branch_number: str | None = None, limit_application_consent: bool = False
+                          ) -> tuple[dict, dict]:
     """Check by the numbers on a paper 医療券/調剤券, a prescription or an insurance card; returns
     the answer and the check_log row that must be recorded before the answer is given.
 
     ``insurer_number`` is a 公費負担者番号 (法別 12) for medical assistance, otherwise a 保険者番号.
     A birth date that does not match makes the answer 該当資格なし, revealing nothing.
+    ``limit_application_consent`` (QualificationConfirmSearchInfo/LimitApplicationCertificateRelatedConsFlg 1)
+    adds the 限度額適用認定証 block; the 特定疾病療養受療証 needs the consent given at a card reader.
     """
     principal.require(FACILITY)
     problems = Problems()
@@ -138,6 +216,10 @@ def prepare_numbers_check(db: Database, principal: Principal, insurer_number: st
                 rec = None
             if rec is None:
                 results = []
+                # Not found, yet the 公費負担者番号 is an office's: name that office, whom to call.
+                office = conn.execute(Q.OFFICE_OF_PAYER, {"payer": ins}).first()
+                if office is not None:
+                    contact = {"OfficeName": office.name, "Phone": office.phone}
             else:
                 newer = (not active_on(rec.qualification_date, rec.disqualification_date, on)
                          and _newer_exists(conn, rec, on))
@@ -155,7 +237,9 @@ def prepare_numbers_check(db: Database, principal: Principal, insurer_number: st
             elif rows:
                 qual = rows[0]
                 ref = _ref(conn, principal, qual.person_id)
-                results = [insurance_result(x, v, ref) for x, v in decide_insurance(rows, on)]
+                limit_at = now if limit_application_consent else None
+                results = [insurance_result(x, v, ref, limit_consent_at=limit_at)
+                           for x, v in decide_insurance(rows, on)]
     out = _envelope(principal, on, codes.REFERENCE_NUMBERS, results, now)
     if multiple:
         out["QualificationValidity"] = codes.MULTIPLE
@@ -163,9 +247,12 @@ def prepare_numbers_check(db: Database, principal: Principal, insurer_number: st
         out["Contact"] = contact
     if decision_reason:
         out["Reason"] = public_reason(decision_reason)
+    notices.annotate(out)
     return out, check_row(db, principal, "numbers", out["QualificationValidity"],
                           person_id=(rec.person_id if rec else qual.person_id if qual else None),
-                          recipient_id=rec.id if rec else None, reason=decision_reason, at=now)
+                          recipient_id=rec.id if rec else None, reason=decision_reason,
+                          consent=consent_bits({LIMIT_CONSENT: True}) if qual and limit_application_consent else None,
+                          at=now)
 
 
 def _ref(conn, principal: Principal, person_id) -> str | None:
@@ -186,9 +273,13 @@ def check_by_card(db: Database, ca: CardAuthority, principal: Principal, challen
     now = db.now()
     contact = reason = None
     rec = None
+    hidden = False
+    given = consent_from_bits(consent)
+    limit_at = now if given[LIMIT_CONSENT] else None
+    specific_at = now if given[SPECIFIC_DISEASES_CONSENT] else None
     with db.read() as conn:
         ref = _ref(conn, principal, person_id)
-        results = [insurance_result(x, v, ref)
+        results = [insurance_result(x, v, ref, limit_at, specific_at)
                    for x, v in decide_insurance(conn.execute(Q.INSURANCE_OF_PERSON, {"pid": person_id}).all(), on)]
         if principal.medical_assistance_enabled:
             rec = _pick_recipient(conn.execute(Q.RECIPIENTS_OF_PERSON_IN_CONTEXT,
@@ -197,7 +288,10 @@ def check_by_card(db: Database, ca: CardAuthority, principal: Principal, challen
                 res, decision, contact = _assistance(conn, principal, rec, on, False)
                 reason = decision.reason
                 results.append(res)
-    cons = consent_fields(consent_from_bits(consent), now)
+        else:  # 「医療扶助」 off: say that there is one (without any of its data), so the desk knows to switch
+            hidden = any(active_on(x.qualification_date, x.disqualification_date, on)
+                         for x in conn.execute(Q.RECIPIENTS_OF_PERSON, {"pid": person_id}))
+    cons = consent_fields(given, now)
     for res in results:
         res.update(cons)
     out = _envelope(principal, on, codes.REFERENCE_CARD, results, now)
@@ -205,6 +299,11 @@ def check_by_card(db: Database, ca: CardAuthority, principal: Principal, challen
         out["Contact"] = contact
     if reason:
         out["Reason"] = public_reason(reason)
+    notices.annotate(out)
+    if hidden:
+        out["MedicalAssistanceNotice"] = ASSISTANCE_HIDDEN
+        if "ProcessingResultCode" not in out:  # so the レセコン reads it in the file too
+            out["ProcessingResultCode"], out["ProcessingResultMessage"] = "FJ0101", ASSISTANCE_HIDDEN
     out["CheckId"] = record_check(db, principal, "card", out["QualificationValidity"], person_id=person_id,
                                   recipient_id=rec.id if rec else None, reason=reason, consent=consent, at=now)
     return out

@@ -1,10 +1,16 @@
 """Facility API (医療機関・薬局): check by card (challenge → proof) and check by numbers."""
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SkipValidation
+from pydantic import ValidationError as PydanticError
 
 from ..api.deps import CA, DB, JSON, Caller
+from ..api.errors import _problem
+from ..core.errors import ValidationFailed
 from ..cards import service as cards
 from . import service
 
@@ -15,8 +21,9 @@ class CardCheckIn(BaseModel):
     challenge: str = Field(max_length=64)
     certificate: str = Field(description="the card's certificate, base64 DER", max_length=8000)
     signature: str = Field(description="base64 RSA PKCS#1 v1.5 SHA-256 signature", max_length=2000)
-    consent: str = Field("0000", description="consent bits given at the reader: 薬剤情報, 診療情報, 特定健診情報, 手術情報",
-                         max_length=4)
+    consent: str = Field("0000", description="consent bits given at the reader: 薬剤情報, 診療情報, 特定健診情報, 手術情報"
+                         " and, optionally, 限度額適用認定証 (5th) and 特定疾病療養受療証 (6th) information",
+                         max_length=6)
     confirmation_date: str | None = Field(None, description="資格確認日 (default: today, JST)", max_length=10)
 
 
@@ -27,6 +34,8 @@ class NumbersCheckIn(BaseModel):
     card_symbol: str | None = Field(None, description="記号 (insurance)", max_length=40)
     branch_number: str | None = Field(None, description="枝番 (insurance)", max_length=2)
     confirmation_date: str | None = Field(None, description="資格確認日 (default: today, JST)", max_length=10)
+    limit_application_consent: bool = Field(False, description="the patient consents to the 限度額適用認定証 "
+                                            "information (LimitApplicationCertificateRelatedConsFlg 1)")
 
 
 @router.post("/card/challenge")
@@ -48,4 +57,58 @@ async def check_by_numbers(body: NumbersCheckIn, db: DB, caller: Caller):
     # is awaited, so no thread is parked while the group commit runs.
     return JSON(await service.check_by_numbers_async(db, caller, body.insurer_number, body.identification_number,
                                                      body.birthdate, body.confirmation_date, body.card_symbol,
-                                                     body.branch_number))
+                                                     body.branch_number,
+                                                     limit_application_consent=body.limit_application_consent))
+
+
+class NumbersBatchItemIn(NumbersCheckIn):
+    arbitrary_identifier: str | None = Field(None, description="the client's own id of this item, echoed back",
+                                             max_length=100)
+
+
+class NumbersBatchIn(BaseModel):
+    # Items are validated one by one (SkipValidation here): a bad item is answered in its place,
+    # it does not refuse the batch.
+    items: list[SkipValidation[NumbersBatchItemIn]] = Field(
+        description=f"up to {service.BATCH_MAX:,} items, each the body of POST /checks/numbers "
+                    "(+ arbitrary_identifier); answered in this order")
+
+
+class BatchResultOut(BaseModel):
+    Index: int = Field(description="position of the item in the request (0-based)")
+    ArbitraryIdentifier: str | None = Field(None, description="the item's arbitrary_identifier, echoed")
+    Check: dict[str, Any] | None = Field(None, description="the answer POST /checks/numbers gives (with CheckId)")
+    Error: dict[str, Any] | None = Field(None, description="why the item was not checked: code, message_ja, "
+                                                          "message_en, fields")
+
+
+class NumbersBatchOut(BaseModel):
+    ProcessExecutionTime: str
+    MedicalInstitutionCode: str
+    NumberOfProcessingResult: int = Field(description="items answered (= items sent)")
+    NumberOfNormalProcessing: int = Field(description="items checked (each recorded in the check log)")
+    NumberOfError: int = Field(description="items refused (Error)")
+    Results: list[BatchResultOut]
+
+
+def _batch_item(raw) -> dict:
+    """A readable item as keyword arguments of the check; else ``{"error": ...}`` (its field problems)."""
+    try:
+        return NumbersBatchItemIn.model_validate(raw).model_dump()
+    except PydanticError as e:
+        problems = [_problem(x) for x in e.errors()]
+        out = {"error": ValidationFailed(problems=[p if p.field != "body" else replace(p, field="item")
+                                                   for p in problems])}
+        ident = raw.get("arbitrary_identifier") if isinstance(raw, dict) else None
+        if isinstance(ident, str) and len(ident) <= 100:
+            out["arbitrary_identifier"] = ident
+        return out
+
+
+@router.post("/numbers/batch", responses={200: {"model": NumbersBatchOut}})
+async def check_numbers_batch(body: NumbersBatchIn, db: DB, caller: Caller):
+    """Many checks by numbers at once (e.g. the month-start re-check of every patient): each item is
+    checked as by POST /checks/numbers and answered in request order; a bad item gets its Error."""
+    service.require_batch(caller, len(body.items))
+    items = [_batch_item(x) for x in body.items]
+    return JSON(await service.check_numbers_batch_async(db, caller, items))

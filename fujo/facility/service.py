@@ -4,31 +4,50 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
-from ..auth.principal import FACILITY, Principal
+from ..auth.principal import FACILITY, MANAGER, Principal
 from ..cards.ca import CardAuthority
 from ..cards.service import verify_proof
 from ..core import numbers
 from ..core.dates import parse_date
 from ..core.errors import Conflict, FieldProblem, NotFound, Problems
 from ..db import schema as s
-from ..db.database import Database
+from ..db.database import Database, aware
 from ..eligibility import queries as Q
 from ..orgs.service import clear_auth_cache
 from ..eligibility.service import _disabled
 
 
+MEDICAL_ASSISTANCE = "medical_assistance"
+
+
 def get_settings(db: Database, principal: Principal) -> dict:
+    """The facility's settings with the history of 「医療扶助」 changes (who, when), newest first."""
     principal.require(FACILITY)
+    sc = s.setting_changes
     with db.read() as conn:
         row = conn.execute(select(s.organisations).where(s.organisations.c.id == principal.organisation_id)).first()
-    return {"facility_code": row.code, "name": row.name, "medical_assistance_enabled": bool(row.medical_assistance_enabled)}
+        changes = conn.execute(select(sc.c.value, sc.c.changed_at, sc.c.actor)
+                               .where(sc.c.organisation_id == principal.organisation_id,
+                                      sc.c.setting == MEDICAL_ASSISTANCE)
+                               .order_by(sc.c.changed_at.desc(), sc.c.id.desc()).limit(20)).all()
+    return {"facility_code": row.code, "name": row.name, "medical_assistance_enabled": bool(row.medical_assistance_enabled),
+            "can_change": principal.role == MANAGER,
+            "changes": [{"medical_assistance_enabled": c.value == "1", "changed_at": aware(c.changed_at).isoformat(),
+                         "changed_by": c.actor} for c in changes]}
 
 
 def set_medical_assistance(db: Database, principal: Principal, enabled: bool) -> dict:
+    """Switch 「医療扶助」 利用する/利用しない: the facility's 管理者 only; recorded with who and when."""
     principal.require(FACILITY)
+    principal.require_role(MANAGER)
+    now = db.now()
     with db.write() as conn:
         conn.execute(update(s.organisations).where(s.organisations.c.id == principal.organisation_id)
                      .values(medical_assistance_enabled=enabled))
+        conn.execute(s.setting_changes.insert().values(
+            organisation_id=principal.organisation_id, setting=MEDICAL_ASSISTANCE, value="1" if enabled else "0",
+            changed_at=now, user_id=principal.user_id, credential_id=principal.credential_id,
+            actor=(principal.actor or principal.role)[:100]))
     clear_auth_cache()  # the setting travels in the Principal
     return get_settings(db, principal)
 

@@ -18,7 +18,7 @@ class CardProofIn(BaseModel):
     challenge: str = Field(max_length=64)
     certificate: str = Field(max_length=8000)
     signature: str = Field(max_length=2000)
-    consent: str = Field("0000", max_length=4)
+    consent: str = Field("0000", max_length=6)
 
 
 class ReferenceIn(BaseModel):

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from ..auth.principal import ADMIN, INSURER, Principal
 from ..core.errors import FieldProblem, Forbidden, NotFound, Problems, ValidationFailed
-from ..core.fields import INSURANCE_FIELDS, check_period, clean_record
+from ..core.fields import INSURANCE_FIELDS, check_insurance_rules, check_period, clean_record
 from ..db import schema as s
 from ..db.database import Database, aware
 
@@ -22,6 +22,7 @@ def clean_insurance(data: dict) -> dict:
     data.pop("card_serial", None)
     rec = clean_record(INSURANCE_FIELDS, data, problems)
     check_period(rec, problems)
+    check_insurance_rules(rec, problems)
     problems.raise_if_any()
     return rec
 

@@ -23,6 +23,9 @@ class OrganisationIn(BaseModel):
 
 class CredentialIn(BaseModel):
     label: str | None = Field(None, max_length=100)
+    role: str | None = Field(None, max_length=20,
+                             description="role inside the organisation: facility reception | clinician | manager, "
+                                         "welfare office caseworker | manager (default: reception / caseworker)")
 
 
 @router.post("", status_code=201)
@@ -48,7 +51,7 @@ def get_organisation(org_id: RowId, db: DB, caller: Caller):
 def issue_credential(org_id: RowId, body: CredentialIn, db: DB, caller: Caller):
     """Returns the new token once; only its hash is stored."""
     caller.require(ADMIN)
-    return JSON(service.issue_credential(db, org_id, body.label), status_code=201)
+    return JSON(service.issue_credential(db, org_id, body.label, role=body.role), status_code=201)
 
 
 @router.get("/{org_id}/credentials")

@@ -1,9 +1,11 @@
-"""CSV import of recipients, tickets and insurance qualifications — all or nothing per file.
+"""CSV import of recipients, tickets, insurance qualifications and (運用管理者) the facility registry —
+all or nothing per file.
 
 Every row is validated first with the same field tables as the API; if any row is wrong, the
 report lists every problem by row and field and nothing is written. Otherwise the whole file is
 written in one transaction. Columns are the field names (header row required); UTF-8 (with or
-without BOM) and Shift_JIS (cp932) are read.
+without BOM) and Shift_JIS (cp932) are read. Tickets meet the registry's rules (fujo.core.ticket_rules)
+against the database and against the other rows of the same file.
 """
 from __future__ import annotations
 
@@ -13,25 +15,31 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..auth.principal import Principal
-from ..core.errors import FieldProblem, FujoError, ValidationFailed
+from types import SimpleNamespace
+
+from ..auth.principal import ADMIN, Principal
+from ..core import ticket_rules
+from ..core.errors import FieldProblem, FujoError, Problems, ValidationFailed
 from sqlalchemy import select
 
 from ..core.fields import INSURANCE_FIELDS, RECIPIENT_FIELDS, TICKET_FIELDS
 from ..db import schema as s
 from ..db.database import Database, next_values
 from ..insurance import service as insurance
+from . import facilities as facility_registry
 from . import service as registry
 
 KINDS = {
     "recipients": [f.name for f in RECIPIENT_FIELDS],
     "tickets": ["payer_number", "recipient_number"] + [f.name for f in TICKET_FIELDS],
     "insurance": [f.name for f in INSURANCE_FIELDS] + ["card_serial"],
+    "facilities": facility_registry.CSV_COLUMNS,
 }
 REQUIRED = {
     "recipients": [f.name for f in RECIPIENT_FIELDS if f.required],
     "tickets": ["payer_number", "recipient_number"] + [f.name for f in TICKET_FIELDS if f.required],
     "insurance": [f.name for f in INSURANCE_FIELDS if f.required],
+    "facilities": ["code", "name"],
 }
 MAX_ROWS = 200_000
 
@@ -87,8 +95,9 @@ def decode(data: bytes) -> str:
 
 def parse(kind: str, data: bytes) -> tuple[list[dict], ImportReport]:
     if kind not in KINDS:
-        raise ValidationFailed(problems=[FieldProblem("kind", "code", "種類はrecipients・tickets・insuranceのいずれかです。",
-                                                      "kind must be recipients, tickets or insurance.")])
+        raise ValidationFailed(problems=[FieldProblem("kind", "code",
+                                                      "種類はrecipients・tickets・insurance・facilitiesのいずれかです。",
+                                                      "kind must be recipients, tickets, insurance or facilities.")])
     report = ImportReport(kind)
     reader = csv.reader(io.StringIO(decode(data), newline=""))
     try:
@@ -137,6 +146,13 @@ def parse(kind: str, data: bytes) -> tuple[list[dict], ImportReport]:
                 clean.append((line_no, rec))
             elif kind == "tickets":
                 clean.append((line_no, registry.split_ticket_input(raw)))
+            elif kind == "facilities":
+                rec = facility_registry.clean_facility(raw)
+                if rec["code"] in seen:
+                    report.errors.append(RowError(line_no, "code", "同じ医療機関コードがファイル内で重複しています。",
+                                                  "The same facility code appears twice in the file."))
+                seen.add(rec["code"])
+                clean.append((line_no, rec))
             else:
                 serial = raw.pop("card_serial", None)
                 clean.append((line_no, (insurance.clean_insurance(raw), serial)))
@@ -165,12 +181,65 @@ def _existing_recipients(conn, keys: list[tuple[str, str]]) -> dict[tuple[str, s
     return found
 
 
+def _recipient_rows(conn, keys: list[tuple[str, str]]) -> dict:
+    """(payer, recipient number) → recipient row (its 保護 period included), batched."""
+    r = s.recipients
+    found: dict = {}
+    by_payer: dict[str, list[str]] = {}
+    for p, n in keys:
+        by_payer.setdefault(p, []).append(n)
+    for payer, nums in by_payer.items():
+        for chunk in _chunks(sorted(set(nums))):
+            for row in conn.execute(select(r.c.id, r.c.recipient_number, r.c.qualification_date,
+                                           r.c.disqualification_date, r.c.disqualification_kind)
+                                    .where(r.c.payer_number == payer, r.c.recipient_number.in_(chunk))):
+                found[(payer, row.recipient_number)] = row
+    return found
+
+
+def _check_tickets(conn, clean: list, recs: dict, report: ImportReport) -> None:
+    """The registry's ticket rules for every row: against the database (batched look-ups) and
+    against the rows before it in the same file, so the file cannot hold a ticket twice either."""
+    t = s.tickets
+    facilities = facility_registry.facility_rows(
+        conn, [c for _, (_, _, x) in clean for c in (x["designated_facility_code"], x.get("prescription_issuer_code"))])
+    months = sorted({x["treatment_month"] for _, (_, _, x) in clean})
+    rids = sorted({recs[(p, n)].id for _, (p, n, _) in clean})
+    by_recipient: dict = {}
+    for chunk in _chunks(rids):
+        for row in conn.execute(select(t).where(t.c.recipient_id.in_(chunk), t.c.treatment_month.in_(months),
+                                                t.c.superseded_by.is_(None), t.c.status == "active")):
+            by_recipient.setdefault((row.recipient_id, row.treatment_month), []).append(row)
+    numbers = sorted({x["issue_number"] for _, (_, _, x) in clean if x.get("issue_number")})
+    by_issue: dict = {}
+    r = s.recipients
+    for chunk in _chunks(numbers):
+        for row in conn.execute(select(t, r.c.payer_number).select_from(t.join(r, r.c.id == t.c.recipient_id))
+                                .where(t.c.issue_number.in_(chunk), t.c.treatment_month.in_(months),
+                                       t.c.superseded_by.is_(None), t.c.status == "active")):
+            by_issue.setdefault((row.payer_number, row.treatment_month, row.issue_number), []).append(row)
+    for ln, (p, n, x) in clean:
+        rec = recs[(p, n)]
+        problems = Problems()
+        same_rm = by_recipient.setdefault((rec.id, x["treatment_month"]), [])
+        same_in = by_issue.setdefault((p, x["treatment_month"], x.get("issue_number")), []) if x.get("issue_number") else []
+        ticket_rules.check_against_registry(x, rec, facilities, same_rm, same_in, None, problems)
+        report.errors += [RowError(ln, pr.field, pr.message_ja, pr.message_en) for pr in problems.items]
+        mine = SimpleNamespace(ticket_key=f"row {ln}", **{k: x.get(k) for k in (
+            "designated_facility_code", "ticket_type", "treatment_month", "issue_number")})
+        same_rm.append(mine)  # later rows of the file meet this one as already registered
+        if x.get("issue_number"):
+            same_in.append(mine)
+
+
 def import_csv(db: Database, principal: Principal, kind: str, data: bytes,
                progress: Callable[[int, int], None] | None = None) -> ImportReport:
     """Validate the whole file, then write it in one transaction (or raise ImportFailed).
 
     The write is batched (lookups with IN, inserts with executemany) so a file of hundreds of
     thousands of rows takes seconds; the rules are the same ones the single-record API applies."""
+    if kind == "facilities":
+        principal.require(ADMIN)
     clean, report = parse(kind, data)
     if report.errors:
         raise ImportFailed(report)
@@ -212,11 +281,16 @@ def import_csv(db: Database, principal: Principal, kind: str, data: bytes,
             scope_errors((ln, payer) for ln, (payer, _, _) in clean)
             if report.errors:
                 raise ImportFailed(report)
-            ids = _existing_recipients(conn, [(p, n) for _, (p, n, _) in clean])
+            registry.lock_payers(conn, [p for _, (p, _, _) in clean])
+            recs = _recipient_rows(conn, [(p, n) for _, (p, n, _) in clean])
+            ids = {k: r.id for k, r in recs.items()}
             for ln, (p, n, _) in clean:
                 if (p, n) not in ids:
                     report.errors.append(RowError(ln, "recipient_number", f"受給者{p}/{n}が登録されていません。",
                                                   f"No recipient {p}/{n}."))
+            if report.errors:
+                raise ImportFailed(report)
+            _check_tickets(conn, clean, recs, report)
             if report.errors:
                 raise ImportFailed(report)
             seq = next_values(conn, "ticket_seq", total) if total else 0
@@ -226,6 +300,18 @@ def import_csv(db: Database, principal: Principal, kind: str, data: bytes,
                     dict(t, ticket_key=str(uuid.uuid4()), revision=1, recipient_id=ids[(p, n)], status="active",
                          seq=seq + base + j, registered_at=now, changed_at=now, changed_by=org)
                     for j, (_, (p, n, t)) in enumerate(chunk)])
+                step(len(chunk))
+        elif kind == "facilities":
+            principal.require(ADMIN)
+            existing = facility_registry.facility_rows(conn, [r["code"] for _, r in clean])
+            for ln, rec in clean:
+                if rec["code"] in existing:
+                    report.errors.append(RowError(ln, "code", f"医療機関コード{rec['code']}は既に登録されています。",
+                                                  f"Facility {rec['code']} is already registered."))
+            if report.errors:
+                raise ImportFailed(report)
+            for chunk in _chunks(clean, 1000):
+                facility_registry.insert_facilities(conn, [r for _, r in chunk], now)
                 step(len(chunk))
         else:
             for ln, (rec, serial) in clean:
@@ -242,7 +328,8 @@ def import_csv(db: Database, principal: Principal, kind: str, data: bytes,
     if total >= 1000 and not db.is_sqlite:
         # A bulk load leaves PostgreSQL's planner with stale statistics; the next import's IN
         # look-ups would then scan the whole table instead of using the unique index.
-        table = {"recipients": "recipients", "tickets": "tickets"}.get(kind, "insurance_qualifications")
+        table = {"recipients": "recipients", "tickets": "tickets", "facilities": "facilities"}.get(
+            kind, "insurance_qualifications")
         with db.engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(f"ANALYZE {table}")
     return report

@@ -3,12 +3,18 @@
 Writes are all-or-nothing and scoped: a welfare office writes only under its own 公費負担者番号.
 Tickets are never updated in place: an amendment or a cancellation adds a revision and marks the
 previous one superseded, so the full history stays readable.
+
+A ticket is refused (field by field, nothing written) when it would lead to a wrong bill — outside
+the recipient's 保護 period, for a facility not in the registry or whose 点数表 does not fit, 単独
+with 社会保険あり, or a second active copy of an existing ticket (fujo.core.ticket_rules; the same
+rules for the API, the CSV import and the web form). The 指定医療機関名 comes from the registry.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
 import uuid
+from types import SimpleNamespace
 from typing import Callable
 
 from sqlalchemy import and_, func, or_, select, update
@@ -16,9 +22,13 @@ from sqlalchemy import and_, func, or_, select, update
 from ..auth.principal import ADMIN, WELFARE_OFFICE, Principal
 from ..core.dates import JST
 from ..core.errors import Conflict, FieldProblem, NotFound, Problems, ValidationFailed
+from ..core import ticket_rules
 from ..core.fields import (RECIPIENT_FIELDS, TICKET_FIELDS, check_period, check_ticket_rules, clean_record,
                            normalize_kana)
 from ..db import schema as s
+from ..audit.service import record_many
+from ..core import numbers
+from ..core.identity import identity_differences
 from ..core.numbers import check_payer_number, check_recipient_number
 from ..db.database import Database, aware, next_values
 
@@ -61,11 +71,22 @@ def clean_recipient(data: dict, partial: bool = False) -> dict:
     problems = Problems()
     rec = clean_record(RECIPIENT_FIELDS, data, problems, partial=partial)
     check_period(rec, problems)
-    if rec.get("disqualification_date") and not rec.get("reason_of_loss") and not partial:
-        problems.add(FieldProblem("reason_of_loss", "required", "停止・廃止日を入力した場合は理由を入力してください。",
-                                  "reason_of_loss is required with disqualification_date."))
+    if not partial:  # an update is checked once merged with the stored record
+        check_disqualification(rec, problems)
     problems.raise_if_any()
     return rec
+
+
+def check_disqualification(rec: dict, problems: Problems) -> None:
+    """保護停止・廃止日 goes with 停止 or 廃止 (and the office's reason), and they without it."""
+    if rec.get("disqualification_date") and not rec.get("disqualification_kind"):
+        problems.add(FieldProblem("disqualification_kind", "required",
+                                  "停止・廃止日を入力した場合は停止・廃止の別を選んでください。",
+                                  "disqualification_kind (1 停止, 2 廃止) is required with disqualification_date."))
+    if not rec.get("disqualification_date") and (rec.get("disqualification_kind") or rec.get("disqualification_reason")):
+        problems.add(FieldProblem("disqualification_date", "required",
+                                  "停止・廃止の別・理由を入力した場合は停止・廃止日を入力してください。",
+                                  "disqualification_date is required with disqualification_kind or _reason."))
 
 
 def clean_ticket(data: dict) -> dict:
@@ -147,6 +168,7 @@ def update_recipient(db: Database, principal: Principal, payer: str, rn: str, ch
         merged = {c: getattr(row, c) for c in RECIPIENT_COLUMNS} | part
         problems = Problems()
         check_period(merged, problems)
+        check_disqualification(merged, problems)
         problems.raise_if_any()
         conn.execute(s.recipient_history.insert().values(
             recipient_id=row.id, version=row.version, changed_at=now, changed_by=principal.organisation_id or None,
@@ -190,35 +212,111 @@ def search_recipients(db: Database, principal: Principal, q: str | None = None, 
         return [recipient_dict(r) for r in conn.execute(query)]
 
 
-def link_card(db: Database, principal: Principal, payer: str, rn: str, card_serial: str) -> dict:
-    """初回ひも付け: link a recipient to the holder of a My Number card (by certificate serial)."""
+def link_card(db: Database, ca, principal: Principal, payer: str, rn: str, individual_number: str) -> dict:
+    """初回ひも付け: link a recipient to the holder of a My Number card, identified the way the real
+    system does — by the recipient's 個人番号, which the welfare office enters — and only when the card
+    issuer's 4 情報 of that holder agree: name (normalised: 旧字/新字, spaces, カナ) and birth date. A
+    mismatch is refused naming the differing items; nothing is written. Recorded in the check log,
+    so the recipient's access log shows it."""
+    from ..cards.service import holder_by_number
     principal.require_payer(payer)
+    number = (individual_number or "").strip()
+    p = numbers.check_individual_number(number)
+    if p:
+        raise ValidationFailed(problems=[p])
     with db.write() as conn:
         row = _recipient_row(conn, payer, rn, for_update=True)
         if not row:
             raise NotFound("受給者が見つかりません。", f"No recipient {payer}/{rn}.")
-        card = conn.execute(select(s.cards.c.person_id, s.cards.c.revoked_at)
-                            .where(s.cards.c.serial == card_serial.strip().lower())).first()
-        if not card:
-            raise NotFound("カードが見つかりません。", f"No card with serial {card_serial}.")
-        if card.revoked_at is not None:
-            raise Conflict("失効したカードにはひも付けできません。", "The card is revoked.")
-        if row.person_id is not None and row.person_id != card.person_id:
-            raise Conflict("この受給者は既に別のカードにひも付いています。", "The recipient is linked to another card holder.")
-        conn.execute(update(r_).where(r_.c.id == row.id).values(person_id=card.person_id, updated_at=db.now()))
+        holder = holder_by_number(conn, ca, number)
+        if holder is None or holder.name is None:
+            raise ValidationFailed(problems=[FieldProblem(
+                "individual_number", "no_card", "この個人番号のマイナンバーカード（利用者証明用電子証明書）の発行記録がありません。",
+                "No My Number card has been issued for this individual number.")])
+        if not conn.execute(select(s.cards.c.id).where(s.cards.c.person_id == holder.id,
+                                                        s.cards.c.revoked_at.is_(None)).limit(1)).first():
+            raise Conflict("この方のカードはすべて失効しています。", "Every card of this holder is revoked.")
+        diff = identity_differences(row, holder)
+        if diff:
+            raise ValidationFailed(problems=diff)
+        if row.person_id is not None and row.person_id != holder.id:
+            raise Conflict("この受給者は既に別のカードにひも付いています（先にひも付けを解除してください）。",
+                           "The recipient is linked to another card holder; unlink first.")
+        if row.person_id != holder.id:
+            now = db.now()
+            conn.execute(update(r_).where(r_.c.id == row.id).values(person_id=holder.id, updated_at=now))
+            record_many(conn, principal, "link", [{"person_id": holder.id, "recipient_id": row.id}], now)
+        return recipient_dict(conn.execute(select(r_).where(r_.c.id == row.id)).first())
+
+
+def unlink_card(db: Database, principal: Principal, payer: str, rn: str, reason: str) -> dict:
+    """Undo a 初回ひも付け (e.g. linked to the wrong card by mistake): recorded with the reason, and
+    shown in the access log of the person who was linked."""
+    principal.require_payer(payer)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(problems=[FieldProblem("reason", "required", "解除の理由を入力してください。",
+                                                      "A reason is required.")])
+    with db.write() as conn:
+        row = _recipient_row(conn, payer, rn, for_update=True)
+        if not row:
+            raise NotFound("受給者が見つかりません。", f"No recipient {payer}/{rn}.")
+        if row.person_id is None:
+            raise Conflict("この受給者はマイナンバーカードにひも付いていません。", "The recipient is not linked to a card.")
+        now = db.now()
+        conn.execute(update(r_).where(r_.c.id == row.id).values(person_id=None, updated_at=now))
+        record_many(conn, principal, "unlink", [{"person_id": row.person_id, "recipient_id": row.id,
+                                                 "detail": reason[:200]}], now)
         return recipient_dict(conn.execute(select(r_).where(r_.c.id == row.id)).first())
 
 
 # --- tickets ---------------------------------------------------------------------------------
 
-def insert_ticket(conn, principal: Principal, payer: str, rn: str, t: dict, now, seq: int) -> str:
+def lock_payers(conn, payers) -> None:
+    """Ticket writes under one 公費負担者番号 take turns (row lock on its office_payers row, held to
+    commit), so two concurrent registrations cannot both pass the duplicate checks. On SQLite every
+    write transaction is serial already (BEGIN IMMEDIATE)."""
+    op = s.office_payers
+    for p in sorted(set(payers)):
+        conn.execute(select(op.c.payer_number).where(op.c.payer_number == p).with_for_update())
+
+
+def _active_of_month(conn, recipient_id: int, month: str) -> list:
+    return conn.execute(select(t_).where(t_.c.recipient_id == recipient_id, t_.c.treatment_month == month,
+                                         t_.c.superseded_by.is_(None), t_.c.status == "active")).all()
+
+
+def _active_with_issue_number(conn, payer: str, month: str, issue_number: str | None) -> list:
+    if not issue_number:
+        return []
+    return conn.execute(select(t_).select_from(t_.join(r_, r_.c.id == t_.c.recipient_id))
+                        .where(r_.c.payer_number == payer, t_.c.treatment_month == month,
+                               t_.c.issue_number == issue_number, t_.c.superseded_by.is_(None),
+                               t_.c.status == "active")).all()
+
+
+def check_ticket(conn, payer: str, rec, t: dict, own_key: str | None = None) -> None:
+    """The registry rules (fujo.core.ticket_rules) with what the database holds; fills the facility
+    names from the facility registry. Raises ValidationFailed, field by field."""
+    from .facilities import facility_rows
+    problems = Problems()
+    facilities = facility_rows(conn, [t.get("designated_facility_code"), t.get("prescription_issuer_code")])
+    ticket_rules.check_against_registry(t, rec, facilities, _active_of_month(conn, rec.id, t["treatment_month"]),
+                                        _active_with_issue_number(conn, payer, t["treatment_month"], t.get("issue_number")),
+                                        own_key, problems)
+    problems.raise_if_any()
+
+
+def insert_ticket(conn, principal: Principal, payer: str, rn: str, t: dict, now) -> str:
     principal.require_payer(payer)
+    lock_payers(conn, [payer])
     rec = _recipient_row(conn, payer, rn)
     if not rec:
         raise NotFound(f"受給者{payer}/{rn}が登録されていません。", f"No recipient {payer}/{rn}.")
+    check_ticket(conn, payer, rec, t)
     key = str(uuid.uuid4())
     conn.execute(t_.insert().values(ticket_key=key, revision=1, recipient_id=rec.id, status="active", **t,
-                                    seq=seq, registered_at=now, changed_at=now,
+                                    seq=next_values(conn, "ticket_seq"), registered_at=now, changed_at=now,
                                     changed_by=principal.organisation_id or None))
     return key
 
@@ -227,7 +325,7 @@ def register_ticket(db: Database, principal: Principal, data: dict, in_tx: InTx 
     payer, rn, t = split_ticket_input(data)
     principal.require_payer(payer)
     with db.write() as conn:
-        key = insert_ticket(conn, principal, payer, rn, t, db.now(), next_values(conn, "ticket_seq"))
+        key = insert_ticket(conn, principal, payer, rn, t, db.now())
         out = _ticket_out(conn, key)
         if in_tx:
             in_tx(conn, out)
@@ -235,7 +333,8 @@ def register_ticket(db: Database, principal: Principal, data: dict, in_tx: InTx 
 
 
 def _current(conn, key: str, for_update: bool = False):
-    q = (select(t_, r_.c.payer_number, r_.c.recipient_number).select_from(t_.join(r_, r_.c.id == t_.c.recipient_id))
+    q = (select(t_, r_.c.payer_number, r_.c.recipient_number, r_.c.qualification_date, r_.c.disqualification_date,
+                r_.c.disqualification_kind).select_from(t_.join(r_, r_.c.id == t_.c.recipient_id))
          .where(t_.c.ticket_key == key, t_.c.superseded_by.is_(None)))
     if for_update:
         q = q.with_for_update(of=t_)
@@ -264,6 +363,12 @@ def _revise(db: Database, principal: Principal, key: str, status: str, values: d
         if expected_revision is not None and expected_revision != cur.revision:
             raise Conflict("他の担当者が先に変更しました。再読み込みしてください。",
                            f"Revision conflict: now {cur.revision}, you had {expected_revision}.")
+        if values is not None:  # an amendment meets the same rules as a registration (itself excepted)
+            lock_payers(conn, [cur.payer_number])
+            rec = SimpleNamespace(id=cur.recipient_id, qualification_date=cur.qualification_date,
+                                  disqualification_date=cur.disqualification_date,
+                                  disqualification_kind=cur.disqualification_kind)
+            check_ticket(conn, cur.payer_number, rec, values, own_key=key)
         vals = values if values is not None else {c: getattr(cur, c) for c in TICKET_COLUMNS}
         moved = cur.designated_facility_code if vals["designated_facility_code"] != cur.designated_facility_code else None
         new_id = conn.execute(t_.insert().values(

@@ -1,4 +1,4 @@
-"""Welfare-office API (福祉事務所): recipients, 初回ひも付け, tickets, CSV import."""
+"""Welfare-office API (福祉事務所): recipients, 初回ひも付け, tickets, CSV import; the facility registry."""
 from __future__ import annotations
 
 from typing import Annotated
@@ -6,14 +6,14 @@ from typing import Annotated
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from pydantic import BaseModel, Field
 
-from ..api.deps import DB, JSON, Caller, IdemHeader, idempotency, run_idempotent
+from ..api.deps import CA, DB, JSON, Caller, IdemHeader, idempotency, run_idempotent
 from ..api.schemas import dump, model_from_fields
 from ..auth.principal import ADMIN, WELFARE_OFFICE
 from ..core.dates import month_key, parse_month
 from ..core.errors import ValidationFailed
 from ..core.fields import RECIPIENT_FIELDS, TICKET_FIELDS
 from ..core.fields import Field as Spec
-from . import csv_import, service
+from . import csv_import, facilities, service
 
 router = APIRouter(prefix="/api/v1", tags=["welfare office"])
 
@@ -28,7 +28,26 @@ TicketAmend = model_from_fields("TicketAmend", TICKET_FIELDS,
 
 
 class CardLinkIn(BaseModel):
-    card_serial: str = Field(description="certificate serial of the recipient's card (hex)", max_length=40)
+    individual_number: str = Field(description="the recipient's 個人番号 (12 digits; only its keyed hash is compared, "
+                                               "never stored or logged)", max_length=12)
+
+
+class CardUnlinkIn(BaseModel):
+    reason: str = Field(description="解除の理由", max_length=200)
+
+
+class FacilityIn(BaseModel):
+    code: str = Field(description="医療機関コード (10 digits; 点数表 and 都道府県 come from it)", max_length=10)
+    name: str = Field(description="医療機関名 (the 指定医療機関名 of tickets)", max_length=80)
+    prefecture: str | None = Field(None, description="都道府県番号 (optional; must match the code)", max_length=2)
+    address: str | None = Field(None, max_length=200)
+    phone: str | None = Field(None, max_length=30)
+
+
+class FacilityPatch(BaseModel):
+    name: str | None = Field(None, max_length=80)
+    address: str | None = Field(None, max_length=200)
+    phone: str | None = Field(None, max_length=30)
 
 
 class CancelIn(BaseModel):
@@ -61,9 +80,39 @@ def update_recipient(payer_number: str, recipient_number: str, body: RecipientPa
 
 
 @router.post("/recipients/{payer_number}/{recipient_number}/card-link")
-def link_card(payer_number: str, recipient_number: str, body: CardLinkIn, db: DB, caller: Caller):
-    """初回ひも付け: link the recipient to a My Number card holder."""
-    return JSON(service.link_card(db, caller, payer_number, recipient_number, body.card_serial))
+def link_card(payer_number: str, recipient_number: str, body: CardLinkIn, db: DB, ca: CA, caller: Caller):
+    """初回ひも付け: link the recipient to the holder of the card issued for this 個人番号, when the
+    issuer's 4 情報 agree (name, birth date); a mismatch names the differing items."""
+    return JSON(service.link_card(db, ca, caller, payer_number, recipient_number, body.individual_number))
+
+
+@router.post("/recipients/{payer_number}/{recipient_number}/card-unlink")
+def unlink_card(payer_number: str, recipient_number: str, body: CardUnlinkIn, db: DB, caller: Caller):
+    """Undo a 初回ひも付け (recorded, with the reason, in the recipient's access log)."""
+    return JSON(service.unlink_card(db, caller, payer_number, recipient_number, body.reason))
+
+
+@router.post("/facilities", status_code=201)
+def register_facility(body: FacilityIn, db: DB, caller: Caller):
+    """The facility registry (運用管理者): a facility tickets may designate."""
+    return JSON(facilities.register_facility(db, caller, body.model_dump(exclude_none=True)), status_code=201)
+
+
+@router.get("/facilities")
+def search_facilities(db: DB, caller: Caller, q: str | None = Query(None, max_length=80),
+                      limit: int = Query(50, ge=1, le=500)):
+    return JSON(facilities.search_facilities(db, caller, q, limit))
+
+
+@router.get("/facilities/{code}")
+def get_facility(code: str, db: DB, caller: Caller):
+    """One registered facility (name, 点数表, prefecture, address, phone)."""
+    return JSON(facilities.get_facility(db, caller, code))
+
+
+@router.patch("/facilities/{code}")
+def update_facility(code: str, body: FacilityPatch, db: DB, caller: Caller):
+    return JSON(facilities.update_facility(db, caller, code, body.model_dump(exclude_none=True)))
 
 
 @router.post("/tickets", status_code=201)
@@ -100,8 +149,10 @@ def cancel_ticket(ticket_key: str, body: CancelIn, db: DB, caller: Caller):
 
 @router.post("/imports/{kind}")
 async def import_csv(kind: str, db: DB, caller: Caller, file: Annotated[UploadFile, File()]):
-    """All-or-nothing CSV import (recipients | tickets | insurance); 422 with a per-row report."""
-    if kind != "insurance":
+    """All-or-nothing CSV import (recipients | tickets | insurance | facilities); 422 with a per-row report."""
+    if kind == "facilities":
+        caller.require(ADMIN)
+    elif kind != "insurance":
         caller.require(WELFARE_OFFICE, ADMIN)
     data = await file.read()
     return JSON(csv_import.import_csv(db, caller, kind, data).as_dict())

@@ -11,7 +11,8 @@ from pathlib import Path
 from . import requestfiles as rf
 from .client import ServerClient
 from .face import card_check_to_face
-from .messages import BULK_FETCH, BULK_START, REFERENCE, SINGLE_CHECK
+from .messages import BULK_CHECK, BULK_CHECK_FETCH, BULK_FETCH, BULK_START, REFERENCE, SINGLE_CHECK
+from .namereuse import run_race
 from .scenarios import Api, Scenario, add_ticket
 from .xmlio import SJIS, atomic_write
 
@@ -85,7 +86,9 @@ def _withheld(c: Checks, res, names) -> None:
 
 
 def _results(a: rf.Answer, card_class: str | None = None):
-    res = a.all("MessageBody/ResultList/ResultOfQualificationConfirmation")
+    # a check answers in ResultList; 委託先一括取得 in one BulkConfirmUnit per recipient
+    res = a.all("MessageBody/ResultList/ResultOfQualificationConfirmation") or \
+        a.all("MessageBody/BulkConfirmUnit/ResultOfQualificationConfirmation")
     return [x for x in res if card_class is None or x.findtext("InsuredCardClassification") == card_class]
 
 
@@ -156,16 +159,16 @@ def late_ticket(ctx: Context, c: Checks) -> None:
 
 
 def lost(ctx: Context, c: Checks) -> None:
-    """保護廃止: 無効, with 保護停止・廃止日 and reason; no numbers, tickets or address."""
+    """保護廃止: 無効, with 保護停止・廃止日; no numbers, tickets or address (and no ReasonOfLoss: that
+    insurance table does not apply to the end of 保護, which has its own 停止/廃止 in the JSON answer)."""
     a = ctx.check("lost")
     _ok(c, a, "2")
     res = _results(a, "A1")
     c.eq("A1 results", len(res), 1)
     if res:
         c.true("DisqualificationDate given", bool(res[0].findtext("DisqualificationDate")))
-        c.true("ReasonOfLoss given", bool(res[0].findtext("ReasonOfLoss")))
         _withheld(c, res[0], ("InsurerNumber", "InsuredIdentificationNumber", "PublicExpenseResultList", "Address",
-                              "PostNumber"))
+                              "PostNumber", "ReasonOfLoss"))
 
 
 def no_qualification(ctx: Context, c: Checks) -> None:
@@ -206,6 +209,72 @@ def combined(ctx: Context, c: Checks) -> None:
     c.eq("insurance check result classes", [x.findtext("InsuredCardClassification") for x in _results(ins)], ["01"])
 
 
+def _insured_check(ctx: Context, key: str, limit_consent: str | None = None) -> rf.Answer:
+    """OQSsiquc01 for an insurance-only person of the scenario (保険者番号 + 記号・番号 + 生年月日)."""
+    q = ctx.scenario.insured[key]
+    return ctx.ask(SINGLE_CHECK, rf.single_check(ctx.scenario.facility_code, q["insurer_number"], q["card_number"],
+                                                 birthdate=q["birthdate"].replace("-", ""),
+                                                 card_symbol=q.get("card_symbol"), limit_consent=limit_consent))
+
+
+def insurance_details(ctx: Context, c: Checks) -> None:
+    """医療保険の詳細: 後期高齢 (法別39) 1割, 6桁の国保番号, 70〜74歳の高齢受給者証 — InsuredCardValidDate,
+    InsuredPartialContributionRatio and both consent flags (0) in every insurance result."""
+    want = {"kouki": "010", "kokuho": "030", "elderly": "020"}
+    for key, ratio in want.items():
+        q = ctx.scenario.insured[key]
+        a = _insured_check(ctx, key)
+        _ok(c, a, "1")
+        res = _results(a)
+        c.eq(f"{key}: results", len(res), 1)
+        if not res:
+            continue
+        r = res[0]
+        c.eq(f"{key}: InsuredCardClassification", r.findtext("InsuredCardClassification"), "01")
+        c.eq(f"{key}: InsurerNumber", r.findtext("InsurerNumber"), q["insurer_number"].rjust(8))
+        c.eq(f"{key}: InsuredPartialContributionRatio", r.findtext("InsuredPartialContributionRatio"), ratio)
+        c.eq(f"{key}: InsuredCardValidDate", r.findtext("InsuredCardValidDate"), q["card_valid_from"].replace("-", ""))
+        c.eq(f"{key}: InsuredCardExpirationDate", r.findtext("InsuredCardExpirationDate"),
+             q["card_valid_to"].replace("-", ""))
+        for flag in ("LimitApplicationCertificateRelatedConsFlg", "SpecificDiseasesCertificateRelatedConsFlg"):
+            c.eq(f"{key}: {flag}", r.findtext(flag), "0")
+        elderly = r.find("ElderlyRecipientCertificateInfo")
+        c.eq(f"{key}: ElderlyRecipientCertificateInfo present", elderly is not None, key == "elderly")
+        if elderly is not None:
+            c.eq("ElderlyRecipientContributionRatio", elderly.findtext("ElderlyRecipientContributionRatio"), "020")
+            c.eq("ElderlyRecipientValidStartDate", elderly.findtext("ElderlyRecipientValidStartDate"),
+                 q["elderly_valid_from"].replace("-", ""))
+
+
+def limit_consent(ctx: Context, c: Checks) -> None:
+    """限度額適用認定証: returned only when the request carries LimitApplicationCertificateRelatedConsFlg 1;
+    the 特定疾病療養受療証 needs the consent given at the card reader, so never by numbers."""
+    for flag in ("0", "1"):
+        a = _insured_check(ctx, "limit", flag)
+        _ok(c, a, "1")
+        c.eq(f"echoed consent flag ({flag})",
+             a.get("MessageBody/QualificationConfirmSearchInfo/LimitApplicationCertificateRelatedConsFlg"), flag)
+        res = _results(a)
+        if not res:
+            c.true("a result", False)
+            continue
+        r = res[0]
+        c.eq(f"LimitApplicationCertificateRelatedConsFlg ({flag})",
+             r.findtext("LimitApplicationCertificateRelatedConsFlg"), flag)
+        info = r.find("LimitApplicationCertificateRelatedInfo")
+        c.eq(f"LimitApplicationCertificateRelatedInfo present ({flag})", info is not None, flag == "1")
+        c.eq(f"LimitApplicationCertificateRelatedConsTime present ({flag})",
+             r.find("LimitApplicationCertificateRelatedConsTime") is not None, flag == "1")
+        if info is not None:
+            c.eq("LimitApplicationCertificateClassification",
+                 info.findtext("LimitApplicationCertificateClassification"), "01")
+            c.eq("LimitApplicationCertificateClassificationFlag",
+                 info.findtext("LimitApplicationCertificateClassificationFlag"), "A03")
+        c.eq(f"SpecificDiseasesCertificateRelatedConsFlg ({flag})",
+             r.findtext("SpecificDiseasesCertificateRelatedConsFlg"), "0")
+        _withheld(c, r, ("SpecificDiseasesCertificateList",))
+
+
 def reference_number(ctx: Context, c: Checks) -> None:
     """照会番号の登録 (OQSsiimm01) by numbers + birth date of a card holder: later checks come back with
     the ReferenceNumber. A qualification not yet linked to a card is refused with an error."""
@@ -222,6 +291,63 @@ def reference_number(ctx: Context, c: Checks) -> None:
     c.eq("ReferenceNumber in a later check", got, [ref])
     got = [x.findtext("ReferenceNumber") for x in _results(ctx.check("designated"), "A1")]
     c.eq("ReferenceNumber of the person refused", got, [None])
+
+
+def bulk_check(ctx: Context, c: Checks) -> None:
+    """資格確認一括照会: OQSmuquc01 with six people → ReceptionNumber → OQSmuquc02 with one
+    BulkConfirmUnit per person in request order, each echoing its search info (ArbitraryIdentifier),
+    each answered as the single check answers; a request without a birth date answered in its place."""
+    sc, p = ctx.scenario, ctx.scenario.people
+    ins = sc.insurance
+
+    def person(key, ident, **kw):
+        d = {"insurer_number": p[key].payer_number, "identification_number": p[key].recipient_number,
+             "birthdate": p[key].birthdate, "arbitrary_identifier": ident}
+        d.update(kw)
+        return d
+    items = [person("designated", "VT_1"), person("not_designated", "VT_2"), person("lost", "VT_3"),
+             person("designated", "VT_4", birthdate="20000101"), person("designated", "VT_5", birthdate=None),
+             {"insurer_number": ins["insurer_number"], "card_symbol": ins["card_symbol"],
+              "identification_number": ins["card_number"], "branch_number": ins["branch_number"],
+              "birthdate": ins["birthdate"].replace("-", ""), "arbitrary_identifier": "VT_6"}]
+    first = ctx.ask(BULK_CHECK, rf.bulk_check(sc.facility_code, items, arbitrary_id="VT-BULK"))
+    number = first.get("MessageBody/ReceptionNumber")
+    if not number:
+        raise AssertionError(f"OQSmuquc01res carries no ReceptionNumber (SegmentOfResult "
+                             f"{first.get('MessageHeader/SegmentOfResult')}, {first.get('MessageHeader/ErrorCode')})")
+    a = ctx.ask(BULK_CHECK_FETCH, rf.bulk_fetch(sc.facility_code, number))
+    c.true(f"{a.path.name} is an XML (or zip) answer", not a.is_err)
+    c.eq("SegmentOfResult", a.get("MessageHeader/SegmentOfResult"), "1")
+    c.eq("ReceptionNumber", a.get("MessageHeader/ReceptionNumber"), number)
+    c.eq("NumberOfProcessingResult", a.get("MessageHeader/NumberOfProcessingResult"), "6")
+    c.eq("NumberOfError", a.get("MessageHeader/NumberOfError"), "1")
+    units = a.all("MessageBody/BulkConfirmUnit")
+    c.eq("ArbitraryIdentifier of each BulkConfirmUnit",
+         [u.findtext("QualificationConfirmSearchInfo/ArbitraryIdentifier") for u in units], [x["arbitrary_identifier"] for x in items])
+    c.eq("ProcessingResultStatus of each", [u.findtext("ProcessingResultStatus") for u in units], ["1"] * 4 + ["2", "1"])
+    c.eq("QualificationValidity of each", [u.findtext("QualificationValidity") for u in units],
+         ["1", "6", "2", "4", None, "1"])
+    if len(units) != 6:
+        return
+    res = units[0].find("ResultOfQualificationConfirmation")
+    c.true("designated: a result", res is not None)
+    if res is not None:
+        c.eq("designated: InsuredIdentificationNumber", res.findtext("InsuredIdentificationNumber"),
+             p["designated"].recipient_number)
+        c.eq("designated: DesignatedMedicalInstitutionFlag",
+             res.findtext("PublicExpenseResultList/MedicalTicketInfo/DesignatedMedicalInstitutionFlag"), "0")
+    for i, key in ((1, "not_designated"), (2, "lost")):
+        res = units[i].find("ResultOfQualificationConfirmation")
+        c.true(f"{key}: a result", res is not None)
+        if res is not None:
+            c.eq(f"{key}: Name", res.findtext("Name"), p[key].name)
+            _withheld(c, res, ("InsurerNumber", "InsuredIdentificationNumber", "PublicExpenseResultList", "Address"))
+    c.eq("not found: results", len(units[3].findall("ResultOfQualificationConfirmation")), 0)
+    c.true("no birth date: ProcessingResultCode", bool(units[4].findtext("ProcessingResultCode")))
+    c.true("no birth date: ProcessingResultMessage", bool(units[4].findtext("ProcessingResultMessage")))
+    c.eq("no birth date: results", len(units[4].findall("ResultOfQualificationConfirmation")), 0)
+    c.eq("insurance: InsuredCardClassification",
+         [x.findtext("InsuredCardClassification") for x in units[5].findall("ResultOfQualificationConfirmation")], ["01"])
 
 
 def setting_off(ctx: Context, c: Checks) -> None:
@@ -245,6 +371,28 @@ def malformed(ctx: Context, c: Checks) -> None:
     _ok(c, ctx.check("designated"), "1")
 
 
+def name_reuse(ctx: Context, c: Checks) -> None:
+    """同じファイル名の再利用を全速で: 3 clients, each cycling 2 file names and writing its next request
+    under a name as soon as it has read and removed the previous outcome. Every request gets exactly
+    one outcome — an answer echoing its ArbitraryFileIdentifier, or a .err (FJ1007: name already
+    answered) — none is lost, none is left over; the first request under each name is answered."""
+    sc, p = ctx.scenario, ctx.scenario.people["designated"]
+
+    def request(arbitrary_id: str) -> bytes:
+        return rf.single_check(sc.facility_code, p.payer_number, p.recipient_number, p.birthdate,
+                               arbitrary_id=arbitrary_id)
+    sent, problems = run_race(ctx.folder, SINGLE_CHECK, request, prefix=f"vt{ctx.run_id}race", clients=3,
+                              per_client=6, names_per_client=2, timeout=ctx.timeout)
+    for text in problems:
+        c.true(text, False)
+    c.eq("requests written", len(sent), 18)
+    first = {}
+    for s in sorted(sent, key=lambda s: s.seq):
+        first.setdefault(s.name, s)
+    c.true("the first request under each name answered with an answer file",
+           all(s.outcome.endswith(".xml") for s in first.values()))
+
+
 CASES = [("designated", "委託先での番号による資格確認 / designated facility, check by numbers", designated),
          ("shift_jis", "Shift_JIS の要求と回答 / Shift_JIS request and answer", shift_jis),
          ("not_designated", "未委託 / not the designated facility", not_designated),
@@ -253,6 +401,10 @@ CASES = [("designated", "委託先での番号による資格確認 / designated
          ("no_qualification", "該当資格なし / no matching qualification", no_qualification),
          ("no_birthdate", "生年月日なしの要求 / request without a birth date", no_birthdate),
          ("combined", "医療保険との併用（カード） / combined with health insurance (card)", combined),
+         ("insurance_details", "後期高齢・国保・高齢受給者証 / 後期高齢, 国保 and 高齢受給者証 items", insurance_details),
+         ("limit_consent", "限度額適用認定証（同意あり・なし） / 限度額 certificate with and without consent", limit_consent),
          ("reference_number", "照会番号の登録 / 照会番号 registration", reference_number),
+         ("bulk_check", "資格確認一括照会 / bulk check (OQSmuquc01/02)", bulk_check),
          ("setting_off", "「医療扶助」利用しない / facility setting off", setting_off),
-         ("malformed", "壊れた要求ファイル / malformed request", malformed)]
+         ("malformed", "壊れた要求ファイル / malformed request", malformed),
+         ("name_reuse", "同じファイル名の再利用（全速） / file names re-used at full speed", name_reuse)]

@@ -24,21 +24,23 @@ _TOKEN = typer.Option(..., "--token", envvar="FUJO_TERMINAL_TOKEN",
 def run(folder: Path = _DIR, server: str = _SERVER, token: str = _TOKEN,
         state_dir: Path = typer.Option(None, help="agent state (ledger, 受付番号); default DIR/.fujo-terminal"),
         once: bool = typer.Option(False, "--once", help="answer the files present now, then exit"),
-        zip_threshold: int = typer.Option(1024 * 1024, help="OQSmutic02 answers above this many bytes go as .zip")):
+        zip_threshold: int = typer.Option(1024 * 1024, help="OQSmutic02 answers above this many bytes go as .zip"),
+        workers: int = typer.Option(4, "--workers", min=1, max=64, help="request files answered at once")):
     """Watch DIR/req and answer every request file in DIR/res until stopped (Ctrl-C)."""
     from .agent import Agent
     from .client import ServerClient
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     client = ServerClient(server, token)
     try:
-        Agent(folder, client, state_dir, zip_threshold=zip_threshold).run(once=once)
+        Agent(folder, client, state_dir, zip_threshold=zip_threshold, workers=workers).run(once=once)
     except KeyboardInterrupt:
         pass
     finally:
         client.close()
 
 
-CONSENT_HELP = "comma list of what the patient agreed to: medication,diagnosis,checkups,surgery"
+CONSENT_HELP = ("comma list of what the patient agreed to: medication,diagnosis,checkups,surgery,"
+                "limit (限度額適用認定証),diseases (特定疾病療養受療証)")
 
 
 @terminal_app.command("card")

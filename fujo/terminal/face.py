@@ -19,7 +19,8 @@ from .xmlio import UTF8, atomic_write, to_bytes
 
 # --consent names of the CLI → the consent kinds of the reader (薬剤・診療・特定健診・手術)
 CONSENT_NAMES = {"medication": "PharmacistsInfo", "diagnosis": "DiagnosisInfo",
-                 "checkups": "SpecificHealthCheckupsInfo", "surgery": "OperationInfo"}
+                 "checkups": "SpecificHealthCheckupsInfo", "surgery": "OperationInfo",
+                 "limit": "LimitApplicationCertificateRelated", "diseases": "SpecificDiseasesCertificateRelated"}
 
 
 def face_file_name() -> str:

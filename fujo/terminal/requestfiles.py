@@ -28,19 +28,25 @@ def _envelope(facility_code: str, arbitrary_id: str | None, encoding: str | None
 
 def single_check(facility_code: str, insurer_number: str, identification_number: str, birthdate: str | None = None,
                  card_symbol: str | None = None, branch_number: str | None = None, encoding: str = UTF8,
-                 arbitrary_id: str | None = None, confirmation_date: str | None = None) -> bytes:
-    """OQSsiquc01req: 資格確認 by 保険者番号/公費負担者番号 + 記号・番号・枝番 + 生年月日 (yyyyMMdd).
+                 arbitrary_id: str | None = None, confirmation_date: str | None = None,
+                 limit_consent: str | None = None, arbitrary_identifier: str | None = None) -> bytes:
+    """OQSsiquc01req: 資格確認 by 保険者番号/公費負担者番号 + 記号・番号・枝番 + 生年月日 (yyyyMMdd),
+    with the 限度額適用認定証 consent flag (0/1) and the client's own ArbitraryIdentifier if given.
 
     ``birthdate`` is required by the terminal (without it the answer is FJ2001 naming Birthdate);
     it may be left out here only to build such a request on purpose."""
     root, head, body = _envelope(facility_code, arbitrary_id, encoding)
     if confirmation_date:
         sub(head, "QualificationConfirmationDate", confirmation_date)
-    _search_info(body, insurer_number, identification_number, birthdate, card_symbol, branch_number)
+    info = _search_info(body, insurer_number, identification_number, birthdate, card_symbol, branch_number)
+    if limit_consent is not None:
+        sub(info, "LimitApplicationCertificateRelatedConsFlg", limit_consent)
+    if arbitrary_identifier is not None:
+        sub(info, "ArbitraryIdentifier", arbitrary_identifier)
     return to_bytes(root, encoding)
 
 
-def _search_info(body, insurer_number, identification_number, birthdate, card_symbol, branch_number) -> None:
+def _search_info(body, insurer_number, identification_number, birthdate, card_symbol, branch_number):
     """QualificationConfirmSearchInfo: the numbers and 生年月日 that identify a qualification."""
     info = sub(body, "QualificationConfirmSearchInfo")
     sub(info, "InsurerNumber", insurer_number)
@@ -51,6 +57,7 @@ def _search_info(body, insurer_number, identification_number, birthdate, card_sy
         sub(info, "InsuredBranchNumber", branch_number)
     if birthdate:
         sub(info, "Birthdate", birthdate)
+    return info
 
 
 def bulk_start(facility_code: str, month: str, encoding: str = UTF8, arbitrary_id: str | None = None) -> bytes:
@@ -64,6 +71,22 @@ def bulk_fetch(facility_code: str, reception_number: str, encoding: str = UTF8) 
     """OQSmutic02req: fetch the result of a 委託先一括取得 by its ReceptionNumber."""
     root, _, body = _envelope(facility_code, None, encoding)
     sub(body, "ReceptionNumber", reception_number)
+    return to_bytes(root, encoding)
+
+
+def bulk_check(facility_code: str, items: list[dict], encoding: str = UTF8, arbitrary_id: str | None = None,
+               confirmation_date: str | None = None) -> bytes:
+    """OQSmuquc01req: 資格確認一括照会 — one QualificationConfirmSearchInfo per item, an item being
+    ``{insurer_number, identification_number, birthdate, card_symbol?, branch_number?,
+    arbitrary_identifier?}``. The results are fetched with OQSmuquc02 (:func:`bulk_fetch`'s body)."""
+    root, head, body = _envelope(facility_code, arbitrary_id, encoding)
+    if confirmation_date:
+        sub(head, "QualificationConfirmationDate", confirmation_date)
+    for it in items:
+        info = _search_info(body, it.get("insurer_number"), it.get("identification_number"), it.get("birthdate"),
+                            it.get("card_symbol"), it.get("branch_number"))
+        if it.get("arbitrary_identifier") is not None:
+            sub(info, "ArbitraryIdentifier", it["arbitrary_identifier"])
     return to_bytes(root, encoding)
 
 

@@ -75,7 +75,8 @@ def self_test_environment(folder: Path | None = None):
         ca = CardAuthority.load_or_create(tmp / "ca")
         admin = issue_credential(db, create_organisation(db, ADMIN, "vendor-test", "運用テスト管理者")["id"])["token"]
         fac = create_organisation(db, FACILITY, with_check_digit("131777777"), "運用テスト医療機関")
-        token = issue_credential(db, fac["id"], "vendor-test")["token"]
+        # the kit switches 「医療扶助」 on, which is the facility 管理者's to do
+        token = issue_credential(db, fac["id"], "vendor-test", role="manager")["token"]
         folder = Path(folder) if folder else tmp / "oqs"
         stop = threading.Event()
         with LocalServer(create_app(Settings(db.url, tmp), db, ca)) as server:

@@ -7,6 +7,7 @@ Shift_JIS is decoded as CP932 (its Windows superset, which is what レセコン 
 """
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import tempfile
@@ -89,12 +90,35 @@ _DECLARATIONS = {UTF8: b'<?xml version="1.0" encoding="UTF-8" standalone="no"?>\
                  SJIS: b'<?xml version="1.0" encoding="Shift_JIS" standalone="no"?>\n'}
 
 
+# Characters outside Windows-31J that appear in names, and the character a 外字-less system prints
+# for them (their common 異体字). Anything else outside cp932 becomes 〓 (ゲタ), the customary mark
+# for a character that cannot be shown — never a `&#…;` reference, which common clients do not decode.
+SJIS_FALLBACK = {"𠮷": "吉", "𡈽": "土", "𣘺": "橋", "𤊮": "煕", "𥔎": "崎", "𦚰": "脇", "𩸽": "ほっけ",
+                 "〜": "～", "−": "－", "‖": "∥", "¢": "￠", "£": "￡", "¬": "￢"}
+GETA = "〓"
+
+
+def _cp932_fallback(err: UnicodeEncodeError) -> tuple[str, int]:
+    bad = err.object[err.start:err.end]
+    return "".join(SJIS_FALLBACK.get(c, GETA) for c in bad), err.end
+
+
+codecs.register_error("fujo-cp932", _cp932_fallback)
+
+
+def sjis_safe(text: str) -> str:
+    """``text`` as it will read after a trip through Windows-31J (what a Shift_JIS answer says)."""
+    return text.encode("cp932", "fujo-cp932").decode("cp932")
+
+
 def to_bytes(root: etree._Element, encoding: str = UTF8) -> bytes:
-    """Serialise ``root`` in UTF-8 ("0") or Shift_JIS ("1"); characters Shift_JIS lacks become
-    character references, which every XML reader understands."""
-    body = etree.tostring(root, encoding="Shift_JIS" if encoding == SJIS else "UTF-8", xml_declaration=False,
-                          pretty_print=True)
-    return _DECLARATIONS[encoding] + body
+    """Serialise ``root`` in UTF-8 ("0") or Shift_JIS ("1"). "Shift_JIS" is Windows-31J (cp932) in
+    practice: 髙, ①, ㈱ are written as characters; only characters outside cp932 are replaced
+    (:data:`SJIS_FALLBACK`, else 〓). The declaration still says Shift_JIS, as the real files do."""
+    if encoding != SJIS:
+        return _DECLARATIONS[UTF8] + etree.tostring(root, encoding="UTF-8", xml_declaration=False, pretty_print=True)
+    text = etree.tostring(root, encoding="unicode", pretty_print=True)
+    return _DECLARATIONS[SJIS] + text.encode("cp932", "fujo-cp932")
 
 
 def atomic_write(path: Path, data: bytes) -> None:

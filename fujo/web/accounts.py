@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
-from ..auth.principal import KINDS, Principal
+from ..auth.principal import KINDS, Principal, role_label
 from ..core.errors import Conflict, FieldProblem, NotFound, Problems
 from ..db import schema as s
 from ..db.database import Database, aware
-from ..orgs.service import principal_for
+from ..orgs.service import principal_for, validate_role
 
 STAFF_IDLE = dt.timedelta(minutes=60)     # sliding: each request pushes expiry this far ahead …
 STAFF_MAX = dt.timedelta(hours=12)        # … but never past this from sign-in
@@ -67,32 +67,39 @@ def validate_password(password: str, problems: Problems) -> None:
                                   "The password must be at most 200 characters."))
 
 
-def create_user(db: Database, organisation_id: int, login: str, password: str, display_name: str | None = None) -> dict:
+def create_user(db: Database, organisation_id: int, login: str, password: str, display_name: str | None = None,
+                role: str | None = None) -> dict:
+    """A web user of an organisation with a role inside it (default: the least one of its kind)."""
     problems = Problems()
     login = (login or "").strip()
     validate_login(login, problems)
     validate_password(password, problems)
     display_name = (display_name or login).strip()[:60]
-    problems.raise_if_any()
     u = s.users
+    with db.read() as conn:
+        org = conn.execute(select(s.organisations.c.kind).where(s.organisations.c.id == organisation_id)).first()
+    if not org:
+        raise NotFound("組織が見つかりません。", f"No organisation {organisation_id}.")
+    role = validate_role(org.kind, role, problems)
+    problems.raise_if_any()
     with db.write() as conn:
-        if not conn.execute(select(s.organisations.c.id).where(s.organisations.c.id == organisation_id)).first():
-            raise NotFound("組織が見つかりません。", f"No organisation {organisation_id}.")
         if conn.execute(select(u.c.id).where(u.c.login == login)).first():
             raise Conflict(f"ログインID「{login}」は既に使われています。", f"Login '{login}' is taken.")
-        uid = conn.execute(u.insert().values(organisation_id=organisation_id, login=login,
+        uid = conn.execute(u.insert().values(organisation_id=organisation_id, login=login, role=role,
                                              password_hash=hash_password(password), display_name=display_name,
                                              created_at=db.now()).returning(u.c.id)).scalar_one()
-    return {"id": uid, "login": login, "organisation_id": organisation_id, "display_name": display_name}
+    return {"id": uid, "login": login, "organisation_id": organisation_id, "display_name": display_name, "role": role}
 
 
 def list_users(db: Database, organisation_id: int) -> list[dict]:
     u = s.users
     with db.read() as conn:
-        rows = conn.execute(select(u.c.id, u.c.login, u.c.display_name, u.c.created_at, u.c.disabled_at)
+        kind = conn.execute(select(s.organisations.c.kind).where(s.organisations.c.id == organisation_id)).scalar()
+        rows = conn.execute(select(u.c.id, u.c.login, u.c.display_name, u.c.role, u.c.created_at, u.c.disabled_at)
                             .where(u.c.organisation_id == organisation_id).order_by(u.c.login)).all()
     return [{"id": r.id, "login": r.login, "display_name": r.display_name, "disabled": r.disabled_at is not None,
-             "created_at": aware(r.created_at)} for r in rows]
+             "role": r.role, "role_ja": role_label(kind or "", r.role), "created_at": aware(r.created_at)}
+            for r in rows]
 
 
 def set_user_disabled(db: Database, organisation_id: int, user_id: int, disabled: bool) -> None:
@@ -112,14 +119,15 @@ def authenticate_user(db: Database, org_code: str, login: str, password: str) ->
     """The user (with organisation kind/code/name) if all three match and nothing is disabled."""
     u, o = s.users, s.organisations
     with db.read() as conn:
-        row = conn.execute(select(u.c.id, u.c.password_hash, u.c.display_name, u.c.disabled_at,
+        row = conn.execute(select(u.c.id, u.c.password_hash, u.c.display_name, u.c.disabled_at, u.c.role,
                                   o.c.kind, o.c.code, o.c.name)
                            .select_from(u.join(o, o.c.id == u.c.organisation_id))
                            .where(u.c.login == (login or "").strip())).first()
     ok = verify_password(password or "", row.password_hash if row else _DUMMY_HASH)
     if not row or not ok or row.disabled_at is not None or row.code != (org_code or "").strip():
         return None
-    return {"id": row.id, "display_name": row.display_name, "kind": row.kind, "code": row.code, "name": row.name}
+    return {"id": row.id, "display_name": row.display_name, "kind": row.kind, "code": row.code, "name": row.name,
+            "role": row.role}
 
 
 # --- sessions --------------------------------------------------------------------------------
@@ -139,10 +147,18 @@ class Session:
     kind: str | None = None       # organisation kind for staff; None for a recipient
     org_code: str | None = None
     org_name: str | None = None
+    role: str | None = None       # the staff member's role inside the organisation
+    login: str = ""
+
+    @property
+    def role_ja(self) -> str:
+        return role_label(self.kind or "", self.role)
 
     def principal(self, db: Database) -> Principal:
-        """Fresh on every request, so a changed setting (医療扶助 利用する/しない) applies at once."""
-        return principal_for(db, self.kind, self.org_code)
+        """Fresh on every request, so a changed setting (医療扶助 利用する/しない) applies at once; it
+        carries this user's role and is recorded as this user."""
+        return principal_for(db, self.kind, self.org_code, role=self.role, user_id=self.user_id,
+                             actor=f"{self.login}（{self.role_ja}）")
 
 
 def start_session(db: Database, user_id: int | None = None, person_id: int | None = None) -> tuple[str, Session]:
@@ -165,7 +181,8 @@ def load_session(db: Database, cookie: str | None) -> Session | None:
     sid = _sid(cookie)
     now = db.now()
     with db.read() as conn:
-        row = conn.execute(select(ws, u.c.display_name, u.c.disabled_at, o.c.kind, o.c.code, o.c.name.label("org_name"))
+        row = conn.execute(select(ws, u.c.display_name, u.c.disabled_at, u.c.role, u.c.login, o.c.kind, o.c.code,
+                                  o.c.name.label("org_name"))
                            .select_from(ws.outerjoin(u, u.c.id == ws.c.user_id)
                                         .outerjoin(o, o.c.id == u.c.organisation_id))
                            .where(ws.c.id == sid)).first()
@@ -174,7 +191,7 @@ def load_session(db: Database, cookie: str | None) -> Session | None:
     if row.user_id is not None and (row.disabled_at is not None or row.kind not in KINDS):
         return None
     sess = Session(row.id, row.csrf_token, aware(row.expires_at), row.user_id, row.person_id,
-                   row.display_name or "", row.kind, row.code, row.org_name)
+                   row.display_name or "", row.kind, row.code, row.org_name, row.role, row.login or "")
     if row.user_id is not None:  # sliding idle expiry, capped; written at most about once a minute
         new_exp = min(now + STAFF_IDLE, aware(row.created_at) + STAFF_MAX)
         if new_exp - sess.expires_at > dt.timedelta(minutes=1):

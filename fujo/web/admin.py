@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 
 from ..audit.dashboard import checks_for_day
-from ..auth.principal import KINDS
+from ..auth.principal import KINDS, ROLES
 from ..cards import service as cards
 from ..core import codes
 from ..core.dates import today_jst
 from ..core.errors import FujoError, ValidationFailed
 from ..orgs import service as orgs
+from ..registry import facilities as facility_registry
+from ..registry.csv_import import ImportFailed, import_csv
 from . import accounts
 from .kit import AdminUser, csrf_guard, db_of, field_errors, redirect, render
 
@@ -88,7 +90,8 @@ def _org_page(request, org_id: int, status=200, **kw):
     db = db_of(request)
     org = orgs.get_organisation(db, org_id)
     ctx = dict(title=f"{org['name']}", org=org, credentials=orgs.list_credentials(db, org_id),
-               users=accounts.list_users(db, org_id), token=None, values={}, user_errors={}, notice=None)
+               users=accounts.list_users(db, org_id), token=None, values={}, user_errors={}, notice=None,
+               roles=ROLES.get(org["kind"], {}), cred_errors={})
     ctx.update(kw)
     return render(request, "admin/org.html", status=status, **ctx)
 
@@ -99,8 +102,13 @@ def org_detail(request: Request, staff: AdminUser, org_id: int):
 
 
 @router.post("/orgs/{org_id}/credentials")
-def credential_issue(request: Request, staff: AdminUser, org_id: int, label: str = Form("", max_length=100)):
-    cred = orgs.issue_credential(db_of(request), org_id, label.strip() or None)
+def credential_issue(request: Request, staff: AdminUser, org_id: int, label: str = Form("", max_length=100),
+                     role: str = Form("", max_length=20)):
+    try:
+        cred = orgs.issue_credential(db_of(request), org_id, label.strip() or None, role=role or None)
+    except ValidationFailed as e:
+        errors, _ = field_errors(e)
+        return _org_page(request, org_id, status=422, cred_errors=errors)
     # The token is shown once, on this response only (no-store), and never stored in clear.
     return _org_page(request, org_id, token=cred["token"], notice="APIトークンを発行しました。この画面を閉じると二度と表示されません。")
 
@@ -116,15 +124,16 @@ def credential_revoke(request: Request, staff: AdminUser, org_id: int, cred_id: 
 
 @router.post("/orgs/{org_id}/users")
 def user_create(request: Request, staff: AdminUser, org_id: int, login: str = Form("", max_length=60),
-                display_name: str = Form("", max_length=60), password: str = Form("", max_length=200)):
+                display_name: str = Form("", max_length=60), password: str = Form("", max_length=200),
+                role: str = Form("", max_length=20)):
+    values = {"login": login, "display_name": display_name, "role": role}
     try:
-        accounts.create_user(db_of(request), org_id, login, password, display_name or None)
+        accounts.create_user(db_of(request), org_id, login, password, display_name or None, role or None)
     except ValidationFailed as e:
         errors, _ = field_errors(e)
-        return _org_page(request, org_id, status=422, user_errors=errors, values={"login": login, "display_name": display_name})
+        return _org_page(request, org_id, status=422, user_errors=errors, values=values)
     except FujoError as e:
-        return _org_page(request, org_id, status=e.status, message=e.message_ja,
-                         values={"login": login, "display_name": display_name})
+        return _org_page(request, org_id, status=e.status, message=e.message_ja, values=values)
     return _org_page(request, org_id, notice=f"利用者「{login}」を登録しました。")
 
 
@@ -158,3 +167,57 @@ def card_revoke(request: Request, staff: AdminUser, serial: str = Form("", max_l
             errors["serial"] = [e.message_ja]
     return render(request, "admin/cards.html", status=422, title="カードの失効", cards=cards.list_cards(db_of(request)),
                   values=values, errors=errors, message=message)
+
+
+# --- the facility registry -------------------------------------------------------------------
+
+FACILITY_LABELS = {"code": "医療機関コード", "name": "医療機関名", "prefecture": "都道府県番号", "address": "所在地",
+                   "phone": "電話番号", "file": "ファイル"}
+
+
+def _facilities_page(request, q: str = "", status: int = 200, **kw):
+    db = db_of(request)
+    ctx = dict(title="医療機関の登録簿", q=q, labels=FACILITY_LABELS, values={}, errors={}, notice=None, report=None,
+               facilities=facility_registry.search_facilities(db, None, q or None, limit=200))
+    ctx.update(kw)
+    return render(request, "admin/facilities.html", status=status, **ctx)
+
+
+@router.get("/facilities")
+def facility_list(request: Request, staff: AdminUser, q: str = ""):
+    return _facilities_page(request, q.strip()[:80])
+
+
+@router.post("/facilities")
+def facility_register(request: Request, staff: AdminUser, code: str = Form("", max_length=20),
+                      name: str = Form("", max_length=200), address: str = Form("", max_length=200),
+                      phone: str = Form("", max_length=30)):
+    values = {"code": code, "name": name, "address": address, "phone": phone}
+    try:
+        f = facility_registry.register_facility(db_of(request), staff.principal,
+                                                {k: v for k, v in values.items() if v.strip()})
+    except ValidationFailed as e:
+        errors, _ = field_errors(e)
+        return _facilities_page(request, status=422, values=values, errors=errors)
+    except FujoError as e:
+        return _facilities_page(request, status=e.status, values=values, message=e.message_ja)
+    return _facilities_page(request, notice=f"{f['name']}（{f['code']}、{f['kind']}）を登録しました。")
+
+
+@router.post("/facilities/import")
+async def facility_import(request: Request, staff: AdminUser, file: UploadFile | None = File(None)):
+    """Facilities in bulk from a CSV file (code,name,prefecture,address,phone), all or nothing."""
+    data = await file.read(20 * 1024 * 1024 + 1) if file is not None and file.filename else b""
+    if not data:
+        return _facilities_page(request, status=422, errors={"file": ["CSVファイルを選択してください。"]})
+    try:
+        report = import_csv(db_of(request), staff.principal, "facilities", data)
+    except ImportFailed as e:
+        rows = [dict(x, label=FACILITY_LABELS.get(x["field"], x["field"])) for x in e.report.as_dict()["errors"]]
+        return _facilities_page(request, status=422, message=e.message_ja, report=rows)
+    except ValidationFailed as e:
+        errors, _ = field_errors(e)
+        return _facilities_page(request, status=422, message="ファイルを取り込めません。",
+                                report=[{"row": "-", "label": FACILITY_LABELS.get(k, k), "message_ja": "、".join(v)}
+                                        for k, v in errors.items()])
+    return _facilities_page(request, notice=f"{report.written}件の医療機関を登録しました。")

@@ -19,6 +19,8 @@ def register(app: typer.Typer) -> None:
                org_code: str = typer.Option(..., help="the organisation's code"),
                login: str = typer.Option(..., help="login id"),
                display_name: str = typer.Option(None, help="name shown on screens"),
+               role: str = typer.Option(None, help="facility: reception|clinician|manager; welfare_office: "
+                                                   "caseworker|manager (default: reception / caseworker)"),
                password_stdin: bool = typer.Option(False, "--password-stdin", help="read the password from stdin")):
         """Create a user who signs in to the screens for an organisation."""
         from .accounts import create_user, organisation_by_kind_code
@@ -29,5 +31,6 @@ def register(app: typer.Typer) -> None:
         password = sys.stdin.readline().rstrip("\r\n")
         db = database()
         org = organisation_by_kind_code(db, org_kind, org_code)
-        u = create_user(db, org["id"], login, password, display_name)
-        console.print(f"user {u['login']} created for {org['name']} ({org_kind}/{org_code})", highlight=False)
+        u = create_user(db, org["id"], login, password, display_name, role)
+        console.print(f"user {u['login']} ({u['role']}) created for {org['name']} ({org_kind}/{org_code})",
+                      highlight=False)

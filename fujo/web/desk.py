@@ -20,18 +20,20 @@ from ..core.errors import FieldProblem, FujoError, Problems, ValidationFailed
 from ..db import schema as s
 from ..eligibility import service as eligibility
 from ..facility import service as facility
-from ..orgs.service import office_for_payer
-from .kit import FacilityUser, csrf_guard, db_of, field_errors, redirect, render
+from .kit import FacilityUser, csrf_guard, db_of, field_errors, redirect, render, require_manager
 
 router = APIRouter(prefix="/desk", dependencies=[Depends(csrf_guard)], include_in_schema=False)
 
-CONSENTS = [("PharmacistsInfo", "薬剤情報"), ("DiagnosisInfo", "診療情報"), ("SpecificHealthCheckupsInfo", "特定健診情報")]
+CONSENTS = [("PharmacistsInfo", "薬剤情報"), ("DiagnosisInfo", "診療情報"), ("SpecificHealthCheckupsInfo", "特定健診情報"),
+            # the optional 5th/6th consent bits of the reader (cards/reader.py): 医療保険 results only
+            ("LimitApplicationCertificateRelated", "限度額適用認定証の情報"),
+            ("SpecificDiseasesCertificateRelated", "特定疾病療養受療証の情報")]
 MAX_CARD_FILE = 64 * 1024
 
 # The seed lays the items out in lines; these are the number of items on each line.
 _PERSON_LINES = (1, 2, 1, 3)          # 照会番号 / 公費負担者番号 福祉事務所名 / 受給者番号 / 氏名 性別 生年月日
 _TICKET_LINES = (2, 2, 1, 1, 3)       # 券別 診療年月 / 指定医療機関名 単独併用 / 有効開始 / 有効終了 / 傷病名1-3
-_INSURANCE_LINES = (1, 2, 3, 3, 1)
+_INSURANCE_LINES = (1, 2, 2, 3, 3, 1)  # … / 保険の種類 被保険者証区分 / … ; 負担割合 and certificates one per line
 
 REASON_JA = {"unregistered": "この医療機関・薬局を委託先とする今月の医療券/調剤券は登録されていません（未委託または未登録）。",
              "lost": "保護が停止・廃止されています。"}
@@ -75,18 +77,16 @@ def result_view(check: dict) -> list[dict]:
     return blocks
 
 
-def _result(request: Request, staff, check: dict, method: str, contact: dict | None = None):
+def _result(request: Request, staff, check: dict, method: str):
     blocks = result_view(check)
     if not blocks:
         blocks = [{"title": "医療扶助", "headline": screen.HEADLINES[codes.NO_QUALIFICATION], "tone": "ng", "lines": [],
                    "validity": codes.NO_QUALIFICATION, "masked": False, "consent": []}]
     advice = screen.advice(check)
-    if advice is None and contact:  # nothing found: the office that owns the 公費負担者番号 is still known
-        tel = f"（電話 {contact['Phone']}）" if contact.get("Phone") else ""
-        advice = f"{contact['OfficeName']}{tel}に医療扶助の利用可否を電話等で確認してください。"
     return render(request, "desk/result.html", title="資格確認結果", blocks=blocks, advice=advice,
                   reason=REASON_JA.get(check.get("Reason") or ""), note=NO_LINK_NOTE, method=method,
-                  confirmation_date=check.get("QualificationConfirmationDate"), check_id=check.get("CheckId"))
+                  confirmation_date=check.get("QualificationConfirmationDate"), check_id=check.get("CheckId"),
+                  hidden_assistance=check.get("MedicalAssistanceNotice"))
 
 
 # --- check by card ---------------------------------------------------------------------------
@@ -152,13 +152,7 @@ def check_numbers(request: Request, staff: FacilityUser, payer_number: str = For
         db = db_of(request)
         check = eligibility.check_by_numbers(db, staff.principal, values["payer_number"], values["recipient_number"],
                                              birthdate)
-        contact = None
-        if not check.get("ResultList"):
-            with db.read() as conn:
-                office = office_for_payer(conn, values["payer_number"])
-            if office:
-                contact = {"OfficeName": office.name, "Phone": office.phone}
-        return _result(request, staff, check, "numbers", contact)
+        return _result(request, staff, check, "numbers")
     except ValidationFailed as e:
         errors, _ = field_errors(e)
         for a, b in (("insurer_number", "payer_number"), ("identification_number", "recipient_number")):
@@ -198,21 +192,38 @@ def _new_recipients(db, code: str, month: str, cursor: int | None) -> set[tuple[
         return {(x.payer_number, x.recipient_number) for x in conn.execute(q)}
 
 
+def _status_text(res: dict) -> str:
+    """有効 / 停止（令和…） / 廃止（令和…） of the month, as the row's qualification status."""
+    text = res.get("QualificationStatusText") or codes.VALIDITY_TEXT.get(res.get("QualificationValidity"), "-")
+    when = res.get("QualificationStatusDate")
+    return f"{text}（{screen._d(when)}）" if when else text
+
+
 def _ticket_rows(data: dict, new: set) -> list[dict]:
     rows = []
     for res in data["ResultList"]:
         key = (res.get("InsurerNumber"), res.get("InsuredIdentificationNumber"))
-        for t in (res.get("PublicExpenseResultList") or {}).get("MedicalTicketInfo") or []:
+        tickets = (res.get("PublicExpenseResultList") or {}).get("MedicalTicketInfo") or []
+        if not tickets:  # not billable this month: numbers and ticket data withheld, the status says why
+            rows.append({"payer_number": "-", "recipient_number": "-", "name": res.get("Name", ""),
+                         "name_kana": res.get("NameKana", ""), "sex": codes.SEX.get(res.get("Sex1"), "-"),
+                         "birthdate": res.get("Birthdate"), "status": _status_text(res), "billable": False,
+                         "validity": codes.VALIDITY_TEXT.get(res["QualificationValidity"]),
+                         "ticket_type": "-", "treatment_type": "-", "single_or_combined": "-", "valid_from": None,
+                         "valid_to": None, "issue_number": "-", "self_pay": "-", "injuries": "-",
+                         "registered_at": None, "new": False})
+        for t in tickets:
             rows.append({"payer_number": key[0], "recipient_number": key[1], "name": res.get("Name", ""),
                          "name_kana": res.get("NameKana", ""), "sex": codes.SEX.get(res.get("Sex1"), "-"),
-                         "birthdate": res.get("Birthdate"), "validity": codes.VALIDITY_TEXT.get(res["QualificationValidity"]),
+                         "birthdate": res.get("Birthdate"), "status": _status_text(res), "billable": True,
+                         "validity": codes.VALIDITY_TEXT.get(res["QualificationValidity"]),
                          "ticket_type": codes.TICKET_TYPES.get(t.get("TicketType"), "-"),
                          "treatment_type": codes.TREATMENT_TYPES.get(t.get("MedicalTreatmentType"), "-"),
                          "single_or_combined": codes.SINGLE_OR_COMBINED.get(t.get("SingleOrCombinedUse"), "-"),
                          "valid_from": t.get("MedicalTicketValidDate"), "valid_to": t.get("MedicalTicketExpirationDate"),
                          "issue_number": t.get("IssueNumber", ""), "self_pay": t.get("SelfPayAmount", ""),
                          "injuries": "、".join(x for x in (t.get(f"InjuryName{i}") for i in (1, 2, 3)) if x),
-                         "registered_at": res.get("RegisteredAt"), "new": key in new})
+                         "registered_at": t.get("RegisteredAt"), "new": key in new})
     return rows
 
 
@@ -245,7 +256,8 @@ def tickets(request: Request, staff: FacilityUser, month: str | None = None):
 
 
 CSV_COLUMNS = [("payer_number", "公費負担者番号"), ("recipient_number", "受給者番号"), ("name", "氏名"),
-               ("name_kana", "氏名カナ"), ("sex", "性別"), ("birthdate", "生年月日"), ("ticket_type", "医療券/調剤券別"),
+               ("name_kana", "氏名カナ"), ("sex", "性別"), ("birthdate", "生年月日"), ("status", "資格の状態（当月）"),
+               ("ticket_type", "医療券/調剤券別"),
                ("treatment_type", "診療別"), ("single_or_combined", "単独/併用別"), ("valid_from", "有効開始年月日"),
                ("valid_to", "有効終了年月日"), ("issue_number", "交付番号"), ("self_pay", "本人支払額"),
                ("injuries", "傷病名"), ("registered_at", "登録日時"), ("new", "前回ダウンロード以降の新着")]
@@ -286,6 +298,7 @@ def settings_form(request: Request, staff: FacilityUser, saved: int = 0):
 
 @router.post("/settings")
 def settings_save(request: Request, staff: FacilityUser, medical_assistance: str = Form("", max_length=10)):
+    require_manager(staff)  # only the facility's 管理者 changes settings (403 otherwise)
     if medical_assistance not in ("use", "nouse"):
         st = facility.get_settings(db_of(request), staff.principal)
         return render(request, "desk/settings.html", status=422, title="環境設定", settings=st, notice=None,

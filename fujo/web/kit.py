@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader
 
-from ..auth.principal import ADMIN, FACILITY, KIND_JA, WELFARE_OFFICE, Principal
+from ..auth.principal import ADMIN, FACILITY, INSURER, KIND_JA, MANAGER, WELFARE_OFFICE, Principal
 from ..core import codes
 from ..core.era import wareki_date, wareki_month
 from ..core.errors import FieldProblem, FujoError, ValidationFailed
@@ -125,6 +125,7 @@ def accounts_forbidden(kind: str) -> FujoError:
 FacilityUser = Annotated[Staff, Depends(_staff(FACILITY))]
 OfficeUser = Annotated[Staff, Depends(_staff(WELFARE_OFFICE))]
 AdminUser = Annotated[Staff, Depends(_staff(ADMIN))]
+InsurerUser = Annotated[Staff, Depends(_staff(INSURER))]
 
 
 def recipient_session(request: Request) -> Session:
@@ -168,19 +169,33 @@ def pre_token(request: Request, resp_cookies: dict) -> str:
 
 # --- rendering -------------------------------------------------------------------------------
 
-NAV = {
+NAV = {  # (href, label[, roles that see it]) — without roles: every role of the kind
     FACILITY: [("/desk", "資格確認（カード）"), ("/desk/numbers", "資格確認（番号）"), ("/desk/tickets", "委託先一括取得"),
-               ("/desk/reference", "照会番号の登録"), ("/desk/settings", "環境設定")],
+               ("/desk/reference", "照会番号の登録"), ("/desk/settings", "環境設定"), ("/desk/users", "利用者", (MANAGER,))],
     WELFARE_OFFICE: [("/office", "受給者検索"), ("/office/recipients/new", "受給者登録"), ("/office/import", "CSV取込"),
-                     ("/office/late", "事後登録の券")],
-    ADMIN: [("/admin", "本日の資格確認"), ("/admin/orgs", "組織と認証情報"), ("/admin/cards", "カード失効")],
+                     ("/office/late", "事後登録の券"), ("/office/users", "利用者", (MANAGER,))],
+    ADMIN: [("/admin", "本日の資格確認"), ("/admin/orgs", "組織と認証情報"), ("/admin/facilities", "医療機関の登録簿"),
+            ("/admin/cards", "カード失効")],
+    INSURER: [("/insurer", "医療保険資格の登録")],
 }
+
+
+def nav_for(sess) -> list[tuple[str, str]]:
+    """The menu of the signed-in user's organisation kind, without what their role may not use."""
+    if not sess or not sess.kind:
+        return []
+    return [(e[0], e[1]) for e in NAV.get(sess.kind, []) if len(e) < 3 or sess.role in e[2]]
+
+
+def require_manager(staff: "Staff") -> None:
+    """Screens of the organisation's 管理者 (changing settings, users)."""
+    staff.principal.require_role(MANAGER)
 
 
 def render(request: Request, template: str, status: int = 200, cookies: dict | None = None, **ctx) -> HTMLResponse:
     sess = current_session(request)
     base = {"request": request, "session": sess, "csrf": sess.csrf_token if sess else ctx.pop("pre_csrf", ""),
-            "nav": NAV.get(sess.kind, []) if sess and sess.kind else [], "path": request.url.path,
+            "nav": nav_for(sess), "path": request.url.path,
             "errors": {}, "problems": [], "message": None, "title": "fujo"}
     base.update(ctx)
     html = env.get_template(template).render(**base)

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from ..core.dates import today_jst
 from ..core.errors import FujoError, ValidationFailed
 from ..core.fields import INSURANCE_FIELDS, RECIPIENT_FIELDS, TICKET_FIELDS
+from ..registry import facilities as facility_registry
 from ..registry import service as registry
 from ..registry.csv_import import ImportFailed, import_csv
 from .kit import OfficeUser, csrf_guard, db_of, field_errors, redirect, render
@@ -46,6 +47,17 @@ def _form_values(form, fields) -> dict:
     return {f.name: (form.get(f.name) if isinstance(form.get(f.name), str) else "") for f in fields}
 
 
+def _with_names(db, values: dict) -> dict:
+    """The registry's names for the facility codes of a ticket form (shown, never typed)."""
+    codes = {"designated_facility_name": values.get("designated_facility_code", "").strip(),
+             "prescription_issuer_name": values.get("prescription_issuer_code", "").strip()}
+    with db.read() as conn:
+        rows = facility_registry.facility_rows(conn, [c for c in codes.values() if len(c) == 10])
+    for name_field, code in codes.items():
+        values[name_field] = rows[code].name if code in rows else ""
+    return values
+
+
 # --- recipients ------------------------------------------------------------------------------
 
 @router.get("")
@@ -78,11 +90,61 @@ async def recipient_create(request: Request, staff: OfficeUser):
     return redirect(f"/office/recipients/{rec['payer_number']}/{rec['recipient_number']}?saved=1")
 
 
-@router.get("/recipients/{payer}/{rn}")
-def recipient_detail(request: Request, staff: OfficeUser, payer: str, rn: str, saved: int = 0):
+RECIPIENT_NOTICES = {"1": "登録しました。", "linked": "マイナンバーカードとひも付けました（初回ひも付け）。",
+                     "unlinked": "マイナンバーカードとのひも付けを解除しました（記録に残ります）。"}
+
+
+def _recipient_page(request, staff, payer: str, rn: str, status: int = 200, **kw):
     rec = registry.get_recipient(db_of(request), staff.principal, payer, rn)
-    return render(request, "office/recipient.html", title=f"受給者 {rec['name']}", rec=rec, fields=RECIPIENT_FIELDS,
-                  notice="登録しました。" if saved else None)
+    ctx = dict(title=f"受給者 {rec['name']}", rec=rec, fields=RECIPIENT_FIELDS, link_errors={}, unlink_errors={},
+               notice=None)
+    ctx.update(kw)
+    return render(request, "office/recipient.html", status=status, **ctx)
+
+
+@router.get("/recipients/{payer}/{rn}")
+def recipient_detail(request: Request, staff: OfficeUser, payer: str, rn: str, saved: str = ""):
+    return _recipient_page(request, staff, payer, rn, notice=RECIPIENT_NOTICES.get(saved))
+
+
+@router.post("/recipients/{payer}/{rn}/card-link")
+async def card_link(request: Request, staff: OfficeUser, payer: str, rn: str):
+    """初回ひも付け from the recipient's screen: the office enters the recipient's 個人番号."""
+    form = await request.form()
+    number = form.get("individual_number") if isinstance(form.get("individual_number"), str) else ""
+    db = db_of(request)
+    try:
+        registry.link_card(db, request.app.state.ca, staff.principal, payer, rn, number)
+    except ValidationFailed as e:
+        errors, _ = field_errors(e)
+        return _recipient_page(request, staff, payer, rn, 422, link_errors=errors)
+    except FujoError as e:
+        return _recipient_page(request, staff, payer, rn, e.status, message=e.message_ja)
+    return redirect(f"/office/recipients/{payer}/{rn}?saved=linked")
+
+
+@router.post("/recipients/{payer}/{rn}/card-unlink")
+async def card_unlink(request: Request, staff: OfficeUser, payer: str, rn: str):
+    form = await request.form()
+    reason = form.get("reason") if isinstance(form.get("reason"), str) else ""
+    try:
+        registry.unlink_card(db_of(request), staff.principal, payer, rn, reason[:400])
+    except ValidationFailed as e:
+        errors, _ = field_errors(e)
+        return _recipient_page(request, staff, payer, rn, 422, unlink_errors=errors)
+    except FujoError as e:
+        return _recipient_page(request, staff, payer, rn, e.status, message=e.message_ja)
+    return redirect(f"/office/recipients/{payer}/{rn}?saved=unlinked")
+
+
+@router.get("/facilities/{code}")
+def facility_lookup(request: Request, staff: OfficeUser, code: str):
+    """The ticket form's look-up as the clerk types a 医療機関コード (JSON)."""
+    try:
+        f = facility_registry.get_facility(db_of(request), staff.principal, code)
+    except FujoError as e:
+        return JSONResponse({"found": False, "message": e.message_ja}, status_code=e.status)
+    return JSONResponse({"found": True, "code": f["code"], "name": f["name"], "kind": f["kind"]})
 
 
 # --- tickets ---------------------------------------------------------------------------------
@@ -103,15 +165,18 @@ async def ticket_create(request: Request, staff: OfficeUser, payer: str, rn: str
     rec = registry.get_recipient(db, staff.principal, payer, rn)
     form = await request.form()
     values = _form_values(form, TICKET_FIELDS)
+    values.pop("designated_facility_name", None)  # the registry's, never typed
+    values.pop("prescription_issuer_name", None)
     try:
         t = registry.register_ticket(db, staff.principal, {"payer_number": payer, "recipient_number": rn, **values})
     except ValidationFailed as e:
         errors, _ = field_errors(e)
         return render(request, "office/ticket_form.html", status=422, title="医療券/調剤券の登録", rec=rec,
-                      fields=TICKET_FIELDS, values=values, errors=errors, action=f"/office/recipients/{payer}/{rn}/tickets")
+                      fields=TICKET_FIELDS, values=_with_names(db, values), errors=errors,
+                      action=f"/office/recipients/{payer}/{rn}/tickets")
     except FujoError as e:
         return render(request, "office/ticket_form.html", status=e.status, title="医療券/調剤券の登録", rec=rec,
-                      fields=TICKET_FIELDS, values=values, message=e.message_ja,
+                      fields=TICKET_FIELDS, values=_with_names(db, values), message=e.message_ja,
                       action=f"/office/recipients/{payer}/{rn}/tickets")
     return redirect(f"/office/tickets/{t['ticket_key']}?saved=registered")
 
@@ -152,14 +217,18 @@ async def ticket_amend(request: Request, staff: OfficeUser, key: str):
     _uuid(key)
     form = await request.form()
     values = _form_values(form, TICKET_FIELDS)
+    values.pop("designated_facility_name", None)  # the registry's, never typed
+    values.pop("prescription_issuer_name", None)
     reason = (form.get("reason") or "").strip()[:200] if isinstance(form.get("reason"), str) else ""
     try:
         registry.amend_ticket(db_of(request), staff.principal, key, values, reason or None, _revision(form))
     except ValidationFailed as e:
         errors, _ = field_errors(e)
-        return _ticket_page(request, staff, key, 422, values=values, errors=errors, reason=reason)
+        return _ticket_page(request, staff, key, 422, values=_with_names(db_of(request), values), errors=errors,
+                            reason=reason)
     except FujoError as e:
-        return _ticket_page(request, staff, key, e.status, values=values, message=e.message_ja, reason=reason)
+        return _ticket_page(request, staff, key, e.status, values=_with_names(db_of(request), values),
+                            message=e.message_ja, reason=reason)
     return redirect(f"/office/tickets/{key}?saved=amended")
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from sqlalchemy import select
 
 from ..audit.service import access_log
-from ..cards.reader import CONSENT_ORDER, prove
+from ..cards.reader import ALL_CONSENTS, prove
 from ..cards.service import PORTAL_AUDIENCE, CardProofRefused, create_challenge, verify_proof
 from ..core import codes
 from ..core.dates import today_jst
@@ -21,7 +21,8 @@ from .kit import (PRE_COOKIE, Recipient, Throttle, csrf_guard, db_of, field_erro
 
 router = APIRouter(prefix="/portal", dependencies=[Depends(csrf_guard)], include_in_schema=False)
 
-CONSENT_JA = dict(zip(CONSENT_ORDER, ("薬剤情報", "診療情報", "特定健診情報", "手術情報")))
+CONSENT_JA = dict(zip(ALL_CONSENTS, ("薬剤情報", "診療情報", "特定健診情報", "手術情報", "限度額適用認定証情報",
+                                     "特定疾病療養受療証情報")))
 OUTCOME_JA = {**codes.VALIDITY_TEXT, "-": "—"}
 
 
@@ -94,7 +95,7 @@ def home(request: Request, me: Recipient):
     log = access_log(db, me.person_id, [x.id for x in recs])
     for e in log:
         e["outcome_ja"] = OUTCOME_JA.get(e["outcome"], e["outcome"])
-        e["consent_ja"] = "、".join(CONSENT_JA[k] for k, b in zip(CONSENT_ORDER, e["consent"] or "") if b == "1") or "なし"
+        e["consent_ja"] = "、".join(CONSENT_JA[k] for k, b in zip(ALL_CONSENTS, e["consent"] or "") if b == "1") or "なし"
     today = today_jst()
     return render(request, "portal/home.html", title="わたしの医療扶助の情報", recs=recs, tickets=tickets,
                   insurance=insurance, month=month, log=log, today=today)

@@ -9,7 +9,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..auth.principal import ADMIN, FACILITY, WELFARE_OFFICE
+from ..auth.principal import ADMIN, FACILITY, INSURER, WELFARE_OFFICE
 from ..core.errors import FujoError
 from . import accounts
 from .kit import (HERE, PRE_COOKIE, CsrfRefused, LoginRequired, Throttle, clear_session_cookie, csrf_guard,
@@ -18,7 +18,7 @@ from .kit import (HERE, PRE_COOKIE, CsrfRefused, LoginRequired, Throttle, clear_
 
 log = logging.getLogger("fujo.web")
 
-HOME = {FACILITY: "/desk", WELFARE_OFFICE: "/office", ADMIN: "/admin"}
+HOME = {FACILITY: "/desk", WELFARE_OFFICE: "/office", ADMIN: "/admin", INSURER: "/insurer"}
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
 
@@ -130,10 +130,11 @@ def _install_errors(app: FastAPI) -> None:
 
 
 def mount(app: FastAPI) -> None:
-    from . import admin, desk, office, portal
+    from . import admin, desk, insurer, office, org_users, portal
     app.state.web_throttle = Throttle()
     app.state.web_jobs = {}
-    for r in (router, desk.router, office.router, portal.router, admin.router):
+    for r in (router, desk.router, office.router, portal.router, admin.router, insurer.router,
+              org_users.desk_router, org_users.office_router):
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _install_errors(app)

@@ -19,7 +19,8 @@ def test_register_read_and_update_a_recipient_keeps_history(client, world):
     assert res.json()["name_kana"] == "ｾｲﾎ ｲﾁﾛｳ"
     url = f"/api/v1/recipients/{PAYER}/{data['recipient_number']}"
     res = client.patch(url, headers=world.auth("office"),
-                       json={"disqualification_date": "2024-08-01", "reason_of_loss": "03", "expected_version": 1})
+                       json={"disqualification_date": "2024-08-01", "disqualification_kind": "2",
+                             "disqualification_reason": "転居", "expected_version": 1})
     assert res.status_code == 200, res.text
     assert res.json()["version"] == 2
     got = client.get(url, headers=world.auth("office")).json()
@@ -148,8 +149,10 @@ BAD_RECIPIENTS = [
     ({"birthdate": "1990-02-29"}, "birthdate", "invalid_date"),
     ({"name_kana": "生保"}, "name_kana", "kana"),
     ({"post_number": "12-34"}, "post_number", "post_number"),
-    ({"disqualification_date": "2019-01-01", "reason_of_loss": "99"}, "disqualification_date", "before_start"),
-    ({"disqualification_date": "2024-01-01"}, "reason_of_loss", "required"),
+    ({"disqualification_date": "2019-01-01", "disqualification_kind": "2"}, "disqualification_date", "before_start"),
+    ({"disqualification_date": "2024-01-01"}, "disqualification_kind", "required"),
+    ({"disqualification_kind": "1"}, "disqualification_date", "required"),
+    ({"disqualification_date": "2024-01-01", "disqualification_kind": "01"}, "disqualification_kind", "code"),
     ({"name": "生保\x00一郎"}, "name", "control_char"),
 ]
 
@@ -182,16 +185,13 @@ def test_duplicate_recipient_is_a_conflict(client, world):
 
 def test_card_link_and_search(client, world, db):
     r = world.recipient(name="検索太郎", name_kana="ｹﾝｻｸ ﾀﾛｳ")
-    from fujo.cards.service import issue_card
-    card = issue_card(db, world.ca, "1234", person_id=None, payer_number=r["payer_number"],
-                      recipient_number=r["recipient_number"])
+    card = world.card(r, link=False)
+    res = client.post(f"/api/v1/recipients/{PAYER}/{r['recipient_number']}/card-link",
+                      headers=world.auth("office"), json={"individual_number": card["individual_number"]})
+    assert res.status_code == 200, res.text
     found = client.get("/api/v1/recipients", headers=world.auth("office"), params={"q": "ケンサク"}).json()
     assert [x["recipient_number"] for x in found] == [r["recipient_number"]]
     assert found[0]["card_linked"] is True
-    other = world.recipient()
-    res = client.post(f"/api/v1/recipients/{PAYER}/{other['recipient_number']}/card-link",
-                      headers=world.auth("office"), json={"card_serial": card["serial"]})
-    assert res.status_code == 200
     assert client.get("/api/v1/recipients", headers=world.auth("office2"), params={"q": "検索"}).json() == []
 
 

@@ -123,3 +123,75 @@ def test_following_one_month_sees_a_ticket_moved_to_another_month_as_removed(cli
     nxt = client.get("/api/v1/facility/tickets/changes", headers=world.auth("clinic"),
                      params={"cursor": first["Cursor"], "month": "2024-08"}).json()
     assert [(c["Change"], c["TicketKey"]) for c in nxt["Changes"]] == [("removed", t["ticket_key"])]
+
+
+# --- the qualification status of the month (issue 8) ------------------------------------------------
+
+def _end(world, r, day: str, kind: str = "2"):
+    """The office records 停止・廃止 after the ticket was registered (the usual order of events)."""
+    from fujo.registry.service import update_recipient
+    update_recipient(world.db, world.principal("office"), r["payer_number"], r["recipient_number"],
+                     {"disqualification_date": day, "disqualification_kind": kind, "disqualification_reason": "転居"})
+
+
+def test_every_row_carries_the_status_of_the_month_and_the_unbillable_are_withheld(client, world):
+    valid, partly, gone, stopped = (world.recipient(name=n) for n in ("有効一郎", "月中廃止", "月初廃止", "停止四郎"))
+    for r in (valid, partly, gone, stopped):
+        world.ticket(r)
+    _end(world, partly, "2024-07-20")
+    _end(world, gone, "2024-07-01")
+    _end(world, stopped, "2024-06-15", kind="1")
+    body = month(client, world).json()
+    got = {x["Name"]: x for x in body["ResultList"]}
+    assert (got["有効一郎"]["QualificationStatus"], got["有効一郎"]["QualificationValidity"]) == ("valid", "1")
+    assert "QualificationStatusDate" not in got["有効一郎"]
+    # 廃止 on 7/20: billable up to 7/19, so numbers and the ticket are handed over with the status and date
+    p = got["月中廃止"]
+    assert (p["QualificationStatus"], p["QualificationStatusText"], p["QualificationStatusDate"]) == (
+        "abolished", "廃止", "20240720")
+    assert p["QualificationValidity"] == "1" and p["InsuredIdentificationNumber"] == partly["recipient_number"]
+    # nothing billable this month: withheld exactly as in a check of a lost qualification
+    for name, status, date in (("月初廃止", "abolished", "20240701"), ("停止四郎", "suspended", "20240615")):
+        x = got[name]
+        assert (x["QualificationStatus"], x["QualificationStatusDate"], x["QualificationValidity"]) == (status, date, "2")
+        for hidden in ("InsurerNumber", "InsuredIdentificationNumber", "PublicExpenseResultList", "Address"):
+            assert hidden not in x, (name, hidden)
+        assert x["DisqualificationDate"] == date and x["InsurerName"] == "○○市福祉事務所"
+    assert got["停止四郎"]["QualificationStatusText"] == "停止"
+
+
+def test_registered_at_is_each_tickets_own_registration(client, world, db):
+    from sqlalchemy import update
+
+    from fujo.db import schema as s
+    early, late = world.recipient(name="早期登録"), world.recipient(name="事後登録")
+    first = world.ticket(early)
+    world.ticket(late)
+    with db.write() as conn:  # the first ticket was registered a week earlier
+        conn.execute(update(s.tickets).where(s.tickets.c.ticket_key == first["ticket_key"])
+                     .values(registered_at=dt.datetime(2024, 7, 1, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=9)))))
+    got = {x["Name"]: x for x in month(client, world).json()["ResultList"]}
+    for res in got.values():
+        assert "RegisteredAt" not in res  # not per person: per ticket
+    [a] = got["早期登録"]["PublicExpenseResultList"]["MedicalTicketInfo"]
+    [b] = got["事後登録"]["PublicExpenseResultList"]["MedicalTicketInfo"]
+    assert a["RegisteredAt"].startswith("2024-07-01T09:00") and not b["RegisteredAt"].startswith("2024-07-01")
+
+
+def test_changes_since_carry_the_status_too(client, world):
+    r = world.recipient()
+    world.ticket(r)
+    _end(world, r, "2024-07-01")
+    ch = changes(client, world, 0)
+    [c] = ch["Changes"]
+    assert c["Change"] == "upsert" and c["Result"]["QualificationStatus"] == "abolished"
+    assert "PublicExpenseResultList" not in c["Result"] and "InsurerNumber" not in c["Result"]
+
+
+def test_an_unbillable_row_carries_the_notice_of_a_lost_qualification(client, world):
+    r = world.recipient()
+    world.ticket(r)
+    _end(world, r, "2024-07-01")
+    [res] = month(client, world).json()["ResultList"]
+    assert res["ProcessingResultCode"] == "FJ0201"
+    assert "○○市福祉事務所（電話 03-0000-0000）" in res["ProcessingResultMessage"]

@@ -11,12 +11,13 @@ import pytest
 from sqlalchemy import inspect, select
 
 from fujo.auth.principal import FACILITY
+from fujo.cards.ca import CardAuthority
 from fujo.cards.reader import open_card
 from fujo.db import schema as s
 from fujo.facility.service import register_reference
 from fujo.orgs.service import authenticate, principal_for
 from tests.core import seed_screens
-from tests.factories import PAYER, PAYER2
+from tests.factories import PAYER, PAYER2, World
 from tests.helpers import snapshot
 
 # Valid numbers worked out from DOMAIN.md's rule (see tests/core/test_numbers.py)
@@ -269,7 +270,7 @@ def test_tickets_lists_the_facilitys_tickets_of_the_month(fujo, demo):
     res = fujo("tickets", "--facility", CLINIC, "--month", "2024-07")
     assert res.exit_code == 0, res.output
     lines = res.stdout.splitlines()
-    assert f"{OFFICE_PAYER} {ICHIRO} 生保一郎 01 202407 高血圧症" in lines
+    assert f"{OFFICE_PAYER} {ICHIRO} 生保一郎 01 202407 高血圧症 有効" in lines
     assert any(line.startswith("1名") for line in lines)
 
 
@@ -389,16 +390,26 @@ def test_import_tickets(fujo, world, db, tmp_path):
 
 # --- cards -------------------------------------------------------------------------------------
 
-def issue(fujo, tmp_path, recipient, pin="1111"):
+def issue(fujo, tmp_path, recipient, pin="1111", number=None, link_with=None):
+    """``fujo card issue`` with the holder's 個人番号 and 4 情報 (as on the recipient); with
+    ``link_with`` (the World) the office then links the recipient to it (初回ひも付け)."""
     out = tmp_path / "cards" / "card.p12"
-    res = fujo("card", "issue", "--out", out, "--pin", pin, "--recipient", f"{PAYER}/{recipient['recipient_number']}")
+    number = number or World.individual_number()
+    res = fujo("card", "issue", "--out", out, "--pin", pin, "--individual-number", number,
+               "--name", recipient.get("name", "生保一郎"), "--birthdate", recipient.get("birthdate", "1990-01-15"),
+               "--sex", recipient.get("sex", "1"), "--address", recipient.get("address") or "東京都○○市1-2-3")
+    if link_with is not None and res.exit_code == 0:
+        from fujo.registry.service import link_card
+        w = link_with
+        link_card(w.db, CardAuthority.load_or_create(tmp_path / "ca"), w.principal("office"), PAYER,
+                  recipient["recipient_number"], number)
     return res, out
 
 
 def test_card_issue_writes_a_card_that_checks_valid(fujo, world, tmp_path):
     r = world.recipient()
     world.ticket(r)
-    res, out = issue(fujo, tmp_path, r)
+    res, out = issue(fujo, tmp_path, r, link_with=world)
     assert res.exit_code == 0, res.output
     assert out.exists() and re.search(r"card [0-9a-f]+ ", res.stdout)
     chk = check_card(fujo, out, "1111")
@@ -410,7 +421,7 @@ def test_card_issue_writes_a_card_that_checks_valid(fujo, world, tmp_path):
 def test_revoked_card_is_refused_with_the_reason(fujo, world, db, tmp_path):
     r = world.recipient()
     world.ticket(r)
-    res, out = issue(fujo, tmp_path, r)
+    res, out = issue(fujo, tmp_path, r, link_with=world)
     serial = re.search(r"card ([0-9a-f]+) ", res.stdout).group(1)
     rv = fujo("card", "revoke", serial, "--reason", "紛失届")
     assert rv.exit_code == 0, rv.output
@@ -442,11 +453,18 @@ def test_card_issue_with_a_bad_pin_writes_nothing(fujo, world, db, tmp_path):
     assert snapshot(db) == before
 
 
-def test_card_issue_for_an_unknown_recipient_is_refused(fujo, world, db, tmp_path):
+def test_card_issue_with_a_bad_individual_number_or_missing_4_information_is_refused(fujo, world, db, tmp_path):
     before = snapshot(db)
-    res, out = issue(fujo, tmp_path, {"recipient_number": "9999995"})
+    bad = World.individual_number()[:-1] + "x"
+    res, out = issue(fujo, tmp_path, {"recipient_number": "9999995"}, number=bad)
     assert res.exit_code == 2
-    assert "受給者が見つかりません" in res.stderr
+    assert "個人番号" in res.stderr and bad not in res.stderr + res.stdout  # the number is never echoed
+    wrong = World.individual_number()
+    wrong = wrong[:-1] + str((int(wrong[-1]) + 1) % 10)
+    res, out = issue(fujo, tmp_path, {"recipient_number": "9999995"}, number=wrong)
+    assert res.exit_code == 2 and "検証番号" in res.stderr
+    res = fujo("card", "issue", "--out", out, "--pin", "1111", "--individual-number", World.individual_number())
+    assert res.exit_code == 2 and "氏名" in res.stderr and "住所" in res.stderr
     assert not out.exists()
     assert snapshot(db) == before
 

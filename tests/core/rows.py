@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from types import SimpleNamespace
 
-from fujo.core.fields import TICKET_FIELDS
+from fujo.core.fields import INSURANCE_FIELDS, TICKET_FIELDS
 
 PAYER = "12130019"        # seed 12000001 made valid: 法別12 東京都13 実施機関001 検証番号9
 RECIPIENT = "1010008"     # seed 1010001 made valid: 101000 + 検証番号8
@@ -19,7 +19,8 @@ JULY_10 = dt.date(2024, 7, 10)
 def recipient(**kw) -> SimpleNamespace:
     d = dict(payer_number=PAYER, recipient_number=RECIPIENT, name="生保一郎", name_kana="ｾｲﾎ ｲﾁﾛｳ", sex="1",
              birthdate=dt.date(1990, 1, 15), address="東京都○○市△△町1-2-3", post_number="100-0001",
-             qualification_date=dt.date(2020, 4, 1), disqualification_date=None, reason_of_loss=None)
+             qualification_date=dt.date(2020, 4, 1), disqualification_date=None, disqualification_kind=None,
+             disqualification_reason=None)
     d.update(kw)
     return SimpleNamespace(**d)
 
@@ -35,7 +36,8 @@ def ticket(**kw) -> SimpleNamespace:
 
 
 def insured(**kw) -> SimpleNamespace:
-    d = dict(insurer_number="06139992", insurer_name="○○健康保険組合", insured_card_classification="01",
+    d = {f.name: None for f in INSURANCE_FIELDS}
+    d.update(insurer_number="06139992", insurer_name="○○健康保険組合", insured_card_classification="01",
              card_symbol="12-34", card_number="5678", branch_number="01", personal_family="1", name="生保一郎",
              name_kana="ｾｲﾎ ｲﾁﾛｳ", sex="1", birthdate=dt.date(1990, 1, 15), address=None, post_number=None,
              qualification_date=dt.date(2019, 4, 1), disqualification_date=None)

@@ -65,14 +65,14 @@ def test_a_ticket_of_another_month_is_ignored():
 
 
 def test_lost_qualification_is_invalid():
-    r = recipient(disqualification_date=D(2024, 7, 5), reason_of_loss="99")
+    r = recipient(disqualification_date=D(2024, 7, 5), disqualification_kind="2")
     d = decide_assistance(r, [ticket()], CLINIC, JULY_10)
     assert (d.validity, d.reason) == (INVALID, "lost")
     assert not d.shows_numbers
 
 
 def test_lost_qualification_with_a_newer_one_is_invalid_newer():
-    r = recipient(disqualification_date=D(2024, 7, 5), reason_of_loss="99")
+    r = recipient(disqualification_date=D(2024, 7, 5), disqualification_kind="2")
     assert decide_assistance(r, [ticket()], CLINIC, JULY_10, newer_exists=True).validity == INVALID_NEWER
 
 
@@ -88,7 +88,7 @@ def test_before_assistance_starts_is_invalid():
 def test_on_the_start_day_of_assistance_it_is_valid_and_on_the_disqualification_day_it_is_not():
     t = ticket()
     assert decide_assistance(recipient(qualification_date=D(2024, 7, 10)), [t], CLINIC, JULY_10).validity == VALID
-    assert decide_assistance(recipient(disqualification_date=D(2024, 7, 10), reason_of_loss="01"), [t], CLINIC,
+    assert decide_assistance(recipient(disqualification_date=D(2024, 7, 10), disqualification_kind="2"), [t], CLINIC,
                              JULY_10).validity == INVALID
 
 
@@ -151,9 +151,9 @@ def test_withheld_from_a_facility_that_is_not_the_designated_one(case):
         res = result_for(CLINIC, tickets=[])
         assert res["QualificationValidity"] == VALID_UNREGISTERED
     else:
-        res = result_for(CLINIC, rec=recipient(disqualification_date=D(2024, 7, 1), reason_of_loss="99"))
+        res = result_for(CLINIC, rec=recipient(disqualification_date=D(2024, 7, 1), disqualification_kind="2"))
         assert res["QualificationValidity"] == INVALID
-        assert res["DisqualificationDate"] == "20240701" and res["ReasonOfLoss"] == "99"
+        assert res["DisqualificationDate"] == "20240701" and res["DisqualificationKind"] == "2" and "ReasonOfLoss" not in res
     for key in WITHHELD:
         assert key not in res, key
     # what the seed's 未委託 screen still shows: 福祉事務所名, 氏名, 性別, 生年月日
@@ -233,6 +233,90 @@ def test_insurance_result_items():
     assert res["QualificationDate"] == "20190401"
     assert res["ReferenceNumber"] == "P-1"
     assert "PublicExpenseResultList" not in res
+
+
+JST = dt.timezone(dt.timedelta(hours=9))
+ELDERLY = dict(elderly_certificate_date=D(2024, 7, 20), elderly_valid_from=D(2024, 8, 1),
+               elderly_valid_to=D(2029, 7, 31), elderly_contribution_ratio="020")
+LIMIT = dict(limit_classification="01", limit_bracket="A03", limit_certificate_date=D(2024, 3, 25),
+             limit_valid_from=D(2024, 4, 1), limit_valid_to=D(2025, 7, 31))
+SPECIFIC = dict(specific_disease_category="1", specific_disease_certificate_date=D(2023, 3, 20),
+                specific_disease_valid_from=D(2023, 4, 1), specific_disease_self_pay=10000)
+FULL = dict(insured_name="生保太郎", name_of_other="生保　一郎", name_of_other_kana="ｾｲﾎ ｲﾁﾛｳ",
+            card_issuance_date=D(2019, 3, 25), card_valid_from=D(2019, 4, 1), card_valid_to=D(2026, 7, 31),
+            contribution_ratio="030", personal_family="2", **ELDERLY, **LIMIT, **SPECIFIC)
+
+
+def test_insurance_result_carries_the_card_details_with_wire_names_and_formats():
+    res = insurance_result(insured(**FULL), VALID)
+    assert (res["InsuredName"], res["NameOfOther"], res["NameOfOtherKana"]) == ("生保太郎", "生保　一郎", "ｾｲﾎ ｲﾁﾛｳ")
+    assert (res["InsuredCertificateIssuanceDate"], res["InsuredCardValidDate"], res["InsuredCardExpirationDate"]) == (
+        "20190325", "20190401", "20260731")
+    assert res["InsuredPartialContributionRatio"] == "030"
+    assert res["PersonalFamilyClassification"] == "2"
+    assert res["ElderlyRecipientCertificateInfo"] == {
+        "ElderlyRecipientCertificateDate": "20240720", "ElderlyRecipientValidStartDate": "20240801",
+        "ElderlyRecipientValidEndDate": "20290731", "ElderlyRecipientContributionRatio": "020"}
+    assert "PreschoolClassification" not in res
+
+
+def test_insured_card_valid_date_is_always_there_falling_back_to_the_qualification_date():
+    # Clinic software refuses an insurance result without InsuredCardValidDate (DOMAIN.md).
+    assert insurance_result(insured(), VALID)["InsuredCardValidDate"] == "20190401"
+    assert insurance_result(insured(card_valid_from=D(2020, 10, 1)), VALID)["InsuredCardValidDate"] == "20201001"
+    res = insurance_result(insured(disqualification_date=D(2024, 3, 31)), INVALID)
+    assert res["InsuredCardValidDate"] == "20190401"
+
+
+def test_without_consent_both_flags_are_zero_and_the_certificate_blocks_are_withheld():
+    res = insurance_result(insured(**FULL), VALID)
+    assert res["LimitApplicationCertificateRelatedConsFlg"] == "0"
+    assert res["SpecificDiseasesCertificateRelatedConsFlg"] == "0"
+    for withheld in ("LimitApplicationCertificateRelatedInfo", "LimitApplicationCertificateRelatedConsTime",
+                     "SpecificDiseasesCertificateList", "SpecificDiseasesCertificateRelatedConsTime"):
+        assert withheld not in res
+    # and the flags are there for a plain qualification too (real clients expect them)
+    plain = insurance_result(insured(), VALID)
+    assert plain["LimitApplicationCertificateRelatedConsFlg"] == plain["SpecificDiseasesCertificateRelatedConsFlg"] == "0"
+    assert "ElderlyRecipientCertificateInfo" not in plain
+
+
+def test_limit_consent_gives_the_limit_block_only():
+    at = dt.datetime(2024, 7, 10, 9, 30, 5, tzinfo=JST)
+    res = insurance_result(insured(**FULL), VALID, limit_consent_at=at)
+    assert res["LimitApplicationCertificateRelatedConsFlg"] == "1"
+    assert res["LimitApplicationCertificateRelatedConsTime"] == "20240710093005"
+    assert res["LimitApplicationCertificateRelatedInfo"] == {
+        "LimitApplicationCertificateClassification": "01", "LimitApplicationCertificateClassificationFlag": "A03",
+        "LimitApplicationCertificateDate": "20240325", "LimitApplicationCertificateValidStartDate": "20240401",
+        "LimitApplicationCertificateValidEndDate": "20250731"}
+    assert res["SpecificDiseasesCertificateRelatedConsFlg"] == "0"
+    assert "SpecificDiseasesCertificateList" not in res
+
+
+def test_specific_diseases_consent_gives_a_list_of_certificates():
+    at = dt.datetime(2024, 7, 10, 0, 30, tzinfo=dt.timezone.utc)  # 09:30 JST
+    res = insurance_result(insured(**FULL), VALID, specific_consent_at=at)
+    assert res["SpecificDiseasesCertificateRelatedConsFlg"] == "1"
+    assert res["SpecificDiseasesCertificateRelatedConsTime"] == "20240710093000"
+    assert res["SpecificDiseasesCertificateList"] == {"SpecificDiseasesCertificateInfo": [{
+        "SpecificDiseasesDiseaseCategory": "1", "SpecificDiseasesCertificateDate": "20230320",
+        "SpecificDiseasesValidStartDate": "20230401", "SpecificDiseasesSelfPay": "10000"}]}
+    assert res["LimitApplicationCertificateRelatedConsFlg"] == "0"
+
+
+def test_consent_without_a_registered_certificate_gives_the_flag_and_no_empty_block():
+    at = dt.datetime(2024, 7, 10, 9, 0, tzinfo=JST)
+    res = insurance_result(insured(), VALID, limit_consent_at=at, specific_consent_at=at)
+    assert res["LimitApplicationCertificateRelatedConsFlg"] == res["SpecificDiseasesCertificateRelatedConsFlg"] == "1"
+    assert "LimitApplicationCertificateRelatedInfo" not in res and "SpecificDiseasesCertificateList" not in res
+
+
+def test_preschool_and_late_elderly_ratio_are_written():
+    child = insurance_result(insured(preschool="1", contribution_ratio="020", birthdate=D(2021, 5, 5)), VALID)
+    assert (child["PreschoolClassification"], child["InsuredPartialContributionRatio"]) == ("1", "020")
+    kouki = insurance_result(insured(insurer_number="39130006", contribution_ratio="010"), VALID)
+    assert (kouki["InsurerNumber"], kouki["InsuredPartialContributionRatio"]) == ("39130006", "010")
 
 
 def test_decide_insurance_marks_the_old_qualification_invalid_newer_when_a_new_one_is_active():

@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 
 from fujo.core.era import wareki_date
 from fujo.core.errors import Problems
-from fujo.core.fields import (INSURANCE_FIELDS, RECIPIENT_FIELDS, TICKET_FIELDS, check_period, check_ticket_rules,
-                              clean_record, clean_value, normalize_kana)
+from fujo.core.fields import (INSURANCE_FIELDS, RECIPIENT_FIELDS, TICKET_FIELDS, age_on, check_insurance_rules,
+                              check_period, check_ticket_rules, clean_record, clean_value, normalize_kana,
+                              preschool_end)
 
 PAYER, RECIPIENT = "12130019", "1010008"
 CLINIC, PHARMACY = "1311234569", "1341234563"
@@ -89,13 +90,19 @@ def test_month_kind_is_stored_in_wire_form():
 
 @pytest.mark.parametrize("name, table, good, bad", [
     ("sex", RECIPIENT_FIELDS, ["1", "2", "3"], ["0", "4", "男", "01"]),
-    ("reason_of_loss", RECIPIENT_FIELDS, ["01", "02", "03", "99"], ["1", "04", "98"]),
+    ("disqualification_kind", RECIPIENT_FIELDS, ["1", "2"], ["0", "3", "01", "99", "停止"]),
     ("ticket_type", TICKET_FIELDS, ["01", "02"], ["1", "03", "医療券"]),
     ("treatment_type", TICKET_FIELDS, ["01", "02", "03", "04", "05"], ["06", "4"]),
     ("single_or_combined", TICKET_FIELDS, ["01", "02"], ["03", "1"]),
     ("social_insurance", TICKET_FIELDS, ["01", "02"], ["00", "03"]),
     ("consistency_flag", TICKET_FIELDS, ["0", "1"], ["2"]),
-    ("insured_card_classification", INSURANCE_FIELDS, ["01", "02", "03"], ["A1", "04"]),
+    ("insured_card_classification", INSURANCE_FIELDS, ["01", "02", "03", "04", "05", "06", "07"], ["A1", "08", "1"]),
+    ("contribution_ratio", INSURANCE_FIELDS, ["010", "020", "030"], ["10", "1", "040", "1割", "0.1"]),
+    ("elderly_contribution_ratio", INSURANCE_FIELDS, ["010", "020", "030"], ["20", "000"]),
+    ("preschool", INSURANCE_FIELDS, ["1"], ["2", "0"]),
+    ("limit_classification", INSURANCE_FIELDS, ["01", "02", "03"], ["04", "1"]),
+    ("limit_bracket", INSURANCE_FIELDS, ["A01", "A06", "B01", "B10"], ["A07", "B11", "ア", "a01"]),
+    ("specific_disease_category", INSURANCE_FIELDS, ["1", "2", "3"], ["01", "4"]),
     ("personal_family", INSURANCE_FIELDS, ["1", "2"], ["3"]),
 ])
 def test_code_kinds_accept_only_the_code_values_of_domain_md(name, table, good, bad):
@@ -306,3 +313,140 @@ def test_every_birthdate_the_registry_accepts_can_be_shown_in_wareki(birth):
     check_period({"birthdate": birth, "qualification_date": D(2020, 4, 1)}, problems)
     if not problems:
         assert wareki_date(birth)
+
+
+
+# --- health-insurance details (issue 7) --------------------------------------------------------
+
+def test_insurance_detail_kinds():
+    assert ok(field("card_valid_from", INSURANCE_FIELDS), "20191001") == D(2019, 10, 1)
+    assert refused(field("card_valid_to", INSURANCE_FIELDS), "2019-02-30").field == "card_valid_to"
+    assert ok(field("name_of_other_kana", INSURANCE_FIELDS), "ヤマダ タロウ") == "ﾔﾏﾀﾞ ﾀﾛｳ"
+    assert ok(field("specific_disease_self_pay", INSURANCE_FIELDS), "10000") == 10000
+    assert refused(field("specific_disease_self_pay", INSURANCE_FIELDS), "1万").code == "amount"
+
+
+def test_contribution_ratio_refusal_names_the_three_digit_codes():
+    msg = refused(field("contribution_ratio", INSURANCE_FIELDS), "1").message_ja
+    assert "010（1割）" in msg and "020（2割）" in msg and "030（3割）" in msg
+
+
+def insurance_problems(**kw):
+    rec = {"insurer_number": "06139992", "insured_card_classification": "01", "birthdate": D(1990, 1, 15),
+           "qualification_date": D(2019, 4, 1)}
+    rec.update(kw)
+    problems = Problems()
+    check_insurance_rules(rec, problems)
+    return [(p.field, p.code) for p in problems.items]
+
+
+def test_a_plain_qualification_passes_the_insurance_rules():
+    assert insurance_problems() == []
+
+
+@pytest.mark.parametrize("start, end", [("card_valid_from", "card_valid_to"),
+                                        ("elderly_valid_from", "elderly_valid_to"),
+                                        ("limit_valid_from", "limit_valid_to"),
+                                        ("specific_disease_valid_from", "specific_disease_valid_to")])
+def test_every_certificate_period_must_not_end_before_it_starts(start, end):
+    born_1952 = dict(birthdate=D(1952, 8, 10), elderly_contribution_ratio="020", limit_classification="01",
+                     specific_disease_category="1")
+    assert (end, "before_start") in insurance_problems(**born_1952, **{start: D(2024, 7, 1), end: D(2024, 6, 30)})
+    assert (end, "before_start") not in insurance_problems(**born_1952, **{start: D(2024, 7, 1), end: D(2024, 7, 1)})
+
+
+@pytest.mark.parametrize("given, needed", [
+    ({"elderly_valid_to": D(2027, 7, 31)}, {"elderly_valid_from", "elderly_contribution_ratio"}),
+    ({"limit_bracket": "A03"}, {"limit_classification", "limit_valid_from"}),
+    ({"specific_disease_self_pay": 10000}, {"specific_disease_category", "specific_disease_valid_from"}),
+])
+def test_a_certificate_block_is_given_whole_or_not_at_all(given, needed):
+    got = insurance_problems(birthdate=D(1952, 8, 10), **given)
+    assert {f for f, code in got if code == "required"} == needed
+
+
+def test_elderly_certificate_only_for_70_to_74_on_its_start():
+    e = dict(elderly_contribution_ratio="020")
+    assert insurance_problems(birthdate=D(1954, 8, 1), elderly_valid_from=D(2024, 8, 1), **e) == []  # 70 that day
+    assert insurance_problems(birthdate=D(1954, 8, 2), elderly_valid_from=D(2024, 8, 1), **e) == [
+        ("elderly_valid_from", "age")]  # still 69
+    assert insurance_problems(birthdate=D(1949, 8, 2), elderly_valid_from=D(2024, 8, 1), **e) == []  # 74
+    assert insurance_problems(birthdate=D(1949, 8, 1), elderly_valid_from=D(2024, 8, 1), **e) == [
+        ("elderly_valid_from", "age")]  # 75: 後期高齢者医療 instead
+
+
+def test_late_elderly_needs_a_ratio_and_has_no_elderly_certificate():
+    kouki = dict(insurer_number="39130006", birthdate=D(1945, 5, 5))
+    assert insurance_problems(**kouki) == [("contribution_ratio", "required")]
+    assert insurance_problems(**kouki, contribution_ratio="010") == []
+    got = insurance_problems(**kouki, contribution_ratio="010", elderly_valid_from=D(2024, 4, 1),
+                             elderly_contribution_ratio="010")
+    assert got == [("elderly_valid_from", "not_for_late_elderly")]
+
+
+def test_limit_bracket_a_is_under_70_and_b_is_70_and_over():
+    limit = dict(limit_classification="01", limit_valid_from=D(2024, 8, 1))
+    assert insurance_problems(**limit, limit_bracket="A03") == []
+    assert insurance_problems(**limit, limit_bracket="B04") == [("limit_bracket", "age")]
+    old = dict(limit, birthdate=D(1950, 1, 1))
+    assert insurance_problems(**old, limit_bracket="B04") == []
+    assert insurance_problems(**old, limit_bracket="A05") == [("limit_bracket", "age")]
+
+
+def test_long_term_hospital_date_only_on_a_reduction_certificate():
+    limit = dict(limit_valid_from=D(2024, 8, 1), limit_long_term_date=D(2024, 9, 1))
+    assert insurance_problems(**limit, limit_classification="02") == []
+    assert insurance_problems(**limit, limit_classification="01") == [("limit_long_term_date", "not_reduction")]
+
+
+@pytest.mark.parametrize("card, insurer, good", [
+    ("02", "67130006", True), ("02", "06139992", False), ("04", "138222", False),
+    ("06", "63130000", True), ("06", "01130012", False), ("07", "07130000", True), ("07", "31130000", False),
+    ("03", "138222", True), ("05", "39130006", True), ("01", "123456", True),
+])
+def test_card_class_must_go_with_the_insurance_of_the_insurer_number(card, insurer, good):
+    got = insurance_problems(insured_card_classification=card, insurer_number=insurer, contribution_ratio="030")
+    assert (got == []) == good, got
+    if not good:
+        assert got == [("insured_card_classification", "card_mismatch")]
+
+
+def test_preschool_ends_on_the_first_31_march_after_reaching_six():
+    assert preschool_end(D(2018, 4, 2)) == D(2025, 3, 31)
+    assert preschool_end(D(2018, 4, 1)) == D(2024, 3, 31)   # reaches 6 on 31 March: that very day
+    assert preschool_end(D(2018, 2, 28)) == D(2024, 3, 31)
+    assert preschool_end(D(2016, 2, 29)) == D(2022, 3, 31)
+    child = dict(birthdate=D(2020, 5, 5), preschool="1")
+    assert insurance_problems(**child, qualification_date=D(2020, 5, 5)) == []
+    assert insurance_problems(**child, qualification_date=D(2020, 5, 5), card_valid_from=D(2027, 4, 1)) == [
+        ("preschool", "age")]
+    assert insurance_problems(preschool="1") == [("preschool", "age")]  # born 1990, qualified 2019
+    # absurd birth dates (refused by check_period) must not crash the rules
+    assert insurance_problems(birthdate=D(9999, 12, 31), preschool="1", elderly_valid_from=D(9999, 12, 31),
+                              elderly_contribution_ratio="020") == [("elderly_valid_from", "age")]
+
+
+def test_age_counts_from_the_birthday():
+    assert age_on(D(1954, 8, 1), D(2024, 7, 31)) == 69
+    assert age_on(D(1954, 8, 1), D(2024, 8, 1)) == 70
+
+
+_DATES = st.one_of(st.none(), st.dates(min_value=D(1868, 1, 25), max_value=D(9999, 12, 31)))
+
+
+@given(st.fixed_dictionaries({
+    "insurer_number": st.sampled_from([None, "06139992", "39130006", "67130006", "138222", "63130000", "07130000"]),
+    "insured_card_classification": st.sampled_from([None, "01", "02", "03", "04", "05", "06", "07"]),
+    "birthdate": _DATES, "qualification_date": _DATES, "card_valid_from": _DATES, "card_valid_to": _DATES,
+    "contribution_ratio": st.sampled_from([None, "010", "020", "030"]), "preschool": st.sampled_from([None, "1"]),
+    "elderly_valid_from": _DATES, "elderly_valid_to": _DATES,
+    "elderly_contribution_ratio": st.sampled_from([None, "020"]),
+    "limit_classification": st.sampled_from([None, "01", "02", "03"]),
+    "limit_bracket": st.sampled_from([None, "A01", "B04", "B10"]), "limit_valid_from": _DATES,
+    "limit_long_term_date": _DATES, "specific_disease_category": st.sampled_from([None, "1"]),
+    "specific_disease_valid_from": _DATES, "specific_disease_valid_to": _DATES,
+}))
+def test_the_insurance_rules_never_crash_on_clean_values(rec):
+    problems = Problems()
+    check_insurance_rules(rec, problems)
+    assert all(p.field in {f.name for f in INSURANCE_FIELDS} for p in problems.items)

@@ -5,9 +5,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fujo.core.numbers import (check_digit, check_facility_code, check_insurer_number, check_payer_number,
-                               check_recipient_number, facility_kind, is_pharmacy, normalize_insurer_number,
-                               pad_insurer_number, with_check_digit)
+from fujo.core.numbers import (check_digit, check_facility_code, check_individual_number, check_insurer_number,
+                               check_payer_number, check_recipient_number, facility_kind,
+                               individual_number_check_digit, insurer_kind, is_pharmacy, normalize_insurer_number,
+                               pad_insurer_number, with_check_digit, with_individual_check_digit)
 
 # Valid numbers worked out by hand from the rule in DOMAIN.md (not by calling the code under test):
 PAYER = "12130019"        # 法別12 東京都13 実施機関001, 1×2+0+0×2+3+1×2+2+1×2 = 11 → 9
@@ -146,7 +147,10 @@ def test_normalize_insurer_number_removes_the_padding():
 
 # --- 医療機関コード ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value, kind", [(CLINIC, "医科"), (DENTAL, "歯科"), (PHARMACY, "調剤")])
+STATION = "1361234568"    # 訪問看護ステーション (点数表 6): 6×2→3+5+4×2+3+2×2+1+6×2→3+3+1×2 = 32 → 8
+
+
+@pytest.mark.parametrize("value, kind", [(CLINIC, "医科"), (DENTAL, "歯科"), (PHARMACY, "調剤"), (STATION, "訪問看護")])
 def test_facility_codes_of_each_score_table(value, kind):
     assert check_facility_code(value) is None
     assert facility_kind(value) == kind
@@ -175,7 +179,7 @@ def test_published_facility_code_example_validates_with_all_nine_digits_in_the_c
 
 def test_score_table_refusal_lists_the_allowed_kinds():
     msg = check_facility_code(with_check_digit("132123456")).message_ja
-    assert "1（医科）" in msg and "3（歯科）" in msg and "4（調剤）" in msg
+    assert "1（医科）" in msg and "3（歯科）" in msg and "4（調剤）" in msg and "6（訪問看護）" in msg
 
 
 # --- properties --------------------------------------------------------------------------------
@@ -193,7 +197,7 @@ def test_with_check_digit_always_gives_a_valid_payer_number(pref, office):
     assert check_payer_number(with_check_digit(f"12{pref:02d}{office:03d}")) is None
 
 
-@given(pref=st.integers(1, 47), table=st.sampled_from("134"), rest=st.integers(0, 999_999))
+@given(pref=st.integers(1, 47), table=st.sampled_from("1346"), rest=st.integers(0, 999_999))
 def test_with_check_digit_always_gives_a_valid_facility_code(pref, table, rest):
     assert check_facility_code(with_check_digit(f"{pref:02d}{table}{rest:06d}")) is None
 
@@ -236,3 +240,74 @@ def test_changing_a_digit_of_a_valid_payer_number_is_always_refused(pref, office
     pos = data.draw(st.integers(0, 7))
     new = data.draw(st.sampled_from([d for d in "0123456789" if d != full[pos]]))
     assert check_payer_number(full[:pos] + new + full[pos + 1:]) is not None
+
+
+# --- which insurance a 保険者番号 belongs to (never from InsuredCardClassification) ------------------
+
+@pytest.mark.parametrize("number, law, system, name_part", [
+    ("138222", "", "国民健康保険", "市町村"),          # 6 digits: 都道府県 13 + 822 + 検証番号
+    ("  138222", "", "国民健康保険", "市町村"),        # as it travels, space-padded to 8
+    ("133033", "", "国民健康保険", "国民健康保険組合"),  # 保険者別番号 starting with 3: a 国保組合
+    ("39130006", "39", "後期高齢者医療", "後期高齢者医療"),
+    ("67130006", "67", "国民健康保険", "退職者医療"),
+    ("01130012", "01", "被用者保険", "協会けんぽ"),
+    ("02130000", "02", "被用者保険", "船員保険"),
+    ("06139992", "06", "被用者保険", "健康保険組合"),
+    ("07130000", "07", "被用者保険", "自衛官"),
+    ("31130000", "31", "被用者保険", "国家公務員共済組合"),
+    ("32130000", "32", "被用者保険", "地方公務員等共済組合"),
+    ("33130000", "33", "被用者保険", "警察共済組合"),
+    ("34130000", "34", "被用者保険", "公立学校共済組合"),
+    ("63130000", "63", "被用者保険", "特例退職"),
+    ("72130000", "72", "被用者保険", "特定共済組合"),
+])
+def test_insurer_kind_follows_from_the_law_code_or_the_length(number, law, system, name_part):
+    k = insurer_kind(number)
+    assert (k.law_code, k.system) == (law, system)
+    assert name_part in k.name_ja
+
+
+@pytest.mark.parametrize("number", ["12130019", "99130000", "0613999", "1382", "", "０６１３９９９２", "06-13999"])
+def test_insurer_kind_is_none_for_what_is_not_a_health_insurer_number(number):
+    # 12 is 生活保護 (a 公費負担者番号), 99 no such 法別番号; wrong lengths and non-ASCII digits.
+    assert insurer_kind(number) is None
+
+
+# --- 個人番号 (My Number): its own published rule, modulus 11 ----------------------------------------
+
+def _my_number_check(body: str) -> int:
+    """The rule restated from 施行令/総務省令 independently: P(n) the n-th digit from the right of the
+    11-digit body, Q(n) = n+1 (n ≤ 6) or n−5 (n ≥ 7); r = ΣP·Q mod 11; check = 0 if r ≤ 1 else 11 − r."""
+    p = [int(c) for c in reversed(body)]
+    total = sum(p[n - 1] * (n + 1 if n <= 6 else n - 5) for n in range(1, 12))
+    r = total % 11
+    return 0 if r <= 1 else 11 - r
+
+
+def test_individual_number_check_digit_worked_by_hand():
+    # 12345678901: P = 1,0,9,8,7,6 (Q 2..7) and 5,4,3,2,1 (Q 2..6): 2+0+36+40+42+42+10+12+12+10+6 = 212;
+    # 212 mod 11 = 3 → 11 − 3 = 8 (the commonly quoted test number 123456789018)
+    assert individual_number_check_digit("12345678901") == 8
+    assert check_individual_number("123456789018") is None
+
+
+@given(body=st.text(alphabet="0123456789", min_size=11, max_size=11))
+def test_individual_number_check_digit_follows_the_published_rule(body):
+    assert individual_number_check_digit(body) == _my_number_check(body)
+    assert check_individual_number(with_individual_check_digit(body)) is None
+
+
+@given(body=st.text(alphabet="0123456789", min_size=11, max_size=11), data=st.data())
+def test_a_wrong_last_digit_of_an_individual_number_is_refused(body, data):
+    good = with_individual_check_digit(body)
+    wrong = data.draw(st.sampled_from([d for d in "0123456789" if d != good[-1]]))
+    p = check_individual_number(good[:-1] + wrong)
+    assert code(p) == "check_digit" and p.field == "individual_number"
+
+
+@pytest.mark.parametrize("value, expected", [("", "required"), ("12345678901", "length"), ("1234567890189", "length"),
+                                             ("12345678901８", "not_digits"), ("12345678901x", "not_digits")])
+def test_individual_number_refusals_never_repeat_the_number(value, expected):
+    p = check_individual_number(value)
+    assert code(p) == expected
+    assert (value == "" or value not in p.message_ja + p.message_en)

@@ -94,7 +94,7 @@ def test_two_tickets_show_two_ticket_blocks():
 
 
 def test_invalid_screen_headline_and_disqualification_date():
-    rec = recipient(disqualification_date=dt.date(2024, 7, 1), reason_of_loss="99")
+    rec = recipient(disqualification_date=dt.date(2024, 7, 1), disqualification_kind="2")
     head, items = assistance_screen(seed_result(CLINIC, rec=rec))
     assert head.startswith("×") and "無効" in head
     assert ("保護停止・廃止日", "令和6年7月1日") in items
@@ -121,7 +121,7 @@ def test_render_text_tells_the_front_desk_to_call_the_office_with_its_phone_numb
 
 
 def test_render_text_of_an_invalid_check_also_gives_the_office_to_call():
-    rec = recipient(disqualification_date=dt.date(2024, 7, 1), reason_of_loss="99")
+    rec = recipient(disqualification_date=dt.date(2024, 7, 1), disqualification_kind="2")
     text = render_text(check([seed_result(CLINIC, rec=rec)], "2"))
     assert any(OFFICE in line and PHONE in line for line in text.splitlines())
 
@@ -148,6 +148,32 @@ def test_render_text_shows_both_insurance_and_assistance_for_a_combined_person()
 def test_insurance_screen_items():
     head, items = insurance_screen(insurance_result(insured(), "1"))
     assert head == "○：この資格は有効です。"
-    assert items == [("照会番号", "-"), ("保険者番号", "06139992"), ("保険者名", "○○健康保険組合"), ("記号", "12-34"),
-                     ("番号", "5678"), ("枝番", "01"), ("氏名", "生保一郎"), ("性別", "男"),
-                     ("生年月日", "平成2年1月15日"), ("資格取得日", "平成31年4月1日")]
+    assert items == [("照会番号", "-"), ("保険者番号", "06139992"), ("保険者名", "○○健康保険組合"),
+                     ("保険の種類", "組合管掌健康保険（健康保険組合）"), ("被保険者証区分", "被保険者証（一般）"),
+                     ("記号", "12-34"), ("番号", "5678"), ("枝番", "01"), ("氏名", "生保一郎"), ("性別", "男"),
+                     ("生年月日", "平成2年1月15日"), ("資格取得日", "平成31年4月1日"), ("一部負担金割合", "-")]
+
+
+def test_insurance_screen_kind_of_insurance_comes_from_the_insurer_number_not_the_card_class():
+    # 被保険者証区分 01 is 被保険者証（一般） for every insurer; the kind is the 保険者番号's.
+    for number, kind in (("39130006", "後期高齢者医療"), ("138222", "国民健康保険（市町村）"), ("01130012", "協会けんぽ")):
+        items = dict(insurance_screen(insurance_result(insured(insurer_number=number, contribution_ratio="010"), "1"))[1])
+        assert kind in items["保険の種類"]
+        assert items["被保険者証区分"] == "被保険者証（一般）"
+        assert items["一部負担金割合"] == "1割"
+    unknown = dict(insurance_screen({"InsurerNumber": "99130000", "InsuredCardClassification": "07"})[1])
+    assert (unknown["保険の種類"], unknown["被保険者証区分"]) == ("-", "自衛官診療証")
+
+
+def test_insurance_screen_shows_the_certificates_the_result_carries():
+    at = dt.datetime(2024, 7, 10, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=9)))
+    q = insured(birthdate=dt.date(1952, 9, 15), elderly_valid_from=dt.date(2024, 8, 1),
+                elderly_valid_to=dt.date(2025, 7, 31), elderly_contribution_ratio="020", limit_classification="01",
+                limit_bracket="B04", limit_valid_from=dt.date(2024, 8, 1), specific_disease_category="1",
+                specific_disease_valid_from=dt.date(2024, 8, 1), specific_disease_self_pay=10000)
+    items = dict(insurance_screen(insurance_result(q, "1", limit_consent_at=at, specific_consent_at=at))[1])
+    assert items["高齢受給者証"] == "2割（令和6年8月1日〜令和7年7月31日）"
+    assert items["限度額適用認定証"] == "限度額適用認定証 適用区分一般（令和6年8月1日〜）"
+    assert items["特定疾病療養受療証"] == "人工透析を必要とする慢性腎不全 自己負担限度額10,000円（令和6年8月1日〜）"
+    withheld = dict(insurance_screen(insurance_result(q, "1"))[1])  # no consent: no 限度額/特定疾病 lines
+    assert "限度額適用認定証" not in withheld and "特定疾病療養受療証" not in withheld and "高齢受給者証" in withheld

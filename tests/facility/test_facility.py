@@ -98,7 +98,9 @@ def test_admin_creates_organisations_and_tokens(client, world):
     tok = client.post(f"/api/v1/organisations/{res.json()['id']}/credentials", headers=world.auth("admin"),
                       json={"label": "レセコン"}).json()["token"]
     got = client.get("/api/v1/facility/settings", headers={"Authorization": f"Bearer {tok}"}).json()
-    assert got == {"facility_code": code, "name": "□□病院", "medical_assistance_enabled": True}
+    # 「医療扶助」 starts as 利用しない; a token without a role is the least one (受付), who cannot switch it
+    assert got == {"facility_code": code, "name": "□□病院", "medical_assistance_enabled": False,
+                   "can_change": False, "changes": []}
     assert client.post("/api/v1/organisations", headers=world.auth("clinic"),
                        json={"kind": "facility", "code": code, "name": "x"}).status_code == 403
 

@@ -2,6 +2,8 @@
 that names the row and the field of every problem. Runs on SQLite and PostgreSQL (``db``/``world``)."""
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from sqlalchemy import select
 
@@ -13,7 +15,7 @@ from tests.factories import CLINIC, INSURER_NO, PAYER, PAYER2, PHARMACY
 from tests.helpers import snapshot
 
 RECIPIENT_HEADER = ("payer_number,recipient_number,name,name_kana,sex,birthdate,address,post_number,"
-                    "qualification_date,disqualification_date,reason_of_loss")
+                    "qualification_date,disqualification_date,disqualification_kind")
 TICKET_HEADER = ("payer_number,recipient_number,ticket_type,treatment_month,valid_from,valid_to,"
                  "designated_facility_code,designated_facility_name,treatment_type,single_or_combined,"
                  "injury_name1,issue_number")
@@ -28,8 +30,12 @@ def recipient_line(rn, payer=PAYER, name="生保一郎", kana="ｾｲﾎ ｲﾁ�
     return ",".join([payer, rn, name, kana, sex, birth, address, post, start, end, reason])
 
 
+_issue = itertools.count(1)
+
+
 def ticket_line(rn, payer=PAYER, ttype="01", month="2024-07", vf="2024-07-01", vt="2024-07-31", fac=CLINIC,
-                fac_name="●●医療機関", treat="02", single="01", injury="高血圧症", issue="1"):
+                fac_name="●●医療機関", treat="02", single="01", injury="高血圧症", issue=None):
+    issue = str(next(_issue)) if issue is None else issue
     return ",".join([payer, rn, ttype, month, vf, vt, fac, fac_name, treat, single, injury, issue])
 
 
@@ -145,7 +151,7 @@ def test_every_problem_of_every_row_is_reported(world):
         recipient_line("1010001", payer="12000001"),            # both seed placeholders: invalid numbers
         recipient_line(RN[2], kana="生保一郎", birth="1990-02-30"),
         recipient_line(RN[3], name=""),
-        recipient_line(RN[4], end="2019-01-01", reason="99"),    # 廃止 before 開始
+        recipient_line(RN[4], end="2019-01-01", reason="2"),    # 廃止 before 開始
     ])
     with pytest.raises(ImportFailed) as e:
         import_csv(world.db, world.principal("office"), "recipients", data)

@@ -54,7 +54,7 @@ XXE = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd
     ("OQSsiquc01req_d1.xml", BILLION_LAUGHS, "FJ1003", "OQSsiquc01res_d1.err"),
     ("OQSsiquc01req_d2.xml", XXE, "FJ1003", "OQSsiquc01res_d2.err"),
     ("OQSzzzzz01req_1.xml", GOOD, "FJ1005", "OQSzzzzz01req_1.err"),
-    ("OQSmuquc01req_1.xml", GOOD, "FJ1005", "OQSmuquc01req_1.err"),
+    ("OQSmuonq01req_1.xml", GOOD, "FJ1005", "OQSmuonq01req_1.err"),  # オンライン診療等: not served
     ("hello.xml", GOOD, "FJ1005", "hello.err"),
     ("OQSsiquc01req_n1.xml", b"<Other><MessageHeader/><MessageBody/></Other>", "FJ1006", "OQSsiquc01res_n1.err"),
     ("OQSsiquc01req_n2.xml", b"<XmlMsg><MessageBody/></XmlMsg>", "FJ1006", "OQSsiquc01res_n2.err"),

@@ -63,15 +63,17 @@ def test_undesignated_facility_gets_validity_6_without_numbers_tickets_address_o
     assert b"unregistered" not in a.raw and b"not_designated" not in a.raw  # the server's Reason never reaches the file
 
 
-def test_lost_qualification_keeps_its_end_date_and_reason_but_not_the_address(world, agent):
-    r = world.recipient(disqualification_date=(TODAY - dt.timedelta(days=3)).isoformat(), reason_of_loss="99")
+def test_lost_qualification_keeps_its_end_date_but_not_the_address(world, agent):
+    r = world.recipient(disqualification_date=(TODAY - dt.timedelta(days=3)).isoformat(), disqualification_kind="2")
     rf.drop(agent.folder.root, "OQSsiquc01", "l1", rf.single_check(CLINIC, PAYER, r["recipient_number"], BIRTH))
     a = wait_answer(agent.folder.root, "OQSsiquc01", "l1")
     assert a.get("MessageBody/QualificationValidity") == "2"
     [res] = a.all(".//ResultOfQualificationConfirmation")
     assert res.findtext("DisqualificationDate") == (TODAY - dt.timedelta(days=3)).strftime("%Y%m%d")
-    assert res.findtext("ReasonOfLoss") == "99" and res.findtext("QualificationDate") == "20200401"
-    for hidden in ("InsurerNumber", "InsuredIdentificationNumber", "PublicExpenseResultList", "Address", "PostNumber"):
+    assert res.findtext("QualificationDate") == "20200401"
+    # 停止/廃止 is not the insurance ReasonOfLoss table: not written for A1 (the JSON has DisqualificationKind)
+    for hidden in ("InsurerNumber", "InsuredIdentificationNumber", "PublicExpenseResultList", "Address", "PostNumber",
+                   "ReasonOfLoss"):
         assert res.find(hidden) is None, hidden
 
 
@@ -100,8 +102,20 @@ def test_shift_jis_request_gets_a_shift_jis_answer(world, agent):
     assert a.raw.startswith(b'<?xml version="1.0" encoding="Shift_JIS" standalone="no"?>')
     assert a.get("MessageHeader/CharacterCodeIdentifier") == "1"
     assert "橋".encode("shift_jis") in a.raw and "橋".encode("utf-8") not in a.raw
-    assert b"&#39641;" in a.raw  # 髙 is not in Shift_JIS: written as a character reference
+    # "Shift_JIS" is Windows-31J: 髙 and ① go out as characters, never as references.
+    assert "髙橋①子".encode("cp932") in a.raw and b"&#" not in a.raw
     assert a.all(".//Name")[0].text == "髙橋①子"
+    assert a.raw.decode("cp932")  # a plain cp932 decode reads the whole file
+
+
+def test_a_name_outside_windows_31j_gets_the_documented_fallback(world, agent):
+    r = world.recipient(name="𠮷野㈱🙂")
+    world.ticket(r, on=TODAY)
+    rf.drop(agent.folder.root, "OQSsiquc01", "sjx", rf.single_check(CLINIC, PAYER, r["recipient_number"], BIRTH,
+                                                                    encoding=SJIS))
+    a = wait_answer(agent.folder.root, "OQSsiquc01", "sjx")
+    assert b"&#" not in a.raw
+    assert a.all(".//Name")[0].text == "吉野㈱〓"  # 𠮷 → 吉 (its common form), others → 〓 (docs/TERMINAL.md)
 
 
 def test_insurance_check_by_numbers_pads_nothing_for_8_digit_insurers(world, agent):
@@ -174,7 +188,10 @@ def test_bulk_retrieval_finds_a_ticket_registered_after_the_visit(world, agent):
     assert a.path.suffix == ".xml"
     assert a.get("MessageBody/ReceptionNumber") == number
     assert a.get("MessageBody/MedicalTreatmentMonth") == MONTH
-    res = a.all("MessageBody/ResultList/ResultOfQualificationConfirmation")
+    units = a.all("MessageBody/BulkConfirmUnit")
+    assert [u.findtext("QualificationValidity") for u in units] == ["1"]
+    assert a.get("MessageHeader/NumberOfProcessingResult") == "1"
+    res = a.all("MessageBody/BulkConfirmUnit/ResultOfQualificationConfirmation")
     assert [x.findtext("InsuredIdentificationNumber") for x in res] == [r["recipient_number"]]
     assert res[0].find("RegisteredAt") is None
     assert res[0].findtext("PublicExpenseResultList/MedicalTicketInfo/MedicalTreatmentMonth") == MONTH

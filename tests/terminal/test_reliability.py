@@ -33,7 +33,7 @@ def test_unreachable_server_is_answered_and_a_retry_of_the_same_file_is_processe
     a.path.unlink()
     rf.drop(up.folder.root, "OQSsiquc01", "x", data)
     again = wait_answer(up.folder.root, "OQSsiquc01", "x")
-    assert again.get("MessageHeader/SegmentOfResult") == "1"
+    assert again.get("MessageHeader/SegmentOfResult") == "1", again.raw.decode()
     assert again.get("MessageBody/QualificationValidity") == "1"
     assert len(snapshot(db)["check_log"]) == 1
 
@@ -48,7 +48,7 @@ def test_a_request_seen_again_after_a_restart_is_not_answered_twice(world, make_
     written = answer.read_bytes()
     _stop(first)
 
-    # as after a crash between writing the answer and removing the request
+    # the same bytes dropped again while the answer is still in res/ (a client's retry): settled by that answer
     req = rf.drop(first.folder.root, "OQSsiquc01", "once", data)
     second = make_agent()
     wait_for(lambda: not req.exists())

@@ -3,8 +3,10 @@ the parametrised ``db`` fixture (so every browser test runs on SQLite and on Pos
 Debian's Chromium through Playwright."""
 from __future__ import annotations
 
+import os
 import re
 import socket
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -13,7 +15,11 @@ import pytest
 import uvicorn
 
 CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# The README's screenshots are refreshed only when asked (FUJO_UPDATE_SCREENSHOTS=1); otherwise the
+# tests still take them, into a temporary folder, so that `make test` leaves the work tree clean.
+SCREENSHOTS = (Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+               if os.environ.get("FUJO_UPDATE_SCREENSHOTS") == "1"
+               else Path(tempfile.mkdtemp(prefix="fujo-screenshots-")))
 
 PASSWORDS = {"clinic": "clinic-pass-123", "other": "other-pass-123", "pharmacy": "pharm-pass-123",
              "office": "office-pass-123", "admin": "admin-pass-123"}
@@ -21,10 +27,11 @@ PASSWORDS = {"clinic": "clinic-pass-123", "other": "other-pass-123", "pharmacy":
 
 @pytest.fixture
 def users(world):
-    """One web user per organisation of the test world: login = world key."""
+    """One web user per organisation of the test world: login = world key, each its organisation's
+    管理者 (role tests add users of the other roles: see tests/web/test_roles.py)."""
     from fujo.web.accounts import create_user
     for key, pw in PASSWORDS.items():
-        create_user(world.db, world.orgs[key]["id"], key, pw, f"{key}担当")
+        create_user(world.db, world.orgs[key]["id"], key, pw, f"{key}担当", role="manager")
     return {k: (world.orgs[k]["code"], k, pw) for k, pw in PASSWORDS.items()}
 
 

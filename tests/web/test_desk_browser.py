@@ -84,7 +84,7 @@ def test_not_designated_card_check_withholds_numbers_and_says_to_call(world, use
 
 def test_invalid_check_names_the_welfare_office_to_call(world, users, live, page):
     r = world.recipient(disqualification_date=(dt.date.today() - dt.timedelta(days=5)).isoformat(),
-                        reason_of_loss="99")
+                        disqualification_kind="2")
     sign_in(page, live, users["clinic"])
     _check_numbers(page, live, PAYER, r["recipient_number"])
     expect(page.locator(".headline").first).to_have_text("×：この資格は無効です。")

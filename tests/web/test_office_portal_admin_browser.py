@@ -18,14 +18,18 @@ def test_ticket_registration_shows_the_error_next_to_the_field_then_succeeds(wor
     page.get_by_role("link", name=r["recipient_number"]).click()
     page.get_by_role("link", name="医療券/調剤券を登録").click()
     page.get_by_label("指定医療機関コード").fill(CLINIC)
+    # the 指定医療機関名 is the facility registry's, looked up as the code is typed (never typed)
+    expect(page.locator("#f-designated_facility_name")).to_have_text("●●医療機関（医科）")
+    page.get_by_label("診療別").select_option("03")  # 歯科 on a 医科 code: the registry refuses it
     today = dt.date.today()
     page.get_by_label("有効終了年月日").fill((today.replace(day=1) - dt.timedelta(days=1)).isoformat())  # last month
     page.get_by_role("button", name="登録").click()
-    expect(page.locator("#f-designated_facility_name-error")).to_have_text("指定医療機関名を入力してください。")
+    expect(page.locator("#f-designated_facility_code-error")).to_contain_text("歯科の医療機関コード（点数表番号3）")
     expect(page.locator("#f-valid_to-error")).to_contain_text("有効終了年月日が有効開始年月日より前です。")
     expect(page.locator("#error-summary")).to_be_focused()
     expect(page.get_by_label("指定医療機関コード")).to_have_value(CLINIC)  # what was typed stays
-    page.get_by_label("指定医療機関名").fill("●●医療機関")
+    expect(page.locator("#f-designated_facility_name")).to_contain_text("●●医療機関")
+    page.get_by_label("診療別").select_option("02")
     page.get_by_label("有効終了年月日").fill(World.ticket_data(r, on=today)["valid_to"])
     page.get_by_label("傷病名1").fill("高血圧症")
     page.get_by_role("button", name="登録").click()
@@ -105,10 +109,12 @@ def test_recipient_sees_own_qualification_tickets_and_access_log(world, users, l
     expect(page.locator("#my-tickets tbody tr")).to_have_count(1)
     expect(page.locator("#my-tickets")).to_contain_text("●●医療機関")
     log = page.locator("#access-log tbody tr")
-    expect(log).to_have_count(1)
+    expect(log).to_have_count(2)  # the check, and before it the office's 初回ひも付け
     expect(log.first).to_contain_text("●●医療機関")
     expect(log.first).to_contain_text("マイナンバーカードで資格確認")
     expect(log.first).to_contain_text("薬剤情報")
+    expect(log.nth(1)).to_contain_text("○○市福祉事務所")
+    expect(log.nth(1)).to_contain_text("初回ひも付け")
 
 
 def test_admin_dashboard_chart_orgs_and_card_revocation(world, users, live, page):

@@ -175,6 +175,10 @@ def test_ticket_form_has_every_ticket_field_labelled(client, users, world):
     _login(client, users["office"])
     page = client.get(f"/office/recipients/{PAYER}/{r['recipient_number']}/tickets/new").text
     for f in TICKET_FIELDS:
+        if f.name in ("designated_facility_name", "prescription_issuer_name"):  # the registry's: shown, not typed
+            assert f'<span class="label" id="f-{f.name}-label">{f.label_ja}' in page, f.name
+            assert f'name="{f.name}"' not in page
+            continue
         assert f'<label for="f-{f.name}">{f.label_ja}' in page, f.name
         assert f'id="f-{f.name}-error"' in page
 
@@ -190,7 +194,8 @@ def test_demo_users_and_cli(db, world):
     from fujo.web.accounts import authenticate_user
     from fujo.web.demo import load_demo_users
     users = load_demo_users(db)  # the test world uses the demo's organisation codes
-    assert ("clinic", "demo-clinic-pass", f"●●医療機関 ({CLINIC})") in users
+    assert ("clinic", "demo-clinic-pass", f"●●医療機関 ({CLINIC}) 受付") in users
+    assert ("clinic-admin", "demo-clinic-admin-pass", f"●●医療機関 ({CLINIC}) 管理者") in users
     assert load_demo_users(db) == users  # idempotent
     assert authenticate_user(db, CLINIC, "clinic", "demo-clinic-pass") is not None
     from fujo.web.accounts import create_user

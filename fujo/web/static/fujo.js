@@ -25,7 +25,7 @@
     recipient: { label: "受給者番号", len: 7 },
     facility: { label: "医療機関コード", len: 10, extra: function (v) {
       if (!PREF(v.slice(0, 2))) return "医療機関コードの都道府県番号" + v.slice(0, 2) + "は存在しません。";
-      if ("134".indexOf(v.charAt(2)) < 0) return "医療機関コードの点数表番号は1（医科）・3（歯科）・4（調剤）のいずれかです。";
+      if ("1346".indexOf(v.charAt(2)) < 0) return "医療機関コードの点数表番号は1（医科）・3（歯科）・4（調剤）・6（訪問看護）のいずれかです。";
       return null; } },
     insurer: { label: "保険者番号", len: 8 }
   };
@@ -70,6 +70,24 @@
       });
       if (first) { ev.preventDefault(); first.focus(); }
     });
+  });
+
+  /* 指定医療機関名 / 処方箋発行医療機関名: never typed — the facility registry's name, looked up as the
+     clerk types the code (the server takes the name from the registry again when saving). */
+  document.querySelectorAll("output[data-lookup-for]").forEach(function (out) {
+    var input = document.getElementById(out.getAttribute("data-lookup-for"));
+    if (!input || !window.fetch) return;
+    var blank = "（医療機関コードから表示）";
+    var lookup = function () {
+      var v = input.value.trim();
+      if (v.length !== 10 || problem("facility", v, true)) { out.textContent = blank; return; }
+      fetch("/office/facilities/" + encodeURIComponent(v), { credentials: "same-origin" })
+        .then(function (r) { return r.json(); })
+        .then(function (j) { if (input.value.trim() === v) out.textContent = j.found ? j.name + "（" + j.kind + "）" : j.message; })
+        .catch(function () { out.textContent = blank; });
+    };
+    input.addEventListener("input", lookup);
+    if (input.value.trim()) lookup();
   });
 
   /* Error summary gets the focus, so keyboard and screen-reader users land on it. */
