@@ -100,6 +100,7 @@ class Outcome:
     outcome: str           # "ok", an error slug, or "repeated"
     answer: str            # file name in res/ ("" when nothing is written)
     payload: bytes | None  # what to write there
+    after_commit: tuple = ()  # clean-ups that may run only once the answer is committed
 
 
 class Agent:
@@ -324,7 +325,7 @@ class Agent:
             log.error("internal error answering %s: %s", name, type(e).__name__)
             err = TerminalError("internal_error", "端末内部でエラーが発生しました。", f"Internal error ({type(e).__name__}).")
             answer_name, payload, outcome = stem + ".xml", to_bytes(M.error_response(req, err), req.encoding), err.slug
-        return Outcome(sha, outcome, answer_name, payload)
+        return Outcome(sha, outcome, answer_name, payload, tuple(req.after_commit))
 
     @staticmethod
     def _refusal(name: str, stem: str, e: FileRejected, sha: str) -> Outcome:
@@ -343,6 +344,8 @@ class Agent:
             log.info("rejected %s with %s (%s)", taken.name, out.answer, out.outcome)
         else:
             log.info("answered %s with %s (%s)", taken.name, out.answer, out.outcome)
+        for clean_up in out.after_commit:  # e.g. a fetched bulk-check result: only now may it go
+            clean_up()
         if staged is not None:
             self._publish(staged, out.answer)
         self._release(taken)

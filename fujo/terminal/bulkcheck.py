@@ -128,7 +128,9 @@ def fetch(agent, req: M.Request) -> etree._Element:
         raise TerminalError("unknown_reception", f"受付番号 {number[:40]} は見つからないか、取得済みまたは期限切れです。",
                             f"Reception number {number[:40]} is unknown, already fetched or expired.")
     root = fetch_response(req, number, record)
-    results.delete(number)  # the answer is built: the personal data need not stay here any longer
+    # The personal data need not stay once the answer is committed — not before: a crash between
+    # would leave a redone OQSmuquc02 without its results.
+    req.after_commit.append(lambda: results.delete(number))
     log.info("bulk check %s fetched", number)
     return root
 

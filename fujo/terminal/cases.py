@@ -116,6 +116,52 @@ def designated(ctx: Context, c: Checks) -> None:
             c.eq("TicketType", t.findtext("TicketType"), "01")
 
 
+def _notice(c: Checks, a: rf.Answer, res, code: str, office: str | None = None) -> None:
+    """fujo's notice code (docs/TERMINAL.md) at body level and in the A1 result, naming the office."""
+    c.eq("MessageBody/ProcessingResultCode", a.get("MessageBody/ProcessingResultCode"), code)
+    if res is not None:
+        c.eq("ProcessingResultCode of the A1 result", res.findtext("ProcessingResultCode"), code)
+    if office:
+        c.true(f"ProcessingResultMessage names {office} to call", office in (a.get("MessageBody/ProcessingResultMessage") or ""))
+
+
+def echo(ctx: Context, c: Checks) -> None:
+    """QualificationConfirmSearchInfo comes back whole, as sent (ArbitraryIdentifier, the 限度額 flag)."""
+    p = ctx.scenario.people["designated"]
+    a = ctx.check("designated", card_symbol="券", limit_consent="0", arbitrary_identifier="カルテ-0042")
+    _ok(c, a, "1")
+    sent = {"InsurerNumber": p.payer_number, "InsuredCardSymbol": "券", "InsuredIdentificationNumber": p.recipient_number,
+            "Birthdate": p.birthdate, "LimitApplicationCertificateRelatedConsFlg": "0", "ArbitraryIdentifier": "カルテ-0042"}
+    for el, v in sent.items():
+        c.eq(f"echoed {el}", a.get(f"MessageBody/QualificationConfirmSearchInfo/{el}"), v)
+    b = ctx.check("designated")
+    c.eq("LimitApplicationCertificateRelatedConsFlg echoed as 0 when not sent",
+         b.get("MessageBody/QualificationConfirmSearchInfo/LimitApplicationCertificateRelatedConsFlg"), "0")
+
+
+def cp932_name(ctx: Context, c: Checks) -> None:
+    """Shift_JIS は Windows-31J: 髙・① are written as characters; 𠮷 (outside it) as 吉, never as &#…;."""
+    a = ctx.check("cp932", encoding=SJIS)
+    _ok(c, a, "1")
+    c.true("no character references (&#…;) in the file", b"&#" not in a.raw)
+    try:
+        a.raw.decode("cp932")
+        c.true("the whole file decodes as cp932", True)
+    except UnicodeDecodeError as e:
+        c.true(f"the whole file decodes as cp932 ({e})", False)
+    names = a.all(".//Name")
+    c.eq("Name", names[0].text if names else None, "髙橋吉子①")
+
+
+def no_match_office(ctx: Context, c: Checks) -> None:
+    """該当なし (a valid 公費負担者番号, an unknown 受給者番号): the office of that number is named to call."""
+    sc = ctx.scenario
+    a = ctx.ask(SINGLE_CHECK, rf.single_check(sc.facility_code, sc.payer_number, "9999996", "19900115"))
+    _ok(c, a, "4")
+    c.eq("results", len(_results(a)), 0)
+    _notice(c, a, None, "FJ0401", sc.office_name)
+
+
 def shift_jis(ctx: Context, c: Checks) -> None:
     """Shift_JIS の要求には Shift_JIS で回答する (CharacterCodeIdentifier 1)."""
     p = ctx.scenario.people["designated"]
@@ -140,6 +186,7 @@ def not_designated(ctx: Context, c: Checks) -> None:
         c.eq("InsurerName (福祉事務所名)", res[0].findtext("InsurerName"), ctx.scenario.office_name)
         _withheld(c, res[0], ("InsurerNumber", "InsuredIdentificationNumber", "PublicExpenseResultList", "Address",
                               "PostNumber", "QualificationDate", "DisqualificationDate", "ReasonOfLoss"))
+        _notice(c, a, res[0], "FJ0601", ctx.scenario.office_name)
 
 
 def late_ticket(ctx: Context, c: Checks) -> None:
@@ -167,6 +214,7 @@ def lost(ctx: Context, c: Checks) -> None:
     c.eq("A1 results", len(res), 1)
     if res:
         c.true("DisqualificationDate given", bool(res[0].findtext("DisqualificationDate")))
+        _notice(c, a, res[0], "FJ0201", ctx.scenario.office_name)
         _withheld(c, res[0], ("InsurerNumber", "InsuredIdentificationNumber", "PublicExpenseResultList", "Address",
                               "PostNumber", "ReasonOfLoss"))
 
@@ -394,7 +442,10 @@ def name_reuse(ctx: Context, c: Checks) -> None:
 
 
 CASES = [("designated", "委託先での番号による資格確認 / designated facility, check by numbers", designated),
+         ("echo", "照会条件の返却 / search info echoed whole", echo),
          ("shift_jis", "Shift_JIS の要求と回答 / Shift_JIS request and answer", shift_jis),
+         ("cp932_name", "Windows-31J の文字と範囲外の文字 / Windows-31J characters and one outside it", cp932_name),
+         ("no_match_office", "該当なし（福祉事務所の案内） / no match, the office to call", no_match_office),
          ("not_designated", "未委託 / not the designated facility", not_designated),
          ("late_ticket", "後日登録の医療券を一括取得 / ticket registered later, found by bulk retrieval", late_ticket),
          ("lost", "保護廃止 / qualification lost", lost),

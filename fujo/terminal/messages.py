@@ -85,6 +85,7 @@ class Request:
     problem: TerminalError | None = None   # set when the file is readable but a value is wrong
     echo: dict = field(default_factory=dict)  # QualificationConfirmSearchInfo as the request sent it
     confirmation_date: str | None = None   # MessageHeader/QualificationConfirmationDate, when sent
+    after_commit: list = field(default_factory=list)  # run by the agent once the answer is committed
 
     @property
     def response_stem(self) -> str:

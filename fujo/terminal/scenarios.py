@@ -122,7 +122,9 @@ def load(api: Api, admin_token: str, facility_token: str) -> Scenario:
               ("not_designated", "試験花子", "ｼｹﾝ ﾊﾅｺ", "1985-04-02", None),
               ("late", "試験次郎", "ｼｹﾝ ｼﾞﾛｳ", "1978-11-03", None),
               ("lost", "試験四郎", "ｼｹﾝ ｼﾛｳ", "1962-02-14", (today - dt.timedelta(days=10)).isoformat()),
-              ("combined", "試験三郎", "ｼｹﾝ ｻﾌﾞﾛｳ", "1955-06-30", None)]
+              ("combined", "試験三郎", "ｼｹﾝ ｻﾌﾞﾛｳ", "1955-06-30", None),
+              # 髙 and ① are Windows-31J characters; 𠮷 is outside it (written 吉 in Shift_JIS answers)
+              ("cp932", "髙橋𠮷子①", "ﾀｶﾊｼ ﾖｼｺ", "1992-12-01", None)]
     address = "東京都運用テスト市1-2-3"
     for key, name, kana, birth, lost_on in people:
         def recipient():
@@ -137,6 +139,7 @@ def load(api: Api, admin_token: str, facility_token: str) -> Scenario:
 
     add_ticket(api, sc, "designated", sc.facility_code)
     add_ticket(api, sc, "not_designated", sc.other_facility_code)
+    add_ticket(api, sc, "cp932", sc.facility_code)
     add_ticket(api, sc, "combined", sc.facility_code, single_or_combined="02", social_insurance="01")
     p = sc.people["combined"]
     # the card issuer knows the holder by 個人番号 and the 基本4情報; the office links it (初回ひも付け)
