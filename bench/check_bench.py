@@ -12,6 +12,7 @@ half another clinic (answer: validity 6, masked) — then measures:
      `uvicorn fujo.api.asgi:app --workers W`.
 Prints a Markdown table row for docs/PERFORMANCE.md and writes bench/results/*.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -92,26 +93,35 @@ def fresh_database(backend: str, workdir: Path) -> str:
 def seed(db: Database, n: int) -> dict:
     offices = (n - 1) // PER_PAYER + 1
     for k in range(offices):
-        create_organisation(db, WELFARE_OFFICE, f"13{k:03d}", f"第{k + 1}福祉事務所", "03-0000-0000", None,
-                            [payer_of(k * PER_PAYER)])
+        create_organisation(
+            db, WELFARE_OFFICE, f"13{k:03d}", f"第{k + 1}福祉事務所", "03-0000-0000", None, [payer_of(k * PER_PAYER)]
+        )
     clinic = create_organisation(db, FACILITY, CLINIC, "●●医療機関")
     create_organisation(db, FACILITY, OTHER, "▲▲クリニック")
     from fujo.facility.service import set_medical_assistance  # starts as 利用しない (issue 8)
+
     set_medical_assistance(db, principal_for(db, FACILITY, CLINIC), True)
     token = issue_credential(db, clinic["id"], "bench")["token"]
     timings = {"recipients": 0.0, "tickets": 0.0}
     FILE_ROWS = 100_000  # an importer file holds at most 200,000 rows; offices send monthly files
-    batches = [(k, range(lo, min(lo + FILE_ROWS, n, (k + 1) * PER_PAYER)))
-               for k in range(offices) for lo in range(k * PER_PAYER, min(n, (k + 1) * PER_PAYER), FILE_ROWS)]
+    batches = [
+        (k, range(lo, min(lo + FILE_ROWS, n, (k + 1) * PER_PAYER)))
+        for k in range(offices)
+        for lo in range(k * PER_PAYER, min(n, (k + 1) * PER_PAYER), FILE_ROWS)
+    ]
     for k, ids in batches:
         p = principal_for(db, WELFARE_OFFICE, f"13{k:03d}")
         rec = ["payer_number,recipient_number,name,name_kana,sex,birthdate,qualification_date"]
         rec += [f"{payer_of(i)},{recipient_of(i)},試験太郎{i},ｼｹﾝ ﾀﾛｳ,1,1960-01-01,2020-04-01" for i in ids]
-        tic = ["payer_number,recipient_number,ticket_type,treatment_month,valid_from,valid_to,"
-               "designated_facility_code,designated_facility_name,treatment_type,single_or_combined,injury_name1"]
-        tic += [f"{payer_of(i)},{recipient_of(i)},01,2024-07,{MONTH_FIRST},{MONTH_LAST},"
-                f"{CLINIC if i % 2 == 0 else OTHER},{'●●医療機関' if i % 2 == 0 else '▲▲クリニック'},02,01,高血圧症"
-                for i in ids]
+        tic = [
+            "payer_number,recipient_number,ticket_type,treatment_month,valid_from,valid_to,"
+            "designated_facility_code,designated_facility_name,treatment_type,single_or_combined,injury_name1"
+        ]
+        tic += [
+            f"{payer_of(i)},{recipient_of(i)},01,2024-07,{MONTH_FIRST},{MONTH_LAST},"
+            f"{CLINIC if i % 2 == 0 else OTHER},{'●●医療機関' if i % 2 == 0 else '▲▲クリニック'},02,01,高血圧症"
+            for i in ids
+        ]
         for kind, rows in (("recipients", rec), ("tickets", tic)):
             t0 = time.perf_counter()
             import_csv(db, p, kind, "\n".join(rows).encode())
@@ -130,8 +140,12 @@ def in_process(db: Database, n: int, count: int) -> dict:
         lat.append(time.perf_counter() - t0)
         assert out["QualificationValidity"] == ("1" if i % 2 == 0 else "6")
     lat.sort()
-    return {"checks": count, "mean_ms": round(statistics.mean(lat) * 1000, 3),
-            "p50_ms": round(lat[len(lat) // 2] * 1000, 3), "p99_ms": round(lat[int(len(lat) * 0.99)] * 1000, 3)}
+    return {
+        "checks": count,
+        "mean_ms": round(statistics.mean(lat) * 1000, 3),
+        "p50_ms": round(lat[len(lat) // 2] * 1000, 3),
+        "p99_ms": round(lat[int(len(lat) * 0.99)] * 1000, 3),
+    }
 
 
 def over_http(url: str, datadir: Path, n: int, token: str, workers: int, seconds: int, connections: int) -> dict:
@@ -139,9 +153,25 @@ def over_http(url: str, datadir: Path, n: int, token: str, workers: int, seconds
         raise SystemExit("wrk is not installed (make bench installs it: apt-get install wrk)")
     env = dict(os.environ, FUJO_DATABASE_URL=url, FUJO_DATA_DIR=str(datadir))
     port = 18000 + os.getpid() % 1000
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "fujo.api.asgi:app", "--host", "127.0.0.1",
-                               "--port", str(port), "--workers", str(workers), "--no-access-log",
-                               "--log-level", "warning"], env=env, cwd=ROOT)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "fujo.api.asgi:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=ROOT,
+    )
     try:
         for _ in range(100):
             try:
@@ -151,16 +181,39 @@ def over_http(url: str, datadir: Path, n: int, token: str, workers: int, seconds
                 time.sleep(0.2)
         lua = datadir / "check.lua"
         lua.write_text(WRK_LUA % {"n": n, "per": PER_PAYER, "token": token})
-        out = subprocess.run(["wrk", "-t", str(min(2, connections)), "-c", str(connections), "-d", f"{seconds}s", "--latency", "-s",
-                              str(lua), f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t",
+                str(min(2, connections)),
+                "-c",
+                str(connections),
+                "-d",
+                f"{seconds}s",
+                "--latency",
+                "-s",
+                str(lua),
+                f"http://127.0.0.1:{port}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     finally:
         server.terminate()
         server.wait(timeout=20)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     pct = dict(re.findall(r"\s+(50|90|99)(?:\.000)?%\s+([\d.]+\w+)", out))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"requests_per_s": round(rps), "latency": pct, "non_2xx": int(errors.group(1)) if errors else 0,
-            "workers": workers, "connections": connections, "seconds": seconds, "wrk": out}
+    return {
+        "requests_per_s": round(rps),
+        "latency": pct,
+        "non_2xx": int(errors.group(1)) if errors else 0,
+        "workers": workers,
+        "connections": connections,
+        "seconds": seconds,
+        "wrk": out,
+    }
 
 
 def main() -> None:
@@ -178,20 +231,29 @@ def main() -> None:
     upgrade(db)
     t0 = time.perf_counter()
     seeded = seed(db, a.recipients)
-    result = {"backend": a.backend, "recipients": a.recipients, "tickets": a.recipients,
-              "seed_seconds": round(time.perf_counter() - t0, 1), "import_rows_per_s": seeded["import_rows_per_s"],
-              "in_process": in_process(db, a.recipients, a.in_process)}
+    result = {
+        "backend": a.backend,
+        "recipients": a.recipients,
+        "tickets": a.recipients,
+        "seed_seconds": round(time.perf_counter() - t0, 1),
+        "import_rows_per_s": seeded["import_rows_per_s"],
+        "in_process": in_process(db, a.recipients, a.in_process),
+    }
     db.dispose()
     result["http"] = over_http(url, workdir, a.recipients, seeded["token"], a.workers, a.seconds, a.connections)
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    (ROOT / "bench" / "results" / f"check-{a.backend}-{a.recipients}-{stamp}.json").write_text(json.dumps(result, indent=2))
+    (ROOT / "bench" / "results" / f"check-{a.backend}-{a.recipients}-{stamp}.json").write_text(
+        json.dumps(result, indent=2)
+    )
     h, ip = result["http"], result["in_process"]
     print(json.dumps({k: v for k, v in result.items() if k != "http"}, indent=2))
     print(h["wrk"])
-    print(f"| {a.backend} | {a.recipients:,} | {h['workers']} | {h['connections']} | {h['requests_per_s']:,} | "
-          f"{h['latency'].get('50', '?')} | {h['latency'].get('99', '?')} | {h['non_2xx']} | {ip['p50_ms']} ms | "
-          f"{result['import_rows_per_s']['recipients']:,} / {result['import_rows_per_s']['tickets']:,} |")
+    print(
+        f"| {a.backend} | {a.recipients:,} | {h['workers']} | {h['connections']} | {h['requests_per_s']:,} | "
+        f"{h['latency'].get('50', '?')} | {h['latency'].get('99', '?')} | {h['non_2xx']} | {ip['p50_ms']} ms | "
+        f"{result['import_rows_per_s']['recipients']:,} / {result['import_rows_per_s']['tickets']:,} |"
+    )
     shutil.rmtree(workdir, ignore_errors=True)
 
 

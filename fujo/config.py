@@ -3,6 +3,7 @@
 FUJO_DATABASE_URL  SQLAlchemy URL; default: SQLite file ``$FUJO_DATA_DIR/fujo.db``
 FUJO_DATA_DIR      where the SQLite file, the card CA and demo card files live (default ./var)
 """
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ PostgreSQL is required: if it cannot be reached the run fails (it is never skipp
 worker gets its own PostgreSQL database and SQLite file, migrated once with Alembic (so the
 migrations themselves are tested), and every test starts from empty tables.
 """
+
 from __future__ import annotations
 
 import os
@@ -91,12 +92,14 @@ def settings(tmp_path, db) -> Settings:
 @pytest.fixture
 def app(settings, db, ca):
     from fujo.api.app import create_app
+
     return create_app(settings, db, ca)
 
 
 @pytest.fixture
 def client(app):
     from fastapi.testclient import TestClient
+
     with TestClient(app) as c:
         yield c
 
@@ -105,4 +108,5 @@ def client(app):
 def world(db, ca, tmp_path):
     """A small populated world (see tests/factories.py): offices, facilities, an insurer, tokens."""
     from tests.factories import World
+
     return World(db, ca, tmp_path)

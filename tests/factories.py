@@ -1,5 +1,6 @@
 """Factories for test data, built through the services themselves (one path for every write).
 All numbers carry valid check digits; all people are synthetic."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -47,8 +48,9 @@ class World:
             ("other", FACILITY, OTHER, "▲▲クリニック", None),
             ("insurer", INSURER, INSURER_NO, "○○健康保険組合", None),
         ]:
-            org = create_organisation(db, kind, code, name, "03-0000-0000" if kind == WELFARE_OFFICE else None,
-                                      None, payers)
+            org = create_organisation(
+                db, kind, code, name, "03-0000-0000" if kind == WELFARE_OFFICE else None, None, payers
+            )
             self.orgs[key] = org
             # the test tokens act as each organisation's 管理者 (role tests ask for others: role_auth)
             self.tokens[key] = issue_credential(db, org["id"], "test", role="manager")["token"]
@@ -71,9 +73,17 @@ class World:
 
     @staticmethod
     def recipient_data(**kw) -> dict:
-        d = {"payer_number": PAYER, "recipient_number": with_check_digit(str(next(_counter))),
-             "name": "生保一郎", "name_kana": "ｾｲﾎ ｲﾁﾛｳ", "sex": "1", "birthdate": "1990-01-15",
-             "address": "東京都○○市1-2-3", "post_number": "100-0001", "qualification_date": "2020-04-01"}
+        d = {
+            "payer_number": PAYER,
+            "recipient_number": with_check_digit(str(next(_counter))),
+            "name": "生保一郎",
+            "name_kana": "ｾｲﾎ ｲﾁﾛｳ",
+            "sex": "1",
+            "birthdate": "1990-01-15",
+            "address": "東京都○○市1-2-3",
+            "post_number": "100-0001",
+            "qualification_date": "2020-04-01",
+        }
         d.update(kw)
         return d
 
@@ -83,12 +93,22 @@ class World:
     @staticmethod
     def ticket_data(recipient: dict, on: dt.date = JULY, facility: str = CLINIC, **kw) -> dict:
         first, last = month_range(on)
-        d = {"payer_number": recipient["payer_number"], "recipient_number": recipient["recipient_number"],
-             "ticket_type": "01", "treatment_month": first.strftime("%Y-%m"), "valid_from": first.isoformat(),
-             "valid_to": last.isoformat(), "designated_facility_code": facility,
-             "designated_facility_name": "●●医療機関", "treatment_type": "02", "single_or_combined": "01",
-             "injury_name1": "高血圧症", "injury_name2": "2型糖尿病", "injury_name3": "腰痛症",
-             "issue_number": str(next(_issue_numbers))}
+        d = {
+            "payer_number": recipient["payer_number"],
+            "recipient_number": recipient["recipient_number"],
+            "ticket_type": "01",
+            "treatment_month": first.strftime("%Y-%m"),
+            "valid_from": first.isoformat(),
+            "valid_to": last.isoformat(),
+            "designated_facility_code": facility,
+            "designated_facility_name": "●●医療機関",
+            "treatment_type": "02",
+            "single_or_combined": "01",
+            "injury_name1": "高血圧症",
+            "injury_name2": "2型糖尿病",
+            "injury_name3": "腰痛症",
+            "issue_number": str(next(_issue_numbers)),
+        }
         if facility[2] == "4":
             d.update(ticket_type="02", treatment_type="04", designated_facility_name="■■薬局")
         d.update(kw)
@@ -105,25 +125,42 @@ class World:
         """A card issued to the recipient's person (個人番号 + 4 情報 as on the recipient), linked by the
         office's 初回ひも付け unless ``link`` is False."""
         # one 個人番号 per recipient: a second card for the same recipient is a re-issue to the same holder
-        number = self.numbers.setdefault((recipient["payer_number"], recipient["recipient_number"]),
-                                         self.individual_number())
+        number = self.numbers.setdefault(
+            (recipient["payer_number"], recipient["recipient_number"]), self.individual_number()
+        )
         holder = {k: recipient[k] for k in ("name", "birthdate", "sex")}
         holder["address"] = recipient.get("address") or "東京都○○市1-2-3"
         res = issue_card(self.db, self.ca, pin, number, holder, **kw)
         res["individual_number"] = number
         if link:
             office = "office2" if recipient["payer_number"] == PAYER2 else "office"
-            link_card(self.db, self.ca, self.principal(office), recipient["payer_number"],
-                      recipient["recipient_number"], number)
+            link_card(
+                self.db,
+                self.ca,
+                self.principal(office),
+                recipient["payer_number"],
+                recipient["recipient_number"],
+                number,
+            )
         path = self.tmp / f"card-{res['serial']}.p12"
         path.write_bytes(res["p12"])
         res["path"], res["pin"] = path, pin
         return res
 
     def insurance(self, card: dict | None = None, **kw) -> dict:
-        d = {"insurer_number": INSURER_NO, "insurer_name": "○○健康保険組合", "insured_card_classification": "01",
-             "card_symbol": "12-34", "card_number": "5678", "branch_number": "01", "name": "生保一郎",
-             "name_kana": "ｾｲﾎ ｲﾁﾛｳ", "sex": "1", "birthdate": "1990-01-15", "qualification_date": "2019-04-01"}
+        d = {
+            "insurer_number": INSURER_NO,
+            "insurer_name": "○○健康保険組合",
+            "insured_card_classification": "01",
+            "card_symbol": "12-34",
+            "card_number": "5678",
+            "branch_number": "01",
+            "name": "生保一郎",
+            "name_kana": "ｾｲﾎ ｲﾁﾛｳ",
+            "sex": "1",
+            "birthdate": "1990-01-15",
+            "qualification_date": "2019-04-01",
+        }
         if card:
             d["card_serial"] = card["serial"]
         d.update(kw)

@@ -1,4 +1,5 @@
 """Helpers shared by tests: snapshot of every table (to prove bad input changed nothing), card proofs."""
+
 from __future__ import annotations
 
 from sqlalchemy import select

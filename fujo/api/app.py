@@ -1,4 +1,5 @@
 """The FastAPI application: each domain package contributes its router."""
+
 from __future__ import annotations
 
 from fastapi import FastAPI
@@ -10,11 +11,15 @@ from ..db.database import Database
 from . import errors
 
 
-def create_app(settings: Settings | None = None, db: Database | None = None,
-               ca: CardAuthority | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, db: Database | None = None, ca: CardAuthority | None = None
+) -> FastAPI:
     settings = settings or load_settings()
-    app = FastAPI(title="fujo — 医療扶助のオンライン資格確認", version=__version__,
-                  description="Online eligibility verification for medical assistance. See docs/API.md.")
+    app = FastAPI(
+        title="fujo — 医療扶助のオンライン資格確認",
+        version=__version__,
+        description="Online eligibility verification for medical assistance. See docs/API.md.",
+    )
     app.state.settings = settings
     app.state.db = db or Database(settings.database_url)
     app.state.ca = ca or CardAuthority.load_or_create(settings.ca_dir)
@@ -27,6 +32,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     from ..insurance.views import router as insurance
     from ..orgs.views import router as orgs
     from ..registry.views import router as registry
+
     for r in (eligibility, bulk, facility, registry, insurance, orgs, cards):
         app.include_router(r)
 

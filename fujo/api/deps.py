@@ -1,5 +1,6 @@
 """FastAPI dependencies shared by every package's views: the database, the card authority, the
 calling principal (bearer token), idempotency keys, and fast JSON responses."""
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,9 @@ async def get_ca(request: Request) -> CardAuthority:
     return request.app.state.ca
 
 
-async def get_principal(request: Request,
-                        cred: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
+async def get_principal(
+    request: Request, cred: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
     return authenticate(request.app.state.db, cred.credentials if cred else "")
 
 
@@ -58,6 +60,7 @@ async def idempotency(request: Request, principal: Principal, key: str | None) -
 def run_idempotent(db: Database, ik: IdempotencyKey | None, status: int, write):
     """Run ``write(in_tx)`` once per key: a repeat returns the first answer with its status."""
     from sqlalchemy.exc import IntegrityError
+
     if ik is not None:
         prev = ik.replay(db)
         if prev:

@@ -1,4 +1,5 @@
 """One error shape for the whole API: {"error": {code, message_ja, message_en, fields?}}."""
+
 from __future__ import annotations
 
 import logging
@@ -14,11 +15,17 @@ from .deps import JSON
 log = logging.getLogger("fujo.api")
 
 _PYDANTIC_JA = {
-    "missing": "必須項目です。", "string_type": "文字列で指定してください。", "int_type": "整数で指定してください。",
-    "int_parsing": "整数で指定してください。", "bool_type": "true または false で指定してください。",
-    "bool_parsing": "true または false で指定してください。", "json_invalid": "JSONとして読めません。",
-    "string_too_long": "長すぎます。", "model_type": "JSONオブジェクトで指定してください。",
-    "dict_type": "JSONオブジェクトで指定してください。", "list_type": "配列で指定してください。",
+    "missing": "必須項目です。",
+    "string_type": "文字列で指定してください。",
+    "int_type": "整数で指定してください。",
+    "int_parsing": "整数で指定してください。",
+    "bool_type": "true または false で指定してください。",
+    "bool_parsing": "true または false で指定してください。",
+    "json_invalid": "JSONとして読めません。",
+    "string_too_long": "長すぎます。",
+    "model_type": "JSONオブジェクトで指定してください。",
+    "dict_type": "JSONオブジェクトで指定してください。",
+    "list_type": "配列で指定してください。",
     "extra_forbidden": "この項目はありません。",
 }
 
@@ -45,21 +52,38 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
         ja = {404: "見つかりません。", 405: "このメソッドは使えません。"}.get(exc.status_code, "要求を処理できません。")
-        return JSON({"error": {"code": f"http_{exc.status_code}", "message_ja": ja, "message_en": str(exc.detail)}},
-                    status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        return JSON(
+            {"error": {"code": f"http_{exc.status_code}", "message_ja": ja, "message_en": str(exc.detail)}},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError):
         # Two requests raced to create the same thing; the loser's transaction was rolled back.
-        return JSON({"error": {"code": "conflict", "message_ja": "同じ内容が同時に登録されました。再読み込みしてください。",
-                               "message_en": "Conflict with a concurrent change; nothing was written."}},
-                    status_code=409)
+        return JSON(
+            {
+                "error": {
+                    "code": "conflict",
+                    "message_ja": "同じ内容が同時に登録されました。再読み込みしてください。",
+                    "message_en": "Conflict with a concurrent change; nothing was written.",
+                }
+            },
+            status_code=409,
+        )
 
     async def _bad_characters(request: Request, exc: Exception):
         # e.g. a NUL byte (PostgreSQL refuses it in text) or a lone surrogate reaching the driver
-        return JSON({"error": {"code": "invalid_characters", "message_ja": "入力に使用できない文字が含まれています。",
-                               "message_en": "The request contains characters that cannot be stored or searched."}},
-                    status_code=422)
+        return JSON(
+            {
+                "error": {
+                    "code": "invalid_characters",
+                    "message_ja": "入力に使用できない文字が含まれています。",
+                    "message_en": "The request contains characters that cannot be stored or searched.",
+                }
+            },
+            status_code=422,
+        )
 
     app.add_exception_handler(DataError, _bad_characters)
     app.add_exception_handler(UnicodeError, _bad_characters)
@@ -68,5 +92,13 @@ def install(app: FastAPI) -> None:
     async def _crash(request: Request, exc: Exception):
         # Never echo the exception: it may carry personal data from a query.
         log.error("internal error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
-        return JSON({"error": {"code": "internal_error", "message_ja": "内部エラーが発生しました。",
-                               "message_en": "Internal error."}}, status_code=500)
+        return JSON(
+            {
+                "error": {
+                    "code": "internal_error",
+                    "message_ja": "内部エラーが発生しました。",
+                    "message_en": "Internal error.",
+                }
+            },
+            status_code=500,
+        )

@@ -1,13 +1,20 @@
 """Pydantic request models generated from the field tables, so the OpenAPI document describes
 exactly the fields the validators check (descriptions carry the Japanese labels)."""
+
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from ..core.fields import Field as Spec
 
-_EXAMPLES = {"payer": "12130019", "recipient": "1010008", "date": "2024-07-01", "month": "2024-07",
-             "facility": "1311234569", "insurer": "06139992"}
+_EXAMPLES = {
+    "payer": "12130019",
+    "recipient": "1010008",
+    "date": "2024-07-01",
+    "month": "2024-07",
+    "facility": "1311234569",
+    "insurer": "06139992",
+}
 
 
 class Loose(BaseModel):
@@ -24,8 +31,10 @@ def model_from_fields(name: str, specs: tuple[Spec, ...], required: bool = True,
             desc += " — " + ", ".join(f"{k}={v}" for k, v in f.table.items())
         ex = _EXAMPLES.get(f.kind)
         is_req = required and f.required
-        fields[f.name] = (str if is_req else typ,
-                          Field(... if is_req else None, description=desc, examples=[ex] if ex else None))
+        fields[f.name] = (
+            str if is_req else typ,
+            Field(... if is_req else None, description=desc, examples=[ex] if ex else None),
+        )
     fields.update(extra)
     return create_model(name, __base__=Loose, **fields)
 

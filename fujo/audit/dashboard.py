@@ -1,6 +1,7 @@
 """The operator's dashboard: counts of checks (check_log, card and number checks) for one day, per
 hour and per outcome (QualificationValidity). Aggregated in Python from one indexed range read,
 so it is the same on SQLite and PostgreSQL (no dialect-specific date functions)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -22,8 +23,11 @@ def checks_for_day(db: Database, day: dt.date) -> dict:
     end = start + dt.timedelta(days=1)
     cl = s.check_log
     with db.read() as conn:
-        rows = conn.execute(select(cl.c.at, cl.c.outcome, cl.c.method)
-                            .where(cl.c.at >= start, cl.c.at < end, cl.c.method.in_(CHECK_METHODS))).all()
+        rows = conn.execute(
+            select(cl.c.at, cl.c.outcome, cl.c.method).where(
+                cl.c.at >= start, cl.c.at < end, cl.c.method.in_(CHECK_METHODS)
+            )
+        ).all()
     hours = [Counter() for _ in range(24)]
     by_outcome: Counter = Counter()
     by_method: Counter = Counter()
@@ -32,5 +36,10 @@ def checks_for_day(db: Database, day: dt.date) -> dict:
         hours[at.hour][r.outcome] += 1
         by_outcome[r.outcome] += 1
         by_method[r.method] += 1
-    return {"day": day.isoformat(), "total": len(rows), "by_outcome": dict(by_outcome), "by_method": dict(by_method),
-            "hours": [{"hour": h, "total": sum(c.values()), "by_outcome": dict(c)} for h, c in enumerate(hours)]}
+    return {
+        "day": day.isoformat(),
+        "total": len(rows),
+        "by_outcome": dict(by_outcome),
+        "by_method": dict(by_method),
+        "hours": [{"hour": h, "total": sum(c.values()), "by_outcome": dict(c)} for h, c in enumerate(hours)],
+    }

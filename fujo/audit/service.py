@@ -1,5 +1,6 @@
 """Recording of every check and download (who asked, about whom, when, how, the outcome), and
 the recipient's own access log built on it."""
+
 from __future__ import annotations
 
 from sqlalchemy import or_, select
@@ -9,17 +10,41 @@ from ..db import schema as s
 from ..db.database import Database, aware
 from .writer import writer_for
 
-METHOD_JA = {"card": "マイナンバーカードで資格確認", "numbers": "番号で資格確認", "bulk": "委託先一括取得",
-             "medinfo": "薬剤情報等の閲覧", "link": "マイナンバーカードとのひも付け（初回ひも付け）",
-             "unlink": "マイナンバーカードとのひも付けの解除"}
+METHOD_JA = {
+    "card": "マイナンバーカードで資格確認",
+    "numbers": "番号で資格確認",
+    "bulk": "委託先一括取得",
+    "medinfo": "薬剤情報等の閲覧",
+    "link": "マイナンバーカードとのひも付け（初回ひも付け）",
+    "unlink": "マイナンバーカードとのひも付けの解除",
+}
 
 
-def check_row(db: Database, principal: Principal, method: str, outcome: str, person_id=None,
-              recipient_id=None, reason=None, consent=None, detail=None, at=None) -> dict:
+def check_row(
+    db: Database,
+    principal: Principal,
+    method: str,
+    outcome: str,
+    person_id=None,
+    recipient_id=None,
+    reason=None,
+    consent=None,
+    detail=None,
+    at=None,
+) -> dict:
     """The check_log row for one check (who asked, about whom, when, how, the outcome)."""
-    return dict(at=at or db.now(), organisation_id=principal.organisation_id, credential_id=principal.credential_id,
-                method=method, person_id=person_id, recipient_id=recipient_id, outcome=outcome, reason=reason,
-                consent=consent, detail=detail)
+    return dict(
+        at=at or db.now(),
+        organisation_id=principal.organisation_id,
+        credential_id=principal.credential_id,
+        method=method,
+        person_id=person_id,
+        recipient_id=recipient_id,
+        outcome=outcome,
+        reason=reason,
+        consent=consent,
+        detail=detail,
+    )
 
 
 def record_check(db: Database, principal: Principal, method: str, outcome: str, **kw) -> int:
@@ -30,9 +55,20 @@ def record_check(db: Database, principal: Principal, method: str, outcome: str, 
 def record_many(conn, principal: Principal, method: str, rows: list[dict], at) -> None:
     """One entry per person a bulk download revealed (executemany, same transaction)."""
     if rows:
-        conn.execute(s.check_log.insert(), [dict(at=at, organisation_id=principal.organisation_id,
-                                                 credential_id=principal.credential_id, method=method,
-                                                 outcome="-", **r) for r in rows])
+        conn.execute(
+            s.check_log.insert(),
+            [
+                dict(
+                    at=at,
+                    organisation_id=principal.organisation_id,
+                    credential_id=principal.credential_id,
+                    method=method,
+                    outcome="-",
+                    **r,
+                )
+                for r in rows
+            ],
+        )
 
 
 def access_log(db: Database, person_id: int | None, recipient_ids: list[int], limit: int = 200) -> list[dict]:
@@ -45,10 +81,23 @@ def access_log(db: Database, person_id: int | None, recipient_ids: list[int], li
         cond.append(cl.c.recipient_id.in_(recipient_ids))
     if not cond:
         return []
-    q = (select(cl.c.at, cl.c.method, cl.c.outcome, cl.c.consent, o.c.name, o.c.code, o.c.kind)
-         .select_from(cl.join(o, o.c.id == cl.c.organisation_id)).where(or_(*cond))
-         .order_by(cl.c.at.desc(), cl.c.id.desc()).limit(limit))
+    q = (
+        select(cl.c.at, cl.c.method, cl.c.outcome, cl.c.consent, o.c.name, o.c.code, o.c.kind)
+        .select_from(cl.join(o, o.c.id == cl.c.organisation_id))
+        .where(or_(*cond))
+        .order_by(cl.c.at.desc(), cl.c.id.desc())
+        .limit(limit)
+    )
     with db.read() as conn:
-        return [{"at": aware(r.at).isoformat(), "method": r.method, "method_ja": METHOD_JA.get(r.method, r.method),
-                 "outcome": r.outcome, "consent": r.consent, "organisation_name": r.name,
-                 "organisation_code": r.code} for r in conn.execute(q)]
+        return [
+            {
+                "at": aware(r.at).isoformat(),
+                "method": r.method,
+                "method_ja": METHOD_JA.get(r.method, r.method),
+                "outcome": r.outcome,
+                "consent": r.consent,
+                "organisation_name": r.name,
+                "organisation_code": r.code,
+            }
+            for r in conn.execute(q)
+        ]

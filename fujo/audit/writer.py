@@ -7,6 +7,7 @@ a check hands its record over and waits; the writer inserts everything waiting i
 commits, and wakes the waiters with their row ids. The guarantee is unchanged (the answer is sent
 only after the record is committed); the lock is taken once per batch instead of once per check.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """Who is calling: an organisation acting through one of its credentials."""
+
 from __future__ import annotations
 
 import hashlib
@@ -37,24 +38,28 @@ class Principal:
     name: str
     credential_id: int | None = None
     payer_numbers: frozenset = field(default_factory=frozenset)  # 福祉事務所: its 公費負担者番号
-    medical_assistance_enabled: bool = False                       # 医療機関: 「医療扶助」 利用する
-    role: str = MANAGER                                            # role inside the organisation (ROLES)
-    user_id: int | None = None                                     # the web user acting, if any
-    actor: str = ""                                                # who, for records: login or token label
+    medical_assistance_enabled: bool = False  # 医療機関: 「医療扶助」 利用する
+    role: str = MANAGER  # role inside the organisation (ROLES)
+    user_id: int | None = None  # the web user acting, if any
+    actor: str = ""  # who, for records: login or token label
 
     def require(self, *kinds: str) -> None:
         if self.kind not in kinds:
             allowed = "・".join(KIND_JA[k] for k in kinds)
-            raise Forbidden(f"この操作は{allowed}のみ行えます。",
-                            f"This operation is for {', '.join(kinds)} only (you are {self.kind}).")
+            raise Forbidden(
+                f"この操作は{allowed}のみ行えます。",
+                f"This operation is for {', '.join(kinds)} only (you are {self.kind}).",
+            )
 
     def require_role(self, *roles: str) -> None:
         """The caller's role inside its organisation must be one of ``roles``."""
         if self.role not in roles:
             table = ROLES.get(self.kind, {})
             allowed = "・".join(table.get(r, r) for r in roles if r in table) or "・".join(roles)
-            raise Forbidden(f"この操作は{allowed}の権限が必要です（現在の権限: {role_label(self.kind, self.role)}）。",
-                            f"This operation needs the role {' or '.join(roles)} (you are {self.role}).")
+            raise Forbidden(
+                f"この操作は{allowed}の権限が必要です（現在の権限: {role_label(self.kind, self.role)}）。",
+                f"This operation needs the role {' or '.join(roles)} (you are {self.role}).",
+            )
 
     def require_payer(self, payer_number: str) -> None:
         """A welfare office writes only under its own 公費負担者番号."""
@@ -62,8 +67,10 @@ class Principal:
             return
         self.require(WELFARE_OFFICE)
         if payer_number not in self.payer_numbers:
-            raise Forbidden(f"公費負担者番号{payer_number}はこの福祉事務所の番号ではありません。",
-                            f"Payer number {payer_number} does not belong to this welfare office.")
+            raise Forbidden(
+                f"公費負担者番号{payer_number}はこの福祉事務所の番号ではありません。",
+                f"Payer number {payer_number} does not belong to this welfare office.",
+            )
 
 
 def new_token() -> str:

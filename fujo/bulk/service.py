@@ -5,6 +5,7 @@ tickets the welfare office registered after the visit reach the レセコン wit
 Every row carries the qualification status of the month (有効 / 停止 / 廃止 with the date, see
 fujo.core.monthly); a person who is not billable that month is withheld exactly as in a check.
 Each ticket carries ``RegisteredAt``, the time that ticket was first registered."""
+
 from __future__ import annotations
 
 from sqlalchemy import or_, select
@@ -22,12 +23,27 @@ from ..eligibility.service import _disabled
 
 t, r, o, op = s.tickets, s.recipients, s.organisations, s.office_payers
 
-_SELECT = (select(t, r.c.payer_number, r.c.recipient_number, r.c.person_id, r.c.name, r.c.name_kana, r.c.sex,
-                  r.c.birthdate, r.c.address, r.c.post_number, r.c.qualification_date, r.c.disqualification_date,
-                  r.c.disqualification_kind, o.c.name.label("office_name"), o.c.phone.label("office_phone"))
-           .select_from(t.join(r, r.c.id == t.c.recipient_id)
-                        .outerjoin(op, op.c.payer_number == r.c.payer_number)
-                        .outerjoin(o, o.c.id == op.c.organisation_id)))
+_SELECT = select(
+    t,
+    r.c.payer_number,
+    r.c.recipient_number,
+    r.c.person_id,
+    r.c.name,
+    r.c.name_kana,
+    r.c.sex,
+    r.c.birthdate,
+    r.c.address,
+    r.c.post_number,
+    r.c.qualification_date,
+    r.c.disqualification_date,
+    r.c.disqualification_kind,
+    o.c.name.label("office_name"),
+    o.c.phone.label("office_phone"),
+).select_from(
+    t.join(r, r.c.id == t.c.recipient_id)
+    .outerjoin(op, op.c.payer_number == r.c.payer_number)
+    .outerjoin(o, o.c.id == op.c.organisation_id)
+)
 
 
 def _results(rows, principal: Principal) -> list[dict]:
@@ -39,13 +55,17 @@ def _results(rows, principal: Principal) -> list[dict]:
     for rid, (first, tickets) in by_recipient.items():
         billable = [x for x in tickets if monthly.billable(first, x)]
         # not billable this month: withheld as in a check of a lost qualification (no numbers, no tickets)
-        decision = (AssistanceDecision(codes.VALID, "designated", billable) if billable
-                    else AssistanceDecision(codes.INVALID, "lost"))
+        decision = (
+            AssistanceDecision(codes.VALID, "designated", billable)
+            if billable
+            else AssistanceDecision(codes.INVALID, "lost")
+        )
         res = assistance_result(first, first.office_name or "", decision, principal.code)
         res.update(monthly.status_fields(*monthly.month_status(first, tickets[0].treatment_month)))
         if not billable:  # the same notice as a check of a lost qualification (FJ0201, whom to call)
-            notices.annotate({"ResultList": [res], "Contact": {"OfficeName": first.office_name or "",
-                                                               "Phone": first.office_phone}})
+            notices.annotate(
+                {"ResultList": [res], "Contact": {"OfficeName": first.office_name or "", "Phone": first.office_phone}}
+            )
         for info, x in zip((res.get("PublicExpenseResultList") or {}).get("MedicalTicketInfo", []), billable):
             info["RegisteredAt"] = aware(x.registered_at).isoformat()  # this ticket's own registration
         out.append(res)
@@ -67,21 +87,42 @@ def tickets_for_month(db: Database, principal: Principal, month) -> dict:
     now = db.now()
     with db.write() as conn:
         cursor = current_value(conn, "ticket_seq")
-        rows = conn.execute(_SELECT.where(t.c.designated_facility_code == principal.code, t.c.treatment_month == m,
-                                          t.c.superseded_by.is_(None), t.c.status == "active")
-                            .order_by(r.c.payer_number, r.c.recipient_number, t.c.id)).all()
+        rows = conn.execute(
+            _SELECT.where(
+                t.c.designated_facility_code == principal.code,
+                t.c.treatment_month == m,
+                t.c.superseded_by.is_(None),
+                t.c.status == "active",
+            ).order_by(r.c.payer_number, r.c.recipient_number, t.c.id)
+        ).all()
         results = _results(rows, principal)
-        record_many(conn, principal, "bulk", [{"person_id": x.person_id, "recipient_id": x.recipient_id,
-                                               "detail": f"month={m}"}
-                                              for x in {x.recipient_id: x for x in rows}.values()], now)
-    return {"MedicalInstitutionCode": principal.code, "MedicalTreatmentMonth": m, "Cursor": cursor,
-            "Count": len(results), "ResultList": results}
+        record_many(
+            conn,
+            principal,
+            "bulk",
+            [
+                {"person_id": x.person_id, "recipient_id": x.recipient_id, "detail": f"month={m}"}
+                for x in {x.recipient_id: x for x in rows}.values()
+            ],
+            now,
+        )
+    return {
+        "MedicalInstitutionCode": principal.code,
+        "MedicalTreatmentMonth": m,
+        "Cursor": cursor,
+        "Count": len(results),
+        "ResultList": results,
+    }
 
 
 def _was_in_month(conn, key: str, month: str, cursor: int) -> bool:
     """Was the ticket, as of ``cursor``, in ``month`` (so a follower of that month holds it)?"""
-    return conn.execute(select(t.c.id).where(t.c.ticket_key == key, t.c.treatment_month == month,
-                                             t.c.seq <= cursor).limit(1)).first() is not None
+    return (
+        conn.execute(
+            select(t.c.id).where(t.c.ticket_key == key, t.c.treatment_month == month, t.c.seq <= cursor).limit(1)
+        ).first()
+        is not None
+    )
 
 
 def changes_since(db: Database, principal: Principal, cursor: int, limit: int = 1000, month=None) -> dict:
@@ -103,10 +144,16 @@ def changes_since(db: Database, principal: Principal, cursor: int, limit: int = 
         # Reading the counter first: every change with seq <= top has committed (the counter's
         # row lock is held to commit), so nothing below the returned cursor can appear later.
         top = current_value(conn, "ticket_seq")
-        touched = conn.execute(select(t.c.seq, t.c.ticket_key, t.c.treatment_month)
-                               .where(or_(t.c.designated_facility_code == principal.code,
-                                          t.c.previous_facility_code == principal.code),
-                                      t.c.seq > cursor, t.c.seq <= top).order_by(t.c.seq).limit(limit + 1)).all()
+        touched = conn.execute(
+            select(t.c.seq, t.c.ticket_key, t.c.treatment_month)
+            .where(
+                or_(t.c.designated_facility_code == principal.code, t.c.previous_facility_code == principal.code),
+                t.c.seq > cursor,
+                t.c.seq <= top,
+            )
+            .order_by(t.c.seq)
+            .limit(limit + 1)
+        ).all()
         has_more = len(touched) > limit
         touched = touched[:limit]
         next_cursor = touched[-1].seq if has_more else max(top, cursor)
@@ -116,7 +163,7 @@ def changes_since(db: Database, principal: Principal, cursor: int, limit: int = 
             months_touched.setdefault(x.ticket_key, set()).add(x.treatment_month)
         changes, revealed = [], {}
         for i in range(0, len(keys), 500):
-            for row in conn.execute(_SELECT.where(t.c.ticket_key.in_(keys[i:i + 500]), t.c.superseded_by.is_(None))):
+            for row in conn.execute(_SELECT.where(t.c.ticket_key.in_(keys[i : i + 500]), t.c.superseded_by.is_(None))):
                 if m and row.treatment_month != m:
                     # moved out of the month being followed: the follower must drop it
                     if m in months_touched.get(row.ticket_key, ()) or _was_in_month(conn, row.ticket_key, m, cursor):
@@ -129,7 +176,11 @@ def changes_since(db: Database, principal: Principal, cursor: int, limit: int = 
                 else:
                     changes.append({"Change": "removed", "TicketKey": row.ticket_key, "Seq": row.seq})
         changes.sort(key=lambda c: c["Seq"])
-        record_many(conn, principal, "bulk", [{"person_id": p, "recipient_id": rid, "detail": f"since={cursor}"}
-                                              for rid, p in revealed.items()], now)
-    return {"MedicalInstitutionCode": principal.code, "Cursor": next_cursor, "HasMore": has_more,
-            "Changes": changes}
+        record_many(
+            conn,
+            principal,
+            "bulk",
+            [{"person_id": p, "recipient_id": rid, "detail": f"since={cursor}"} for rid, p in revealed.items()],
+            now,
+        )
+    return {"MedicalInstitutionCode": principal.code, "Cursor": next_cursor, "HasMore": has_more, "Changes": changes}

@@ -1,4 +1,5 @@
 """Facility API: 委託先資格情報一括取得 (whole month, and changes since a cursor)."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Query
@@ -15,6 +16,11 @@ def tickets_for_month(db: DB, caller: Caller, month: str = Query(description="�
 
 
 @router.get("/changes")
-def changes(db: DB, caller: Caller, cursor: int = Query(0, ge=0, le=2**62), limit: int = Query(1000, ge=1, le=10000),
-            month: str | None = Query(None, max_length=7)):
+def changes(
+    db: DB,
+    caller: Caller,
+    cursor: int = Query(0, ge=0, le=2**62),
+    limit: int = Query(1000, ge=1, le=10000),
+    month: str | None = Query(None, max_length=7),
+):
     return JSON(service.changes_since(db, caller, cursor, limit, month))

@@ -8,6 +8,7 @@ The card issuer knows each holder by 個人番号 and the 基本4情報; fujo ke
 the number cannot be recovered from the database, nor found by trying every 12-digit number
 without the key.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -72,46 +73,99 @@ class CardAuthority:
             return cls(key, cert, _number_key(ca_dir))
         ca_dir.mkdir(parents=True, exist_ok=True)
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        name = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
-                          x509.NameAttribute(NameOID.ORGANIZATION_NAME, "fujo test card authority"),
-                          x509.NameAttribute(NameOID.COMMON_NAME, f"fujo Test JPKI CA {uuid.uuid4().hex[:8]}")])
+        name = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "fujo test card authority"),
+                x509.NameAttribute(NameOID.COMMON_NAME, f"fujo Test JPKI CA {uuid.uuid4().hex[:8]}"),
+            ]
+        )
         now = dt.datetime.now(dt.timezone.utc)
-        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                .serial_number(x509.random_serial_number())
-                .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=20 * 365))
-                .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-                .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
-                                             data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                             crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
-                .sign(key, hashes.SHA256()))
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=20 * 365))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=False,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .sign(key, hashes.SHA256())
+        )
         fd = os.open(key_p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as f:
-            f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                      serialization.NoEncryption()))
+            f.write(
+                key.private_bytes(
+                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+                )
+            )
         cert_p.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         return cls(key, cert, _number_key(ca_dir))
 
-    def issue(self, subject_id: str, pin: str, not_before: dt.datetime | None = None,
-              not_after: dt.datetime | None = None) -> IssuedCard:
+    def issue(
+        self, subject_id: str, pin: str, not_before: dt.datetime | None = None, not_after: dt.datetime | None = None
+    ) -> IssuedCard:
         """A new card: fresh RSA-2048 key, certificate for ``subject_id``, PKCS#12 sealed with ``pin``."""
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         now = dt.datetime.now(dt.timezone.utc)
         nb = not_before or now - dt.timedelta(minutes=5)
         na = not_after or now + dt.timedelta(days=CARD_VALIDITY_DAYS)
-        cert = (x509.CertificateBuilder()
-                .subject_name(x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
-                                         x509.NameAttribute(NameOID.COMMON_NAME, subject_id)]))
-                .issuer_name(self.cert.subject).public_key(key.public_key())
-                .serial_number(x509.random_serial_number()).not_valid_before(nb).not_valid_after(na)
-                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                                             data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                                             crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-                .sign(self.key, hashes.SHA256()))
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(
+                x509.Name(
+                    [
+                        x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+                        x509.NameAttribute(NameOID.COMMON_NAME, subject_id),
+                    ]
+                )
+            )
+            .issuer_name(self.cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(nb)
+            .not_valid_after(na)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .sign(self.key, hashes.SHA256())
+        )
         p12 = pkcs12.serialize_key_and_certificates(
-            b"fujo-card", key, cert, [self.cert], serialization.BestAvailableEncryption(pin.encode()))
-        return IssuedCard(serial=format(cert.serial_number, "x"), fingerprint=cert.fingerprint(hashes.SHA256()).hex(),
-                          not_before=nb, not_after=na, p12=p12)
+            b"fujo-card", key, cert, [self.cert], serialization.BestAvailableEncryption(pin.encode())
+        )
+        return IssuedCard(
+            serial=format(cert.serial_number, "x"),
+            fingerprint=cert.fingerprint(hashes.SHA256()).hex(),
+            not_before=nb,
+            not_after=na,
+            p12=p12,
+        )
 
     def verify_chain(self, cert: x509.Certificate) -> bool:
         try:

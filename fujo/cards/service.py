@@ -6,6 +6,7 @@ the challenge is this facility's, unexpired and unused (it is consumed by the fi
 replay is refused), that the certificate parses, chains to our CA, is inside its validity period,
 is a card we issued and is not revoked, and that the signature verifies with its key.
 """
+
 from __future__ import annotations
 
 import base64
@@ -50,12 +51,24 @@ class CardProofRefused(FujoError):
 
 REFUSALS = {
     "unknown_challenge": ("チャレンジが不明です。もう一度カードを置いてください。", "Unknown challenge."),
-    "challenge_other_facility": ("このチャレンジは別の医療機関のものです。", "The challenge was issued to another facility."),
-    "challenge_expired": ("チャレンジの有効期限が切れました。もう一度カードを置いてください。", "The challenge has expired."),
-    "replayed": ("このカード認証は既に使用されています（再送は受け付けません）。", "The proof was already used (replay refused)."),
+    "challenge_other_facility": (
+        "このチャレンジは別の医療機関のものです。",
+        "The challenge was issued to another facility.",
+    ),
+    "challenge_expired": (
+        "チャレンジの有効期限が切れました。もう一度カードを置いてください。",
+        "The challenge has expired.",
+    ),
+    "replayed": (
+        "このカード認証は既に使用されています（再送は受け付けません）。",
+        "The proof was already used (replay refused).",
+    ),
     "malformed_proof": ("カード認証データの形式が正しくありません。", "The card proof is malformed."),
     "malformed_certificate": ("電子証明書を読み取れません。", "The certificate cannot be parsed."),
-    "untrusted_certificate": ("電子証明書の発行者を確認できません（偽造の可能性）。", "The certificate was not issued by the card authority."),
+    "untrusted_certificate": (
+        "電子証明書の発行者を確認できません（偽造の可能性）。",
+        "The certificate was not issued by the card authority.",
+    ),
     "certificate_not_yet_valid": ("電子証明書の有効期間開始前です。", "The certificate is not yet valid."),
     "certificate_expired": ("電子証明書の有効期限が切れています。", "The certificate has expired."),
     "unknown_card": ("発行記録のないカードです。", "No such card was issued."),
@@ -74,14 +87,18 @@ def _person_public_id(conn, person_id: int) -> str:
 
 
 def create_person(conn, now, number_hash: str | None = None, holder: dict | None = None) -> int:
-    return conn.execute(s.persons.insert().values(public_id=str(uuid.uuid4()), created_at=now,
-                                                  individual_number_hash=number_hash, **(holder or {}))
-                        .returning(s.persons.c.id)).scalar_one()
+    return conn.execute(
+        s.persons.insert()
+        .values(public_id=str(uuid.uuid4()), created_at=now, individual_number_hash=number_hash, **(holder or {}))
+        .returning(s.persons.c.id)
+    ).scalar_one()
 
 
 def validate_pin(pin: str) -> None:
     if not pin or not pin.isascii() or not pin.isdigit() or len(pin) != 4:
-        raise ValidationFailed(problems=[FieldProblem("pin", "pin_format", "暗証番号は数字4桁です。", "The PIN is 4 digits.")])
+        raise ValidationFailed(
+            problems=[FieldProblem("pin", "pin_format", "暗証番号は数字4桁です。", "The PIN is 4 digits.")]
+        )
 
 
 HOLDER_FIELDS = (  # the 基本4情報 recorded when a card is issued (the certificate itself carries no name)
@@ -103,9 +120,16 @@ def clean_holder(individual_number: str | None, holder: dict | None) -> tuple[st
     return number, rec
 
 
-def issue_card(db: Database, ca: CardAuthority, pin: str, individual_number: str | None = None,
-               holder: dict | None = None, person_id: int | None = None,
-               not_before: dt.datetime | None = None, not_after: dt.datetime | None = None) -> dict:
+def issue_card(
+    db: Database,
+    ca: CardAuthority,
+    pin: str,
+    individual_number: str | None = None,
+    holder: dict | None = None,
+    person_id: int | None = None,
+    not_before: dt.datetime | None = None,
+    not_after: dt.datetime | None = None,
+) -> dict:
     """Issue a card to the holder of ``individual_number`` with the 4 情報 ``holder`` (name, birthdate,
     sex, address), as the card issuer does: the holder is known by the keyed hash of the number (a
     new card for a known number updates the recorded 4 情報), never linked to a recipient here — that
@@ -126,16 +150,24 @@ def issue_card(db: Database, ca: CardAuthority, pin: str, individual_number: str
         elif not conn.execute(select(p.c.id).where(p.c.id == person_id)).first():
             raise NotFound("対象者が見つかりません。", f"No person {person_id}.")
         card = ca.issue(_person_public_id(conn, person_id), pin, not_before, not_after)
-        conn.execute(s.cards.insert().values(person_id=person_id, serial=card.serial, fingerprint=card.fingerprint,
-                                             not_before=card.not_before.astimezone(now.tzinfo),
-                                             not_after=card.not_after.astimezone(now.tzinfo), issued_at=now))
+        conn.execute(
+            s.cards.insert().values(
+                person_id=person_id,
+                serial=card.serial,
+                fingerprint=card.fingerprint,
+                not_before=card.not_before.astimezone(now.tzinfo),
+                not_after=card.not_after.astimezone(now.tzinfo),
+                issued_at=now,
+            )
+        )
     return {"serial": card.serial, "person_id": person_id, "not_after": card.not_after.isoformat(), "p12": card.p12}
 
 
 def holder_by_number(conn, ca: CardAuthority, individual_number: str):
     """The card holder (persons row with the 4 情報) known by this 個人番号, or None."""
-    return conn.execute(select(s.persons).where(s.persons.c.individual_number_hash
-                                                == ca.number_hash(individual_number))).first()
+    return conn.execute(
+        select(s.persons).where(s.persons.c.individual_number_hash == ca.number_hash(individual_number))
+    ).first()
 
 
 def revoke_card(db: Database, serial: str, reason: str = "revoked by operator") -> None:
@@ -159,9 +191,14 @@ def create_challenge(db: Database, principal: Principal | None) -> dict:
     nonce = secrets.token_urlsafe(24)
     now = db.now()
     with db.write() as conn:
-        conn.execute(s.card_challenges.insert().values(
-            nonce=nonce, organisation_id=principal.organisation_id if principal else None,
-            created_at=now, expires_at=now + CHALLENGE_TTL))
+        conn.execute(
+            s.card_challenges.insert().values(
+                nonce=nonce,
+                organisation_id=principal.organisation_id if principal else None,
+                created_at=now,
+                expires_at=now + CHALLENGE_TTL,
+            )
+        )
         if secrets.randbelow(CLEANUP_EVERY) == 0:
             # Spent and expired challenges are worthless after a day (a replay is refused as
             # 'unknown_challenge' then); clearing them now and again keeps the table small.
@@ -176,8 +213,15 @@ def _b64(value: str) -> bytes:
         raise refuse("malformed_proof")
 
 
-def verify_proof(db: Database, ca: CardAuthority, principal: Principal | None, challenge: str, certificate: str,
-                 signature: str, consent: str) -> int:
+def verify_proof(
+    db: Database,
+    ca: CardAuthority,
+    principal: Principal | None,
+    challenge: str,
+    certificate: str,
+    signature: str,
+    consent: str,
+) -> int:
     """Verify a card proof; returns the person id of the card holder or raises CardProofRefused.
     ``principal`` None verifies a recipient's own sign-in (audience :data:`PORTAL_AUDIENCE`)."""
     if principal is not None:
@@ -191,8 +235,9 @@ def verify_proof(db: Database, ca: CardAuthority, principal: Principal | None, c
     now = db.now()
     ch = s.card_challenges
     with db.write() as conn:
-        row = conn.execute(select(ch.c.id, ch.c.organisation_id, ch.c.expires_at, ch.c.used_at)
-                           .where(ch.c.nonce == challenge)).first()
+        row = conn.execute(
+            select(ch.c.id, ch.c.organisation_id, ch.c.expires_at, ch.c.used_at).where(ch.c.nonce == challenge)
+        ).first()
         if not row:
             raise refuse("unknown_challenge")
         if row.organisation_id != org_id:
@@ -215,15 +260,17 @@ def verify_proof(db: Database, ca: CardAuthority, principal: Principal | None, c
     if utcnow > cert.not_valid_after_utc:
         raise refuse("certificate_expired")
     with db.read() as conn:
-        card = conn.execute(select(s.cards.c.person_id, s.cards.c.revoked_at, s.cards.c.fingerprint)
-                            .where(s.cards.c.serial == format(cert.serial_number, "x"))).first()
+        card = conn.execute(
+            select(s.cards.c.person_id, s.cards.c.revoked_at, s.cards.c.fingerprint).where(
+                s.cards.c.serial == format(cert.serial_number, "x")
+            )
+        ).first()
     if not card or card.fingerprint != cert.fingerprint(hashes.SHA256()).hex():
         raise refuse("unknown_card")
     if card.revoked_at is not None:
         raise refuse("revoked")
     try:
-        cert.public_key().verify(sig, proof_message(challenge, audience, consent),
-                                 padding.PKCS1v15(), hashes.SHA256())
+        cert.public_key().verify(sig, proof_message(challenge, audience, consent), padding.PKCS1v15(), hashes.SHA256())
     except (InvalidSignature, TypeError, ValueError):
         raise refuse("bad_signature")
     return card.person_id
@@ -233,6 +280,14 @@ def list_cards(db: Database, limit: int = 200) -> list[dict]:
     c = s.cards
     with db.read() as conn:
         rows = conn.execute(select(c).order_by(c.c.id.desc()).limit(limit)).all()
-    return [{"serial": r.serial, "person_id": r.person_id, "issued_at": aware(r.issued_at).isoformat(),
-             "not_after": aware(r.not_after).isoformat(), "revoked": r.revoked_at is not None,
-             "revocation_reason": r.revocation_reason} for r in rows]
+    return [
+        {
+            "serial": r.serial,
+            "person_id": r.person_id,
+            "issued_at": aware(r.issued_at).isoformat(),
+            "not_after": aware(r.not_after).isoformat(),
+            "revoked": r.revoked_at is not None,
+            "revocation_reason": r.revocation_reason,
+        }
+        for r in rows
+    ]

@@ -1,4 +1,5 @@
 """Administrator API for virtual My Number cards (issue, list, revoke)."""
+
 from __future__ import annotations
 
 import base64
@@ -15,8 +16,9 @@ router = APIRouter(prefix="/api/v1/cards", tags=["administrator"])
 
 class CardIn(BaseModel):
     pin: str = Field(description="4-digit PIN sealing the PKCS#12 file", min_length=1, max_length=8)
-    individual_number: str | None = Field(None, description="the holder's 個人番号 (12 digits; only a keyed hash is "
-                                                            "stored)", max_length=12)
+    individual_number: str | None = Field(
+        None, description="the holder's 個人番号 (12 digits; only a keyed hash is stored)", max_length=12
+    )
     name: str | None = Field(None, description="基本4情報: 氏名", max_length=60)
     birthdate: str | None = Field(None, description="基本4情報: 生年月日 (YYYY-MM-DD)", max_length=10)
     sex: str | None = Field(None, description="基本4情報: 性別 1 男 2 女 3 未設定", max_length=1)

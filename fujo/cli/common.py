@@ -1,4 +1,5 @@
 """Shared plumbing of the CLI: settings, database, errors printed for people (never tracebacks)."""
+
 from __future__ import annotations
 
 import functools
@@ -34,6 +35,7 @@ def report_error(e: FujoError) -> None:
 
 def handle_errors(fn):
     """Run a command; a FujoError becomes a message on stderr and exit code 2."""
+
     @functools.wraps(fn)
     def wrapper(*a, **k):
         try:
@@ -45,4 +47,5 @@ def handle_errors(fn):
                 for r in report.errors:
                     err_console.print(f"  行{r.row} {r.field}: {r.message_ja} / {r.message_en}", highlight=False)
             raise typer.Exit(2)
+
     return wrapper

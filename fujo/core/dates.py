@@ -1,5 +1,6 @@
 """Parsing of dates and months as they arrive: ISO 8601 (2024-07-01, 2024-07) or the wire
 forms of the terminal interface (20240701, 202407). Bad values are FieldProblems, not exceptions."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -31,8 +32,12 @@ def parse_date(value, field: str, label_ja: str = "日付", required: bool = Tru
         return value, None
     s = str(value).strip()
     if not s.isascii():  # str.isdigit() would take full-width and other scripts' digits
-        return None, FieldProblem(field, "date_format", f"{label_ja}は半角数字でYYYY-MM-DDまたはYYYYMMDDの形式で入力してください。",
-                                  f"{field} must be YYYY-MM-DD or YYYYMMDD in ASCII digits.")
+        return None, FieldProblem(
+            field,
+            "date_format",
+            f"{label_ja}は半角数字でYYYY-MM-DDまたはYYYYMMDDの形式で入力してください。",
+            f"{field} must be YYYY-MM-DD or YYYYMMDD in ASCII digits.",
+        )
     try:
         d = None
         if len(s) == 8 and s.isdigit():
@@ -41,14 +46,23 @@ def parse_date(value, field: str, label_ja: str = "日付", required: bool = Tru
             d = dt.date.fromisoformat(s)
         if d is not None:
             if d.year < MIN_YEAR:  # before 明治: not a date this system can show or send (yyyyMMdd)
-                return None, FieldProblem(field, "out_of_range", f"{label_ja}「{s}」は範囲外です（{MIN_YEAR}年以降）。",
-                                          f"{field} '{s}' is out of range (year {MIN_YEAR} or later).")
+                return None, FieldProblem(
+                    field,
+                    "out_of_range",
+                    f"{label_ja}「{s}」は範囲外です（{MIN_YEAR}年以降）。",
+                    f"{field} '{s}' is out of range (year {MIN_YEAR} or later).",
+                )
             return d, None
     except ValueError:
-        return None, FieldProblem(field, "invalid_date", f"{label_ja}「{s}」は存在しない日付です。",
-                                  f"{field} '{s}' is not a real date.")
-    return None, FieldProblem(field, "date_format", f"{label_ja}はYYYY-MM-DDまたはYYYYMMDDの形式で入力してください。",
-                              f"{field} must be YYYY-MM-DD or YYYYMMDD.")
+        return None, FieldProblem(
+            field, "invalid_date", f"{label_ja}「{s}」は存在しない日付です。", f"{field} '{s}' is not a real date."
+        )
+    return None, FieldProblem(
+        field,
+        "date_format",
+        f"{label_ja}はYYYY-MM-DDまたはYYYYMMDDの形式で入力してください。",
+        f"{field} must be YYYY-MM-DD or YYYYMMDD.",
+    )
 
 
 def parse_month(value, field: str = "month", label_ja: str = "診療年月"):
@@ -59,12 +73,20 @@ def parse_month(value, field: str = "month", label_ja: str = "診療年月"):
     if len(s) == 7 and s[4] == "-":
         s = s[:4] + s[5:]
     if len(s) != 6 or not s.isascii() or not s.isdigit():
-        return None, FieldProblem(field, "month_format", f"{label_ja}はYYYY-MMまたはYYYYMMの形式で入力してください。",
-                                  f"{field} must be YYYY-MM or YYYYMM.")
+        return None, FieldProblem(
+            field,
+            "month_format",
+            f"{label_ja}はYYYY-MMまたはYYYYMMの形式で入力してください。",
+            f"{field} must be YYYY-MM or YYYYMM.",
+        )
     y, m = int(s[:4]), int(s[4:])
     if not 1 <= m <= 12 or y < 1900:
-        return None, FieldProblem(field, "invalid_month", f"{label_ja}「{value}」は存在しない年月です。",
-                                  f"{field} '{value}' is not a real month.")
+        return None, FieldProblem(
+            field,
+            "invalid_month",
+            f"{label_ja}「{value}」は存在しない年月です。",
+            f"{field} '{value}' is not a real month.",
+        )
     return (y, m), None
 
 

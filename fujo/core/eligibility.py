@@ -5,6 +5,7 @@ dataclasses in tests). Result dicts use the element names of the terminal interf
 (ResultOfQualificationConfirmation …) so that the HTTP JSON, the XML files and the screens all
 speak one vocabulary.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -17,11 +18,17 @@ from .numbers import pad_insurer_number
 
 # Which result wins the body-level QualificationValidity when one check returns several
 # qualifications (医療保険 + 医療扶助): any valid one makes the person checkable.
-_PRECEDENCE = (codes.VALID, codes.VALID_UNREGISTERED, codes.MULTIPLE, codes.INVALID_NEWER,
-               codes.INVALID, codes.NO_QUALIFICATION)
+_PRECEDENCE = (
+    codes.VALID,
+    codes.VALID_UNREGISTERED,
+    codes.MULTIPLE,
+    codes.INVALID_NEWER,
+    codes.INVALID,
+    codes.NO_QUALIFICATION,
+)
 
-NOT_DESIGNATED = "not_designated"   # tickets exist this month but for another facility
-NOT_REGISTERED = "not_registered"   # no ticket registered yet for this month
+NOT_DESIGNATED = "not_designated"  # tickets exist this month but for another facility
+NOT_REGISTERED = "not_registered"  # no ticket registered yet for this month
 DESIGNATED = "designated"
 
 
@@ -33,7 +40,7 @@ def active_on(qualification_date: dt.date, disqualification_date: dt.date | None
 @dataclass
 class AssistanceDecision:
     validity: str
-    reason: str | None = None           # designated / not_designated / not_registered / lost
+    reason: str | None = None  # designated / not_designated / not_registered / lost
     tickets: list = field(default_factory=list)  # the tickets the facility may see
 
     @property
@@ -43,8 +50,9 @@ class AssistanceDecision:
         return self.validity == codes.VALID
 
 
-def decide_assistance(recipient, tickets, facility_code: str, on: dt.date, newer_exists: bool = False
-                      ) -> AssistanceDecision:
+def decide_assistance(
+    recipient, tickets, facility_code: str, on: dt.date, newer_exists: bool = False
+) -> AssistanceDecision:
     """Decide a 医療扶助 check for ``facility_code`` on day ``on``.
 
     ``tickets`` are the recipient's current (not cancelled, not superseded) tickets; only those of
@@ -56,8 +64,7 @@ def decide_assistance(recipient, tickets, facility_code: str, on: dt.date, newer
         return AssistanceDecision(codes.INVALID_NEWER if newer_exists else codes.INVALID, "lost")
     month = month_of(on)
     this_month = [t for t in tickets if t.treatment_month == month]
-    mine = [t for t in this_month
-            if t.designated_facility_code == facility_code and t.valid_from <= on <= t.valid_to]
+    mine = [t for t in this_month if t.designated_facility_code == facility_code and t.valid_from <= on <= t.valid_to]
     if mine:
         return AssistanceDecision(codes.VALID, DESIGNATED, mine)
     return AssistanceDecision(codes.VALID_UNREGISTERED, NOT_DESIGNATED if this_month else NOT_REGISTERED)
@@ -95,8 +102,9 @@ def ticket_info(t, facility_code: str) -> dict:
         elif isinstance(v, int):
             v = str(v)
         d[f.wire] = v
-    d["DesignatedMedicalInstitutionFlag"] = (codes.DESIGNATED_MATCH if t.designated_facility_code == facility_code
-                                             else codes.DESIGNATED_MISMATCH)
+    d["DesignatedMedicalInstitutionFlag"] = (
+        codes.DESIGNATED_MATCH if t.designated_facility_code == facility_code else codes.DESIGNATED_MISMATCH
+    )
     return d
 
 
@@ -111,13 +119,16 @@ def _person(d: dict, r, with_address: bool = True) -> None:
         d["PostNumber"] = r.post_number
 
 
-def assistance_result(recipient, office_name: str, decision: AssistanceDecision, facility_code: str,
-                      reference_number: str | None = None) -> dict:
+def assistance_result(
+    recipient, office_name: str, decision: AssistanceDecision, facility_code: str, reference_number: str | None = None
+) -> dict:
     """ResultOfQualificationConfirmation for 医療扶助 (InsuredCardClassification A1), masked
     unless the asker is the designated facility (validity 1)."""
-    d = {"InsuredCardClassification": codes.CARD_CLASS_MEDICAL_ASSISTANCE,
-         "QualificationValidity": decision.validity,
-         "InsurerName": office_name}
+    d = {
+        "InsuredCardClassification": codes.CARD_CLASS_MEDICAL_ASSISTANCE,
+        "QualificationValidity": decision.validity,
+        "InsurerName": office_name,
+    }
     if decision.shows_numbers:
         d["InsurerNumber"] = recipient.payer_number
         d["InsuredIdentificationNumber"] = recipient.recipient_number
@@ -135,15 +146,21 @@ def assistance_result(recipient, office_name: str, decision: AssistanceDecision,
     if reference_number:
         d["ReferenceNumber"] = reference_number
     if decision.shows_numbers:
-        d["PublicExpenseResultList"] = {"MedicalTicketInfo": [ticket_info(t, facility_code)
-                                                              for t in decision.tickets]}
+        d["PublicExpenseResultList"] = {"MedicalTicketInfo": [ticket_info(t, facility_code) for t in decision.tickets]}
     return d
 
 
 _WIRE = {f.name: f.wire for f in INSURANCE_FIELDS}
 # Flat elements of an insurance result beyond the person (InsuredCardValidDate is handled apart).
-_INSURANCE_DETAILS = ("insured_name", "name_of_other", "name_of_other_kana", "card_issuance_date", "card_valid_to",
-                      "contribution_ratio", "preschool")
+_INSURANCE_DETAILS = (
+    "insured_name",
+    "name_of_other",
+    "name_of_other_kana",
+    "card_issuance_date",
+    "card_valid_to",
+    "contribution_ratio",
+    "preschool",
+)
 
 
 def _wire_value(v):
@@ -162,18 +179,24 @@ def _block(q, names) -> dict:
     return out
 
 
-def insurance_result(q, validity: str, reference_number: str | None = None,
-                     limit_consent_at: dt.datetime | None = None,
-                     specific_consent_at: dt.datetime | None = None) -> dict:
+def insurance_result(
+    q,
+    validity: str,
+    reference_number: str | None = None,
+    limit_consent_at: dt.datetime | None = None,
+    specific_consent_at: dt.datetime | None = None,
+) -> dict:
     """ResultOfQualificationConfirmation for a health-insurance qualification, as complete as the
     real ones: card dates, 一部負担金割合, 未就学区分 and the 高齢受給者証 block always; the
     限度額適用認定証 and 特定疾病療養受療証 blocks only with the patient's consent (``*_consent_at``:
     when it was given). Both consent flags are always written, 0 without consent, because real
     clients expect them in every insurance result."""
-    d = {"InsuredCardClassification": q.insured_card_classification,
-         "QualificationValidity": validity,
-         "InsurerNumber": pad_insurer_number(q.insurer_number),
-         "InsurerName": q.insurer_name}
+    d = {
+        "InsuredCardClassification": q.insured_card_classification,
+        "QualificationValidity": validity,
+        "InsurerNumber": pad_insurer_number(q.insurer_number),
+        "InsurerName": q.insurer_name,
+    }
     if q.card_symbol:
         d["InsuredCardSymbol"] = q.card_symbol
     d["InsuredIdentificationNumber"] = q.card_number

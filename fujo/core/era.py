@@ -1,4 +1,5 @@
 """和暦 (Japanese era) formatting for screens: 令和6年7月1日, 令和元年, 平成2年1月15日 …"""
+
 from __future__ import annotations
 
 import datetime as dt

@@ -3,6 +3,7 @@
 Every entry point (HTTP, CLI, CSV, XML, FHIR) turns these into its own error shape, so the
 wording of a refusal is decided once, here.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -16,8 +17,7 @@ class FieldProblem:
     message_en: str
 
     def as_dict(self) -> dict:
-        return {"field": self.field, "code": self.code,
-                "message_ja": self.message_ja, "message_en": self.message_en}
+        return {"field": self.field, "code": self.code, "message_ja": self.message_ja, "message_en": self.message_en}
 
 
 class FujoError(Exception):

@@ -7,6 +7,7 @@ person none of whose tickets is billable is answered like a check of a lost qual
 (QualificationValidity 2): name, sex, birth date, office and the dates — never the numbers or the
 ticket data.
 """
+
 from __future__ import annotations
 
 import datetime as dt

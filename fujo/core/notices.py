@@ -7,6 +7,7 @@ so in ``ProcessingResultCode``/``ProcessingResultMessage`` (per result, and the 
 also at the body level). Whenever the seed says "call the welfare office", the message names the
 office and its phone. Pure: dicts in, dicts out.
 """
+
 from __future__ import annotations
 
 from . import codes

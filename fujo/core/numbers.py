@@ -11,6 +11,7 @@
 Pure functions: no I/O. Each ``check_*`` returns ``None`` when the value is good or a
 :class:`FieldProblem` naming what is wrong.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -40,20 +41,28 @@ def _digits(field: str, label_ja: str, label_en: str, value: str, length: int) -
     if value is None or value == "":
         return FieldProblem(field, "required", f"{label_ja}を入力してください。", f"{label_en} is required.")
     if not value.isascii() or not value.isdigit():
-        return FieldProblem(field, "not_digits", f"{label_ja}は半角数字で入力してください。",
-                            f"{label_en} must contain only the digits 0-9.")
+        return FieldProblem(
+            field,
+            "not_digits",
+            f"{label_ja}は半角数字で入力してください。",
+            f"{label_en} must contain only the digits 0-9.",
+        )
     if len(value) != length:
-        return FieldProblem(field, "length", f"{label_ja}は{length}桁です（入力は{len(value)}桁）。",
-                            f"{label_en} must be {length} digits (got {len(value)}).")
+        return FieldProblem(
+            field,
+            "length",
+            f"{label_ja}は{length}桁です（入力は{len(value)}桁）。",
+            f"{label_en} must be {length} digits (got {len(value)}).",
+        )
     return None
 
 
 def _check_digit_problem(field, label_ja, label_en, value) -> FieldProblem | None:
     expected = check_digit(value[:-1])
     if int(value[-1]) != expected:
-        return FieldProblem(field, "check_digit",
-                            f"{label_ja}の検証番号が正しくありません。",
-                            f"{label_en} has a wrong check digit.")
+        return FieldProblem(
+            field, "check_digit", f"{label_ja}の検証番号が正しくありません。", f"{label_en} has a wrong check digit."
+        )
     return None
 
 
@@ -64,11 +73,19 @@ def check_payer_number(value: str, field: str = "payer_number", law_code: str | 
     if p:
         return p
     if law_code and value[:2] != law_code:
-        return FieldProblem(field, "law_code", f"{ja}の法別番号は{law_code}（生活保護）でなければなりません（入力は{value[:2]}）。",
-                            f"{en} must start with law code {law_code} (public assistance), got {value[:2]}.")
+        return FieldProblem(
+            field,
+            "law_code",
+            f"{ja}の法別番号は{law_code}（生活保護）でなければなりません（入力は{value[:2]}）。",
+            f"{en} must start with law code {law_code} (public assistance), got {value[:2]}.",
+        )
     if value[2:4] not in PREFECTURES:
-        return FieldProblem(field, "prefecture", f"{ja}の都道府県番号{value[2:4]}は存在しません。",
-                            f"{en} has no such prefecture number {value[2:4]}.")
+        return FieldProblem(
+            field,
+            "prefecture",
+            f"{ja}の都道府県番号{value[2:4]}は存在しません。",
+            f"{en} has no such prefecture number {value[2:4]}.",
+        )
     return _check_digit_problem(field, ja, en, value)
 
 
@@ -104,9 +121,9 @@ EMPLOYEE_INSURANCE, NATIONAL_HEALTH_INSURANCE, LATE_ELDERLY = "被用者保険",
 
 @dataclass(frozen=True)
 class InsurerKind:
-    law_code: str   # 法別番号 ("" for a 6-digit 国保 number, which has none)
-    name_ja: str    # e.g. 協会けんぽ, 健康保険組合, 国民健康保険, 後期高齢者医療
-    system: str     # EMPLOYEE_INSURANCE | NATIONAL_HEALTH_INSURANCE | LATE_ELDERLY
+    law_code: str  # 法別番号 ("" for a 6-digit 国保 number, which has none)
+    name_ja: str  # e.g. 協会けんぽ, 健康保険組合, 国民健康保険, 後期高齢者医療
+    system: str  # EMPLOYEE_INSURANCE | NATIONAL_HEALTH_INSURANCE | LATE_ELDERLY
 
 
 # 法別番号 of the 8-digit 保険者番号 (as published in the レセプト記載要領 別表, 医療保険 part)
@@ -142,7 +159,9 @@ def insurer_kind(value: str) -> InsurerKind | None:
     if not v.isascii() or not v.isdigit():
         return None
     if len(v) == 6:
-        return InsurerKind("", "国民健康保険組合" if v[2] == "3" else "国民健康保険（市町村）", NATIONAL_HEALTH_INSURANCE)
+        return InsurerKind(
+            "", "国民健康保険組合" if v[2] == "3" else "国民健康保険（市町村）", NATIONAL_HEALTH_INSURANCE
+        )
     if len(v) == 8 and v[:2] in _LAW_CODES:
         name, system = _LAW_CODES[v[:2]]
         return InsurerKind(v[:2], name, system)
@@ -156,12 +175,19 @@ def check_facility_code(value: str, field: str = "facility_code"):
     if p:
         return p
     if value[:2] not in PREFECTURES:
-        return FieldProblem(field, "prefecture", f"{ja}の都道府県番号{value[:2]}は存在しません。",
-                            f"{en} has no such prefecture number {value[:2]}.")
+        return FieldProblem(
+            field,
+            "prefecture",
+            f"{ja}の都道府県番号{value[:2]}は存在しません。",
+            f"{en} has no such prefecture number {value[:2]}.",
+        )
     if value[2] not in SCORE_TABLE_KINDS:
-        return FieldProblem(field, "score_table",
-                            f"{ja}の点数表番号は1（医科）・3（歯科）・4（調剤）・6（訪問看護）のいずれかです。",
-                            f"{en} score-table digit must be 1 (medical), 3 (dental), 4 (pharmacy) or 6 (visiting nursing).")
+        return FieldProblem(
+            field,
+            "score_table",
+            f"{ja}の点数表番号は1（医科）・3（歯科）・4（調剤）・6（訪問看護）のいずれかです。",
+            f"{en} score-table digit must be 1 (medical), 3 (dental), 4 (pharmacy) or 6 (visiting nursing).",
+        )
     return _check_digit_problem(field, ja, en, value)
 
 
@@ -197,7 +223,9 @@ def check_individual_number(value: str, field: str = "individual_number"):
     if p:
         return p
     if int(value[-1]) != individual_number_check_digit(value[:-1]):
-        return FieldProblem(field, "check_digit", f"{ja}の検証番号が正しくありません。", f"{en} has a wrong check digit.")
+        return FieldProblem(
+            field, "check_digit", f"{ja}の検証番号が正しくありません。", f"{en} has a wrong check digit."
+        )
     return None
 
 

@@ -3,6 +3,7 @@
 Pure: the CLI prints these lines, the web templates lay the same pairs out; so both screens show
 exactly the seed's items in the seed's order, with 和暦 dates and "-" for withheld values.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -75,8 +76,9 @@ def _certificates(result: dict) -> list[tuple[str, str]]:
     if lim:
         kind = codes.LIMIT_CERTIFICATE_CLASSES.get(lim.get("LimitApplicationCertificateClassification"), "-")
         bracket = codes.LIMIT_CERTIFICATE_BRACKETS.get(lim.get("LimitApplicationCertificateClassificationFlag"))
-        period = _period(lim.get("LimitApplicationCertificateValidStartDate"),
-                         lim.get("LimitApplicationCertificateValidEndDate"))
+        period = _period(
+            lim.get("LimitApplicationCertificateValidStartDate"), lim.get("LimitApplicationCertificateValidEndDate")
+        )
         out.append(("限度額適用認定証", f"{kind}{f' 適用区分{bracket}' if bracket else ''}（{period}）"))
     for sd in (result.get("SpecificDiseasesCertificateList") or {}).get("SpecificDiseasesCertificateInfo") or []:
         disease = codes.SPECIFIC_DISEASES.get(sd.get("SpecificDiseasesDiseaseCategory"), "-")
@@ -113,7 +115,11 @@ def advice(check: dict) -> str | None:
     c = check.get("Contact")
     # The A1 result's own validity decides: with 併用 the body says 1 because the insurance is valid,
     # yet the medical-assistance part may still be 未委託.
-    a1 = [r for r in check.get("ResultList") or [] if r.get("InsuredCardClassification") == codes.CARD_CLASS_MEDICAL_ASSISTANCE]
+    a1 = [
+        r
+        for r in check.get("ResultList") or []
+        if r.get("InsuredCardClassification") == codes.CARD_CLASS_MEDICAL_ASSISTANCE
+    ]
     v = a1[0].get("QualificationValidity") if a1 else check.get("QualificationValidity")
     if v == codes.VALID or not c:
         return None

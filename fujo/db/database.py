@@ -4,6 +4,7 @@
 a lock upgrade; on PostgreSQL it is an ordinary transaction. Either way a failure rolls back the
 whole transaction: a half-done write never remains.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -48,9 +49,12 @@ class Database:
 def next_values(conn: Connection, name: str, count: int = 1) -> int:
     """Reserve ``count`` numbers of counter ``name``; returns the first. The row lock taken by the
     UPDATE is held to commit, so numbers become visible in the order they were handed out."""
-    res = conn.execute(update(schema.counters).where(schema.counters.c.name == name)
-                       .values(value=schema.counters.c.value + count)
-                       .returning(schema.counters.c.value)).scalar()
+    res = conn.execute(
+        update(schema.counters)
+        .where(schema.counters.c.name == name)
+        .values(value=schema.counters.c.value + count)
+        .returning(schema.counters.c.value)
+    ).scalar()
     if res is None:
         conn.execute(schema.counters.insert().values(name=name, value=count))
         res = count

@@ -1,4 +1,5 @@
 """Create or migrate the schema with Alembic (``fujo init``)."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -7,22 +7,39 @@ by (recipient, month), reference number by (facility, person) — and one insert
 Tickets are append-only revisions: the current one has ``superseded_by`` NULL; ``seq`` is a
 gap-free, commit-ordered change counter so a facility can fetch "what changed since" safely.
 """
+
 from __future__ import annotations
 
-from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer,
-                        MetaData, String, Table, Text, UniqueConstraint)
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
-metadata = MetaData(naming_convention={
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-})
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
 
 ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite rowid aliases need INTEGER
 
 organisations = Table(
-    "organisations", metadata,
+    "organisations",
+    metadata,
     Column("id", ID, primary_key=True, autoincrement=True),
     Column("kind", String(20), nullable=False),  # admin | welfare_office | facility | insurer
     Column("code", String(20), nullable=False),  # 医療機関コード / 保険者番号 / office code
@@ -37,13 +54,15 @@ organisations = Table(
 )
 
 office_payers = Table(  # the 公費負担者番号 a 福祉事務所 writes under
-    "office_payers", metadata,
+    "office_payers",
+    metadata,
     Column("payer_number", String(8), primary_key=True),
     Column("organisation_id", ID, ForeignKey("organisations.id"), nullable=False, index=True),
 )
 
 credentials = Table(
-    "credentials", metadata,
+    "credentials",
+    metadata,
     Column("id", ID, primary_key=True, autoincrement=True),
     Column("organisation_id", ID, ForeignKey("organisations.id"), nullable=False, index=True),
     Column("token_hash", String(64), nullable=False, unique=True),  # sha256 hex of the bearer token
@@ -56,7 +75,8 @@ credentials = Table(
 )
 
 persons = Table(  # a card holder (the individual behind 個人番号; the number itself is never stored)
-    "persons", metadata,
+    "persons",
+    metadata,
     Column("id", ID, primary_key=True, autoincrement=True),
     Column("public_id", String(36), nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -71,11 +91,12 @@ persons = Table(  # a card holder (the individual behind 個人番号; the numbe
 Index("ix_persons_individual_number_hash", persons.c.individual_number_hash, unique=True)
 
 cards = Table(  # virtual My Number card: its 利用者証明用電子証明書
-    "cards", metadata,
+    "cards",
+    metadata,
     Column("id", ID, primary_key=True, autoincrement=True),
     Column("person_id", ID, ForeignKey("persons.id"), nullable=False, index=True),
     Column("serial", String(40), nullable=False, unique=True),  # certificate serial, hex
-    Column("fingerprint", String(64), nullable=False),          # sha256 of the DER certificate
+    Column("fingerprint", String(64), nullable=False),  # sha256 of the DER certificate
     Column("not_before", DateTime(timezone=True), nullable=False),
     Column("not_after", DateTime(timezone=True), nullable=False),
     Column("issued_at", DateTime(timezone=True), nullable=False),
@@ -84,7 +105,8 @@ cards = Table(  # virtual My Number card: its 利用者証明用電子証明書
 )
 
 card_challenges = Table(
-    "card_challenges", metadata,
+    "card_challenges",
+    metadata,
     Column("id", ID, primary_key=True, autoincrement=True),
     Column("nonce", String(64), nullable=False, unique=True),
     Column("organisation_id", ID, ForeignKey("organisations.id")),  # NULL: the recipient portal
@@ -94,10 +116,11 @@ card_challenges = Table(
 )
 
 recipients = Table(  # 被保護者 as registered by the 福祉事務所
-    "recipients", metadata,
+    "recipients",
+    metadata,
     Column("id", ID, primary_key=True, autoincrement=True),
-    Column("payer_number", String(8), nullable=False),        # 公費負担者番号
-    Column("recipient_number", String(7), nullable=False),    # 受給者番号
+    Column("payer_number", String(8), nullable=False),  # 公費負担者番号
+    Column("recipient_number", String(7), nullable=False),  # 受給者番号
     Column("person_id", ID, ForeignKey("persons.id"), index=True),  # 初回ひも付け
     Column("name", String(60), nullable=False),
     Column("name_kana", String(60), nullable=False),
@@ -105,10 +128,10 @@ recipients = Table(  # 被保護者 as registered by the 福祉事務所
     Column("birthdate", Date, nullable=False),
     Column("address", String(200)),
     Column("post_number", String(8)),
-    Column("qualification_date", Date, nullable=False),       # 保護開始・再開日
-    Column("disqualification_date", Date),                    # 保護停止・廃止日
-    Column("disqualification_kind", String(1)),              # 1 停止, 2 廃止 (codes.DISQUALIFICATION_KINDS)
-    Column("disqualification_reason", String(200)),          # the office's reason text
+    Column("qualification_date", Date, nullable=False),  # 保護開始・再開日
+    Column("disqualification_date", Date),  # 保護停止・廃止日
+    Column("disqualification_kind", String(1)),  # 1 停止, 2 廃止 (codes.DISQUALIFICATION_KINDS)
+    Column("disqualification_reason", String(200)),  # the office's reason text
     Column("version", Integer, nullable=False, server_default="1"),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
@@ -116,7 +139,8 @@ recipients = Table(  # 被保護者 as registered by the 福祉事務所
 )
 
 recipient_history = Table(  # every earlier state of a recipient (nothing is overwritten unseen)
-    "recipient_history", metadata,
+    "recipient_history",
+    metadata,
     Column("id", ID, primary_key=True, autoincrement=True),
     Column("recipient_id", ID, ForeignKey("recipients.id"), nullable=False, index=True),
     Column("version", Integer, nullable=False),
@@ -127,7 +151,7 @@ recipient_history = Table(  # every earlier state of a recipient (nothing is ove
 
 _ticket_cols = [
     Column("ticket_type", String(2), nullable=False),
-    Column("treatment_month", String(6), nullable=False),     # 診療年月 yyyyMM
+    Column("treatment_month", String(6), nullable=False),  # 診療年月 yyyyMM
     Column("valid_from", Date, nullable=False),
     Column("valid_to", Date, nullable=False),
     Column("issue_number", String(20)),
@@ -154,7 +178,8 @@ _ticket_cols = [
 ]
 
 tickets = Table(  # 医療券/調剤券, one row per revision
-    "tickets", metadata,
+    "tickets",
+    metadata,
     Column("id", ID, primary_key=True, autoincrement=True),
     Column("ticket_key", String(36), nullable=False, index=True),  # stable id across revisions
     Column("revision", Integer, nullable=False),
@@ -162,7 +187,7 @@ tickets = Table(  # 医療券/調剤券, one row per revision
     Column("status", String(10), nullable=False),  # active | cancelled
     *_ticket_cols,
     Column("previous_facility_code", String(10)),  # when an amendment moved the ticket elsewhere
-    Column("superseded_by", ID),                  # NULL = current revision
+    Column("superseded_by", ID),  # NULL = current revision
     Column("seq", BigInteger, nullable=False, unique=True),  # commit-ordered change counter
     Column("registered_at", DateTime(timezone=True), nullable=False),  # first registration
     Column("changed_at", DateTime(timezone=True), nullable=False),
@@ -170,21 +195,25 @@ tickets = Table(  # 医療券/調剤券, one row per revision
     Column("change_reason", String(200)),
     UniqueConstraint("ticket_key", "revision"),
 )
-Index("ix_tickets_current_by_recipient", tickets.c.recipient_id, tickets.c.treatment_month,
-      tickets.c.superseded_by)
-Index("ix_tickets_current_by_facility", tickets.c.designated_facility_code, tickets.c.treatment_month,
-      tickets.c.superseded_by)
+Index("ix_tickets_current_by_recipient", tickets.c.recipient_id, tickets.c.treatment_month, tickets.c.superseded_by)
+Index(
+    "ix_tickets_current_by_facility",
+    tickets.c.designated_facility_code,
+    tickets.c.treatment_month,
+    tickets.c.superseded_by,
+)
 Index("ix_tickets_changes_by_facility", tickets.c.designated_facility_code, tickets.c.seq)
 Index("ix_tickets_changes_by_previous", tickets.c.previous_facility_code, tickets.c.seq)
 Index("ix_tickets_issue_number", tickets.c.issue_number, tickets.c.treatment_month)  # duplicate 交付番号
 
 facilities = Table(  # the facility registry: every 医療機関・薬局 a ticket may name, fujo user or not
-    "facilities", metadata,
+    "facilities",
+    metadata,
     Column("id", ID, primary_key=True, autoincrement=True),
-    Column("code", String(10), nullable=False, unique=True),   # 医療機関コード
-    Column("name", String(80), nullable=False),                # 指定医療機関名 on tickets
-    Column("score_table", String(1), nullable=False),          # 点数表 (from the code): 1 医科 3 歯科 4 調剤 6 訪問看護
-    Column("prefecture", String(2), nullable=False),           # 都道府県番号 (from the code)
+    Column("code", String(10), nullable=False, unique=True),  # 医療機関コード
+    Column("name", String(80), nullable=False),  # 指定医療機関名 on tickets
+    Column("score_table", String(1), nullable=False),  # 点数表 (from the code): 1 医科 3 歯科 4 調剤 6 訪問看護
+    Column("prefecture", String(2), nullable=False),  # 都道府県番号 (from the code)
     Column("address", String(200)),
     Column("phone", String(30)),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -192,13 +221,15 @@ facilities = Table(  # the facility registry: every 医療機関・薬局 a tick
 )
 
 counters = Table(  # row-locked counters: the lock orders commits, so cursors never skip a change
-    "counters", metadata,
+    "counters",
+    metadata,
     Column("name", String(40), primary_key=True),
     Column("value", BigInteger, nullable=False),
 )
 
 insurance_qualifications = Table(  # 医療保険の資格 (the 併用 case)
-    "insurance_qualifications", metadata,
+    "insurance_qualifications",
+    metadata,
     Column("id", ID, primary_key=True, autoincrement=True),
     Column("person_id", ID, ForeignKey("persons.id"), index=True),
     Column("registered_by", ID, ForeignKey("organisations.id"), nullable=False),
@@ -220,20 +251,20 @@ insurance_qualifications = Table(  # 医療保険の資格 (the 併用 case)
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     # issue 7 (migration 0002): what clinics import from an insurance result
-    Column("insured_name", String(60)),              # 被保険者氏名（世帯主氏名）
-    Column("name_of_other", String(60)),             # 氏名（その他）
+    Column("insured_name", String(60)),  # 被保険者氏名（世帯主氏名）
+    Column("name_of_other", String(60)),  # 氏名（その他）
     Column("name_of_other_kana", String(60)),
-    Column("card_issuance_date", Date),              # 被保険者証交付年月日
-    Column("card_valid_from", Date),                 # 被保険者証有効開始年月日
-    Column("card_valid_to", Date),                   # 被保険者証有効終了年月日
-    Column("contribution_ratio", String(3)),         # 一部負担金割合 010/020/030
-    Column("preschool", String(1)),                  # 未就学区分
-    Column("elderly_certificate_date", Date),        # 高齢受給者証
+    Column("card_issuance_date", Date),  # 被保険者証交付年月日
+    Column("card_valid_from", Date),  # 被保険者証有効開始年月日
+    Column("card_valid_to", Date),  # 被保険者証有効終了年月日
+    Column("contribution_ratio", String(3)),  # 一部負担金割合 010/020/030
+    Column("preschool", String(1)),  # 未就学区分
+    Column("elderly_certificate_date", Date),  # 高齢受給者証
     Column("elderly_valid_from", Date),
     Column("elderly_valid_to", Date),
     Column("elderly_contribution_ratio", String(3)),
-    Column("limit_classification", String(2)),       # 限度額適用認定証
-    Column("limit_bracket", String(3)),              # 適用区分 A01… / B01…
+    Column("limit_classification", String(2)),  # 限度額適用認定証
+    Column("limit_bracket", String(3)),  # 適用区分 A01… / B01…
     Column("limit_certificate_date", Date),
     Column("limit_valid_from", Date),
     Column("limit_valid_to", Date),
@@ -243,13 +274,13 @@ insurance_qualifications = Table(  # 医療保険の資格 (the 併用 case)
     Column("specific_disease_certificate_date", Date),
     Column("specific_disease_valid_from", Date),
     Column("specific_disease_valid_to", Date),
-    Column("specific_disease_self_pay", Integer),    # 自己負担限度額 (円)
+    Column("specific_disease_self_pay", Integer),  # 自己負担限度額 (円)
 )
-Index("ix_insurance_by_numbers", insurance_qualifications.c.insurer_number,
-      insurance_qualifications.c.card_number)
+Index("ix_insurance_by_numbers", insurance_qualifications.c.insurer_number, insurance_qualifications.c.card_number)
 
 reference_numbers = Table(  # 照会番号: a facility's own patient number (診察券 use)
-    "reference_numbers", metadata,
+    "reference_numbers",
+    metadata,
     Column("id", ID, primary_key=True, autoincrement=True),
     Column("facility_id", ID, ForeignKey("organisations.id"), nullable=False),
     Column("person_id", ID, ForeignKey("persons.id"), nullable=False),
@@ -259,7 +290,8 @@ reference_numbers = Table(  # 照会番号: a facility's own patient number (診
 )
 
 check_log = Table(  # every check and every download: who asked, about whom, when, how, outcome
-    "check_log", metadata,
+    "check_log",
+    metadata,
     Column("id", ID, primary_key=True, autoincrement=True),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("organisation_id", ID, nullable=False),
@@ -278,7 +310,8 @@ Index("ix_check_log_recipient", check_log.c.recipient_id, check_log.c.at)
 Index("ix_check_log_org_at", check_log.c.organisation_id, check_log.c.at)
 
 idempotency_keys = Table(
-    "idempotency_keys", metadata,
+    "idempotency_keys",
+    metadata,
     Column("organisation_id", ID, primary_key=True),
     Column("key", String(100), primary_key=True),
     Column("request_hash", String(64), nullable=False),
@@ -288,7 +321,8 @@ idempotency_keys = Table(
 )
 
 users = Table(  # people who sign in to the web screens, each acting for one organisation
-    "users", metadata,
+    "users",
+    metadata,
     Column("id", ID, primary_key=True, autoincrement=True),
     Column("organisation_id", ID, ForeignKey("organisations.id"), nullable=False, index=True),
     Column("login", String(60), nullable=False, unique=True),
@@ -300,23 +334,25 @@ users = Table(  # people who sign in to the web screens, each acting for one org
 )
 
 setting_changes = Table(  # who changed an organisation's setting (「医療扶助」 …), and when
-    "setting_changes", metadata,
+    "setting_changes",
+    metadata,
     Column("id", ID, primary_key=True, autoincrement=True),
     Column("organisation_id", ID, ForeignKey("organisations.id"), nullable=False),
     Column("setting", String(40), nullable=False),
     Column("value", String(20), nullable=False),
     Column("changed_at", DateTime(timezone=True), nullable=False),
-    Column("user_id", ID, ForeignKey("users.id")),   # on the screens …
-    Column("credential_id", ID),                      # … or through the API
-    Column("actor", String(100), nullable=False),     # login or token label, with the role
+    Column("user_id", ID, ForeignKey("users.id")),  # on the screens …
+    Column("credential_id", ID),  # … or through the API
+    Column("actor", String(100), nullable=False),  # login or token label, with the role
 )
 Index("ix_setting_changes_org", setting_changes.c.organisation_id, setting_changes.c.changed_at)
 
 web_sessions = Table(  # server-side sessions: logout and expiry take effect at once
-    "web_sessions", metadata,
-    Column("id", String(64), primary_key=True),           # sha256 of the random cookie value
-    Column("user_id", ID, ForeignKey("users.id")),        # staff session, or …
-    Column("person_id", ID, ForeignKey("persons.id")),    # … a recipient proven by card
+    "web_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),  # sha256 of the random cookie value
+    Column("user_id", ID, ForeignKey("users.id")),  # staff session, or …
+    Column("person_id", ID, ForeignKey("persons.id")),  # … a recipient proven by card
     Column("csrf_token", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),

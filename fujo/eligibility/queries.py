@@ -1,34 +1,50 @@
 """The hot-path queries of a check, built once at import (SQLAlchemy caches their compiled form).
 Each is one indexed equality lookup returning plain rows; no ORM objects are loaded."""
+
 from __future__ import annotations
 
 from sqlalchemy import and_, bindparam, select
 
 from ..db import schema as s
 
-r, t, o, op, q, ref = (s.recipients, s.tickets, s.organisations, s.office_payers,
-                       s.insurance_qualifications, s.reference_numbers)
+r, t, o, op, q, ref = (
+    s.recipients,
+    s.tickets,
+    s.organisations,
+    s.office_payers,
+    s.insurance_qualifications,
+    s.reference_numbers,
+)
 
-RECIPIENT_BY_NUMBERS = select(r).where(r.c.payer_number == bindparam("payer"),
-                                       r.c.recipient_number == bindparam("rn"))
+RECIPIENT_BY_NUMBERS = select(r).where(r.c.payer_number == bindparam("payer"), r.c.recipient_number == bindparam("rn"))
 RECIPIENTS_OF_PERSON = select(r).where(r.c.person_id == bindparam("pid"))
-TICKETS_OF_MONTH = select(t).where(t.c.recipient_id == bindparam("rid"), t.c.treatment_month == bindparam("month"),
-                                   t.c.superseded_by.is_(None), t.c.status == "active")
+TICKETS_OF_MONTH = select(t).where(
+    t.c.recipient_id == bindparam("rid"),
+    t.c.treatment_month == bindparam("month"),
+    t.c.superseded_by.is_(None),
+    t.c.status == "active",
+)
 INSURANCE_OF_PERSON = select(q).where(q.c.person_id == bindparam("pid")).order_by(q.c.qualification_date.desc())
 INSURANCE_BY_NUMBERS = select(q).where(q.c.insurer_number == bindparam("ins"), q.c.card_number == bindparam("num"))
-OFFICE_OF_PAYER = (select(o.c.name, o.c.phone).select_from(op.join(o, o.c.id == op.c.organisation_id))
-                   .where(op.c.payer_number == bindparam("payer")))
-REFERENCE = select(ref.c.reference_number).where(ref.c.facility_id == bindparam("fid"),
-                                                 ref.c.person_id == bindparam("pid"))
+OFFICE_OF_PAYER = (
+    select(o.c.name, o.c.phone)
+    .select_from(op.join(o, o.c.id == op.c.organisation_id))
+    .where(op.c.payer_number == bindparam("payer"))
+)
+REFERENCE = select(ref.c.reference_number).where(
+    ref.c.facility_id == bindparam("fid"), ref.c.person_id == bindparam("pid")
+)
 
 # The recipient with what the answer needs besides tickets — the office to name (and call) and this
 # facility's 照会番号 — in one round trip.
-_WITH_CONTEXT = (select(r, o.c.name.label("office_name"), o.c.phone.label("office_phone"),
-                        ref.c.reference_number.label("reference_number"))
-                 .select_from(r.outerjoin(op, op.c.payer_number == r.c.payer_number)
-                              .outerjoin(o, o.c.id == op.c.organisation_id)
-                              .outerjoin(ref, and_(ref.c.person_id == r.c.person_id,
-                                                   ref.c.facility_id == bindparam("fid")))))
-RECIPIENT_IN_CONTEXT = _WITH_CONTEXT.where(r.c.payer_number == bindparam("payer"),
-                                           r.c.recipient_number == bindparam("rn"))
+_WITH_CONTEXT = select(
+    r, o.c.name.label("office_name"), o.c.phone.label("office_phone"), ref.c.reference_number.label("reference_number")
+).select_from(
+    r.outerjoin(op, op.c.payer_number == r.c.payer_number)
+    .outerjoin(o, o.c.id == op.c.organisation_id)
+    .outerjoin(ref, and_(ref.c.person_id == r.c.person_id, ref.c.facility_id == bindparam("fid")))
+)
+RECIPIENT_IN_CONTEXT = _WITH_CONTEXT.where(
+    r.c.payer_number == bindparam("payer"), r.c.recipient_number == bindparam("rn")
+)
 RECIPIENTS_OF_PERSON_IN_CONTEXT = _WITH_CONTEXT.where(r.c.person_id == bindparam("pid"))

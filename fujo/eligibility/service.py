@@ -4,6 +4,7 @@ card. One path for every adapter (HTTP, CLI, terminal, web): they all call these
 A check reads in one short transaction (a few indexed lookups), decides with the pure core, and
 records the check in ``check_log`` in its own short write.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -15,8 +16,17 @@ from ..cards.reader import LIMIT_CONSENT, SPECIFIC_DISEASES_CONSENT, consent_bit
 from ..cards.service import verify_proof
 from ..core import codes, notices, numbers
 from ..core.dates import month_of, now_jst, parse_date, wire_date, wire_time
-from ..core.eligibility import (NOT_DESIGNATED, NOT_REGISTERED, active_on, assistance_result, consent_fields, decide_assistance, decide_insurance,
-                                insurance_result, overall_validity)
+from ..core.eligibility import (
+    NOT_DESIGNATED,
+    NOT_REGISTERED,
+    active_on,
+    assistance_result,
+    consent_fields,
+    decide_assistance,
+    decide_insurance,
+    insurance_result,
+    overall_validity,
+)
 from ..core.errors import FieldProblem, Forbidden, FujoError, Problems, ValidationFailed
 from ..audit.service import check_row, record_check
 from ..audit.writer import writer_for
@@ -34,15 +44,21 @@ ASSISTANCE_HIDDEN = "医療扶助の資格があります。環境設定で「�
 
 
 def _disabled() -> AssistanceDisabled:
-    return AssistanceDisabled("この医療機関・薬局は「医療扶助」を「利用しない」設定です。環境設定で「利用する」に変更してください。",
-                              "Medical assistance is switched off for this facility (setting 医療扶助: 利用しない).")
+    return AssistanceDisabled(
+        "この医療機関・薬局は「医療扶助」を「利用しない」設定です。環境設定で「利用する」に変更してください。",
+        "Medical assistance is switched off for this facility (setting 医療扶助: 利用しない).",
+    )
 
 
 def _envelope(principal: Principal, on: dt.date, ref_class: str, results: list[dict], now: dt.datetime) -> dict:
-    return {"ProcessExecutionTime": wire_time(now), "QualificationConfirmationDate": wire_date(on),
-            "ReferenceClassification": ref_class, "MedicalInstitutionCode": principal.code,
-            "QualificationValidity": overall_validity([x["QualificationValidity"] for x in results]),
-            "ResultList": results}
+    return {
+        "ProcessExecutionTime": wire_time(now),
+        "QualificationConfirmationDate": wire_date(on),
+        "ReferenceClassification": ref_class,
+        "MedicalInstitutionCode": principal.code,
+        "QualificationValidity": overall_validity([x["QualificationValidity"] for x in results]),
+        "ResultList": results,
+    }
 
 
 def public_reason(reason: str) -> str:
@@ -75,8 +91,10 @@ def _assistance(conn, principal: Principal, rec, on: dt.date, newer: bool):
 def _newer_exists(conn, rec, on: dt.date) -> bool:
     if rec.person_id is None:
         return False
-    return any(x.id != rec.id and active_on(x.qualification_date, x.disqualification_date, on)
-               for x in conn.execute(Q.RECIPIENTS_OF_PERSON, {"pid": rec.person_id}))
+    return any(
+        x.id != rec.id and active_on(x.qualification_date, x.disqualification_date, on)
+        for x in conn.execute(Q.RECIPIENTS_OF_PERSON, {"pid": rec.person_id})
+    )
 
 
 def _confirmation_date(value, problems: Problems) -> dt.date:
@@ -103,8 +121,8 @@ async def check_by_numbers_async(db: Database, principal: Principal, *args, **kw
 
 
 # --- many checks by numbers in one call (a receipt computer's month-start re-check) -------------
-BATCH_MAX = 1000        # items per batch: one group commit of the audit writer (audit/writer.py MAX_BATCH)
-BATCH_TIMEOUT = 120.0   # seconds the HTTP answer waits for a batch's reads and audit records
+BATCH_MAX = 1000  # items per batch: one group commit of the audit writer (audit/writer.py MAX_BATCH)
+BATCH_TIMEOUT = 120.0  # seconds the HTTP answer waits for a batch's reads and audit records
 
 
 class BatchTimeout(FujoError):
@@ -116,9 +134,16 @@ def require_batch(principal: Principal, count: int) -> None:
     """Refuse a batch before any item is read: facility role, at most :data:`BATCH_MAX` items."""
     principal.require(FACILITY)
     if count > BATCH_MAX:
-        raise ValidationFailed(problems=[FieldProblem(
-            "items", "too_many_items", f"一度に照会できるのは{BATCH_MAX:,}件までです（{count:,}件）。分けて照会してください。",
-            f"At most {BATCH_MAX:,} items per batch ({count:,} given): split the batch.")])
+        raise ValidationFailed(
+            problems=[
+                FieldProblem(
+                    "items",
+                    "too_many_items",
+                    f"一度に照会できるのは{BATCH_MAX:,}件までです（{count:,}件）。分けて照会してください。",
+                    f"At most {BATCH_MAX:,} items per batch ({count:,} given): split the batch.",
+                )
+            ]
+        )
 
 
 def check_numbers_batch(db: Database, principal: Principal, items: list) -> dict:
@@ -154,27 +179,43 @@ def check_numbers_batch(db: Database, principal: Principal, items: list) -> dict
     futures = [writer.submit(row) for _, row in checked]
     for (out, _), fut in zip(checked, futures):
         out["CheckId"] = fut.result(timeout=BATCH_TIMEOUT)
-    return {"ProcessExecutionTime": wire_time(db.now()), "MedicalInstitutionCode": principal.code,
-            "NumberOfProcessingResult": len(answers), "NumberOfNormalProcessing": len(checked),
-            "NumberOfError": len(answers) - len(checked), "Results": answers}
+    return {
+        "ProcessExecutionTime": wire_time(db.now()),
+        "MedicalInstitutionCode": principal.code,
+        "NumberOfProcessingResult": len(answers),
+        "NumberOfNormalProcessing": len(checked),
+        "NumberOfError": len(answers) - len(checked),
+        "Results": answers,
+    }
 
 
-async def check_numbers_batch_async(db: Database, principal: Principal, items: list,
-                                    timeout: float | None = None) -> dict:
+async def check_numbers_batch_async(
+    db: Database, principal: Principal, items: list, timeout: float | None = None
+) -> dict:
     """The batch off the event loop: its reads and audit writes run in a worker thread, and the
     answer waits at most ``timeout`` seconds (then 503; checks already made stay recorded)."""
     try:
-        return await asyncio.wait_for(asyncio.to_thread(check_numbers_batch, db, principal, items),
-                                      BATCH_TIMEOUT if timeout is None else timeout)
+        return await asyncio.wait_for(
+            asyncio.to_thread(check_numbers_batch, db, principal, items), BATCH_TIMEOUT if timeout is None else timeout
+        )
     except TimeoutError:
-        raise BatchTimeout("一括照会が時間内に終わりませんでした。件数を減らして再度照会してください。",
-                           "The batch did not finish in time; send fewer items.") from None
+        raise BatchTimeout(
+            "一括照会が時間内に終わりませんでした。件数を減らして再度照会してください。",
+            "The batch did not finish in time; send fewer items.",
+        ) from None
 
 
-def prepare_numbers_check(db: Database, principal: Principal, insurer_number: str, identification_number: str,
-                          birthdate=None, confirmation_date=None, card_symbol: str | None = None,
-                          branch_number: str | None = None, limit_application_consent: bool = False
-                          ) -> tuple[dict, dict]:
+def prepare_numbers_check(
+    db: Database,
+    principal: Principal,
+    insurer_number: str,
+    identification_number: str,
+    birthdate=None,
+    confirmation_date=None,
+    card_symbol: str | None = None,
+    branch_number: str | None = None,
+    limit_application_consent: bool = False,
+) -> tuple[dict, dict]:
     """Check by the numbers on a paper 医療券/調剤券, a prescription or an insurance card; returns
     the answer and the check_log row that must be recorded before the answer is given.
 
@@ -193,8 +234,14 @@ def prepare_numbers_check(db: Database, principal: Principal, insurer_number: st
     else:
         problems.add(numbers.check_insurer_number(ins, field="insurer_number"))
         if not identification_number or len(identification_number) > 40:
-            problems.add(FieldProblem("identification_number", "required", "被保険者番号を入力してください。",
-                                      "identification_number is required."))
+            problems.add(
+                FieldProblem(
+                    "identification_number",
+                    "required",
+                    "被保険者番号を入力してください。",
+                    "identification_number is required.",
+                )
+            )
     # The birth date is required (as in the national interface): without it, numbers alone would
     # let anyone enumerate who receives public assistance.
     bd, p = parse_date(birthdate, "birthdate", "生年月日", required=True)
@@ -210,8 +257,9 @@ def prepare_numbers_check(db: Database, principal: Principal, insurer_number: st
     multiple = False
     with db.read() as conn:
         if assistance:
-            rec = conn.execute(Q.RECIPIENT_IN_CONTEXT, {"payer": ins, "rn": identification_number,
-                                                        "fid": principal.organisation_id}).first()
+            rec = conn.execute(
+                Q.RECIPIENT_IN_CONTEXT, {"payer": ins, "rn": identification_number, "fid": principal.organisation_id}
+            ).first()
             if rec is not None and rec.birthdate != bd:
                 rec = None
             if rec is None:
@@ -221,16 +269,21 @@ def prepare_numbers_check(db: Database, principal: Principal, insurer_number: st
                 if office is not None:
                     contact = {"OfficeName": office.name, "Phone": office.phone}
             else:
-                newer = (not active_on(rec.qualification_date, rec.disqualification_date, on)
-                         and _newer_exists(conn, rec, on))
+                newer = not active_on(rec.qualification_date, rec.disqualification_date, on) and _newer_exists(
+                    conn, rec, on
+                )
                 res, decision, contact = _assistance(conn, principal, rec, on, newer)
                 decision_reason = decision.reason
                 results = [res]
         else:
             rows = conn.execute(Q.INSURANCE_BY_NUMBERS, {"ins": ins, "num": identification_number}).all()
-            rows = [x for x in rows if (card_symbol in (None, "") or x.card_symbol == card_symbol)
-                    and (branch_number in (None, "") or x.branch_number == branch_number)
-                    and x.birthdate == bd]
+            rows = [
+                x
+                for x in rows
+                if (card_symbol in (None, "") or x.card_symbol == card_symbol)
+                and (branch_number in (None, "") or x.branch_number == branch_number)
+                and x.birthdate == bd
+            ]
             results = []
             if len({x.person_id or ("q", x.id) for x in rows}) > 1:
                 multiple = True  # 複数該当: several people match; reveal none of them (give the 枝番)
@@ -238,8 +291,9 @@ def prepare_numbers_check(db: Database, principal: Principal, insurer_number: st
                 qual = rows[0]
                 ref = _ref(conn, principal, qual.person_id)
                 limit_at = now if limit_application_consent else None
-                results = [insurance_result(x, v, ref, limit_consent_at=limit_at)
-                           for x, v in decide_insurance(rows, on)]
+                results = [
+                    insurance_result(x, v, ref, limit_consent_at=limit_at) for x, v in decide_insurance(rows, on)
+                ]
     out = _envelope(principal, on, codes.REFERENCE_NUMBERS, results, now)
     if multiple:
         out["QualificationValidity"] = codes.MULTIPLE
@@ -248,11 +302,17 @@ def prepare_numbers_check(db: Database, principal: Principal, insurer_number: st
     if decision_reason:
         out["Reason"] = public_reason(decision_reason)
     notices.annotate(out)
-    return out, check_row(db, principal, "numbers", out["QualificationValidity"],
-                          person_id=(rec.person_id if rec else qual.person_id if qual else None),
-                          recipient_id=rec.id if rec else None, reason=decision_reason,
-                          consent=consent_bits({LIMIT_CONSENT: True}) if qual and limit_application_consent else None,
-                          at=now)
+    return out, check_row(
+        db,
+        principal,
+        "numbers",
+        out["QualificationValidity"],
+        person_id=(rec.person_id if rec else qual.person_id if qual else None),
+        recipient_id=rec.id if rec else None,
+        reason=decision_reason,
+        consent=consent_bits({LIMIT_CONSENT: True}) if qual and limit_application_consent else None,
+        at=now,
+    )
 
 
 def _ref(conn, principal: Principal, person_id) -> str | None:
@@ -261,8 +321,16 @@ def _ref(conn, principal: Principal, person_id) -> str | None:
     return conn.execute(Q.REFERENCE, {"fid": principal.organisation_id, "pid": person_id}).scalar()
 
 
-def check_by_card(db: Database, ca: CardAuthority, principal: Principal, challenge: str, certificate: str,
-                  signature: str, consent: str, confirmation_date=None) -> dict:
+def check_by_card(
+    db: Database,
+    ca: CardAuthority,
+    principal: Principal,
+    challenge: str,
+    certificate: str,
+    signature: str,
+    consent: str,
+    confirmation_date=None,
+) -> dict:
     """Check by My Number card: verify the card proof, then return every qualification of the
     holder (医療保険 and, if the facility uses it, 医療扶助) with the consent given at the reader."""
     principal.require(FACILITY)
@@ -279,18 +347,26 @@ def check_by_card(db: Database, ca: CardAuthority, principal: Principal, challen
     specific_at = now if given[SPECIFIC_DISEASES_CONSENT] else None
     with db.read() as conn:
         ref = _ref(conn, principal, person_id)
-        results = [insurance_result(x, v, ref, limit_at, specific_at)
-                   for x, v in decide_insurance(conn.execute(Q.INSURANCE_OF_PERSON, {"pid": person_id}).all(), on)]
+        results = [
+            insurance_result(x, v, ref, limit_at, specific_at)
+            for x, v in decide_insurance(conn.execute(Q.INSURANCE_OF_PERSON, {"pid": person_id}).all(), on)
+        ]
         if principal.medical_assistance_enabled:
-            rec = _pick_recipient(conn.execute(Q.RECIPIENTS_OF_PERSON_IN_CONTEXT,
-                                               {"pid": person_id, "fid": principal.organisation_id}).all(), on)
+            rec = _pick_recipient(
+                conn.execute(
+                    Q.RECIPIENTS_OF_PERSON_IN_CONTEXT, {"pid": person_id, "fid": principal.organisation_id}
+                ).all(),
+                on,
+            )
             if rec is not None:
                 res, decision, contact = _assistance(conn, principal, rec, on, False)
                 reason = decision.reason
                 results.append(res)
         else:  # 「医療扶助」 off: say that there is one (without any of its data), so the desk knows to switch
-            hidden = any(active_on(x.qualification_date, x.disqualification_date, on)
-                         for x in conn.execute(Q.RECIPIENTS_OF_PERSON, {"pid": person_id}))
+            hidden = any(
+                active_on(x.qualification_date, x.disqualification_date, on)
+                for x in conn.execute(Q.RECIPIENTS_OF_PERSON, {"pid": person_id})
+            )
     cons = consent_fields(given, now)
     for res in results:
         res.update(cons)
@@ -304,6 +380,15 @@ def check_by_card(db: Database, ca: CardAuthority, principal: Principal, challen
         out["MedicalAssistanceNotice"] = ASSISTANCE_HIDDEN
         if "ProcessingResultCode" not in out:  # so the レセコン reads it in the file too
             out["ProcessingResultCode"], out["ProcessingResultMessage"] = "FJ0101", ASSISTANCE_HIDDEN
-    out["CheckId"] = record_check(db, principal, "card", out["QualificationValidity"], person_id=person_id,
-                                  recipient_id=rec.id if rec else None, reason=reason, consent=consent, at=now)
+    out["CheckId"] = record_check(
+        db,
+        principal,
+        "card",
+        out["QualificationValidity"],
+        person_id=person_id,
+        recipient_id=rec.id if rec else None,
+        reason=reason,
+        consent=consent,
+        at=now,
+    )
     return out

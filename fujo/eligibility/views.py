@@ -1,4 +1,5 @@
 """Facility API (医療機関・薬局): check by card (challenge → proof) and check by numbers."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -21,21 +22,29 @@ class CardCheckIn(BaseModel):
     challenge: str = Field(max_length=64)
     certificate: str = Field(description="the card's certificate, base64 DER", max_length=8000)
     signature: str = Field(description="base64 RSA PKCS#1 v1.5 SHA-256 signature", max_length=2000)
-    consent: str = Field("0000", description="consent bits given at the reader: 薬剤情報, 診療情報, 特定健診情報, 手術情報"
-                         " and, optionally, 限度額適用認定証 (5th) and 特定疾病療養受療証 (6th) information",
-                         max_length=6)
+    consent: str = Field(
+        "0000",
+        description="consent bits given at the reader: 薬剤情報, 診療情報, 特定健診情報, 手術情報"
+        " and, optionally, 限度額適用認定証 (5th) and 特定疾病療養受療証 (6th) information",
+        max_length=6,
+    )
     confirmation_date: str | None = Field(None, description="資格確認日 (default: today, JST)", max_length=10)
 
 
 class NumbersCheckIn(BaseModel):
-    insurer_number: str = Field(description="公費負担者番号 (法別12) or 保険者番号", max_length=8, examples=["12130019"])
+    insurer_number: str = Field(
+        description="公費負担者番号 (法別12) or 保険者番号", max_length=8, examples=["12130019"]
+    )
     identification_number: str = Field(description="受給者番号, or 被保険者番号", max_length=40, examples=["1010008"])
     birthdate: str | None = Field(None, description="生年月日 (YYYY-MM-DD)", max_length=10)
     card_symbol: str | None = Field(None, description="記号 (insurance)", max_length=40)
     branch_number: str | None = Field(None, description="枝番 (insurance)", max_length=2)
     confirmation_date: str | None = Field(None, description="資格確認日 (default: today, JST)", max_length=10)
-    limit_application_consent: bool = Field(False, description="the patient consents to the 限度額適用認定証 "
-                                            "information (LimitApplicationCertificateRelatedConsFlg 1)")
+    limit_application_consent: bool = Field(
+        False,
+        description="the patient consents to the 限度額適用認定証 "
+        "information (LimitApplicationCertificateRelatedConsFlg 1)",
+    )
 
 
 @router.post("/card/challenge")
@@ -46,8 +55,11 @@ def card_challenge(db: DB, caller: Caller):
 
 @router.post("/card")
 def check_by_card(body: CardCheckIn, db: DB, ca: CA, caller: Caller):
-    return JSON(service.check_by_card(db, ca, caller, body.challenge, body.certificate, body.signature,
-                                      body.consent, body.confirmation_date))
+    return JSON(
+        service.check_by_card(
+            db, ca, caller, body.challenge, body.certificate, body.signature, body.consent, body.confirmation_date
+        )
+    )
 
 
 @router.post("/numbers")
@@ -55,15 +67,25 @@ async def check_by_numbers(body: NumbersCheckIn, db: DB, caller: Caller):
     """Check by the numbers of a paper 医療券/調剤券, prescription or insurance card."""
     # async on purpose: the reads are a few indexed lookups (sub-millisecond), and the audit record
     # is awaited, so no thread is parked while the group commit runs.
-    return JSON(await service.check_by_numbers_async(db, caller, body.insurer_number, body.identification_number,
-                                                     body.birthdate, body.confirmation_date, body.card_symbol,
-                                                     body.branch_number,
-                                                     limit_application_consent=body.limit_application_consent))
+    return JSON(
+        await service.check_by_numbers_async(
+            db,
+            caller,
+            body.insurer_number,
+            body.identification_number,
+            body.birthdate,
+            body.confirmation_date,
+            body.card_symbol,
+            body.branch_number,
+            limit_application_consent=body.limit_application_consent,
+        )
+    )
 
 
 class NumbersBatchItemIn(NumbersCheckIn):
-    arbitrary_identifier: str | None = Field(None, description="the client's own id of this item, echoed back",
-                                             max_length=100)
+    arbitrary_identifier: str | None = Field(
+        None, description="the client's own id of this item, echoed back", max_length=100
+    )
 
 
 class NumbersBatchIn(BaseModel):
@@ -71,15 +93,17 @@ class NumbersBatchIn(BaseModel):
     # it does not refuse the batch.
     items: list[SkipValidation[NumbersBatchItemIn]] = Field(
         description=f"up to {service.BATCH_MAX:,} items, each the body of POST /checks/numbers "
-                    "(+ arbitrary_identifier); answered in this order")
+        "(+ arbitrary_identifier); answered in this order"
+    )
 
 
 class BatchResultOut(BaseModel):
     Index: int = Field(description="position of the item in the request (0-based)")
     ArbitraryIdentifier: str | None = Field(None, description="the item's arbitrary_identifier, echoed")
     Check: dict[str, Any] | None = Field(None, description="the answer POST /checks/numbers gives (with CheckId)")
-    Error: dict[str, Any] | None = Field(None, description="why the item was not checked: code, message_ja, "
-                                                          "message_en, fields")
+    Error: dict[str, Any] | None = Field(
+        None, description="why the item was not checked: code, message_ja, message_en, fields"
+    )
 
 
 class NumbersBatchOut(BaseModel):
@@ -97,8 +121,9 @@ def _batch_item(raw) -> dict:
         return NumbersBatchItemIn.model_validate(raw).model_dump()
     except PydanticError as e:
         problems = [_problem(x) for x in e.errors()]
-        out = {"error": ValidationFailed(problems=[p if p.field != "body" else replace(p, field="item")
-                                                   for p in problems])}
+        out = {
+            "error": ValidationFailed(problems=[p if p.field != "body" else replace(p, field="item") for p in problems])
+        }
         ident = raw.get("arbitrary_identifier") if isinstance(raw, dict) else None
         if isinstance(ident, str) and len(ident) <= 100:
             out["arbitrary_identifier"] = ident

@@ -1,4 +1,5 @@
 """Facility API: the 「医療扶助」 setting and 照会番号 registration."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter
@@ -43,5 +44,15 @@ def put_settings(body: SettingsIn, db: DB, caller: Caller):
 @router.put("/references")
 def register_reference(body: ReferenceIn, db: DB, ca: CA, caller: Caller):
     pid = service.person_from_card(db, ca, caller, body.card_proof.model_dump()) if body.card_proof else None
-    return JSON(service.register_reference(db, caller, body.reference_number, body.insurer_number,
-                                           body.identification_number, pid, body.birthdate, body.branch_number))
+    return JSON(
+        service.register_reference(
+            db,
+            caller,
+            body.reference_number,
+            body.insurer_number,
+            body.identification_number,
+            pid,
+            body.birthdate,
+            body.branch_number,
+        )
+    )

@@ -1,5 +1,6 @@
 """Health-insurance qualifications (医療保険の資格) registered by insurers, so that one card check
 returns both qualifications for a person who has both (the 併用 case)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -36,10 +37,17 @@ def _dict(row) -> dict:
 def insert_qualification(conn, principal: Principal, rec: dict, person_id, now) -> int:
     principal.require(INSURER, ADMIN)
     if principal.kind == INSURER and rec["insurer_number"] != principal.code:
-        raise Forbidden(f"保険者番号{rec['insurer_number']}はこの保険者の番号ではありません。",
-                        f"Insurer number {rec['insurer_number']} is not yours.")
-    return conn.execute(q_.insert().values(**rec, person_id=person_id, registered_by=principal.organisation_id or 0,
-                                           created_at=now, updated_at=now).returning(q_.c.id)).scalar_one()
+        raise Forbidden(
+            f"保険者番号{rec['insurer_number']}はこの保険者の番号ではありません。",
+            f"Insurer number {rec['insurer_number']} is not yours.",
+        )
+    return conn.execute(
+        q_.insert()
+        .values(
+            **rec, person_id=person_id, registered_by=principal.organisation_id or 0, created_at=now, updated_at=now
+        )
+        .returning(q_.c.id)
+    ).scalar_one()
 
 
 def card_holder(conn, serial: str | None) -> int | None:
@@ -49,8 +57,13 @@ def card_holder(conn, serial: str | None) -> int | None:
         return None
     person_id = conn.execute(select(s.cards.c.person_id).where(s.cards.c.serial == serial)).scalar()
     if person_id is None:
-        raise ValidationFailed(problems=[FieldProblem("card_serial", "unknown_card", "カードが見つかりません。",
-                                                      f"No card with serial {serial}.")])
+        raise ValidationFailed(
+            problems=[
+                FieldProblem(
+                    "card_serial", "unknown_card", "カードが見つかりません。", f"No card with serial {serial}."
+                )
+            ]
+        )
     return person_id
 
 

@@ -1,4 +1,5 @@
 """Insurer API (保険者): health-insurance qualifications for the 併用 case."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
@@ -11,9 +12,11 @@ from . import service
 
 router = APIRouter(prefix="/api/v1/insurance-qualifications", tags=["insurer"])
 
-QualificationIn = model_from_fields("InsuranceQualificationIn", INSURANCE_FIELDS,
-                                    card_serial=(str | None, Field(None, max_length=40,
-                                                                   description="link to this card's holder")))
+QualificationIn = model_from_fields(
+    "InsuranceQualificationIn",
+    INSURANCE_FIELDS,
+    card_serial=(str | None, Field(None, max_length=40, description="link to this card's holder")),
+)
 
 
 @router.post("", status_code=201)

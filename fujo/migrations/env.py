@@ -1,4 +1,5 @@
 """Alembic environment: the URL comes from the caller (fujo.db.migrate), never from a file."""
+
 from alembic import context
 
 from fujo.db.schema import metadata
@@ -14,6 +15,7 @@ def run() -> None:
             context.run_migrations()
         return
     from sqlalchemy import create_engine
+
     engine = create_engine(config.get_main_option("sqlalchemy.url"))
     with engine.connect() as conn:
         context.configure(connection=conn, target_metadata=metadata, render_as_batch=True)

@@ -1,12 +1,25 @@
 """Organisations (福祉事務所, 医療機関・薬局, 保険者, 運用管理者) and their API credentials."""
+
 from __future__ import annotations
 
 import time
 
 from sqlalchemy import bindparam, select, update
 
-from ..auth.principal import (ADMIN, DEFAULT_ROLE, FACILITY, INSURER, KINDS, MANAGER, ROLES, WELFARE_OFFICE, Principal,
-                              hash_token, new_token, role_label)
+from ..auth.principal import (
+    ADMIN,
+    DEFAULT_ROLE,
+    FACILITY,
+    INSURER,
+    KINDS,
+    MANAGER,
+    ROLES,
+    WELFARE_OFFICE,
+    Principal,
+    hash_token,
+    new_token,
+    role_label,
+)
 from ..core import numbers
 from ..core.errors import Conflict, FieldProblem, NotFound, Problems, Unauthorized
 from ..db import schema as s
@@ -17,47 +30,83 @@ _o = s.organisations
 
 def validate_org(kind: str, code: str, name: str, payer_numbers: list[str] | None, problems: Problems) -> None:
     if kind not in KINDS:
-        problems.add(FieldProblem("kind", "code", f"種別は{'・'.join(KINDS)}のいずれかです。",
-                                  f"kind must be one of {', '.join(KINDS)}."))
+        problems.add(
+            FieldProblem(
+                "kind", "code", f"種別は{'・'.join(KINDS)}のいずれかです。", f"kind must be one of {', '.join(KINDS)}."
+            )
+        )
     limit = 80 if kind == FACILITY else 100  # a facility's name is the 指定医療機関名 of tickets (80)
     if not name or not name.strip():
         problems.add(FieldProblem("name", "required", "名称を入力してください。", "name is required."))
     elif len(name) > limit:
-        problems.add(FieldProblem("name", "too_long", f"名称は{limit}文字以内です。",
-                                  f"name must be at most {limit} characters."))
+        problems.add(
+            FieldProblem(
+                "name", "too_long", f"名称は{limit}文字以内です。", f"name must be at most {limit} characters."
+            )
+        )
     if kind == FACILITY:
         problems.add(numbers.check_facility_code(code or "", field="code"))
     elif kind == INSURER:
         problems.add(numbers.check_insurer_number(code or "", field="code"))
     elif not code or len(code) > 20 or not code.isascii():
-        problems.add(FieldProblem("code", "code", "コードは20文字以内の英数字です。", "code must be 1-20 ASCII characters."))
+        problems.add(
+            FieldProblem("code", "code", "コードは20文字以内の英数字です。", "code must be 1-20 ASCII characters.")
+        )
     if kind == WELFARE_OFFICE:
         if not payer_numbers:
-            problems.add(FieldProblem("payer_numbers", "required", "公費負担者番号を1つ以上指定してください。",
-                                      "At least one payer number is required."))
+            problems.add(
+                FieldProblem(
+                    "payer_numbers",
+                    "required",
+                    "公費負担者番号を1つ以上指定してください。",
+                    "At least one payer number is required.",
+                )
+            )
         for i, p in enumerate(payer_numbers or []):
             problems.add(numbers.check_payer_number(p, field=f"payer_numbers[{i}]"))
 
 
-def create_organisation(db: Database, kind: str, code: str, name: str, phone: str | None = None,
-                        address: str | None = None, payer_numbers: list[str] | None = None) -> dict:
+def create_organisation(
+    db: Database,
+    kind: str,
+    code: str,
+    name: str,
+    phone: str | None = None,
+    address: str | None = None,
+    payer_numbers: list[str] | None = None,
+) -> dict:
     problems = Problems()
     code = numbers.normalize_insurer_number(code) if kind == INSURER else (code or "").strip()
     validate_org(kind, code, name, payer_numbers, problems)
     problems.raise_if_any()
     with db.write() as conn:
         if conn.execute(select(_o.c.id).where(_o.c.kind == kind, _o.c.code == code)).first():
-            raise Conflict(f"コード{code}の組織は既に登録されています。", f"An organisation {kind}/{code} already exists.")
+            raise Conflict(
+                f"コード{code}の組織は既に登録されています。", f"An organisation {kind}/{code} already exists."
+            )
         for p in payer_numbers or []:
             if conn.execute(select(s.office_payers.c.payer_number).where(s.office_payers.c.payer_number == p)).first():
-                raise Conflict(f"公費負担者番号{p}は既に別の福祉事務所に登録されています。",
-                               f"Payer number {p} already belongs to another welfare office.")
+                raise Conflict(
+                    f"公費負担者番号{p}は既に別の福祉事務所に登録されています。",
+                    f"Payer number {p} already belongs to another welfare office.",
+                )
         # 「医療扶助」 starts as 利用しない: a facility switches it on (its 管理者, see facility.service)
-        oid = conn.execute(_o.insert().values(kind=kind, code=code, name=name.strip(), phone=phone, address=address,
-                                              medical_assistance_enabled=False, created_at=db.now())
-                           .returning(_o.c.id)).scalar_one()
+        oid = conn.execute(
+            _o.insert()
+            .values(
+                kind=kind,
+                code=code,
+                name=name.strip(),
+                phone=phone,
+                address=address,
+                medical_assistance_enabled=False,
+                created_at=db.now(),
+            )
+            .returning(_o.c.id)
+        ).scalar_one()
         if kind == FACILITY:  # a facility that uses fujo is a registered facility (tickets may name it)
             from ..registry.facilities import ensure_facility
+
             ensure_facility(conn, code, name.strip(), address, phone, db.now())
         for p in payer_numbers or []:
             conn.execute(s.office_payers.insert().values(payer_number=p, organisation_id=oid))
@@ -65,9 +114,16 @@ def create_organisation(db: Database, kind: str, code: str, name: str, phone: st
 
 
 def _org_dict(row, payers) -> dict:
-    return {"id": row.id, "kind": row.kind, "code": row.code, "name": row.name, "phone": row.phone,
-            "address": row.address, "medical_assistance_enabled": bool(row.medical_assistance_enabled),
-            "payer_numbers": payers}
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "code": row.code,
+        "name": row.name,
+        "phone": row.phone,
+        "address": row.address,
+        "medical_assistance_enabled": bool(row.medical_assistance_enabled),
+        "payer_numbers": payers,
+    }
 
 
 def get_organisation(db: Database, org_id: int) -> dict:
@@ -75,9 +131,15 @@ def get_organisation(db: Database, org_id: int) -> dict:
         row = conn.execute(select(_o).where(_o.c.id == org_id)).first()
         if not row:
             raise NotFound("組織が見つかりません。", f"No organisation {org_id}.")
-        payers = conn.execute(select(s.office_payers.c.payer_number)
-                              .where(s.office_payers.c.organisation_id == org_id)
-                              .order_by(s.office_payers.c.payer_number)).scalars().all()
+        payers = (
+            conn.execute(
+                select(s.office_payers.c.payer_number)
+                .where(s.office_payers.c.organisation_id == org_id)
+                .order_by(s.office_payers.c.payer_number)
+            )
+            .scalars()
+            .all()
+        )
     return _org_dict(row, list(payers))
 
 
@@ -95,9 +157,11 @@ def list_organisations(db: Database, kind: str | None = None) -> list[dict]:
 
 def office_for_payer(conn, payer_number: str):
     """The 福祉事務所 row (name, phone) that owns a 公費負担者番号."""
-    return conn.execute(select(_o.c.id, _o.c.name, _o.c.phone)
-                        .select_from(s.office_payers.join(_o, _o.c.id == s.office_payers.c.organisation_id))
-                        .where(s.office_payers.c.payer_number == payer_number)).first()
+    return conn.execute(
+        select(_o.c.id, _o.c.name, _o.c.phone)
+        .select_from(s.office_payers.join(_o, _o.c.id == s.office_payers.c.organisation_id))
+        .where(s.office_payers.c.payer_number == payer_number)
+    ).first()
 
 
 def validate_role(kind: str, role: str | None, problems: Problems, field: str = "role") -> str:
@@ -107,13 +171,20 @@ def validate_role(kind: str, role: str | None, problems: Problems, field: str = 
         return DEFAULT_ROLE.get(kind, MANAGER)
     if role not in table:
         allowed = "、".join(f"{r}（{ja}）" for r, ja in table.items())
-        problems.add(FieldProblem(field, "code", f"権限は{allowed}のいずれかです。",
-                                  f"role must be one of {', '.join(table)} for a {kind}."))
+        problems.add(
+            FieldProblem(
+                field,
+                "code",
+                f"権限は{allowed}のいずれかです。",
+                f"role must be one of {', '.join(table)} for a {kind}.",
+            )
+        )
     return role
 
 
-def issue_credential(db: Database, org_id: int, label: str | None = None, token: str | None = None,
-                     role: str | None = None) -> dict:
+def issue_credential(
+    db: Database, org_id: int, label: str | None = None, token: str | None = None, role: str | None = None
+) -> dict:
     """A new bearer token for the organisation, with a role inside it (default: the least one,
     e.g. 受付 for a facility). The token is shown once; only its hash is kept."""
     org = get_organisation(db, org_id)
@@ -122,35 +193,61 @@ def issue_credential(db: Database, org_id: int, label: str | None = None, token:
     problems.raise_if_any()
     token = token or new_token()
     with db.write() as conn:
-        cid = conn.execute(s.credentials.insert().values(organisation_id=org_id, token_hash=hash_token(token),
-                                                         label=label, created_at=db.now(), role=role)
-                           .returning(s.credentials.c.id)).scalar_one()
+        cid = conn.execute(
+            s.credentials.insert()
+            .values(organisation_id=org_id, token_hash=hash_token(token), label=label, created_at=db.now(), role=role)
+            .returning(s.credentials.c.id)
+        ).scalar_one()
     return {"id": cid, "organisation_id": org_id, "label": label, "role": role, "token": token}
 
 
 def list_credentials(db: Database, org_id: int) -> list[dict]:
     c = s.credentials
     with db.read() as conn:
-        rows = conn.execute(select(c.c.id, c.c.label, c.c.role, c.c.created_at, c.c.revoked_at)
-                            .where(c.c.organisation_id == org_id).order_by(c.c.id)).all()
-    return [{"id": r.id, "label": r.label, "role": r.role, "created_at": r.created_at.isoformat(),
-             "revoked": r.revoked_at is not None} for r in rows]
+        rows = conn.execute(
+            select(c.c.id, c.c.label, c.c.role, c.c.created_at, c.c.revoked_at)
+            .where(c.c.organisation_id == org_id)
+            .order_by(c.c.id)
+        ).all()
+    return [
+        {
+            "id": r.id,
+            "label": r.label,
+            "role": r.role,
+            "created_at": r.created_at.isoformat(),
+            "revoked": r.revoked_at is not None,
+        }
+        for r in rows
+    ]
 
 
 def revoke_credential(db: Database, org_id: int, credential_id: int) -> None:
     c = s.credentials
     with db.write() as conn:
-        n = conn.execute(update(c).where(c.c.id == credential_id, c.c.organisation_id == org_id,
-                                         c.c.revoked_at.is_(None)).values(revoked_at=db.now())).rowcount
+        n = conn.execute(
+            update(c)
+            .where(c.c.id == credential_id, c.c.organisation_id == org_id, c.c.revoked_at.is_(None))
+            .values(revoked_at=db.now())
+        ).rowcount
     clear_auth_cache()
     if not n:
         raise NotFound("有効な認証情報が見つかりません。", f"No active credential {credential_id}.")
 
 
-_AUTH_QUERY = (select(s.credentials.c.id.label("cid"), s.credentials.c.role, s.credentials.c.label, _o.c.id,
-                      _o.c.kind, _o.c.code, _o.c.name, _o.c.medical_assistance_enabled)
-               .select_from(s.credentials.join(_o, _o.c.id == s.credentials.c.organisation_id))
-               .where(s.credentials.c.revoked_at.is_(None), s.credentials.c.token_hash == bindparam("h")))
+_AUTH_QUERY = (
+    select(
+        s.credentials.c.id.label("cid"),
+        s.credentials.c.role,
+        s.credentials.c.label,
+        _o.c.id,
+        _o.c.kind,
+        _o.c.code,
+        _o.c.name,
+        _o.c.medical_assistance_enabled,
+    )
+    .select_from(s.credentials.join(_o, _o.c.id == s.credentials.c.organisation_id))
+    .where(s.credentials.c.revoked_at.is_(None), s.credentials.c.token_hash == bindparam("h"))
+)
 _PAYERS_QUERY = select(s.office_payers.c.payer_number).where(s.office_payers.c.organisation_id == bindparam("oid"))
 
 # Authentication is on every call, so its answer is kept for a few seconds per process. Changes made
@@ -181,26 +278,54 @@ def authenticate(db: Database, token: str) -> Principal:
         payers = frozenset()
         if row.kind == WELFARE_OFFICE:
             payers = frozenset(conn.execute(_PAYERS_QUERY, {"oid": row.id}).scalars())
-    p = Principal(row.id, row.kind, row.code, row.name, row.cid, payers, bool(row.medical_assistance_enabled),
-                  role=row.role, actor=f"APIトークン {row.label or row.cid}（{role_label(row.kind, row.role)}）")
+    p = Principal(
+        row.id,
+        row.kind,
+        row.code,
+        row.name,
+        row.cid,
+        payers,
+        bool(row.medical_assistance_enabled),
+        role=row.role,
+        actor=f"APIトークン {row.label or row.cid}（{role_label(row.kind, row.role)}）",
+    )
     if len(_auth_cache) > 10_000:
         _auth_cache.clear()
     _auth_cache[key] = (now + AUTH_CACHE_SECONDS, p)
     return p
 
 
-def principal_for(db: Database, kind: str, code: str, role: str = MANAGER, user_id: int | None = None,
-                  actor: str = "運用管理者（CLI）") -> Principal:
+def principal_for(
+    db: Database,
+    kind: str,
+    code: str,
+    role: str = MANAGER,
+    user_id: int | None = None,
+    actor: str = "運用管理者（CLI）",
+) -> Principal:
     """Act as an organisation: from the operator's CLI (no token: the operator has the database;
     full rights), or for a signed-in web user (``role``, ``user_id``, ``actor`` of that user)."""
     with db.read() as conn:
         row = conn.execute(select(_o).where(_o.c.kind == kind, _o.c.code == code)).first()
         if not row:
             raise NotFound(f"{code}の組織が見つかりません。", f"No {kind} with code {code}.")
-        payers = frozenset(conn.execute(select(s.office_payers.c.payer_number)
-                                        .where(s.office_payers.c.organisation_id == row.id)).scalars())
-    return Principal(row.id, row.kind, row.code, row.name, None, payers, bool(row.medical_assistance_enabled),
-                     role=role, user_id=user_id, actor=actor)
+        payers = frozenset(
+            conn.execute(
+                select(s.office_payers.c.payer_number).where(s.office_payers.c.organisation_id == row.id)
+            ).scalars()
+        )
+    return Principal(
+        row.id,
+        row.kind,
+        row.code,
+        row.name,
+        None,
+        payers,
+        bool(row.medical_assistance_enabled),
+        role=role,
+        user_id=user_id,
+        actor=actor,
+    )
 
 
 def admin_principal() -> Principal:

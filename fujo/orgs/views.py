@@ -1,4 +1,5 @@
 """Administrator API: organisations and their credentials."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter
@@ -13,8 +14,9 @@ router = APIRouter(prefix="/api/v1/organisations", tags=["administrator"])
 
 class OrganisationIn(BaseModel):
     kind: str = Field(description="admin | welfare_office | facility | insurer")
-    code: str = Field(description="医療機関コード (facility), 保険者番号 (insurer), office code (welfare office)",
-                      max_length=20)
+    code: str = Field(
+        description="医療機関コード (facility), 保険者番号 (insurer), office code (welfare office)", max_length=20
+    )
     name: str = Field(max_length=100)
     phone: str | None = Field(None, max_length=30)
     address: str | None = Field(None, max_length=200)
@@ -23,16 +25,21 @@ class OrganisationIn(BaseModel):
 
 class CredentialIn(BaseModel):
     label: str | None = Field(None, max_length=100)
-    role: str | None = Field(None, max_length=20,
-                             description="role inside the organisation: facility reception | clinician | manager, "
-                                         "welfare office caseworker | manager (default: reception / caseworker)")
+    role: str | None = Field(
+        None,
+        max_length=20,
+        description="role inside the organisation: facility reception | clinician | manager, "
+        "welfare office caseworker | manager (default: reception / caseworker)",
+    )
 
 
 @router.post("", status_code=201)
 def create_organisation(body: OrganisationIn, db: DB, caller: Caller):
     caller.require(ADMIN)
-    return JSON(service.create_organisation(db, body.kind, body.code, body.name, body.phone, body.address,
-                                            body.payer_numbers), status_code=201)
+    return JSON(
+        service.create_organisation(db, body.kind, body.code, body.name, body.phone, body.address, body.payer_numbers),
+        status_code=201,
+    )
 
 
 @router.get("")

@@ -7,6 +7,7 @@ written in one transaction. Columns are the field names (header row required); U
 without BOM) and Shift_JIS (cp932) are read. Tickets meet the registry's rules (fujo.core.ticket_rules)
 against the database and against the other rows of the same file.
 """
+
 from __future__ import annotations
 
 import csv
@@ -46,7 +47,7 @@ MAX_ROWS = 200_000
 
 @dataclass
 class RowError:
-    row: int      # line number in the file (header = 1)
+    row: int  # line number in the file (header = 1)
     field: str
     message_ja: str
     message_en: str
@@ -63,8 +64,13 @@ class ImportReport:
     errors: list[RowError] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {"kind": self.kind, "rows": self.rows, "written": self.written, "ok": not self.errors,
-                "errors": [e.as_dict() for e in self.errors]}
+        return {
+            "kind": self.kind,
+            "rows": self.rows,
+            "written": self.written,
+            "ok": not self.errors,
+            "errors": [e.as_dict() for e in self.errors],
+        }
 
 
 class ImportFailed(FujoError):
@@ -73,8 +79,10 @@ class ImportFailed(FujoError):
 
     def __init__(self, report: ImportReport):
         n = len(report.errors)
-        super().__init__(f"{n}件の誤りがあるため、ファイル全体を取り込みませんでした。",
-                         f"{n} problem(s) found; nothing from the file was imported.")
+        super().__init__(
+            f"{n}件の誤りがあるため、ファイル全体を取り込みませんでした。",
+            f"{n} problem(s) found; nothing from the file was imported.",
+        )
         self.report = report
 
     def as_dict(self) -> dict:
@@ -89,15 +97,30 @@ def decode(data: bytes) -> str:
             return data.decode(enc)
         except UnicodeDecodeError:
             continue
-    raise ValidationFailed(problems=[FieldProblem("file", "encoding", "文字コードはUTF-8またはShift_JISにしてください。",
-                                                  "The file must be UTF-8 or Shift_JIS.")])
+    raise ValidationFailed(
+        problems=[
+            FieldProblem(
+                "file",
+                "encoding",
+                "文字コードはUTF-8またはShift_JISにしてください。",
+                "The file must be UTF-8 or Shift_JIS.",
+            )
+        ]
+    )
 
 
 def parse(kind: str, data: bytes) -> tuple[list[dict], ImportReport]:
     if kind not in KINDS:
-        raise ValidationFailed(problems=[FieldProblem("kind", "code",
-                                                      "種類はrecipients・tickets・insurance・facilitiesのいずれかです。",
-                                                      "kind must be recipients, tickets, insurance or facilities.")])
+        raise ValidationFailed(
+            problems=[
+                FieldProblem(
+                    "kind",
+                    "code",
+                    "種類はrecipients・tickets・insurance・facilitiesのいずれかです。",
+                    "kind must be recipients, tickets, insurance or facilities.",
+                )
+            ]
+        )
     report = ImportReport(kind)
     reader = csv.reader(io.StringIO(decode(data), newline=""))
     try:
@@ -105,15 +128,23 @@ def parse(kind: str, data: bytes) -> tuple[list[dict], ImportReport]:
     except StopIteration:
         raise ValidationFailed(problems=[FieldProblem("file", "empty", "ファイルが空です。", "The file is empty.")])
     except csv.Error as e:
-        raise ValidationFailed(problems=[FieldProblem("file", "csv", f"CSVとして読めません: {e}", f"Not valid CSV: {e}")])
+        raise ValidationFailed(
+            problems=[FieldProblem("file", "csv", f"CSVとして読めません: {e}", f"Not valid CSV: {e}")]
+        )
     unknown = [h for h in header if h not in KINDS[kind]]
     missing = [h for h in REQUIRED[kind] if h not in header]
     if unknown or missing or len(set(header)) != len(header):
-        probs = [FieldProblem(h, "unknown_column", f"列「{h}」は使えません。", f"Unknown column '{h}'.") for h in unknown]
-        probs += [FieldProblem(h, "missing_column", f"必須の列「{h}」がありません。", f"Required column '{h}' is missing.")
-                  for h in missing]
+        probs = [
+            FieldProblem(h, "unknown_column", f"列「{h}」は使えません。", f"Unknown column '{h}'.") for h in unknown
+        ]
+        probs += [
+            FieldProblem(h, "missing_column", f"必須の列「{h}」がありません。", f"Required column '{h}' is missing.")
+            for h in missing
+        ]
         if len(set(header)) != len(header):
-            probs.append(FieldProblem("header", "duplicate_column", "同じ列名が重複しています。", "A column name is repeated."))
+            probs.append(
+                FieldProblem("header", "duplicate_column", "同じ列名が重複しています。", "A column name is repeated.")
+            )
         raise ValidationFailed(problems=probs)
     rows = []
     try:
@@ -121,15 +152,31 @@ def parse(kind: str, data: bytes) -> tuple[list[dict], ImportReport]:
             if not any(v.strip() for v in values):
                 continue
             if len(values) != len(header):
-                report.errors.append(RowError(line_no, "-", f"列の数が{len(values)}です（見出しは{len(header)}列）。",
-                                              f"{len(values)} columns, the header has {len(header)}."))
+                report.errors.append(
+                    RowError(
+                        line_no,
+                        "-",
+                        f"列の数が{len(values)}です（見出しは{len(header)}列）。",
+                        f"{len(values)} columns, the header has {len(header)}.",
+                    )
+                )
                 continue
             rows.append((line_no, dict(zip(header, values))))
             if len(rows) > MAX_ROWS:
-                raise ValidationFailed(problems=[FieldProblem("file", "too_many_rows", f"1ファイル{MAX_ROWS}行までです。",
-                                                              f"At most {MAX_ROWS} rows per file.")])
+                raise ValidationFailed(
+                    problems=[
+                        FieldProblem(
+                            "file",
+                            "too_many_rows",
+                            f"1ファイル{MAX_ROWS}行までです。",
+                            f"At most {MAX_ROWS} rows per file.",
+                        )
+                    ]
+                )
     except csv.Error as e:
-        raise ValidationFailed(problems=[FieldProblem("file", "csv", f"CSVとして読めません: {e}", f"Not valid CSV: {e}")])
+        raise ValidationFailed(
+            problems=[FieldProblem("file", "csv", f"CSVとして読めません: {e}", f"Not valid CSV: {e}")]
+        )
     report.rows = len(rows) + sum(1 for e in report.errors)
     clean = []
     seen = set()
@@ -140,8 +187,14 @@ def parse(kind: str, data: bytes) -> tuple[list[dict], ImportReport]:
                 rec = registry.clean_recipient(raw)
                 dup = (rec["payer_number"], rec["recipient_number"])
                 if dup in seen:
-                    report.errors.append(RowError(line_no, "recipient_number", "同じ受給者がファイル内で重複しています。",
-                                                  "The same recipient appears twice in the file."))
+                    report.errors.append(
+                        RowError(
+                            line_no,
+                            "recipient_number",
+                            "同じ受給者がファイル内で重複しています。",
+                            "The same recipient appears twice in the file.",
+                        )
+                    )
                 seen.add(dup)
                 clean.append((line_no, rec))
             elif kind == "tickets":
@@ -149,8 +202,14 @@ def parse(kind: str, data: bytes) -> tuple[list[dict], ImportReport]:
             elif kind == "facilities":
                 rec = facility_registry.clean_facility(raw)
                 if rec["code"] in seen:
-                    report.errors.append(RowError(line_no, "code", "同じ医療機関コードがファイル内で重複しています。",
-                                                  "The same facility code appears twice in the file."))
+                    report.errors.append(
+                        RowError(
+                            line_no,
+                            "code",
+                            "同じ医療機関コードがファイル内で重複しています。",
+                            "The same facility code appears twice in the file.",
+                        )
+                    )
                 seen.add(rec["code"])
                 clean.append((line_no, rec))
             else:
@@ -163,7 +222,7 @@ def parse(kind: str, data: bytes) -> tuple[list[dict], ImportReport]:
 
 def _chunks(items: list, n: int = 500):
     for i in range(0, len(items), n):
-        yield items[i:i + n]
+        yield items[i : i + n]
 
 
 def _existing_recipients(conn, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
@@ -175,8 +234,9 @@ def _existing_recipients(conn, keys: list[tuple[str, str]]) -> dict[tuple[str, s
         by_payer.setdefault(p, []).append(n)
     for payer, nums in by_payer.items():
         for chunk in _chunks(sorted(set(nums))):
-            for row in conn.execute(select(r.c.id, r.c.recipient_number)
-                                    .where(r.c.payer_number == payer, r.c.recipient_number.in_(chunk))):
+            for row in conn.execute(
+                select(r.c.id, r.c.recipient_number).where(r.c.payer_number == payer, r.c.recipient_number.in_(chunk))
+            ):
                 found[(payer, row.recipient_number)] = row.id
     return found
 
@@ -190,9 +250,15 @@ def _recipient_rows(conn, keys: list[tuple[str, str]]) -> dict:
         by_payer.setdefault(p, []).append(n)
     for payer, nums in by_payer.items():
         for chunk in _chunks(sorted(set(nums))):
-            for row in conn.execute(select(r.c.id, r.c.recipient_number, r.c.qualification_date,
-                                           r.c.disqualification_date, r.c.disqualification_kind)
-                                    .where(r.c.payer_number == payer, r.c.recipient_number.in_(chunk))):
+            for row in conn.execute(
+                select(
+                    r.c.id,
+                    r.c.recipient_number,
+                    r.c.qualification_date,
+                    r.c.disqualification_date,
+                    r.c.disqualification_kind,
+                ).where(r.c.payer_number == payer, r.c.recipient_number.in_(chunk))
+            ):
                 found[(payer, row.recipient_number)] = row
     return found
 
@@ -202,38 +268,57 @@ def _check_tickets(conn, clean: list, recs: dict, report: ImportReport) -> None:
     against the rows before it in the same file, so the file cannot hold a ticket twice either."""
     t = s.tickets
     facilities = facility_registry.facility_rows(
-        conn, [c for _, (_, _, x) in clean for c in (x["designated_facility_code"], x.get("prescription_issuer_code"))])
+        conn, [c for _, (_, _, x) in clean for c in (x["designated_facility_code"], x.get("prescription_issuer_code"))]
+    )
     months = sorted({x["treatment_month"] for _, (_, _, x) in clean})
     rids = sorted({recs[(p, n)].id for _, (p, n, _) in clean})
     by_recipient: dict = {}
     for chunk in _chunks(rids):
-        for row in conn.execute(select(t).where(t.c.recipient_id.in_(chunk), t.c.treatment_month.in_(months),
-                                                t.c.superseded_by.is_(None), t.c.status == "active")):
+        for row in conn.execute(
+            select(t).where(
+                t.c.recipient_id.in_(chunk),
+                t.c.treatment_month.in_(months),
+                t.c.superseded_by.is_(None),
+                t.c.status == "active",
+            )
+        ):
             by_recipient.setdefault((row.recipient_id, row.treatment_month), []).append(row)
     numbers = sorted({x["issue_number"] for _, (_, _, x) in clean if x.get("issue_number")})
     by_issue: dict = {}
     r = s.recipients
     for chunk in _chunks(numbers):
-        for row in conn.execute(select(t, r.c.payer_number).select_from(t.join(r, r.c.id == t.c.recipient_id))
-                                .where(t.c.issue_number.in_(chunk), t.c.treatment_month.in_(months),
-                                       t.c.superseded_by.is_(None), t.c.status == "active")):
+        for row in conn.execute(
+            select(t, r.c.payer_number)
+            .select_from(t.join(r, r.c.id == t.c.recipient_id))
+            .where(
+                t.c.issue_number.in_(chunk),
+                t.c.treatment_month.in_(months),
+                t.c.superseded_by.is_(None),
+                t.c.status == "active",
+            )
+        ):
             by_issue.setdefault((row.payer_number, row.treatment_month, row.issue_number), []).append(row)
     for ln, (p, n, x) in clean:
         rec = recs[(p, n)]
         problems = Problems()
         same_rm = by_recipient.setdefault((rec.id, x["treatment_month"]), [])
-        same_in = by_issue.setdefault((p, x["treatment_month"], x.get("issue_number")), []) if x.get("issue_number") else []
+        same_in = (
+            by_issue.setdefault((p, x["treatment_month"], x.get("issue_number")), []) if x.get("issue_number") else []
+        )
         ticket_rules.check_against_registry(x, rec, facilities, same_rm, same_in, None, problems)
         report.errors += [RowError(ln, pr.field, pr.message_ja, pr.message_en) for pr in problems.items]
-        mine = SimpleNamespace(ticket_key=f"row {ln}", **{k: x.get(k) for k in (
-            "designated_facility_code", "ticket_type", "treatment_month", "issue_number")})
+        mine = SimpleNamespace(
+            ticket_key=f"row {ln}",
+            **{k: x.get(k) for k in ("designated_facility_code", "ticket_type", "treatment_month", "issue_number")},
+        )
         same_rm.append(mine)  # later rows of the file meet this one as already registered
         if x.get("issue_number"):
             same_in.append(mine)
 
 
-def import_csv(db: Database, principal: Principal, kind: str, data: bytes,
-               progress: Callable[[int, int], None] | None = None) -> ImportReport:
+def import_csv(
+    db: Database, principal: Principal, kind: str, data: bytes, progress: Callable[[int, int], None] | None = None
+) -> ImportReport:
     """Validate the whole file, then write it in one transaction (or raise ImportFailed).
 
     The write is batched (lookups with IN, inserts with executemany) so a file of hundreds of
@@ -269,13 +354,20 @@ def import_csv(db: Database, principal: Principal, kind: str, data: bytes,
             for ln, rec in clean:
                 if (rec["payer_number"], rec["recipient_number"]) in existing:
                     n = rec["recipient_number"]
-                    report.errors.append(RowError(ln, "recipient_number", f"受給者番号{n}は既に登録されています。",
-                                                  f"Recipient {n} is already registered."))
+                    report.errors.append(
+                        RowError(
+                            ln,
+                            "recipient_number",
+                            f"受給者番号{n}は既に登録されています。",
+                            f"Recipient {n} is already registered.",
+                        )
+                    )
             if report.errors:
                 raise ImportFailed(report)
             for chunk in _chunks(clean, 1000):
-                conn.execute(s.recipients.insert(), [dict(rec, version=1, created_at=now, updated_at=now)
-                                                     for _, rec in chunk])
+                conn.execute(
+                    s.recipients.insert(), [dict(rec, version=1, created_at=now, updated_at=now) for _, rec in chunk]
+                )
                 step(len(chunk))
         elif kind == "tickets":
             scope_errors((ln, payer) for ln, (payer, _, _) in clean)
@@ -286,8 +378,11 @@ def import_csv(db: Database, principal: Principal, kind: str, data: bytes,
             ids = {k: r.id for k, r in recs.items()}
             for ln, (p, n, _) in clean:
                 if (p, n) not in ids:
-                    report.errors.append(RowError(ln, "recipient_number", f"受給者{p}/{n}が登録されていません。",
-                                                  f"No recipient {p}/{n}."))
+                    report.errors.append(
+                        RowError(
+                            ln, "recipient_number", f"受給者{p}/{n}が登録されていません。", f"No recipient {p}/{n}."
+                        )
+                    )
             if report.errors:
                 raise ImportFailed(report)
             _check_tickets(conn, clean, recs, report)
@@ -295,19 +390,38 @@ def import_csv(db: Database, principal: Principal, kind: str, data: bytes,
                 raise ImportFailed(report)
             seq = next_values(conn, "ticket_seq", total) if total else 0
             org = principal.organisation_id or None
-            for base, chunk in ((i, clean[i:i + 1000]) for i in range(0, total, 1000)):
-                conn.execute(s.tickets.insert(), [
-                    dict(t, ticket_key=str(uuid.uuid4()), revision=1, recipient_id=ids[(p, n)], status="active",
-                         seq=seq + base + j, registered_at=now, changed_at=now, changed_by=org)
-                    for j, (_, (p, n, t)) in enumerate(chunk)])
+            for base, chunk in ((i, clean[i : i + 1000]) for i in range(0, total, 1000)):
+                conn.execute(
+                    s.tickets.insert(),
+                    [
+                        dict(
+                            t,
+                            ticket_key=str(uuid.uuid4()),
+                            revision=1,
+                            recipient_id=ids[(p, n)],
+                            status="active",
+                            seq=seq + base + j,
+                            registered_at=now,
+                            changed_at=now,
+                            changed_by=org,
+                        )
+                        for j, (_, (p, n, t)) in enumerate(chunk)
+                    ],
+                )
                 step(len(chunk))
         elif kind == "facilities":
             principal.require(ADMIN)
             existing = facility_registry.facility_rows(conn, [r["code"] for _, r in clean])
             for ln, rec in clean:
                 if rec["code"] in existing:
-                    report.errors.append(RowError(ln, "code", f"医療機関コード{rec['code']}は既に登録されています。",
-                                                  f"Facility {rec['code']} is already registered."))
+                    report.errors.append(
+                        RowError(
+                            ln,
+                            "code",
+                            f"医療機関コード{rec['code']}は既に登録されています。",
+                            f"Facility {rec['code']} is already registered.",
+                        )
+                    )
             if report.errors:
                 raise ImportFailed(report)
             for chunk in _chunks(clean, 1000):
@@ -318,8 +432,11 @@ def import_csv(db: Database, principal: Principal, kind: str, data: bytes,
                 try:
                     insurance.insert_qualification(conn, principal, rec, insurance.card_holder(conn, serial), now)
                 except FujoError as e:
-                    probs = e.problems if isinstance(e, ValidationFailed) else [
-                        FieldProblem("insurer_number", e.code, e.message_ja, e.message_en)]
+                    probs = (
+                        e.problems
+                        if isinstance(e, ValidationFailed)
+                        else [FieldProblem("insurer_number", e.code, e.message_ja, e.message_en)]
+                    )
                     report.errors += [RowError(ln, p.field, p.message_ja, p.message_en) for p in probs]
                 step(1)
             if report.errors:
@@ -329,7 +446,8 @@ def import_csv(db: Database, principal: Principal, kind: str, data: bytes,
         # A bulk load leaves PostgreSQL's planner with stale statistics; the next import's IN
         # look-ups would then scan the whole table instead of using the unique index.
         table = {"recipients": "recipients", "tickets": "tickets", "facilities": "facilities"}.get(
-            kind, "insurance_qualifications")
+            kind, "insurance_qualifications"
+        )
         with db.engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(f"ANALYZE {table}")
     return report

@@ -6,6 +6,7 @@ A facility organisation is always a registered facility too (registering the org
 here when it is missing). The 運用管理者 registers facilities one by one or in bulk from a CSV file;
 the 点数表 and 都道府県 come from the code.
 """
+
 from __future__ import annotations
 
 import re
@@ -32,9 +33,16 @@ _PHONE = re.compile(r"^[0-9][0-9-]{0,29}$")
 
 
 def facility_dict(row) -> dict:
-    return {"code": row.code, "name": row.name, "score_table": row.score_table,
-            "kind": numbers.SCORE_TABLE_KINDS.get(row.score_table, "-"), "prefecture": row.prefecture,
-            "address": row.address, "phone": row.phone, "updated_at": aware(row.updated_at).isoformat()}
+    return {
+        "code": row.code,
+        "name": row.name,
+        "score_table": row.score_table,
+        "kind": numbers.SCORE_TABLE_KINDS.get(row.score_table, "-"),
+        "prefecture": row.prefecture,
+        "address": row.address,
+        "phone": row.phone,
+        "updated_at": aware(row.updated_at).isoformat(),
+    }
 
 
 def clean_facility(data: dict, partial: bool = False) -> dict:
@@ -57,15 +65,26 @@ def clean_facility(data: dict, partial: bool = False) -> dict:
         problems.add(p)
         out[f.name] = v
     if out.get("phone") and not _PHONE.match(out["phone"]):
-        problems.add(FieldProblem("phone", "phone", "電話番号は半角数字とハイフンで入力してください。",
-                                  "phone must be digits and hyphens."))
+        problems.add(
+            FieldProblem(
+                "phone",
+                "phone",
+                "電話番号は半角数字とハイフンで入力してください。",
+                "phone must be digits and hyphens.",
+            )
+        )
     code = out.get("code")
     if code and not problems:
         out["score_table"], out["prefecture"] = code[2], code[:2]
         if pref not in (None, "") and str(pref).strip().zfill(2) != code[:2]:
-            problems.add(FieldProblem("prefecture", "prefecture_mismatch",
-                                      f"都道府県番号が医療機関コードの都道府県番号（{code[:2]}）と一致しません。",
-                                      f"prefecture does not match the facility code's prefecture ({code[:2]})."))
+            problems.add(
+                FieldProblem(
+                    "prefecture",
+                    "prefecture_mismatch",
+                    f"都道府県番号が医療機関コードの都道府県番号（{code[:2]}）と一致しません。",
+                    f"prefecture does not match the facility code's prefecture ({code[:2]}).",
+                )
+            )
     problems.raise_if_any()
     return out
 
@@ -74,8 +93,18 @@ def ensure_facility(conn, code: str, name: str, address: str | None, phone: str 
     """Register ``code`` if it is not registered yet (used when a facility organisation is created)."""
     if conn.execute(select(f_.c.id).where(f_.c.code == code)).first():
         return
-    conn.execute(f_.insert().values(code=code, name=name[:80], score_table=code[2], prefecture=code[:2],
-                                    address=address, phone=phone, created_at=now, updated_at=now))
+    conn.execute(
+        f_.insert().values(
+            code=code,
+            name=name[:80],
+            score_table=code[2],
+            prefecture=code[:2],
+            address=address,
+            phone=phone,
+            created_at=now,
+            updated_at=now,
+        )
+    )
 
 
 def facility_rows(conn, codes) -> dict:
@@ -83,14 +112,14 @@ def facility_rows(conn, codes) -> dict:
     wanted = sorted({c for c in codes if c})
     out = {}
     for i in range(0, len(wanted), 500):
-        for row in conn.execute(select(f_).where(f_.c.code.in_(wanted[i:i + 500]))):
+        for row in conn.execute(select(f_).where(f_.c.code.in_(wanted[i : i + 500]))):
             out[row.code] = row
     return out
 
 
 def insert_facilities(conn, recs: list[dict], now) -> None:
     for i in range(0, len(recs), 1000):
-        conn.execute(f_.insert(), [dict(r, created_at=now, updated_at=now) for r in recs[i:i + 1000]])
+        conn.execute(f_.insert(), [dict(r, created_at=now, updated_at=now) for r in recs[i : i + 1000]])
 
 
 def register_facility(db: Database, principal: Principal, data: dict) -> dict:
@@ -98,8 +127,9 @@ def register_facility(db: Database, principal: Principal, data: dict) -> dict:
     rec = clean_facility(data)
     with db.write() as conn:
         if conn.execute(select(f_.c.id).where(f_.c.code == rec["code"])).first():
-            raise Conflict(f"医療機関コード{rec['code']}は既に登録されています。",
-                           f"Facility {rec['code']} is already registered.")
+            raise Conflict(
+                f"医療機関コード{rec['code']}は既に登録されています。", f"Facility {rec['code']} is already registered."
+            )
         insert_facilities(conn, [rec], db.now())
         return facility_dict(conn.execute(select(f_).where(f_.c.code == rec["code"])).first())
 
@@ -108,8 +138,9 @@ def update_facility(db: Database, principal: Principal, code: str, changes: dict
     """Change a facility's name, address or phone (the code, and so 点数表 and 都道府県, stay)."""
     principal.require(ADMIN)
     if "code" in changes and changes["code"] != code:
-        raise ValidationFailed(problems=[FieldProblem("code", "immutable", "医療機関コードは変更できません。",
-                                                      "code cannot be changed.")])
+        raise ValidationFailed(
+            problems=[FieldProblem("code", "immutable", "医療機関コードは変更できません。", "code cannot be changed.")]
+        )
     part = clean_facility({k: v for k, v in changes.items() if k != "code"}, partial=True)
     with db.write() as conn:
         n = conn.execute(update(f_).where(f_.c.code == code).values(**part, updated_at=db.now())).rowcount

@@ -9,6 +9,7 @@ the recipient's 保護 period, for a facility not in the registry or whose 点�
 with 社会保険あり, or a second active copy of an existing ticket (fujo.core.ticket_rules; the same
 rules for the API, the CSV import and the web form). The 指定医療機関名 comes from the registry.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -23,8 +24,14 @@ from ..auth.principal import ADMIN, WELFARE_OFFICE, Principal
 from ..core.dates import JST
 from ..core.errors import Conflict, FieldProblem, NotFound, Problems, ValidationFailed
 from ..core import ticket_rules
-from ..core.fields import (RECIPIENT_FIELDS, TICKET_FIELDS, check_period, check_ticket_rules, clean_record,
-                           normalize_kana)
+from ..core.fields import (
+    RECIPIENT_FIELDS,
+    TICKET_FIELDS,
+    check_period,
+    check_ticket_rules,
+    clean_record,
+    normalize_kana,
+)
 from ..db import schema as s
 from ..audit.service import record_many
 from ..core import numbers
@@ -50,8 +57,7 @@ def _iso(v):
 
 def recipient_dict(row) -> dict:
     d = {c: _iso(getattr(row, c)) for c in RECIPIENT_COLUMNS}
-    d.update(id=row.id, version=row.version, card_linked=row.person_id is not None,
-             updated_at=_iso(row.updated_at))
+    d.update(id=row.id, version=row.version, card_linked=row.person_id is not None, updated_at=_iso(row.updated_at))
     return d
 
 
@@ -60,12 +66,17 @@ def ticket_dict(row, payer_number: str | None = None, recipient_number: str | No
     if payer_number:
         d["payer_number"], d["recipient_number"] = payer_number, recipient_number
     d.update({c: _iso(getattr(row, c)) for c in TICKET_COLUMNS})
-    d.update(registered_at=_iso(row.registered_at), changed_at=_iso(row.changed_at), change_reason=row.change_reason,
-             seq=row.seq)
+    d.update(
+        registered_at=_iso(row.registered_at),
+        changed_at=_iso(row.changed_at),
+        change_reason=row.change_reason,
+        seq=row.seq,
+    )
     return d
 
 
 # --- validation shared by API, CSV and forms -------------------------------------------------
+
 
 def clean_recipient(data: dict, partial: bool = False) -> dict:
     problems = Problems()
@@ -80,13 +91,25 @@ def clean_recipient(data: dict, partial: bool = False) -> dict:
 def check_disqualification(rec: dict, problems: Problems) -> None:
     """保護停止・廃止日 goes with 停止 or 廃止 (and the office's reason), and they without it."""
     if rec.get("disqualification_date") and not rec.get("disqualification_kind"):
-        problems.add(FieldProblem("disqualification_kind", "required",
-                                  "停止・廃止日を入力した場合は停止・廃止の別を選んでください。",
-                                  "disqualification_kind (1 停止, 2 廃止) is required with disqualification_date."))
-    if not rec.get("disqualification_date") and (rec.get("disqualification_kind") or rec.get("disqualification_reason")):
-        problems.add(FieldProblem("disqualification_date", "required",
-                                  "停止・廃止の別・理由を入力した場合は停止・廃止日を入力してください。",
-                                  "disqualification_date is required with disqualification_kind or _reason."))
+        problems.add(
+            FieldProblem(
+                "disqualification_kind",
+                "required",
+                "停止・廃止日を入力した場合は停止・廃止の別を選んでください。",
+                "disqualification_kind (1 停止, 2 廃止) is required with disqualification_date.",
+            )
+        )
+    if not rec.get("disqualification_date") and (
+        rec.get("disqualification_kind") or rec.get("disqualification_reason")
+    ):
+        problems.add(
+            FieldProblem(
+                "disqualification_date",
+                "required",
+                "停止・廃止の別・理由を入力した場合は停止・廃止日を入力してください。",
+                "disqualification_date is required with disqualification_kind or _reason.",
+            )
+        )
 
 
 def clean_ticket(data: dict) -> dict:
@@ -115,6 +138,7 @@ def split_ticket_input(data: dict) -> tuple[str, str, dict]:
 
 # --- recipients ------------------------------------------------------------------------------
 
+
 def _recipient_row(conn, payer: str, rn: str, for_update: bool = False):
     q = select(r_).where(r_.c.payer_number == payer, r_.c.recipient_number == rn)
     if for_update:
@@ -131,10 +155,13 @@ def _require_read(principal: Principal, payer: str) -> None:
 def insert_recipient(conn, principal: Principal, rec: dict, now) -> int:
     principal.require_payer(rec["payer_number"])
     if _recipient_row(conn, rec["payer_number"], rec["recipient_number"]):
-        raise Conflict(f"受給者番号{rec['recipient_number']}は既に登録されています。",
-                       f"Recipient {rec['payer_number']}/{rec['recipient_number']} already exists.")
-    return conn.execute(r_.insert().values(**rec, version=1, created_at=now, updated_at=now)
-                        .returning(r_.c.id)).scalar_one()
+        raise Conflict(
+            f"受給者番号{rec['recipient_number']}は既に登録されています。",
+            f"Recipient {rec['payer_number']}/{rec['recipient_number']} already exists.",
+        )
+    return conn.execute(
+        r_.insert().values(**rec, version=1, created_at=now, updated_at=now).returning(r_.c.id)
+    ).scalar_one()
 
 
 def register_recipient(db: Database, principal: Principal, data: dict, in_tx: InTx = None) -> dict:
@@ -147,32 +174,50 @@ def register_recipient(db: Database, principal: Principal, data: dict, in_tx: In
     return out
 
 
-def update_recipient(db: Database, principal: Principal, payer: str, rn: str, changes: dict,
-                     expected_version: int | None = None) -> dict:
+def update_recipient(
+    db: Database, principal: Principal, payer: str, rn: str, changes: dict, expected_version: int | None = None
+) -> dict:
     """Change some fields of a recipient (e.g. 停止・廃止日 and reason); the earlier state is kept."""
     principal.require_payer(payer)
     for k in ("payer_number", "recipient_number"):
         if k in changes and changes[k] != {"payer_number": payer, "recipient_number": rn}[k]:
-            raise ValidationFailed(problems=[FieldProblem(k, "immutable", "番号は変更できません。新しく登録してください。",
-                                                          f"{k} cannot be changed; register a new recipient.")])
-    part = clean_recipient({k: v for k, v in changes.items() if k not in ("payer_number", "recipient_number")},
-                           partial=True)
+            raise ValidationFailed(
+                problems=[
+                    FieldProblem(
+                        k,
+                        "immutable",
+                        "番号は変更できません。新しく登録してください。",
+                        f"{k} cannot be changed; register a new recipient.",
+                    )
+                ]
+            )
+    part = clean_recipient(
+        {k: v for k, v in changes.items() if k not in ("payer_number", "recipient_number")}, partial=True
+    )
     now = db.now()
     with db.write() as conn:
         row = _recipient_row(conn, payer, rn, for_update=True)
         if not row:
             raise NotFound("受給者が見つかりません。", f"No recipient {payer}/{rn}.")
         if expected_version is not None and expected_version != row.version:
-            raise Conflict("他の担当者が先に更新しました。再読み込みしてください。",
-                           f"Version conflict: now {row.version}, you had {expected_version}.")
+            raise Conflict(
+                "他の担当者が先に更新しました。再読み込みしてください。",
+                f"Version conflict: now {row.version}, you had {expected_version}.",
+            )
         merged = {c: getattr(row, c) for c in RECIPIENT_COLUMNS} | part
         problems = Problems()
         check_period(merged, problems)
         check_disqualification(merged, problems)
         problems.raise_if_any()
-        conn.execute(s.recipient_history.insert().values(
-            recipient_id=row.id, version=row.version, changed_at=now, changed_by=principal.organisation_id or None,
-            snapshot=json.dumps({c: _iso(getattr(row, c)) for c in RECIPIENT_COLUMNS}, ensure_ascii=False)))
+        conn.execute(
+            s.recipient_history.insert().values(
+                recipient_id=row.id,
+                version=row.version,
+                changed_at=now,
+                changed_by=principal.organisation_id or None,
+                snapshot=json.dumps({c: _iso(getattr(row, c)) for c in RECIPIENT_COLUMNS}, ensure_ascii=False),
+            )
+        )
         conn.execute(update(r_).where(r_.c.id == row.id).values(**part, version=row.version + 1, updated_at=now))
         return recipient_dict(conn.execute(select(r_).where(r_.c.id == row.id)).first())
 
@@ -184,18 +229,26 @@ def get_recipient(db: Database, principal: Principal, payer: str, rn: str) -> di
         if not row:
             raise NotFound("受給者が見つかりません。", f"No recipient {payer}/{rn}.")
         out = recipient_dict(row)
-        hist = conn.execute(select(s.recipient_history).where(s.recipient_history.c.recipient_id == row.id)
-                            .order_by(s.recipient_history.c.version)).all()
-        out["history"] = [{"version": h.version, "changed_at": _iso(h.changed_at), **json.loads(h.snapshot)}
-                          for h in hist]
-        tickets = conn.execute(select(t_).where(t_.c.recipient_id == row.id, t_.c.superseded_by.is_(None))
-                               .order_by(t_.c.treatment_month.desc(), t_.c.id)).all()
+        hist = conn.execute(
+            select(s.recipient_history)
+            .where(s.recipient_history.c.recipient_id == row.id)
+            .order_by(s.recipient_history.c.version)
+        ).all()
+        out["history"] = [
+            {"version": h.version, "changed_at": _iso(h.changed_at), **json.loads(h.snapshot)} for h in hist
+        ]
+        tickets = conn.execute(
+            select(t_)
+            .where(t_.c.recipient_id == row.id, t_.c.superseded_by.is_(None))
+            .order_by(t_.c.treatment_month.desc(), t_.c.id)
+        ).all()
         out["tickets"] = [ticket_dict(t) for t in tickets]
     return out
 
 
-def search_recipients(db: Database, principal: Principal, q: str | None = None, payer: str | None = None,
-                      limit: int = 50) -> list[dict]:
+def search_recipients(
+    db: Database, principal: Principal, q: str | None = None, payer: str | None = None, limit: int = 50
+) -> list[dict]:
     """Search by number, name or kana within the office's own payer numbers."""
     principal.require(WELFARE_OFFICE, ADMIN)
     query = select(r_).order_by(r_.c.payer_number, r_.c.recipient_number).limit(min(max(limit, 1), 500))
@@ -206,8 +259,9 @@ def search_recipients(db: Database, principal: Principal, q: str | None = None, 
     if q:
         q = q.strip()
         like = f"%{q}%"
-        query = query.where(or_(r_.c.recipient_number == q, r_.c.name.like(like),
-                                r_.c.name_kana.like(f"%{normalize_kana(q)}%")))
+        query = query.where(
+            or_(r_.c.recipient_number == q, r_.c.name.like(like), r_.c.name_kana.like(f"%{normalize_kana(q)}%"))
+        )
     with db.read() as conn:
         return [recipient_dict(r) for r in conn.execute(query)]
 
@@ -219,6 +273,7 @@ def link_card(db: Database, ca, principal: Principal, payer: str, rn: str, indiv
     mismatch is refused naming the differing items; nothing is written. Recorded in the check log,
     so the recipient's access log shows it."""
     from ..cards.service import holder_by_number
+
     principal.require_payer(payer)
     number = (individual_number or "").strip()
     p = numbers.check_individual_number(number)
@@ -230,18 +285,28 @@ def link_card(db: Database, ca, principal: Principal, payer: str, rn: str, indiv
             raise NotFound("受給者が見つかりません。", f"No recipient {payer}/{rn}.")
         holder = holder_by_number(conn, ca, number)
         if holder is None or holder.name is None:
-            raise ValidationFailed(problems=[FieldProblem(
-                "individual_number", "no_card", "この個人番号のマイナンバーカード（利用者証明用電子証明書）の発行記録がありません。",
-                "No My Number card has been issued for this individual number.")])
-        if not conn.execute(select(s.cards.c.id).where(s.cards.c.person_id == holder.id,
-                                                        s.cards.c.revoked_at.is_(None)).limit(1)).first():
+            raise ValidationFailed(
+                problems=[
+                    FieldProblem(
+                        "individual_number",
+                        "no_card",
+                        "この個人番号のマイナンバーカード（利用者証明用電子証明書）の発行記録がありません。",
+                        "No My Number card has been issued for this individual number.",
+                    )
+                ]
+            )
+        if not conn.execute(
+            select(s.cards.c.id).where(s.cards.c.person_id == holder.id, s.cards.c.revoked_at.is_(None)).limit(1)
+        ).first():
             raise Conflict("この方のカードはすべて失効しています。", "Every card of this holder is revoked.")
         diff = identity_differences(row, holder)
         if diff:
             raise ValidationFailed(problems=diff)
         if row.person_id is not None and row.person_id != holder.id:
-            raise Conflict("この受給者は既に別のカードにひも付いています（先にひも付けを解除してください）。",
-                           "The recipient is linked to another card holder; unlink first.")
+            raise Conflict(
+                "この受給者は既に別のカードにひも付いています（先にひも付けを解除してください）。",
+                "The recipient is linked to another card holder; unlink first.",
+            )
         if row.person_id != holder.id:
             now = db.now()
             conn.execute(update(r_).where(r_.c.id == row.id).values(person_id=holder.id, updated_at=now))
@@ -255,22 +320,31 @@ def unlink_card(db: Database, principal: Principal, payer: str, rn: str, reason:
     principal.require_payer(payer)
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationFailed(problems=[FieldProblem("reason", "required", "解除の理由を入力してください。",
-                                                      "A reason is required.")])
+        raise ValidationFailed(
+            problems=[FieldProblem("reason", "required", "解除の理由を入力してください。", "A reason is required.")]
+        )
     with db.write() as conn:
         row = _recipient_row(conn, payer, rn, for_update=True)
         if not row:
             raise NotFound("受給者が見つかりません。", f"No recipient {payer}/{rn}.")
         if row.person_id is None:
-            raise Conflict("この受給者はマイナンバーカードにひも付いていません。", "The recipient is not linked to a card.")
+            raise Conflict(
+                "この受給者はマイナンバーカードにひも付いていません。", "The recipient is not linked to a card."
+            )
         now = db.now()
         conn.execute(update(r_).where(r_.c.id == row.id).values(person_id=None, updated_at=now))
-        record_many(conn, principal, "unlink", [{"person_id": row.person_id, "recipient_id": row.id,
-                                                 "detail": reason[:200]}], now)
+        record_many(
+            conn,
+            principal,
+            "unlink",
+            [{"person_id": row.person_id, "recipient_id": row.id, "detail": reason[:200]}],
+            now,
+        )
         return recipient_dict(conn.execute(select(r_).where(r_.c.id == row.id)).first())
 
 
 # --- tickets ---------------------------------------------------------------------------------
+
 
 def lock_payers(conn, payers) -> None:
     """Ticket writes under one 公費負担者番号 take turns (row lock on its office_payers row, held to
@@ -282,28 +356,48 @@ def lock_payers(conn, payers) -> None:
 
 
 def _active_of_month(conn, recipient_id: int, month: str) -> list:
-    return conn.execute(select(t_).where(t_.c.recipient_id == recipient_id, t_.c.treatment_month == month,
-                                         t_.c.superseded_by.is_(None), t_.c.status == "active")).all()
+    return conn.execute(
+        select(t_).where(
+            t_.c.recipient_id == recipient_id,
+            t_.c.treatment_month == month,
+            t_.c.superseded_by.is_(None),
+            t_.c.status == "active",
+        )
+    ).all()
 
 
 def _active_with_issue_number(conn, payer: str, month: str, issue_number: str | None) -> list:
     if not issue_number:
         return []
-    return conn.execute(select(t_).select_from(t_.join(r_, r_.c.id == t_.c.recipient_id))
-                        .where(r_.c.payer_number == payer, t_.c.treatment_month == month,
-                               t_.c.issue_number == issue_number, t_.c.superseded_by.is_(None),
-                               t_.c.status == "active")).all()
+    return conn.execute(
+        select(t_)
+        .select_from(t_.join(r_, r_.c.id == t_.c.recipient_id))
+        .where(
+            r_.c.payer_number == payer,
+            t_.c.treatment_month == month,
+            t_.c.issue_number == issue_number,
+            t_.c.superseded_by.is_(None),
+            t_.c.status == "active",
+        )
+    ).all()
 
 
 def check_ticket(conn, payer: str, rec, t: dict, own_key: str | None = None) -> None:
     """The registry rules (fujo.core.ticket_rules) with what the database holds; fills the facility
     names from the facility registry. Raises ValidationFailed, field by field."""
     from .facilities import facility_rows
+
     problems = Problems()
     facilities = facility_rows(conn, [t.get("designated_facility_code"), t.get("prescription_issuer_code")])
-    ticket_rules.check_against_registry(t, rec, facilities, _active_of_month(conn, rec.id, t["treatment_month"]),
-                                        _active_with_issue_number(conn, payer, t["treatment_month"], t.get("issue_number")),
-                                        own_key, problems)
+    ticket_rules.check_against_registry(
+        t,
+        rec,
+        facilities,
+        _active_of_month(conn, rec.id, t["treatment_month"]),
+        _active_with_issue_number(conn, payer, t["treatment_month"], t.get("issue_number")),
+        own_key,
+        problems,
+    )
     problems.raise_if_any()
 
 
@@ -315,9 +409,19 @@ def insert_ticket(conn, principal: Principal, payer: str, rn: str, t: dict, now)
         raise NotFound(f"受給者{payer}/{rn}が登録されていません。", f"No recipient {payer}/{rn}.")
     check_ticket(conn, payer, rec, t)
     key = str(uuid.uuid4())
-    conn.execute(t_.insert().values(ticket_key=key, revision=1, recipient_id=rec.id, status="active", **t,
-                                    seq=next_values(conn, "ticket_seq"), registered_at=now, changed_at=now,
-                                    changed_by=principal.organisation_id or None))
+    conn.execute(
+        t_.insert().values(
+            ticket_key=key,
+            revision=1,
+            recipient_id=rec.id,
+            status="active",
+            **t,
+            seq=next_values(conn, "ticket_seq"),
+            registered_at=now,
+            changed_at=now,
+            changed_by=principal.organisation_id or None,
+        )
+    )
     return key
 
 
@@ -333,9 +437,18 @@ def register_ticket(db: Database, principal: Principal, data: dict, in_tx: InTx 
 
 
 def _current(conn, key: str, for_update: bool = False):
-    q = (select(t_, r_.c.payer_number, r_.c.recipient_number, r_.c.qualification_date, r_.c.disqualification_date,
-                r_.c.disqualification_kind).select_from(t_.join(r_, r_.c.id == t_.c.recipient_id))
-         .where(t_.c.ticket_key == key, t_.c.superseded_by.is_(None)))
+    q = (
+        select(
+            t_,
+            r_.c.payer_number,
+            r_.c.recipient_number,
+            r_.c.qualification_date,
+            r_.c.disqualification_date,
+            r_.c.disqualification_kind,
+        )
+        .select_from(t_.join(r_, r_.c.id == t_.c.recipient_id))
+        .where(t_.c.ticket_key == key, t_.c.superseded_by.is_(None))
+    )
     if for_update:
         q = q.with_for_update(of=t_)
     return conn.execute(q).first()
@@ -346,52 +459,90 @@ def _ticket_out(conn, key: str) -> dict:
     return ticket_dict(row, row.payer_number, row.recipient_number)
 
 
-def _revise(db: Database, principal: Principal, key: str, status: str, values: dict | None, reason: str | None,
-            expected_revision: int | None) -> dict:
+def _revise(
+    db: Database,
+    principal: Principal,
+    key: str,
+    status: str,
+    values: dict | None,
+    reason: str | None,
+    expected_revision: int | None,
+) -> dict:
     now = db.now()
     with db.write() as conn:
         cur = _current(conn, key, for_update=True)
         if not cur:
             if conn.execute(select(t_.c.id).where(t_.c.ticket_key == key).limit(1)).first():
                 # another change of this ticket committed while we waited for its lock
-                raise Conflict("他の担当者が同時に変更しました。再読み込みしてください。",
-                               "The ticket was changed concurrently; reload and try again.")
+                raise Conflict(
+                    "他の担当者が同時に変更しました。再読み込みしてください。",
+                    "The ticket was changed concurrently; reload and try again.",
+                )
             raise NotFound("医療券/調剤券が見つかりません。", f"No ticket {key}.")
         principal.require_payer(cur.payer_number)
         if cur.status == "cancelled":
             raise Conflict("取り消し済みの券は変更できません。", "The ticket is cancelled.")
         if expected_revision is not None and expected_revision != cur.revision:
-            raise Conflict("他の担当者が先に変更しました。再読み込みしてください。",
-                           f"Revision conflict: now {cur.revision}, you had {expected_revision}.")
+            raise Conflict(
+                "他の担当者が先に変更しました。再読み込みしてください。",
+                f"Revision conflict: now {cur.revision}, you had {expected_revision}.",
+            )
         if values is not None:  # an amendment meets the same rules as a registration (itself excepted)
             lock_payers(conn, [cur.payer_number])
-            rec = SimpleNamespace(id=cur.recipient_id, qualification_date=cur.qualification_date,
-                                  disqualification_date=cur.disqualification_date,
-                                  disqualification_kind=cur.disqualification_kind)
+            rec = SimpleNamespace(
+                id=cur.recipient_id,
+                qualification_date=cur.qualification_date,
+                disqualification_date=cur.disqualification_date,
+                disqualification_kind=cur.disqualification_kind,
+            )
             check_ticket(conn, cur.payer_number, rec, values, own_key=key)
         vals = values if values is not None else {c: getattr(cur, c) for c in TICKET_COLUMNS}
-        moved = cur.designated_facility_code if vals["designated_facility_code"] != cur.designated_facility_code else None
-        new_id = conn.execute(t_.insert().values(
-            ticket_key=key, revision=cur.revision + 1, recipient_id=cur.recipient_id, status=status, **vals,
-            previous_facility_code=moved, seq=next_values(conn, "ticket_seq"), registered_at=cur.registered_at,
-            changed_at=now, changed_by=principal.organisation_id or None, change_reason=reason)
-            .returning(t_.c.id)).scalar_one()
+        moved = (
+            cur.designated_facility_code if vals["designated_facility_code"] != cur.designated_facility_code else None
+        )
+        new_id = conn.execute(
+            t_.insert()
+            .values(
+                ticket_key=key,
+                revision=cur.revision + 1,
+                recipient_id=cur.recipient_id,
+                status=status,
+                **vals,
+                previous_facility_code=moved,
+                seq=next_values(conn, "ticket_seq"),
+                registered_at=cur.registered_at,
+                changed_at=now,
+                changed_by=principal.organisation_id or None,
+                change_reason=reason,
+            )
+            .returning(t_.c.id)
+        ).scalar_one()
         conn.execute(update(t_).where(t_.c.id == cur.id).values(superseded_by=new_id))
         return _ticket_out(conn, key)
 
 
-def amend_ticket(db: Database, principal: Principal, key: str, data: dict, reason: str | None = None,
-                 expected_revision: int | None = None) -> dict:
+def amend_ticket(
+    db: Database,
+    principal: Principal,
+    key: str,
+    data: dict,
+    reason: str | None = None,
+    expected_revision: int | None = None,
+) -> dict:
     """Replace a ticket's fields (the whole ticket is sent); the earlier revision stays in history."""
     data = {k: v for k, v in data.items() if k not in ("payer_number", "recipient_number")}
     return _revise(db, principal, key, "active", clean_ticket(data), reason, expected_revision)
 
 
-def cancel_ticket(db: Database, principal: Principal, key: str, reason: str,
-                  expected_revision: int | None = None) -> dict:
+def cancel_ticket(
+    db: Database, principal: Principal, key: str, reason: str, expected_revision: int | None = None
+) -> dict:
     if not reason or not reason.strip():
-        raise ValidationFailed(problems=[FieldProblem("reason", "required", "取消理由を入力してください。",
-                                                      "A cancellation reason is required.")])
+        raise ValidationFailed(
+            problems=[
+                FieldProblem("reason", "required", "取消理由を入力してください。", "A cancellation reason is required.")
+            ]
+        )
     return _revise(db, principal, key, "cancelled", None, reason.strip()[:200], expected_revision)
 
 
@@ -413,15 +564,27 @@ def late_tickets(db: Database, principal: Principal, month: str) -> list[dict]:
     principal.require(WELFARE_OFFICE, ADMIN)
     cl = s.check_log
     start = dt.datetime(int(month[:4]), int(month[4:]), 1, tzinfo=JST)
-    first_check = (select(func.min(cl.c.at)).where(cl.c.recipient_id == t_.c.recipient_id,
-                                                   cl.c.organisation_id == s.organisations.c.id,
-                                                   cl.c.method != "bulk", cl.c.at >= start)
-                   .correlate(t_, s.organisations).scalar_subquery())
-    q = (select(t_, r_.c.payer_number, r_.c.recipient_number, r_.c.name, first_check.label("first_check"))
-         .select_from(t_.join(r_, r_.c.id == t_.c.recipient_id)
-                      .join(s.organisations, and_(s.organisations.c.kind == "facility",
-                                                  s.organisations.c.code == t_.c.designated_facility_code)))
-         .where(t_.c.treatment_month == month, t_.c.superseded_by.is_(None), t_.c.status == "active"))
+    first_check = (
+        select(func.min(cl.c.at))
+        .where(
+            cl.c.recipient_id == t_.c.recipient_id,
+            cl.c.organisation_id == s.organisations.c.id,
+            cl.c.method != "bulk",
+            cl.c.at >= start,
+        )
+        .correlate(t_, s.organisations)
+        .scalar_subquery()
+    )
+    q = (
+        select(t_, r_.c.payer_number, r_.c.recipient_number, r_.c.name, first_check.label("first_check"))
+        .select_from(
+            t_.join(r_, r_.c.id == t_.c.recipient_id).join(
+                s.organisations,
+                and_(s.organisations.c.kind == "facility", s.organisations.c.code == t_.c.designated_facility_code),
+            )
+        )
+        .where(t_.c.treatment_month == month, t_.c.superseded_by.is_(None), t_.c.status == "active")
+    )
     if principal.kind == WELFARE_OFFICE:
         q = q.where(r_.c.payer_number.in_(sorted(principal.payer_numbers)))
     out = []

@@ -1,4 +1,5 @@
 """Welfare-office API (福祉事務所): recipients, 初回ひも付け, tickets, CSV import; the facility registry."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -18,18 +19,30 @@ from . import csv_import, facilities, service
 router = APIRouter(prefix="/api/v1", tags=["welfare office"])
 
 RecipientIn = model_from_fields("RecipientIn", RECIPIENT_FIELDS)
-RecipientPatch = model_from_fields("RecipientPatch", RECIPIENT_FIELDS, required=False,
-                                   expected_version=(int | None, Field(None, description="optimistic lock")))
-_NUMS = (Spec("payer_number", None, "公費負担者番号", "payer", True), Spec("recipient_number", None, "受給者番号", "recipient", True))
+RecipientPatch = model_from_fields(
+    "RecipientPatch",
+    RECIPIENT_FIELDS,
+    required=False,
+    expected_version=(int | None, Field(None, description="optimistic lock")),
+)
+_NUMS = (
+    Spec("payer_number", None, "公費負担者番号", "payer", True),
+    Spec("recipient_number", None, "受給者番号", "recipient", True),
+)
 TicketIn = model_from_fields("TicketIn", _NUMS + TICKET_FIELDS)
-TicketAmend = model_from_fields("TicketAmend", TICKET_FIELDS,
-                                reason=(str | None, Field(None, max_length=200, description="変更理由")),
-                                expected_revision=(int | None, Field(None, description="optimistic lock")))
+TicketAmend = model_from_fields(
+    "TicketAmend",
+    TICKET_FIELDS,
+    reason=(str | None, Field(None, max_length=200, description="変更理由")),
+    expected_revision=(int | None, Field(None, description="optimistic lock")),
+)
 
 
 class CardLinkIn(BaseModel):
-    individual_number: str = Field(description="the recipient's 個人番号 (12 digits; only its keyed hash is compared, "
-                                               "never stored or logged)", max_length=12)
+    individual_number: str = Field(
+        description="the recipient's 個人番号 (12 digits; only its keyed hash is compared, never stored or logged)",
+        max_length=12,
+    )
 
 
 class CardUnlinkIn(BaseModel):
@@ -62,8 +75,13 @@ async def register_recipient(request: Request, body: RecipientIn, db: DB, caller
 
 
 @router.get("/recipients")
-def search_recipients(db: DB, caller: Caller, q: str | None = Query(None, max_length=60),
-                      payer_number: str | None = Query(None, max_length=8), limit: int = Query(50, ge=1, le=500)):
+def search_recipients(
+    db: DB,
+    caller: Caller,
+    q: str | None = Query(None, max_length=60),
+    payer_number: str | None = Query(None, max_length=8),
+    limit: int = Query(50, ge=1, le=500),
+):
     return JSON(service.search_recipients(db, caller, q, payer_number, limit))
 
 
@@ -99,8 +117,9 @@ def register_facility(body: FacilityIn, db: DB, caller: Caller):
 
 
 @router.get("/facilities")
-def search_facilities(db: DB, caller: Caller, q: str | None = Query(None, max_length=80),
-                      limit: int = Query(50, ge=1, le=500)):
+def search_facilities(
+    db: DB, caller: Caller, q: str | None = Query(None, max_length=80), limit: int = Query(50, ge=1, le=500)
+):
     return JSON(facilities.search_facilities(db, caller, q, limit))
 
 

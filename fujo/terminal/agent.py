@@ -20,6 +20,7 @@ request file gets exactly one outcome. Files are answered by a bounded pool of w
 name is never in two hand-overs at once (a file re-written under a busy name waits in ``req/``).
 A bad file never stops the agent: it gets a ``.err`` file naming the problem.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -48,9 +49,9 @@ from .xmlio import MAX_REQUEST_BYTES, parse, to_bytes
 log = logging.getLogger("fujo.terminal")
 
 ZIP_THRESHOLD = 1024 * 1024  # OQSmutic02 answers larger than this are sent as .zip
-WORKERS = 4                  # request files answered at once
-RETRY_AFTER = 1.0            # seconds before a hand-over that failed unexpectedly (disk full …) is tried again
-_TAKE_LEN = 24               # hex digits of a take id: 16 of time_ns + 8 random
+WORKERS = 4  # request files answered at once
+RETRY_AFTER = 1.0  # seconds before a hand-over that failed unexpectedly (disk full …) is tried again
+_TAKE_LEN = 24  # hex digits of a take id: 16 of time_ns + 8 random
 
 
 class FolderProblem(RuntimeError):
@@ -60,6 +61,7 @@ class FolderProblem(RuntimeError):
 @dataclass(frozen=True)
 class Folder:
     """The shared folder: ``req/`` written by the レセコン, ``res/`` and ``face/`` by the terminal."""
+
     root: Path
 
     @property
@@ -89,24 +91,35 @@ class Folder:
 @dataclass(frozen=True)
 class Taken:
     """A request file moved out of ``req/`` into the in-flight folder: one hand-over."""
-    take: str      # the hand-over's id (also in its ledger line and its staged answer's name)
-    name: str      # the request file name
-    path: Path     # the in-flight copy
+
+    take: str  # the hand-over's id (also in its ledger line and its staged answer's name)
+    name: str  # the request file name
+    path: Path  # the in-flight copy
 
 
 @dataclass(frozen=True)
 class Outcome:
-    sha: str               # of the request bytes
-    outcome: str           # "ok", an error slug, or "repeated"
-    answer: str            # file name in res/ ("" when nothing is written)
+    sha: str  # of the request bytes
+    outcome: str  # "ok", an error slug, or "repeated"
+    answer: str  # file name in res/ ("" when nothing is written)
     payload: bytes | None  # what to write there
     after_commit: tuple = ()  # clean-ups that may run only once the answer is committed
 
 
 class Agent:
-    def __init__(self, folder: Path, client: ServerClient, state_dir: Path | None = None, *,
-                 settle: float = 0.15, grace: float = 3.0, poll: float = 0.1,
-                 zip_threshold: int = ZIP_THRESHOLD, max_bytes: int = MAX_REQUEST_BYTES, workers: int = WORKERS):
+    def __init__(
+        self,
+        folder: Path,
+        client: ServerClient,
+        state_dir: Path | None = None,
+        *,
+        settle: float = 0.15,
+        grace: float = 3.0,
+        poll: float = 0.1,
+        zip_threshold: int = ZIP_THRESHOLD,
+        max_bytes: int = MAX_REQUEST_BYTES,
+        workers: int = WORKERS,
+    ):
         self.folder = Folder(Path(folder)).ensure()
         self.client = client
         self.state_dir = Path(state_dir) if state_dir else self.folder.root / ".fujo-terminal"
@@ -118,11 +131,11 @@ class Agent:
         self.workers = max(1, int(workers))
         self.inflight = self._inflight_dir()
         self._seen: dict[str, tuple[tuple[int, int, int], float]] = {}  # name -> (size, mtime, inode), first seen so
-        self._busy: set[str] = set()              # names in a hand-over (taken, not yet released)
+        self._busy: set[str] = set()  # names in a hand-over (taken, not yet released)
         self._retry: list[tuple[Taken, float]] = []
-        self._lock = threading.Lock()             # guards _busy and _retry
+        self._lock = threading.Lock()  # guards _busy and _retry
         self._pool: ThreadPoolExecutor | None = None
-        self.polls = 0                            # poll_once calls so far (tests wait on it, never on time)
+        self.polls = 0  # poll_once calls so far (tests wait on it, never on time)
 
     def _inflight_dir(self) -> Path:
         dev = self.folder.req.stat().st_dev
@@ -130,8 +143,10 @@ class Agent:
             d.mkdir(parents=True, exist_ok=True)
             if d.stat().st_dev == dev:
                 return d
-        raise FolderProblem(f"no in-flight folder on the filesystem of {self.folder.req}: a request file could "
-                            "not be moved atomically; serve req/ from one filesystem")
+        raise FolderProblem(
+            f"no in-flight folder on the filesystem of {self.folder.req}: a request file could "
+            "not be moved atomically; serve req/ from one filesystem"
+        )
 
     # --- the loop ------------------------------------------------------------------------------
     def run(self, stop: threading.Event | None = None, once: bool = False) -> None:
@@ -172,8 +187,11 @@ class Agent:
 
     def _candidates(self) -> list[Path]:
         try:
-            return sorted(p for p in self.folder.req.iterdir()
-                          if p.is_file() and not p.name.startswith(".") and p.suffix.lower() == ".xml")
+            return sorted(
+                p
+                for p in self.folder.req.iterdir()
+                if p.is_file() and not p.name.startswith(".") and p.suffix.lower() == ".xml"
+            )
         except FileNotFoundError:
             self.folder.ensure()
             return []
@@ -312,9 +330,16 @@ class Agent:
         if prev and prev.outcome not in TRANSIENT:
             if prev.sha256 == sha and (self.folder.res / prev.answer).exists():
                 return Outcome(sha, "repeated", prev.answer, None)  # the same request again: its answer is there
-            return self._refusal(name, stem, FileRejected(
-                "duplicate_request", f"この要求ファイル名には{prev.at[:19]}に回答済みです。新しい識別子で要求してください。",
-                f"A request of this file name was already answered at {prev.at[:19]}; use a new id."), sha)
+            return self._refusal(
+                name,
+                stem,
+                FileRejected(
+                    "duplicate_request",
+                    f"この要求ファイル名には{prev.at[:19]}に回答済みです。新しい識別子で要求してください。",
+                    f"A request of this file name was already answered at {prev.at[:19]}; use a new id.",
+                ),
+                sha,
+            )
         try:
             req = M.read_request(kind, rid, parse(data, self.max_bytes))
         except FileRejected as e:
@@ -323,7 +348,9 @@ class Agent:
             answer_name, payload, outcome = self._answer(req)
         except Exception as e:  # a bug must not stop the agent, nor leave the request unanswered
             log.error("internal error answering %s: %s", name, type(e).__name__)
-            err = TerminalError("internal_error", "端末内部でエラーが発生しました。", f"Internal error ({type(e).__name__}).")
+            err = TerminalError(
+                "internal_error", "端末内部でエラーが発生しました。", f"Internal error ({type(e).__name__})."
+            )
             answer_name, payload, outcome = stem + ".xml", to_bytes(M.error_response(req, err), req.encoding), err.slug
         return Outcome(sha, outcome, answer_name, payload, tuple(req.after_commit))
 
@@ -338,8 +365,11 @@ class Agent:
         staged = self._stage(taken, out.payload) if out.payload is not None else None
         self._commit(Answered(taken.name, out.sha, now_jst().isoformat(), out.outcome, out.answer, taken.take))
         if out.outcome == "repeated":
-            log.info("%s already answered as %s, still in res/; the repeated request is settled by it",
-                     taken.name, out.answer)
+            log.info(
+                "%s already answered as %s, still in res/; the repeated request is settled by it",
+                taken.name,
+                out.answer,
+            )
         elif out.answer.endswith(".err"):
             log.info("rejected %s with %s (%s)", taken.name, out.answer, out.outcome)
         else:
@@ -396,9 +426,11 @@ class Agent:
             if req.problem:
                 raise req.problem
             if req.facility_code != self.client.facility_code():
-                raise TerminalError("facility_mismatch",
-                                    f"MedicalInstitutionCode {req.facility_code} はこの端末の医療機関コードではありません。",
-                                    f"MedicalInstitutionCode {req.facility_code} is not this terminal's facility.")
+                raise TerminalError(
+                    "facility_mismatch",
+                    f"MedicalInstitutionCode {req.facility_code} はこの端末の医療機関コードではありません。",
+                    f"MedicalInstitutionCode {req.facility_code} is not this terminal's facility.",
+                )
             root = _HANDLERS[req.kind](self, req)
             outcome = "ok"
         except TerminalError as e:
@@ -414,17 +446,22 @@ class Agent:
 
     def _bulk_start(self, req: M.Request):
         if not self.client.settings()["medical_assistance_enabled"]:
-            raise TerminalError("medical_assistance_disabled",
-                                "この医療機関・薬局は「医療扶助」を「利用しない」設定です。環境設定で「利用する」に変更してください。",
-                                "Medical assistance is switched off for this facility.")
+            raise TerminalError(
+                "medical_assistance_disabled",
+                "この医療機関・薬局は「医療扶助」を「利用しない」設定です。環境設定で「利用する」に変更してください。",
+                "Medical assistance is switched off for this facility.",
+            )
         return M.reception_response(req, self.receptions.create(req.fields["month"]))
 
     def _bulk_fetch(self, req: M.Request):
         number = req.fields["reception_number"]
         month = self.receptions.month_of(number)
         if month is None:
-            raise TerminalError("unknown_reception", f"受付番号 {number} は見つからないか、期限切れです。",
-                                f"Reception number {number} is unknown or expired.")
+            raise TerminalError(
+                "unknown_reception",
+                f"受付番号 {number} は見つからないか、期限切れです。",
+                f"Reception number {number} is unknown or expired.",
+            )
         return M.bulk_response(req, number, self.client.tickets(month))
 
     def _reference(self, req: M.Request):
@@ -432,8 +469,14 @@ class Agent:
         return M.reference_response(req)
 
 
-_HANDLERS = {M.SINGLE_CHECK: Agent._single_check, M.BULK_START: Agent._bulk_start, M.BULK_FETCH: Agent._bulk_fetch,
-             M.REFERENCE: Agent._reference, M.BULK_CHECK: bulkcheck.start, M.BULK_CHECK_FETCH: bulkcheck.fetch}
+_HANDLERS = {
+    M.SINGLE_CHECK: Agent._single_check,
+    M.BULK_START: Agent._bulk_start,
+    M.BULK_FETCH: Agent._bulk_fetch,
+    M.REFERENCE: Agent._reference,
+    M.BULK_CHECK: bulkcheck.start,
+    M.BULK_CHECK_FETCH: bulkcheck.fetch,
+}
 
 
 def _read_capped(path: Path, max_bytes: int) -> bytes:
@@ -452,9 +495,14 @@ def _zipped(inner_name: str, payload: bytes) -> bytes:
 def _err_text(file_name: str, e: FileRejected, sha: str) -> bytes:
     """The .err file: plain UTF-8 text, one ``Key: value`` per line. ``RequestSHA256`` (of the
     request file's bytes) tells a client which of its requests under a re-used name it answers."""
-    lines = [f"ErrorCode: {e.code}", f"ErrorMessage: {e.message_ja}", f"ErrorMessageEn: {e.message_en}",
-             f"File: {file_name}", f"RequestSHA256: {sha}",
-             f"ProcessExecutionTime: {now_jst().strftime('%Y%m%d%H%M%S')}"]
+    lines = [
+        f"ErrorCode: {e.code}",
+        f"ErrorMessage: {e.message_ja}",
+        f"ErrorMessageEn: {e.message_en}",
+        f"File: {file_name}",
+        f"RequestSHA256: {sha}",
+        f"ProcessExecutionTime: {now_jst().strftime('%Y%m%d%H%M%S')}",
+    ]
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 

@@ -22,6 +22,7 @@ wait in the agent's state directory (``bulkcheck/<ReceptionNumber>.json``, mode 
 shared folder or the logs) until fetched — **deleted as soon as OQSmuquc02 has been answered** — or
 for at most :data:`RESULT_HOURS` hours.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -39,32 +40,51 @@ from .xmlio import atomic_write, sub
 
 log = logging.getLogger("fujo.terminal")
 
-MAX_ITEMS = 1000    # QualificationConfirmSearchInfo per OQSmuquc01 file: the server's batch limit
-RESULT_HOURS = 24   # results not fetched by then are deleted (personal data does not linger)
-HEADER_ORDER = ("ProcessExecutionTime", "QualificationConfirmationDate", "MedicalInstitutionCode",
-                "ArbitraryFileIdentifier", "ReferenceClassification", "ReceptionNumber", "SegmentOfResult",
-                "ErrorCode", "ErrorMessage", "NumberOfProcessingResult", "NumberOfNormalProcessing", "NumberOfError",
-                "CharacterCodeIdentifier")
+MAX_ITEMS = 1000  # QualificationConfirmSearchInfo per OQSmuquc01 file: the server's batch limit
+RESULT_HOURS = 24  # results not fetched by then are deleted (personal data does not linger)
+HEADER_ORDER = (
+    "ProcessExecutionTime",
+    "QualificationConfirmationDate",
+    "MedicalInstitutionCode",
+    "ArbitraryFileIdentifier",
+    "ReferenceClassification",
+    "ReceptionNumber",
+    "SegmentOfResult",
+    "ErrorCode",
+    "ErrorMessage",
+    "NumberOfProcessingResult",
+    "NumberOfNormalProcessing",
+    "NumberOfError",
+    "CharacterCodeIdentifier",
+)
 NOTICE = ("ProcessingResultCode", "ProcessingResultMessage")
 # what a per-item refusal of the server becomes in the file (FJ codes: terminal/errors.py)
-_SERVER_ITEM_ERRORS = {"medical_assistance_disabled": "medical_assistance_disabled", "validation_error": "invalid_value"}
+_SERVER_ITEM_ERRORS = {
+    "medical_assistance_disabled": "medical_assistance_disabled",
+    "validation_error": "invalid_value",
+}
 
 
 # --- OQSmuquc01req -----------------------------------------------------------------------------
+
 
 def read_upload(req: M.Request, body) -> None:
     """Every QualificationConfirmSearchInfo, each read as OQSsiquc01 reads its one: a bad item is
     kept with its error (answered in its BulkConfirmUnit), it does not refuse the file."""
     infos = body.findall("QualificationConfirmSearchInfo") or list(body.iter("QualificationConfirmSearchInfo"))
     if not infos:
-        raise TerminalError("missing_element", "必須の要素 MessageBody/QualificationConfirmSearchInfo がありません。",
-                            "Required element MessageBody/QualificationConfirmSearchInfo is missing.")
+        raise TerminalError(
+            "missing_element",
+            "必須の要素 MessageBody/QualificationConfirmSearchInfo がありません。",
+            "Required element MessageBody/QualificationConfirmSearchInfo is missing.",
+        )
     if len(infos) > MAX_ITEMS:
-        raise TerminalError("invalid_value",
-                            f"QualificationConfirmSearchInfo: 1ファイル{MAX_ITEMS:,}件までです（{len(infos):,}件）。"
-                            "ファイルを分けて要求してください。",
-                            f"QualificationConfirmSearchInfo: at most {MAX_ITEMS:,} per file ({len(infos):,}); "
-                            "split the request.")
+        raise TerminalError(
+            "invalid_value",
+            f"QualificationConfirmSearchInfo: 1ファイル{MAX_ITEMS:,}件までです（{len(infos):,}件）。"
+            "ファイルを分けて要求してください。",
+            f"QualificationConfirmSearchInfo: at most {MAX_ITEMS:,} per file ({len(infos):,}); split the request.",
+        )
     units = []
     for info in infos:
         one = M.Request(req.kind, req.id, req.encoding, req.facility_code, req.arbitrary_id)
@@ -81,6 +101,7 @@ def read_upload(req: M.Request, body) -> None:
 
 # --- the handlers (registered in agent._HANDLERS) ----------------------------------------------
 
+
 def start(agent, req: M.Request) -> etree._Element:
     """OQSmuquc01: check every readable item now (one batch call), keep the results, answer with
     the ReceptionNumber."""
@@ -92,8 +113,11 @@ def start(agent, req: M.Request) -> etree._Element:
         items = [dict(u["fields"], confirmation_date=date) if date else u["fields"] for u in readable]
         answers = agent.client.check_numbers_batch(items).get("Results") or []
         if [a.get("Index") for a in answers] != list(range(len(readable))):
-            raise TerminalError("server_error", "資格確認サーバーの応答が要求と対応しません。",
-                                f"The server's answer does not match the {len(readable)} items sent.")
+            raise TerminalError(
+                "server_error",
+                "資格確認サーバーの応答が要求と対応しません。",
+                f"The server's answer does not match the {len(readable)} items sent.",
+            )
     got = iter(answers)
     stored = []
     for u in units:
@@ -106,12 +130,22 @@ def start(agent, req: M.Request) -> etree._Element:
         else:
             err = a.get("Error") or {}
             slug = _SERVER_ITEM_ERRORS.get(err.get("code"), "server_refused")
-            stored.append({"echo": u["echo"], "error": {"code": SLUG_TO_CODE[slug],
-                                                        "message": err.get("message_ja") or "照会できませんでした。"}})
+            stored.append(
+                {
+                    "echo": u["echo"],
+                    "error": {"code": SLUG_TO_CODE[slug], "message": err.get("message_ja") or "照会できませんでした。"},
+                }
+            )
     now = now_jst()
     results = Results(agent.state_dir)
-    number = results.save({"at": now.isoformat(), "date": date or now.strftime("%Y%m%d"),
-                           "arbitrary_file_identifier": req.arbitrary_id, "units": stored})
+    number = results.save(
+        {
+            "at": now.isoformat(),
+            "date": date or now.strftime("%Y%m%d"),
+            "arbitrary_file_identifier": req.arbitrary_id,
+            "units": stored,
+        }
+    )
     refused = sum("error" in u for u in stored)
     log.info("bulk check %s: %d items, %d refused", number, len(stored), refused)
     root = M.reception_response(req, number)
@@ -125,8 +159,11 @@ def fetch(agent, req: M.Request) -> etree._Element:
     results = Results(agent.state_dir)
     record = results.load(number)
     if record is None:
-        raise TerminalError("unknown_reception", f"受付番号 {number[:40]} は見つからないか、取得済みまたは期限切れです。",
-                            f"Reception number {number[:40]} is unknown, already fetched or expired.")
+        raise TerminalError(
+            "unknown_reception",
+            f"受付番号 {number[:40]} は見つからないか、取得済みまたは期限切れです。",
+            f"Reception number {number[:40]} is unknown, already fetched or expired.",
+        )
     root = fetch_response(req, number, record)
     # The personal data need not stay once the answer is committed — not before: a crash between
     # would leave a redone OQSmuquc02 without its results.
@@ -137,17 +174,28 @@ def fetch(agent, req: M.Request) -> etree._Element:
 
 # --- OQSmuquc02res -----------------------------------------------------------------------------
 
+
 def fetch_response(req: M.Request, number: str, record: dict) -> etree._Element:
     units = record["units"]
     normal = sum("check" in u for u in units)
     root = etree.Element("XmlMsg")
-    M._ordered(sub(root, "MessageHeader"), {
-        "ProcessExecutionTime": wire_time(now_jst()), "QualificationConfirmationDate": record["date"],
-        "MedicalInstitutionCode": req.facility_code,
-        "ArbitraryFileIdentifier": req.arbitrary_id or record.get("arbitrary_file_identifier"),
-        "ReferenceClassification": "2", "ReceptionNumber": number, "SegmentOfResult": M.SEGMENT_OK,
-        "NumberOfProcessingResult": len(units), "NumberOfNormalProcessing": normal,
-        "NumberOfError": len(units) - normal, "CharacterCodeIdentifier": req.encoding}, HEADER_ORDER)
+    M._ordered(
+        sub(root, "MessageHeader"),
+        {
+            "ProcessExecutionTime": wire_time(now_jst()),
+            "QualificationConfirmationDate": record["date"],
+            "MedicalInstitutionCode": req.facility_code,
+            "ArbitraryFileIdentifier": req.arbitrary_id or record.get("arbitrary_file_identifier"),
+            "ReferenceClassification": "2",
+            "ReceptionNumber": number,
+            "SegmentOfResult": M.SEGMENT_OK,
+            "NumberOfProcessingResult": len(units),
+            "NumberOfNormalProcessing": normal,
+            "NumberOfError": len(units) - normal,
+            "CharacterCodeIdentifier": req.encoding,
+        },
+        HEADER_ORDER,
+    )
     body = sub(root, "MessageBody")
     sub(body, "ProcessingResultStatus", M.STATUS_OK)  # the file as a whole; each unit has its own
     for u in units:
@@ -176,6 +224,7 @@ def _unit(body, u: dict) -> None:
 
 
 # --- the results kept between OQSmuquc01 and OQSmuquc02 ------------------------------------------
+
 
 class Results:
     """``<state>/bulkcheck/<ReceptionNumber>.json``, one file per upload, readable by the agent's user only."""

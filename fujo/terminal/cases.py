@@ -1,6 +1,7 @@
 """The cases of the vendor acceptance test: each drives the shared folder like a レセコン would and
 checks the answers against the scenario it loaded. A case records what it expected and what it
 got; the runner (vendortest.py) turns that into the report and the JUnit XML."""
+
 from __future__ import annotations
 
 import itertools
@@ -40,16 +41,19 @@ class Context:
         case passes another one — or ``birthdate=None`` to leave it out."""
         p = self.scenario.people[key]
         kw.setdefault("birthdate", p.birthdate)
-        return self.ask(SINGLE_CHECK, rf.single_check(self.scenario.facility_code, p.payer_number,
-                                                      p.recipient_number, **kw))
+        return self.ask(
+            SINGLE_CHECK, rf.single_check(self.scenario.facility_code, p.payer_number, p.recipient_number, **kw)
+        )
 
     def bulk(self) -> rf.Answer:
         sc = self.scenario
         first = self.ask(BULK_START, rf.bulk_start(sc.facility_code, sc.month))
         number = first.get("MessageBody/ReceptionNumber")
         if not number:
-            raise AssertionError(f"OQSmutic01res carries no ReceptionNumber (SegmentOfResult "
-                                 f"{first.get('MessageHeader/SegmentOfResult')}, {first.get('MessageHeader/ErrorCode')})")
+            raise AssertionError(
+                f"OQSmutic01res carries no ReceptionNumber (SegmentOfResult "
+                f"{first.get('MessageHeader/SegmentOfResult')}, {first.get('MessageHeader/ErrorCode')})"
+            )
         return self.ask(BULK_FETCH, rf.bulk_fetch(sc.facility_code, number))
 
 
@@ -87,8 +91,9 @@ def _withheld(c: Checks, res, names) -> None:
 
 def _results(a: rf.Answer, card_class: str | None = None):
     # a check answers in ResultList; 委託先一括取得 in one BulkConfirmUnit per recipient
-    res = a.all("MessageBody/ResultList/ResultOfQualificationConfirmation") or \
-        a.all("MessageBody/BulkConfirmUnit/ResultOfQualificationConfirmation")
+    res = a.all("MessageBody/ResultList/ResultOfQualificationConfirmation") or a.all(
+        "MessageBody/BulkConfirmUnit/ResultOfQualificationConfirmation"
+    )
     return [x for x in res if card_class is None or x.findtext("InsuredCardClassification") == card_class]
 
 
@@ -101,8 +106,11 @@ def designated(ctx: Context, c: Checks) -> None:
     c.eq("A1 results", len(res), 1)
     if res:
         c.eq("InsurerNumber (公費負担者番号)", res[0].findtext("InsurerNumber"), p.payer_number)
-        c.eq("InsuredIdentificationNumber (受給者番号)", res[0].findtext("InsuredIdentificationNumber"),
-             p.recipient_number)
+        c.eq(
+            "InsuredIdentificationNumber (受給者番号)",
+            res[0].findtext("InsuredIdentificationNumber"),
+            p.recipient_number,
+        )
         c.eq("InsurerName (福祉事務所名)", res[0].findtext("InsurerName"), sc.office_name)
         c.eq("Name", res[0].findtext("Name"), p.name)
         c.eq("Birthdate", res[0].findtext("Birthdate"), p.birthdate)
@@ -122,7 +130,10 @@ def _notice(c: Checks, a: rf.Answer, res, code: str, office: str | None = None) 
     if res is not None:
         c.eq("ProcessingResultCode of the A1 result", res.findtext("ProcessingResultCode"), code)
     if office:
-        c.true(f"ProcessingResultMessage names {office} to call", office in (a.get("MessageBody/ProcessingResultMessage") or ""))
+        c.true(
+            f"ProcessingResultMessage names {office} to call",
+            office in (a.get("MessageBody/ProcessingResultMessage") or ""),
+        )
 
 
 def echo(ctx: Context, c: Checks) -> None:
@@ -130,13 +141,22 @@ def echo(ctx: Context, c: Checks) -> None:
     p = ctx.scenario.people["designated"]
     a = ctx.check("designated", card_symbol="券", limit_consent="0", arbitrary_identifier="カルテ-0042")
     _ok(c, a, "1")
-    sent = {"InsurerNumber": p.payer_number, "InsuredCardSymbol": "券", "InsuredIdentificationNumber": p.recipient_number,
-            "Birthdate": p.birthdate, "LimitApplicationCertificateRelatedConsFlg": "0", "ArbitraryIdentifier": "カルテ-0042"}
+    sent = {
+        "InsurerNumber": p.payer_number,
+        "InsuredCardSymbol": "券",
+        "InsuredIdentificationNumber": p.recipient_number,
+        "Birthdate": p.birthdate,
+        "LimitApplicationCertificateRelatedConsFlg": "0",
+        "ArbitraryIdentifier": "カルテ-0042",
+    }
     for el, v in sent.items():
         c.eq(f"echoed {el}", a.get(f"MessageBody/QualificationConfirmSearchInfo/{el}"), v)
     b = ctx.check("designated")
-    c.eq("LimitApplicationCertificateRelatedConsFlg echoed as 0 when not sent",
-         b.get("MessageBody/QualificationConfirmSearchInfo/LimitApplicationCertificateRelatedConsFlg"), "0")
+    c.eq(
+        "LimitApplicationCertificateRelatedConsFlg echoed as 0 when not sent",
+        b.get("MessageBody/QualificationConfirmSearchInfo/LimitApplicationCertificateRelatedConsFlg"),
+        "0",
+    )
 
 
 def cp932_name(ctx: Context, c: Checks) -> None:
@@ -184,8 +204,20 @@ def not_designated(ctx: Context, c: Checks) -> None:
         c.eq("Name", res[0].findtext("Name"), p.name)
         c.eq("Birthdate", res[0].findtext("Birthdate"), p.birthdate)
         c.eq("InsurerName (福祉事務所名)", res[0].findtext("InsurerName"), ctx.scenario.office_name)
-        _withheld(c, res[0], ("InsurerNumber", "InsuredIdentificationNumber", "PublicExpenseResultList", "Address",
-                              "PostNumber", "QualificationDate", "DisqualificationDate", "ReasonOfLoss"))
+        _withheld(
+            c,
+            res[0],
+            (
+                "InsurerNumber",
+                "InsuredIdentificationNumber",
+                "PublicExpenseResultList",
+                "Address",
+                "PostNumber",
+                "QualificationDate",
+                "DisqualificationDate",
+                "ReasonOfLoss",
+            ),
+        )
         _notice(c, a, res[0], "FJ0601", ctx.scenario.office_name)
 
 
@@ -200,8 +232,11 @@ def late_ticket(ctx: Context, c: Checks) -> None:
     after = {x.findtext("InsuredIdentificationNumber"): x for x in _results(ctx.bulk())}
     c.true("found by bulk retrieval after registration", p.recipient_number in after)
     if p.recipient_number in after:
-        c.eq("MedicalTreatmentMonth", after[p.recipient_number].findtext(
-            "PublicExpenseResultList/MedicalTicketInfo/MedicalTreatmentMonth"), sc.month)
+        c.eq(
+            "MedicalTreatmentMonth",
+            after[p.recipient_number].findtext("PublicExpenseResultList/MedicalTicketInfo/MedicalTreatmentMonth"),
+            sc.month,
+        )
     _ok(c, ctx.check("late"), "1")
 
 
@@ -215,8 +250,18 @@ def lost(ctx: Context, c: Checks) -> None:
     if res:
         c.true("DisqualificationDate given", bool(res[0].findtext("DisqualificationDate")))
         _notice(c, a, res[0], "FJ0201", ctx.scenario.office_name)
-        _withheld(c, res[0], ("InsurerNumber", "InsuredIdentificationNumber", "PublicExpenseResultList", "Address",
-                              "PostNumber", "ReasonOfLoss"))
+        _withheld(
+            c,
+            res[0],
+            (
+                "InsurerNumber",
+                "InsuredIdentificationNumber",
+                "PublicExpenseResultList",
+                "Address",
+                "PostNumber",
+                "ReasonOfLoss",
+            ),
+        )
 
 
 def no_qualification(ctx: Context, c: Checks) -> None:
@@ -245,14 +290,30 @@ def combined(ctx: Context, c: Checks) -> None:
     classes = sorted(x.findtext("InsuredCardClassification") for x in _results(a))
     c.eq("InsuredCardClassification of the results", classes, ["01", "A1"])
     for x in _results(a):
-        c.eq(f"PharmacistsInfoConsFlg ({x.findtext('InsuredCardClassification')})", x.findtext("PharmacistsInfoConsFlg"), "1")
-        c.eq(f"DiagnosisInfoConsFlg ({x.findtext('InsuredCardClassification')})", x.findtext("DiagnosisInfoConsFlg"), "0")
+        c.eq(
+            f"PharmacistsInfoConsFlg ({x.findtext('InsuredCardClassification')})",
+            x.findtext("PharmacistsInfoConsFlg"),
+            "1",
+        )
+        c.eq(
+            f"DiagnosisInfoConsFlg ({x.findtext('InsuredCardClassification')})", x.findtext("DiagnosisInfoConsFlg"), "0"
+        )
     a1 = _results(a, "A1")
     if a1:
-        c.eq("SingleOrCombinedUse", a1[0].findtext("PublicExpenseResultList/MedicalTicketInfo/SingleOrCombinedUse"), "02")
-    ins = ctx.ask(SINGLE_CHECK, rf.single_check(sc.facility_code, sc.insurer_number, sc.insurance["card_number"],
-                                                birthdate=sc.people["combined"].birthdate,
-                                                card_symbol=sc.insurance["card_symbol"], branch_number="01"))
+        c.eq(
+            "SingleOrCombinedUse", a1[0].findtext("PublicExpenseResultList/MedicalTicketInfo/SingleOrCombinedUse"), "02"
+        )
+    ins = ctx.ask(
+        SINGLE_CHECK,
+        rf.single_check(
+            sc.facility_code,
+            sc.insurer_number,
+            sc.insurance["card_number"],
+            birthdate=sc.people["combined"].birthdate,
+            card_symbol=sc.insurance["card_symbol"],
+            branch_number="01",
+        ),
+    )
     _ok(c, ins, "1")
     c.eq("insurance check result classes", [x.findtext("InsuredCardClassification") for x in _results(ins)], ["01"])
 
@@ -260,9 +321,17 @@ def combined(ctx: Context, c: Checks) -> None:
 def _insured_check(ctx: Context, key: str, limit_consent: str | None = None) -> rf.Answer:
     """OQSsiquc01 for an insurance-only person of the scenario (保険者番号 + 記号・番号 + 生年月日)."""
     q = ctx.scenario.insured[key]
-    return ctx.ask(SINGLE_CHECK, rf.single_check(ctx.scenario.facility_code, q["insurer_number"], q["card_number"],
-                                                 birthdate=q["birthdate"].replace("-", ""),
-                                                 card_symbol=q.get("card_symbol"), limit_consent=limit_consent))
+    return ctx.ask(
+        SINGLE_CHECK,
+        rf.single_check(
+            ctx.scenario.facility_code,
+            q["insurer_number"],
+            q["card_number"],
+            birthdate=q["birthdate"].replace("-", ""),
+            card_symbol=q.get("card_symbol"),
+            limit_consent=limit_consent,
+        ),
+    )
 
 
 def insurance_details(ctx: Context, c: Checks) -> None:
@@ -282,16 +351,22 @@ def insurance_details(ctx: Context, c: Checks) -> None:
         c.eq(f"{key}: InsurerNumber", r.findtext("InsurerNumber"), q["insurer_number"].rjust(8))
         c.eq(f"{key}: InsuredPartialContributionRatio", r.findtext("InsuredPartialContributionRatio"), ratio)
         c.eq(f"{key}: InsuredCardValidDate", r.findtext("InsuredCardValidDate"), q["card_valid_from"].replace("-", ""))
-        c.eq(f"{key}: InsuredCardExpirationDate", r.findtext("InsuredCardExpirationDate"),
-             q["card_valid_to"].replace("-", ""))
+        c.eq(
+            f"{key}: InsuredCardExpirationDate",
+            r.findtext("InsuredCardExpirationDate"),
+            q["card_valid_to"].replace("-", ""),
+        )
         for flag in ("LimitApplicationCertificateRelatedConsFlg", "SpecificDiseasesCertificateRelatedConsFlg"):
             c.eq(f"{key}: {flag}", r.findtext(flag), "0")
         elderly = r.find("ElderlyRecipientCertificateInfo")
         c.eq(f"{key}: ElderlyRecipientCertificateInfo present", elderly is not None, key == "elderly")
         if elderly is not None:
             c.eq("ElderlyRecipientContributionRatio", elderly.findtext("ElderlyRecipientContributionRatio"), "020")
-            c.eq("ElderlyRecipientValidStartDate", elderly.findtext("ElderlyRecipientValidStartDate"),
-                 q["elderly_valid_from"].replace("-", ""))
+            c.eq(
+                "ElderlyRecipientValidStartDate",
+                elderly.findtext("ElderlyRecipientValidStartDate"),
+                q["elderly_valid_from"].replace("-", ""),
+            )
 
 
 def limit_consent(ctx: Context, c: Checks) -> None:
@@ -300,26 +375,44 @@ def limit_consent(ctx: Context, c: Checks) -> None:
     for flag in ("0", "1"):
         a = _insured_check(ctx, "limit", flag)
         _ok(c, a, "1")
-        c.eq(f"echoed consent flag ({flag})",
-             a.get("MessageBody/QualificationConfirmSearchInfo/LimitApplicationCertificateRelatedConsFlg"), flag)
+        c.eq(
+            f"echoed consent flag ({flag})",
+            a.get("MessageBody/QualificationConfirmSearchInfo/LimitApplicationCertificateRelatedConsFlg"),
+            flag,
+        )
         res = _results(a)
         if not res:
             c.true("a result", False)
             continue
         r = res[0]
-        c.eq(f"LimitApplicationCertificateRelatedConsFlg ({flag})",
-             r.findtext("LimitApplicationCertificateRelatedConsFlg"), flag)
+        c.eq(
+            f"LimitApplicationCertificateRelatedConsFlg ({flag})",
+            r.findtext("LimitApplicationCertificateRelatedConsFlg"),
+            flag,
+        )
         info = r.find("LimitApplicationCertificateRelatedInfo")
         c.eq(f"LimitApplicationCertificateRelatedInfo present ({flag})", info is not None, flag == "1")
-        c.eq(f"LimitApplicationCertificateRelatedConsTime present ({flag})",
-             r.find("LimitApplicationCertificateRelatedConsTime") is not None, flag == "1")
+        c.eq(
+            f"LimitApplicationCertificateRelatedConsTime present ({flag})",
+            r.find("LimitApplicationCertificateRelatedConsTime") is not None,
+            flag == "1",
+        )
         if info is not None:
-            c.eq("LimitApplicationCertificateClassification",
-                 info.findtext("LimitApplicationCertificateClassification"), "01")
-            c.eq("LimitApplicationCertificateClassificationFlag",
-                 info.findtext("LimitApplicationCertificateClassificationFlag"), "A03")
-        c.eq(f"SpecificDiseasesCertificateRelatedConsFlg ({flag})",
-             r.findtext("SpecificDiseasesCertificateRelatedConsFlg"), "0")
+            c.eq(
+                "LimitApplicationCertificateClassification",
+                info.findtext("LimitApplicationCertificateClassification"),
+                "01",
+            )
+            c.eq(
+                "LimitApplicationCertificateClassificationFlag",
+                info.findtext("LimitApplicationCertificateClassificationFlag"),
+                "A03",
+            )
+        c.eq(
+            f"SpecificDiseasesCertificateRelatedConsFlg ({flag})",
+            r.findtext("SpecificDiseasesCertificateRelatedConsFlg"),
+            "0",
+        )
         _withheld(c, r, ("SpecificDiseasesCertificateList",))
 
 
@@ -329,8 +422,13 @@ def reference_number(ctx: Context, c: Checks) -> None:
     sc = ctx.scenario
     ref = "VT" + secrets.token_hex(4).upper()
     unlinked = sc.people["designated"]
-    _error(c, ctx.ask(REFERENCE, rf.reference(sc.facility_code, ref, unlinked.payer_number, unlinked.recipient_number,
-                                               unlinked.birthdate)))
+    _error(
+        c,
+        ctx.ask(
+            REFERENCE,
+            rf.reference(sc.facility_code, ref, unlinked.payer_number, unlinked.recipient_number, unlinked.birthdate),
+        ),
+    )
     p = sc.people["combined"]  # holds a card: linked by the office's 初回ひも付け
     a = ctx.ask(REFERENCE, rf.reference(sc.facility_code, ref, p.payer_number, p.recipient_number, p.birthdate))
     c.eq("SegmentOfResult", a.get("MessageHeader/SegmentOfResult"), "1")
@@ -349,20 +447,37 @@ def bulk_check(ctx: Context, c: Checks) -> None:
     ins = sc.insurance
 
     def person(key, ident, **kw):
-        d = {"insurer_number": p[key].payer_number, "identification_number": p[key].recipient_number,
-             "birthdate": p[key].birthdate, "arbitrary_identifier": ident}
+        d = {
+            "insurer_number": p[key].payer_number,
+            "identification_number": p[key].recipient_number,
+            "birthdate": p[key].birthdate,
+            "arbitrary_identifier": ident,
+        }
         d.update(kw)
         return d
-    items = [person("designated", "VT_1"), person("not_designated", "VT_2"), person("lost", "VT_3"),
-             person("designated", "VT_4", birthdate="20000101"), person("designated", "VT_5", birthdate=None),
-             {"insurer_number": ins["insurer_number"], "card_symbol": ins["card_symbol"],
-              "identification_number": ins["card_number"], "branch_number": ins["branch_number"],
-              "birthdate": ins["birthdate"].replace("-", ""), "arbitrary_identifier": "VT_6"}]
+
+    items = [
+        person("designated", "VT_1"),
+        person("not_designated", "VT_2"),
+        person("lost", "VT_3"),
+        person("designated", "VT_4", birthdate="20000101"),
+        person("designated", "VT_5", birthdate=None),
+        {
+            "insurer_number": ins["insurer_number"],
+            "card_symbol": ins["card_symbol"],
+            "identification_number": ins["card_number"],
+            "branch_number": ins["branch_number"],
+            "birthdate": ins["birthdate"].replace("-", ""),
+            "arbitrary_identifier": "VT_6",
+        },
+    ]
     first = ctx.ask(BULK_CHECK, rf.bulk_check(sc.facility_code, items, arbitrary_id="VT-BULK"))
     number = first.get("MessageBody/ReceptionNumber")
     if not number:
-        raise AssertionError(f"OQSmuquc01res carries no ReceptionNumber (SegmentOfResult "
-                             f"{first.get('MessageHeader/SegmentOfResult')}, {first.get('MessageHeader/ErrorCode')})")
+        raise AssertionError(
+            f"OQSmuquc01res carries no ReceptionNumber (SegmentOfResult "
+            f"{first.get('MessageHeader/SegmentOfResult')}, {first.get('MessageHeader/ErrorCode')})"
+        )
     a = ctx.ask(BULK_CHECK_FETCH, rf.bulk_fetch(sc.facility_code, number))
     c.true(f"{a.path.name} is an XML (or zip) answer", not a.is_err)
     c.eq("SegmentOfResult", a.get("MessageHeader/SegmentOfResult"), "1")
@@ -370,20 +485,34 @@ def bulk_check(ctx: Context, c: Checks) -> None:
     c.eq("NumberOfProcessingResult", a.get("MessageHeader/NumberOfProcessingResult"), "6")
     c.eq("NumberOfError", a.get("MessageHeader/NumberOfError"), "1")
     units = a.all("MessageBody/BulkConfirmUnit")
-    c.eq("ArbitraryIdentifier of each BulkConfirmUnit",
-         [u.findtext("QualificationConfirmSearchInfo/ArbitraryIdentifier") for u in units], [x["arbitrary_identifier"] for x in items])
-    c.eq("ProcessingResultStatus of each", [u.findtext("ProcessingResultStatus") for u in units], ["1"] * 4 + ["2", "1"])
-    c.eq("QualificationValidity of each", [u.findtext("QualificationValidity") for u in units],
-         ["1", "6", "2", "4", None, "1"])
+    c.eq(
+        "ArbitraryIdentifier of each BulkConfirmUnit",
+        [u.findtext("QualificationConfirmSearchInfo/ArbitraryIdentifier") for u in units],
+        [x["arbitrary_identifier"] for x in items],
+    )
+    c.eq(
+        "ProcessingResultStatus of each", [u.findtext("ProcessingResultStatus") for u in units], ["1"] * 4 + ["2", "1"]
+    )
+    c.eq(
+        "QualificationValidity of each",
+        [u.findtext("QualificationValidity") for u in units],
+        ["1", "6", "2", "4", None, "1"],
+    )
     if len(units) != 6:
         return
     res = units[0].find("ResultOfQualificationConfirmation")
     c.true("designated: a result", res is not None)
     if res is not None:
-        c.eq("designated: InsuredIdentificationNumber", res.findtext("InsuredIdentificationNumber"),
-             p["designated"].recipient_number)
-        c.eq("designated: DesignatedMedicalInstitutionFlag",
-             res.findtext("PublicExpenseResultList/MedicalTicketInfo/DesignatedMedicalInstitutionFlag"), "0")
+        c.eq(
+            "designated: InsuredIdentificationNumber",
+            res.findtext("InsuredIdentificationNumber"),
+            p["designated"].recipient_number,
+        )
+        c.eq(
+            "designated: DesignatedMedicalInstitutionFlag",
+            res.findtext("PublicExpenseResultList/MedicalTicketInfo/DesignatedMedicalInstitutionFlag"),
+            "0",
+        )
     for i, key in ((1, "not_designated"), (2, "lost")):
         res = units[i].find("ResultOfQualificationConfirmation")
         c.true(f"{key}: a result", res is not None)
@@ -394,8 +523,11 @@ def bulk_check(ctx: Context, c: Checks) -> None:
     c.true("no birth date: ProcessingResultCode", bool(units[4].findtext("ProcessingResultCode")))
     c.true("no birth date: ProcessingResultMessage", bool(units[4].findtext("ProcessingResultMessage")))
     c.eq("no birth date: results", len(units[4].findall("ResultOfQualificationConfirmation")), 0)
-    c.eq("insurance: InsuredCardClassification",
-         [x.findtext("InsuredCardClassification") for x in units[5].findall("ResultOfQualificationConfirmation")], ["01"])
+    c.eq(
+        "insurance: InsuredCardClassification",
+        [x.findtext("InsuredCardClassification") for x in units[5].findall("ResultOfQualificationConfirmation")],
+        ["01"],
+    )
 
 
 def setting_off(ctx: Context, c: Checks) -> None:
@@ -414,8 +546,7 @@ def malformed(ctx: Context, c: Checks) -> None:
     rid = ctx.rid()
     atomic_write(ctx.folder / "req" / f"{SINGLE_CHECK}req_{rid}.xml", b"<XmlMsg><MessageHeader></XmlMsg>")
     a = rf.wait_answer(ctx.folder, SINGLE_CHECK, rid, ctx.timeout)
-    c.true("answered with .err or SegmentOfResult 9",
-           a.is_err or a.get("MessageHeader/SegmentOfResult") == "9")
+    c.true("answered with .err or SegmentOfResult 9", a.is_err or a.get("MessageHeader/SegmentOfResult") == "9")
     _ok(c, ctx.check("designated"), "1")
 
 
@@ -427,35 +558,53 @@ def name_reuse(ctx: Context, c: Checks) -> None:
     sc, p = ctx.scenario, ctx.scenario.people["designated"]
 
     def request(arbitrary_id: str) -> bytes:
-        return rf.single_check(sc.facility_code, p.payer_number, p.recipient_number, p.birthdate,
-                               arbitrary_id=arbitrary_id)
-    sent, problems = run_race(ctx.folder, SINGLE_CHECK, request, prefix=f"vt{ctx.run_id}race", clients=3,
-                              per_client=6, names_per_client=2, timeout=ctx.timeout)
+        return rf.single_check(
+            sc.facility_code, p.payer_number, p.recipient_number, p.birthdate, arbitrary_id=arbitrary_id
+        )
+
+    sent, problems = run_race(
+        ctx.folder,
+        SINGLE_CHECK,
+        request,
+        prefix=f"vt{ctx.run_id}race",
+        clients=3,
+        per_client=6,
+        names_per_client=2,
+        timeout=ctx.timeout,
+    )
     for text in problems:
         c.true(text, False)
     c.eq("requests written", len(sent), 18)
     first = {}
     for s in sorted(sent, key=lambda s: s.seq):
         first.setdefault(s.name, s)
-    c.true("the first request under each name answered with an answer file",
-           all(s.outcome.endswith(".xml") for s in first.values()))
+    c.true(
+        "the first request under each name answered with an answer file",
+        all(s.outcome.endswith(".xml") for s in first.values()),
+    )
 
 
-CASES = [("designated", "委託先での番号による資格確認 / designated facility, check by numbers", designated),
-         ("echo", "照会条件の返却 / search info echoed whole", echo),
-         ("shift_jis", "Shift_JIS の要求と回答 / Shift_JIS request and answer", shift_jis),
-         ("cp932_name", "Windows-31J の文字と範囲外の文字 / Windows-31J characters and one outside it", cp932_name),
-         ("no_match_office", "該当なし（福祉事務所の案内） / no match, the office to call", no_match_office),
-         ("not_designated", "未委託 / not the designated facility", not_designated),
-         ("late_ticket", "後日登録の医療券を一括取得 / ticket registered later, found by bulk retrieval", late_ticket),
-         ("lost", "保護廃止 / qualification lost", lost),
-         ("no_qualification", "該当資格なし / no matching qualification", no_qualification),
-         ("no_birthdate", "生年月日なしの要求 / request without a birth date", no_birthdate),
-         ("combined", "医療保険との併用（カード） / combined with health insurance (card)", combined),
-         ("insurance_details", "後期高齢・国保・高齢受給者証 / 後期高齢, 国保 and 高齢受給者証 items", insurance_details),
-         ("limit_consent", "限度額適用認定証（同意あり・なし） / 限度額 certificate with and without consent", limit_consent),
-         ("reference_number", "照会番号の登録 / 照会番号 registration", reference_number),
-         ("bulk_check", "資格確認一括照会 / bulk check (OQSmuquc01/02)", bulk_check),
-         ("setting_off", "「医療扶助」利用しない / facility setting off", setting_off),
-         ("malformed", "壊れた要求ファイル / malformed request", malformed),
-         ("name_reuse", "同じファイル名の再利用（全速） / file names re-used at full speed", name_reuse)]
+CASES = [
+    ("designated", "委託先での番号による資格確認 / designated facility, check by numbers", designated),
+    ("echo", "照会条件の返却 / search info echoed whole", echo),
+    ("shift_jis", "Shift_JIS の要求と回答 / Shift_JIS request and answer", shift_jis),
+    ("cp932_name", "Windows-31J の文字と範囲外の文字 / Windows-31J characters and one outside it", cp932_name),
+    ("no_match_office", "該当なし（福祉事務所の案内） / no match, the office to call", no_match_office),
+    ("not_designated", "未委託 / not the designated facility", not_designated),
+    ("late_ticket", "後日登録の医療券を一括取得 / ticket registered later, found by bulk retrieval", late_ticket),
+    ("lost", "保護廃止 / qualification lost", lost),
+    ("no_qualification", "該当資格なし / no matching qualification", no_qualification),
+    ("no_birthdate", "生年月日なしの要求 / request without a birth date", no_birthdate),
+    ("combined", "医療保険との併用（カード） / combined with health insurance (card)", combined),
+    ("insurance_details", "後期高齢・国保・高齢受給者証 / 後期高齢, 国保 and 高齢受給者証 items", insurance_details),
+    (
+        "limit_consent",
+        "限度額適用認定証（同意あり・なし） / 限度額 certificate with and without consent",
+        limit_consent,
+    ),
+    ("reference_number", "照会番号の登録 / 照会番号 registration", reference_number),
+    ("bulk_check", "資格確認一括照会 / bulk check (OQSmuquc01/02)", bulk_check),
+    ("setting_off", "「医療扶助」利用しない / facility setting off", setting_off),
+    ("malformed", "壊れた要求ファイル / malformed request", malformed),
+    ("name_reuse", "同じファイル名の再利用（全速） / file names re-used at full speed", name_reuse),
+]

@@ -5,6 +5,7 @@ own error (code and Japanese message), or "server unreachable" when no answer ca
 Only a failure to *connect* is retried: then the request never reached the server, so a retry
 cannot record a check twice.
 """
+
 from __future__ import annotations
 
 import logging
@@ -17,16 +18,31 @@ from .errors import TerminalError
 log = logging.getLogger("fujo.terminal")
 
 # Server error codes that have a terminal error of their own; any other 4xx is "server_refused".
-_SERVER_CODES = {"medical_assistance_disabled": "medical_assistance_disabled", "not_found": "not_found",
-                 "validation_error": "invalid_value", "unauthorized": "refused", "forbidden": "refused"}
+_SERVER_CODES = {
+    "medical_assistance_disabled": "medical_assistance_disabled",
+    "not_found": "not_found",
+    "validation_error": "invalid_value",
+    "unauthorized": "refused",
+    "forbidden": "refused",
+}
 
 
 class ServerClient:
-    def __init__(self, base_url: str, token: str, timeout: float = 10.0, connect_retries: int = 2,
-                 transport: httpx.BaseTransport | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        timeout: float = 10.0,
+        connect_retries: int = 2,
+        transport: httpx.BaseTransport | None = None,
+    ):
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url + "/api/v1", timeout=httpx.Timeout(timeout, connect=3.0),
-                                  headers={"Authorization": f"Bearer {token}"}, transport=transport)
+        self._http = httpx.Client(
+            base_url=self.base_url + "/api/v1",
+            timeout=httpx.Timeout(timeout, connect=3.0),
+            headers={"Authorization": f"Bearer {token}"},
+            transport=transport,
+        )
         self.connect_retries = connect_retries
         self._facility_code: str | None = None
 
@@ -40,28 +56,42 @@ class ServerClient:
                 break
             except httpx.ConnectError:
                 if attempt == self.connect_retries:
-                    raise TerminalError("server_unreachable",
-                                        f"資格確認サーバー（{self.base_url}）に接続できません。しばらくしてから再度要求してください。",
-                                        f"Cannot connect to the fujo server at {self.base_url}.") from None
+                    raise TerminalError(
+                        "server_unreachable",
+                        f"資格確認サーバー（{self.base_url}）に接続できません。しばらくしてから再度要求してください。",
+                        f"Cannot connect to the fujo server at {self.base_url}.",
+                    ) from None
                 time.sleep(0.2 * (attempt + 1))
             except httpx.HTTPError as e:
                 # Sent but no answer: the server may have acted, so no retry here.
-                raise TerminalError("server_error", "資格確認サーバーから応答がありません（タイムアウト等）。",
-                                    f"No answer from the fujo server ({type(e).__name__}).") from None
+                raise TerminalError(
+                    "server_error",
+                    "資格確認サーバーから応答がありません（タイムアウト等）。",
+                    f"No answer from the fujo server ({type(e).__name__}).",
+                ) from None
         if res.status_code >= 500:
-            raise TerminalError("server_error", "資格確認サーバーで内部エラーが発生しました。",
-                                f"fujo server error (HTTP {res.status_code}).")
+            raise TerminalError(
+                "server_error",
+                "資格確認サーバーで内部エラーが発生しました。",
+                f"fujo server error (HTTP {res.status_code}).",
+            )
         try:
             data = res.json()
         except ValueError:
-            raise TerminalError("server_error", "資格確認サーバーの応答を読めません。",
-                                f"Unreadable answer from the fujo server (HTTP {res.status_code}).") from None
+            raise TerminalError(
+                "server_error",
+                "資格確認サーバーの応答を読めません。",
+                f"Unreadable answer from the fujo server (HTTP {res.status_code}).",
+            ) from None
         if res.status_code >= 400:
             err = (data or {}).get("error") or {}
             slug = _SERVER_CODES.get(err.get("code"), "server_refused")
             log.info("server refused %s %s: %s", method, path, err.get("code"))
-            raise TerminalError(slug, err.get("message_ja") or "要求が受け付けられませんでした。",
-                                err.get("message_en") or f"Refused (HTTP {res.status_code}).")
+            raise TerminalError(
+                slug,
+                err.get("message_ja") or "要求が受け付けられませんでした。",
+                err.get("message_en") or f"Refused (HTTP {res.status_code}).",
+            )
         return data
 
     # --- the calls the terminal makes --------------------------------------------------------
@@ -82,8 +112,12 @@ class ServerClient:
     def check_numbers_batch(self, items: list[dict], timeout: float = 130.0) -> dict:
         """POST /checks/numbers/batch (OQSmuquc01): one answer per item, in order. Waits longer
         than a single call: the server answers a batch of 1,000 within its own 120 s limit."""
-        return self._call("POST", "/checks/numbers/batch", json={"items": [_numbers_body(f) for f in items]},
-                          timeout=httpx.Timeout(timeout, connect=3.0))
+        return self._call(
+            "POST",
+            "/checks/numbers/batch",
+            json={"items": [_numbers_body(f) for f in items]},
+            timeout=httpx.Timeout(timeout, connect=3.0),
+        )
 
     def challenge(self) -> str:
         return self._call("POST", "/checks/card/challenge")["challenge"]
@@ -98,15 +132,28 @@ class ServerClient:
         return self._call("GET", "/facility/tickets", params={"month": month})
 
     def register_reference(self, fields: dict) -> dict:
-        body = {k: fields[k] for k in ("reference_number", "insurer_number", "identification_number", "birthdate",
-                                       "branch_number") if fields.get(k)}
+        body = {
+            k: fields[k]
+            for k in ("reference_number", "insurer_number", "identification_number", "birthdate", "branch_number")
+            if fields.get(k)
+        }
         return self._call("PUT", "/facility/references", json=body)
 
 
 def _numbers_body(fields: dict) -> dict:
     """The body of a check by numbers from the fields read from a request file."""
-    body = {k: fields[k] for k in ("insurer_number", "identification_number", "birthdate", "card_symbol",
-                                   "branch_number", "confirmation_date") if fields.get(k)}
+    body = {
+        k: fields[k]
+        for k in (
+            "insurer_number",
+            "identification_number",
+            "birthdate",
+            "card_symbol",
+            "branch_number",
+            "confirmation_date",
+        )
+        if fields.get(k)
+    }
     if fields.get("limit_application_consent"):  # LimitApplicationCertificateRelatedConsFlg 1 in the request
         body["limit_application_consent"] = True
     return body

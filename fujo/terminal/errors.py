@@ -4,6 +4,7 @@ The official 処理結果コード (別紙6-1) are not public, so these are fujo
 problem a request file can have maps to one of them; the agent writes the code and the Japanese
 message into the answer (ErrorCode / ErrorMessage) or into the ``.err`` file.
 """
+
 from __future__ import annotations
 
 # code: (slug, meaning). The slug is what logs and tests use; the code is what goes on the wire.

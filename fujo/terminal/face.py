@@ -4,6 +4,7 @@ The patient places the card, enters the PIN and chooses what to consent to; the 
 itself in ``face/`` as ``OQSsiquc01res_face_<id>.xml`` — no request file is involved. Used by
 ``fujo terminal card`` and by the web screen's reader button.
 """
+
 from __future__ import annotations
 
 import base64
@@ -18,18 +19,29 @@ from .client import ServerClient
 from .xmlio import UTF8, atomic_write, to_bytes
 
 # --consent names of the CLI → the consent kinds of the reader (薬剤・診療・特定健診・手術)
-CONSENT_NAMES = {"medication": "PharmacistsInfo", "diagnosis": "DiagnosisInfo",
-                 "checkups": "SpecificHealthCheckupsInfo", "surgery": "OperationInfo",
-                 "limit": "LimitApplicationCertificateRelated", "diseases": "SpecificDiseasesCertificateRelated"}
+CONSENT_NAMES = {
+    "medication": "PharmacistsInfo",
+    "diagnosis": "DiagnosisInfo",
+    "checkups": "SpecificHealthCheckupsInfo",
+    "surgery": "OperationInfo",
+    "limit": "LimitApplicationCertificateRelated",
+    "diseases": "SpecificDiseasesCertificateRelated",
+}
 
 
 def face_file_name() -> str:
     return f"{M.SINGLE_CHECK}res_face_{now_jst().strftime('%Y%m%d%H%M%S%f')[:17]}{secrets.token_hex(2)}.xml"
 
 
-def card_check_to_face(client: ServerClient, folder: Path, card: bytes | Path, pin: str,
-                       consent: dict[str, bool] | None = None, encoding: str = UTF8,
-                       confirmation_date: str | None = None) -> Path:
+def card_check_to_face(
+    client: ServerClient,
+    folder: Path,
+    card: bytes | Path,
+    pin: str,
+    consent: dict[str, bool] | None = None,
+    encoding: str = UTF8,
+    confirmation_date: str | None = None,
+) -> Path:
     """Run a card check through the server and write its result into ``face/``; returns the path.
     A wrong PIN or a refused card raises (nothing is written: the reader shows the error)."""
     code = client.facility_code()

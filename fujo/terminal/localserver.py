@@ -1,5 +1,6 @@
 """Serve a fujo app on a free 127.0.0.1 port in a background thread (tests and ``vendor-test --self``):
 the agent then talks to it over real HTTP, exactly as in production."""
+
 from __future__ import annotations
 
 import socket
@@ -19,8 +20,9 @@ class LocalServer:
     def __init__(self, app, port: int | None = None):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                     access_log=False, lifespan="off"))
+        self._server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False, lifespan="off")
+        )
         self._thread = threading.Thread(target=self._server.run, name="fujo-local-server", daemon=True)
 
     def start(self, timeout: float = 20.0) -> "LocalServer":

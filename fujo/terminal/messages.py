@@ -6,6 +6,7 @@ JSON keys, so building a response is mostly ordering: each element below is writ
 of these tables, and keys that are fujo extras (CheckId, Contact, Reason, per-result validity,
 RegisteredAt …) are never written because they are not in a table.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,54 +22,135 @@ from .errors import FileRejected, TerminalError
 from .xmlio import SJIS, UTF8, Parsed, sub, text_of
 
 SINGLE_CHECK, BULK_START, BULK_FETCH, REFERENCE = "OQSsiquc01", "OQSmutic01", "OQSmutic02", "OQSsiimm01"
-BULK_CHECK, BULK_CHECK_FETCH = "OQSmuquc01", "OQSmuquc02"   # 資格確認一括照会 (terminal/bulkcheck.py)
-KINDS = {SINGLE_CHECK: "資格確認（単件）", BULK_START: "委託先一括取得（要求）", BULK_FETCH: "委託先一括取得（結果取得）",
-         REFERENCE: "照会番号登録（単件）", BULK_CHECK: "資格確認一括照会（要求）",
-         BULK_CHECK_FETCH: "資格確認一括照会（結果取得）"}
-ECHOING = (SINGLE_CHECK, REFERENCE)   # requests whose answers echo QualificationConfirmSearchInfo
+BULK_CHECK, BULK_CHECK_FETCH = "OQSmuquc01", "OQSmuquc02"  # 資格確認一括照会 (terminal/bulkcheck.py)
+KINDS = {
+    SINGLE_CHECK: "資格確認（単件）",
+    BULK_START: "委託先一括取得（要求）",
+    BULK_FETCH: "委託先一括取得（結果取得）",
+    REFERENCE: "照会番号登録（単件）",
+    BULK_CHECK: "資格確認一括照会（要求）",
+    BULK_CHECK_FETCH: "資格確認一括照会（結果取得）",
+}
+ECHOING = (SINGLE_CHECK, REFERENCE)  # requests whose answers echo QualificationConfirmSearchInfo
 FILE_NAME = re.compile(r"^(OQS[A-Za-z]{5}[0-9]{2})req_([A-Za-z0-9_.-]{1,80})\.xml$")
 
-SEGMENT_OK, SEGMENT_ERROR = "1", "9"      # SegmentOfResult (2 = 処理中 is never needed: answers are immediate)
-STATUS_OK, STATUS_ERROR = "1", "2"        # ProcessingResultStatus
+SEGMENT_OK, SEGMENT_ERROR = "1", "9"  # SegmentOfResult (2 = 処理中 is never needed: answers are immediate)
+STATUS_OK, STATUS_ERROR = "1", "2"  # ProcessingResultStatus
 
-HEADER_ORDER = ("ProcessExecutionTime", "QualificationConfirmationDate", "MedicalInstitutionCode",
-                "ArbitraryFileIdentifier", "ReferenceClassification", "SegmentOfResult", "ErrorCode", "ErrorMessage",
-                "CharacterCodeIdentifier")
+HEADER_ORDER = (
+    "ProcessExecutionTime",
+    "QualificationConfirmationDate",
+    "MedicalInstitutionCode",
+    "ArbitraryFileIdentifier",
+    "ReferenceClassification",
+    "SegmentOfResult",
+    "ErrorCode",
+    "ErrorMessage",
+    "CharacterCodeIdentifier",
+)
 # QualificationConfirmSearchInfo, echoed whole in every answer to a check (clients that validate
 # require it): each element the request sent comes back as sent; the consent flag is 0 when absent.
-SEARCH_ORDER = ("InsurerNumber", "InsuredCardSymbol", "InsuredIdentificationNumber", "InsuredBranchNumber",
-                "Birthdate", "LimitApplicationCertificateRelatedConsFlg", "ArbitraryIdentifier", "ReferenceNumber")
+SEARCH_ORDER = (
+    "InsurerNumber",
+    "InsuredCardSymbol",
+    "InsuredIdentificationNumber",
+    "InsuredBranchNumber",
+    "Birthdate",
+    "LimitApplicationCertificateRelatedConsFlg",
+    "ArbitraryIdentifier",
+    "ReferenceNumber",
+)
 LIMIT_CONSENT = "LimitApplicationCertificateRelatedConsFlg"
-RESULT_ORDER = ("InsuredCardClassification", "InsurerNumber", "InsurerName", "InsuredCardSymbol",
-                "InsuredIdentificationNumber", "InsuredBranchNumber", "PersonalFamilyClassification", "InsuredName",
-                "Name", "NameOfOther", "NameKana", "NameOfOtherKana", "Sex1", "Sex2", "Birthdate", "Address",
-                "PostNumber", "QualificationDate", "DisqualificationDate", "InsuredCertificateIssuanceDate",
-                "InsuredCardValidDate", "InsuredCardExpirationDate", "InsuredPartialContributionRatio",
-                "PreschoolClassification", "ReasonOfLoss", "ReferenceNumber")
+RESULT_ORDER = (
+    "InsuredCardClassification",
+    "InsurerNumber",
+    "InsurerName",
+    "InsuredCardSymbol",
+    "InsuredIdentificationNumber",
+    "InsuredBranchNumber",
+    "PersonalFamilyClassification",
+    "InsuredName",
+    "Name",
+    "NameOfOther",
+    "NameKana",
+    "NameOfOtherKana",
+    "Sex1",
+    "Sex2",
+    "Birthdate",
+    "Address",
+    "PostNumber",
+    "QualificationDate",
+    "DisqualificationDate",
+    "InsuredCertificateIssuanceDate",
+    "InsuredCardValidDate",
+    "InsuredCardExpirationDate",
+    "InsuredPartialContributionRatio",
+    "PreschoolClassification",
+    "ReasonOfLoss",
+    "ReferenceNumber",
+)
 # 医療保険 only, after the items above: the certificate blocks and the two consent flags that govern
 # them (the flags are in every insurance result), in the order of the public descriptions.
-INSURANCE_ORDER = ("ElderlyRecipientCertificateInfo", "LimitApplicationCertificateRelatedConsFlg",
-                   "LimitApplicationCertificateRelatedConsTime", "LimitApplicationCertificateRelatedInfo",
-                   "SpecificDiseasesCertificateRelatedConsFlg", "SpecificDiseasesCertificateRelatedConsTime",
-                   "SpecificDiseasesCertificateList")
+INSURANCE_ORDER = (
+    "ElderlyRecipientCertificateInfo",
+    "LimitApplicationCertificateRelatedConsFlg",
+    "LimitApplicationCertificateRelatedConsTime",
+    "LimitApplicationCertificateRelatedInfo",
+    "SpecificDiseasesCertificateRelatedConsFlg",
+    "SpecificDiseasesCertificateRelatedConsTime",
+    "SpecificDiseasesCertificateList",
+)
 BLOCK_ORDER = {
-    "ElderlyRecipientCertificateInfo": ("ElderlyRecipientCertificateDate", "ElderlyRecipientValidStartDate",
-                                        "ElderlyRecipientValidEndDate", "ElderlyRecipientContributionRatio"),
+    "ElderlyRecipientCertificateInfo": (
+        "ElderlyRecipientCertificateDate",
+        "ElderlyRecipientValidStartDate",
+        "ElderlyRecipientValidEndDate",
+        "ElderlyRecipientContributionRatio",
+    ),
     "LimitApplicationCertificateRelatedInfo": (
-        "LimitApplicationCertificateClassification", "LimitApplicationCertificateClassificationFlag",
-        "LimitApplicationCertificateDate", "LimitApplicationCertificateValidStartDate",
-        "LimitApplicationCertificateValidEndDate", "LimitApplicationCertificateLongTermDate"),
-    "SpecificDiseasesCertificateInfo": ("SpecificDiseasesDiseaseCategory", "SpecificDiseasesCertificateDate",
-                                        "SpecificDiseasesValidStartDate", "SpecificDiseasesValidEndDate",
-                                        "SpecificDiseasesSelfPay"),
+        "LimitApplicationCertificateClassification",
+        "LimitApplicationCertificateClassificationFlag",
+        "LimitApplicationCertificateDate",
+        "LimitApplicationCertificateValidStartDate",
+        "LimitApplicationCertificateValidEndDate",
+        "LimitApplicationCertificateLongTermDate",
+    ),
+    "SpecificDiseasesCertificateInfo": (
+        "SpecificDiseasesDiseaseCategory",
+        "SpecificDiseasesCertificateDate",
+        "SpecificDiseasesValidStartDate",
+        "SpecificDiseasesValidEndDate",
+        "SpecificDiseasesSelfPay",
+    ),
 }
-TICKET_ORDER = ("TicketType", "MedicalTicketValidDate", "MedicalTicketExpirationDate", "IssueNumber",
-                "MedicalTreatmentMonth", "DesignatedMedicalInstitutionCode", "DesignatedMedicalInstitutionFlag",
-                "DesignatedMedicalInstitutionName", "PrescriptionIssuerMedicalInstitutionCode",
-                "PrescriptionIssuerMedicalInstitutionName", "InjuryName1", "InjuryName2", "InjuryName3",
-                "MedicalTreatmentType", "SelfPayAmount", "DistrictContactName", "HandlingContactName",
-                "SingleOrCombinedUse", "StatusOfSocialInsurance", "ConsistencyFlag", "StatusOfInfecton",
-                "StatusOfElderlyMedicalCare", "StatusOfPrefecturalExpenses", "Remarks1", "Remarks2", "Remarks3")
+TICKET_ORDER = (
+    "TicketType",
+    "MedicalTicketValidDate",
+    "MedicalTicketExpirationDate",
+    "IssueNumber",
+    "MedicalTreatmentMonth",
+    "DesignatedMedicalInstitutionCode",
+    "DesignatedMedicalInstitutionFlag",
+    "DesignatedMedicalInstitutionName",
+    "PrescriptionIssuerMedicalInstitutionCode",
+    "PrescriptionIssuerMedicalInstitutionName",
+    "InjuryName1",
+    "InjuryName2",
+    "InjuryName3",
+    "MedicalTreatmentType",
+    "SelfPayAmount",
+    "DistrictContactName",
+    "HandlingContactName",
+    "SingleOrCombinedUse",
+    "StatusOfSocialInsurance",
+    "ConsistencyFlag",
+    "StatusOfInfecton",
+    "StatusOfElderlyMedicalCare",
+    "StatusOfPrefecturalExpenses",
+    "Remarks1",
+    "Remarks2",
+    "Remarks3",
+)
 NOTICE_ORDER = ("ProcessingResultCode", "ProcessingResultMessage")
 CONSENT_ORDER = tuple(f"{k}{s}" for k in CONSENT_KINDS for s in ("ConsFlg", "ConsTime", "AvailableTime"))
 
@@ -76,15 +158,16 @@ CONSENT_ORDER = tuple(f"{k}{s}" for k in CONSENT_KINDS for s in ("ConsFlg", "Con
 @dataclass
 class Request:
     """One request file, read and checked."""
-    kind: str                      # file-name prefix, e.g. OQSsiquc01
-    id: str                        # what follows ``req_``
-    encoding: str                  # CharacterCodeIdentifier to answer with
+
+    kind: str  # file-name prefix, e.g. OQSsiquc01
+    id: str  # what follows ``req_``
+    encoding: str  # CharacterCodeIdentifier to answer with
     facility_code: str | None
     arbitrary_id: str | None
     fields: dict = field(default_factory=dict)
-    problem: TerminalError | None = None   # set when the file is readable but a value is wrong
+    problem: TerminalError | None = None  # set when the file is readable but a value is wrong
     echo: dict = field(default_factory=dict)  # QualificationConfirmSearchInfo as the request sent it
-    confirmation_date: str | None = None   # MessageHeader/QualificationConfirmationDate, when sent
+    confirmation_date: str | None = None  # MessageHeader/QualificationConfirmationDate, when sent
     after_commit: list = field(default_factory=list)  # run by the agent once the answer is committed
 
     @property
@@ -96,11 +179,17 @@ def split_name(name: str) -> tuple[str, str]:
     """(kind, id) of a request file name; FileRejected for anything else."""
     m = FILE_NAME.match(name)
     if not m:
-        raise FileRejected("unknown_file", f"ファイル名「{name}」は要求電文の形式（OQS…req_識別子.xml）ではありません。",
-                           f"'{name}' is not a request file name (OQS…req_<id>.xml).")
+        raise FileRejected(
+            "unknown_file",
+            f"ファイル名「{name}」は要求電文の形式（OQS…req_識別子.xml）ではありません。",
+            f"'{name}' is not a request file name (OQS…req_<id>.xml).",
+        )
     if m.group(1) not in KINDS:
-        raise FileRejected("unknown_file", f"接頭辞「{m.group(1)}」の要求には対応していません（対応: {', '.join(KINDS)}）。",
-                           f"Unsupported request prefix '{m.group(1)}' (supported: {', '.join(KINDS)}).")
+        raise FileRejected(
+            "unknown_file",
+            f"接頭辞「{m.group(1)}」の要求には対応していません（対応: {', '.join(KINDS)}）。",
+            f"Unsupported request prefix '{m.group(1)}' (supported: {', '.join(KINDS)}).",
+        )
     return m.group(1), m.group(2)
 
 
@@ -118,12 +207,19 @@ def read_request(kind: str, rid: str, parsed: Parsed) -> Request:
     root = parsed.root
     header, body = root.find("MessageHeader"), root.find("MessageBody")
     if root.tag != "XmlMsg" or header is None or body is None:
-        raise FileRejected("envelope", "XmlMsg の下に MessageHeader と MessageBody が必要です。",
-                           "Expected XmlMsg with MessageHeader and MessageBody.")
+        raise FileRejected(
+            "envelope",
+            "XmlMsg の下に MessageHeader と MessageBody が必要です。",
+            "Expected XmlMsg with MessageHeader and MessageBody.",
+        )
     cci = (text_of(header, "CharacterCodeIdentifier") or "").strip()
-    req = Request(kind, rid, cci if cci in (UTF8, SJIS) else parsed.encoding,
-                  (text_of(header, "MedicalInstitutionCode") or "").strip() or None,
-                  (text_of(header, "ArbitraryFileIdentifier") or "").strip() or None)
+    req = Request(
+        kind,
+        rid,
+        cci if cci in (UTF8, SJIS) else parsed.encoding,
+        (text_of(header, "MedicalInstitutionCode") or "").strip() or None,
+        (text_of(header, "ArbitraryFileIdentifier") or "").strip() or None,
+    )
     if kind in ECHOING:
         req.echo = _raw_search_info(_search_info(body))
         ref = text_of(body, "ReferenceNumber")  # OQSsiimm01 sends it beside the search info
@@ -151,10 +247,15 @@ def _raw_search_info(scope) -> dict:
 
 def _read_fields(req: Request, cci: str, parsed: Parsed, header, body) -> None:
     if cci and cci not in (UTF8, SJIS):
-        raise _invalid("CharacterCodeIdentifier", "0（UTF-8）か1（Shift_JIS）です。", "must be 0 (UTF-8) or 1 (Shift_JIS).")
+        raise _invalid(
+            "CharacterCodeIdentifier", "0（UTF-8）か1（Shift_JIS）です。", "must be 0 (UTF-8) or 1 (Shift_JIS)."
+        )
     if cci and cci != parsed.encoding and parsed.declared:
-        raise TerminalError("encoding", f"CharacterCodeIdentifier {cci} とXML宣言の文字コードが一致しません。",
-                            f"CharacterCodeIdentifier {cci} contradicts the XML declaration.")
+        raise TerminalError(
+            "encoding",
+            f"CharacterCodeIdentifier {cci} とXML宣言の文字コードが一致しません。",
+            f"CharacterCodeIdentifier {cci} contradicts the XML declaration.",
+        )
     if req.facility_code is None:
         raise _missing("MessageHeader/MedicalInstitutionCode")
     date = (text_of(header, "QualificationConfirmationDate") or "").strip()
@@ -182,8 +283,9 @@ def _read_numbers(req: Request, scope, required_birthdate: bool = True) -> None:
         raise _missing("InsuredIdentificationNumber")
     ins, num = numbers.normalize_insurer_number(ins), num.strip()
     if ins.startswith(numbers.LAW_CODE_PUBLIC_ASSISTANCE) and len(ins) == 8:
-        p = numbers.check_payer_number(ins, field="InsurerNumber") or \
-            numbers.check_recipient_number(num, field="InsuredIdentificationNumber")
+        p = numbers.check_payer_number(ins, field="InsurerNumber") or numbers.check_recipient_number(
+            num, field="InsuredIdentificationNumber"
+        )
     else:
         p = numbers.check_insurer_number(ins, field="InsurerNumber")
     if p:
@@ -240,14 +342,22 @@ def _read_reference(req: Request, body) -> None:
 
 def _read_bulk_check(req: Request, body) -> None:
     from .bulkcheck import read_upload  # OQSmuquc01/02 live in bulkcheck.py (it imports this module)
+
     read_upload(req, body)
 
 
-_READERS = {SINGLE_CHECK: _read_single_check, BULK_START: _read_bulk_start, BULK_FETCH: _read_bulk_fetch,
-            REFERENCE: _read_reference, BULK_CHECK: _read_bulk_check, BULK_CHECK_FETCH: _read_bulk_fetch}
+_READERS = {
+    SINGLE_CHECK: _read_single_check,
+    BULK_START: _read_bulk_start,
+    BULK_FETCH: _read_bulk_fetch,
+    REFERENCE: _read_reference,
+    BULK_CHECK: _read_bulk_check,
+    BULK_CHECK_FETCH: _read_bulk_fetch,
+}
 
 
 # --- responses -----------------------------------------------------------------------------
+
 
 def _header(root, values: dict) -> None:
     h = sub(root, "MessageHeader")
@@ -272,8 +382,9 @@ def _insurance_blocks(el, res: dict) -> None:
         if name == "SpecificDiseasesCertificateList":
             lst = sub(el, name)
             for info in v.get("SpecificDiseasesCertificateInfo") or []:
-                _ordered(sub(lst, "SpecificDiseasesCertificateInfo"), info,
-                         BLOCK_ORDER["SpecificDiseasesCertificateInfo"])
+                _ordered(
+                    sub(lst, "SpecificDiseasesCertificateInfo"), info, BLOCK_ORDER["SpecificDiseasesCertificateInfo"]
+                )
         elif name in BLOCK_ORDER:
             _ordered(sub(el, name), v, BLOCK_ORDER[name])
         else:
@@ -298,26 +409,33 @@ def result_element(parent, res: dict) -> etree._Element:
 def _base_header(req: Request | None, now, **extra) -> dict:
     """The whole header of an answer to ``req``: every answer (errors too) carries the date it
     speaks for and ReferenceClassification 2 (requests always identify people by numbers)."""
-    d = {"ProcessExecutionTime": wire_time(now),
-         "QualificationConfirmationDate": (req.confirmation_date if req else None) or now.strftime("%Y%m%d"),
-         "ReferenceClassification": REFERENCE_NUMBERS if req else None,
-         "MedicalInstitutionCode": req.facility_code if req else None,
-         "ArbitraryFileIdentifier": req.arbitrary_id if req else None,
-         "SegmentOfResult": SEGMENT_OK,
-         "CharacterCodeIdentifier": req.encoding if req else UTF8}
+    d = {
+        "ProcessExecutionTime": wire_time(now),
+        "QualificationConfirmationDate": (req.confirmation_date if req else None) or now.strftime("%Y%m%d"),
+        "ReferenceClassification": REFERENCE_NUMBERS if req else None,
+        "MedicalInstitutionCode": req.facility_code if req else None,
+        "ArbitraryFileIdentifier": req.arbitrary_id if req else None,
+        "SegmentOfResult": SEGMENT_OK,
+        "CharacterCodeIdentifier": req.encoding if req else UTF8,
+    }
     d.update(extra)
     return d
 
 
-def check_response(req: Request | None, data: dict, encoding: str = UTF8,
-                   arbitrary_id: str | None = None) -> etree._Element:
+def check_response(
+    req: Request | None, data: dict, encoding: str = UTF8, arbitrary_id: str | None = None
+) -> etree._Element:
     """Answer to a check (OQSsiquc01res, and — with ``req`` None — the face file of a card check)
     from the server's JSON."""
     root = etree.Element("XmlMsg")
-    head = _base_header(req, now_jst(), QualificationConfirmationDate=data.get("QualificationConfirmationDate"),
-                        ReferenceClassification=data.get("ReferenceClassification"),
-                        ProcessExecutionTime=data.get("ProcessExecutionTime"),
-                        MedicalInstitutionCode=data.get("MedicalInstitutionCode"))
+    head = _base_header(
+        req,
+        now_jst(),
+        QualificationConfirmationDate=data.get("QualificationConfirmationDate"),
+        ReferenceClassification=data.get("ReferenceClassification"),
+        ProcessExecutionTime=data.get("ProcessExecutionTime"),
+        MedicalInstitutionCode=data.get("MedicalInstitutionCode"),
+    )
     if req is None:
         head.update(CharacterCodeIdentifier=encoding, ArbitraryFileIdentifier=arbitrary_id)
     _header(root, head)
@@ -345,8 +463,10 @@ def error_response(req: Request, err: TerminalError) -> etree._Element:
     header (clients that validate need QualificationConfirmationDate and ReferenceClassification
     in error answers too) and, for a check, the search info echoed."""
     root = etree.Element("XmlMsg")
-    _header(root, _base_header(req, now_jst(), SegmentOfResult=SEGMENT_ERROR, ErrorCode=err.code,
-                               ErrorMessage=err.message_ja))
+    _header(
+        root,
+        _base_header(req, now_jst(), SegmentOfResult=SEGMENT_ERROR, ErrorCode=err.code, ErrorMessage=err.message_ja),
+    )
     body = sub(root, "MessageBody")
     if req.kind in ECHOING:
         _echo_search(body, req)
@@ -365,8 +485,12 @@ def reception_response(req: Request, reception_number: str) -> etree._Element:
     return root
 
 
-BULK_HEADER_ORDER = HEADER_ORDER[:-1] + ("NumberOfProcessingResult", "NumberOfNormalProcessing", "NumberOfError",
-                                         "CharacterCodeIdentifier")
+BULK_HEADER_ORDER = HEADER_ORDER[:-1] + (
+    "NumberOfProcessingResult",
+    "NumberOfNormalProcessing",
+    "NumberOfError",
+    "CharacterCodeIdentifier",
+)
 
 
 def bulk_response(req: Request, reception_number: str, data: dict) -> etree._Element:
@@ -377,8 +501,17 @@ def bulk_response(req: Request, reception_number: str, data: dict) -> etree._Ele
     results = data["ResultList"]
     normal = sum(1 for r in results if r.get("QualificationValidity") == codes.VALID)
     head = sub(root, "MessageHeader")
-    _ordered(head, _base_header(req, now_jst(), NumberOfProcessingResult=str(len(results)),
-                                NumberOfNormalProcessing=str(normal), NumberOfError="0"), BULK_HEADER_ORDER)
+    _ordered(
+        head,
+        _base_header(
+            req,
+            now_jst(),
+            NumberOfProcessingResult=str(len(results)),
+            NumberOfNormalProcessing=str(normal),
+            NumberOfError="0",
+        ),
+        BULK_HEADER_ORDER,
+    )
     body = sub(root, "MessageBody")
     sub(body, "ProcessingResultStatus", STATUS_OK)
     sub(body, "ReceptionNumber", reception_number)

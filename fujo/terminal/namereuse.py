@@ -9,6 +9,7 @@ names the request's ``RequestSHA256``: so an outcome that belongs to another req
 answer to an earlier one) is caught, not just counted. Used by the vendor acceptance-test kit
 (case ``name_reuse``) and by the tests.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,11 +26,11 @@ from . import requestfiles as rf
 class Sent:
     client: int
     seq: int
-    name: str            # request id (what follows ``req_``)
+    name: str  # request id (what follows ``req_``)
     arbitrary_id: str
     sha: str
-    written: float       # time.monotonic() when written
-    outcome: str = ""    # the outcome file's name
+    written: float  # time.monotonic() when written
+    outcome: str = ""  # the outcome file's name
     error_code: str = ""
 
 
@@ -37,9 +38,18 @@ def _err_fields(text: str) -> dict:
     return dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
 
 
-def run_race(folder: Path, kind: str, make_request: Callable[[str], bytes], *, prefix: str, clients: int = 3,
-             per_client: int = 10, names_per_client: int = 2, timeout: float = 15.0,
-             idle: Callable[[], bool] | None = None) -> tuple[list[Sent], list[str]]:
+def run_race(
+    folder: Path,
+    kind: str,
+    make_request: Callable[[str], bytes],
+    *,
+    prefix: str,
+    clients: int = 3,
+    per_client: int = 10,
+    names_per_client: int = 2,
+    timeout: float = 15.0,
+    idle: Callable[[], bool] | None = None,
+) -> tuple[list[Sent], list[str]]:
     """Run the race; returns every request sent and the problems found (empty: passed).
 
     ``make_request(arbitrary_id)`` builds one request file's bytes. ``timeout`` bounds the wait for
@@ -88,13 +98,17 @@ def run_race(folder: Path, kind: str, make_request: Callable[[str], bytes], *, p
                 found = outcome_files(name)
                 if not found:
                     if time.monotonic() - s.written > timeout:
-                        problem(f"request {s.arbitrary_id} (client {c}, #{s.seq}) written as {kind}req_{name}.xml "
-                                f"got no outcome within {timeout:.0f} s: lost")
+                        problem(
+                            f"request {s.arbitrary_id} (client {c}, #{s.seq}) written as {kind}req_{name}.xml "
+                            f"got no outcome within {timeout:.0f} s: lost"
+                        )
                         return
                     continue
                 if len(found) > 1:
-                    problem(f"request {s.arbitrary_id} under {name}: more than one outcome "
-                            f"({', '.join(p.name for p in found)})")
+                    problem(
+                        f"request {s.arbitrary_id} under {name}: more than one outcome "
+                        f"({', '.join(p.name for p in found)})"
+                    )
                     return
                 try:
                     a = rf.read_answer(found[0])
@@ -107,23 +121,26 @@ def run_race(folder: Path, kind: str, make_request: Callable[[str], bytes], *, p
                     f = _err_fields(a.err_text)
                     s.error_code = f.get("ErrorCode", "")
                     if f.get("RequestSHA256", s.sha) != s.sha:
-                        problem(f"request {s.arbitrary_id}: {s.outcome} is the outcome of another request "
-                                "(RequestSHA256 differs): a request answered twice")
+                        problem(
+                            f"request {s.arbitrary_id}: {s.outcome} is the outcome of another request "
+                            "(RequestSHA256 differs): a request answered twice"
+                        )
                         return
                 else:
                     s.error_code = a.get("MessageHeader/ErrorCode") or ""
                     echo = a.get("MessageHeader/ArbitraryFileIdentifier")
                     if echo != s.arbitrary_id:
-                        problem(f"request {s.arbitrary_id}: {s.outcome} answers {echo!r}, another request: "
-                                "a request answered twice")
+                        problem(
+                            f"request {s.arbitrary_id}: {s.outcome} answers {echo!r}, another request: "
+                            "a request answered twice"
+                        )
                         return
                 waiting[name] = None
                 if seq < per_client:
                     write(name)  # at once, under the name just answered
             time.sleep(0.005)
 
-    threads = [threading.Thread(target=client, args=(c,), daemon=True, name=f"race-client-{c}")
-               for c in range(clients)]
+    threads = [threading.Thread(target=client, args=(c,), daemon=True, name=f"race-client-{c}") for c in range(clients)]
     for t in threads:
         t.start()
     bound = timeout * (per_client + 1)
@@ -142,8 +159,9 @@ def run_race(folder: Path, kind: str, make_request: Callable[[str], bytes], *, p
             time.sleep(0.5)
         left = sorted(p.name for p in res.iterdir() if p.name.startswith(f"{kind}res_{prefix}"))
         if left:
-            problems.append(f"outcomes nobody asked for were left in res/: {', '.join(left)} "
-                            "(a request answered twice)")
+            problems.append(
+                f"outcomes nobody asked for were left in res/: {', '.join(left)} (a request answered twice)"
+            )
         missing = [s.arbitrary_id for s in sent if not s.outcome]
         if missing:
             problems.append(f"requests without an outcome: {', '.join(missing)}")

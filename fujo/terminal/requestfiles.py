@@ -1,6 +1,7 @@
 """The レセコン's side of the folder: build request files, drop them into ``req/`` and collect the
 answers from ``res/``. Used by the vendor acceptance-test kit and the tests; also a reference for
 integrators of what a well-formed request looks like."""
+
 from __future__ import annotations
 
 import io
@@ -26,10 +27,19 @@ def _envelope(facility_code: str, arbitrary_id: str | None, encoding: str | None
     return root, head, sub(root, "MessageBody")
 
 
-def single_check(facility_code: str, insurer_number: str, identification_number: str, birthdate: str | None = None,
-                 card_symbol: str | None = None, branch_number: str | None = None, encoding: str = UTF8,
-                 arbitrary_id: str | None = None, confirmation_date: str | None = None,
-                 limit_consent: str | None = None, arbitrary_identifier: str | None = None) -> bytes:
+def single_check(
+    facility_code: str,
+    insurer_number: str,
+    identification_number: str,
+    birthdate: str | None = None,
+    card_symbol: str | None = None,
+    branch_number: str | None = None,
+    encoding: str = UTF8,
+    arbitrary_id: str | None = None,
+    confirmation_date: str | None = None,
+    limit_consent: str | None = None,
+    arbitrary_identifier: str | None = None,
+) -> bytes:
     """OQSsiquc01req: 資格確認 by 保険者番号/公費負担者番号 + 記号・番号・枝番 + 生年月日 (yyyyMMdd),
     with the 限度額適用認定証 consent flag (0/1) and the client's own ArbitraryIdentifier if given.
 
@@ -74,8 +84,13 @@ def bulk_fetch(facility_code: str, reception_number: str, encoding: str = UTF8) 
     return to_bytes(root, encoding)
 
 
-def bulk_check(facility_code: str, items: list[dict], encoding: str = UTF8, arbitrary_id: str | None = None,
-               confirmation_date: str | None = None) -> bytes:
+def bulk_check(
+    facility_code: str,
+    items: list[dict],
+    encoding: str = UTF8,
+    arbitrary_id: str | None = None,
+    confirmation_date: str | None = None,
+) -> bytes:
     """OQSmuquc01req: 資格確認一括照会 — one QualificationConfirmSearchInfo per item, an item being
     ``{insurer_number, identification_number, birthdate, card_symbol?, branch_number?,
     arbitrary_identifier?}``. The results are fetched with OQSmuquc02 (:func:`bulk_fetch`'s body)."""
@@ -83,15 +98,28 @@ def bulk_check(facility_code: str, items: list[dict], encoding: str = UTF8, arbi
     if confirmation_date:
         sub(head, "QualificationConfirmationDate", confirmation_date)
     for it in items:
-        info = _search_info(body, it.get("insurer_number"), it.get("identification_number"), it.get("birthdate"),
-                            it.get("card_symbol"), it.get("branch_number"))
+        info = _search_info(
+            body,
+            it.get("insurer_number"),
+            it.get("identification_number"),
+            it.get("birthdate"),
+            it.get("card_symbol"),
+            it.get("branch_number"),
+        )
         if it.get("arbitrary_identifier") is not None:
             sub(info, "ArbitraryIdentifier", it["arbitrary_identifier"])
     return to_bytes(root, encoding)
 
 
-def reference(facility_code: str, reference_number: str, insurer_number: str, identification_number: str,
-              birthdate: str | None = None, branch_number: str | None = None, encoding: str = UTF8) -> bytes:
+def reference(
+    facility_code: str,
+    reference_number: str,
+    insurer_number: str,
+    identification_number: str,
+    birthdate: str | None = None,
+    branch_number: str | None = None,
+    encoding: str = UTF8,
+) -> bytes:
     """OQSsiimm01req: register the facility's 照会番号 for the holder of these numbers + 生年月日
     (yyyyMMdd; required, as for a check) and, for insurance shared by a family, the 枝番."""
     root, _, body = _envelope(facility_code, None, encoding)
@@ -110,7 +138,7 @@ def drop(folder: Path, kind: str, rid: str, data: bytes) -> Path:
 @dataclass
 class Answer:
     path: Path
-    root: etree._Element | None = None   # parsed XML (None for a .err)
+    root: etree._Element | None = None  # parsed XML (None for a .err)
     err_text: str | None = None
     raw: bytes = b""
 

@@ -6,6 +6,7 @@
 
 Only file names, hashes, codes and months are stored: no personal data.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -19,24 +20,28 @@ from pathlib import Path
 from ..core.dates import now_jst
 from .xmlio import atomic_write
 
-KEEP_DAYS = 30          # ledger entries older than this are dropped at start
-RECEPTION_DAYS = 7      # a ReceptionNumber can be fetched with OQSmutic02 for this long
+KEEP_DAYS = 30  # ledger entries older than this are dropped at start
+RECEPTION_DAYS = 7  # a ReceptionNumber can be fetched with OQSmutic02 for this long
 
 
 # Outcomes recorded only so that a crash cannot repeat them (see Ledger): they are not *the*
 # answer to a file name, so they never replace the entry a later re-send is judged by.
-MARKERS = frozenset({"duplicate_request",   # FJ1007 .err for a re-used name
-                     "repeated"})           # the same bytes again while their answer was still in res/
+MARKERS = frozenset(
+    {
+        "duplicate_request",  # FJ1007 .err for a re-used name
+        "repeated",
+    }
+)  # the same bytes again while their answer was still in res/
 
 
 @dataclass
 class Answered:
-    name: str          # request file name
-    sha256: str        # of the request bytes
-    at: str            # ISO time of the answer
-    outcome: str       # "ok", or the error slug (or one of MARKERS)
-    answer: str        # the file written in res/ (name only; "" when none was written)
-    take: str = ""     # id of the hand-over (in-flight file) this entry settles; "" in old ledgers
+    name: str  # request file name
+    sha256: str  # of the request bytes
+    at: str  # ISO time of the answer
+    outcome: str  # "ok", or the error slug (or one of MARKERS)
+    answer: str  # the file written in res/ (name only; "" when none was written)
+    take: str = ""  # id of the hand-over (in-flight file) this entry settles; "" in old ledgers
 
 
 class Ledger:
@@ -114,8 +119,11 @@ class Receptions:
         # 14 digits of time + 6 random digits: sortable, unguessable enough, digits only like real ones.
         number = now.strftime("%Y%m%d%H%M%S") + f"{secrets.randbelow(10**6):06d}"
         with self._lock:
-            data = {k: v for k, v in self._read().items()
-                    if v["at"] >= (now - dt.timedelta(days=RECEPTION_DAYS)).isoformat()}
+            data = {
+                k: v
+                for k, v in self._read().items()
+                if v["at"] >= (now - dt.timedelta(days=RECEPTION_DAYS)).isoformat()
+            }
             data[number] = {"month": month, "at": now.isoformat()}
             atomic_write(self.path, json.dumps(data, indent=1).encode())
         return number

@@ -5,6 +5,7 @@ scenario set into a fujo server, drives every case through the folder like a レ
 reports pass/fail per case (console and JUnit XML). With ``--self`` it brings everything up itself:
 a throw-away database, a local server on 127.0.0.1 and this project's own agent.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -29,8 +30,15 @@ class CaseResult:
     failures: list[str]
 
 
-def run_cases(folder: Path, server_url: str, admin_token: str, facility_token: str, timeout: float = 15.0,
-              only: list[str] | None = None, progress=None) -> list[CaseResult]:
+def run_cases(
+    folder: Path,
+    server_url: str,
+    admin_token: str,
+    facility_token: str,
+    timeout: float = 15.0,
+    only: list[str] | None = None,
+    progress=None,
+) -> list[CaseResult]:
     api = Api(server_url)
     try:
         ctx = Context(load(api, admin_token, facility_token), Path(folder), api, server_url, timeout)
@@ -95,12 +103,20 @@ def self_test_environment(folder: Path | None = None):
 
 def junit_xml(results: list[CaseResult]) -> bytes:
     suites = etree.Element("testsuites")
-    suite = etree.SubElement(suites, "testsuite", name="fujo vendor-test", tests=str(len(results)),
-                             failures=str(sum(not r.passed for r in results)), errors="0", skipped="0",
-                             time=f"{sum(r.seconds for r in results):.3f}")
+    suite = etree.SubElement(
+        suites,
+        "testsuite",
+        name="fujo vendor-test",
+        tests=str(len(results)),
+        failures=str(sum(not r.passed for r in results)),
+        errors="0",
+        skipped="0",
+        time=f"{sum(r.seconds for r in results):.3f}",
+    )
     for r in results:
-        case = etree.SubElement(suite, "testcase", classname="fujo.vendor_test", name=f"{r.key}: {r.title}",
-                                time=f"{r.seconds:.3f}")
+        case = etree.SubElement(
+            suite, "testcase", classname="fujo.vendor_test", name=f"{r.key}: {r.title}", time=f"{r.seconds:.3f}"
+        )
         if not r.passed:
             fail = etree.SubElement(case, "failure", message=r.failures[0][:200], type="AssertionError")
             fail.text = "\n".join(r.failures)

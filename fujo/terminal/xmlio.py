@@ -5,6 +5,7 @@ DOCTYPE outright (billion laughs, XXE). The encoding is taken from the XML decla
 without one is read as ``CharacterCodeIdentifier`` says (0 UTF-8, 1 Shift_JIS), else as UTF-8.
 Shift_JIS is decoded as CP932 (its Windows superset, which is what レセコン on Windows write).
 """
+
 from __future__ import annotations
 
 import codecs
@@ -29,15 +30,23 @@ MAX_REQUEST_BYTES = 1024 * 1024  # requests are a few hundred bytes; anything ne
 
 
 def _parser(encoding: str | None) -> etree.XMLParser:
-    return etree.XMLParser(encoding=encoding, resolve_entities=False, no_network=True, load_dtd=False,
-                           huge_tree=False, dtd_validation=False, remove_comments=True, remove_pis=True)
+    return etree.XMLParser(
+        encoding=encoding,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        dtd_validation=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
 
 
 @dataclass
 class Parsed:
     root: etree._Element
-    encoding: str         # CharacterCodeIdentifier the file was read with: "0" or "1"
-    declared: bool        # whether the file said so itself (BOM or XML declaration)
+    encoding: str  # CharacterCodeIdentifier the file was read with: "0" or "1"
+    declared: bool  # whether the file said so itself (BOM or XML declaration)
 
 
 def read_encoding(data: bytes) -> tuple[str, bool]:
@@ -52,8 +61,11 @@ def read_encoding(data: bytes) -> tuple[str, bool]:
             return SJIS, True
         if name in _UTF8_NAMES:
             return UTF8, True
-        raise FileRejected("encoding", f"未対応の文字コード「{name}」です。UTF-8かShift_JISで作成してください。",
-                           f"Unsupported encoding '{name}': use UTF-8 or Shift_JIS.")
+        raise FileRejected(
+            "encoding",
+            f"未対応の文字コード「{name}」です。UTF-8かShift_JISで作成してください。",
+            f"Unsupported encoding '{name}': use UTF-8 or Shift_JIS.",
+        )
     m = _CCI.search(data[:4096])
     return (SJIS if m and m.group(1) == b"1" else UTF8), False
 
@@ -61,13 +73,19 @@ def read_encoding(data: bytes) -> tuple[str, bool]:
 def parse(data: bytes, max_bytes: int = MAX_REQUEST_BYTES) -> Parsed:
     """Parse a request strictly; every refusal is a :class:`FileRejected` naming the problem."""
     if len(data) > max_bytes:
-        raise FileRejected("too_large", f"ファイルが大きすぎます（{len(data)}バイト、上限{max_bytes}バイト）。",
-                           f"File too large ({len(data)} bytes, limit {max_bytes}).")
+        raise FileRejected(
+            "too_large",
+            f"ファイルが大きすぎます（{len(data)}バイト、上限{max_bytes}バイト）。",
+            f"File too large ({len(data)} bytes, limit {max_bytes}).",
+        )
     if not data.strip():
         raise FileRejected("malformed_xml", "ファイルが空です。", "The file is empty.")
     if _DTD.search(data):
-        raise FileRejected("doctype_forbidden", "DOCTYPE・ENTITY宣言を含むファイルは受け付けません。",
-                           "Files with a DOCTYPE or ENTITY declaration are refused.")
+        raise FileRejected(
+            "doctype_forbidden",
+            "DOCTYPE・ENTITY宣言を含むファイルは受け付けません。",
+            "Files with a DOCTYPE or ENTITY declaration are refused.",
+        )
     enc, declared = read_encoding(data)
     try:
         root = etree.fromstring(data, _parser("cp932" if enc == SJIS else "utf-8"))
@@ -75,10 +93,12 @@ def parse(data: bytes, max_bytes: int = MAX_REQUEST_BYTES) -> Parsed:
         msg = str(e)
         if "encoding" in msg.lower() or "bytes" in msg.lower():
             label = "Shift_JIS" if enc == SJIS else "UTF-8"
-            raise FileRejected("encoding", f"{label}として読めない文字があります（{msg}）。",
-                               f"Not valid {label}: {msg}") from None
-        raise FileRejected("malformed_xml", f"XMLの形式が正しくありません（{msg}）。",
-                           f"Not well-formed XML: {msg}") from None
+            raise FileRejected(
+                "encoding", f"{label}として読めない文字があります（{msg}）。", f"Not valid {label}: {msg}"
+            ) from None
+        raise FileRejected(
+            "malformed_xml", f"XMLの形式が正しくありません（{msg}）。", f"Not well-formed XML: {msg}"
+        ) from None
     if root.getroottree().docinfo.doctype:  # belt and braces: the byte scan above should catch it
         raise FileRejected("doctype_forbidden", "DOCTYPE宣言は使えません。", "DOCTYPE is not allowed.")
     return Parsed(root, enc, declared)
@@ -86,20 +106,35 @@ def parse(data: bytes, max_bytes: int = MAX_REQUEST_BYTES) -> Parsed:
 
 # The declaration is written as a fixed line so it reads exactly like the real terminal's files
 # (double quotes, standalone="no"); the document itself is always serialised by lxml.
-_DECLARATIONS = {UTF8: b'<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n',
-                 SJIS: b'<?xml version="1.0" encoding="Shift_JIS" standalone="no"?>\n'}
+_DECLARATIONS = {
+    UTF8: b'<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n',
+    SJIS: b'<?xml version="1.0" encoding="Shift_JIS" standalone="no"?>\n',
+}
 
 
 # Characters outside Windows-31J that appear in names, and the character a 外字-less system prints
 # for them (their common 異体字). Anything else outside cp932 becomes 〓 (ゲタ), the customary mark
 # for a character that cannot be shown — never a `&#…;` reference, which common clients do not decode.
-SJIS_FALLBACK = {"𠮷": "吉", "𡈽": "土", "𣘺": "橋", "𤊮": "煕", "𥔎": "崎", "𦚰": "脇", "𩸽": "ほっけ",
-                 "〜": "～", "−": "－", "‖": "∥", "¢": "￠", "£": "￡", "¬": "￢"}
+SJIS_FALLBACK = {
+    "𠮷": "吉",
+    "𡈽": "土",
+    "𣘺": "橋",
+    "𤊮": "煕",
+    "𥔎": "崎",
+    "𦚰": "脇",
+    "𩸽": "ほっけ",
+    "〜": "～",
+    "−": "－",
+    "‖": "∥",
+    "¢": "￠",
+    "£": "￡",
+    "¬": "￢",
+}
 GETA = "〓"
 
 
 def _cp932_fallback(err: UnicodeEncodeError) -> tuple[str, int]:
-    bad = err.object[err.start:err.end]
+    bad = err.object[err.start : err.end]
     return "".join(SJIS_FALLBACK.get(c, GETA) for c in bad), err.end
 
 
@@ -151,4 +186,4 @@ def text_of(scope: etree._Element | None, name: str) -> str | None:
     el = scope.find(f".//{name}")
     if el is None:
         return None
-    return (el.text or "")
+    return el.text or ""

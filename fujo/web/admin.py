@@ -1,5 +1,6 @@
 """Operator (運用管理者): today's checks as a chart, organisations, API credentials, web users and
 card revocation."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -20,8 +21,14 @@ from .kit import AdminUser, csrf_guard, db_of, field_errors, redirect, render
 
 router = APIRouter(prefix="/admin", dependencies=[Depends(csrf_guard)], include_in_schema=False)
 
-OUTCOMES = [(codes.VALID, "有効"), (codes.VALID_UNREGISTERED, "有効（未登録・未委託）"), (codes.INVALID, "無効"),
-            (codes.INVALID_NEWER, "無効（新しい資格あり）"), (codes.NO_QUALIFICATION, "該当資格なし"), (codes.MULTIPLE, "複数該当")]
+OUTCOMES = [
+    (codes.VALID, "有効"),
+    (codes.VALID_UNREGISTERED, "有効（未登録・未委託）"),
+    (codes.INVALID, "無効"),
+    (codes.INVALID_NEWER, "無効（新しい資格あり）"),
+    (codes.NO_QUALIFICATION, "該当資格なし"),
+    (codes.MULTIPLE, "複数該当"),
+]
 COLORS = {"1": "#0b6b2b", "6": "#d08a00", "2": "#b00020", "3": "#b00020", "4": "#666666", "5": "#5b3f99"}
 
 
@@ -41,8 +48,16 @@ def chart(stats: dict) -> dict:
                 continue
             bh = (h - bottom - top) * n / scale_max
             y -= bh
-            bars.append({"x": round(left + x["hour"] * bw + 2, 1), "y": round(y, 1), "w": round(bw - 4, 1),
-                         "h": round(bh, 1), "fill": COLORS[code], "title": f"{x['hour']}時台 {label} {n}件"})
+            bars.append(
+                {
+                    "x": round(left + x["hour"] * bw + 2, 1),
+                    "y": round(y, 1),
+                    "w": round(bw - 4, 1),
+                    "h": round(bh, 1),
+                    "fill": COLORS[code],
+                    "title": f"{x['hour']}時台 {label} {n}件",
+                }
+            )
     ticks = [{"y": round(h - bottom - (h - bottom - top) * i / 4, 1), "v": step * i} for i in range(5)]
     hours = [{"x": round(left + hh * bw + bw / 2, 1), "h": hh} for hh in range(0, 24, 3)]
     return {"w": w, "h": h, "bars": bars, "ticks": ticks, "hours": hours, "left": left, "base": h - bottom}
@@ -55,20 +70,42 @@ def dashboard(request: Request, staff: AdminUser, day: str = ""):
     except ValueError:
         d = today_jst()
     stats = checks_for_day(db_of(request), d)
-    return render(request, "admin/dashboard.html", title="本日の資格確認" if d == today_jst() else "資格確認の件数",
-                  stats=stats, chart=chart(stats), outcomes=OUTCOMES, colors=COLORS, day=d)
+    return render(
+        request,
+        "admin/dashboard.html",
+        title="本日の資格確認" if d == today_jst() else "資格確認の件数",
+        stats=stats,
+        chart=chart(stats),
+        outcomes=OUTCOMES,
+        colors=COLORS,
+        day=d,
+    )
 
 
 @router.get("/orgs")
 def org_list(request: Request, staff: AdminUser):
-    return render(request, "admin/orgs.html", title="組織と認証情報", orgs=orgs.list_organisations(db_of(request)),
-                  kinds=KINDS, values={}, notice=None)
+    return render(
+        request,
+        "admin/orgs.html",
+        title="組織と認証情報",
+        orgs=orgs.list_organisations(db_of(request)),
+        kinds=KINDS,
+        values={},
+        notice=None,
+    )
 
 
 @router.post("/orgs")
-def org_create(request: Request, staff: AdminUser, kind: str = Form("", max_length=20), code: str = Form("", max_length=20),
-               name: str = Form("", max_length=200), phone: str = Form("", max_length=30),
-               address: str = Form("", max_length=200), payer_numbers: str = Form("", max_length=200)):
+def org_create(
+    request: Request,
+    staff: AdminUser,
+    kind: str = Form("", max_length=20),
+    code: str = Form("", max_length=20),
+    name: str = Form("", max_length=200),
+    phone: str = Form("", max_length=30),
+    address: str = Form("", max_length=200),
+    payer_numbers: str = Form("", max_length=200),
+):
     values = dict(kind=kind, code=code, name=name, phone=phone, address=address, payer_numbers=payer_numbers)
     payers = [p for p in payer_numbers.replace("、", ",").replace(" ", ",").split(",") if p] or None
     try:
@@ -78,20 +115,45 @@ def org_create(request: Request, staff: AdminUser, kind: str = Form("", max_leng
         for k in list(errors):
             if k.startswith("payer_numbers["):
                 errors.setdefault("payer_numbers", []).extend(errors.pop(k))
-        return render(request, "admin/orgs.html", status=422, title="組織と認証情報",
-                      orgs=orgs.list_organisations(db_of(request)), kinds=KINDS, values=values, errors=errors)
+        return render(
+            request,
+            "admin/orgs.html",
+            status=422,
+            title="組織と認証情報",
+            orgs=orgs.list_organisations(db_of(request)),
+            kinds=KINDS,
+            values=values,
+            errors=errors,
+        )
     except FujoError as e:
-        return render(request, "admin/orgs.html", status=e.status, title="組織と認証情報",
-                      orgs=orgs.list_organisations(db_of(request)), kinds=KINDS, values=values, message=e.message_ja)
+        return render(
+            request,
+            "admin/orgs.html",
+            status=e.status,
+            title="組織と認証情報",
+            orgs=orgs.list_organisations(db_of(request)),
+            kinds=KINDS,
+            values=values,
+            message=e.message_ja,
+        )
     return redirect(f"/admin/orgs/{org['id']}")
 
 
 def _org_page(request, org_id: int, status=200, **kw):
     db = db_of(request)
     org = orgs.get_organisation(db, org_id)
-    ctx = dict(title=f"{org['name']}", org=org, credentials=orgs.list_credentials(db, org_id),
-               users=accounts.list_users(db, org_id), token=None, values={}, user_errors={}, notice=None,
-               roles=ROLES.get(org["kind"], {}), cred_errors={})
+    ctx = dict(
+        title=f"{org['name']}",
+        org=org,
+        credentials=orgs.list_credentials(db, org_id),
+        users=accounts.list_users(db, org_id),
+        token=None,
+        values={},
+        user_errors={},
+        notice=None,
+        roles=ROLES.get(org["kind"], {}),
+        cred_errors={},
+    )
     ctx.update(kw)
     return render(request, "admin/org.html", status=status, **ctx)
 
@@ -102,15 +164,25 @@ def org_detail(request: Request, staff: AdminUser, org_id: int):
 
 
 @router.post("/orgs/{org_id}/credentials")
-def credential_issue(request: Request, staff: AdminUser, org_id: int, label: str = Form("", max_length=100),
-                     role: str = Form("", max_length=20)):
+def credential_issue(
+    request: Request,
+    staff: AdminUser,
+    org_id: int,
+    label: str = Form("", max_length=100),
+    role: str = Form("", max_length=20),
+):
     try:
         cred = orgs.issue_credential(db_of(request), org_id, label.strip() or None, role=role or None)
     except ValidationFailed as e:
         errors, _ = field_errors(e)
         return _org_page(request, org_id, status=422, cred_errors=errors)
     # The token is shown once, on this response only (no-store), and never stored in clear.
-    return _org_page(request, org_id, token=cred["token"], notice="APIトークンを発行しました。この画面を閉じると二度と表示されません。")
+    return _org_page(
+        request,
+        org_id,
+        token=cred["token"],
+        notice="APIトークンを発行しました。この画面を閉じると二度と表示されません。",
+    )
 
 
 @router.post("/orgs/{org_id}/credentials/{cred_id}/revoke")
@@ -123,9 +195,15 @@ def credential_revoke(request: Request, staff: AdminUser, org_id: int, cred_id: 
 
 
 @router.post("/orgs/{org_id}/users")
-def user_create(request: Request, staff: AdminUser, org_id: int, login: str = Form("", max_length=60),
-                display_name: str = Form("", max_length=60), password: str = Form("", max_length=200),
-                role: str = Form("", max_length=20)):
+def user_create(
+    request: Request,
+    staff: AdminUser,
+    org_id: int,
+    login: str = Form("", max_length=60),
+    display_name: str = Form("", max_length=60),
+    password: str = Form("", max_length=200),
+    role: str = Form("", max_length=20),
+):
     values = {"login": login, "display_name": display_name, "role": role}
     try:
         accounts.create_user(db_of(request), org_id, login, password, display_name or None, role or None)
@@ -149,8 +227,9 @@ def card_list(request: Request, staff: AdminUser):
 
 
 @router.post("/cards/revoke")
-def card_revoke(request: Request, staff: AdminUser, serial: str = Form("", max_length=60),
-                reason: str = Form("", max_length=100)):
+def card_revoke(
+    request: Request, staff: AdminUser, serial: str = Form("", max_length=60), reason: str = Form("", max_length=100)
+):
     errors: dict = {}
     values = {"serial": serial, "reason": reason}
     if not serial.strip():
@@ -161,24 +240,52 @@ def card_revoke(request: Request, staff: AdminUser, serial: str = Form("", max_l
     if not errors:
         try:
             cards.revoke_card(db_of(request), serial.strip(), reason.strip())
-            return render(request, "admin/cards.html", title="カードの失効", cards=cards.list_cards(db_of(request)),
-                          values={}, notice=f"カード {serial.strip()} を失効しました。")
+            return render(
+                request,
+                "admin/cards.html",
+                title="カードの失効",
+                cards=cards.list_cards(db_of(request)),
+                values={},
+                notice=f"カード {serial.strip()} を失効しました。",
+            )
         except FujoError as e:
             errors["serial"] = [e.message_ja]
-    return render(request, "admin/cards.html", status=422, title="カードの失効", cards=cards.list_cards(db_of(request)),
-                  values=values, errors=errors, message=message)
+    return render(
+        request,
+        "admin/cards.html",
+        status=422,
+        title="カードの失効",
+        cards=cards.list_cards(db_of(request)),
+        values=values,
+        errors=errors,
+        message=message,
+    )
 
 
 # --- the facility registry -------------------------------------------------------------------
 
-FACILITY_LABELS = {"code": "医療機関コード", "name": "医療機関名", "prefecture": "都道府県番号", "address": "所在地",
-                   "phone": "電話番号", "file": "ファイル"}
+FACILITY_LABELS = {
+    "code": "医療機関コード",
+    "name": "医療機関名",
+    "prefecture": "都道府県番号",
+    "address": "所在地",
+    "phone": "電話番号",
+    "file": "ファイル",
+}
 
 
 def _facilities_page(request, q: str = "", status: int = 200, **kw):
     db = db_of(request)
-    ctx = dict(title="医療機関の登録簿", q=q, labels=FACILITY_LABELS, values={}, errors={}, notice=None, report=None,
-               facilities=facility_registry.search_facilities(db, None, q or None, limit=200))
+    ctx = dict(
+        title="医療機関の登録簿",
+        q=q,
+        labels=FACILITY_LABELS,
+        values={},
+        errors={},
+        notice=None,
+        report=None,
+        facilities=facility_registry.search_facilities(db, None, q or None, limit=200),
+    )
     ctx.update(kw)
     return render(request, "admin/facilities.html", status=status, **ctx)
 
@@ -189,13 +296,19 @@ def facility_list(request: Request, staff: AdminUser, q: str = ""):
 
 
 @router.post("/facilities")
-def facility_register(request: Request, staff: AdminUser, code: str = Form("", max_length=20),
-                      name: str = Form("", max_length=200), address: str = Form("", max_length=200),
-                      phone: str = Form("", max_length=30)):
+def facility_register(
+    request: Request,
+    staff: AdminUser,
+    code: str = Form("", max_length=20),
+    name: str = Form("", max_length=200),
+    address: str = Form("", max_length=200),
+    phone: str = Form("", max_length=30),
+):
     values = {"code": code, "name": name, "address": address, "phone": phone}
     try:
-        f = facility_registry.register_facility(db_of(request), staff.principal,
-                                                {k: v for k, v in values.items() if v.strip()})
+        f = facility_registry.register_facility(
+            db_of(request), staff.principal, {k: v for k, v in values.items() if v.strip()}
+        )
     except ValidationFailed as e:
         errors, _ = field_errors(e)
         return _facilities_page(request, status=422, values=values, errors=errors)
@@ -217,7 +330,12 @@ async def facility_import(request: Request, staff: AdminUser, file: UploadFile |
         return _facilities_page(request, status=422, message=e.message_ja, report=rows)
     except ValidationFailed as e:
         errors, _ = field_errors(e)
-        return _facilities_page(request, status=422, message="ファイルを取り込めません。",
-                                report=[{"row": "-", "label": FACILITY_LABELS.get(k, k), "message_ja": "、".join(v)}
-                                        for k, v in errors.items()])
+        return _facilities_page(
+            request,
+            status=422,
+            message="ファイルを取り込めません。",
+            report=[
+                {"row": "-", "label": FACILITY_LABELS.get(k, k), "message_ja": "、".join(v)} for k, v in errors.items()
+            ],
+        )
     return _facilities_page(request, notice=f"{report.written}件の医療機関を登録しました。")

@@ -1,5 +1,6 @@
 """Demo web users: one per role of each demo organisation (passwords are demo-only, printed by
 ``fujo demo``)."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -12,15 +13,15 @@ from .accounts import create_user
 # (login, password, organisation kind, organisation code, role); codes as in fujo/demo/data.py
 DEMO_USERS = [
     ("admin", "demo-admin-pass", "admin", "operator", MANAGER),
-    ("office", "demo-office-pass", "welfare_office", "13001", CASEWORKER),        # 担当員
+    ("office", "demo-office-pass", "welfare_office", "13001", CASEWORKER),  # 担当員
     ("office-admin", "demo-office-admin-pass", "welfare_office", "13001", MANAGER),  # 管理者
-    ("clinic", "demo-clinic-pass", "facility", "clinic", RECEPTION),             # ●●医療機関 受付
+    ("clinic", "demo-clinic-pass", "facility", "clinic", RECEPTION),  # ●●医療機関 受付
     ("clinic-doctor", "demo-clinic-doctor-pass", "facility", "clinic", CLINICIAN),  # 医師
-    ("clinic-admin", "demo-clinic-admin-pass", "facility", "clinic", MANAGER),   # 管理者
-    ("pharmacy", "demo-pharmacy-pass", "facility", "pharmacy", RECEPTION),       # ■■薬局
-    ("pharmacist", "demo-pharmacist-pass", "facility", "pharmacy", CLINICIAN),   # ■■薬局 薬剤師
-    ("other", "demo-other-pass", "facility", "other", RECEPTION),                # ▲▲クリニック (未委託)
-    ("insurer", "demo-insurer-pass", "insurer", "insurer", MANAGER),             # ○○健康保険組合 (/insurer)
+    ("clinic-admin", "demo-clinic-admin-pass", "facility", "clinic", MANAGER),  # 管理者
+    ("pharmacy", "demo-pharmacy-pass", "facility", "pharmacy", RECEPTION),  # ■■薬局
+    ("pharmacist", "demo-pharmacist-pass", "facility", "pharmacy", CLINICIAN),  # ■■薬局 薬剤師
+    ("other", "demo-other-pass", "facility", "other", RECEPTION),  # ▲▲クリニック (未委託)
+    ("insurer", "demo-insurer-pass", "insurer", "insurer", MANAGER),  # ○○健康保険組合 (/insurer)
 ]
 
 
@@ -29,6 +30,7 @@ def load_demo_users(db: Database) -> list[tuple[str, str, str]]:
     where the organisation code to type at sign-in is shown in the name as 'name (code)' and the
     role follows it."""
     from ..demo.data import CLINIC, INSURER_NO, OTHER_CLINIC, PHARMACY
+
     codes = {"clinic": CLINIC, "pharmacy": PHARMACY, "other": OTHER_CLINIC, "insurer": INSURER_NO}
     out = []
     o, u = s.organisations, s.users

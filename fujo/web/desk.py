@@ -1,5 +1,6 @@
 """Front desk (医療機関・薬局): check by card and by numbers, the result screen of the seed,
 委託先一括取得 (table + CSV), the 「医療扶助」 setting and 照会番号 registration."""
+
 from __future__ import annotations
 
 import csv
@@ -24,30 +25,36 @@ from .kit import FacilityUser, csrf_guard, db_of, field_errors, redirect, render
 
 router = APIRouter(prefix="/desk", dependencies=[Depends(csrf_guard)], include_in_schema=False)
 
-CONSENTS = [("PharmacistsInfo", "薬剤情報"), ("DiagnosisInfo", "診療情報"), ("SpecificHealthCheckupsInfo", "特定健診情報"),
-            # the optional 5th/6th consent bits of the reader (cards/reader.py): 医療保険 results only
-            ("LimitApplicationCertificateRelated", "限度額適用認定証の情報"),
-            ("SpecificDiseasesCertificateRelated", "特定疾病療養受療証の情報")]
+CONSENTS = [
+    ("PharmacistsInfo", "薬剤情報"),
+    ("DiagnosisInfo", "診療情報"),
+    ("SpecificHealthCheckupsInfo", "特定健診情報"),
+    # the optional 5th/6th consent bits of the reader (cards/reader.py): 医療保険 results only
+    ("LimitApplicationCertificateRelated", "限度額適用認定証の情報"),
+    ("SpecificDiseasesCertificateRelated", "特定疾病療養受療証の情報"),
+]
 MAX_CARD_FILE = 64 * 1024
 
 # The seed lays the items out in lines; these are the number of items on each line.
-_PERSON_LINES = (1, 2, 1, 3)          # 照会番号 / 公費負担者番号 福祉事務所名 / 受給者番号 / 氏名 性別 生年月日
-_TICKET_LINES = (2, 2, 1, 1, 3)       # 券別 診療年月 / 指定医療機関名 単独併用 / 有効開始 / 有効終了 / 傷病名1-3
+_PERSON_LINES = (1, 2, 1, 3)  # 照会番号 / 公費負担者番号 福祉事務所名 / 受給者番号 / 氏名 性別 生年月日
+_TICKET_LINES = (2, 2, 1, 1, 3)  # 券別 診療年月 / 指定医療機関名 単独併用 / 有効開始 / 有効終了 / 傷病名1-3
 _INSURANCE_LINES = (1, 2, 2, 3, 3, 1)  # … / 保険の種類 被保険者証区分 / … ; 負担割合 and certificates one per line
 
-REASON_JA = {"unregistered": "この医療機関・薬局を委託先とする今月の医療券/調剤券は登録されていません（未委託または未登録）。",
-             "lost": "保護が停止・廃止されています。"}
+REASON_JA = {
+    "unregistered": "この医療機関・薬局を委託先とする今月の医療券/調剤券は登録されていません（未委託または未登録）。",
+    "lost": "保護が停止・廃止されています。",
+}
 NO_LINK_NOTE = "未委託の状態での診療報酬請求を防止するために公費負担者番号・受給者番号を連携しません。"
 
 
 def _lines(items, pattern, repeat=None):
     out, i = [], 0
     for n in pattern:
-        out.append(items[i:i + n])
+        out.append(items[i : i + n])
         i += n
     while repeat and i + sum(repeat) <= len(items):
         for n in repeat:
-            out.append(items[i:i + n])
+            out.append(items[i : i + n])
             i += n
     out += [[x] for x in items[i:]]
     return [x for x in out if x]
@@ -70,36 +77,74 @@ def result_view(check: dict) -> list[dict]:
             head, items = screen.insurance_screen(r)
             lines = _lines(items, _INSURANCE_LINES)
             title = "医療保険"
-        consent = [(label, codes.CONSENT_FLAGS.get(r.get(f"{k}ConsFlg", ""), "-")) for k, label in CONSENTS
-                   if f"{k}ConsFlg" in r]
-        blocks.append({"title": title, "headline": head, "tone": _tone(v), "lines": lines, "validity": v,
-                       "masked": v == codes.VALID_UNREGISTERED, "consent": consent})
+        consent = [
+            (label, codes.CONSENT_FLAGS.get(r.get(f"{k}ConsFlg", ""), "-"))
+            for k, label in CONSENTS
+            if f"{k}ConsFlg" in r
+        ]
+        blocks.append(
+            {
+                "title": title,
+                "headline": head,
+                "tone": _tone(v),
+                "lines": lines,
+                "validity": v,
+                "masked": v == codes.VALID_UNREGISTERED,
+                "consent": consent,
+            }
+        )
     return blocks
 
 
 def _result(request: Request, staff, check: dict, method: str):
     blocks = result_view(check)
     if not blocks:
-        blocks = [{"title": "医療扶助", "headline": screen.HEADLINES[codes.NO_QUALIFICATION], "tone": "ng", "lines": [],
-                   "validity": codes.NO_QUALIFICATION, "masked": False, "consent": []}]
+        blocks = [
+            {
+                "title": "医療扶助",
+                "headline": screen.HEADLINES[codes.NO_QUALIFICATION],
+                "tone": "ng",
+                "lines": [],
+                "validity": codes.NO_QUALIFICATION,
+                "masked": False,
+                "consent": [],
+            }
+        ]
     advice = screen.advice(check)
-    return render(request, "desk/result.html", title="資格確認結果", blocks=blocks, advice=advice,
-                  reason=REASON_JA.get(check.get("Reason") or ""), note=NO_LINK_NOTE, method=method,
-                  confirmation_date=check.get("QualificationConfirmationDate"), check_id=check.get("CheckId"),
-                  hidden_assistance=check.get("MedicalAssistanceNotice"))
+    return render(
+        request,
+        "desk/result.html",
+        title="資格確認結果",
+        blocks=blocks,
+        advice=advice,
+        reason=REASON_JA.get(check.get("Reason") or ""),
+        note=NO_LINK_NOTE,
+        method=method,
+        confirmation_date=check.get("QualificationConfirmationDate"),
+        check_id=check.get("CheckId"),
+        hidden_assistance=check.get("MedicalAssistanceNotice"),
+    )
 
 
 # --- check by card ---------------------------------------------------------------------------
 
+
 @router.get("")
 def card_form(request: Request, staff: FacilityUser):
-    return render(request, "desk/card.html", title="資格確認（マイナンバーカード）", consents=CONSENTS, checked=set(),
-                  enabled=staff.principal.medical_assistance_enabled)
+    return render(
+        request,
+        "desk/card.html",
+        title="資格確認（マイナンバーカード）",
+        consents=CONSENTS,
+        checked=set(),
+        enabled=staff.principal.medical_assistance_enabled,
+    )
 
 
 @router.post("/check/card")
-async def check_card(request: Request, staff: FacilityUser, card_file: UploadFile | None = File(None),
-                     pin: str = Form("", max_length=8)):
+async def check_card(
+    request: Request, staff: FacilityUser, card_file: UploadFile | None = File(None), pin: str = Form("", max_length=8)
+):
     form = await request.form()
     checked = {k for k, _ in CONSENTS if form.get(f"consent_{k}") == "1"}
     errors: dict[str, list[str]] = {}
@@ -116,29 +161,54 @@ async def check_card(request: Request, staff: FacilityUser, card_file: UploadFil
         try:
             ch = create_challenge(db, p)["challenge"]
             proof = prove(data, pin, ch, p.code, {k: True for k in checked})
-            check = eligibility.check_by_card(db, request.app.state.ca, p, proof.challenge, proof.certificate,
-                                              proof.signature, proof.consent)
+            check = eligibility.check_by_card(
+                db, request.app.state.ca, p, proof.challenge, proof.certificate, proof.signature, proof.consent
+            )
             return _result(request, staff, check, "card")
         except ValidationFailed as e:
             errors, _ = field_errors(e)
         except CardProofRefused as e:
             message = e.message_ja
-    return render(request, "desk/card.html", status=422, title="資格確認（マイナンバーカード）", consents=CONSENTS,
-                  checked=checked, errors=errors, message=message, enabled=staff.principal.medical_assistance_enabled)
+    return render(
+        request,
+        "desk/card.html",
+        status=422,
+        title="資格確認（マイナンバーカード）",
+        consents=CONSENTS,
+        checked=checked,
+        errors=errors,
+        message=message,
+        enabled=staff.principal.medical_assistance_enabled,
+    )
 
 
 # --- check by numbers ------------------------------------------------------------------------
 
+
 @router.get("/numbers")
 def numbers_form(request: Request, staff: FacilityUser):
-    return render(request, "desk/numbers.html", title="資格確認（番号）", values={},
-                  enabled=staff.principal.medical_assistance_enabled)
+    return render(
+        request,
+        "desk/numbers.html",
+        title="資格確認（番号）",
+        values={},
+        enabled=staff.principal.medical_assistance_enabled,
+    )
 
 
 @router.post("/check/numbers")
-def check_numbers(request: Request, staff: FacilityUser, payer_number: str = Form("", max_length=20),
-                  recipient_number: str = Form("", max_length=20), birthdate: str = Form("", max_length=10)):
-    values = {"payer_number": payer_number.strip(), "recipient_number": recipient_number.strip(), "birthdate": birthdate}
+def check_numbers(
+    request: Request,
+    staff: FacilityUser,
+    payer_number: str = Form("", max_length=20),
+    recipient_number: str = Form("", max_length=20),
+    birthdate: str = Form("", max_length=10),
+):
+    values = {
+        "payer_number": payer_number.strip(),
+        "recipient_number": recipient_number.strip(),
+        "birthdate": birthdate,
+    }
     problems = Problems()
     problems.add(numbers.check_payer_number(values["payer_number"]))
     problems.add(numbers.check_recipient_number(values["recipient_number"]))
@@ -150,8 +220,9 @@ def check_numbers(request: Request, staff: FacilityUser, payer_number: str = For
     try:
         problems.raise_if_any()
         db = db_of(request)
-        check = eligibility.check_by_numbers(db, staff.principal, values["payer_number"], values["recipient_number"],
-                                             birthdate)
+        check = eligibility.check_by_numbers(
+            db, staff.principal, values["payer_number"], values["recipient_number"], birthdate
+        )
         return _result(request, staff, check, "numbers")
     except ValidationFailed as e:
         errors, _ = field_errors(e)
@@ -160,8 +231,16 @@ def check_numbers(request: Request, staff: FacilityUser, payer_number: str = For
                 errors.setdefault(b, []).extend(errors.pop(a))
     except FujoError as e:
         message = e.message_ja
-    return render(request, "desk/numbers.html", status=422, title="資格確認（番号）", values=values, errors=errors,
-                  message=message, enabled=staff.principal.medical_assistance_enabled)
+    return render(
+        request,
+        "desk/numbers.html",
+        status=422,
+        title="資格確認（番号）",
+        values=values,
+        errors=errors,
+        message=message,
+        enabled=staff.principal.medical_assistance_enabled,
+    )
 
 
 # --- 委託先一括取得 ----------------------------------------------------------------------------
@@ -172,10 +251,17 @@ _CSV_MARK = "csv-download month={m} cursor={c}"
 def _last_download(db, org_id: int, month: str) -> int | None:
     cl = s.check_log
     with db.read() as conn:
-        detail = conn.execute(select(cl.c.detail).where(cl.c.organisation_id == org_id, cl.c.method == "bulk",
-                                                        cl.c.person_id.is_(None),
-                                                        cl.c.detail.like(f"csv-download month={month} %"))
-                              .order_by(cl.c.id.desc()).limit(1)).scalar()
+        detail = conn.execute(
+            select(cl.c.detail)
+            .where(
+                cl.c.organisation_id == org_id,
+                cl.c.method == "bulk",
+                cl.c.person_id.is_(None),
+                cl.c.detail.like(f"csv-download month={month} %"),
+            )
+            .order_by(cl.c.id.desc())
+            .limit(1)
+        ).scalar()
     if not detail:
         return None
     return int(detail.rsplit("=", 1)[1])
@@ -183,9 +269,16 @@ def _last_download(db, org_id: int, month: str) -> int | None:
 
 def _new_recipients(db, code: str, month: str, cursor: int | None) -> set[tuple[str, str]]:
     t, r = s.tickets, s.recipients
-    q = (select(r.c.payer_number, r.c.recipient_number).select_from(t.join(r, r.c.id == t.c.recipient_id))
-         .where(t.c.designated_facility_code == code, t.c.treatment_month == month, t.c.superseded_by.is_(None),
-                t.c.status == "active"))
+    q = (
+        select(r.c.payer_number, r.c.recipient_number)
+        .select_from(t.join(r, r.c.id == t.c.recipient_id))
+        .where(
+            t.c.designated_facility_code == code,
+            t.c.treatment_month == month,
+            t.c.superseded_by.is_(None),
+            t.c.status == "active",
+        )
+    )
     if cursor is not None:
         q = q.where(t.c.seq > cursor)
     with db.read() as conn:
@@ -205,25 +298,53 @@ def _ticket_rows(data: dict, new: set) -> list[dict]:
         key = (res.get("InsurerNumber"), res.get("InsuredIdentificationNumber"))
         tickets = (res.get("PublicExpenseResultList") or {}).get("MedicalTicketInfo") or []
         if not tickets:  # not billable this month: numbers and ticket data withheld, the status says why
-            rows.append({"payer_number": "-", "recipient_number": "-", "name": res.get("Name", ""),
-                         "name_kana": res.get("NameKana", ""), "sex": codes.SEX.get(res.get("Sex1"), "-"),
-                         "birthdate": res.get("Birthdate"), "status": _status_text(res), "billable": False,
-                         "validity": codes.VALIDITY_TEXT.get(res["QualificationValidity"]),
-                         "ticket_type": "-", "treatment_type": "-", "single_or_combined": "-", "valid_from": None,
-                         "valid_to": None, "issue_number": "-", "self_pay": "-", "injuries": "-",
-                         "registered_at": None, "new": False})
+            rows.append(
+                {
+                    "payer_number": "-",
+                    "recipient_number": "-",
+                    "name": res.get("Name", ""),
+                    "name_kana": res.get("NameKana", ""),
+                    "sex": codes.SEX.get(res.get("Sex1"), "-"),
+                    "birthdate": res.get("Birthdate"),
+                    "status": _status_text(res),
+                    "billable": False,
+                    "validity": codes.VALIDITY_TEXT.get(res["QualificationValidity"]),
+                    "ticket_type": "-",
+                    "treatment_type": "-",
+                    "single_or_combined": "-",
+                    "valid_from": None,
+                    "valid_to": None,
+                    "issue_number": "-",
+                    "self_pay": "-",
+                    "injuries": "-",
+                    "registered_at": None,
+                    "new": False,
+                }
+            )
         for t in tickets:
-            rows.append({"payer_number": key[0], "recipient_number": key[1], "name": res.get("Name", ""),
-                         "name_kana": res.get("NameKana", ""), "sex": codes.SEX.get(res.get("Sex1"), "-"),
-                         "birthdate": res.get("Birthdate"), "status": _status_text(res), "billable": True,
-                         "validity": codes.VALIDITY_TEXT.get(res["QualificationValidity"]),
-                         "ticket_type": codes.TICKET_TYPES.get(t.get("TicketType"), "-"),
-                         "treatment_type": codes.TREATMENT_TYPES.get(t.get("MedicalTreatmentType"), "-"),
-                         "single_or_combined": codes.SINGLE_OR_COMBINED.get(t.get("SingleOrCombinedUse"), "-"),
-                         "valid_from": t.get("MedicalTicketValidDate"), "valid_to": t.get("MedicalTicketExpirationDate"),
-                         "issue_number": t.get("IssueNumber", ""), "self_pay": t.get("SelfPayAmount", ""),
-                         "injuries": "、".join(x for x in (t.get(f"InjuryName{i}") for i in (1, 2, 3)) if x),
-                         "registered_at": t.get("RegisteredAt"), "new": key in new})
+            rows.append(
+                {
+                    "payer_number": key[0],
+                    "recipient_number": key[1],
+                    "name": res.get("Name", ""),
+                    "name_kana": res.get("NameKana", ""),
+                    "sex": codes.SEX.get(res.get("Sex1"), "-"),
+                    "birthdate": res.get("Birthdate"),
+                    "status": _status_text(res),
+                    "billable": True,
+                    "validity": codes.VALIDITY_TEXT.get(res["QualificationValidity"]),
+                    "ticket_type": codes.TICKET_TYPES.get(t.get("TicketType"), "-"),
+                    "treatment_type": codes.TREATMENT_TYPES.get(t.get("MedicalTreatmentType"), "-"),
+                    "single_or_combined": codes.SINGLE_OR_COMBINED.get(t.get("SingleOrCombinedUse"), "-"),
+                    "valid_from": t.get("MedicalTicketValidDate"),
+                    "valid_to": t.get("MedicalTicketExpirationDate"),
+                    "issue_number": t.get("IssueNumber", ""),
+                    "self_pay": t.get("SelfPayAmount", ""),
+                    "injuries": "、".join(x for x in (t.get(f"InjuryName{i}") for i in (1, 2, 3)) if x),
+                    "registered_at": t.get("RegisteredAt"),
+                    "new": key in new,
+                }
+            )
     return rows
 
 
@@ -244,23 +365,60 @@ def tickets(request: Request, staff: FacilityUser, month: str | None = None):
         data = bulk.tickets_for_month(db, p, shown)
     except ValidationFailed as e:
         errors, _ = field_errors(e)
-        return render(request, "desk/tickets.html", status=422, title="委託先一括取得", month=shown, rows=[],
-                      errors={"month": sum(errors.values(), [])}, last=None)
+        return render(
+            request,
+            "desk/tickets.html",
+            status=422,
+            title="委託先一括取得",
+            month=shown,
+            rows=[],
+            errors={"month": sum(errors.values(), [])},
+            last=None,
+        )
     except FujoError as e:
-        return render(request, "desk/tickets.html", status=e.status, title="委託先一括取得", month=shown, rows=[],
-                      message=e.message_ja, last=None)
+        return render(
+            request,
+            "desk/tickets.html",
+            status=e.status,
+            title="委託先一括取得",
+            month=shown,
+            rows=[],
+            message=e.message_ja,
+            last=None,
+        )
     last = _last_download(db, p.organisation_id, m)
     rows = _ticket_rows(data, _new_recipients(db, p.code, m, last))
-    return render(request, "desk/tickets.html", title="委託先一括取得", month=shown, month_key=m, rows=rows,
-                  last=last, new_count=sum(1 for x in rows if x["new"]))
+    return render(
+        request,
+        "desk/tickets.html",
+        title="委託先一括取得",
+        month=shown,
+        month_key=m,
+        rows=rows,
+        last=last,
+        new_count=sum(1 for x in rows if x["new"]),
+    )
 
 
-CSV_COLUMNS = [("payer_number", "公費負担者番号"), ("recipient_number", "受給者番号"), ("name", "氏名"),
-               ("name_kana", "氏名カナ"), ("sex", "性別"), ("birthdate", "生年月日"), ("status", "資格の状態（当月）"),
-               ("ticket_type", "医療券/調剤券別"),
-               ("treatment_type", "診療別"), ("single_or_combined", "単独/併用別"), ("valid_from", "有効開始年月日"),
-               ("valid_to", "有効終了年月日"), ("issue_number", "交付番号"), ("self_pay", "本人支払額"),
-               ("injuries", "傷病名"), ("registered_at", "登録日時"), ("new", "前回ダウンロード以降の新着")]
+CSV_COLUMNS = [
+    ("payer_number", "公費負担者番号"),
+    ("recipient_number", "受給者番号"),
+    ("name", "氏名"),
+    ("name_kana", "氏名カナ"),
+    ("sex", "性別"),
+    ("birthdate", "生年月日"),
+    ("status", "資格の状態（当月）"),
+    ("ticket_type", "医療券/調剤券別"),
+    ("treatment_type", "診療別"),
+    ("single_or_combined", "単独/併用別"),
+    ("valid_from", "有効開始年月日"),
+    ("valid_to", "有効終了年月日"),
+    ("issue_number", "交付番号"),
+    ("self_pay", "本人支払額"),
+    ("injuries", "傷病名"),
+    ("registered_at", "登録日時"),
+    ("new", "前回ダウンロード以降の新着"),
+]
 
 
 def _cell(value) -> str:
@@ -283,17 +441,22 @@ def tickets_csv(request: Request, staff: FacilityUser, month: str | None = None)
     w.writerow([label for _, label in CSV_COLUMNS])
     for x in rows:
         w.writerow([("1" if x[k] else "") if k == "new" else _cell(x[k]) for k, _ in CSV_COLUMNS])
-    return Response(("\ufeff" + buf.getvalue()).encode("utf-8"), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="tickets-{p.code}-{m}.csv"'})
+    return Response(
+        ("\ufeff" + buf.getvalue()).encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="tickets-{p.code}-{m}.csv"'},
+    )
 
 
 # --- settings and 照会番号 ---------------------------------------------------------------------
 
+
 @router.get("/settings")
 def settings_form(request: Request, staff: FacilityUser, saved: int = 0):
     st = facility.get_settings(db_of(request), staff.principal)
-    return render(request, "desk/settings.html", title="環境設定", settings=st,
-                  notice="設定を保存しました。" if saved else None)
+    return render(
+        request, "desk/settings.html", title="環境設定", settings=st, notice="設定を保存しました。" if saved else None
+    )
 
 
 @router.post("/settings")
@@ -301,8 +464,15 @@ def settings_save(request: Request, staff: FacilityUser, medical_assistance: str
     require_manager(staff)  # only the facility's 管理者 changes settings (403 otherwise)
     if medical_assistance not in ("use", "nouse"):
         st = facility.get_settings(db_of(request), staff.principal)
-        return render(request, "desk/settings.html", status=422, title="環境設定", settings=st, notice=None,
-                      errors={"medical_assistance": ["「利用する」または「利用しない」を選んでください。"]})
+        return render(
+            request,
+            "desk/settings.html",
+            status=422,
+            title="環境設定",
+            settings=st,
+            notice=None,
+            errors={"medical_assistance": ["「利用する」または「利用しない」を選んでください。"]},
+        )
     facility.set_medical_assistance(db_of(request), staff.principal, medical_assistance == "use")
     return redirect("/desk/settings?saved=1")
 
@@ -313,12 +483,22 @@ def reference_form(request: Request, staff: FacilityUser):
 
 
 @router.post("/reference")
-def reference_save(request: Request, staff: FacilityUser, reference_number: str = Form("", max_length=40),
-                   insurer_number: str = Form("", max_length=20), identification_number: str = Form("", max_length=40),
-                   birthdate: str = Form("", max_length=10), branch_number: str = Form("", max_length=10)):
-    values = {"reference_number": reference_number.strip(), "insurer_number": insurer_number.strip(),
-              "identification_number": identification_number.strip(), "birthdate": birthdate.strip(),
-              "branch_number": branch_number.strip()}
+def reference_save(
+    request: Request,
+    staff: FacilityUser,
+    reference_number: str = Form("", max_length=40),
+    insurer_number: str = Form("", max_length=20),
+    identification_number: str = Form("", max_length=40),
+    birthdate: str = Form("", max_length=10),
+    branch_number: str = Form("", max_length=10),
+):
+    values = {
+        "reference_number": reference_number.strip(),
+        "insurer_number": insurer_number.strip(),
+        "identification_number": identification_number.strip(),
+        "birthdate": birthdate.strip(),
+        "branch_number": branch_number.strip(),
+    }
     errors: dict = {}
     message = None
     status = 422
@@ -326,19 +506,44 @@ def reference_save(request: Request, staff: FacilityUser, reference_number: str 
         problems = Problems()  # every missing field at once; the service checks them again
         facility.validate_reference_number(values["reference_number"], problems)
         if not values["insurer_number"]:
-            problems.add(FieldProblem("insurer_number", "required", "保険者番号または公費負担者番号を入力してください。",
-                                      "insurer_number is required."))
+            problems.add(
+                FieldProblem(
+                    "insurer_number",
+                    "required",
+                    "保険者番号または公費負担者番号を入力してください。",
+                    "insurer_number is required.",
+                )
+            )
         if not values["identification_number"]:
-            problems.add(FieldProblem("identification_number", "required",
-                                      "受給者番号（または被保険者番号）を入力してください。", "required"))
+            problems.add(
+                FieldProblem(
+                    "identification_number",
+                    "required",
+                    "受給者番号（または被保険者番号）を入力してください。",
+                    "required",
+                )
+            )
         problems.add(parse_date(values["birthdate"], "birthdate", "生年月日", required=True)[1])
         problems.raise_if_any()
         facility.register_reference(db_of(request), staff.principal, **values)
-        return render(request, "desk/reference.html", title="照会番号の登録", values={},
-                      notice=f"照会番号 {values['reference_number']} を登録しました。")
+        return render(
+            request,
+            "desk/reference.html",
+            title="照会番号の登録",
+            values={},
+            notice=f"照会番号 {values['reference_number']} を登録しました。",
+        )
     except ValidationFailed as e:
         errors, _ = field_errors(e)
     except FujoError as e:  # not found, several people (give the 枝番), not linked to a card yet, setting off
         message, status = e.message_ja, e.status
-    return render(request, "desk/reference.html", status=status, title="照会番号の登録", values=values, errors=errors,
-                  message=message, notice=None)
+    return render(
+        request,
+        "desk/reference.html",
+        status=status,
+        title="照会番号の登録",
+        values=values,
+        errors=errors,
+        message=message,
+        notice=None,
+    )

@@ -1,6 +1,7 @@
 """Insurer (保険者): register a health-insurance qualification (医療保険の資格) with everything a
 clinic imports from a check — card dates, 一部負担金割合, 高齢受給者証, 限度額適用認定証,
 特定疾病療養受療証 — on a form generated from the field table, with errors shown by field."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
@@ -15,11 +16,37 @@ router = APIRouter(prefix="/insurer", dependencies=[Depends(csrf_guard)], includ
 _BY_NAME = {f.name: f for f in INSURANCE_FIELDS}
 # The form's sections; every field of INSURANCE_FIELDS appears in exactly one (tests check it).
 SECTIONS = [
-    ("保険者・被保険者証", ("insurer_number", "insurer_name", "insured_card_classification", "card_symbol", "card_number",
-                     "branch_number", "personal_family", "card_issuance_date", "card_valid_from", "card_valid_to",
-                     "contribution_ratio")),
-    ("被保険者", ("name", "name_kana", "name_of_other", "name_of_other_kana", "insured_name", "sex", "birthdate",
-              "address", "post_number", "preschool")),
+    (
+        "保険者・被保険者証",
+        (
+            "insurer_number",
+            "insurer_name",
+            "insured_card_classification",
+            "card_symbol",
+            "card_number",
+            "branch_number",
+            "personal_family",
+            "card_issuance_date",
+            "card_valid_from",
+            "card_valid_to",
+            "contribution_ratio",
+        ),
+    ),
+    (
+        "被保険者",
+        (
+            "name",
+            "name_kana",
+            "name_of_other",
+            "name_of_other_kana",
+            "insured_name",
+            "sex",
+            "birthdate",
+            "address",
+            "post_number",
+            "preschool",
+        ),
+    ),
     ("資格", ("qualification_date", "disqualification_date")),
     ("高齢受給者証（70〜74歳）", ELDERLY_BLOCK),
     ("限度額適用認定証（患者の同意があるときだけ医療機関に提供）", LIMIT_BLOCK),
@@ -35,14 +62,29 @@ def _sections():
 
 
 def _form(request: Request, values: dict, status: int = 200, errors: dict | None = None, message: str | None = None):
-    return render(request, "insurer/qualification_form.html", status=status, title=TITLE, sections=_sections(),
-                  values=values, errors=errors or {}, message=message, labels=LABELS)
+    return render(
+        request,
+        "insurer/qualification_form.html",
+        status=status,
+        title=TITLE,
+        sections=_sections(),
+        values=values,
+        errors=errors or {},
+        message=message,
+        labels=LABELS,
+    )
 
 
 @router.get("")
 def qualification_form(request: Request, staff: InsurerUser):
-    return _form(request, {"insurer_number": staff.principal.code, "insurer_name": staff.principal.name,
-                           "insured_card_classification": "01"})
+    return _form(
+        request,
+        {
+            "insurer_number": staff.principal.code,
+            "insurer_name": staff.principal.name,
+            "insured_card_classification": "01",
+        },
+    )
 
 
 @router.post("/qualifications")
@@ -65,5 +107,11 @@ def qualification_detail(request: Request, staff: InsurerUser, qid: str, saved: 
     if not qid.isdigit() or len(qid) > 18:
         raise NotFound("資格が見つかりません。", "No such qualification.")
     q = insurance.get_qualification(db_of(request), staff.principal, int(qid))
-    return render(request, "insurer/qualification.html", title=f"医療保険資格 {q['name']}", q=q, sections=_sections(),
-                  notice="登録しました。" if saved else None)
+    return render(
+        request,
+        "insurer/qualification.html",
+        title=f"医療保険資格 {q['name']}",
+        q=q,
+        sections=_sections(),
+        notice="登録しました。" if saved else None,
+    )

@@ -1,4 +1,5 @@
 """Shared plumbing of the screens: templates, the signed-in session, CSRF, error pages, headers."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,8 +26,7 @@ HERE = Path(__file__).parent
 SESSION_COOKIE = "fujo_session"
 PRE_COOKIE = "fujo_pre"  # CSRF token for forms shown before sign-in (double submit)
 
-env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True,
-                  trim_blocks=True, lstrip_blocks=True)
+env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, trim_blocks=True, lstrip_blocks=True)
 
 
 def _wdate(v) -> str:
@@ -54,6 +54,7 @@ def _wtime(v) -> str:
     if isinstance(v, str):
         v = dt.datetime.fromisoformat(v)
     from ..core.dates import JST
+
     v = v.astimezone(JST) if v.tzinfo else v
     return f"{wareki_date(v.date())} {v:%H:%M}"
 
@@ -63,6 +64,7 @@ env.globals.update(codes=codes, KIND_JA=KIND_JA)
 
 
 # --- errors the screens raise ----------------------------------------------------------------
+
 
 class LoginRequired(Exception):
     def __init__(self, portal: bool = False):
@@ -74,11 +76,11 @@ class CsrfRefused(Exception):
 
 
 def is_web_path(path: str) -> bool:
-    return not (path.startswith("/api/") or path in ("/docs", "/redoc", "/openapi.json")
-                or path.startswith("/docs/"))
+    return not (path.startswith("/api/") or path in ("/docs", "/redoc", "/openapi.json") or path.startswith("/docs/"))
 
 
 # --- sessions --------------------------------------------------------------------------------
+
 
 def db_of(request: Request) -> Database:
     return request.app.state.db
@@ -91,8 +93,15 @@ def current_session(request: Request) -> Session | None:
 
 
 def set_session_cookie(request: Request, resp: Response, cookie: str, max_age: int) -> None:
-    resp.set_cookie(SESSION_COOKIE, cookie, max_age=max_age, httponly=True, samesite="lax",
-                    secure=request.url.scheme == "https", path="/")
+    resp.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        max_age=max_age,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
 
 
 def clear_session_cookie(request: Request, resp: Response) -> None:
@@ -114,11 +123,13 @@ def _staff(kind: str):
         if sess.kind != kind:
             raise accounts_forbidden(kind)
         return Staff(sess, sess.principal(db_of(request)))
+
     return dep
 
 
 def accounts_forbidden(kind: str) -> FujoError:
     from ..core.errors import Forbidden
+
     return Forbidden(f"この画面は{KIND_JA[kind]}の利用者のみ使えます。", f"This screen is for {kind} users only.")
 
 
@@ -139,6 +150,7 @@ Recipient = Annotated[Session, Depends(recipient_session)]
 
 
 # --- CSRF ------------------------------------------------------------------------------------
+
 
 async def csrf_guard(request: Request) -> None:
     """Every state-changing request carries the session's CSRF token (form field ``csrf_token`` or
@@ -170,12 +182,27 @@ def pre_token(request: Request, resp_cookies: dict) -> str:
 # --- rendering -------------------------------------------------------------------------------
 
 NAV = {  # (href, label[, roles that see it]) — without roles: every role of the kind
-    FACILITY: [("/desk", "資格確認（カード）"), ("/desk/numbers", "資格確認（番号）"), ("/desk/tickets", "委託先一括取得"),
-               ("/desk/reference", "照会番号の登録"), ("/desk/settings", "環境設定"), ("/desk/users", "利用者", (MANAGER,))],
-    WELFARE_OFFICE: [("/office", "受給者検索"), ("/office/recipients/new", "受給者登録"), ("/office/import", "CSV取込"),
-                     ("/office/late", "事後登録の券"), ("/office/users", "利用者", (MANAGER,))],
-    ADMIN: [("/admin", "本日の資格確認"), ("/admin/orgs", "組織と認証情報"), ("/admin/facilities", "医療機関の登録簿"),
-            ("/admin/cards", "カード失効")],
+    FACILITY: [
+        ("/desk", "資格確認（カード）"),
+        ("/desk/numbers", "資格確認（番号）"),
+        ("/desk/tickets", "委託先一括取得"),
+        ("/desk/reference", "照会番号の登録"),
+        ("/desk/settings", "環境設定"),
+        ("/desk/users", "利用者", (MANAGER,)),
+    ],
+    WELFARE_OFFICE: [
+        ("/office", "受給者検索"),
+        ("/office/recipients/new", "受給者登録"),
+        ("/office/import", "CSV取込"),
+        ("/office/late", "事後登録の券"),
+        ("/office/users", "利用者", (MANAGER,)),
+    ],
+    ADMIN: [
+        ("/admin", "本日の資格確認"),
+        ("/admin/orgs", "組織と認証情報"),
+        ("/admin/facilities", "医療機関の登録簿"),
+        ("/admin/cards", "カード失効"),
+    ],
     INSURER: [("/insurer", "医療保険資格の登録")],
 }
 
@@ -194,9 +221,17 @@ def require_manager(staff: "Staff") -> None:
 
 def render(request: Request, template: str, status: int = 200, cookies: dict | None = None, **ctx) -> HTMLResponse:
     sess = current_session(request)
-    base = {"request": request, "session": sess, "csrf": sess.csrf_token if sess else ctx.pop("pre_csrf", ""),
-            "nav": nav_for(sess), "path": request.url.path,
-            "errors": {}, "problems": [], "message": None, "title": "fujo"}
+    base = {
+        "request": request,
+        "session": sess,
+        "csrf": sess.csrf_token if sess else ctx.pop("pre_csrf", ""),
+        "nav": nav_for(sess),
+        "path": request.url.path,
+        "errors": {},
+        "problems": [],
+        "message": None,
+        "title": "fujo",
+    }
     base.update(ctx)
     html = env.get_template(template).render(**base)
     resp = HTMLResponse(html, status_code=status)
@@ -226,6 +261,7 @@ def form_dict(form, names) -> dict:
 
 
 # --- sign-in throttle ------------------------------------------------------------------------
+
 
 class Throttle:
     """After 5 failed sign-ins for one login (or from one address) within 15 minutes, refuse for

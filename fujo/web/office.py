@@ -1,5 +1,6 @@
 """Welfare office (福祉事務所): recipients, 医療券/調剤券 registration, amendment and cancellation
 with history, CSV import with progress and a per-row report, and tickets registered late."""
+
 from __future__ import annotations
 
 import secrets
@@ -20,8 +21,14 @@ from .kit import OfficeUser, csrf_guard, db_of, field_errors, redirect, render
 router = APIRouter(prefix="/office", dependencies=[Depends(csrf_guard)], include_in_schema=False)
 
 LABELS = {f.name: f.label_ja for f in (*INSURANCE_FIELDS, *RECIPIENT_FIELDS, *TICKET_FIELDS)}
-LABELS.update(payer_number="公費負担者番号", recipient_number="受給者番号", reason="変更・取消の理由", file="ファイル",
-              kind="種類", card_serial="カードのシリアル番号")
+LABELS.update(
+    payer_number="公費負担者番号",
+    recipient_number="受給者番号",
+    reason="変更・取消の理由",
+    file="ファイル",
+    kind="種類",
+    card_serial="カードのシリアル番号",
+)
 MAX_CSV = 20 * 1024 * 1024
 IMPORT_KINDS = {"recipients": "受給者（被保護者）", "tickets": "医療券/調剤券"}
 
@@ -30,6 +37,7 @@ def _month_first_last():
     t = today_jst()
     first = t.replace(day=1)
     import datetime as dt
+
     last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
     return first, last
 
@@ -49,8 +57,10 @@ def _form_values(form, fields) -> dict:
 
 def _with_names(db, values: dict) -> dict:
     """The registry's names for the facility codes of a ticket form (shown, never typed)."""
-    codes = {"designated_facility_name": values.get("designated_facility_code", "").strip(),
-             "prescription_issuer_name": values.get("prescription_issuer_code", "").strip()}
+    codes = {
+        "designated_facility_name": values.get("designated_facility_code", "").strip(),
+        "prescription_issuer_name": values.get("prescription_issuer_code", "").strip(),
+    }
     with db.read() as conn:
         rows = facility_registry.facility_rows(conn, [c for c in codes.values() if len(c) == 10])
     for name_field, code in codes.items():
@@ -59,6 +69,7 @@ def _with_names(db, values: dict) -> dict:
 
 
 # --- recipients ------------------------------------------------------------------------------
+
 
 @router.get("")
 def search(request: Request, staff: OfficeUser, q: str = ""):
@@ -70,8 +81,13 @@ def search(request: Request, staff: OfficeUser, q: str = ""):
 @router.get("/recipients/new")
 def recipient_form(request: Request, staff: OfficeUser):
     payers = sorted(staff.principal.payer_numbers)
-    return render(request, "office/recipient_form.html", title="受給者登録", fields=RECIPIENT_FIELDS,
-                  values={"payer_number": payers[0] if payers else ""})
+    return render(
+        request,
+        "office/recipient_form.html",
+        title="受給者登録",
+        fields=RECIPIENT_FIELDS,
+        values={"payer_number": payers[0] if payers else ""},
+    )
 
 
 @router.post("/recipients")
@@ -82,22 +98,40 @@ async def recipient_create(request: Request, staff: OfficeUser):
         rec = registry.register_recipient(db_of(request), staff.principal, {k: v for k, v in values.items()})
     except ValidationFailed as e:
         errors, _ = field_errors(e)
-        return render(request, "office/recipient_form.html", status=422, title="受給者登録", fields=RECIPIENT_FIELDS,
-                      values=values, errors=errors)
+        return render(
+            request,
+            "office/recipient_form.html",
+            status=422,
+            title="受給者登録",
+            fields=RECIPIENT_FIELDS,
+            values=values,
+            errors=errors,
+        )
     except FujoError as e:
-        return render(request, "office/recipient_form.html", status=e.status, title="受給者登録",
-                      fields=RECIPIENT_FIELDS, values=values, message=e.message_ja)
+        return render(
+            request,
+            "office/recipient_form.html",
+            status=e.status,
+            title="受給者登録",
+            fields=RECIPIENT_FIELDS,
+            values=values,
+            message=e.message_ja,
+        )
     return redirect(f"/office/recipients/{rec['payer_number']}/{rec['recipient_number']}?saved=1")
 
 
-RECIPIENT_NOTICES = {"1": "登録しました。", "linked": "マイナンバーカードとひも付けました（初回ひも付け）。",
-                     "unlinked": "マイナンバーカードとのひも付けを解除しました（記録に残ります）。"}
+RECIPIENT_NOTICES = {
+    "1": "登録しました。",
+    "linked": "マイナンバーカードとひも付けました（初回ひも付け）。",
+    "unlinked": "マイナンバーカードとのひも付けを解除しました（記録に残ります）。",
+}
 
 
 def _recipient_page(request, staff, payer: str, rn: str, status: int = 200, **kw):
     rec = registry.get_recipient(db_of(request), staff.principal, payer, rn)
-    ctx = dict(title=f"受給者 {rec['name']}", rec=rec, fields=RECIPIENT_FIELDS, link_errors={}, unlink_errors={},
-               notice=None)
+    ctx = dict(
+        title=f"受給者 {rec['name']}", rec=rec, fields=RECIPIENT_FIELDS, link_errors={}, unlink_errors={}, notice=None
+    )
     ctx.update(kw)
     return render(request, "office/recipient.html", status=status, **ctx)
 
@@ -149,14 +183,28 @@ def facility_lookup(request: Request, staff: OfficeUser, code: str):
 
 # --- tickets ---------------------------------------------------------------------------------
 
+
 @router.get("/recipients/{payer}/{rn}/tickets/new")
 def ticket_form(request: Request, staff: OfficeUser, payer: str, rn: str):
     rec = registry.get_recipient(db_of(request), staff.principal, payer, rn)
     first, last = _month_first_last()
-    values = {"ticket_type": "01", "treatment_month": f"{first:%Y-%m}", "valid_from": first.isoformat(),
-              "valid_to": last.isoformat(), "treatment_type": "02", "single_or_combined": "01"}
-    return render(request, "office/ticket_form.html", title="医療券/調剤券の登録", rec=rec, fields=TICKET_FIELDS,
-                  values=values, action=f"/office/recipients/{payer}/{rn}/tickets")
+    values = {
+        "ticket_type": "01",
+        "treatment_month": f"{first:%Y-%m}",
+        "valid_from": first.isoformat(),
+        "valid_to": last.isoformat(),
+        "treatment_type": "02",
+        "single_or_combined": "01",
+    }
+    return render(
+        request,
+        "office/ticket_form.html",
+        title="医療券/調剤券の登録",
+        rec=rec,
+        fields=TICKET_FIELDS,
+        values=values,
+        action=f"/office/recipients/{payer}/{rn}/tickets",
+    )
 
 
 @router.post("/recipients/{payer}/{rn}/tickets")
@@ -171,26 +219,58 @@ async def ticket_create(request: Request, staff: OfficeUser, payer: str, rn: str
         t = registry.register_ticket(db, staff.principal, {"payer_number": payer, "recipient_number": rn, **values})
     except ValidationFailed as e:
         errors, _ = field_errors(e)
-        return render(request, "office/ticket_form.html", status=422, title="医療券/調剤券の登録", rec=rec,
-                      fields=TICKET_FIELDS, values=_with_names(db, values), errors=errors,
-                      action=f"/office/recipients/{payer}/{rn}/tickets")
+        return render(
+            request,
+            "office/ticket_form.html",
+            status=422,
+            title="医療券/調剤券の登録",
+            rec=rec,
+            fields=TICKET_FIELDS,
+            values=_with_names(db, values),
+            errors=errors,
+            action=f"/office/recipients/{payer}/{rn}/tickets",
+        )
     except FujoError as e:
-        return render(request, "office/ticket_form.html", status=e.status, title="医療券/調剤券の登録", rec=rec,
-                      fields=TICKET_FIELDS, values=_with_names(db, values), message=e.message_ja,
-                      action=f"/office/recipients/{payer}/{rn}/tickets")
+        return render(
+            request,
+            "office/ticket_form.html",
+            status=e.status,
+            title="医療券/調剤券の登録",
+            rec=rec,
+            fields=TICKET_FIELDS,
+            values=_with_names(db, values),
+            message=e.message_ja,
+            action=f"/office/recipients/{payer}/{rn}/tickets",
+        )
     return redirect(f"/office/tickets/{t['ticket_key']}?saved=registered")
 
 
-def _ticket_page(request, staff, key, status=200, values=None, errors=None, cancel_errors=None, message=None,
-                 notice=None, reason=""):
+def _ticket_page(
+    request, staff, key, status=200, values=None, errors=None, cancel_errors=None, message=None, notice=None, reason=""
+):
     t = registry.get_ticket(db_of(request), staff.principal, key)
-    return render(request, "office/ticket.html", status=status, title="医療券/調剤券", t=t, fields=TICKET_FIELDS,
-                  values=values if values is not None else _ticket_values(t), errors=errors or {},
-                  cancel_errors=cancel_errors or {}, message=message, notice=notice, reason=reason, labels=LABELS)
+    return render(
+        request,
+        "office/ticket.html",
+        status=status,
+        title="医療券/調剤券",
+        t=t,
+        fields=TICKET_FIELDS,
+        values=values if values is not None else _ticket_values(t),
+        errors=errors or {},
+        cancel_errors=cancel_errors or {},
+        message=message,
+        notice=notice,
+        reason=reason,
+        labels=LABELS,
+    )
 
 
-NOTICES = {"registered": "医療券/調剤券を登録しました。", "amended": "変更しました（変更前の内容は履歴に残ります）。",
-           "cancelled": "取り消しました（履歴に残ります）。"}
+NOTICES = {
+    "registered": "医療券/調剤券を登録しました。",
+    "amended": "変更しました（変更前の内容は履歴に残ります）。",
+    "cancelled": "取り消しました（履歴に残ります）。",
+}
 
 
 @router.get("/tickets/{key}")
@@ -204,6 +284,7 @@ def _uuid(key: str) -> None:
         uuid.UUID(key)
     except ValueError:
         from ..core.errors import NotFound
+
         raise NotFound("医療券/調剤券が見つかりません。", "No such ticket.")
 
 
@@ -224,21 +305,39 @@ async def ticket_amend(request: Request, staff: OfficeUser, key: str):
         registry.amend_ticket(db_of(request), staff.principal, key, values, reason or None, _revision(form))
     except ValidationFailed as e:
         errors, _ = field_errors(e)
-        return _ticket_page(request, staff, key, 422, values=_with_names(db_of(request), values), errors=errors,
-                            reason=reason)
+        return _ticket_page(
+            request, staff, key, 422, values=_with_names(db_of(request), values), errors=errors, reason=reason
+        )
     except FujoError as e:
-        return _ticket_page(request, staff, key, e.status, values=_with_names(db_of(request), values),
-                            message=e.message_ja, reason=reason)
+        return _ticket_page(
+            request,
+            staff,
+            key,
+            e.status,
+            values=_with_names(db_of(request), values),
+            message=e.message_ja,
+            reason=reason,
+        )
     return redirect(f"/office/tickets/{key}?saved=amended")
 
 
 @router.post("/tickets/{key}/cancel")
-def ticket_cancel(request: Request, staff: OfficeUser, key: str, cancel_reason: str = Form("", max_length=400),
-                  expected_revision: str = Form("", max_length=10)):
+def ticket_cancel(
+    request: Request,
+    staff: OfficeUser,
+    key: str,
+    cancel_reason: str = Form("", max_length=400),
+    expected_revision: str = Form("", max_length=10),
+):
     _uuid(key)
     try:
-        registry.cancel_ticket(db_of(request), staff.principal, key, cancel_reason,
-                               int(expected_revision) if expected_revision.isdigit() else None)
+        registry.cancel_ticket(
+            db_of(request),
+            staff.principal,
+            key,
+            cancel_reason,
+            int(expected_revision) if expected_revision.isdigit() else None,
+        )
     except ValidationFailed as e:
         errors, _ = field_errors(e)
         return _ticket_page(request, staff, key, 422, cancel_errors={"cancel_reason": errors.get("reason", [])})
@@ -248,6 +347,7 @@ def ticket_cancel(request: Request, staff: OfficeUser, key: str, cancel_reason: 
 
 
 # --- CSV import ------------------------------------------------------------------------------
+
 
 def _report_view(report: dict) -> dict:
     report = dict(report)
@@ -263,8 +363,12 @@ def _run_import(db, principal, kind: str, data: bytes, progress=None) -> dict:
     except ImportFailed as e:
         return {"ok": False, "report": _report_view(e.report.as_dict()), "message": e.message_ja, "problems": []}
     except ValidationFailed as e:
-        return {"ok": False, "report": None, "message": "ファイルを取り込めません。",
-                "problems": [{"label": LABELS.get(p.field, p.field), "message": p.message_ja} for p in e.problems]}
+        return {
+            "ok": False,
+            "report": None,
+            "message": "ファイルを取り込めません。",
+            "problems": [{"label": LABELS.get(p.field, p.field), "message": p.message_ja} for p in e.problems],
+        }
     except FujoError as e:
         return {"ok": False, "report": None, "message": e.message_ja, "problems": []}
 
@@ -291,11 +395,26 @@ async def import_sync(request: Request, staff: OfficeUser, kind: str = Form(""),
     """Without JavaScript: import at once and show the report."""
     data, errors = await _read_upload(file, kind)
     if errors:
-        return render(request, "office/import.html", status=422, title="CSV取込", kinds=IMPORT_KINDS, kind=kind,
-                      errors=errors, labels=LABELS)
+        return render(
+            request,
+            "office/import.html",
+            status=422,
+            title="CSV取込",
+            kinds=IMPORT_KINDS,
+            kind=kind,
+            errors=errors,
+            labels=LABELS,
+        )
     out = _run_import(db_of(request), staff.principal, kind, data)
-    return render(request, "office/import_report.html", status=200 if out["ok"] else 422, title="CSV取込の結果",
-                  kinds=IMPORT_KINDS, kind=kind, **out)
+    return render(
+        request,
+        "office/import_report.html",
+        status=200 if out["ok"] else 422,
+        title="CSV取込の結果",
+        kinds=IMPORT_KINDS,
+        kind=kind,
+        **out,
+    )
 
 
 @router.post("/import/jobs")
@@ -308,8 +427,15 @@ async def import_start(request: Request, staff: OfficeUser, kind: str = Form("")
     for k in [k for k, j in jobs.items() if j["finished"]][:-50]:  # keep the store small
         jobs.pop(k, None)
     job_id = secrets.token_urlsafe(16)
-    job = {"owner": staff.session.user_id, "kind": kind, "phase": "検証中", "done": 0, "total": 0, "finished": False,
-           "result": None}
+    job = {
+        "owner": staff.session.user_id,
+        "kind": kind,
+        "phase": "検証中",
+        "done": 0,
+        "total": 0,
+        "finished": False,
+        "result": None,
+    }
     jobs[job_id] = job
     db, principal = db_of(request), staff.principal
 
@@ -320,18 +446,30 @@ async def import_start(request: Request, staff: OfficeUser, kind: str = Form("")
         try:
             job["result"] = _run_import(db, principal, kind, data, progress)
         except Exception:  # never leave the page polling forever; no details (personal data)
-            job["result"] = {"ok": False, "report": None, "message": "内部エラーのため取り込めませんでした。", "problems": []}
+            job["result"] = {
+                "ok": False,
+                "report": None,
+                "message": "内部エラーのため取り込めませんでした。",
+                "problems": [],
+            }
         job.update(phase="完了", finished=True)
 
     threading.Thread(target=run, daemon=True, name="fujo-web-import").start()
-    return JSONResponse({"job": job_id, "status_url": f"/office/import/jobs/{job_id}",
-                         "report_url": f"/office/import/jobs/{job_id}/report"}, status_code=202)
+    return JSONResponse(
+        {
+            "job": job_id,
+            "status_url": f"/office/import/jobs/{job_id}",
+            "report_url": f"/office/import/jobs/{job_id}/report",
+        },
+        status_code=202,
+    )
 
 
 def _job(request: Request, staff, job_id: str) -> dict:
     job = request.app.state.web_jobs.get(job_id)
     if not job or job["owner"] != staff.session.user_id:
         from ..core.errors import NotFound
+
         raise NotFound("取込処理が見つかりません。", "No such import job.")
     return job
 
@@ -348,15 +486,24 @@ def import_report(request: Request, staff: OfficeUser, job_id: str):
     if not job["finished"]:
         return redirect("/office/import")
     out = job["result"]
-    return render(request, "office/import_report.html", status=200 if out["ok"] else 422, title="CSV取込の結果",
-                  kinds=IMPORT_KINDS, kind=job["kind"], **out)
+    return render(
+        request,
+        "office/import_report.html",
+        status=200 if out["ok"] else 422,
+        title="CSV取込の結果",
+        kinds=IMPORT_KINDS,
+        kind=job["kind"],
+        **out,
+    )
 
 
 # --- late registrations ----------------------------------------------------------------------
 
+
 @router.get("/late")
 def late(request: Request, staff: OfficeUser, month: str = ""):
     from ..core.dates import month_key, parse_month
+
     ym, problem = parse_month(month or f"{today_jst():%Y%m}", "month")  # the same rule as the API
     m = month_key(*ym) if ym else month.replace("-", "")
     errors: dict = {}
@@ -365,6 +512,13 @@ def late(request: Request, staff: OfficeUser, month: str = ""):
         errors["month"] = [problem.message_ja]
     else:
         rows = registry.late_tickets(db_of(request), staff.principal, m)
-    return render(request, "office/late.html", status=422 if errors else 200, title="事後登録の医療券/調剤券",
-                  month=f"{m[:4]}-{m[4:6]}" if len(m) == 6 else month, month_key="" if problem else m, rows=rows,
-                  errors=errors)
+    return render(
+        request,
+        "office/late.html",
+        status=422 if errors else 200,
+        title="事後登録の医療券/調剤券",
+        month=f"{m[:4]}-{m[4:6]}" if len(m) == 6 else month,
+        month_key="" if problem else m,
+        rows=rows,
+        errors=errors,
+    )

@@ -14,8 +14,15 @@ from .kit import FacilityUser, OfficeUser, csrf_guard, db_of, field_errors, rend
 def _page(request, staff, base: str, status: int = 200, **kw):
     db = db_of(request)
     p = staff.principal
-    ctx = dict(title="利用者と権限", users=accounts.list_users(db, p.organisation_id), roles=ROLES[p.kind], base=base,
-               values={}, errors={}, notice=None)
+    ctx = dict(
+        title="利用者と権限",
+        users=accounts.list_users(db, p.organisation_id),
+        roles=ROLES[p.kind],
+        base=base,
+        values={},
+        errors={},
+        notice=None,
+    )
     ctx.update(kw)
     return render(request, "shared/org_users.html", status=status, **ctx)
 
@@ -29,14 +36,20 @@ def _router(prefix: str, Staff) -> APIRouter:
         return _page(request, staff, prefix)
 
     @router.post("/users")
-    def user_create(request: Request, staff: Staff, login: str = Form("", max_length=60),
-                    display_name: str = Form("", max_length=60), password: str = Form("", max_length=200),
-                    role: str = Form("", max_length=20)):
+    def user_create(
+        request: Request,
+        staff: Staff,
+        login: str = Form("", max_length=60),
+        display_name: str = Form("", max_length=60),
+        password: str = Form("", max_length=200),
+        role: str = Form("", max_length=20),
+    ):
         require_manager(staff)
         values = {"login": login, "display_name": display_name, "role": role}
         try:
-            accounts.create_user(db_of(request), staff.principal.organisation_id, login, password, display_name or None,
-                                 role or None)
+            accounts.create_user(
+                db_of(request), staff.principal.organisation_id, login, password, display_name or None, role or None
+            )
         except ValidationFailed as e:
             errors, _ = field_errors(e)
             return _page(request, staff, prefix, 422, values=values, errors=errors)

@@ -1,6 +1,7 @@
 """Recipient portal (マイナポータル-like): sign in by proving the card (virtual card + PIN, audience
 "portal"), then see one's own qualification, this month's 医療券/調剤券 and the access log — which
 facility checked or downloaded one's data, when, and with which consent."""
+
 from __future__ import annotations
 
 import re
@@ -16,13 +17,27 @@ from ..core.dates import today_jst
 from ..core.errors import ValidationFailed
 from ..db import schema as s
 from . import accounts
-from .kit import (PRE_COOKIE, Recipient, Throttle, csrf_guard, db_of, field_errors, pre_token, redirect, render,
-                  set_session_cookie)
+from .kit import (
+    PRE_COOKIE,
+    Recipient,
+    Throttle,
+    csrf_guard,
+    db_of,
+    field_errors,
+    pre_token,
+    redirect,
+    render,
+    set_session_cookie,
+)
 
 router = APIRouter(prefix="/portal", dependencies=[Depends(csrf_guard)], include_in_schema=False)
 
-CONSENT_JA = dict(zip(ALL_CONSENTS, ("薬剤情報", "診療情報", "特定健診情報", "手術情報", "限度額適用認定証情報",
-                                     "特定疾病療養受療証情報")))
+CONSENT_JA = dict(
+    zip(
+        ALL_CONSENTS,
+        ("薬剤情報", "診療情報", "特定健診情報", "手術情報", "限度額適用認定証情報", "特定疾病療養受療証情報"),
+    )
+)
 OUTCOME_JA = {**codes.VALIDITY_TEXT, "-": "—"}
 
 
@@ -30,8 +45,14 @@ OUTCOME_JA = {**codes.VALIDITY_TEXT, "-": "—"}
 def login_form(request: Request, out: int = 0):
     cookies: dict = {}
     tok = pre_token(request, cookies)
-    return render(request, "portal/login.html", cookies=cookies, pre_csrf=tok, title="マイページ サインイン",
-                  notice="サインアウトしました。" if out else None)
+    return render(
+        request,
+        "portal/login.html",
+        cookies=cookies,
+        pre_csrf=tok,
+        title="マイページ サインイン",
+        notice="サインアウトしました。" if out else None,
+    )
 
 
 @router.post("/login")
@@ -53,8 +74,9 @@ async def login(request: Request, card_file: UploadFile | None = File(None), pin
             try:
                 ch = create_challenge(db, None)["challenge"]
                 proof = prove(data, pin, ch, PORTAL_AUDIENCE, {})
-                person_id = verify_proof(db, request.app.state.ca, None, proof.challenge, proof.certificate,
-                                         proof.signature, proof.consent)
+                person_id = verify_proof(
+                    db, request.app.state.ca, None, proof.challenge, proof.certificate, proof.signature, proof.consent
+                )
             except ValidationFailed as e:
                 throttle.fail(key)
                 errors, _ = field_errors(e)
@@ -67,24 +89,47 @@ async def login(request: Request, card_file: UploadFile | None = File(None), pin
                 set_session_cookie(request, resp, cookie, int(accounts.PORTAL_TTL.total_seconds()))
                 resp.delete_cookie(PRE_COOKIE, path="/")
                 return resp
-    return render(request, "portal/login.html", status=422, pre_csrf=request.cookies.get(PRE_COOKIE, ""),
-                  title="マイページ サインイン", errors=errors, message=message)
+    return render(
+        request,
+        "portal/login.html",
+        status=422,
+        pre_csrf=request.cookies.get(PRE_COOKIE, ""),
+        title="マイページ サインイン",
+        errors=errors,
+        message=message,
+    )
 
 
 def _own_records(db, person_id: int):
     r, t, o, op, q = s.recipients, s.tickets, s.organisations, s.office_payers, s.insurance_qualifications
     month = f"{today_jst():%Y%m}"
     with db.read() as conn:
-        recs = conn.execute(select(r, o.c.name.label("office_name"), o.c.phone.label("office_phone"))
-                            .select_from(r.outerjoin(op, op.c.payer_number == r.c.payer_number)
-                                         .outerjoin(o, o.c.id == op.c.organisation_id))
-                            .where(r.c.person_id == person_id).order_by(r.c.qualification_date.desc())).all()
+        recs = conn.execute(
+            select(r, o.c.name.label("office_name"), o.c.phone.label("office_phone"))
+            .select_from(
+                r.outerjoin(op, op.c.payer_number == r.c.payer_number).outerjoin(o, o.c.id == op.c.organisation_id)
+            )
+            .where(r.c.person_id == person_id)
+            .order_by(r.c.qualification_date.desc())
+        ).all()
         ids = [x.id for x in recs]
-        tickets = conn.execute(select(t).where(t.c.recipient_id.in_(ids), t.c.treatment_month == month,
-                                               t.c.superseded_by.is_(None), t.c.status == "active")
-                               .order_by(t.c.ticket_type, t.c.id)).all() if ids else []
-        insurance = conn.execute(select(q).where(q.c.person_id == person_id)
-                                 .order_by(q.c.qualification_date.desc())).all()
+        tickets = (
+            conn.execute(
+                select(t)
+                .where(
+                    t.c.recipient_id.in_(ids),
+                    t.c.treatment_month == month,
+                    t.c.superseded_by.is_(None),
+                    t.c.status == "active",
+                )
+                .order_by(t.c.ticket_type, t.c.id)
+            ).all()
+            if ids
+            else []
+        )
+        insurance = conn.execute(
+            select(q).where(q.c.person_id == person_id).order_by(q.c.qualification_date.desc())
+        ).all()
     return recs, tickets, insurance, month
 
 
@@ -95,7 +140,18 @@ def home(request: Request, me: Recipient):
     log = access_log(db, me.person_id, [x.id for x in recs])
     for e in log:
         e["outcome_ja"] = OUTCOME_JA.get(e["outcome"], e["outcome"])
-        e["consent_ja"] = "、".join(CONSENT_JA[k] for k, b in zip(ALL_CONSENTS, e["consent"] or "") if b == "1") or "なし"
+        e["consent_ja"] = (
+            "、".join(CONSENT_JA[k] for k, b in zip(ALL_CONSENTS, e["consent"] or "") if b == "1") or "なし"
+        )
     today = today_jst()
-    return render(request, "portal/home.html", title="わたしの医療扶助の情報", recs=recs, tickets=tickets,
-                  insurance=insurance, month=month, log=log, today=today)
+    return render(
+        request,
+        "portal/home.html",
+        title="わたしの医療扶助の情報",
+        recs=recs,
+        tickets=tickets,
+        insurance=insurance,
+        month=month,
+        log=log,
+        today=today,
+    )

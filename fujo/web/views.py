@@ -1,5 +1,6 @@
 """Mounts the screens on the application: routers, static files, security headers and HTML error
 pages for screen paths (the API keeps its JSON errors)."""
+
 from __future__ import annotations
 
 import logging
@@ -12,15 +13,32 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..auth.principal import ADMIN, FACILITY, INSURER, WELFARE_OFFICE
 from ..core.errors import FujoError
 from . import accounts
-from .kit import (HERE, PRE_COOKIE, CsrfRefused, LoginRequired, Throttle, clear_session_cookie, csrf_guard,
-                  current_session, db_of, is_web_path, login_url, pre_token, redirect, render, safe_next,
-                  set_session_cookie)
+from .kit import (
+    HERE,
+    PRE_COOKIE,
+    CsrfRefused,
+    LoginRequired,
+    Throttle,
+    clear_session_cookie,
+    csrf_guard,
+    current_session,
+    db_of,
+    is_web_path,
+    login_url,
+    pre_token,
+    redirect,
+    render,
+    safe_next,
+    set_session_cookie,
+)
 
 log = logging.getLogger("fujo.web")
 
 HOME = {FACILITY: "/desk", WELFARE_OFFICE: "/office", ADMIN: "/admin", INSURER: "/insurer"}
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
-       "frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
 
 router = APIRouter(dependencies=[Depends(csrf_guard)], include_in_schema=False)
 
@@ -39,13 +57,19 @@ def index(request: Request):
 def login_form(request: Request, next: str | None = None):
     cookies: dict = {}
     tok = pre_token(request, cookies)
-    return render(request, "login.html", cookies=cookies, pre_csrf=tok, title="サインイン", next=safe_next(next) or "",
-                  values={})
+    return render(
+        request, "login.html", cookies=cookies, pre_csrf=tok, title="サインイン", next=safe_next(next) or "", values={}
+    )
 
 
 @router.post("/login")
-def login(request: Request, org_code: str = Form("", max_length=20), login: str = Form("", max_length=60),
-          password: str = Form("", max_length=200), next: str = Form("", max_length=300)):
+def login(
+    request: Request,
+    org_code: str = Form("", max_length=20),
+    login: str = Form("", max_length=60),
+    password: str = Form("", max_length=200),
+    next: str = Form("", max_length=300),
+):
     throttle: Throttle = request.app.state.web_throttle
     ip = request.client.host if request.client else "-"
     keys = (f"login:{login.strip()}", f"ip:{ip}")
@@ -68,9 +92,17 @@ def login(request: Request, org_code: str = Form("", max_length=20), login: str 
                 message = "組織コード、ログインID、またはパスワードが正しくありません。"
     if user is None:
         log.info("web sign-in refused")
-        return render(request, "login.html", status=401 if message else 422, pre_csrf=request.cookies.get(PRE_COOKIE, ""),
-                      title="サインイン", next=safe_next(next) or "", errors=errors, message=message,
-                      values={"org_code": org_code, "login": login})
+        return render(
+            request,
+            "login.html",
+            status=401 if message else 422,
+            pre_csrf=request.cookies.get(PRE_COOKIE, ""),
+            title="サインイン",
+            next=safe_next(next) or "",
+            errors=errors,
+            message=message,
+            values={"org_code": org_code, "login": login},
+        )
     throttle.ok(keys[0])
     cookie, sess = accounts.start_session(db_of(request), user_id=user["id"])
     resp = redirect(safe_next(next) or HOME.get(user["kind"], "/"))
@@ -110,7 +142,9 @@ def _install_errors(app: FastAPI) -> None:
     async def on_http(request: Request, exc: StarletteHTTPException):
         if not is_web_path(request.url.path):
             return await api_http(request, exc)
-        ja = {404: "ページが見つかりません。", 405: "この操作はできません。"}.get(exc.status_code, "要求を処理できません。")
+        ja = {404: "ページが見つかりません。", 405: "この操作はできません。"}.get(
+            exc.status_code, "要求を処理できません。"
+        )
         return render(request, "error.html", status=exc.status_code, title="エラー", message=ja)
 
     async def on_login(request: Request, exc: LoginRequired):
@@ -119,8 +153,13 @@ def _install_errors(app: FastAPI) -> None:
 
     async def on_csrf(request: Request, exc: CsrfRefused):
         log.info("web CSRF refusal on %s", request.url.path)
-        return render(request, "error.html", status=403, title="送信を受け付けられません",
-                      message="画面の有効期限が切れたか、不正な送信のため受け付けませんでした。画面を開き直して、もう一度操作してください。")
+        return render(
+            request,
+            "error.html",
+            status=403,
+            title="送信を受け付けられません",
+            message="画面の有効期限が切れたか、不正な送信のため受け付けませんでした。画面を開き直して、もう一度操作してください。",
+        )
 
     app.add_exception_handler(FujoError, on_fujo)
     app.add_exception_handler(StarletteHTTPException, on_http)
@@ -131,10 +170,19 @@ def _install_errors(app: FastAPI) -> None:
 
 def mount(app: FastAPI) -> None:
     from . import admin, desk, insurer, office, org_users, portal
+
     app.state.web_throttle = Throttle()
     app.state.web_jobs = {}
-    for r in (router, desk.router, office.router, portal.router, admin.router, insurer.router,
-              org_users.desk_router, org_users.office_router):
+    for r in (
+        router,
+        desk.router,
+        office.router,
+        portal.router,
+        admin.router,
+        insurer.router,
+        org_users.desk_router,
+        org_users.office_router,
+    ):
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _install_errors(app)
@@ -159,8 +207,12 @@ class SecurityHeaders:
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                for k, v in (("Content-Security-Policy", CSP), ("X-Frame-Options", "DENY"),
-                             ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin")):
+                for k, v in (
+                    ("Content-Security-Policy", CSP),
+                    ("X-Frame-Options", "DENY"),
+                    ("X-Content-Type-Options", "nosniff"),
+                    ("Referrer-Policy", "same-origin"),
+                ):
                     if k not in headers:
                         headers[k] = v
                 if not path.startswith("/static/"):

@@ -4,6 +4,7 @@ so a new route must say who may use it.
 
 A refused call answers 403 ``forbidden``; an allowed one may still be refused for its content (404,
 409, 422, a card proof that does not verify …) but never as forbidden."""
+
 from __future__ import annotations
 
 import re
@@ -15,8 +16,15 @@ from fujo.web.accounts import create_user
 from tests.factories import PAYER, World
 
 # (organisation key of the test world, role)
-CALLERS = [("admin", "manager"), ("office", "caseworker"), ("office", "manager"), ("clinic", "reception"),
-           ("clinic", "clinician"), ("clinic", "manager"), ("insurer", "manager")]
+CALLERS = [
+    ("admin", "manager"),
+    ("office", "caseworker"),
+    ("office", "manager"),
+    ("clinic", "reception"),
+    ("clinic", "clinician"),
+    ("clinic", "manager"),
+    ("insurer", "manager"),
+]
 FACILITY_ANY = {("clinic", "reception"), ("clinic", "clinician"), ("clinic", "manager")}
 FACILITY_MANAGER = {("clinic", "manager")}
 OFFICE_ANY = {("office", "caseworker"), ("office", "manager")}
@@ -52,7 +60,7 @@ API = {  # (method, path template) → who may call it
     ("GET", "/api/v1/tickets/{ticket_key}"): OFFICE_ANY | ADMIN,
     ("PUT", "/api/v1/tickets/{ticket_key}"): OFFICE_ANY | ADMIN,
     ("POST", "/api/v1/tickets/{ticket_key}/cancel"): OFFICE_ANY | ADMIN,
-    ("POST", "/api/v1/imports/{kind}"): OFFICE_ANY | ADMIN,        # kind=tickets; facilities: admin (below)
+    ("POST", "/api/v1/imports/{kind}"): OFFICE_ANY | ADMIN,  # kind=tickets; facilities: admin (below)
     ("POST", "/api/v1/insurance-qualifications"): INSURER | ADMIN,
     ("GET", "/api/v1/insurance-qualifications/{qualification_id}"): INSURER | ADMIN,
     ("POST", "/api/v1/organisations"): ADMIN,
@@ -72,60 +80,131 @@ def _api_calls(world, r, t, q):
     """(method, template, concrete path, query, json body) with bodies the API model accepts, so that a
     refusal is the role's and not the body's."""
     rp = f"{PAYER}/{r['recipient_number']}"
-    ticket_body = {k: v for k, v in World.ticket_data(r, issue_number="8001").items()
-                   if k not in ("payer_number", "recipient_number")}
+    ticket_body = {
+        k: v
+        for k, v in World.ticket_data(r, issue_number="8001").items()
+        if k not in ("payer_number", "recipient_number")
+    }
     new_r = World.recipient_data()
     numbers = {"insurer_number": PAYER, "identification_number": r["recipient_number"], "birthdate": "1990-01-15"}
-    ins = {"insurer_number": world.orgs["insurer"]["code"], "insurer_name": "○○健康保険組合",
-           "insured_card_classification": "01", "card_number": "424242", "name": "権限太郎", "name_kana": "ｹﾝｹﾞﾝ ﾀﾛｳ",
-           "sex": "1", "birthdate": "1980-01-01", "qualification_date": "2020-04-01"}
+    ins = {
+        "insurer_number": world.orgs["insurer"]["code"],
+        "insurer_name": "○○健康保険組合",
+        "insured_card_classification": "01",
+        "card_number": "424242",
+        "name": "権限太郎",
+        "name_kana": "ｹﾝｹﾞﾝ ﾀﾛｳ",
+        "sex": "1",
+        "birthdate": "1980-01-01",
+        "qualification_date": "2020-04-01",
+    }
     clinic = world.orgs["clinic"]
     return [
         ("POST", "/api/v1/checks/card/challenge", "/api/v1/checks/card/challenge", None, None),
-        ("POST", "/api/v1/checks/card", "/api/v1/checks/card", None,
-         {"challenge": "x", "certificate": "eA==", "signature": "eA==", "consent": "0000"}),
+        (
+            "POST",
+            "/api/v1/checks/card",
+            "/api/v1/checks/card",
+            None,
+            {"challenge": "x", "certificate": "eA==", "signature": "eA==", "consent": "0000"},
+        ),
         ("POST", "/api/v1/checks/numbers", "/api/v1/checks/numbers", None, numbers),
         ("POST", "/api/v1/checks/numbers/batch", "/api/v1/checks/numbers/batch", None, {"items": [numbers]}),
         ("GET", "/api/v1/facility/tickets", "/api/v1/facility/tickets", {"month": "2024-07"}, None),
         ("GET", "/api/v1/facility/tickets/changes", "/api/v1/facility/tickets/changes", {"cursor": 0}, None),
         ("GET", "/api/v1/facility/settings", "/api/v1/facility/settings", None, None),
         ("PUT", "/api/v1/facility/settings", "/api/v1/facility/settings", None, {"medical_assistance_enabled": True}),
-        ("PUT", "/api/v1/facility/references", "/api/v1/facility/references", None,
-         {"reference_number": "R1", **numbers}),
+        (
+            "PUT",
+            "/api/v1/facility/references",
+            "/api/v1/facility/references",
+            None,
+            {"reference_number": "R1", **numbers},
+        ),
         ("POST", "/api/v1/recipients", "/api/v1/recipients", None, new_r),
         ("GET", "/api/v1/recipients", "/api/v1/recipients", {"q": "生保"}, None),
         ("GET", "/api/v1/recipients/{payer_number}/{recipient_number}", f"/api/v1/recipients/{rp}", None, None),
-        ("PATCH", "/api/v1/recipients/{payer_number}/{recipient_number}", f"/api/v1/recipients/{rp}", None,
-         {"address": "東京都○○市9-9-9"}),
-        ("POST", "/api/v1/recipients/{payer_number}/{recipient_number}/card-link", f"/api/v1/recipients/{rp}/card-link",
-         None, {"individual_number": World.individual_number()}),
-        ("POST", "/api/v1/recipients/{payer_number}/{recipient_number}/card-unlink",
-         f"/api/v1/recipients/{rp}/card-unlink", None, {"reason": "確認"}),
+        (
+            "PATCH",
+            "/api/v1/recipients/{payer_number}/{recipient_number}",
+            f"/api/v1/recipients/{rp}",
+            None,
+            {"address": "東京都○○市9-9-9"},
+        ),
+        (
+            "POST",
+            "/api/v1/recipients/{payer_number}/{recipient_number}/card-link",
+            f"/api/v1/recipients/{rp}/card-link",
+            None,
+            {"individual_number": World.individual_number()},
+        ),
+        (
+            "POST",
+            "/api/v1/recipients/{payer_number}/{recipient_number}/card-unlink",
+            f"/api/v1/recipients/{rp}/card-unlink",
+            None,
+            {"reason": "確認"},
+        ),
         ("POST", "/api/v1/facilities", "/api/v1/facilities", None, {"code": "1331234565", "name": "◇◇歯科医院"}),
         ("GET", "/api/v1/facilities", "/api/v1/facilities", {"q": "医療"}, None),
         ("GET", "/api/v1/facilities/{code}", f"/api/v1/facilities/{clinic['code']}", None, None),
         ("PATCH", "/api/v1/facilities/{code}", f"/api/v1/facilities/{clinic['code']}", None, {"phone": "03-1-1"}),
-        ("POST", "/api/v1/tickets", "/api/v1/tickets", None, World.ticket_data(r, issue_number="8002",
-                                                                                facility=world.orgs["other"]["code"])),
+        (
+            "POST",
+            "/api/v1/tickets",
+            "/api/v1/tickets",
+            None,
+            World.ticket_data(r, issue_number="8002", facility=world.orgs["other"]["code"]),
+        ),
         ("GET", "/api/v1/tickets/late", "/api/v1/tickets/late", {"month": "2024-07"}, None),
         ("GET", "/api/v1/tickets/{ticket_key}", f"/api/v1/tickets/{t['ticket_key']}", None, None),
         ("PUT", "/api/v1/tickets/{ticket_key}", f"/api/v1/tickets/{t['ticket_key']}", None, ticket_body),
-        ("POST", "/api/v1/tickets/{ticket_key}/cancel", f"/api/v1/tickets/{t['ticket_key']}/cancel", None,
-         {"reason": "権限の確認"}),
+        (
+            "POST",
+            "/api/v1/tickets/{ticket_key}/cancel",
+            f"/api/v1/tickets/{t['ticket_key']}/cancel",
+            None,
+            {"reason": "権限の確認"},
+        ),
         ("POST", "/api/v1/imports/{kind}", "/api/v1/imports/tickets", None, None),
         ("POST", "/api/v1/insurance-qualifications", "/api/v1/insurance-qualifications", None, ins),
-        ("GET", "/api/v1/insurance-qualifications/{qualification_id}", f"/api/v1/insurance-qualifications/{q['id']}",
-         None, None),
-        ("POST", "/api/v1/organisations", "/api/v1/organisations", None,
-         {"kind": "facility", "code": "2711234561", "name": "x"}),
+        (
+            "GET",
+            "/api/v1/insurance-qualifications/{qualification_id}",
+            f"/api/v1/insurance-qualifications/{q['id']}",
+            None,
+            None,
+        ),
+        (
+            "POST",
+            "/api/v1/organisations",
+            "/api/v1/organisations",
+            None,
+            {"kind": "facility", "code": "2711234561", "name": "x"},
+        ),
         ("GET", "/api/v1/organisations", "/api/v1/organisations", None, None),
         ("GET", "/api/v1/organisations/{org_id}", f"/api/v1/organisations/{clinic['id']}", None, None),
-        ("POST", "/api/v1/organisations/{org_id}/credentials", f"/api/v1/organisations/{clinic['id']}/credentials",
-         None, {"label": "x", "role": "nobody"}),
-        ("GET", "/api/v1/organisations/{org_id}/credentials", f"/api/v1/organisations/{clinic['id']}/credentials",
-         None, None),
-        ("DELETE", "/api/v1/organisations/{org_id}/credentials/{credential_id}",
-         f"/api/v1/organisations/{clinic['id']}/credentials/999999", None, None),
+        (
+            "POST",
+            "/api/v1/organisations/{org_id}/credentials",
+            f"/api/v1/organisations/{clinic['id']}/credentials",
+            None,
+            {"label": "x", "role": "nobody"},
+        ),
+        (
+            "GET",
+            "/api/v1/organisations/{org_id}/credentials",
+            f"/api/v1/organisations/{clinic['id']}/credentials",
+            None,
+            None,
+        ),
+        (
+            "DELETE",
+            "/api/v1/organisations/{org_id}/credentials/{credential_id}",
+            f"/api/v1/organisations/{clinic['id']}/credentials/999999",
+            None,
+            None,
+        ),
         ("GET", "/api/v1/cards", "/api/v1/cards", None, None),
         ("POST", "/api/v1/cards", "/api/v1/cards", None, {"pin": "12"}),
         ("POST", "/api/v1/cards/{serial}/revoke", "/api/v1/cards/abc123/revoke", None, {"reason": "x"}),
@@ -179,11 +258,15 @@ def test_imports_of_facilities_are_the_administrators_and_tokens_carry_their_rol
     for caller in CALLERS:
         res = client.post("/api/v1/imports/facilities", headers=world.role_auth(*caller), files=data)
         assert _forbidden(res) == (caller not in ADMIN), (caller, res.status_code)
-    creds = client.get(f"/api/v1/organisations/{world.orgs['clinic']['id']}/credentials",
-                       headers=world.auth("admin")).json()
+    creds = client.get(
+        f"/api/v1/organisations/{world.orgs['clinic']['id']}/credentials", headers=world.auth("admin")
+    ).json()
     assert {c["role"] for c in creds} == {"reception", "clinician", "manager"}
-    bad = client.post(f"/api/v1/organisations/{world.orgs['clinic']['id']}/credentials", headers=world.auth("admin"),
-                      json={"role": "caseworker"})  # an office's role, not a facility's
+    bad = client.post(
+        f"/api/v1/organisations/{world.orgs['clinic']['id']}/credentials",
+        headers=world.auth("admin"),
+        json={"role": "caseworker"},
+    )  # an office's role, not a facility's
     assert bad.status_code == 422 and bad.json()["error"]["fields"][0]["field"] == "role"
     default = issue_credential(world.db, world.orgs["office"]["id"], "no role given")
     assert default["role"] == "caseworker"
@@ -193,41 +276,103 @@ def test_imports_of_facilities_are_the_administrators_and_tokens_carry_their_rol
 
 DESK, DESK_MANAGER = FACILITY_ANY, FACILITY_MANAGER
 WEB = {  # (method, path template) → who may use it
-    **{(m, p): DESK for m, p in [
-        ("GET", "/desk"), ("POST", "/desk/check/card"), ("GET", "/desk/numbers"), ("POST", "/desk/check/numbers"),
-        ("GET", "/desk/tickets"), ("GET", "/desk/tickets.csv"), ("GET", "/desk/settings"), ("GET", "/desk/reference"),
-        ("POST", "/desk/reference")]},
-    **{(m, p): DESK_MANAGER for m, p in [
-        ("POST", "/desk/settings"), ("GET", "/desk/users"), ("POST", "/desk/users"),
-        ("POST", "/desk/users/{user_id}/disable")]},
-    **{(m, p): OFFICE_ANY for m, p in [
-        ("GET", "/office"), ("GET", "/office/recipients/new"), ("POST", "/office/recipients"),
-        ("GET", "/office/recipients/{payer}/{rn}"), ("POST", "/office/recipients/{payer}/{rn}/card-link"),
-        ("POST", "/office/recipients/{payer}/{rn}/card-unlink"), ("GET", "/office/facilities/{code}"),
-        ("GET", "/office/recipients/{payer}/{rn}/tickets/new"), ("POST", "/office/recipients/{payer}/{rn}/tickets"),
-        ("GET", "/office/tickets/{key}"), ("POST", "/office/tickets/{key}/amend"),
-        ("POST", "/office/tickets/{key}/cancel"), ("GET", "/office/import"), ("POST", "/office/import"),
-        ("POST", "/office/import/jobs"), ("GET", "/office/import/jobs/{job_id}"),
-        ("GET", "/office/import/jobs/{job_id}/report"), ("GET", "/office/late")]},
-    **{(m, p): OFFICE_MANAGER for m, p in [
-        ("GET", "/office/users"), ("POST", "/office/users"), ("POST", "/office/users/{user_id}/disable")]},
-    **{(m, p): ADMIN for m, p in [
-        ("GET", "/admin"), ("GET", "/admin/orgs"), ("POST", "/admin/orgs"), ("GET", "/admin/orgs/{org_id}"),
-        ("POST", "/admin/orgs/{org_id}/credentials"), ("POST", "/admin/orgs/{org_id}/credentials/{cred_id}/revoke"),
-        ("POST", "/admin/orgs/{org_id}/users"), ("POST", "/admin/orgs/{org_id}/users/{user_id}/disable"),
-        ("GET", "/admin/cards"), ("POST", "/admin/cards/revoke"), ("GET", "/admin/facilities"),
-        ("POST", "/admin/facilities"), ("POST", "/admin/facilities/import")]},
-    **{(m, p): INSURER for m, p in [
-        ("GET", "/insurer"), ("POST", "/insurer/qualifications"), ("GET", "/insurer/qualifications/{qid}")]},
+    **{
+        (m, p): DESK
+        for m, p in [
+            ("GET", "/desk"),
+            ("POST", "/desk/check/card"),
+            ("GET", "/desk/numbers"),
+            ("POST", "/desk/check/numbers"),
+            ("GET", "/desk/tickets"),
+            ("GET", "/desk/tickets.csv"),
+            ("GET", "/desk/settings"),
+            ("GET", "/desk/reference"),
+            ("POST", "/desk/reference"),
+        ]
+    },
+    **{
+        (m, p): DESK_MANAGER
+        for m, p in [
+            ("POST", "/desk/settings"),
+            ("GET", "/desk/users"),
+            ("POST", "/desk/users"),
+            ("POST", "/desk/users/{user_id}/disable"),
+        ]
+    },
+    **{
+        (m, p): OFFICE_ANY
+        for m, p in [
+            ("GET", "/office"),
+            ("GET", "/office/recipients/new"),
+            ("POST", "/office/recipients"),
+            ("GET", "/office/recipients/{payer}/{rn}"),
+            ("POST", "/office/recipients/{payer}/{rn}/card-link"),
+            ("POST", "/office/recipients/{payer}/{rn}/card-unlink"),
+            ("GET", "/office/facilities/{code}"),
+            ("GET", "/office/recipients/{payer}/{rn}/tickets/new"),
+            ("POST", "/office/recipients/{payer}/{rn}/tickets"),
+            ("GET", "/office/tickets/{key}"),
+            ("POST", "/office/tickets/{key}/amend"),
+            ("POST", "/office/tickets/{key}/cancel"),
+            ("GET", "/office/import"),
+            ("POST", "/office/import"),
+            ("POST", "/office/import/jobs"),
+            ("GET", "/office/import/jobs/{job_id}"),
+            ("GET", "/office/import/jobs/{job_id}/report"),
+            ("GET", "/office/late"),
+        ]
+    },
+    **{
+        (m, p): OFFICE_MANAGER
+        for m, p in [("GET", "/office/users"), ("POST", "/office/users"), ("POST", "/office/users/{user_id}/disable")]
+    },
+    **{
+        (m, p): ADMIN
+        for m, p in [
+            ("GET", "/admin"),
+            ("GET", "/admin/orgs"),
+            ("POST", "/admin/orgs"),
+            ("GET", "/admin/orgs/{org_id}"),
+            ("POST", "/admin/orgs/{org_id}/credentials"),
+            ("POST", "/admin/orgs/{org_id}/credentials/{cred_id}/revoke"),
+            ("POST", "/admin/orgs/{org_id}/users"),
+            ("POST", "/admin/orgs/{org_id}/users/{user_id}/disable"),
+            ("GET", "/admin/cards"),
+            ("POST", "/admin/cards/revoke"),
+            ("GET", "/admin/facilities"),
+            ("POST", "/admin/facilities"),
+            ("POST", "/admin/facilities/import"),
+        ]
+    },
+    **{
+        (m, p): INSURER
+        for m, p in [("GET", "/insurer"), ("POST", "/insurer/qualifications"), ("GET", "/insurer/qualifications/{qid}")]
+    },
 }
-NOT_ROLE_SCOPED = {("GET", "/"), ("GET", "/login"), ("POST", "/login"), ("POST", "/logout"), ("GET", "/portal/login"),
-                   ("POST", "/portal/login"), ("GET", "/portal")}  # sign-in, or the recipient's own session
+NOT_ROLE_SCOPED = {
+    ("GET", "/"),
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("POST", "/logout"),
+    ("GET", "/portal/login"),
+    ("POST", "/portal/login"),
+    ("GET", "/portal"),
+}  # sign-in, or the recipient's own session
 
 
 def _web_routes(app) -> set[tuple[str, str]]:
     from fujo.web import admin, desk, insurer, office, org_users, portal, views
-    routers = [views.router, desk.router, office.router, portal.router, admin.router, insurer.router,
-               org_users.desk_router, org_users.office_router]
+
+    routers = [
+        views.router,
+        desk.router,
+        office.router,
+        portal.router,
+        admin.router,
+        insurer.router,
+        org_users.desk_router,
+        org_users.office_router,
+    ]
     return {(m, r.path) for rt in routers for r in rt.routes for m in r.methods if m != "HEAD"}
 
 
@@ -239,9 +384,17 @@ def test_every_screen_for_every_role(app, world, db):
     assert _web_routes(app) == set(WEB) | NOT_ROLE_SCOPED, "classify every screen"
     r = world.recipient()
     t = world.ticket(r)
-    values = {"payer": PAYER, "rn": r["recipient_number"], "key": t["ticket_key"], "code": world.orgs["clinic"]["code"],
-              "job_id": "nojob", "org_id": world.orgs["clinic"]["id"], "cred_id": 999999, "user_id": 999999,
-              "qid": 999999}
+    values = {
+        "payer": PAYER,
+        "rn": r["recipient_number"],
+        "key": t["ticket_key"],
+        "code": world.orgs["clinic"]["code"],
+        "job_id": "nojob",
+        "org_id": world.orgs["clinic"]["id"],
+        "cred_id": 999999,
+        "user_id": 999999,
+        "qid": 999999,
+    }
     home = {"admin": "/admin", "office": "/office", "clinic": "/desk", "insurer": "/insurer"}
     wrong = []
     for org, role in CALLERS:
@@ -249,8 +402,16 @@ def test_every_screen_for_every_role(app, world, db):
         create_user(db, world.orgs[org]["id"], login, "role-pass-1234", login, role)
         with TestClient(app) as c:
             tok = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/login").text).group(1)
-            res = c.post("/login", data={"csrf_token": tok, "org_code": world.orgs[org]["code"], "login": login,
-                                         "password": "role-pass-1234"}, follow_redirects=False)
+            res = c.post(
+                "/login",
+                data={
+                    "csrf_token": tok,
+                    "org_code": world.orgs[org]["code"],
+                    "login": login,
+                    "password": "role-pass-1234",
+                },
+                follow_redirects=False,
+            )
             assert res.status_code == 303, (org, role)
             page = c.get(home[org])
             assert page.status_code == 200, (org, role, page.status_code)
@@ -263,8 +424,11 @@ def test_every_screen_for_every_role(app, world, db):
                 else:
                     res = c.post(path, data={"csrf_token": csrf}, follow_redirects=False)
                 refused = res.status_code == 403
-                if refused == ((org, role) in allowed) or res.status_code in (401, 303) and "/login" in res.headers.get(
-                        "location", ""):
+                if (
+                    refused == ((org, role) in allowed)
+                    or res.status_code in (401, 303)
+                    and "/login" in res.headers.get("location", "")
+                ):
                     wrong.append((org, role, method, tpl, res.status_code))
     assert wrong == []
 
@@ -274,8 +438,15 @@ def test_the_menu_shows_only_what_the_role_may_use(app, world, db):
         create_user(db, world.orgs["clinic"]["id"], f"menu-{role}", "role-pass-1234", "x", role)
         with TestClient(app) as c:
             tok = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/login").text).group(1)
-            c.post("/login", data={"csrf_token": tok, "org_code": world.orgs["clinic"]["code"], "login": f"menu-{role}",
-                                   "password": "role-pass-1234"})
+            c.post(
+                "/login",
+                data={
+                    "csrf_token": tok,
+                    "org_code": world.orgs["clinic"]["code"],
+                    "login": f"menu-{role}",
+                    "password": "role-pass-1234",
+                },
+            )
             page = c.get("/desk/settings").text
             assert ('href="/desk/users"' in page) == sees
             assert ('name="medical_assistance"' in page) == sees

@@ -1,4 +1,5 @@
 """docs/API.md documents every endpoint the server offers (so the document cannot silently rot)."""
+
 import re
 from pathlib import Path
 

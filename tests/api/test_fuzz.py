@@ -1,5 +1,6 @@
 """Property-based API fuzzing with schemathesis, on both databases: whatever a client sends, the
 answer is never a server error, and a refusal always has the documented error shape."""
+
 from __future__ import annotations
 
 import schemathesis

@@ -1,4 +1,5 @@
 """Welfare-office API: recipients, tickets with history, scope, idempotency, bad input changes nothing."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,9 +19,16 @@ def test_register_read_and_update_a_recipient_keeps_history(client, world):
     assert res.status_code == 201, res.text
     assert res.json()["name_kana"] == "ｾｲﾎ ｲﾁﾛｳ"
     url = f"/api/v1/recipients/{PAYER}/{data['recipient_number']}"
-    res = client.patch(url, headers=world.auth("office"),
-                       json={"disqualification_date": "2024-08-01", "disqualification_kind": "2",
-                             "disqualification_reason": "転居", "expected_version": 1})
+    res = client.patch(
+        url,
+        headers=world.auth("office"),
+        json={
+            "disqualification_date": "2024-08-01",
+            "disqualification_kind": "2",
+            "disqualification_reason": "転居",
+            "expected_version": 1,
+        },
+    )
     assert res.status_code == 200, res.text
     assert res.json()["version"] == 2
     got = client.get(url, headers=world.auth("office")).json()
@@ -83,15 +91,21 @@ def test_amend_and_cancel_keep_every_revision(client, world):
     key = t["ticket_key"]
     body = World.ticket_data(r, injury_name1="気管支炎")
     del body["payer_number"], body["recipient_number"]
-    res = client.put(f"/api/v1/tickets/{key}", headers=world.auth("office"),
-                     json={**body, "reason": "傷病名の訂正", "expected_revision": 1})
+    res = client.put(
+        f"/api/v1/tickets/{key}",
+        headers=world.auth("office"),
+        json={**body, "reason": "傷病名の訂正", "expected_revision": 1},
+    )
     assert res.status_code == 200, res.text
     assert res.json()["revision"] == 2 and res.json()["injury_name1"] == "気管支炎"
     res = client.post(f"/api/v1/tickets/{key}/cancel", headers=world.auth("office"), json={"reason": "受診なし"})
     assert res.status_code == 200 and res.json()["status"] == "cancelled"
     hist = client.get(f"/api/v1/tickets/{key}", headers=world.auth("office")).json()["history"]
     assert [(h["revision"], h["status"], h["injury_name1"]) for h in hist] == [
-        (1, "active", "高血圧症"), (2, "active", "気管支炎"), (3, "cancelled", "気管支炎")]
+        (1, "active", "高血圧症"),
+        (2, "active", "気管支炎"),
+        (3, "cancelled", "気管支炎"),
+    ]
     again = client.post(f"/api/v1/tickets/{key}/cancel", headers=world.auth("office"), json={"reason": "x"})
     assert again.status_code == 409
     stale = client.put(f"/api/v1/tickets/{key}", headers=world.auth("office"), json={**body, "expected_revision": 1})
@@ -102,9 +116,16 @@ def test_cancelled_ticket_no_longer_designates(client, world):
     r = world.recipient()
     t = world.ticket(r)
     client.post(f"/api/v1/tickets/{t['ticket_key']}/cancel", headers=world.auth("office"), json={"reason": "誤登録"})
-    res = client.post("/api/v1/checks/numbers", headers=world.auth("clinic"),
-                      json={"insurer_number": PAYER, "identification_number": r["recipient_number"],
-                            "birthdate": r["birthdate"], "confirmation_date": "2024-07-10"})
+    res = client.post(
+        "/api/v1/checks/numbers",
+        headers=world.auth("clinic"),
+        json={
+            "insurer_number": PAYER,
+            "identification_number": r["recipient_number"],
+            "birthdate": r["birthdate"],
+            "confirmation_date": "2024-07-10",
+        },
+    )
     assert res.json()["QualificationValidity"] == "6"
 
 
@@ -168,8 +189,9 @@ def test_bad_recipient_is_refused_with_the_field_and_changes_nothing(client, wor
 
 def test_malformed_json_and_wrong_types_are_422_in_the_same_shape(client, world, db):
     before = snapshot(db)
-    res = client.post("/api/v1/recipients", headers=world.auth("office") | {"Content-Type": "application/json"},
-                      content=b"{not json")
+    res = client.post(
+        "/api/v1/recipients", headers=world.auth("office") | {"Content-Type": "application/json"}, content=b"{not json"
+    )
     assert res.status_code == 422
     assert res.json()["error"]["code"] == "validation_error"
     res = post_recipient(client, world, {**World.recipient_data(), "name": 12})
@@ -186,8 +208,11 @@ def test_duplicate_recipient_is_a_conflict(client, world):
 def test_card_link_and_search(client, world, db):
     r = world.recipient(name="検索太郎", name_kana="ｹﾝｻｸ ﾀﾛｳ")
     card = world.card(r, link=False)
-    res = client.post(f"/api/v1/recipients/{PAYER}/{r['recipient_number']}/card-link",
-                      headers=world.auth("office"), json={"individual_number": card["individual_number"]})
+    res = client.post(
+        f"/api/v1/recipients/{PAYER}/{r['recipient_number']}/card-link",
+        headers=world.auth("office"),
+        json={"individual_number": card["individual_number"]},
+    )
     assert res.status_code == 200, res.text
     found = client.get("/api/v1/recipients", headers=world.auth("office"), params={"q": "ケンサク"}).json()
     assert [x["recipient_number"] for x in found] == [r["recipient_number"]]
@@ -197,9 +222,18 @@ def test_card_link_and_search(client, world, db):
 
 def test_insurer_registers_only_its_own_number(client, world):
     from tests.factories import INSURER_NO
-    body = {"insurer_number": INSURER_NO, "insurer_name": "x", "insured_card_classification": "01",
-            "card_number": "1", "name": "a", "name_kana": "ｱ", "sex": "1", "birthdate": "1990-01-01",
-            "qualification_date": "2020-01-01"}
+
+    body = {
+        "insurer_number": INSURER_NO,
+        "insurer_name": "x",
+        "insured_card_classification": "01",
+        "card_number": "1",
+        "name": "a",
+        "name_kana": "ｱ",
+        "sex": "1",
+        "birthdate": "1990-01-01",
+        "qualification_date": "2020-01-01",
+    }
     assert client.post("/api/v1/insurance-qualifications", headers=world.auth("insurer"), json=body).status_code == 201
     body["insurer_number"] = "06139984"
     res = client.post("/api/v1/insurance-qualifications", headers=world.auth("insurer"), json=body)
@@ -208,11 +242,14 @@ def test_insurer_registers_only_its_own_number(client, world):
 
 def test_late_tickets_view_lists_tickets_registered_after_the_visit(client, world):
     import datetime as dt
+
     today = dt.date.today()
     r = world.recipient()
-    client.post("/api/v1/checks/numbers", headers=world.auth("clinic"),
-                json={"insurer_number": PAYER, "identification_number": r["recipient_number"],
-                      "birthdate": r["birthdate"]})
+    client.post(
+        "/api/v1/checks/numbers",
+        headers=world.auth("clinic"),
+        json={"insurer_number": PAYER, "identification_number": r["recipient_number"], "birthdate": r["birthdate"]},
+    )
     world.ticket(r, on=today)
     on_time = world.recipient()
     world.ticket(on_time, on=today, facility=OTHER)

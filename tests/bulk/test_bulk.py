@@ -1,4 +1,5 @@
 """委託先資格情報一括取得: the month's tickets and the incremental form that picks up late tickets."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -34,7 +35,8 @@ def test_month_download_has_every_designated_ticket_with_qualification_data(clie
         assert res["Name"] == r["name"] and res["Birthdate"] == "19900115"
         tickets = res["PublicExpenseResultList"]["MedicalTicketInfo"]
         assert [(t["MedicalTreatmentMonth"], t["DesignatedMedicalInstitutionCode"]) for t in tickets] == [
-            ("202407", CLINIC)]
+            ("202407", CLINIC)
+        ]
 
 
 def test_download_is_recorded_per_recipient_revealed(client, world, db):
@@ -44,6 +46,7 @@ def test_download_is_recorded_per_recipient_revealed(client, world, db):
     log = snapshot(db)["check_log"]
     assert len(log) == 1
     from fujo.audit.service import access_log
+
     assert access_log(db, None, [a["id"]])[0]["method"] == "bulk"
 
 
@@ -89,8 +92,9 @@ def test_changes_page_through_with_has_more(client, world):
         world.ticket(world.recipient())
     seen, cursor = [], 0
     while True:
-        res = client.get("/api/v1/facility/tickets/changes", headers=world.auth("clinic"),
-                         params={"cursor": cursor, "limit": 2}).json()
+        res = client.get(
+            "/api/v1/facility/tickets/changes", headers=world.auth("clinic"), params={"cursor": cursor, "limit": 2}
+        ).json()
         seen += [c["TicketKey"] for c in res["Changes"]]
         cursor = res["Cursor"]
         if not res["HasMore"]:
@@ -114,24 +118,35 @@ def test_only_facilities_download(client, world):
 def test_following_one_month_sees_a_ticket_moved_to_another_month_as_removed(client, world):
     a = world.recipient()
     t = world.ticket(a, on=dt.date(2024, 8, 5))
-    first = client.get("/api/v1/facility/tickets/changes", headers=world.auth("clinic"),
-                       params={"cursor": 0, "month": "2024-08"}).json()
+    first = client.get(
+        "/api/v1/facility/tickets/changes", headers=world.auth("clinic"), params={"cursor": 0, "month": "2024-08"}
+    ).json()
     assert [c["Change"] for c in first["Changes"]] == ["upsert"]
     body = World.ticket_data(a, on=dt.date(2024, 9, 5))
     del body["payer_number"], body["recipient_number"]
     assert client.put(f"/api/v1/tickets/{t['ticket_key']}", headers=world.auth("office"), json=body).status_code == 200
-    nxt = client.get("/api/v1/facility/tickets/changes", headers=world.auth("clinic"),
-                     params={"cursor": first["Cursor"], "month": "2024-08"}).json()
+    nxt = client.get(
+        "/api/v1/facility/tickets/changes",
+        headers=world.auth("clinic"),
+        params={"cursor": first["Cursor"], "month": "2024-08"},
+    ).json()
     assert [(c["Change"], c["TicketKey"]) for c in nxt["Changes"]] == [("removed", t["ticket_key"])]
 
 
 # --- the qualification status of the month (issue 8) ------------------------------------------------
 
+
 def _end(world, r, day: str, kind: str = "2"):
     """The office records 停止・廃止 after the ticket was registered (the usual order of events)."""
     from fujo.registry.service import update_recipient
-    update_recipient(world.db, world.principal("office"), r["payer_number"], r["recipient_number"],
-                     {"disqualification_date": day, "disqualification_kind": kind, "disqualification_reason": "転居"})
+
+    update_recipient(
+        world.db,
+        world.principal("office"),
+        r["payer_number"],
+        r["recipient_number"],
+        {"disqualification_date": day, "disqualification_kind": kind, "disqualification_reason": "転居"},
+    )
 
 
 def test_every_row_carries_the_status_of_the_month_and_the_unbillable_are_withheld(client, world):
@@ -148,12 +163,19 @@ def test_every_row_carries_the_status_of_the_month_and_the_unbillable_are_withhe
     # 廃止 on 7/20: billable up to 7/19, so numbers and the ticket are handed over with the status and date
     p = got["月中廃止"]
     assert (p["QualificationStatus"], p["QualificationStatusText"], p["QualificationStatusDate"]) == (
-        "abolished", "廃止", "20240720")
+        "abolished",
+        "廃止",
+        "20240720",
+    )
     assert p["QualificationValidity"] == "1" and p["InsuredIdentificationNumber"] == partly["recipient_number"]
     # nothing billable this month: withheld exactly as in a check of a lost qualification
     for name, status, date in (("月初廃止", "abolished", "20240701"), ("停止四郎", "suspended", "20240615")):
         x = got[name]
-        assert (x["QualificationStatus"], x["QualificationStatusDate"], x["QualificationValidity"]) == (status, date, "2")
+        assert (x["QualificationStatus"], x["QualificationStatusDate"], x["QualificationValidity"]) == (
+            status,
+            date,
+            "2",
+        )
         for hidden in ("InsurerNumber", "InsuredIdentificationNumber", "PublicExpenseResultList", "Address"):
             assert hidden not in x, (name, hidden)
         assert x["DisqualificationDate"] == date and x["InsurerName"] == "○○市福祉事務所"
@@ -164,12 +186,16 @@ def test_registered_at_is_each_tickets_own_registration(client, world, db):
     from sqlalchemy import update
 
     from fujo.db import schema as s
+
     early, late = world.recipient(name="早期登録"), world.recipient(name="事後登録")
     first = world.ticket(early)
     world.ticket(late)
     with db.write() as conn:  # the first ticket was registered a week earlier
-        conn.execute(update(s.tickets).where(s.tickets.c.ticket_key == first["ticket_key"])
-                     .values(registered_at=dt.datetime(2024, 7, 1, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=9)))))
+        conn.execute(
+            update(s.tickets)
+            .where(s.tickets.c.ticket_key == first["ticket_key"])
+            .values(registered_at=dt.datetime(2024, 7, 1, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=9))))
+        )
     got = {x["Name"]: x for x in month(client, world).json()["ResultList"]}
     for res in got.values():
         assert "RegisteredAt" not in res  # not per person: per ticket

@@ -1,4 +1,5 @@
 """Check by card: real public-key proof. Every refusal reason is exercised through the HTTP API."""
+
 from __future__ import annotations
 
 import base64
@@ -73,8 +74,9 @@ def test_signature_by_a_different_key_than_the_certificate_is_refused(client, wo
     ch = _challenge(client, world)
     proof = prove(card["path"], card["pin"], ch, world.orgs["clinic"]["code"]).as_dict()
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    proof["signature"] = base64.b64encode(other.sign(proof_message(ch, world.orgs["clinic"]["code"], "0000"),
-                                                     padding.PKCS1v15(), hashes.SHA256())).decode()
+    proof["signature"] = base64.b64encode(
+        other.sign(proof_message(ch, world.orgs["clinic"]["code"], "0000"), padding.PKCS1v15(), hashes.SHA256())
+    ).decode()
     assert _refusal(_check(client, world, proof)) == "bad_signature"
 
 
@@ -103,8 +105,11 @@ def test_expired_challenge_is_refused(client, world, holder, db):
     _, card = holder
     ch = _challenge(client, world)
     with db.write() as conn:
-        conn.execute(schema.card_challenges.update().where(schema.card_challenges.c.nonce == ch)
-                     .values(expires_at=db.now() - dt.timedelta(seconds=1)))
+        conn.execute(
+            schema.card_challenges.update()
+            .where(schema.card_challenges.c.nonce == ch)
+            .values(expires_at=db.now() - dt.timedelta(seconds=1))
+        )
     proof = prove(card["path"], card["pin"], ch, world.orgs["clinic"]["code"]).as_dict()
     assert _refusal(_check(client, world, proof)) == "challenge_expired"
 
@@ -142,8 +147,7 @@ def test_certificate_signed_by_our_ca_but_never_issued_is_refused(client, world,
     assert _refusal(_check(client, world, proof)) == "unknown_card"
 
 
-@pytest.mark.parametrize("field,value", [("certificate", "not base64!!"), ("signature", "%%%"),
-                                         ("consent", "2x00")])
+@pytest.mark.parametrize("field,value", [("certificate", "not base64!!"), ("signature", "%%%"), ("consent", "2x00")])
 def test_malformed_proof_is_refused(client, world, holder, field, value):
     _, card = holder
     proof = prove(card["path"], card["pin"], _challenge(client, world), world.orgs["clinic"]["code"]).as_dict()
@@ -163,20 +167,31 @@ def test_self_signed_lookalike_with_the_same_subject_is_refused(client, world, h
     _, card = holder
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     now = dt.datetime.now(dt.timezone.utc)
-    fake = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "x")]))
-            .issuer_name(ca.cert.subject).public_key(key.public_key()).serial_number(12345)
-            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1))
-            .sign(key, hashes.SHA256()))
+    fake = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "x")]))
+        .issuer_name(ca.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(12345)
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
     ch = _challenge(client, world)
-    proof = {"challenge": ch, "consent": "0000",
-             "certificate": base64.b64encode(fake.public_bytes(serialization.Encoding.DER)).decode(),
-             "signature": base64.b64encode(key.sign(proof_message(ch, world.orgs["clinic"]["code"], "0000"),
-                                                    padding.PKCS1v15(), hashes.SHA256())).decode()}
+    proof = {
+        "challenge": ch,
+        "consent": "0000",
+        "certificate": base64.b64encode(fake.public_bytes(serialization.Encoding.DER)).decode(),
+        "signature": base64.b64encode(
+            key.sign(proof_message(ch, world.orgs["clinic"]["code"], "0000"), padding.PKCS1v15(), hashes.SHA256())
+        ).decode(),
+    }
     assert _refusal(_check(client, world, proof)) == "untrusted_certificate"
 
 
 def test_wrong_pin_cannot_open_the_card(world, holder):
     from fujo.core.errors import ValidationFailed
+
     _, card = holder
     with pytest.raises(ValidationFailed) as e:
         prove(card["path"], "9999", "x", world.orgs["clinic"]["code"])
@@ -194,6 +209,7 @@ def test_a_refused_proof_records_no_check(client, world, holder, db):
 
 def test_card_file_is_pin_protected_pkcs12_with_rsa_2048(holder):
     from cryptography.hazmat.primitives.serialization import pkcs12
+
     _, card = holder
     with pytest.raises(ValueError):
         pkcs12.load_key_and_certificates(card["path"].read_bytes(), None)
@@ -206,10 +222,14 @@ def test_card_file_is_pin_protected_pkcs12_with_rsa_2048(holder):
 def test_old_challenges_are_cleared_now_and_again(world, db, monkeypatch):
     from fujo.cards import service
     from fujo.cards.service import create_challenge
+
     old = create_challenge(db, world.principal("clinic"))["challenge"]
     with db.write() as conn:
-        conn.execute(schema.card_challenges.update().where(schema.card_challenges.c.nonce == old)
-                     .values(expires_at=db.now() - dt.timedelta(days=2)))
+        conn.execute(
+            schema.card_challenges.update()
+            .where(schema.card_challenges.c.nonce == old)
+            .values(expires_at=db.now() - dt.timedelta(days=2))
+        )
     monkeypatch.setattr(service, "CLEANUP_EVERY", 1)
     fresh = create_challenge(db, world.principal("clinic"))["challenge"]
     nonces = [row[1] for row in snapshot(db)["card_challenges"]]

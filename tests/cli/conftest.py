@@ -1,4 +1,5 @@
 """Run the ``fujo`` command line against the test database (SQLite and PostgreSQL, via ``db``)."""
+
 from __future__ import annotations
 
 import re
@@ -19,6 +20,7 @@ def fujo(db, tmp_path, monkeypatch):
 
     def run(*args, input=None):
         return runner.invoke(app, [str(a) for a in args], input=input, catch_exceptions=False)
+
     return run
 
 
@@ -29,6 +31,8 @@ def demo(fujo):
     assert res.exit_code == 0, res.output
     out = res.stdout
     tokens = dict(re.findall(r"^  (\w+)\s+(demo-[\w-]+)$", out, re.M))
-    cards = {m[0]: {"file": m[1], "pin": m[2], "recipient_number": m[3]}
-             for m in re.findall(r"^  (\w+)\s+(\S+\.p12)\s+PIN (\d{4})\s+(\d{7})$", out, re.M)}
+    cards = {
+        m[0]: {"file": m[1], "pin": m[2], "recipient_number": m[3]}
+        for m in re.findall(r"^  (\w+)\s+(\S+\.p12)\s+PIN (\d{4})\s+(\d{7})$", out, re.M)
+    }
     return {"output": out, "tokens": tokens, "cards": cards}

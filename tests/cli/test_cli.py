@@ -1,4 +1,5 @@
 """The ``fujo`` CLI as a user runs it, on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import csv
@@ -24,7 +25,7 @@ from tests.helpers import snapshot
 OFFICE_PAYER = "12130019"
 ICHIRO = "1010008"
 ICHIRO_BIRTH = "1990-01-15"
-CLINIC = "1311234569"        # ●●医療機関, designated on 生保一郎's 令和6年7月 医療券
+CLINIC = "1311234569"  # ●●医療機関, designated on 生保一郎's 令和6年7月 医療券
 OTHER_CLINIC = "1311299992"  # ▲▲クリニック: 未委託
 JULY_10 = "2024-07-10"
 PHONE = re.compile(r"\d{2,4}-\d{2,4}-\d{4}")
@@ -35,7 +36,7 @@ def screen_of(stdout: str) -> tuple[str, list[tuple[str, str]]]:
     lines = stdout.splitlines()
     start = lines.index("【医療扶助】")
     block = []
-    for line in lines[start + 2:]:
+    for line in lines[start + 2 :]:
         if not line.strip() or line.startswith("【"):
             break
         block.append(tuple(line.split("：", 1)))
@@ -47,18 +48,33 @@ def register_patient_number(db, facility, number="0000001"):
     register_reference(db, principal_for(db, FACILITY, facility), number, OFFICE_PAYER, ICHIRO, birthdate=ICHIRO_BIRTH)
 
 
-def check_ticket(fujo, facility=CLINIC, payer=OFFICE_PAYER, recipient=ICHIRO, date=JULY_10, *extra,
-                 birthdate=ICHIRO_BIRTH):
+def check_ticket(
+    fujo, facility=CLINIC, payer=OFFICE_PAYER, recipient=ICHIRO, date=JULY_10, *extra, birthdate=ICHIRO_BIRTH
+):
     bd = ("--birthdate", birthdate) if birthdate else ()
-    return fujo("check", "ticket", "--facility", facility, "--payer", payer, "--recipient", recipient, *bd,
-                "--date", date, *extra)
+    return fujo(
+        "check",
+        "ticket",
+        "--facility",
+        facility,
+        "--payer",
+        payer,
+        "--recipient",
+        recipient,
+        *bd,
+        "--date",
+        date,
+        *extra,
+    )
 
 
 # --- init --------------------------------------------------------------------------------------
 
+
 def test_init_on_a_fresh_machine_creates_the_sqlite_file_and_schema(tmp_path, monkeypatch):
     from typer.testing import CliRunner
     from fujo.cli.main import app
+
     monkeypatch.delenv("FUJO_DATABASE_URL", raising=False)
     monkeypatch.setenv("FUJO_DATA_DIR", str(tmp_path))
     res = CliRunner().invoke(app, ["init"], catch_exceptions=False)
@@ -67,6 +83,7 @@ def test_init_on_a_fresh_machine_creates_the_sqlite_file_and_schema(tmp_path, mo
     dbfile = tmp_path / "fujo.db"
     assert dbfile.exists()
     from sqlalchemy import create_engine
+
     eng = create_engine(f"sqlite:///{dbfile}")
     assert {"recipients", "tickets", "organisations", "cards"} <= set(inspect(eng).get_table_names())
     eng.dispose()
@@ -84,6 +101,7 @@ def test_init_on_an_existing_database_changes_no_data(fujo, db, tmp_path):
 
 
 # --- demo --------------------------------------------------------------------------------------
+
 
 def test_demo_prints_working_tokens(demo, db):
     assert {"admin", "office", "clinic", "pharmacy", "other_clinic", "insurer"} <= set(demo["tokens"])
@@ -124,6 +142,7 @@ def test_demo_twice_does_not_duplicate_anything(fujo, demo, db):
 
 # --- check ticket ------------------------------------------------------------------------------
 
+
 def test_check_ticket_prints_the_seeds_normal_screen(fujo, demo, db):
     register_patient_number(db, CLINIC)
     res = check_ticket(fujo)
@@ -155,7 +174,10 @@ def test_check_ticket_json_for_the_designated_facility(fujo, demo):
     assert out["QualificationValidity"] == "1"
     [r] = out["ResultList"]
     assert (r["InsuredCardClassification"], r["InsurerNumber"], r["InsuredIdentificationNumber"]) == (
-        "A1", OFFICE_PAYER, ICHIRO)
+        "A1",
+        OFFICE_PAYER,
+        ICHIRO,
+    )
     [t] = r["PublicExpenseResultList"]["MedicalTicketInfo"]
     assert (t["MedicalTreatmentMonth"], t["DesignatedMedicalInstitutionCode"]) == ("202407", CLINIC)
 
@@ -204,9 +226,9 @@ def test_check_ticket_of_a_month_without_a_ticket_is_unregistered(fujo, demo):
 
 # --- check card --------------------------------------------------------------------------------
 
+
 def check_card(fujo, card, pin, facility=CLINIC, *extra):
-    return fujo("check", "card", "--card-file", card, "--pin", pin, "--facility", facility, "--date", JULY_10,
-                *extra)
+    return fujo("check", "card", "--card-file", card, "--pin", pin, "--facility", facility, "--date", JULY_10, *extra)
 
 
 def test_check_card_with_the_demo_card_and_pin(fujo, demo):
@@ -217,7 +239,12 @@ def test_check_card_with_the_demo_card_and_pin(fujo, demo):
     assert head == "○：この資格は有効です。"
     d = dict(items)
     assert (d["公費負担者番号"], d["受給者番号"], d["氏名"], d["生年月日"], d["診療年月"]) == (
-        OFFICE_PAYER, ICHIRO, "生保一郎", "平成2年1月15日", "令和6年7月")
+        OFFICE_PAYER,
+        ICHIRO,
+        "生保一郎",
+        "平成2年1月15日",
+        "令和6年7月",
+    )
 
 
 def test_check_card_records_the_consent_given_at_the_reader(fujo, demo):
@@ -257,14 +284,16 @@ def test_check_card_with_an_unknown_consent_kind_names_the_option(fujo, demo, db
 def test_check_card_with_a_bad_date_names_the_field_and_writes_nothing(fujo, demo, db):
     card = demo["cards"]["ichiro"]
     before = snapshot(db)
-    res = fujo("check", "card", "--card-file", card["file"], "--pin", card["pin"], "--facility", CLINIC,
-               "--date", "2024-02-30")
+    res = fujo(
+        "check", "card", "--card-file", card["file"], "--pin", card["pin"], "--facility", CLINIC, "--date", "2024-02-30"
+    )
     assert res.exit_code == 2
     assert "資格確認日" in res.stderr
     assert snapshot(db) == before
 
 
 # --- bulk retrieval ----------------------------------------------------------------------------
+
 
 def test_tickets_lists_the_facilitys_tickets_of_the_month(fujo, demo):
     res = fujo("tickets", "--facility", CLINIC, "--month", "2024-07")
@@ -288,10 +317,19 @@ def test_tickets_csv_is_machine_readable(fujo, demo):
     assert len(rows) == 1
     row = rows[0]
     assert (row["InsurerNumber"], row["InsuredIdentificationNumber"], row["Name"], row["Birthdate"]) == (
-        OFFICE_PAYER, ICHIRO, "生保一郎", "19900115")
-    assert (row["TicketType"], row["MedicalTreatmentMonth"], row["MedicalTicketValidDate"],
-            row["MedicalTicketExpirationDate"], row["DesignatedMedicalInstitutionCode"],
-            row["DesignatedMedicalInstitutionName"]) == ("01", "202407", "20240701", "20240731", CLINIC, "●●医療機関")
+        OFFICE_PAYER,
+        ICHIRO,
+        "生保一郎",
+        "19900115",
+    )
+    assert (
+        row["TicketType"],
+        row["MedicalTreatmentMonth"],
+        row["MedicalTicketValidDate"],
+        row["MedicalTicketExpirationDate"],
+        row["DesignatedMedicalInstitutionCode"],
+        row["DesignatedMedicalInstitutionName"],
+    ) == ("01", "202407", "20240701", "20240731", CLINIC, "●●医療機関")
 
 
 def test_tickets_json(fujo, demo):
@@ -304,9 +342,11 @@ def test_tickets_json(fujo, demo):
 
 # --- import ------------------------------------------------------------------------------------
 
-RECIPIENTS_CSV = ("payer_number,recipient_number,name,name_kana,sex,birthdate,qualification_date\n"
-                  "12130019,2000008,扶助花子,ﾌｼﾞｮ ﾊﾅｺ,2,1985-04-02,2020-04-01\n"
-                  "12130019,2000016,保護次郎,ホゴ ジロウ,1,1978-11-03,2020-04-01\n")
+RECIPIENTS_CSV = (
+    "payer_number,recipient_number,name,name_kana,sex,birthdate,qualification_date\n"
+    "12130019,2000008,扶助花子,ﾌｼﾞｮ ﾊﾅｺ,2,1985-04-02,2020-04-01\n"
+    "12130019,2000016,保護次郎,ホゴ ジロウ,1,1978-11-03,2020-04-01\n"
+)
 
 
 def write(tmp_path, name, text, encoding="utf-8"):
@@ -378,9 +418,11 @@ def test_import_with_a_bad_header_names_the_column(fujo, world, db, tmp_path):
 
 def test_import_tickets(fujo, world, db, tmp_path):
     r = world.recipient()
-    text = ("payer_number,recipient_number,ticket_type,treatment_month,valid_from,valid_to,designated_facility_code,"
-            "designated_facility_name,treatment_type,single_or_combined\n"
-            f"{PAYER},{r['recipient_number']},01,2024-07,2024-07-01,2024-07-31,{CLINIC},●●医療機関,02,01\n")
+    text = (
+        "payer_number,recipient_number,ticket_type,treatment_month,valid_from,valid_to,designated_facility_code,"
+        "designated_facility_name,treatment_type,single_or_combined\n"
+        f"{PAYER},{r['recipient_number']},01,2024-07,2024-07-01,2024-07-31,{CLINIC},●●医療機関,02,01\n"
+    )
     res = fujo("import", "tickets", write(tmp_path, "t.csv", text, "utf-8-sig"), "--office", "13001")
     assert res.exit_code == 0, res.output
     assert "1件を取り込みました" in res.stdout
@@ -390,19 +432,42 @@ def test_import_tickets(fujo, world, db, tmp_path):
 
 # --- cards -------------------------------------------------------------------------------------
 
+
 def issue(fujo, tmp_path, recipient, pin="1111", number=None, link_with=None):
     """``fujo card issue`` with the holder's 個人番号 and 4 情報 (as on the recipient); with
     ``link_with`` (the World) the office then links the recipient to it (初回ひも付け)."""
     out = tmp_path / "cards" / "card.p12"
     number = number or World.individual_number()
-    res = fujo("card", "issue", "--out", out, "--pin", pin, "--individual-number", number,
-               "--name", recipient.get("name", "生保一郎"), "--birthdate", recipient.get("birthdate", "1990-01-15"),
-               "--sex", recipient.get("sex", "1"), "--address", recipient.get("address") or "東京都○○市1-2-3")
+    res = fujo(
+        "card",
+        "issue",
+        "--out",
+        out,
+        "--pin",
+        pin,
+        "--individual-number",
+        number,
+        "--name",
+        recipient.get("name", "生保一郎"),
+        "--birthdate",
+        recipient.get("birthdate", "1990-01-15"),
+        "--sex",
+        recipient.get("sex", "1"),
+        "--address",
+        recipient.get("address") or "東京都○○市1-2-3",
+    )
     if link_with is not None and res.exit_code == 0:
         from fujo.registry.service import link_card
+
         w = link_with
-        link_card(w.db, CardAuthority.load_or_create(tmp_path / "ca"), w.principal("office"), PAYER,
-                  recipient["recipient_number"], number)
+        link_card(
+            w.db,
+            CardAuthority.load_or_create(tmp_path / "ca"),
+            w.principal("office"),
+            PAYER,
+            recipient["recipient_number"],
+            number,
+        )
     return res, out
 
 
@@ -475,8 +540,9 @@ NEW_HOSPITAL = "1311111114"  # 1×2+1+1×2+1+1×2+1+1×2+3+1×2 = 16 → 4
 
 
 def test_org_create_and_token(fujo, db):
-    res = fujo("org", "create", "--kind", "facility", "--code", NEW_HOSPITAL, "--name", "◇◇病院", "--phone",
-               "03-1234-5678")
+    res = fujo(
+        "org", "create", "--kind", "facility", "--code", NEW_HOSPITAL, "--name", "◇◇病院", "--phone", "03-1234-5678"
+    )
     assert res.exit_code == 0, res.output
     assert NEW_HOSPITAL in res.stdout and "◇◇病院" in res.stdout
     tok = fujo("org", "token", "--kind", "facility", "--code", NEW_HOSPITAL, "--label", "レセコン")
@@ -488,20 +554,24 @@ def test_org_create_and_token(fujo, db):
 
 def test_org_create_welfare_office_with_its_payer_numbers(fujo, db):
     payer = "12130027"  # 1213002 → 1×2+2+0×2+3+1×2+2+1×2... = 13 → 7
-    res = fujo("org", "create", "--kind", "welfare_office", "--code", "13002", "--name", "△△区福祉事務所",
-               "--payer", payer)
+    res = fujo(
+        "org", "create", "--kind", "welfare_office", "--code", "13002", "--name", "△△区福祉事務所", "--payer", payer
+    )
     assert res.exit_code == 0, res.output
     assert principal_for(db, "welfare_office", "13002").payer_numbers == frozenset({payer})
 
 
-@pytest.mark.parametrize("args, field", [
-    (["--kind", "facility", "--code", "1311111110", "--name", "◇◇病院"], "医療機関コード"),   # check digit
-    (["--kind", "facility", "--code", "1321111113", "--name", "◇◇病院"], "医療機関コード"),   # 点数表 2
-    (["--kind", "welfare_office", "--code", "13002", "--name", "△△区", "--payer", "12000001"], "公費負担者番号"),
-    (["--kind", "welfare_office", "--code", "13002", "--name", "△△区"], "公費負担者番号"),
-    (["--kind", "hospital", "--code", "1", "--name", "x"], "種別"),
-    (["--kind", "facility", "--code", NEW_HOSPITAL, "--name", " "], "名称"),
-])
+@pytest.mark.parametrize(
+    "args, field",
+    [
+        (["--kind", "facility", "--code", "1311111110", "--name", "◇◇病院"], "医療機関コード"),  # check digit
+        (["--kind", "facility", "--code", "1321111113", "--name", "◇◇病院"], "医療機関コード"),  # 点数表 2
+        (["--kind", "welfare_office", "--code", "13002", "--name", "△△区", "--payer", "12000001"], "公費負担者番号"),
+        (["--kind", "welfare_office", "--code", "13002", "--name", "△△区"], "公費負担者番号"),
+        (["--kind", "hospital", "--code", "1", "--name", "x"], "種別"),
+        (["--kind", "facility", "--code", NEW_HOSPITAL, "--name", " "], "名称"),
+    ],
+)
 def test_org_create_with_bad_input_names_the_field_and_writes_nothing(fujo, db, args, field):
     before = snapshot(db)
     res = fujo("org", "create", *args)
@@ -528,24 +598,116 @@ def test_org_token_for_an_unknown_organisation_is_refused(fujo, db):
 
 # --- bad input of every kind: exit 2, the field named, nothing written -------------------------
 
-@pytest.mark.parametrize("args, named", [
-    (["check", "ticket", "--facility", CLINIC, "--payer", OFFICE_PAYER, "--recipient", ICHIRO, "--date", "2024-02-30",
-      "--birthdate", ICHIRO_BIRTH], "資格確認日"),
-    (["check", "ticket", "--facility", CLINIC, "--payer", OFFICE_PAYER, "--recipient", ICHIRO, "--date", "10/07/2024",
-      "--birthdate", ICHIRO_BIRTH], "資格確認日"),
-    (["check", "ticket", "--facility", CLINIC, "--payer", "12000001", "--recipient", ICHIRO, "--date", JULY_10,
-      "--birthdate", ICHIRO_BIRTH], "公費負担者番号"),
-    (["check", "ticket", "--facility", CLINIC, "--payer", OFFICE_PAYER, "--recipient", "1010001", "--date", JULY_10,
-      "--birthdate", ICHIRO_BIRTH], "受給者番号"),
-    (["check", "ticket", "--facility", CLINIC, "--payer", OFFICE_PAYER, "--recipient", ICHIRO, "--date", JULY_10],
-     "生年月日"),
-    (["check", "ticket", "--facility", CLINIC, "--payer", OFFICE_PAYER, "--recipient", ICHIRO, "--date", JULY_10,
-      "--birthdate", "1990-13-01"], "生年月日"),
-    (["tickets", "--facility", CLINIC, "--month", "2024-13"], "診療年月"),
-    (["tickets", "--facility", CLINIC, "--month", "202400"], "診療年月"),
-    (["tickets", "--facility", CLINIC, "--month", "2024/07"], "診療年月"),
-    (["tickets", "--facility", CLINIC], "--month"),
-])
+
+@pytest.mark.parametrize(
+    "args, named",
+    [
+        (
+            [
+                "check",
+                "ticket",
+                "--facility",
+                CLINIC,
+                "--payer",
+                OFFICE_PAYER,
+                "--recipient",
+                ICHIRO,
+                "--date",
+                "2024-02-30",
+                "--birthdate",
+                ICHIRO_BIRTH,
+            ],
+            "資格確認日",
+        ),
+        (
+            [
+                "check",
+                "ticket",
+                "--facility",
+                CLINIC,
+                "--payer",
+                OFFICE_PAYER,
+                "--recipient",
+                ICHIRO,
+                "--date",
+                "10/07/2024",
+                "--birthdate",
+                ICHIRO_BIRTH,
+            ],
+            "資格確認日",
+        ),
+        (
+            [
+                "check",
+                "ticket",
+                "--facility",
+                CLINIC,
+                "--payer",
+                "12000001",
+                "--recipient",
+                ICHIRO,
+                "--date",
+                JULY_10,
+                "--birthdate",
+                ICHIRO_BIRTH,
+            ],
+            "公費負担者番号",
+        ),
+        (
+            [
+                "check",
+                "ticket",
+                "--facility",
+                CLINIC,
+                "--payer",
+                OFFICE_PAYER,
+                "--recipient",
+                "1010001",
+                "--date",
+                JULY_10,
+                "--birthdate",
+                ICHIRO_BIRTH,
+            ],
+            "受給者番号",
+        ),
+        (
+            [
+                "check",
+                "ticket",
+                "--facility",
+                CLINIC,
+                "--payer",
+                OFFICE_PAYER,
+                "--recipient",
+                ICHIRO,
+                "--date",
+                JULY_10,
+            ],
+            "生年月日",
+        ),
+        (
+            [
+                "check",
+                "ticket",
+                "--facility",
+                CLINIC,
+                "--payer",
+                OFFICE_PAYER,
+                "--recipient",
+                ICHIRO,
+                "--date",
+                JULY_10,
+                "--birthdate",
+                "1990-13-01",
+            ],
+            "生年月日",
+        ),
+        (["tickets", "--facility", CLINIC, "--month", "2024-13"], "診療年月"),
+        (["tickets", "--facility", CLINIC, "--month", "202400"], "診療年月"),
+        (["tickets", "--facility", CLINIC, "--month", "2024/07"], "診療年月"),
+        (["tickets", "--facility", CLINIC], "--month"),
+    ],
+)
 def test_bad_input_exits_2_naming_the_field_and_changes_nothing(fujo, demo, db, args, named):
     before = snapshot(db)
     res = fujo(*args)
@@ -556,12 +718,49 @@ def test_bad_input_exits_2_naming_the_field_and_changes_nothing(fujo, demo, db, 
     assert snapshot(db) == before
 
 
-@pytest.mark.parametrize("args", [
-    ["check", "ticket", "--payer", OFFICE_PAYER, "--recipient", ICHIRO, "--date", JULY_10, "--facility", "1311234560"],
-    ["check", "ticket", "--payer", OFFICE_PAYER, "--recipient", ICHIRO, "--date", JULY_10, "--facility", "131123456"],
-    ["check", "ticket", "--payer", OFFICE_PAYER, "--recipient", ICHIRO, "--date", JULY_10, "--facility", "1321234568"],
-    ["tickets", "--month", "2024-07", "--facility", "131123456X"],
-], ids=["check-digit", "nine-digits", "score-table-2", "tickets-non-digit"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        [
+            "check",
+            "ticket",
+            "--payer",
+            OFFICE_PAYER,
+            "--recipient",
+            ICHIRO,
+            "--date",
+            JULY_10,
+            "--facility",
+            "1311234560",
+        ],
+        [
+            "check",
+            "ticket",
+            "--payer",
+            OFFICE_PAYER,
+            "--recipient",
+            ICHIRO,
+            "--date",
+            JULY_10,
+            "--facility",
+            "131123456",
+        ],
+        [
+            "check",
+            "ticket",
+            "--payer",
+            OFFICE_PAYER,
+            "--recipient",
+            ICHIRO,
+            "--date",
+            JULY_10,
+            "--facility",
+            "1321234568",
+        ],
+        ["tickets", "--month", "2024-07", "--facility", "131123456X"],
+    ],
+    ids=["check-digit", "nine-digits", "score-table-2", "tickets-non-digit"],
+)
 def test_bad_facility_code_exits_2_naming_the_facility_code(fujo, demo, db, args):
     # 1311234560: wrong 検証番号 (the valid code ends in 9); 1321234568: 点数表 2 does not exist
     before = snapshot(db)

@@ -1,4 +1,5 @@
 """``fujo tickets``: the status of the month per row, and ``--since`` with removals in text and CSV."""
+
 from __future__ import annotations
 
 import csv
@@ -16,8 +17,12 @@ def test_since_lists_removals_in_text_and_csv_as_in_json(fujo, world):
     office = world.principal("office")
     cancel_ticket(world.db, office, gone["ticket_key"], "受診なし")
     from fujo.registry.service import amend_ticket
-    data = {k: v for k, v in world.ticket_data(world.recipient(), facility=OTHER).items()
-            if k not in ("payer_number", "recipient_number")}
+
+    data = {
+        k: v
+        for k, v in world.ticket_data(world.recipient(), facility=OTHER).items()
+        if k not in ("payer_number", "recipient_number")
+    }
     amend_ticket(world.db, office, moved["ticket_key"], data, "指定医療機関の変更")
     text = fujo("tickets", "--facility", CLINIC, "--since", "0")
     assert text.exit_code == 0, text.output
@@ -28,25 +33,40 @@ def test_since_lists_removals_in_text_and_csv_as_in_json(fujo, world):
     out = fujo("tickets", "--facility", CLINIC, "--since", "0", "--csv")
     rows = list(csv.DictReader(io.StringIO(out.stdout)))
     assert sorted((r["Change"], r["TicketKey"]) for r in rows if r["Change"] == "removed") == sorted(
-        [("removed", gone["ticket_key"]), ("removed", moved["ticket_key"])])
+        [("removed", gone["ticket_key"]), ("removed", moved["ticket_key"])]
+    )
     [up] = [r for r in rows if r["Change"] == "upsert"]
     assert (up["Name"], up["QualificationStatus"], up["TicketType"]) == ("残る一郎", "valid", "01")
     js = fujo("tickets", "--facility", CLINIC, "--since", "0", "--json")
-    assert sorted(c["Change"] for c in __import__("json").loads(js.stdout)["Changes"]) == ["removed", "removed", "upsert"]
+    assert sorted(c["Change"] for c in __import__("json").loads(js.stdout)["Changes"]) == [
+        "removed",
+        "removed",
+        "upsert",
+    ]
 
 
 def test_month_rows_show_the_status_and_withhold_the_unbillable(fujo, world):
     ok, ended = world.recipient(name="有効一郎"), world.recipient(name="廃止二郎")
     world.ticket(ok)
     world.ticket(ended)
-    update_recipient(world.db, world.principal("office"), ended["payer_number"], ended["recipient_number"],
-                     {"disqualification_date": "2024-07-01", "disqualification_kind": "2"})
+    update_recipient(
+        world.db,
+        world.principal("office"),
+        ended["payer_number"],
+        ended["recipient_number"],
+        {"disqualification_date": "2024-07-01", "disqualification_kind": "2"},
+    )
     text = fujo("tickets", "--facility", CLINIC, "--month", "2024-07")
     assert text.exit_code == 0, text.output
     assert any(x.startswith("- - 廃止二郎 廃止（20240701） 請求不可") for x in text.stdout.splitlines())
     assert ended["recipient_number"] not in text.stdout
-    rows = list(csv.DictReader(io.StringIO(fujo("tickets", "--facility", CLINIC, "--month", "2024-07", "--csv").stdout)))
+    rows = list(
+        csv.DictReader(io.StringIO(fujo("tickets", "--facility", CLINIC, "--month", "2024-07", "--csv").stdout))
+    )
     got = {r["Name"]: r for r in rows}
-    assert (got["廃止二郎"]["QualificationStatus"], got["廃止二郎"]["QualificationStatusDate"]) == ("abolished", "20240701")
+    assert (got["廃止二郎"]["QualificationStatus"], got["廃止二郎"]["QualificationStatusDate"]) == (
+        "abolished",
+        "20240701",
+    )
     assert got["廃止二郎"]["InsuredIdentificationNumber"] == "" and got["廃止二郎"]["TicketType"] == ""
     assert got["有効一郎"]["QualificationStatus"] == "valid" and got["有効一郎"]["RegisteredAt"]

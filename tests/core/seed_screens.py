@@ -3,6 +3,7 @@ copied verbatim, and a parser that turns them into the headline and the ordered 
 
 The seed uses placeholder numbers that fail the check-digit rule (12000001, 1010001) and "XXX" for the
 disease names; ``with_valid_numbers`` swaps in the valid numbers used by the demo and the tests."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Dates and months as they arrive: ISO (2024-07-01, 2024-07) and wire forms (20240701, 202407)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -8,8 +9,9 @@ import pytest
 from fujo.core.dates import JST, month_key, month_of, parse_date, parse_month, wire_date, wire_time
 
 
-@pytest.mark.parametrize("raw", ["2024-07-01", "20240701", " 2024-07-01 ", dt.date(2024, 7, 1),
-                                 dt.datetime(2024, 7, 1, 23, 59)])
+@pytest.mark.parametrize(
+    "raw", ["2024-07-01", "20240701", " 2024-07-01 ", dt.date(2024, 7, 1), dt.datetime(2024, 7, 1, 23, 59)]
+)
 def test_a_date_is_read_from_iso_wire_or_date_objects(raw):
     assert parse_date(raw, "valid_from") == (dt.date(2024, 7, 1), None)
 

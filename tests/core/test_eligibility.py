@@ -1,4 +1,5 @@
 """The eligibility decision and the 未委託 masking rule (DOMAIN.md "What the seeds require" 2–4, code values)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -6,9 +7,19 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from fujo.core.eligibility import (NOT_DESIGNATED, NOT_REGISTERED, AssistanceDecision, active_on, assistance_result,
-                                   consent_fields, decide_assistance, decide_insurance, insurance_result,
-                                   overall_validity, ticket_info)
+from fujo.core.eligibility import (
+    NOT_DESIGNATED,
+    NOT_REGISTERED,
+    AssistanceDecision,
+    active_on,
+    assistance_result,
+    consent_fields,
+    decide_assistance,
+    decide_insurance,
+    insurance_result,
+    overall_validity,
+    ticket_info,
+)
 
 from .rows import CLINIC, JULY_10, OFFICE, OTHER_CLINIC, PAYER, PHARMACY, RECIPIENT, insured, recipient, ticket
 
@@ -19,6 +30,7 @@ VALID, INVALID, INVALID_NEWER, NONE, MULTIPLE, VALID_UNREGISTERED = "1", "2", "3
 
 
 # --- active_on ---------------------------------------------------------------------------------
+
 
 def test_qualification_is_active_from_its_first_day():
     assert active_on(D(2024, 7, 1), None, D(2024, 7, 1))
@@ -36,6 +48,7 @@ def test_open_ended_qualification_stays_active():
 
 
 # --- decide_assistance -------------------------------------------------------------------------
+
 
 def test_designated_facility_with_a_ticket_covering_the_day_is_valid():
     t = ticket()
@@ -88,14 +101,23 @@ def test_before_assistance_starts_is_invalid():
 def test_on_the_start_day_of_assistance_it_is_valid_and_on_the_disqualification_day_it_is_not():
     t = ticket()
     assert decide_assistance(recipient(qualification_date=D(2024, 7, 10)), [t], CLINIC, JULY_10).validity == VALID
-    assert decide_assistance(recipient(disqualification_date=D(2024, 7, 10), disqualification_kind="2"), [t], CLINIC,
-                             JULY_10).validity == INVALID
+    assert (
+        decide_assistance(
+            recipient(disqualification_date=D(2024, 7, 10), disqualification_kind="2"), [t], CLINIC, JULY_10
+        ).validity
+        == INVALID
+    )
 
 
-@pytest.mark.parametrize("day, expected", [
-    (D(2024, 7, 4), VALID_UNREGISTERED), (D(2024, 7, 5), VALID), (D(2024, 7, 20), VALID),
-    (D(2024, 7, 21), VALID_UNREGISTERED),
-])
+@pytest.mark.parametrize(
+    "day, expected",
+    [
+        (D(2024, 7, 4), VALID_UNREGISTERED),
+        (D(2024, 7, 5), VALID),
+        (D(2024, 7, 20), VALID),
+        (D(2024, 7, 21), VALID_UNREGISTERED),
+    ],
+)
 def test_ticket_validity_window_edges_are_inclusive(day, expected):
     t = ticket(valid_from=D(2024, 7, 5), valid_to=D(2024, 7, 20))
     assert decide_assistance(recipient(), [t], CLINIC, day).validity == expected
@@ -103,8 +125,13 @@ def test_ticket_validity_window_edges_are_inclusive(day, expected):
 
 def test_pharmacy_sees_only_its_own_dispensing_ticket():
     med = ticket()
-    disp = ticket(ticket_type="02", treatment_type="04", designated_facility_code=PHARMACY,
-                  designated_facility_name="■■薬局", issue_number="0000002")
+    disp = ticket(
+        ticket_type="02",
+        treatment_type="04",
+        designated_facility_code=PHARMACY,
+        designated_facility_name="■■薬局",
+        issue_number="0000002",
+    )
     d = decide_assistance(recipient(), [med, disp], PHARMACY, JULY_10)
     assert d.validity == VALID and d.tickets == [disp]
 
@@ -124,9 +151,9 @@ def test_designated_facility_gets_numbers_and_ticket_data():
     res = result_for(CLINIC)
     assert res["InsuredCardClassification"] == "A1"
     assert res["QualificationValidity"] == VALID
-    assert res["InsurerNumber"] == PAYER               # for A1: 公費負担者番号
+    assert res["InsurerNumber"] == PAYER  # for A1: 公費負担者番号
     assert res["InsuredIdentificationNumber"] == RECIPIENT  # for A1: 受給者番号
-    assert res["InsurerName"] == OFFICE                # for A1: 福祉事務所名
+    assert res["InsurerName"] == OFFICE  # for A1: 福祉事務所名
     assert (res["Name"], res["NameKana"], res["Sex1"], res["Birthdate"]) == ("生保一郎", "ｾｲﾎ ｲﾁﾛｳ", "1", "19900115")
     assert res["QualificationDate"] == "20200401"
     [info] = res["PublicExpenseResultList"]["MedicalTicketInfo"]
@@ -153,7 +180,11 @@ def test_withheld_from_a_facility_that_is_not_the_designated_one(case):
     else:
         res = result_for(CLINIC, rec=recipient(disqualification_date=D(2024, 7, 1), disqualification_kind="2"))
         assert res["QualificationValidity"] == INVALID
-        assert res["DisqualificationDate"] == "20240701" and res["DisqualificationKind"] == "2" and "ReasonOfLoss" not in res
+        assert (
+            res["DisqualificationDate"] == "20240701"
+            and res["DisqualificationKind"] == "2"
+            and "ReasonOfLoss" not in res
+        )
     for key in WITHHELD:
         assert key not in res, key
     # what the seed's 未委託 screen still shows: 福祉事務所名, 氏名, 性別, 生年月日
@@ -192,17 +223,21 @@ def test_ticket_info_leaves_out_empty_items_and_uses_wire_forms():
 
 # --- overall validity --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("validities, expected", [
-    ([VALID, VALID_UNREGISTERED], VALID),
-    ([INVALID, VALID], VALID),
-    ([VALID_UNREGISTERED, INVALID], VALID_UNREGISTERED),
-    ([INVALID, VALID_UNREGISTERED], VALID_UNREGISTERED),
-    ([INVALID, INVALID_NEWER], INVALID_NEWER),
-    ([INVALID, NONE], INVALID),
-    ([NONE], NONE),
-    ([], NONE),
-    ([MULTIPLE, INVALID], MULTIPLE),
-])
+
+@pytest.mark.parametrize(
+    "validities, expected",
+    [
+        ([VALID, VALID_UNREGISTERED], VALID),
+        ([INVALID, VALID], VALID),
+        ([VALID_UNREGISTERED, INVALID], VALID_UNREGISTERED),
+        ([INVALID, VALID_UNREGISTERED], VALID_UNREGISTERED),
+        ([INVALID, INVALID_NEWER], INVALID_NEWER),
+        ([INVALID, NONE], INVALID),
+        ([NONE], NONE),
+        ([], NONE),
+        ([MULTIPLE, INVALID], MULTIPLE),
+    ],
+)
 def test_overall_validity_any_valid_qualification_makes_the_person_checkable(validities, expected):
     assert overall_validity(validities) == expected
 
@@ -228,7 +263,10 @@ def test_insurance_result_items():
     assert res["InsuredCardClassification"] == "01"
     assert res["InsurerName"] == "○○健康保険組合"
     assert (res["InsuredCardSymbol"], res["InsuredIdentificationNumber"], res["InsuredBranchNumber"]) == (
-        "12-34", "5678", "01")
+        "12-34",
+        "5678",
+        "01",
+    )
     assert res["PersonalFamilyClassification"] == "1"
     assert res["QualificationDate"] == "20190401"
     assert res["ReferenceNumber"] == "P-1"
@@ -236,27 +274,56 @@ def test_insurance_result_items():
 
 
 JST = dt.timezone(dt.timedelta(hours=9))
-ELDERLY = dict(elderly_certificate_date=D(2024, 7, 20), elderly_valid_from=D(2024, 8, 1),
-               elderly_valid_to=D(2029, 7, 31), elderly_contribution_ratio="020")
-LIMIT = dict(limit_classification="01", limit_bracket="A03", limit_certificate_date=D(2024, 3, 25),
-             limit_valid_from=D(2024, 4, 1), limit_valid_to=D(2025, 7, 31))
-SPECIFIC = dict(specific_disease_category="1", specific_disease_certificate_date=D(2023, 3, 20),
-                specific_disease_valid_from=D(2023, 4, 1), specific_disease_self_pay=10000)
-FULL = dict(insured_name="生保太郎", name_of_other="生保　一郎", name_of_other_kana="ｾｲﾎ ｲﾁﾛｳ",
-            card_issuance_date=D(2019, 3, 25), card_valid_from=D(2019, 4, 1), card_valid_to=D(2026, 7, 31),
-            contribution_ratio="030", personal_family="2", **ELDERLY, **LIMIT, **SPECIFIC)
+ELDERLY = dict(
+    elderly_certificate_date=D(2024, 7, 20),
+    elderly_valid_from=D(2024, 8, 1),
+    elderly_valid_to=D(2029, 7, 31),
+    elderly_contribution_ratio="020",
+)
+LIMIT = dict(
+    limit_classification="01",
+    limit_bracket="A03",
+    limit_certificate_date=D(2024, 3, 25),
+    limit_valid_from=D(2024, 4, 1),
+    limit_valid_to=D(2025, 7, 31),
+)
+SPECIFIC = dict(
+    specific_disease_category="1",
+    specific_disease_certificate_date=D(2023, 3, 20),
+    specific_disease_valid_from=D(2023, 4, 1),
+    specific_disease_self_pay=10000,
+)
+FULL = dict(
+    insured_name="生保太郎",
+    name_of_other="生保　一郎",
+    name_of_other_kana="ｾｲﾎ ｲﾁﾛｳ",
+    card_issuance_date=D(2019, 3, 25),
+    card_valid_from=D(2019, 4, 1),
+    card_valid_to=D(2026, 7, 31),
+    contribution_ratio="030",
+    personal_family="2",
+    **ELDERLY,
+    **LIMIT,
+    **SPECIFIC,
+)
 
 
 def test_insurance_result_carries_the_card_details_with_wire_names_and_formats():
     res = insurance_result(insured(**FULL), VALID)
     assert (res["InsuredName"], res["NameOfOther"], res["NameOfOtherKana"]) == ("生保太郎", "生保　一郎", "ｾｲﾎ ｲﾁﾛｳ")
     assert (res["InsuredCertificateIssuanceDate"], res["InsuredCardValidDate"], res["InsuredCardExpirationDate"]) == (
-        "20190325", "20190401", "20260731")
+        "20190325",
+        "20190401",
+        "20260731",
+    )
     assert res["InsuredPartialContributionRatio"] == "030"
     assert res["PersonalFamilyClassification"] == "2"
     assert res["ElderlyRecipientCertificateInfo"] == {
-        "ElderlyRecipientCertificateDate": "20240720", "ElderlyRecipientValidStartDate": "20240801",
-        "ElderlyRecipientValidEndDate": "20290731", "ElderlyRecipientContributionRatio": "020"}
+        "ElderlyRecipientCertificateDate": "20240720",
+        "ElderlyRecipientValidStartDate": "20240801",
+        "ElderlyRecipientValidEndDate": "20290731",
+        "ElderlyRecipientContributionRatio": "020",
+    }
     assert "PreschoolClassification" not in res
 
 
@@ -272,12 +339,18 @@ def test_without_consent_both_flags_are_zero_and_the_certificate_blocks_are_with
     res = insurance_result(insured(**FULL), VALID)
     assert res["LimitApplicationCertificateRelatedConsFlg"] == "0"
     assert res["SpecificDiseasesCertificateRelatedConsFlg"] == "0"
-    for withheld in ("LimitApplicationCertificateRelatedInfo", "LimitApplicationCertificateRelatedConsTime",
-                     "SpecificDiseasesCertificateList", "SpecificDiseasesCertificateRelatedConsTime"):
+    for withheld in (
+        "LimitApplicationCertificateRelatedInfo",
+        "LimitApplicationCertificateRelatedConsTime",
+        "SpecificDiseasesCertificateList",
+        "SpecificDiseasesCertificateRelatedConsTime",
+    ):
         assert withheld not in res
     # and the flags are there for a plain qualification too (real clients expect them)
     plain = insurance_result(insured(), VALID)
-    assert plain["LimitApplicationCertificateRelatedConsFlg"] == plain["SpecificDiseasesCertificateRelatedConsFlg"] == "0"
+    assert (
+        plain["LimitApplicationCertificateRelatedConsFlg"] == plain["SpecificDiseasesCertificateRelatedConsFlg"] == "0"
+    )
     assert "ElderlyRecipientCertificateInfo" not in plain
 
 
@@ -287,9 +360,12 @@ def test_limit_consent_gives_the_limit_block_only():
     assert res["LimitApplicationCertificateRelatedConsFlg"] == "1"
     assert res["LimitApplicationCertificateRelatedConsTime"] == "20240710093005"
     assert res["LimitApplicationCertificateRelatedInfo"] == {
-        "LimitApplicationCertificateClassification": "01", "LimitApplicationCertificateClassificationFlag": "A03",
-        "LimitApplicationCertificateDate": "20240325", "LimitApplicationCertificateValidStartDate": "20240401",
-        "LimitApplicationCertificateValidEndDate": "20250731"}
+        "LimitApplicationCertificateClassification": "01",
+        "LimitApplicationCertificateClassificationFlag": "A03",
+        "LimitApplicationCertificateDate": "20240325",
+        "LimitApplicationCertificateValidStartDate": "20240401",
+        "LimitApplicationCertificateValidEndDate": "20250731",
+    }
     assert res["SpecificDiseasesCertificateRelatedConsFlg"] == "0"
     assert "SpecificDiseasesCertificateList" not in res
 
@@ -299,9 +375,16 @@ def test_specific_diseases_consent_gives_a_list_of_certificates():
     res = insurance_result(insured(**FULL), VALID, specific_consent_at=at)
     assert res["SpecificDiseasesCertificateRelatedConsFlg"] == "1"
     assert res["SpecificDiseasesCertificateRelatedConsTime"] == "20240710093000"
-    assert res["SpecificDiseasesCertificateList"] == {"SpecificDiseasesCertificateInfo": [{
-        "SpecificDiseasesDiseaseCategory": "1", "SpecificDiseasesCertificateDate": "20230320",
-        "SpecificDiseasesValidStartDate": "20230401", "SpecificDiseasesSelfPay": "10000"}]}
+    assert res["SpecificDiseasesCertificateList"] == {
+        "SpecificDiseasesCertificateInfo": [
+            {
+                "SpecificDiseasesDiseaseCategory": "1",
+                "SpecificDiseasesCertificateDate": "20230320",
+                "SpecificDiseasesValidStartDate": "20230401",
+                "SpecificDiseasesSelfPay": "10000",
+            }
+        ]
+    }
     assert res["LimitApplicationCertificateRelatedConsFlg"] == "0"
 
 
@@ -356,8 +439,12 @@ def test_consent_times_are_japan_time_even_when_the_clock_is_utc():
 
 def test_no_consent_gives_flag_zero_for_every_kind():
     d = consent_fields({}, dt.datetime(2024, 7, 10, tzinfo=dt.timezone.utc))
-    assert d == {"PharmacistsInfoConsFlg": "0", "DiagnosisInfoConsFlg": "0",
-                 "SpecificHealthCheckupsInfoConsFlg": "0", "OperationInfoConsFlg": "0"}
+    assert d == {
+        "PharmacistsInfoConsFlg": "0",
+        "DiagnosisInfoConsFlg": "0",
+        "SpecificHealthCheckupsInfoConsFlg": "0",
+        "OperationInfoConsFlg": "0",
+    }
 
 
 def test_assistance_decision_shows_numbers_only_when_valid():

@@ -1,4 +1,5 @@
 """和暦 on the screens (DOMAIN.md: 令和 2019-05-01, 平成 1989-01-08, 昭和 1926-12-25, 大正 1912-07-30, 明治; 元年)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,22 +13,25 @@ from fujo.core.era import era_of, wareki_date, wareki_month
 D = dt.date
 
 
-@pytest.mark.parametrize("day, expected", [
-    (D(1990, 1, 15), "平成2年1月15日"),     # the seed's 生年月日
-    (D(2024, 7, 1), "令和6年7月1日"),       # the seed's 有効開始年月日
-    (D(2024, 7, 31), "令和6年7月31日"),     # the seed's 有効終了年月日
-    (D(2019, 5, 1), "令和元年5月1日"),
-    (D(2019, 4, 30), "平成31年4月30日"),
-    (D(2019, 12, 31), "令和元年12月31日"),
-    (D(2020, 1, 1), "令和2年1月1日"),
-    (D(1989, 1, 8), "平成元年1月8日"),
-    (D(1989, 1, 7), "昭和64年1月7日"),
-    (D(1926, 12, 25), "昭和元年12月25日"),
-    (D(1926, 12, 24), "大正15年12月24日"),
-    (D(1912, 7, 30), "大正元年7月30日"),
-    (D(1912, 7, 29), "明治45年7月29日"),
-    (D(1900, 1, 1), "明治33年1月1日"),
-])
+@pytest.mark.parametrize(
+    "day, expected",
+    [
+        (D(1990, 1, 15), "平成2年1月15日"),  # the seed's 生年月日
+        (D(2024, 7, 1), "令和6年7月1日"),  # the seed's 有効開始年月日
+        (D(2024, 7, 31), "令和6年7月31日"),  # the seed's 有効終了年月日
+        (D(2019, 5, 1), "令和元年5月1日"),
+        (D(2019, 4, 30), "平成31年4月30日"),
+        (D(2019, 12, 31), "令和元年12月31日"),
+        (D(2020, 1, 1), "令和2年1月1日"),
+        (D(1989, 1, 8), "平成元年1月8日"),
+        (D(1989, 1, 7), "昭和64年1月7日"),
+        (D(1926, 12, 25), "昭和元年12月25日"),
+        (D(1926, 12, 24), "大正15年12月24日"),
+        (D(1912, 7, 30), "大正元年7月30日"),
+        (D(1912, 7, 29), "明治45年7月29日"),
+        (D(1900, 1, 1), "明治33年1月1日"),
+    ],
+)
 def test_wareki_date(day, expected):
     assert wareki_date(day) == expected
 
@@ -46,13 +50,16 @@ def test_wareki_month_of_the_seed():
     assert wareki_month(2024, 7) == "令和6年7月"
 
 
-@pytest.mark.parametrize("year, month, expected", [
-    (2019, 4, "平成31年4月"),
-    (2019, 5, "令和元年5月"),  # 令和 began on the 1st: the whole month is 令和
-    (2019, 6, "令和元年6月"),
-    (1988, 12, "昭和63年12月"),
-    (1989, 2, "平成元年2月"),
-])
+@pytest.mark.parametrize(
+    "year, month, expected",
+    [
+        (2019, 4, "平成31年4月"),
+        (2019, 5, "令和元年5月"),  # 令和 began on the 1st: the whole month is 令和
+        (2019, 6, "令和元年6月"),
+        (1988, 12, "昭和63年12月"),
+        (1989, 2, "平成元年2月"),
+    ],
+)
 def test_wareki_month_away_from_era_changes(year, month, expected):
     assert wareki_month(year, month) == expected
 

@@ -1,4 +1,5 @@
 """初回ひも付け's cross-check (fujo.core.identity) and the month status of bulk rows (fujo.core.monthly)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -10,11 +11,22 @@ from fujo.core import monthly
 from fujo.core.identity import identity_differences, normalize_name
 
 
-@pytest.mark.parametrize("a, b", [
-    ("髙橋花子", "高橋花子"), ("﨑山次郎", "崎山次郎"), ("渡邊一郎", "渡辺一郎"), ("渡邉一郎", "渡辺一郎"),
-    ("齋藤三郎", "斎藤三郎"), ("生保 一郎", "生保一郎"), ("生保\u3000一郎", "生保一郎"), ("さとう花子", "サトウ花子"),
-    ("ｻﾄｳ ﾊﾅｺ", "サトウハナコ"), ("國廣眞", "国広真"), ("塚本", "\ufa10本"),
-])
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        ("髙橋花子", "高橋花子"),
+        ("﨑山次郎", "崎山次郎"),
+        ("渡邊一郎", "渡辺一郎"),
+        ("渡邉一郎", "渡辺一郎"),
+        ("齋藤三郎", "斎藤三郎"),
+        ("生保 一郎", "生保一郎"),
+        ("生保\u3000一郎", "生保一郎"),
+        ("さとう花子", "サトウ花子"),
+        ("ｻﾄｳ ﾊﾅｺ", "サトウハナコ"),
+        ("國廣眞", "国広真"),
+        ("塚本", "\ufa10本"),
+    ],
+)
 def test_writing_differences_do_not_block_a_link(a, b):
     assert normalize_name(a) == normalize_name(b)
 
@@ -45,14 +57,17 @@ def rec(start=D(2020, 4, 1), end=None, kind=None):
     return SimpleNamespace(qualification_date=start, disqualification_date=end, disqualification_kind=kind)
 
 
-@pytest.mark.parametrize("r, expected", [
-    (rec(), ("valid", None)),
-    (rec(end=D(2024, 8, 1), kind="2"), ("valid", None)),
-    (rec(end=D(2024, 7, 20), kind="1"), ("suspended", D(2024, 7, 20))),
-    (rec(end=D(2024, 7, 1), kind="2"), ("abolished", D(2024, 7, 1))),
-    (rec(end=D(2024, 5, 1), kind="2"), ("abolished", D(2024, 5, 1))),
-    (rec(start=D(2024, 8, 1)), ("not_started", D(2024, 8, 1))),
-])
+@pytest.mark.parametrize(
+    "r, expected",
+    [
+        (rec(), ("valid", None)),
+        (rec(end=D(2024, 8, 1), kind="2"), ("valid", None)),
+        (rec(end=D(2024, 7, 20), kind="1"), ("suspended", D(2024, 7, 20))),
+        (rec(end=D(2024, 7, 1), kind="2"), ("abolished", D(2024, 7, 1))),
+        (rec(end=D(2024, 5, 1), kind="2"), ("abolished", D(2024, 5, 1))),
+        (rec(start=D(2024, 8, 1)), ("not_started", D(2024, 8, 1))),
+    ],
+)
 def test_month_status(r, expected):
     assert monthly.month_status(r, "202407") == expected
 
@@ -60,8 +75,11 @@ def test_month_status(r, expected):
 def test_a_ticket_is_billable_only_where_it_overlaps_the_protection_period():
     t = SimpleNamespace(valid_from=D(2024, 7, 1), valid_to=D(2024, 7, 31))
     assert monthly.billable(rec(), t)
-    assert monthly.billable(rec(end=D(2024, 7, 20)), t)          # partly: billable up to 7/19
-    assert not monthly.billable(rec(end=D(2024, 7, 1)), t)      # ended on the first day
+    assert monthly.billable(rec(end=D(2024, 7, 20)), t)  # partly: billable up to 7/19
+    assert not monthly.billable(rec(end=D(2024, 7, 1)), t)  # ended on the first day
     assert not monthly.billable(rec(start=D(2024, 8, 1)), t)
     assert monthly.status_fields("abolished", D(2024, 7, 1)) == {
-        "QualificationStatus": "abolished", "QualificationStatusText": "廃止", "QualificationStatusDate": "20240701"}
+        "QualificationStatus": "abolished",
+        "QualificationStatusText": "廃止",
+        "QualificationStatusDate": "20240701",
+    }

@@ -1,4 +1,5 @@
 """The notices that tell a front desk what to do (fujo's own result codes), from the answer alone."""
+
 from __future__ import annotations
 
 import re
@@ -17,8 +18,9 @@ def a1(validity: str, **kw) -> dict:
     return {"InsuredCardClassification": "A1", "QualificationValidity": validity, **kw}
 
 
-@pytest.mark.parametrize("validity,code", [(codes.VALID_UNREGISTERED, "FJ0601"), (codes.INVALID, "FJ0201"),
-                                           (codes.INVALID_NEWER, "FJ0301")])
+@pytest.mark.parametrize(
+    "validity,code", [(codes.VALID_UNREGISTERED, "FJ0601"), (codes.INVALID, "FJ0201"), (codes.INVALID_NEWER, "FJ0301")]
+)
 def test_an_assistance_result_that_needs_a_call_says_so_and_names_the_office(validity, code):
     check = annotate({"QualificationValidity": validity, "ResultList": [a1(validity)], "Contact": OFFICE})
     res = check["ResultList"][0]
@@ -28,16 +30,26 @@ def test_an_assistance_result_that_needs_a_call_says_so_and_names_the_office(val
 
 
 def test_combined_answer_keeps_the_insurance_result_clean_and_flags_the_assistance_one():
-    check = annotate({"QualificationValidity": codes.VALID, "Contact": OFFICE,
-                      "ResultList": [dict(INSURANCE), a1(codes.VALID_UNREGISTERED)]})
+    check = annotate(
+        {
+            "QualificationValidity": codes.VALID,
+            "Contact": OFFICE,
+            "ResultList": [dict(INSURANCE), a1(codes.VALID_UNREGISTERED)],
+        }
+    )
     assert "ProcessingResultCode" not in check["ResultList"][0]
     assert check["ResultList"][1]["ProcessingResultCode"] == "FJ0601"
     assert check["ProcessingResultCode"] == "FJ0601"  # a one-result client still learns it at body level
 
 
 def test_lost_message_gives_the_end_date():
-    check = annotate({"QualificationValidity": codes.INVALID, "Contact": OFFICE,
-                      "ResultList": [a1(codes.INVALID, DisqualificationDate="20240705")]})
+    check = annotate(
+        {
+            "QualificationValidity": codes.INVALID,
+            "Contact": OFFICE,
+            "ResultList": [a1(codes.INVALID, DisqualificationDate="20240705")],
+        }
+    )
     assert "2024年7月5日 停止・廃止" in check["ProcessingResultMessage"]
 
 
@@ -60,7 +72,10 @@ def test_multiple_match_asks_for_the_branch_number():
 
 
 def test_call_office_without_a_phone_or_contact():
-    assert call_office({"OfficeName": "□□市福祉事務所", "Phone": None}) == "□□市福祉事務所に医療扶助の利用可否を電話等で確認してください。"
+    assert (
+        call_office({"OfficeName": "□□市福祉事務所", "Phone": None})
+        == "□□市福祉事務所に医療扶助の利用可否を電話等で確認してください。"
+    )
     assert call_office(None).startswith("福祉事務所に")
 
 

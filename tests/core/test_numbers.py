@@ -1,23 +1,36 @@
 """公費負担者番号・受給者番号・保険者番号・医療機関コード and their 検証番号 (DOMAIN.md, "Numbers and their check digits")."""
+
 from __future__ import annotations
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fujo.core.numbers import (check_digit, check_facility_code, check_individual_number, check_insurer_number,
-                               check_payer_number, check_recipient_number, facility_kind,
-                               individual_number_check_digit, insurer_kind, is_pharmacy, normalize_insurer_number,
-                               pad_insurer_number, with_check_digit, with_individual_check_digit)
+from fujo.core.numbers import (
+    check_digit,
+    check_facility_code,
+    check_individual_number,
+    check_insurer_number,
+    check_payer_number,
+    check_recipient_number,
+    facility_kind,
+    individual_number_check_digit,
+    insurer_kind,
+    is_pharmacy,
+    normalize_insurer_number,
+    pad_insurer_number,
+    with_check_digit,
+    with_individual_check_digit,
+)
 
 # Valid numbers worked out by hand from the rule in DOMAIN.md (not by calling the code under test):
-PAYER = "12130019"        # 法別12 東京都13 実施機関001, 1×2+0+0×2+3+1×2+2+1×2 = 11 → 9
-RECIPIENT = "1010008"     # 0×2+0+0×2+1+0×2+1 = 2 → 8
-CLINIC = "1311234569"     # 医科: 6×2→3+5+4×2+3+2×2+1+1×2+3+1×2 = 31 → 9
-PHARMACY = "1341234563"   # 調剤
-DENTAL = "1331234565"     # 歯科
-INSURER8 = "06139992"     # 8-digit 保険者番号
-INSURER6 = "138222"       # 6-digit 国保: 2×2+2+8×2→7+3+1×2 = 18 → 2
+PAYER = "12130019"  # 法別12 東京都13 実施機関001, 1×2+0+0×2+3+1×2+2+1×2 = 11 → 9
+RECIPIENT = "1010008"  # 0×2+0+0×2+1+0×2+1 = 2 → 8
+CLINIC = "1311234569"  # 医科: 6×2→3+5+4×2+3+2×2+1+1×2+3+1×2 = 31 → 9
+PHARMACY = "1341234563"  # 調剤
+DENTAL = "1331234565"  # 歯科
+INSURER8 = "06139992"  # 8-digit 保険者番号
+INSURER6 = "138222"  # 6-digit 国保: 2×2+2+8×2→7+3+1×2 = 18 → 2
 
 
 def code(p):
@@ -25,6 +38,7 @@ def code(p):
 
 
 # --- the modulus-10 rule itself ------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("body, expected", [("5401602", 7), ("3312001", 5)])
 def test_check_digit_matches_the_published_examples(body, expected):
@@ -53,6 +67,7 @@ def test_hand_worked_numbers_used_by_these_tests_are_valid():
 
 # --- 公費負担者番号 ------------------------------------------------------------------------------
 
+
 def test_seed_placeholder_payer_number_is_refused_for_prefecture_00():
     p = check_payer_number("12000001")
     assert p.code == "prefecture" and p.field == "payer_number"
@@ -70,15 +85,22 @@ def test_seed_placeholder_recipient_number_is_refused_for_check_digit():
     assert "検証番号" in p.message_ja
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("1213001", "length"), ("121300199", "length"),
-    ("1213001a", "not_digits"), ("1213-019", "not_digits"), ("1213 019", "not_digits"),
-    ("１２１３００１９", "not_digits"),  # full-width digits look right but are not ASCII
-    ("", "required"),
-    ("13130018", "law_code"),  # 法別13 is not 生活保護
-    ("12000004", "prefecture"), ("12480007", "prefecture"),
-    ("12130010", "check_digit"),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("1213001", "length"),
+        ("121300199", "length"),
+        ("1213001a", "not_digits"),
+        ("1213-019", "not_digits"),
+        ("1213 019", "not_digits"),
+        ("１２１３００１９", "not_digits"),  # full-width digits look right but are not ASCII
+        ("", "required"),
+        ("13130018", "law_code"),  # 法別13 is not 生活保護
+        ("12000004", "prefecture"),
+        ("12480007", "prefecture"),
+        ("12130010", "check_digit"),
+    ],
+)
 def test_payer_number_refusals(value, expected):
     p = check_payer_number(value)
     assert code(p) == expected
@@ -103,15 +125,24 @@ def test_payer_number_field_name_is_the_callers():
 
 # --- 受給者番号 --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value, expected", [
-    ("101000", "length"), ("10100088", "length"), ("10100O8", "not_digits"), ("１０１０００８", "not_digits"),
-    ("", "required"), ("1010009", "check_digit"),
-])
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("101000", "length"),
+        ("10100088", "length"),
+        ("10100O8", "not_digits"),
+        ("１０１０００８", "not_digits"),
+        ("", "required"),
+        ("1010009", "check_digit"),
+    ],
+)
 def test_recipient_number_refusals(value, expected):
     assert code(check_recipient_number(value)) == expected
 
 
 # --- 保険者番号 --------------------------------------------------------------------------------
+
 
 def test_insurer_number_of_eight_digits_is_accepted():
     assert check_insurer_number(INSURER8) is None
@@ -122,12 +153,21 @@ def test_kokuho_six_digit_insurer_number_is_accepted_bare_or_space_padded():
     assert check_insurer_number("  " + INSURER6) is None
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("13822", "length"), ("1382221", "length"), ("061399921", "length"),
-    ("0613999A", "not_digits"), ("０６１３９９９２", "not_digits"), ("13 822", "not_digits"),
-    ("", "required"), ("   ", "required"),
-    ("06139993", "check_digit"), ("138223", "check_digit"),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("13822", "length"),
+        ("1382221", "length"),
+        ("061399921", "length"),
+        ("0613999A", "not_digits"),
+        ("０６１３９９９２", "not_digits"),
+        ("13 822", "not_digits"),
+        ("", "required"),
+        ("   ", "required"),
+        ("06139993", "check_digit"),
+        ("138223", "check_digit"),
+    ],
+)
 def test_insurer_number_refusals(value, expected):
     assert code(check_insurer_number(value)) == expected
 
@@ -147,7 +187,7 @@ def test_normalize_insurer_number_removes_the_padding():
 
 # --- 医療機関コード ----------------------------------------------------------------------------
 
-STATION = "1361234568"    # 訪問看護ステーション (点数表 6): 6×2→3+5+4×2+3+2×2+1+6×2→3+3+1×2 = 32 → 8
+STATION = "1361234568"  # 訪問看護ステーション (点数表 6): 6×2→3+5+4×2+3+2×2+1+6×2→3+3+1×2 = 32 → 8
 
 
 @pytest.mark.parametrize("value, kind", [(CLINIC, "医科"), (DENTAL, "歯科"), (PHARMACY, "調剤"), (STATION, "訪問看護")])
@@ -157,13 +197,20 @@ def test_facility_codes_of_each_score_table(value, kind):
     assert is_pharmacy(value) == (kind == "調剤")
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("131123456", "length"), ("13112345690", "length"), ("13112345６9", "not_digits"), ("", "required"),
-    (with_check_digit("001123456"), "prefecture"), (with_check_digit("481123456"), "prefecture"),
-    (with_check_digit("132123456"), "score_table"),  # 点数表 2 does not exist
-    (with_check_digit("135123456"), "score_table"),
-    ("1311234560", "check_digit"),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("131123456", "length"),
+        ("13112345690", "length"),
+        ("13112345６9", "not_digits"),
+        ("", "required"),
+        (with_check_digit("001123456"), "prefecture"),
+        (with_check_digit("481123456"), "prefecture"),
+        (with_check_digit("132123456"), "score_table"),  # 点数表 2 does not exist
+        (with_check_digit("135123456"), "score_table"),
+        ("1311234560", "check_digit"),
+    ],
+)
 def test_facility_code_refusals(value, expected):
     p = check_facility_code(value)
     assert code(p) == expected
@@ -220,7 +267,7 @@ def test_changing_any_single_digit_of_a_valid_number_is_always_detected(body, da
     full = with_check_digit(body)
     pos = data.draw(st.integers(0, len(full) - 1))
     new = data.draw(st.sampled_from([d for d in "0123456789" if d != full[pos]]))
-    changed = full[:pos] + new + full[pos + 1:]
+    changed = full[:pos] + new + full[pos + 1 :]
     assert with_check_digit(changed[:-1]) != changed
 
 
@@ -230,7 +277,7 @@ def test_single_digit_errors_are_detected_exhaustively_for_recipient_numbers():
         for d in "0123456789":
             if d == RECIPIENT[pos]:
                 continue
-            changed = RECIPIENT[:pos] + d + RECIPIENT[pos + 1:]
+            changed = RECIPIENT[:pos] + d + RECIPIENT[pos + 1 :]
             assert code(check_recipient_number(changed)) == "check_digit", changed
 
 
@@ -239,28 +286,32 @@ def test_changing_a_digit_of_a_valid_payer_number_is_always_refused(pref, office
     full = with_check_digit(f"12{pref:02d}{office:03d}")
     pos = data.draw(st.integers(0, 7))
     new = data.draw(st.sampled_from([d for d in "0123456789" if d != full[pos]]))
-    assert check_payer_number(full[:pos] + new + full[pos + 1:]) is not None
+    assert check_payer_number(full[:pos] + new + full[pos + 1 :]) is not None
 
 
 # --- which insurance a 保険者番号 belongs to (never from InsuredCardClassification) ------------------
 
-@pytest.mark.parametrize("number, law, system, name_part", [
-    ("138222", "", "国民健康保険", "市町村"),          # 6 digits: 都道府県 13 + 822 + 検証番号
-    ("  138222", "", "国民健康保険", "市町村"),        # as it travels, space-padded to 8
-    ("133033", "", "国民健康保険", "国民健康保険組合"),  # 保険者別番号 starting with 3: a 国保組合
-    ("39130006", "39", "後期高齢者医療", "後期高齢者医療"),
-    ("67130006", "67", "国民健康保険", "退職者医療"),
-    ("01130012", "01", "被用者保険", "協会けんぽ"),
-    ("02130000", "02", "被用者保険", "船員保険"),
-    ("06139992", "06", "被用者保険", "健康保険組合"),
-    ("07130000", "07", "被用者保険", "自衛官"),
-    ("31130000", "31", "被用者保険", "国家公務員共済組合"),
-    ("32130000", "32", "被用者保険", "地方公務員等共済組合"),
-    ("33130000", "33", "被用者保険", "警察共済組合"),
-    ("34130000", "34", "被用者保険", "公立学校共済組合"),
-    ("63130000", "63", "被用者保険", "特例退職"),
-    ("72130000", "72", "被用者保険", "特定共済組合"),
-])
+
+@pytest.mark.parametrize(
+    "number, law, system, name_part",
+    [
+        ("138222", "", "国民健康保険", "市町村"),  # 6 digits: 都道府県 13 + 822 + 検証番号
+        ("  138222", "", "国民健康保険", "市町村"),  # as it travels, space-padded to 8
+        ("133033", "", "国民健康保険", "国民健康保険組合"),  # 保険者別番号 starting with 3: a 国保組合
+        ("39130006", "39", "後期高齢者医療", "後期高齢者医療"),
+        ("67130006", "67", "国民健康保険", "退職者医療"),
+        ("01130012", "01", "被用者保険", "協会けんぽ"),
+        ("02130000", "02", "被用者保険", "船員保険"),
+        ("06139992", "06", "被用者保険", "健康保険組合"),
+        ("07130000", "07", "被用者保険", "自衛官"),
+        ("31130000", "31", "被用者保険", "国家公務員共済組合"),
+        ("32130000", "32", "被用者保険", "地方公務員等共済組合"),
+        ("33130000", "33", "被用者保険", "警察共済組合"),
+        ("34130000", "34", "被用者保険", "公立学校共済組合"),
+        ("63130000", "63", "被用者保険", "特例退職"),
+        ("72130000", "72", "被用者保険", "特定共済組合"),
+    ],
+)
 def test_insurer_kind_follows_from_the_law_code_or_the_length(number, law, system, name_part):
     k = insurer_kind(number)
     assert (k.law_code, k.system) == (law, system)
@@ -274,6 +325,7 @@ def test_insurer_kind_is_none_for_what_is_not_a_health_insurer_number(number):
 
 
 # --- 個人番号 (My Number): its own published rule, modulus 11 ----------------------------------------
+
 
 def _my_number_check(body: str) -> int:
     """The rule restated from 施行令/総務省令 independently: P(n) the n-th digit from the right of the
@@ -305,9 +357,17 @@ def test_a_wrong_last_digit_of_an_individual_number_is_refused(body, data):
     assert code(p) == "check_digit" and p.field == "individual_number"
 
 
-@pytest.mark.parametrize("value, expected", [("", "required"), ("12345678901", "length"), ("1234567890189", "length"),
-                                             ("12345678901８", "not_digits"), ("12345678901x", "not_digits")])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("", "required"),
+        ("12345678901", "length"),
+        ("1234567890189", "length"),
+        ("12345678901８", "not_digits"),
+        ("12345678901x", "not_digits"),
+    ],
+)
 def test_individual_number_refusals_never_repeat_the_number(value, expected):
     p = check_individual_number(value)
     assert code(p) == expected
-    assert (value == "" or value not in p.message_ja + p.message_en)
+    assert value == "" or value not in p.message_ja + p.message_en

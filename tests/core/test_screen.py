@@ -1,4 +1,5 @@
 """The seed's two screens (通常パターン / 未委託のパターン) reproduced field by field."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,9 +29,24 @@ def check(results, validity, contact=True):
 def test_seed_screens_parse_into_the_items_domain_md_lists():
     head, items = seed_screens.parse(seed_screens.NORMAL)
     assert head == "○：この資格は有効です。"
-    assert [k for k, _ in items] == ["照会番号", "公費負担者番号", "福祉事務所名", "受給者番号", "氏名", "性別", "生年月日",
-                                     "医療券/調剤券別", "診療年月", "指定医療機関名", "単独/併用別", "有効開始年月日",
-                                     "有効終了年月日", "傷病名1", "傷病名2", "傷病名3"]
+    assert [k for k, _ in items] == [
+        "照会番号",
+        "公費負担者番号",
+        "福祉事務所名",
+        "受給者番号",
+        "氏名",
+        "性別",
+        "生年月日",
+        "医療券/調剤券別",
+        "診療年月",
+        "指定医療機関名",
+        "単独/併用別",
+        "有効開始年月日",
+        "有効終了年月日",
+        "傷病名1",
+        "傷病名2",
+        "傷病名3",
+    ]
 
 
 def test_normal_screen_at_the_designated_facility_is_the_seeds_screen():
@@ -43,11 +59,22 @@ def test_normal_screen_at_the_designated_facility_is_the_seeds_screen():
 def test_normal_screen_values_spelled_out():
     _, items = assistance_screen(seed_result(CLINIC))
     assert items == [
-        ("照会番号", "0000001"), ("公費負担者番号", "12130019"), ("福祉事務所名", "○○市福祉事務所"),
-        ("受給者番号", "1010008"), ("氏名", "生保一郎"), ("性別", "男"), ("生年月日", "平成2年1月15日"),
-        ("医療券/調剤券別", "医療券"), ("診療年月", "令和6年7月"), ("指定医療機関名", "●●医療機関"),
-        ("単独/併用別", "単独"), ("有効開始年月日", "令和6年7月1日"), ("有効終了年月日", "令和6年7月31日"),
-        ("傷病名1", "高血圧症"), ("傷病名2", "2型糖尿病"), ("傷病名3", "腰痛症"),
+        ("照会番号", "0000001"),
+        ("公費負担者番号", "12130019"),
+        ("福祉事務所名", "○○市福祉事務所"),
+        ("受給者番号", "1010008"),
+        ("氏名", "生保一郎"),
+        ("性別", "男"),
+        ("生年月日", "平成2年1月15日"),
+        ("医療券/調剤券別", "医療券"),
+        ("診療年月", "令和6年7月"),
+        ("指定医療機関名", "●●医療機関"),
+        ("単独/併用別", "単独"),
+        ("有効開始年月日", "令和6年7月1日"),
+        ("有効終了年月日", "令和6年7月31日"),
+        ("傷病名1", "高血圧症"),
+        ("傷病名2", "2型糖尿病"),
+        ("傷病名3", "腰痛症"),
     ]
 
 
@@ -68,14 +95,30 @@ def test_not_registered_yet_shows_the_same_withheld_screen():
 def test_withheld_items_are_exactly_the_seeds_dashes():
     _, items = assistance_screen(seed_result(OTHER_CLINIC))
     dashed = [k for k, v in items if v == "-"]
-    assert dashed == ["公費負担者番号", "受給者番号", "医療券/調剤券別", "診療年月", "指定医療機関名", "単独/併用別",
-                      "有効開始年月日", "有効終了年月日", "傷病名1", "傷病名2", "傷病名3"]
+    assert dashed == [
+        "公費負担者番号",
+        "受給者番号",
+        "医療券/調剤券別",
+        "診療年月",
+        "指定医療機関名",
+        "単独/併用別",
+        "有効開始年月日",
+        "有効終了年月日",
+        "傷病名1",
+        "傷病名2",
+        "傷病名3",
+    ]
 
 
 def test_sex_and_combined_use_and_dispensing_ticket_labels():
     rec = recipient(sex="2")
-    t = ticket(ticket_type="02", treatment_type="04", single_or_combined="02", designated_facility_code="1341234563",
-               designated_facility_name="■■薬局")
+    t = ticket(
+        ticket_type="02",
+        treatment_type="04",
+        single_or_combined="02",
+        designated_facility_code="1341234563",
+        designated_facility_name="■■薬局",
+    )
     res = assistance_result(rec, OFFICE, decide_assistance(rec, [t], "1341234563", JULY_10), "1341234563")
     items = dict(assistance_screen(res)[1])
     assert items["性別"] == "女" and items["医療券/調剤券別"] == "調剤券" and items["単独/併用別"] == "併用"
@@ -106,9 +149,8 @@ def test_render_text_of_the_normal_screen_has_every_seed_line_item():
     lines = text.splitlines()
     assert lines[0] == "【医療扶助】"
     assert lines[1] == "○：この資格は有効です。"
-    expected = [f"{k}：{v}" for k, v in
-                seed_screens.with_valid_numbers(seed_screens.parse(seed_screens.NORMAL)[1])]
-    assert lines[2:2 + len(expected)] == expected
+    expected = [f"{k}：{v}" for k, v in seed_screens.with_valid_numbers(seed_screens.parse(seed_screens.NORMAL)[1])]
+    assert lines[2 : 2 + len(expected)] == expected
     assert "電話" not in text  # valid at the designated facility: nothing to call about
 
 
@@ -148,16 +190,33 @@ def test_render_text_shows_both_insurance_and_assistance_for_a_combined_person()
 def test_insurance_screen_items():
     head, items = insurance_screen(insurance_result(insured(), "1"))
     assert head == "○：この資格は有効です。"
-    assert items == [("照会番号", "-"), ("保険者番号", "06139992"), ("保険者名", "○○健康保険組合"),
-                     ("保険の種類", "組合管掌健康保険（健康保険組合）"), ("被保険者証区分", "被保険者証（一般）"),
-                     ("記号", "12-34"), ("番号", "5678"), ("枝番", "01"), ("氏名", "生保一郎"), ("性別", "男"),
-                     ("生年月日", "平成2年1月15日"), ("資格取得日", "平成31年4月1日"), ("一部負担金割合", "-")]
+    assert items == [
+        ("照会番号", "-"),
+        ("保険者番号", "06139992"),
+        ("保険者名", "○○健康保険組合"),
+        ("保険の種類", "組合管掌健康保険（健康保険組合）"),
+        ("被保険者証区分", "被保険者証（一般）"),
+        ("記号", "12-34"),
+        ("番号", "5678"),
+        ("枝番", "01"),
+        ("氏名", "生保一郎"),
+        ("性別", "男"),
+        ("生年月日", "平成2年1月15日"),
+        ("資格取得日", "平成31年4月1日"),
+        ("一部負担金割合", "-"),
+    ]
 
 
 def test_insurance_screen_kind_of_insurance_comes_from_the_insurer_number_not_the_card_class():
     # 被保険者証区分 01 is 被保険者証（一般） for every insurer; the kind is the 保険者番号's.
-    for number, kind in (("39130006", "後期高齢者医療"), ("138222", "国民健康保険（市町村）"), ("01130012", "協会けんぽ")):
-        items = dict(insurance_screen(insurance_result(insured(insurer_number=number, contribution_ratio="010"), "1"))[1])
+    for number, kind in (
+        ("39130006", "後期高齢者医療"),
+        ("138222", "国民健康保険（市町村）"),
+        ("01130012", "協会けんぽ"),
+    ):
+        items = dict(
+            insurance_screen(insurance_result(insured(insurer_number=number, contribution_ratio="010"), "1"))[1]
+        )
         assert kind in items["保険の種類"]
         assert items["被保険者証区分"] == "被保険者証（一般）"
         assert items["一部負担金割合"] == "1割"
@@ -167,10 +226,18 @@ def test_insurance_screen_kind_of_insurance_comes_from_the_insurer_number_not_th
 
 def test_insurance_screen_shows_the_certificates_the_result_carries():
     at = dt.datetime(2024, 7, 10, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=9)))
-    q = insured(birthdate=dt.date(1952, 9, 15), elderly_valid_from=dt.date(2024, 8, 1),
-                elderly_valid_to=dt.date(2025, 7, 31), elderly_contribution_ratio="020", limit_classification="01",
-                limit_bracket="B04", limit_valid_from=dt.date(2024, 8, 1), specific_disease_category="1",
-                specific_disease_valid_from=dt.date(2024, 8, 1), specific_disease_self_pay=10000)
+    q = insured(
+        birthdate=dt.date(1952, 9, 15),
+        elderly_valid_from=dt.date(2024, 8, 1),
+        elderly_valid_to=dt.date(2025, 7, 31),
+        elderly_contribution_ratio="020",
+        limit_classification="01",
+        limit_bracket="B04",
+        limit_valid_from=dt.date(2024, 8, 1),
+        specific_disease_category="1",
+        specific_disease_valid_from=dt.date(2024, 8, 1),
+        specific_disease_self_pay=10000,
+    )
     items = dict(insurance_screen(insurance_result(q, "1", limit_consent_at=at, specific_consent_at=at))[1])
     assert items["高齢受給者証"] == "2割（令和6年8月1日〜令和7年7月31日）"
     assert items["限度額適用認定証"] == "限度額適用認定証 適用区分一般（令和6年8月1日〜）"

@@ -1,5 +1,6 @@
 """The Alembic migrations build exactly the schema the code declares (fujo/db/schema.py), on both
 databases: a column added to one and not the other is caught here, not in production."""
+
 from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata

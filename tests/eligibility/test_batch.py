@@ -1,6 +1,7 @@
 """POST /checks/numbers/batch on SQLite and PostgreSQL: every item is answered, in request order,
 exactly as POST /checks/numbers answers it; bad items are answered in place; every check is in the
 check log before the answer; the limit, the role and the 「医療扶助」 setting are respected."""
+
 from __future__ import annotations
 
 import threading
@@ -19,8 +20,12 @@ VOLATILE = ("ProcessExecutionTime", "CheckId")  # differ between two checks of t
 
 
 def _item(r: dict, **kw) -> dict:
-    d = {"insurer_number": r["payer_number"], "identification_number": r["recipient_number"],
-         "birthdate": r["birthdate"], "confirmation_date": "2024-07-10"}
+    d = {
+        "insurer_number": r["payer_number"],
+        "identification_number": r["recipient_number"],
+        "birthdate": r["birthdate"],
+        "confirmation_date": "2024-07-10",
+    }
     d.update(kw)
     return d
 
@@ -56,26 +61,52 @@ def test_mixed_batch_answers_each_item_as_the_single_check_in_order(client, worl
     items = [
         _item(designated, arbitrary_identifier="P0001"),
         _item(elsewhere, arbitrary_identifier="P0002"),
-        {"insurer_number": INSURER_NO, "identification_number": "5678", "card_symbol": "12-34",
-         "branch_number": "01", "birthdate": "1990-01-15", "confirmation_date": "2024-07-10",
-         "arbitrary_identifier": "P0003"},
-        _item(designated, birthdate="2000-01-01", arbitrary_identifier="P0004"),          # not found
-        _item(designated, identification_number=designated["recipient_number"][:-1] + "0"
-              if designated["recipient_number"][-1] != "0" else designated["recipient_number"][:-1] + "1",
-              arbitrary_identifier="P0005"),                                              # wrong check digit
-        _item(designated, birthdate=None, arbitrary_identifier="P0006"),                   # no birth date
-        _item(waiting),                                                                    # no identifier
-        {"identification_number": 1010008, "arbitrary_identifier": "P0008"},              # not readable
+        {
+            "insurer_number": INSURER_NO,
+            "identification_number": "5678",
+            "card_symbol": "12-34",
+            "branch_number": "01",
+            "birthdate": "1990-01-15",
+            "confirmation_date": "2024-07-10",
+            "arbitrary_identifier": "P0003",
+        },
+        _item(designated, birthdate="2000-01-01", arbitrary_identifier="P0004"),  # not found
+        _item(
+            designated,
+            identification_number=designated["recipient_number"][:-1] + "0"
+            if designated["recipient_number"][-1] != "0"
+            else designated["recipient_number"][:-1] + "1",
+            arbitrary_identifier="P0005",
+        ),  # wrong check digit
+        _item(designated, birthdate=None, arbitrary_identifier="P0006"),  # no birth date
+        _item(waiting),  # no identifier
+        {"identification_number": 1010008, "arbitrary_identifier": "P0008"},  # not readable
     ]
     res = client.post(BATCH, headers=world.auth("clinic"), json={"items": items})
     assert res.status_code == 200, res.text
     body = res.json()
     results = body["Results"]
     assert [r["Index"] for r in results] == list(range(len(items)))
-    assert [r.get("ArbitraryIdentifier") for r in results] == ["P0001", "P0002", "P0003", "P0004", "P0005",
-                                                                "P0006", None, "P0008"]
-    assert [r["Check"]["QualificationValidity"] if "Check" in r else None for r in results] == \
-        ["1", "6", "1", "4", None, None, "6", None]
+    assert [r.get("ArbitraryIdentifier") for r in results] == [
+        "P0001",
+        "P0002",
+        "P0003",
+        "P0004",
+        "P0005",
+        "P0006",
+        None,
+        "P0008",
+    ]
+    assert [r["Check"]["QualificationValidity"] if "Check" in r else None for r in results] == [
+        "1",
+        "6",
+        "1",
+        "4",
+        None,
+        None,
+        "6",
+        None,
+    ]
     assert (body["NumberOfProcessingResult"], body["NumberOfNormalProcessing"], body["NumberOfError"]) == (8, 5, 3)
     assert body["MedicalInstitutionCode"] == world.orgs["clinic"]["code"]
 
@@ -96,8 +127,11 @@ def test_mixed_batch_answers_each_item_as_the_single_check_in_order(client, worl
 
     # the same person checked alone gets the same answer (the same decision code)
     for item, r in zip(items, results):
-        single = client.post("/api/v1/checks/numbers", headers=world.auth("clinic"),
-                             json={k: v for k, v in item.items() if k != "arbitrary_identifier" and v is not None})
+        single = client.post(
+            "/api/v1/checks/numbers",
+            headers=world.auth("clinic"),
+            json={k: v for k, v in item.items() if k != "arbitrary_identifier" and v is not None},
+        )
         if "Check" in r:
             assert single.status_code == 200, single.text
             assert _stable(single.json()) == _stable(r["Check"])
@@ -148,8 +182,15 @@ def test_only_facilities_may_check_in_batch(client, world, db):
 def test_setting_off_refuses_the_assistance_items_only(client, world, db):
     designated, _, _ = _people(world)
     set_medical_assistance(world.db, world.principal("clinic"), False)
-    items = [_item(designated), {"insurer_number": INSURER_NO, "identification_number": "5678",
-                                 "birthdate": "1990-01-15", "confirmation_date": "2024-07-10"}]
+    items = [
+        _item(designated),
+        {
+            "insurer_number": INSURER_NO,
+            "identification_number": "5678",
+            "birthdate": "1990-01-15",
+            "confirmation_date": "2024-07-10",
+        },
+    ]
     body = client.post(BATCH, headers=world.auth("clinic"), json={"items": items}).json()
     first, second = body["Results"]
     assert first["Error"]["code"] == "medical_assistance_disabled" and "Check" not in first

@@ -1,5 +1,6 @@
 """「医療扶助」 starts as 利用しない; only the facility's 管理者 switches it, recorded with who and when; a
 card check with the setting off that finds medical assistance says so, without any of its data."""
+
 from __future__ import annotations
 
 from fujo.core.numbers import with_check_digit
@@ -41,8 +42,9 @@ def test_card_check_with_the_setting_off_says_there_is_medical_assistance_and_no
     card = world.card(r)
     client.put("/api/v1/facility/settings", headers=world.auth("clinic"), json={"medical_assistance_enabled": False})
     proof = card_proof(db, world.principal("clinic"), card)
-    body = client.post("/api/v1/checks/card", headers=world.auth("clinic"),
-                       json={**proof, "confirmation_date": "2024-07-10"}).json()
+    body = client.post(
+        "/api/v1/checks/card", headers=world.auth("clinic"), json={**proof, "confirmation_date": "2024-07-10"}
+    ).json()
     assert body["MedicalAssistanceNotice"] == ASSISTANCE_HIDDEN
     assert (body["ProcessingResultCode"], body["ProcessingResultMessage"]) == ("FJ0101", ASSISTANCE_HIDDEN)
     assert ASSISTANCE_HIDDEN == "医療扶助の資格があります。環境設定で「医療扶助」を「利用する」にすると表示されます。"
@@ -54,6 +56,7 @@ def test_card_check_with_the_setting_off_says_there_is_medical_assistance_and_no
     other = world.recipient(disqualification_date="2024-07-01", disqualification_kind="2")
     card2 = world.card(other)
     proof = card_proof(db, world.principal("clinic"), card2)
-    body = client.post("/api/v1/checks/card", headers=world.auth("clinic"),
-                       json={**proof, "confirmation_date": "2024-07-10"}).json()
+    body = client.post(
+        "/api/v1/checks/card", headers=world.auth("clinic"), json={**proof, "confirmation_date": "2024-07-10"}
+    ).json()
     assert "MedicalAssistanceNotice" not in body

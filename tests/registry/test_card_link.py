@@ -1,5 +1,6 @@
 """初回ひも付け with a cross-check: the card holder is known by 個人番号 (only its keyed hash is stored)
 and the 基本4情報 recorded at issue; the office's link is made only when name and birth date agree."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,11 @@ def _issue(world, number, **holder):
 
 
 def _link(client, world, r, number, who="office"):
-    return client.post(f"/api/v1/recipients/{r['payer_number']}/{r['recipient_number']}/card-link",
-                       headers=world.auth(who), json={"individual_number": number})
+    return client.post(
+        f"/api/v1/recipients/{r['payer_number']}/{r['recipient_number']}/card-link",
+        headers=world.auth(who),
+        json={"individual_number": number},
+    )
 
 
 def test_the_number_is_never_stored_only_its_keyed_hash(world, db):
@@ -40,9 +44,15 @@ def test_the_number_is_never_stored_only_its_keyed_hash(world, db):
     assert _issue(world, number)["person_id"] == card["person_id"]
 
 
-@pytest.mark.parametrize("holder_name, recipient_name", [
-    ("髙橋一郎", "高橋一郎"), ("渡邊 花子", "渡辺花子"), ("さいとう一郎", "サイトウ一郎"), ("﨑山　次郎", "崎山次郎"),
-])
+@pytest.mark.parametrize(
+    "holder_name, recipient_name",
+    [
+        ("髙橋一郎", "高橋一郎"),
+        ("渡邊 花子", "渡辺花子"),
+        ("さいとう一郎", "サイトウ一郎"),
+        ("﨑山　次郎", "崎山次郎"),
+    ],
+)
 def test_link_is_made_when_the_normalised_name_and_birth_date_agree(client, world, db, holder_name, recipient_name):
     r = world.recipient(name=recipient_name)
     number = World.individual_number()
@@ -53,8 +63,9 @@ def test_link_is_made_when_the_normalised_name_and_birth_date_agree(client, worl
     # the holder now checks with the recipient's qualification
     world.ticket(r)
     proof = card_proof(db, world.principal("clinic"), {"path": _write(world, card), "pin": "1234"})
-    body = client.post("/api/v1/checks/card", headers=world.auth("clinic"),
-                       json={**proof, "confirmation_date": "2024-07-10"}).json()
+    body = client.post(
+        "/api/v1/checks/card", headers=world.auth("clinic"), json={**proof, "confirmation_date": "2024-07-10"}
+    ).json()
     assert body["ResultList"][-1]["InsuredIdentificationNumber"] == r["recipient_number"]
 
 
@@ -64,11 +75,14 @@ def _write(world, card):
     return p
 
 
-@pytest.mark.parametrize("holder, fields", [
-    ({"name": "扶助花子"}, ["name"]),
-    ({"birthdate": "1990-01-16"}, ["birthdate"]),
-    ({"name": "扶助花子", "birthdate": "1985-04-02"}, ["name", "birthdate"]),
-])
+@pytest.mark.parametrize(
+    "holder, fields",
+    [
+        ({"name": "扶助花子"}, ["name"]),
+        ({"birthdate": "1990-01-16"}, ["birthdate"]),
+        ({"name": "扶助花子", "birthdate": "1985-04-02"}, ["name", "birthdate"]),
+    ],
+)
 def test_a_mismatch_is_refused_naming_the_differing_items_and_nothing_is_written(client, world, db, holder, fields):
     r = world.recipient()
     number = World.individual_number()
@@ -128,8 +142,9 @@ def test_unlink_is_recorded_and_the_access_log_shows_link_and_unlink(client, wor
     # unlinked: the card no longer brings the recipient's qualification
     world.ticket(r)
     proof = card_proof(db, world.principal("clinic"), card)
-    body = client.post("/api/v1/checks/card", headers=world.auth("clinic"),
-                       json={**proof, "confirmation_date": "2024-07-10"}).json()
+    body = client.post(
+        "/api/v1/checks/card", headers=world.auth("clinic"), json={**proof, "confirmation_date": "2024-07-10"}
+    ).json()
     assert all(x["InsuredCardClassification"] != "A1" for x in body["ResultList"])
 
 
@@ -143,32 +158,52 @@ def test_the_office_screen_links_after_the_cross_check_and_shows_the_refusal(cli
     page = client.get(f"/office/recipients/{PAYER}/{r['recipient_number']}")
     tok = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
     before = snapshot(db)
-    res = client.post(f"/office/recipients/{PAYER}/{r['recipient_number']}/card-link",
-                      data={"csrf_token": tok, "individual_number": number})
+    res = client.post(
+        f"/office/recipients/{PAYER}/{r['recipient_number']}/card-link",
+        data={"csrf_token": tok, "individual_number": number},
+    )
     assert res.status_code == 422
     assert "氏名がカードの基本4情報と一致しません。" in res.text and number not in res.text
     assert snapshot(db) == before
     good = World.individual_number()
     _issue(world, good)
-    res = client.post(f"/office/recipients/{PAYER}/{r['recipient_number']}/card-link",
-                      data={"csrf_token": tok, "individual_number": good}, follow_redirects=True)
+    res = client.post(
+        f"/office/recipients/{PAYER}/{r['recipient_number']}/card-link",
+        data={"csrf_token": tok, "individual_number": good},
+        follow_redirects=True,
+    )
     assert res.status_code == 200 and "ひも付けました" in res.text and "ひも付け済み" in res.text
-    res = client.post(f"/office/recipients/{PAYER}/{r['recipient_number']}/card-unlink",
-                      data={"csrf_token": tok, "reason": "誤り"}, follow_redirects=True)
+    res = client.post(
+        f"/office/recipients/{PAYER}/{r['recipient_number']}/card-unlink",
+        data={"csrf_token": tok, "reason": "誤り"},
+        follow_redirects=True,
+    )
     assert "解除しました" in res.text
 
 
 def test_the_api_issues_cards_with_the_4_information_and_refuses_bad_input(client, world, db):
     before = snapshot(db)
-    bad = client.post("/api/v1/cards", headers=world.auth("admin"),
-                      json={"pin": "1234", "individual_number": "123456789019", "name": "", "sex": "4"})
+    bad = client.post(
+        "/api/v1/cards",
+        headers=world.auth("admin"),
+        json={"pin": "1234", "individual_number": "123456789019", "name": "", "sex": "4"},
+    )
     assert bad.status_code == 422
     fields = {f["field"] for f in bad.json()["error"]["fields"]}
     assert {"individual_number", "name", "birthdate", "sex", "address"} <= fields
     assert "123456789019" not in bad.text
     assert snapshot(db) == before
-    res = client.post("/api/v1/cards", headers=world.auth("admin"),
-                      json={"pin": "1234", "individual_number": "123456789018", **HOLDER})
+    res = client.post(
+        "/api/v1/cards",
+        headers=world.auth("admin"),
+        json={"pin": "1234", "individual_number": "123456789018", **HOLDER},
+    )
     assert res.status_code == 201, res.text
-    assert client.post("/api/v1/cards", headers=world.auth("office"),
-                       json={"pin": "1234", "individual_number": "123456789018", **HOLDER}).status_code == 403
+    assert (
+        client.post(
+            "/api/v1/cards",
+            headers=world.auth("office"),
+            json={"pin": "1234", "individual_number": "123456789018", **HOLDER},
+        ).status_code
+        == 403
+    )

@@ -1,5 +1,6 @@
 """A registry that refuses wrong tickets (issue 8): every refusal through each entry point — the API,
 the CSV import and the web form — names the field and writes nothing, on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import csv
@@ -27,34 +28,91 @@ def _recipient(world, **kw):
 # "other" recipient with these changes, the field and code of the refusal)
 CASES = {
     "before_protection": ({"qualification_date": "2024-08-01"}, {}, None, ("treatment_month", "before_protection")),
-    "stopped_all_month": ({"disqualification_date": "2024-07-01", "disqualification_kind": "1"}, {}, None,
-                          ("treatment_month", "protection_ended")),
-    "abolished_before_month": ({"disqualification_date": "2024-05-10", "disqualification_kind": "2"}, {}, None,
-                               ("treatment_month", "protection_ended")),
+    "stopped_all_month": (
+        {"disqualification_date": "2024-07-01", "disqualification_kind": "1"},
+        {},
+        None,
+        ("treatment_month", "protection_ended"),
+    ),
+    "abolished_before_month": (
+        {"disqualification_date": "2024-05-10", "disqualification_kind": "2"},
+        {},
+        None,
+        ("treatment_month", "protection_ended"),
+    ),
     "valid_from_before_start": ({"qualification_date": "2024-07-15"}, {}, None, ("valid_from", "before_protection")),
-    "valid_to_after_end": ({"disqualification_date": "2024-07-20", "disqualification_kind": "2"}, {}, None,
-                           ("valid_to", "after_protection")),
-    "facility_not_registered": ({}, {"designated_facility_code": UNREGISTERED}, None,
-                                ("designated_facility_code", "not_registered")),
-    "dispensing_at_a_clinic": ({}, {"ticket_type": "02", "treatment_type": "04"}, None,
-                               ("designated_facility_code", "not_pharmacy")),
-    "medical_at_a_pharmacy": ({}, {"designated_facility_code": PHARMACY, "ticket_type": "01", "treatment_type": "02"},
-                              None, ("designated_facility_code", "pharmacy_on_medical_ticket")),
-    "dental_at_a_clinic": ({}, {"treatment_type": "03"}, None, ("designated_facility_code", "dental_needs_dental_code")),
-    "clinic_treatment_at_a_dentist": ({}, {"designated_facility_code": DENTAL}, None,
-                                      ("treatment_type", "dental_code_needs_dental")),
-    "visiting_nursing_at_a_clinic": ({}, {"treatment_type": "05"}, None,
-                                     ("designated_facility_code", "visiting_nursing_needs_station")),
-    "single_with_insurance": ({}, {"single_or_combined": "01", "social_insurance": "01"}, None,
-                              ("single_or_combined", "single_with_insurance")),
-    "combined_without_insurance": ({}, {"single_or_combined": "02", "social_insurance": "02"}, None,
-                                   ("single_or_combined", "combined_without_insurance")),
-    "same_issue_number": ({}, {"issue_number": "555"}, ("other", {"issue_number": "555", "facility": PHARMACY}),
-                          ("issue_number", "duplicate_issue_number")),
+    "valid_to_after_end": (
+        {"disqualification_date": "2024-07-20", "disqualification_kind": "2"},
+        {},
+        None,
+        ("valid_to", "after_protection"),
+    ),
+    "facility_not_registered": (
+        {},
+        {"designated_facility_code": UNREGISTERED},
+        None,
+        ("designated_facility_code", "not_registered"),
+    ),
+    "dispensing_at_a_clinic": (
+        {},
+        {"ticket_type": "02", "treatment_type": "04"},
+        None,
+        ("designated_facility_code", "not_pharmacy"),
+    ),
+    "medical_at_a_pharmacy": (
+        {},
+        {"designated_facility_code": PHARMACY, "ticket_type": "01", "treatment_type": "02"},
+        None,
+        ("designated_facility_code", "pharmacy_on_medical_ticket"),
+    ),
+    "dental_at_a_clinic": (
+        {},
+        {"treatment_type": "03"},
+        None,
+        ("designated_facility_code", "dental_needs_dental_code"),
+    ),
+    "clinic_treatment_at_a_dentist": (
+        {},
+        {"designated_facility_code": DENTAL},
+        None,
+        ("treatment_type", "dental_code_needs_dental"),
+    ),
+    "visiting_nursing_at_a_clinic": (
+        {},
+        {"treatment_type": "05"},
+        None,
+        ("designated_facility_code", "visiting_nursing_needs_station"),
+    ),
+    "single_with_insurance": (
+        {},
+        {"single_or_combined": "01", "social_insurance": "01"},
+        None,
+        ("single_or_combined", "single_with_insurance"),
+    ),
+    "combined_without_insurance": (
+        {},
+        {"single_or_combined": "02", "social_insurance": "02"},
+        None,
+        ("single_or_combined", "combined_without_insurance"),
+    ),
+    "same_issue_number": (
+        {},
+        {"issue_number": "555"},
+        ("other", {"issue_number": "555", "facility": PHARMACY}),
+        ("issue_number", "duplicate_issue_number"),
+    ),
     "same_ticket_twice": ({}, {}, ("same", {}), ("designated_facility_code", "duplicate_ticket")),
-    "prescriber_not_registered": ({}, {"ticket_type": "02", "treatment_type": "04", "designated_facility_code": PHARMACY,
-                                       "prescription_issuer_code": UNREGISTERED}, None,
-                                  ("prescription_issuer_code", "not_registered")),
+    "prescriber_not_registered": (
+        {},
+        {
+            "ticket_type": "02",
+            "treatment_type": "04",
+            "designated_facility_code": PHARMACY,
+            "prescription_issuer_code": UNREGISTERED,
+        },
+        None,
+        ("prescription_issuer_code", "not_registered"),
+    ),
 }
 
 
@@ -99,11 +157,14 @@ def test_csv_import_refuses_the_whole_file_and_writes_nothing(client, world, db,
     buf = io.StringIO()
     w = csv.DictWriter(buf, cols, lineterminator="\r\n")
     w.writeheader()
-    w.writerow(good_row)   # a good row first: it must not be written either
+    w.writerow(good_row)  # a good row first: it must not be written either
     w.writerow(data)
     before = snapshot(db)
-    res = client.post("/api/v1/imports/tickets", headers=world.auth("office"),
-                      files={"file": ("t.csv", buf.getvalue().encode(), "text/csv")})
+    res = client.post(
+        "/api/v1/imports/tickets",
+        headers=world.auth("office"),
+        files={"file": ("t.csv", buf.getvalue().encode(), "text/csv")},
+    )
     assert res.status_code == 422, res.text
     errors = res.json()["error"]["report"]["errors"]
     assert (3, CASES[case][3][0]) in [(e["row"], e["field"]) for e in errors]
@@ -114,8 +175,11 @@ def test_csv_import_refuses_the_whole_file_and_writes_nothing(client, world, db,
 def _office_client(client, world):
     create_user(world.db, world.orgs["office"]["id"], "clerk", "clerk-pass-123", "担当", role="caseworker")
     tok = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
-    r = client.post("/login", data={"csrf_token": tok, "org_code": "13001", "login": "clerk",
-                                    "password": "clerk-pass-123"}, follow_redirects=False)
+    r = client.post(
+        "/login",
+        data={"csrf_token": tok, "org_code": "13001", "login": "clerk", "password": "clerk-pass-123"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     return client
 
@@ -147,8 +211,14 @@ def test_a_good_ticket_takes_the_name_from_the_registry_and_a_station_code_is_ac
     res = client.post("/api/v1/tickets", headers=world.auth("office"), json=data)
     assert res.status_code == 201, res.text
     assert res.json()["designated_facility_name"] == "☆☆訪問看護ステーション"
-    d = world.ticket_data(r, ticket_type="02", treatment_type="04", facility=PHARMACY, prescription_issuer_code=CLINIC,
-                          prescription_issuer_name="x")
+    d = world.ticket_data(
+        r,
+        ticket_type="02",
+        treatment_type="04",
+        facility=PHARMACY,
+        prescription_issuer_code=CLINIC,
+        prescription_issuer_name="x",
+    )
     res = client.post("/api/v1/tickets", headers=world.auth("office"), json=d)
     assert res.status_code == 201, res.text
     assert (res.json()["designated_facility_name"], res.json()["prescription_issuer_name"]) == ("■■薬局", "●●医療機関")
@@ -162,13 +232,15 @@ def test_amend_meets_the_same_rules_and_is_the_way_to_correct_a_ticket(client, w
     ok = client.put(f"/api/v1/tickets/{t['ticket_key']}", headers=world.auth("office"), json=data)
     assert ok.status_code == 200, ok.text  # itself is no duplicate
     before = snapshot(db)
-    bad = client.put(f"/api/v1/tickets/{t['ticket_key']}", headers=world.auth("office"),
-                     json={**data, "valid_to": "2024-07-31"})
+    bad = client.put(
+        f"/api/v1/tickets/{t['ticket_key']}", headers=world.auth("office"), json={**data, "valid_to": "2024-07-31"}
+    )
     assert bad.status_code == 422 and ("valid_to", "after_protection") in _fields(bad)
     other = world.ticket(world.recipient(), facility=PHARMACY, issue_number="777")
     before = snapshot(db)
-    bad = client.put(f"/api/v1/tickets/{t['ticket_key']}", headers=world.auth("office"),
-                     json={**data, "issue_number": "777"})
+    bad = client.put(
+        f"/api/v1/tickets/{t['ticket_key']}", headers=world.auth("office"), json={**data, "issue_number": "777"}
+    )
     assert bad.status_code == 422 and ("issue_number", "duplicate_issue_number") in _fields(bad)
     assert snapshot(db) == before
     assert other["issue_number"] == "777"
@@ -189,9 +261,13 @@ def test_the_same_ticket_twice_within_one_csv_file_is_refused(client, world, db)
     w.writeheader()
     w.writerows(rows)
     before = snapshot(db)
-    res = client.post("/api/v1/imports/tickets", headers=world.auth("office"),
-                      files={"file": ("t.csv", buf.getvalue().encode(), "text/csv")})
+    res = client.post(
+        "/api/v1/imports/tickets",
+        headers=world.auth("office"),
+        files={"file": ("t.csv", buf.getvalue().encode(), "text/csv")},
+    )
     assert res.status_code == 422
     assert [(e["row"], e["field"]) for e in res.json()["error"]["report"]["errors"]] == [
-        (3, "designated_facility_code")]
+        (3, "designated_facility_code")
+    ]
     assert snapshot(db) == before

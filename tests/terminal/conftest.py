@@ -1,5 +1,6 @@
 """Fixtures for the terminal agent: a real HTTP server (uvicorn on a free port), a real shared
 folder under tmp_path, and the agent running in a background thread."""
+
 from __future__ import annotations
 
 import threading

@@ -1,5 +1,6 @@
 """Bad files never stop the agent: each gets a .err or an error answer naming the problem, the
 agent goes on, and nothing in the database changes."""
+
 from __future__ import annotations
 
 import time
@@ -37,28 +38,44 @@ def _still_answers(world, agent, rid="after"):
 
 
 GOOD = rf.single_check(CLINIC, PAYER, "1010008", BIRTH)
-BILLION_LAUGHS = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
-                  b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]><XmlMsg>&lol2;</XmlMsg>')
-XXE = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
-       b'<XmlMsg><MessageHeader><MedicalInstitutionCode>&e;</MedicalInstitutionCode></MessageHeader>'
-       b'<MessageBody/></XmlMsg>')
+BILLION_LAUGHS = (
+    b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+    b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]><XmlMsg>&lol2;</XmlMsg>'
+)
+XXE = (
+    b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+    b"<XmlMsg><MessageHeader><MedicalInstitutionCode>&e;</MedicalInstitutionCode></MessageHeader>"
+    b"<MessageBody/></XmlMsg>"
+)
 
 
-@pytest.mark.parametrize("name,data,code,err_name", [
-    ("OQSsiquc01req_m1.xml", b"<XmlMsg><MessageHeader></XmlMsg>", "FJ1001", "OQSsiquc01res_m1.err"),
-    ("OQSsiquc01req_m2.xml", b"", "FJ1001", "OQSsiquc01res_m2.err"),
-    ("OQSsiquc01req_e1.xml", '<?xml version="1.0" encoding="UTF-8"?><XmlMsg><MessageHeader/><MessageBody>生保'
-                             '</MessageBody></XmlMsg>'.encode("shift_jis"), "FJ1002", "OQSsiquc01res_e1.err"),
-    ("OQSsiquc01req_e2.xml", '<?xml version="1.0" encoding="EUC-JP"?><XmlMsg/>'.encode(), "FJ1002",
-     "OQSsiquc01res_e2.err"),
-    ("OQSsiquc01req_d1.xml", BILLION_LAUGHS, "FJ1003", "OQSsiquc01res_d1.err"),
-    ("OQSsiquc01req_d2.xml", XXE, "FJ1003", "OQSsiquc01res_d2.err"),
-    ("OQSzzzzz01req_1.xml", GOOD, "FJ1005", "OQSzzzzz01req_1.err"),
-    ("OQSmuonq01req_1.xml", GOOD, "FJ1005", "OQSmuonq01req_1.err"),  # オンライン診療等: not served
-    ("hello.xml", GOOD, "FJ1005", "hello.err"),
-    ("OQSsiquc01req_n1.xml", b"<Other><MessageHeader/><MessageBody/></Other>", "FJ1006", "OQSsiquc01res_n1.err"),
-    ("OQSsiquc01req_n2.xml", b"<XmlMsg><MessageBody/></XmlMsg>", "FJ1006", "OQSsiquc01res_n2.err"),
-])
+@pytest.mark.parametrize(
+    "name,data,code,err_name",
+    [
+        ("OQSsiquc01req_m1.xml", b"<XmlMsg><MessageHeader></XmlMsg>", "FJ1001", "OQSsiquc01res_m1.err"),
+        ("OQSsiquc01req_m2.xml", b"", "FJ1001", "OQSsiquc01res_m2.err"),
+        (
+            "OQSsiquc01req_e1.xml",
+            '<?xml version="1.0" encoding="UTF-8"?><XmlMsg><MessageHeader/><MessageBody>生保'
+            "</MessageBody></XmlMsg>".encode("shift_jis"),
+            "FJ1002",
+            "OQSsiquc01res_e1.err",
+        ),
+        (
+            "OQSsiquc01req_e2.xml",
+            '<?xml version="1.0" encoding="EUC-JP"?><XmlMsg/>'.encode(),
+            "FJ1002",
+            "OQSsiquc01res_e2.err",
+        ),
+        ("OQSsiquc01req_d1.xml", BILLION_LAUGHS, "FJ1003", "OQSsiquc01res_d1.err"),
+        ("OQSsiquc01req_d2.xml", XXE, "FJ1003", "OQSsiquc01res_d2.err"),
+        ("OQSzzzzz01req_1.xml", GOOD, "FJ1005", "OQSzzzzz01req_1.err"),
+        ("OQSmuonq01req_1.xml", GOOD, "FJ1005", "OQSmuonq01req_1.err"),  # オンライン診療等: not served
+        ("hello.xml", GOOD, "FJ1005", "hello.err"),
+        ("OQSsiquc01req_n1.xml", b"<Other><MessageHeader/><MessageBody/></Other>", "FJ1006", "OQSsiquc01res_n1.err"),
+        ("OQSsiquc01req_n2.xml", b"<XmlMsg><MessageBody/></XmlMsg>", "FJ1006", "OQSsiquc01res_n2.err"),
+    ],
+)
 def test_unreadable_files_get_an_err_file_and_the_agent_goes_on(world, agent, db, name, data, code, err_name):
     before = snapshot(db)
     _raw(agent.folder.root, name, data)
@@ -94,23 +111,29 @@ def _error_answer(agent, rid, data, kind="OQSsiquc01"):
     return a.get("MessageHeader/ErrorCode"), a.get("MessageHeader/ErrorMessage")
 
 
-@pytest.mark.parametrize("data,code,words", [
-    (rf.single_check(CLINIC, PAYER, "", BIRTH), "FJ2001", "InsuredIdentificationNumber"),
-    (rf.single_check(CLINIC, "", "1010008", BIRTH), "FJ2001", "InsurerNumber"),
-    (rf.single_check(CLINIC, PAYER, "1010008"), "FJ2001", "Birthdate"),                 # required, as by the server
-    (rf.single_check(CLINIC, INSURER_NO, "5678", card_symbol="12-34"), "FJ2001", "Birthdate"),  # insurance too
-    (rf.single_check(CLINIC, "12130018", "1010008", BIRTH), "FJ2002", "検証番号"),      # payer check digit
-    (rf.single_check(CLINIC, PAYER, "101000", BIRTH), "FJ2002", "7桁"),                 # recipient length
-    (rf.single_check(CLINIC, PAYER, "1010009", BIRTH), "FJ2002", "検証番号"),           # recipient check digit
-    (rf.single_check(CLINIC, "1213001", "1010008", BIRTH), "FJ2002", "桁"),             # 7 digits: neither kind
-    (rf.single_check(CLINIC, "12000001", "1010001", BIRTH), "FJ2002", "都道府県"),      # the seed's placeholder
-    (rf.single_check(CLINIC, "06139991", "5678", BIRTH), "FJ2002", "保険者番号"),       # insurer check digit
-    (rf.single_check(CLINIC, PAYER, "1010008", birthdate="1990-01-15"), "FJ2002", "Birthdate"),
-    (rf.single_check(CLINIC, PAYER, "1010008", birthdate="19901350"), "FJ2002", "生年月日"),  # found by the server
-    (rf.single_check(OTHER, PAYER, "1010008", BIRTH), "FJ2003", OTHER),
-    (rf.single_check(CLINIC, PAYER, "1010008", BIRTH).replace(b">0</CharacterCode", b">7</CharacterCode"), "FJ2002",
-     "CharacterCodeIdentifier"),
-])
+@pytest.mark.parametrize(
+    "data,code,words",
+    [
+        (rf.single_check(CLINIC, PAYER, "", BIRTH), "FJ2001", "InsuredIdentificationNumber"),
+        (rf.single_check(CLINIC, "", "1010008", BIRTH), "FJ2001", "InsurerNumber"),
+        (rf.single_check(CLINIC, PAYER, "1010008"), "FJ2001", "Birthdate"),  # required, as by the server
+        (rf.single_check(CLINIC, INSURER_NO, "5678", card_symbol="12-34"), "FJ2001", "Birthdate"),  # insurance too
+        (rf.single_check(CLINIC, "12130018", "1010008", BIRTH), "FJ2002", "検証番号"),  # payer check digit
+        (rf.single_check(CLINIC, PAYER, "101000", BIRTH), "FJ2002", "7桁"),  # recipient length
+        (rf.single_check(CLINIC, PAYER, "1010009", BIRTH), "FJ2002", "検証番号"),  # recipient check digit
+        (rf.single_check(CLINIC, "1213001", "1010008", BIRTH), "FJ2002", "桁"),  # 7 digits: neither kind
+        (rf.single_check(CLINIC, "12000001", "1010001", BIRTH), "FJ2002", "都道府県"),  # the seed's placeholder
+        (rf.single_check(CLINIC, "06139991", "5678", BIRTH), "FJ2002", "保険者番号"),  # insurer check digit
+        (rf.single_check(CLINIC, PAYER, "1010008", birthdate="1990-01-15"), "FJ2002", "Birthdate"),
+        (rf.single_check(CLINIC, PAYER, "1010008", birthdate="19901350"), "FJ2002", "生年月日"),  # found by the server
+        (rf.single_check(OTHER, PAYER, "1010008", BIRTH), "FJ2003", OTHER),
+        (
+            rf.single_check(CLINIC, PAYER, "1010008", BIRTH).replace(b">0</CharacterCode", b">7</CharacterCode"),
+            "FJ2002",
+            "CharacterCodeIdentifier",
+        ),
+    ],
+)
 def test_wrong_values_are_answered_with_an_error_naming_them(world, agent, db, data, code, words):
     before = snapshot(db)
     got_code, message = _error_answer(agent, "v", data)
@@ -120,7 +143,8 @@ def test_wrong_values_are_answered_with_an_error_naming_them(world, agent, db, d
 
 def test_character_code_contradicting_the_declaration_is_an_encoding_error(world, agent):
     data = rf.single_check(CLINIC, PAYER, "1010008", BIRTH).replace(
-        b"<CharacterCodeIdentifier>0<", b"<CharacterCodeIdentifier>1<")
+        b"<CharacterCodeIdentifier>0<", b"<CharacterCodeIdentifier>1<"
+    )
     assert _error_answer(agent, "cc", data)[0] == "FJ1002"
 
 
@@ -144,8 +168,9 @@ def test_reference_without_birth_date_or_with_another_one_is_refused_and_changes
     before = snapshot(db)
     code, msg = _error_answer(agent, "b1", rf.reference(CLINIC, "P1", PAYER, r["recipient_number"]), "OQSsiimm01")
     assert (code, msg) == ("FJ2001", "必須の要素 Birthdate がありません。")
-    code, msg = _error_answer(agent, "b2", rf.reference(CLINIC, "P1", PAYER, r["recipient_number"], "19900116"),
-                              "OQSsiimm01")
+    code, msg = _error_answer(
+        agent, "b2", rf.reference(CLINIC, "P1", PAYER, r["recipient_number"], "19900116"), "OQSsiimm01"
+    )
     assert code == "FJ3002" and "該当する資格がありません" in msg
     assert snapshot(db) == before
 
@@ -153,8 +178,9 @@ def test_reference_without_birth_date_or_with_another_one_is_refused_and_changes
 def test_reference_for_a_qualification_not_linked_to_a_card_is_refused_and_links_no_one(world, agent, db):
     r = world.recipient()  # no card: the office has not linked this qualification to a person
     before = snapshot(db)
-    code, msg = _error_answer(agent, "n1", rf.reference(CLINIC, "P1", PAYER, r["recipient_number"], BIRTH),
-                              "OQSsiimm01")
+    code, msg = _error_answer(
+        agent, "n1", rf.reference(CLINIC, "P1", PAYER, r["recipient_number"], BIRTH), "OQSsiimm01"
+    )
     assert code == "FJ3004" and "まだマイナンバーカードにひも付けられていない" in msg
     assert snapshot(db) == before  # no person created, the recipient row untouched
 
@@ -162,15 +188,17 @@ def test_reference_for_a_qualification_not_linked_to_a_card_is_refused_and_links
 def test_facility_setting_off_is_answered_with_its_own_code(world, agent, client):
     r = world.recipient()
     world.ticket(r, on=TODAY)
-    res = client.put("/api/v1/facility/settings", headers=world.auth("clinic"),
-                     json={"medical_assistance_enabled": False})
+    res = client.put(
+        "/api/v1/facility/settings", headers=world.auth("clinic"), json={"medical_assistance_enabled": False}
+    )
     assert res.status_code == 200
     code, msg = _error_answer(agent, "off", rf.single_check(CLINIC, PAYER, r["recipient_number"], BIRTH))
     assert code == "FJ3001" and "利用しない" in msg
     assert _error_answer(agent, "off", rf.bulk_start(CLINIC, MONTH), "OQSmutic01")[0] == "FJ3001"
     world.card(r)  # linked, so only the setting stands in the way of a 照会番号 by 公費負担者番号
-    code, msg = _error_answer(agent, "off", rf.reference(CLINIC, "P1", PAYER, r["recipient_number"], BIRTH),
-                              "OQSsiimm01")
+    code, msg = _error_answer(
+        agent, "off", rf.reference(CLINIC, "P1", PAYER, r["recipient_number"], BIRTH), "OQSsiimm01"
+    )
     assert code == "FJ3001" and "利用しない" in msg
 
 

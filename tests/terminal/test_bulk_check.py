@@ -2,6 +2,7 @@
 (fetch → one BulkConfirmUnit per person, .zip when large). Every answer is validated with the strict
 schema (tests/terminal/response.xsd) and every person's result is compared with what the single
 check by numbers answers for that person."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -74,8 +75,11 @@ def _flip(number: str) -> str:
 
 
 def _single(server, world, item: dict) -> dict:
-    body = {"insurer_number": item["insurer_number"].strip(), "identification_number": item["identification_number"],
-            "birthdate": item["birthdate"]}
+    body = {
+        "insurer_number": item["insurer_number"].strip(),
+        "identification_number": item["identification_number"],
+        "birthdate": item["birthdate"],
+    }
     for k in ("card_symbol", "branch_number"):
         if item.get(k):
             body[k] = item[k]
@@ -86,9 +90,14 @@ def _single(server, world, item: dict) -> dict:
 
 def _sent(item: dict) -> dict:
     """QualificationConfirmSearchInfo as the request file carries it (the echo must equal it)."""
-    names = (("insurer_number", "InsurerNumber"), ("card_symbol", "InsuredCardSymbol"),
-             ("identification_number", "InsuredIdentificationNumber"), ("branch_number", "InsuredBranchNumber"),
-             ("birthdate", "Birthdate"), ("arbitrary_identifier", "ArbitraryIdentifier"))
+    names = (
+        ("insurer_number", "InsurerNumber"),
+        ("card_symbol", "InsuredCardSymbol"),
+        ("identification_number", "InsuredIdentificationNumber"),
+        ("branch_number", "InsuredBranchNumber"),
+        ("birthdate", "Birthdate"),
+        ("arbitrary_identifier", "ArbitraryIdentifier"),
+    )
     out = {el: item[k] for k, el in names if item.get(k)}
     out["LimitApplicationCertificateRelatedConsFlg"] = "0"
     return out
@@ -105,8 +114,9 @@ def _uses_medical_assistance(request):
 def _world(world, designated: int):
     people = []
     for i in range(designated):
-        r = world.recipient(name="一括" + KANJI[i // 20] + KANJI[i % 20],
-                            name_kana="ｲｯｶﾂ " + KANA[i // 20] + KANA[i % 20])
+        r = world.recipient(
+            name="一括" + KANJI[i // 20] + KANJI[i % 20], name_kana="ｲｯｶﾂ " + KANA[i // 20] + KANA[i % 20]
+        )
         world.ticket(r, on=TODAY, issue_number=str(100 + i))
         people.append(r)
     elsewhere = world.recipient(name="扶助花子", name_kana="ﾌｼﾞｮ ﾊﾅｺ", sex="2", birthdate="1985-04-02")
@@ -117,8 +127,12 @@ def _world(world, designated: int):
 
 
 def _item(r: dict, ident: str, **kw) -> dict:
-    d = {"insurer_number": r["payer_number"], "identification_number": r["recipient_number"],
-         "birthdate": _wire(r["birthdate"]), "arbitrary_identifier": ident}
+    d = {
+        "insurer_number": r["payer_number"],
+        "identification_number": r["recipient_number"],
+        "birthdate": _wire(r["birthdate"]),
+        "arbitrary_identifier": ident,
+    }
     d.update(kw)
     return d
 
@@ -130,14 +144,20 @@ def test_upload_then_fetch_many_people_round_trip(world, make_agent, server, db,
     people, elsewhere, waiting = _world(world, 25)
     items = [_item(r, f"PT{i:04d}_1") for i, r in enumerate(people)]
     items += [
-        _item(elsewhere, "PT0100_1"),                                                   # 未委託: 6
-        _item(waiting, "PT0101_1"),                                                     # no ticket yet: 6
-        {"insurer_number": INSURER_NO, "card_symbol": "12-34", "identification_number": "5678",
-         "branch_number": "01", "birthdate": "19900115", "arbitrary_identifier": "PT0102_1"},   # insurance: 1
-        _item(people[0], "PT0103_1", birthdate="20000101"),                             # not found: 4
+        _item(elsewhere, "PT0100_1"),  # 未委託: 6
+        _item(waiting, "PT0101_1"),  # no ticket yet: 6
+        {
+            "insurer_number": INSURER_NO,
+            "card_symbol": "12-34",
+            "identification_number": "5678",
+            "branch_number": "01",
+            "birthdate": "19900115",
+            "arbitrary_identifier": "PT0102_1",
+        },  # insurance: 1
+        _item(people[0], "PT0103_1", birthdate="20000101"),  # not found: 4
         _item(people[1], "PT0104_1", identification_number=_flip(people[1]["recipient_number"])),  # FJ2002
-        _item(people[2], "PT0105_1", birthdate=None),                                   # FJ2001
-        _item(people[3], "PT0106_1", birthdate="1990-01-15"),                           # FJ2002 (format)
+        _item(people[2], "PT0105_1", birthdate=None),  # FJ2001
+        _item(people[3], "PT0106_1", birthdate="1990-01-15"),  # FJ2002 (format)
     ]
     checked = len(items) - 3
 
@@ -161,8 +181,11 @@ def test_upload_then_fetch_many_people_round_trip(world, make_agent, server, db,
     head = down.find("MessageHeader")
     assert (head.findtext("ReceptionNumber"), head.findtext("SegmentOfResult")) == (number, "1")
     assert head.findtext("QualificationConfirmationDate") == TODAY.strftime("%Y%m%d")
-    assert (head.findtext("NumberOfProcessingResult"), head.findtext("NumberOfNormalProcessing"),
-            head.findtext("NumberOfError")) == (str(len(items)), str(checked), "3")
+    assert (
+        head.findtext("NumberOfProcessingResult"),
+        head.findtext("NumberOfNormalProcessing"),
+        head.findtext("NumberOfError"),
+    ) == (str(len(items)), str(checked), "3")
     assert head.findtext("ArbitraryFileIdentifier") == "MONTHSTART-01"  # the upload's, when the fetch has none
     units = down.findall("MessageBody/BulkConfirmUnit")
     assert len(units) == len(items)
@@ -170,10 +193,19 @@ def test_upload_then_fetch_many_people_round_trip(world, make_agent, server, db,
     for item, unit in zip(items, units):
         echo = {x.tag: x.text for x in unit.find("QualificationConfirmSearchInfo")}
         assert echo == _sent(item)  # every element back as sent, in request order
-    got = [(u.findtext("ProcessingResultStatus"), u.findtext("ProcessingResultCode"),
-            u.findtext("QualificationValidity")) for u in units[-7:]]
-    assert got == [("1", "FJ0601", "6"), ("1", "FJ0601", "6"), ("1", None, "1"), ("1", "FJ0401", "4"),
-                   ("2", "FJ2002", None), ("2", "FJ2001", None), ("2", "FJ2002", None)]
+    got = [
+        (u.findtext("ProcessingResultStatus"), u.findtext("ProcessingResultCode"), u.findtext("QualificationValidity"))
+        for u in units[-7:]
+    ]
+    assert got == [
+        ("1", "FJ0601", "6"),
+        ("1", "FJ0601", "6"),
+        ("1", None, "1"),
+        ("1", "FJ0401", "4"),
+        ("2", "FJ2002", None),
+        ("2", "FJ2001", None),
+        ("2", "FJ2002", None),
+    ]
     assert all(u.findtext("ProcessingResultMessage") for u in units[-3:])
     assert "Birthdate" in units[-2].findtext("ProcessingResultMessage")
 
@@ -215,10 +247,14 @@ def test_small_answers_are_plain_xml_in_the_request_encoding(world, make_agent, 
     assert up.findtext("MessageHeader/CharacterCodeIdentifier") == "1"
     a, down = _ask(root, DOWN, "s2", rf.bulk_fetch(CLINIC, up.findtext("MessageBody/ReceptionNumber"), encoding=SJIS))
     assert a.path.suffix == ".xml" and a.raw.startswith(b'<?xml version="1.0" encoding="Shift_JIS"')
-    assert [u.findtext("ResultOfQualificationConfirmation/Name") for u in down.iter("BulkConfirmUnit")] == \
-        ["一括一一", "扶助花子"]
-    assert [u.findtext("QualificationConfirmSearchInfo/ArbitraryIdentifier") for u in down.iter("BulkConfirmUnit")] \
-        == ["A_1", "B_1"]
+    assert [u.findtext("ResultOfQualificationConfirmation/Name") for u in down.iter("BulkConfirmUnit")] == [
+        "一括一一",
+        "扶助花子",
+    ]
+    assert [u.findtext("QualificationConfirmSearchInfo/ArbitraryIdentifier") for u in down.iter("BulkConfirmUnit")] == [
+        "A_1",
+        "B_1",
+    ]
 
 
 def test_a_file_that_cannot_be_taken_whole_is_answered_with_an_error(world, make_agent, monkeypatch, db):
@@ -226,10 +262,12 @@ def test_a_file_that_cannot_be_taken_whole_is_answered_with_an_error(world, make
     root = agent.folder.root
     people, _, _ = _world(world, 1)
     monkeypatch.setattr(bulkcheck, "MAX_ITEMS", 3)
-    cases = [("e1", rf.bulk_check(CLINIC, []), "FJ2001"),
-             ("e2", rf.bulk_check(CLINIC, [_item(people[0], str(i)) for i in range(4)]), "FJ2002"),
-             ("e3", rf.bulk_check(OTHER, [_item(people[0], "x")]), "FJ2003"),
-             ("e4", rf.bulk_fetch(CLINIC, ""), "FJ2001")]
+    cases = [
+        ("e1", rf.bulk_check(CLINIC, []), "FJ2001"),
+        ("e2", rf.bulk_check(CLINIC, [_item(people[0], str(i)) for i in range(4)]), "FJ2002"),
+        ("e3", rf.bulk_check(OTHER, [_item(people[0], "x")]), "FJ2003"),
+        ("e4", rf.bulk_fetch(CLINIC, ""), "FJ2001"),
+    ]
     for rid, data, code in cases:
         _, err = _ask(root, DOWN if rid == "e4" else UP, rid, data)
         assert (err.findtext("MessageHeader/SegmentOfResult"), err.findtext("MessageHeader/ErrorCode")) == ("9", code)
@@ -252,19 +290,33 @@ def test_setting_off_refuses_the_assistance_items_only(world, make_agent, server
     agent = make_agent()
     people, _, _ = _world(world, 1)
     set_medical_assistance(world.db, world.principal("clinic"), False)
-    items = [_item(people[0], "a"), {"insurer_number": INSURER_NO, "identification_number": "5678",
-                                     "birthdate": "19900115", "arbitrary_identifier": "b"}]
+    items = [
+        _item(people[0], "a"),
+        {
+            "insurer_number": INSURER_NO,
+            "identification_number": "5678",
+            "birthdate": "19900115",
+            "arbitrary_identifier": "b",
+        },
+    ]
     _, up = _ask(agent.folder.root, UP, "o1", rf.bulk_check(CLINIC, items))
     _, down = _ask(agent.folder.root, DOWN, "o2", rf.bulk_fetch(CLINIC, up.findtext("MessageBody/ReceptionNumber")))
     units = down.findall("MessageBody/BulkConfirmUnit")
-    assert [(u.findtext("ProcessingResultStatus"), u.findtext("ProcessingResultCode"),
-             u.findtext("QualificationValidity")) for u in units] == [("2", "FJ3001", None), ("1", None, "1")]
+    assert [
+        (u.findtext("ProcessingResultStatus"), u.findtext("ProcessingResultCode"), u.findtext("QualificationValidity"))
+        for u in units
+    ] == [("2", "FJ3001", None), ("1", None, "1")]
 
 
 def test_results_not_fetched_in_time_are_deleted(tmp_path):
     results = bulkcheck.Results(tmp_path)
-    old = results.save({"at": (now_jst() - dt.timedelta(hours=bulkcheck.RESULT_HOURS + 1)).isoformat(),
-                        "date": "20240710", "units": []})
+    old = results.save(
+        {
+            "at": (now_jst() - dt.timedelta(hours=bulkcheck.RESULT_HOURS + 1)).isoformat(),
+            "date": "20240710",
+            "units": [],
+        }
+    )
     fresh = results.save({"at": now_jst().isoformat(), "date": "20240710", "units": []})
     assert results.load(old) is None and not (results.dir / f"{old}.json").exists()
     assert results.load(fresh)["date"] == "20240710"
@@ -278,14 +330,17 @@ def test_results_not_fetched_in_time_are_deleted(tmp_path):
 
 @pytest.mark.parametrize("wrapped", [False, True])
 def test_the_reader_finds_every_search_info_and_keeps_bad_items(wrapped):
-    info = ("<QualificationConfirmSearchInfo><InsurerNumber>{}</InsurerNumber>"
-            "<InsuredIdentificationNumber>{}</InsuredIdentificationNumber><Birthdate>19900115</Birthdate>"
-            "<ArbitraryIdentifier>{}</ArbitraryIdentifier></QualificationConfirmSearchInfo>")
+    info = (
+        "<QualificationConfirmSearchInfo><InsurerNumber>{}</InsurerNumber>"
+        "<InsuredIdentificationNumber>{}</InsuredIdentificationNumber><Birthdate>19900115</Birthdate>"
+        "<ArbitraryIdentifier>{}</ArbitraryIdentifier></QualificationConfirmSearchInfo>"
+    )
     number = with_check_digit("100000")
     good, bad = info.format(PAYER, number, "ok"), info.format(PAYER, _flip(number), "bad")
     inner = good + bad
     body = f"<MessageBody>{'<List>' + inner + '</List>' if wrapped else inner}</MessageBody>"
     from fujo.terminal.xmlio import parse
+
     xml = f"<XmlMsg><MessageHeader><MedicalInstitutionCode>{CLINIC}</MedicalInstitutionCode></MessageHeader>{body}</XmlMsg>"
     req = M.read_request(UP, "r", parse(xml.encode()))
     assert req.problem is None

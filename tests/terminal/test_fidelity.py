@@ -5,6 +5,7 @@ The independent reader is lxml with the strict schema tests/terminal/response.xs
 written from the published element list; elements that clients require are required there) and a
 plain cp932 / UTF-8 decode of the bytes — never fujo's own request parser.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -30,8 +31,14 @@ TODAY = today_jst()
 BIRTH = "19900115"  # the factories' 生保一郎
 SCHEMA = etree.XMLSchema(etree.parse(str(Path(__file__).with_name("response.xsd"))))
 # Results in the JSON that are fujo extras and, by design, not written into the files.
-JSON_ONLY = {"QualificationValidity", "RegisteredAt", "DisqualificationKind", "QualificationStatus",
-             "QualificationStatusText", "QualificationStatusDate"}  # fujo extras (issue 8): not in the XML
+JSON_ONLY = {
+    "QualificationValidity",
+    "RegisteredAt",
+    "DisqualificationKind",
+    "QualificationStatus",
+    "QualificationStatusText",
+    "QualificationStatusDate",
+}  # fujo extras (issue 8): not in the XML
 LISTS = {"MedicalTicketInfo", "SpecificDiseasesCertificateInfo", "ResultOfQualificationConfirmation"}
 
 
@@ -41,8 +48,13 @@ def independent_read(raw: bytes) -> etree._Element:
     shift_jis = raw.startswith(b'<?xml version="1.0" encoding="Shift_JIS"')
     text = raw.decode("cp932" if shift_jis else "utf-8")  # a plain decode: no reference is left to expand
     assert "&#" not in text
-    parser = etree.XMLParser(encoding="cp932" if shift_jis else "utf-8", resolve_entities=False, no_network=True,
-                             load_dtd=False, recover=False)
+    parser = etree.XMLParser(
+        encoding="cp932" if shift_jis else "utf-8",
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        recover=False,
+    )
     root = etree.fromstring(raw, parser)
     SCHEMA.assertValid(root)
     assert root.findtext("MessageHeader/CharacterCodeIdentifier") == ("1" if shift_jis else "0")
@@ -98,6 +110,7 @@ def assert_same(data: dict, root: etree._Element, encoding: str = UTF8) -> list[
 
 class RecordingClient(ServerClient):
     """The agent's own HTTP client, keeping the JSON of the last card check it made."""
+
     last: dict | None = None
 
     def check_card(self, proof, confirmation_date=None):
@@ -109,14 +122,17 @@ def _json_check(server, world, body: dict, key: str = "clinic") -> httpx.Respons
     return httpx.post(f"{server.url}/api/v1/checks/numbers", json=body, headers=world.auth(key), timeout=10)
 
 
-def _numbers(server, world, agent, rid: str, insurer: str, ident: str, birth: str = BIRTH, encoding: str = UTF8,
-             **kw):
+def _numbers(server, world, agent, rid: str, insurer: str, ident: str, birth: str = BIRTH, encoding: str = UTF8, **kw):
     """The same check by numbers through the JSON API and through a request file."""
     body = {"insurer_number": insurer, "identification_number": ident, "birthdate": birth}
     body.update({k: v for k, v in kw.items() if k in ("card_symbol", "branch_number")})
     data = _json_check(server, world, body).json()
-    rf.drop(agent.folder.root, "OQSsiquc01", rid, rf.single_check(CLINIC, insurer, ident, birth, encoding=encoding,
-                                                                  arbitrary_identifier=f"client-{rid}", **kw))
+    rf.drop(
+        agent.folder.root,
+        "OQSsiquc01",
+        rid,
+        rf.single_check(CLINIC, insurer, ident, birth, encoding=encoding, arbitrary_identifier=f"client-{rid}", **kw),
+    )
     root = read_file(wait_answer(agent.folder.root, "OQSsiquc01", rid).path)
     assert root.findtext("MessageBody/QualificationConfirmSearchInfo/ArbitraryIdentifier") == f"client-{rid}"
     return data, root, assert_same(data, root, encoding)
@@ -127,6 +143,7 @@ def _notice(root) -> tuple[str | None, str]:
 
 
 # --- by numbers ---------------------------------------------------------------------------------
+
 
 def test_designated(world, server, agent):
     r = world.recipient()
@@ -171,17 +188,26 @@ def test_no_match_names_the_office_of_the_payer_number(world, server, agent):
 def test_insurance_only(world, server, agent):
     r = world.recipient()
     world.insurance(world.card(r))
-    data, _, results = _numbers(server, world, agent, "ins", INSURER_NO, "5678", card_symbol="12-34",
-                                branch_number="01")
+    data, _, results = _numbers(
+        server, world, agent, "ins", INSURER_NO, "5678", card_symbol="12-34", branch_number="01"
+    )
     assert data["QualificationValidity"] == "1"
     assert [x["InsuredCardClassification"] for x in results] == ["01"]
     assert results[0]["InsuredCardValidDate"]  # clinic software refuses a result without it
 
 
 def _insured(world, db, insurer_number: str, insurer_name: str, card_number: str, **kw) -> dict:
-    d = {"insurer_number": insurer_number, "insurer_name": insurer_name, "insured_card_classification": "01",
-         "card_number": card_number, "name": "保険次郎", "name_kana": "ﾎｹﾝ ｼﾞﾛｳ", "sex": "1", "birthdate": "1948-03-03",
-         "qualification_date": "2013-03-02"}
+    d = {
+        "insurer_number": insurer_number,
+        "insurer_name": insurer_name,
+        "insured_card_classification": "01",
+        "card_number": card_number,
+        "name": "保険次郎",
+        "name_kana": "ﾎｹﾝ ｼﾞﾛｳ",
+        "sex": "1",
+        "birthdate": "1948-03-03",
+        "qualification_date": "2013-03-02",
+    }
     d.update(kw)
     return register_qualification(db, world.principal("admin"), d)
 
@@ -214,18 +240,37 @@ def test_shift_jis_answer_matches_json_with_windows_31j_characters(world, server
 def test_the_search_info_is_echoed_whole_as_sent(world, server, agent):
     r = world.recipient()
     world.ticket(r, on=TODAY)
-    rf.drop(agent.folder.root, "OQSsiquc01", "echo",
-            rf.single_check(CLINIC, PAYER, r["recipient_number"], BIRTH, card_symbol="券", branch_number="00",
-                            limit_consent="1", arbitrary_identifier="カルテ-0042"))
+    rf.drop(
+        agent.folder.root,
+        "OQSsiquc01",
+        "echo",
+        rf.single_check(
+            CLINIC,
+            PAYER,
+            r["recipient_number"],
+            BIRTH,
+            card_symbol="券",
+            branch_number="00",
+            limit_consent="1",
+            arbitrary_identifier="カルテ-0042",
+        ),
+    )
     rf.drop(agent.folder.root, "OQSsiquc01", "echo0", rf.single_check(CLINIC, PAYER, r["recipient_number"], BIRTH))
     info = read_file(wait_answer(agent.folder.root, "OQSsiquc01", "echo").path).find(
-        "MessageBody/QualificationConfirmSearchInfo")
-    assert as_dict(info) == {"InsurerNumber": PAYER, "InsuredCardSymbol": "券",
-                             "InsuredIdentificationNumber": r["recipient_number"], "InsuredBranchNumber": "00",
-                             "Birthdate": BIRTH, "LimitApplicationCertificateRelatedConsFlg": "1",
-                             "ArbitraryIdentifier": "カルテ-0042"}
+        "MessageBody/QualificationConfirmSearchInfo"
+    )
+    assert as_dict(info) == {
+        "InsurerNumber": PAYER,
+        "InsuredCardSymbol": "券",
+        "InsuredIdentificationNumber": r["recipient_number"],
+        "InsuredBranchNumber": "00",
+        "Birthdate": BIRTH,
+        "LimitApplicationCertificateRelatedConsFlg": "1",
+        "ArbitraryIdentifier": "カルテ-0042",
+    }
     info0 = read_file(wait_answer(agent.folder.root, "OQSsiquc01", "echo0").path).find(
-        "MessageBody/QualificationConfirmSearchInfo")
+        "MessageBody/QualificationConfirmSearchInfo"
+    )
     assert info0.findtext("LimitApplicationCertificateRelatedConsFlg") == "0"  # written 0 when not sent
 
 
@@ -234,8 +279,12 @@ def test_error_answer_has_the_whole_header_and_the_echo(world, server, agent):
     res = _json_check(server, world, {"insurer_number": bad, "identification_number": "1010008", "birthdate": BIRTH})
     assert res.status_code == 422
     assert res.json()["error"]["fields"][0]["field"] == "payer_number"
-    rf.drop(agent.folder.root, "OQSsiquc01", "err",
-            rf.single_check(CLINIC, bad, "1010008", BIRTH, arbitrary_identifier="x1", confirmation_date="20240710"))
+    rf.drop(
+        agent.folder.root,
+        "OQSsiquc01",
+        "err",
+        rf.single_check(CLINIC, bad, "1010008", BIRTH, arbitrary_identifier="x1", confirmation_date="20240710"),
+    )
     root = read_file(wait_answer(agent.folder.root, "OQSsiquc01", "err").path)
     head = root.find("MessageHeader")
     assert head.findtext("SegmentOfResult") == "9" and head.findtext("ErrorCode") == "FJ2002"
@@ -248,6 +297,7 @@ def test_error_answer_has_the_whole_header_and_the_echo(world, server, agent):
 
 
 # --- by card (face files) -----------------------------------------------------------------------
+
 
 def _card_check(world, server, folder, card, encoding=UTF8):
     client = RecordingClient(server.url, world.tokens["clinic"], timeout=5)
@@ -283,13 +333,18 @@ def test_combined_insurance_and_lost_assistance(world, server, folder):
 
 # --- bulk ---------------------------------------------------------------------------------------
 
+
 def test_bulk_month_of_many_people_matches_the_json_feed(world, server, make_agent):
     agent = make_agent(zip_threshold=4000)
     for i in range(25):
         world.ticket(world.recipient(name=f"一括{i:02d}"), on=TODAY, issue_number=str(100 + i))
     month = TODAY.strftime("%Y%m")
-    data = httpx.get(f"{server.url}/api/v1/facility/tickets", params={"month": TODAY.strftime("%Y-%m")},
-                     headers=world.auth("clinic"), timeout=10).json()
+    data = httpx.get(
+        f"{server.url}/api/v1/facility/tickets",
+        params={"month": TODAY.strftime("%Y-%m")},
+        headers=world.auth("clinic"),
+        timeout=10,
+    ).json()
     rf.drop(agent.folder.root, "OQSmutic01", "m1", rf.bulk_start(CLINIC, month))
     number = read_file(wait_answer(agent.folder.root, "OQSmutic01", "m1").path).findtext("MessageBody/ReceptionNumber")
     rf.drop(agent.folder.root, "OQSmutic02", "m2", rf.bulk_fetch(CLINIC, number))
@@ -298,7 +353,9 @@ def test_bulk_month_of_many_people_matches_the_json_feed(world, server, make_age
     root = read_file(answer.path)
     units = root.findall("MessageBody/BulkConfirmUnit")
     assert len(units) == 25 == int(root.findtext("MessageHeader/NumberOfProcessingResult"))
-    assert [u.findtext("QualificationValidity") for u in units] == [x["QualificationValidity"] for x in data["ResultList"]]
+    assert [u.findtext("QualificationValidity") for u in units] == [
+        x["QualificationValidity"] for x in data["ResultList"]
+    ]
     results = [as_dict(u.find("ResultOfQualificationConfirmation")) for u in units]
     expected = [wire_only(x, str) for x in data["ResultList"]]
     for got, want in zip(results, expected):

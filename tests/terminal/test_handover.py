@@ -3,6 +3,7 @@ fujo/terminal/agent.py): every request file gets exactly one outcome, whatever t
 with a client re-using names, however many files arrive at once, and wherever the agent crashes.
 
 Nothing here measures time: waits are bounded, and "the agent has looked again" is counted in polls."""
+
 from __future__ import annotations
 
 import hashlib
@@ -50,17 +51,30 @@ def _ledger(agent: Agent) -> list[dict]:
 
 
 def _leftovers(agent: Agent) -> list[str]:
-    return (sorted(p.name for p in agent.folder.req.iterdir()) + sorted(p.name for p in agent.inflight.iterdir())
-            + sorted(p.name for p in agent.folder.res.glob(".tmp-*")))
+    return (
+        sorted(p.name for p in agent.folder.req.iterdir())
+        + sorted(p.name for p in agent.inflight.iterdir())
+        + sorted(p.name for p in agent.folder.res.glob(".tmp-*"))
+    )
 
 
 # --- the race ------------------------------------------------------------------------------------
 
+
 def test_names_reused_at_full_speed_each_request_gets_exactly_one_outcome(world, make_agent, db):
     r = _designated(world)
     agent = make_agent(settle=0.05, poll=0.02)
-    sent, problems = run_race(agent.folder.root, KIND, lambda aid: _request(r, aid), prefix="race", clients=3,
-                              per_client=12, names_per_client=2, timeout=15, idle=_idle(agent.agent))
+    sent, problems = run_race(
+        agent.folder.root,
+        KIND,
+        lambda aid: _request(r, aid),
+        prefix="race",
+        clients=3,
+        per_client=12,
+        names_per_client=2,
+        timeout=15,
+        idle=_idle(agent.agent),
+    )
     assert problems == []
     assert len(sent) == 36 and all(s.outcome for s in sent)
     by_name: dict[str, list] = {}
@@ -104,8 +118,17 @@ def test_a_name_answered_with_a_transient_error_is_answered_again_in_the_race(wo
     t = threading.Thread(target=agent.run, args=(stop,), daemon=True)
     t.start()
     try:
-        sent, problems = run_race(folder, KIND, lambda aid: _request(r, aid), prefix="flaky", clients=3,
-                                  per_client=8, names_per_client=2, timeout=15, idle=_idle(agent))
+        sent, problems = run_race(
+            folder,
+            KIND,
+            lambda aid: _request(r, aid),
+            prefix="flaky",
+            clients=3,
+            per_client=8,
+            names_per_client=2,
+            timeout=15,
+            idle=_idle(agent),
+        )
     finally:
         stop.set()
         t.join(timeout=10)
@@ -116,12 +139,13 @@ def test_a_name_answered_with_a_transient_error_is_answered_again_in_the_race(wo
     for name in {s.name for s in sent}:
         chain = [s.error_code for s in sorted(sent, key=lambda s: s.seq) if s.name == name]
         ok = chain.index("") if "" in chain else len(chain)
-        assert set(chain[:ok]) <= {"FJ9002"} and set(chain[ok + 1:]) <= {"FJ1007"}, (name, chain)
+        assert set(chain[:ok]) <= {"FJ9002"} and set(chain[ok + 1 :]) <= {"FJ1007"}, (name, chain)
     assert len(snapshot(db)["check_log"]) == codes.count("")
     assert _leftovers(agent) == []
 
 
 # --- several at once -----------------------------------------------------------------------------
+
 
 class _Gate(ServerClient):
     """A real client whose checks first wait for ``parties`` checks to be under way at once."""
@@ -151,7 +175,8 @@ def test_files_dropped_together_are_answered_concurrently(world, server, folder,
         t.join(timeout=10)
         client.close()
     assert [(a.get("MessageHeader/ErrorCode"), a.get("MessageBody/QualificationValidity")) for a in answers] == [
-        (None, "1")] * 4
+        (None, "1")
+    ] * 4
 
 
 class _Held(ServerClient):
@@ -199,6 +224,7 @@ def test_a_name_rewritten_while_its_request_is_being_answered_waits_its_turn(wor
 
 # --- crashes -------------------------------------------------------------------------------------
 
+
 def _bare_agent(server, world, folder, state, **kw) -> Agent:
     """An agent without its loop thread: the test calls its steps (no pool: poll_once answers inline)."""
     client = ServerClient(server.url, world.tokens["clinic"], timeout=5)
@@ -212,19 +238,24 @@ def _crash_at(monkeypatch, agent: Agent, step: str, seen: dict):
         if step == "_publish":
             seen["staged"] = a[0].read_bytes()
         raise Crash(step)
+
     monkeypatch.setattr(agent, step, crash)
     return real
 
 
-@pytest.mark.parametrize("step,asked,client_took_answer", [
-    ("_dispatch", 1, False),   # taken into flight, nothing else done
-    ("_commit", 2, False),     # answer staged, not committed: redone (the server is asked again)
-    ("_publish", 1, False),    # committed, not published: the staged answer is published as it was
-    ("_release", 1, False),    # published, in-flight copy left: only released
-    ("_release", 1, True),     # … and the client took the answer before the restart: no second answer
-])
-def test_a_crash_at_any_step_leaves_exactly_one_answer(world, server, folder, tmp_path, db, monkeypatch, step, asked,
-                                                       client_took_answer):
+@pytest.mark.parametrize(
+    "step,asked,client_took_answer",
+    [
+        ("_dispatch", 1, False),  # taken into flight, nothing else done
+        ("_commit", 2, False),  # answer staged, not committed: redone (the server is asked again)
+        ("_publish", 1, False),  # committed, not published: the staged answer is published as it was
+        ("_release", 1, False),  # published, in-flight copy left: only released
+        ("_release", 1, True),  # … and the client took the answer before the restart: no second answer
+    ],
+)
+def test_a_crash_at_any_step_leaves_exactly_one_answer(
+    world, server, folder, tmp_path, db, monkeypatch, step, asked, client_took_answer
+):
     r = _designated(world)
     state = tmp_path / "state"
     first = _bare_agent(server, world, folder, state)
@@ -270,7 +301,7 @@ def test_a_crash_after_a_duplicate_was_refused_does_not_refuse_it_twice(world, s
     first.poll_once()
     first.poll_once()
     rf.wait_answer(folder, KIND, "d").path.unlink()  # the client took the answer
-    rf.drop(folder, KIND, "d", _request(r, "d2"))    # and re-uses the name
+    rf.drop(folder, KIND, "d", _request(r, "d2"))  # and re-uses the name
     monkeypatch.setattr(first, "_release", lambda *a: (_ for _ in ()).throw(Crash("_release")))
     first.poll_once()
     with pytest.raises(Crash):
@@ -288,8 +319,9 @@ def test_a_crash_after_a_duplicate_was_refused_does_not_refuse_it_twice(world, s
     assert list((folder / "res").iterdir()) == [] and _leftovers(second) == []
 
 
-def test_a_crash_while_committing_leaves_a_torn_ledger_line_and_the_request_is_redone(world, server, folder, tmp_path,
-                                                                                     monkeypatch):
+def test_a_crash_while_committing_leaves_a_torn_ledger_line_and_the_request_is_redone(
+    world, server, folder, tmp_path, monkeypatch
+):
     r = _designated(world)
     state = tmp_path / "state"
     first = _bare_agent(server, world, folder, state)
@@ -298,6 +330,7 @@ def test_a_crash_while_committing_leaves_a_torn_ledger_line_and_the_request_is_r
         with open(first.ledger.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(entry.__dict__)[:40])  # half a line reached the disk
         raise Crash("_commit")
+
     monkeypatch.setattr(first, "_commit", torn)
     rf.drop(folder, KIND, "t", _request(r, "t"))
     first.poll_once()
@@ -314,8 +347,9 @@ def test_a_crash_while_committing_leaves_a_torn_ledger_line_and_the_request_is_r
     assert [e["outcome"] for e in _ledger(second)] == ["ok"] and _leftovers(second) == []
 
 
-def test_a_request_left_in_flight_is_answered_before_a_new_one_under_its_name(world, server, folder, tmp_path,
-                                                                            monkeypatch):
+def test_a_request_left_in_flight_is_answered_before_a_new_one_under_its_name(
+    world, server, folder, tmp_path, monkeypatch
+):
     r = _designated(world)
     state = tmp_path / "state"
     first = _bare_agent(server, world, folder, state)
@@ -350,6 +384,7 @@ def test_an_unexpected_failure_keeps_the_request_in_flight_and_it_is_answered_la
             failures.append(taken.name)
             raise OSError(28, "No space left on device")
         return real(taken, payload)
+
     monkeypatch.setattr(agent.agent, "_stage", full_disk)
     monkeypatch.setattr("fujo.terminal.agent.RETRY_AFTER", 0.05)
     rf.drop(agent.folder.root, KIND, "full", _request(r, "full"))
@@ -379,6 +414,7 @@ def test_a_failure_after_the_commit_is_finished_later_not_answered_again(world, 
             failures.append(answer)
             raise PermissionError(13, "in use")
         return real(staged, answer)
+
     monkeypatch.setattr(agent.agent, "_publish", refused_once)
     monkeypatch.setattr("fujo.terminal.agent.RETRY_AFTER", 0.05)
     rf.drop(agent.folder.root, KIND, "late", _request(r, "late"))

@@ -1,4 +1,5 @@
 """Every message type through a real folder, a real agent thread and a real HTTP server."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -19,8 +20,12 @@ BIRTH = "19900115"  # the factories' 生保一郎
 def test_single_check_of_a_designated_ticket_returns_the_ticket(world, agent):
     r = world.recipient()
     world.ticket(r, on=TODAY)
-    rf.drop(agent.folder.root, "OQSsiquc01", "0001",
-            rf.single_check(CLINIC, PAYER, r["recipient_number"], birthdate="19900115", arbitrary_id="abc"))
+    rf.drop(
+        agent.folder.root,
+        "OQSsiquc01",
+        "0001",
+        rf.single_check(CLINIC, PAYER, r["recipient_number"], birthdate="19900115", arbitrary_id="abc"),
+    )
     a = wait_answer(agent.folder.root, "OQSsiquc01", "0001")
     assert a.path.name == "OQSsiquc01res_0001.xml"
     assert a.get("MessageHeader/SegmentOfResult") == "1"
@@ -57,8 +62,16 @@ def test_undesignated_facility_gets_validity_6_without_numbers_tickets_address_o
     [res] = a.all(".//ResultOfQualificationConfirmation")
     assert res.findtext("Name") == "生保一郎" and res.findtext("Birthdate") == BIRTH
     assert res.findtext("InsurerName") == "○○市福祉事務所"
-    for hidden in ("InsurerNumber", "InsuredIdentificationNumber", "PublicExpenseResultList", "Address", "PostNumber",
-                   "QualificationDate", "DisqualificationDate", "ReasonOfLoss"):
+    for hidden in (
+        "InsurerNumber",
+        "InsuredIdentificationNumber",
+        "PublicExpenseResultList",
+        "Address",
+        "PostNumber",
+        "QualificationDate",
+        "DisqualificationDate",
+        "ReasonOfLoss",
+    ):
         assert res.find(hidden) is None, hidden
     assert b"unregistered" not in a.raw and b"not_designated" not in a.raw  # the server's Reason never reaches the file
 
@@ -72,8 +85,14 @@ def test_lost_qualification_keeps_its_end_date_but_not_the_address(world, agent)
     assert res.findtext("DisqualificationDate") == (TODAY - dt.timedelta(days=3)).strftime("%Y%m%d")
     assert res.findtext("QualificationDate") == "20200401"
     # 停止/廃止 is not the insurance ReasonOfLoss table: not written for A1 (the JSON has DisqualificationKind)
-    for hidden in ("InsurerNumber", "InsuredIdentificationNumber", "PublicExpenseResultList", "Address", "PostNumber",
-                   "ReasonOfLoss"):
+    for hidden in (
+        "InsurerNumber",
+        "InsuredIdentificationNumber",
+        "PublicExpenseResultList",
+        "Address",
+        "PostNumber",
+        "ReasonOfLoss",
+    ):
         assert res.find(hidden) is None, hidden
 
 
@@ -96,8 +115,12 @@ def test_a_check_without_a_birth_date_is_refused_naming_birthdate(world, agent, 
 def test_shift_jis_request_gets_a_shift_jis_answer(world, agent):
     r = world.recipient(name="髙橋①子")
     world.ticket(r, on=TODAY)
-    rf.drop(agent.folder.root, "OQSsiquc01", "sj", rf.single_check(CLINIC, PAYER, r["recipient_number"], BIRTH,
-                                                                   encoding=SJIS))
+    rf.drop(
+        agent.folder.root,
+        "OQSsiquc01",
+        "sj",
+        rf.single_check(CLINIC, PAYER, r["recipient_number"], BIRTH, encoding=SJIS),
+    )
     a = wait_answer(agent.folder.root, "OQSsiquc01", "sj")
     assert a.raw.startswith(b'<?xml version="1.0" encoding="Shift_JIS" standalone="no"?>')
     assert a.get("MessageHeader/CharacterCodeIdentifier") == "1"
@@ -111,8 +134,12 @@ def test_shift_jis_request_gets_a_shift_jis_answer(world, agent):
 def test_a_name_outside_windows_31j_gets_the_documented_fallback(world, agent):
     r = world.recipient(name="𠮷野㈱🙂")
     world.ticket(r, on=TODAY)
-    rf.drop(agent.folder.root, "OQSsiquc01", "sjx", rf.single_check(CLINIC, PAYER, r["recipient_number"], BIRTH,
-                                                                    encoding=SJIS))
+    rf.drop(
+        agent.folder.root,
+        "OQSsiquc01",
+        "sjx",
+        rf.single_check(CLINIC, PAYER, r["recipient_number"], BIRTH, encoding=SJIS),
+    )
     a = wait_answer(agent.folder.root, "OQSsiquc01", "sjx")
     assert b"&#" not in a.raw
     assert a.all(".//Name")[0].text == "吉野㈱〓"  # 𠮷 → 吉 (its common form), others → 〓 (docs/TERMINAL.md)
@@ -122,8 +149,12 @@ def test_insurance_check_by_numbers_pads_nothing_for_8_digit_insurers(world, age
     r = world.recipient()
     card = world.card(r)
     world.insurance(card)
-    rf.drop(agent.folder.root, "OQSsiquc01", "ins",
-            rf.single_check(CLINIC, INSURER_NO, "5678", BIRTH, card_symbol="12-34", branch_number="01"))
+    rf.drop(
+        agent.folder.root,
+        "OQSsiquc01",
+        "ins",
+        rf.single_check(CLINIC, INSURER_NO, "5678", BIRTH, card_symbol="12-34", branch_number="01"),
+    )
     a = wait_answer(agent.folder.root, "OQSsiquc01", "ins")
     res = a.all(".//ResultOfQualificationConfirmation")
     assert [x.findtext("InsuredCardClassification") for x in res] == ["01"]
@@ -133,7 +164,7 @@ def test_insurance_check_by_numbers_pads_nothing_for_8_digit_insurers(world, age
 
 
 def test_insurance_numbers_shared_by_a_family_without_the_branch_number_answer_5_and_reveal_no_one(world, agent):
-    world.insurance()                                                       # 枝番 01, born 1990-01-15
+    world.insurance()  # 枝番 01, born 1990-01-15
     world.insurance(branch_number="02", name="生保花子", name_kana="ｾｲﾎ ﾊﾅｺ", sex="2")  # same number and birth date
     root = agent.folder.root
     rf.drop(root, "OQSsiquc01", "fam", rf.single_check(CLINIC, INSURER_NO, "5678", BIRTH, card_symbol="12-34"))
@@ -142,8 +173,12 @@ def test_insurance_numbers_shared_by_a_family_without_the_branch_number_answer_5
     assert a.get("MessageBody/QualificationValidity") == "5"
     assert a.root.find(".//ResultList") is None
     assert "生保" not in a.raw.decode("utf-8")
-    rf.drop(root, "OQSsiquc01", "fam2", rf.single_check(CLINIC, INSURER_NO, "5678", BIRTH, card_symbol="12-34",
-                                                        branch_number="02"))
+    rf.drop(
+        root,
+        "OQSsiquc01",
+        "fam2",
+        rf.single_check(CLINIC, INSURER_NO, "5678", BIRTH, card_symbol="12-34", branch_number="02"),
+    )
     a = wait_answer(root, "OQSsiquc01", "fam2")
     assert a.get("MessageBody/QualificationValidity") == "1"
     assert [x.text for x in a.all(".//ResultOfQualificationConfirmation/Name")] == ["生保花子"]
@@ -154,8 +189,13 @@ def test_card_check_writes_a_face_file_with_the_chosen_consent(world, agent):
     world.ticket(r, on=TODAY)
     card = world.card(r)
     world.insurance(card)
-    path = card_check_to_face(agent.agent.client, agent.folder.root, card["path"], card["pin"],
-                              {"PharmacistsInfo": True, "SpecificHealthCheckupsInfo": True})
+    path = card_check_to_face(
+        agent.agent.client,
+        agent.folder.root,
+        card["path"],
+        card["pin"],
+        {"PharmacistsInfo": True, "SpecificHealthCheckupsInfo": True},
+    )
     assert path.parent == agent.folder.face and path.name.startswith("OQSsiquc01res_face_")
     a = read_answer(path)
     assert a.get("MessageHeader/ReferenceClassification") == "1"
@@ -227,7 +267,7 @@ def test_reference_number_registration_shows_up_in_later_checks(world, agent):
 
 def test_reference_number_for_insurance_shared_by_a_family_needs_the_branch_number(world, agent):
     r = world.recipient()
-    world.insurance(world.card(r))                                          # 枝番 01: the card holder
+    world.insurance(world.card(r))  # 枝番 01: the card holder
     world.insurance(branch_number="02", name="生保花子", name_kana="ｾｲﾎ ﾊﾅｺ", sex="2")  # same number and birth date
     root = agent.folder.root
     rf.drop(root, "OQSsiimm01", "fam", rf.reference(CLINIC, "P7", INSURER_NO, "5678", BIRTH))

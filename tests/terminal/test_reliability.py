@@ -1,4 +1,5 @@
 """Server unreachable → an answer saying so; retries and restarts never produce a second answer."""
+
 from __future__ import annotations
 
 from fujo.core.dates import today_jst
@@ -73,8 +74,12 @@ def test_reusing_an_answered_file_name_is_refused_as_a_duplicate(world, agent, d
 def test_state_holds_no_personal_data(world, agent):
     r = world.recipient()
     world.ticket(r, on=TODAY)
-    rf.drop(agent.folder.root, "OQSsiquc01", "p", rf.single_check(CLINIC, PAYER, r["recipient_number"],
-                                                                  birthdate="19900115"))
+    rf.drop(
+        agent.folder.root,
+        "OQSsiquc01",
+        "p",
+        rf.single_check(CLINIC, PAYER, r["recipient_number"], birthdate="19900115"),
+    )
     wait_answer(agent.folder.root, "OQSsiquc01", "p")
     for f in agent.agent.state_dir.iterdir():
         text = f.read_text("utf-8")

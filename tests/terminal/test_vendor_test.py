@@ -1,5 +1,6 @@
 """The acceptance-test kit: passes against this project's agent, fails against a broken one, and
 the CLI commands work end to end."""
+
 from __future__ import annotations
 
 import threading
@@ -52,8 +53,16 @@ def test_the_kit_reports_failures_of_a_broken_integration(world, server, tmp_pat
         stop.set()
         t.join()
     failed = {r.key for r in results if not r.passed}
-    assert {"designated", "not_designated", "late_ticket", "lost", "no_birthdate", "reference_number",
-            "setting_off", "malformed"} <= failed
+    assert {
+        "designated",
+        "not_designated",
+        "late_ticket",
+        "lost",
+        "no_birthdate",
+        "reference_number",
+        "setting_off",
+        "malformed",
+    } <= failed
     report = etree.fromstring(junit_xml(results))
     suite = report.find("testsuite")
     assert suite.get("tests") == str(len(CASES)) and int(suite.get("failures")) == len(failed)
@@ -80,15 +89,46 @@ def test_cli_run_once_answers_and_card_writes_a_face_file(world, server, tmp_pat
     assert res.exit_code == 0, res.output
     assert rf.read_answer(folder / "res" / "OQSsiquc01res_cli1.xml").get("MessageBody/QualificationValidity") == "1"
 
-    res = CliRunner().invoke(cli, ["terminal", "card", "--dir", str(folder), "--server", server.url, "--card-file",
-                                   str(card["path"]), "--pin", card["pin"], "--consent", "medication,surgery",
-                                   "--encoding", "shift_jis"], env=env)
+    res = CliRunner().invoke(
+        cli,
+        [
+            "terminal",
+            "card",
+            "--dir",
+            str(folder),
+            "--server",
+            server.url,
+            "--card-file",
+            str(card["path"]),
+            "--pin",
+            card["pin"],
+            "--consent",
+            "medication,surgery",
+            "--encoding",
+            "shift_jis",
+        ],
+        env=env,
+    )
     assert res.exit_code == 0, res.output
     face = rf.read_answer(wait_for(lambda: rf.face_files(folder) and rf.face_files(folder)[0]))
     assert face.get("MessageHeader/CharacterCodeIdentifier") == "1"
     assert face.all(".//OperationInfoConsFlg")[0].text == "1"
 
-    res = CliRunner().invoke(cli, ["terminal", "card", "--dir", str(folder), "--server", server.url, "--card-file",
-                                   str(card["path"]), "--pin", "9999"], env=env)
+    res = CliRunner().invoke(
+        cli,
+        [
+            "terminal",
+            "card",
+            "--dir",
+            str(folder),
+            "--server",
+            server.url,
+            "--card-file",
+            str(card["path"]),
+            "--pin",
+            "9999",
+        ],
+        env=env,
+    )
     assert res.exit_code == 2 and "暗証番号" in res.output
     assert len(rf.face_files(folder)) == 1

@@ -1,6 +1,7 @@
 """Browser tests: a real uvicorn server on a free 127.0.0.1 port (in a thread) serving the app of
 the parametrised ``db`` fixture (so every browser test runs on SQLite and on PostgreSQL), driven by
 Debian's Chromium through Playwright."""
+
 from __future__ import annotations
 
 import os
@@ -17,12 +18,19 @@ import uvicorn
 CHROMIUM = "/usr/bin/chromium"
 # The README's screenshots are refreshed only when asked (FUJO_UPDATE_SCREENSHOTS=1); otherwise the
 # tests still take them, into a temporary folder, so that `make test` leaves the work tree clean.
-SCREENSHOTS = (Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-               if os.environ.get("FUJO_UPDATE_SCREENSHOTS") == "1"
-               else Path(tempfile.mkdtemp(prefix="fujo-screenshots-")))
+SCREENSHOTS = (
+    Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    if os.environ.get("FUJO_UPDATE_SCREENSHOTS") == "1"
+    else Path(tempfile.mkdtemp(prefix="fujo-screenshots-"))
+)
 
-PASSWORDS = {"clinic": "clinic-pass-123", "other": "other-pass-123", "pharmacy": "pharm-pass-123",
-             "office": "office-pass-123", "admin": "admin-pass-123"}
+PASSWORDS = {
+    "clinic": "clinic-pass-123",
+    "other": "other-pass-123",
+    "pharmacy": "pharm-pass-123",
+    "office": "office-pass-123",
+    "admin": "admin-pass-123",
+}
 
 
 @pytest.fixture
@@ -30,6 +38,7 @@ def users(world):
     """One web user per organisation of the test world: login = world key, each its organisation's
     管理者 (role tests add users of the other roles: see tests/web/test_roles.py)."""
     from fujo.web.accounts import create_user
+
     for key, pw in PASSWORDS.items():
         create_user(world.db, world.orgs[key]["id"], key, pw, f"{key}担当", role="manager")
     return {k: (world.orgs[k]["code"], k, pw) for k, pw in PASSWORDS.items()}
@@ -57,6 +66,7 @@ def live(app):
 @pytest.fixture(scope="session")
 def browser():
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield b

@@ -1,5 +1,6 @@
 """Front desk in a real browser: the seed's result screens (通常パターン, 未委託のパターン), an
 invalid check, number validation as typed, a card check, bulk retrieval and the facility setting."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -39,11 +40,27 @@ def test_designated_check_by_numbers_shows_the_seeds_normal_screen(world, users,
     _check_numbers(page, live, PAYER, r["recipient_number"])
     expect(page.locator(".headline").first).to_have_text("○：この資格は有効です。")
     items = _items(page)
-    assert list(items) == ["照会番号", "公費負担者番号", "福祉事務所名", "受給者番号", "氏名", "性別", "生年月日",
-                           "医療券/調剤券別", "診療年月", "指定医療機関名", "単独/併用別", "有効開始年月日",
-                           "有効終了年月日", "傷病名1", "傷病名2", "傷病名3"]
+    assert list(items) == [
+        "照会番号",
+        "公費負担者番号",
+        "福祉事務所名",
+        "受給者番号",
+        "氏名",
+        "性別",
+        "生年月日",
+        "医療券/調剤券別",
+        "診療年月",
+        "指定医療機関名",
+        "単独/併用別",
+        "有効開始年月日",
+        "有効終了年月日",
+        "傷病名1",
+        "傷病名2",
+        "傷病名3",
+    ]
     today = dt.date.today()
     from fujo.core.era import wareki_date, wareki_month
+
     assert items["公費負担者番号"] == PAYER and items["受給者番号"] == r["recipient_number"]
     assert items["福祉事務所名"] == "○○市福祉事務所" and items["氏名"] == "生保一郎" and items["性別"] == "男"
     assert items["生年月日"] == "平成2年1月15日"
@@ -67,24 +84,41 @@ def test_not_designated_card_check_withholds_numbers_and_says_to_call(world, use
     page.get_by_role("button", name="資格確認").click()
     expect(page.locator(".headline").first).to_have_text("○：この資格は有効です。（医療券/調剤券情報が未登録です。）")
     items = _items(page)
-    for label in ("公費負担者番号", "受給者番号", "医療券/調剤券別", "診療年月", "指定医療機関名", "単独/併用別",
-                  "有効開始年月日", "有効終了年月日", "傷病名1", "傷病名2", "傷病名3"):
+    for label in (
+        "公費負担者番号",
+        "受給者番号",
+        "医療券/調剤券別",
+        "診療年月",
+        "指定医療機関名",
+        "単独/併用別",
+        "有効開始年月日",
+        "有効終了年月日",
+        "傷病名1",
+        "傷病名2",
+        "傷病名3",
+    ):
         assert items[label] == "-", label
     assert items["氏名"] == "生保一郎" and items["福祉事務所名"] == "○○市福祉事務所"
     assert items["生年月日"] == "平成2年1月15日"
-    expect(page.get_by_text("未委託の状態での診療報酬請求を防止するために公費負担者番号・受給者番号を連携しません。")).to_be_visible()
-    expect(page.locator(".advice")).to_have_text("○○市福祉事務所（電話 03-0000-0000）に医療扶助の利用可否を電話等で確認してください。")
+    expect(
+        page.get_by_text("未委託の状態での診療報酬請求を防止するために公費負担者番号・受給者番号を連携しません。")
+    ).to_be_visible()
+    expect(page.locator(".advice")).to_have_text(
+        "○○市福祉事務所（電話 03-0000-0000）に医療扶助の利用可否を電話等で確認してください。"
+    )
     # the same words whether another facility holds the ticket or none is registered yet
     expect(page.locator(".reason")).to_have_text(
-        "この医療機関・薬局を委託先とする今月の医療券/調剤券は登録されていません（未委託または未登録）。")
+        "この医療機関・薬局を委託先とする今月の医療券/調剤券は登録されていません（未委託または未登録）。"
+    )
     expect(page.get_by_text("委託先ではありません")).to_have_count(0)
     expect(page.locator(".consent")).to_contain_text("薬剤情報 あり")
     page.screenshot(path=str(SCREENSHOTS / "front-desk-not-designated.png"), full_page=True)
 
 
 def test_invalid_check_names_the_welfare_office_to_call(world, users, live, page):
-    r = world.recipient(disqualification_date=(dt.date.today() - dt.timedelta(days=5)).isoformat(),
-                        disqualification_kind="2")
+    r = world.recipient(
+        disqualification_date=(dt.date.today() - dt.timedelta(days=5)).isoformat(), disqualification_kind="2"
+    )
     sign_in(page, live, users["clinic"])
     _check_numbers(page, live, PAYER, r["recipient_number"])
     expect(page.locator(".headline").first).to_have_text("×：この資格は無効です。")
@@ -98,7 +132,8 @@ def test_not_yet_registered_check_by_numbers_gives_the_same_reason_as_not_design
     _check_numbers(page, live, PAYER, r["recipient_number"])
     expect(page.locator(".headline").first).to_have_text("○：この資格は有効です。（医療券/調剤券情報が未登録です。）")
     expect(page.locator(".reason")).to_have_text(
-        "この医療機関・薬局を委託先とする今月の医療券/調剤券は登録されていません（未委託または未登録）。")
+        "この医療機関・薬局を委託先とする今月の医療券/調剤券は登録されていません（未委託または未登録）。"
+    )
     items = _items(page)
     assert items["公費負担者番号"] == "-" and items["受給者番号"] == "-" and items["氏名"] == "生保一郎"
     expect(page.get_by_text("東京都○○市1-2-3")).to_have_count(0)  # no address on a masked answer
@@ -106,6 +141,7 @@ def test_not_yet_registered_check_by_numbers_gives_the_same_reason_as_not_design
 
 def test_check_by_numbers_without_a_birth_date_is_refused_next_to_the_field(world, users, live, page, db):
     from tests.helpers import snapshot
+
     r = world.recipient()
     world.ticket(r, on=dt.date.today(), facility=CLINIC)
     sign_in(page, live, users["clinic"])
@@ -113,7 +149,7 @@ def test_check_by_numbers_without_a_birth_date_is_refused_next_to_the_field(worl
     _check_numbers(page, live, PAYER, r["recipient_number"], birthdate=None)
     expect(page.locator("#f-birthdate-error")).to_have_text("生年月日を入力してください。")
     expect(page.locator("#error-summary")).to_contain_text("生年月日")
-    expect(page.get_by_label("公費負担者番号")).to_have_value(PAYER)      # what was typed is kept
+    expect(page.get_by_label("公費負担者番号")).to_have_value(PAYER)  # what was typed is kept
     expect(page.get_by_label("受給者番号")).to_have_value(r["recipient_number"])
     expect(page.get_by_text("生保一郎")).to_have_count(0)
     assert snapshot(db) == before  # no check was made (nor logged)
@@ -125,6 +161,7 @@ def test_check_by_numbers_without_a_birth_date_is_refused_next_to_the_field(worl
 
 def test_unknown_numbers_give_no_qualification_and_the_office_of_the_payer(world, users, live, page):
     from fujo.core.numbers import with_check_digit
+
     sign_in(page, live, users["clinic"])
     _check_numbers(page, live, PAYER, with_check_digit("999999"))
     expect(page.locator(".headline").first).to_have_text("×：該当する資格がありません。")
@@ -211,6 +248,7 @@ def test_reference_number_then_shown_on_the_result(world, users, live, page):
 
 def test_reference_number_needs_the_birth_date_and_a_qualification_linked_to_a_card(world, users, live, page, db):
     from tests.helpers import snapshot
+
     r = world.recipient()
     world.ticket(r, on=dt.date.today(), facility=CLINIC)
     sign_in(page, live, users["clinic"])

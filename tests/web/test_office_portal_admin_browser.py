@@ -1,4 +1,5 @@
 """Welfare office, recipient portal and operator screens in a real browser."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -52,8 +53,18 @@ def test_ticket_registration_shows_the_error_next_to_the_field_then_succeeds(wor
 
 
 def _tickets_csv(rows: list[dict]) -> str:
-    cols = ["payer_number", "recipient_number", "ticket_type", "treatment_month", "valid_from", "valid_to",
-            "designated_facility_code", "designated_facility_name", "treatment_type", "single_or_combined"]
+    cols = [
+        "payer_number",
+        "recipient_number",
+        "ticket_type",
+        "treatment_month",
+        "valid_from",
+        "valid_to",
+        "designated_facility_code",
+        "designated_facility_name",
+        "treatment_type",
+        "single_or_combined",
+    ]
     lines = [",".join(cols)] + [",".join(str(r.get(c, "")) for c in cols) for r in rows]
     return "\n".join(lines) + "\n"
 
@@ -83,6 +94,7 @@ def test_csv_import_reports_errors_per_row_then_imports_with_progress(world, use
     page.get_by_role("button", name="取り込む").click()
     expect(page.locator("#import-result")).to_have_text("2件を登録しました（2行）。")
     from fujo.registry.service import get_recipient
+
     assert len(get_recipient(world.db, world.principal("office"), PAYER, a["recipient_number"])["tickets"]) == 1
 
 
@@ -91,10 +103,16 @@ def test_recipient_sees_own_qualification_tickets_and_access_log(world, users, l
     world.ticket(r, on=dt.date.today(), facility=CLINIC)
     card = world.card(r)
     from fujo.eligibility.service import check_by_card
+
     clinic = world.principal("clinic")
     proof = card_proof(world.db, clinic, card, {"PharmacistsInfo": True})
-    check_by_card(world.db, world.ca, clinic, **{k: proof[k] for k in ("challenge", "certificate", "signature")},
-                  consent=proof["consent"])
+    check_by_card(
+        world.db,
+        world.ca,
+        clinic,
+        **{k: proof[k] for k in ("challenge", "certificate", "signature")},
+        consent=proof["consent"],
+    )
     # a wrong PIN is refused next to the field
     page.goto(f"{live}/portal/login")
     page.get_by_label("カードファイル").set_input_files(str(card["path"]))
@@ -119,6 +137,7 @@ def test_recipient_sees_own_qualification_tickets_and_access_log(world, users, l
 
 def test_admin_dashboard_chart_orgs_and_card_revocation(world, users, live, page):
     from fujo.eligibility.service import check_by_numbers
+
     r = world.recipient()
     world.ticket(r, on=dt.date.today(), facility=CLINIC)
     check_by_numbers(world.db, world.principal("clinic"), PAYER, r["recipient_number"], "1990-01-15")

@@ -1,5 +1,6 @@
 """The facility registry on the screens: the administrator registers facilities (form and CSV), the
 ticket form looks the name up as the clerk types the code."""
+
 from __future__ import annotations
 
 from fujo.core.numbers import with_check_digit
@@ -25,8 +26,9 @@ def test_admin_registers_facilities_by_form_and_by_csv(client, users, world, db)
     station = with_check_digit("136123456")
     csv = f"code,name,prefecture,address,phone\r\n{station},☆☆訪問看護ステーション,13,,\r\n{DENTAL},重複,,,\r\n"
     before = snapshot(db)
-    res = client.post("/admin/facilities/import", data={"csrf_token": tok},
-                      files={"file": ("f.csv", csv.encode(), "text/csv")})
+    res = client.post(
+        "/admin/facilities/import", data={"csrf_token": tok}, files={"file": ("f.csv", csv.encode(), "text/csv")}
+    )
     assert res.status_code == 422 and "既に登録されています" in res.text and snapshot(db) == before
     csv = f"code,name,prefecture,address,phone\r\n{station},☆☆訪問看護ステーション,13,,\r\n"
     res = client.post("/admin/facilities/import", data={"csrf_token": tok}, files={"file": ("f.csv", csv.encode())})
@@ -51,13 +53,19 @@ def test_the_bulk_screen_and_csv_show_the_status_and_withhold_the_unbillable(cli
     import io
 
     from fujo.registry.service import update_recipient
+
     today = dt.date.today()
     ok, gone = world.recipient(name="有効一郎"), world.recipient(name="廃止二郎")
     world.ticket(ok, on=today)
     world.ticket(gone, on=today)
     first = today.replace(day=1)
-    update_recipient(world.db, world.principal("office"), PAYER, gone["recipient_number"],
-                     {"disqualification_date": first.isoformat(), "disqualification_kind": "2"})
+    update_recipient(
+        world.db,
+        world.principal("office"),
+        PAYER,
+        gone["recipient_number"],
+        {"disqualification_date": first.isoformat(), "disqualification_kind": "2"},
+    )
     _login(client, users["clinic"])
     page = client.get("/desk/tickets").text
     assert "資格の状態（当月）" in page and "請求できません" in page

@@ -1,5 +1,6 @@
 """The screens over plain HTTP (TestClient): sessions, CSRF on every POST, headers, roles,
 expiry, the late-ticket view and the dashboard query. Runs on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -17,8 +18,9 @@ from tests.web.conftest import csrf_of
 def _login(client, creds):
     code, login, pw = creds
     tok = csrf_of(client.get("/login").text)
-    return client.post("/login", data={"csrf_token": tok, "org_code": code, "login": login, "password": pw},
-                       follow_redirects=False)
+    return client.post(
+        "/login", data={"csrf_token": tok, "org_code": code, "login": login, "password": pw}, follow_redirects=False
+    )
 
 
 def test_session_cookie_flags_and_security_headers(client, users):
@@ -37,14 +39,26 @@ def test_session_cookie_flags_and_security_headers(client, users):
 
 def test_secure_cookie_over_https(app, users):
     from fastapi.testclient import TestClient
+
     with TestClient(app, base_url="https://testserver") as c:
         r = _login(c, users["clinic"])
         assert "Secure" in r.headers["set-cookie"]
 
 
-POSTS = ["/login", "/logout", "/desk/check/numbers", "/desk/check/card", "/desk/settings", "/desk/reference",
-         "/office/recipients", "/office/import", "/office/import/jobs", "/admin/orgs", "/admin/cards/revoke",
-         "/portal/login"]
+POSTS = [
+    "/login",
+    "/logout",
+    "/desk/check/numbers",
+    "/desk/check/card",
+    "/desk/settings",
+    "/desk/reference",
+    "/office/recipients",
+    "/office/import",
+    "/office/import/jobs",
+    "/admin/orgs",
+    "/admin/cards/revoke",
+    "/portal/login",
+]
 
 
 @pytest.mark.parametrize("path", POSTS)
@@ -111,6 +125,7 @@ def test_logout_and_expiry_end_the_session(client, users, db):
 
 def test_a_stolen_old_cookie_stops_working_after_logout(app, users):
     from fastapi.testclient import TestClient
+
     with TestClient(app) as a:
         _login(a, users["clinic"])
         cookie = a.cookies.get("fujo_session")
@@ -133,8 +148,15 @@ def test_personal_data_is_not_logged(client, users, world, caplog):
     caplog.set_level(logging.DEBUG)
     _login(client, users["clinic"])
     tok = csrf_of(client.get("/desk/numbers").text)
-    res = client.post("/desk/check/numbers", data={"csrf_token": tok, "payer_number": PAYER,
-                                                   "recipient_number": r["recipient_number"], "birthdate": "1990-01-15"})
+    res = client.post(
+        "/desk/check/numbers",
+        data={
+            "csrf_token": tok,
+            "payer_number": PAYER,
+            "recipient_number": r["recipient_number"],
+            "birthdate": "1990-01-15",
+        },
+    )
     assert "秘密太郎" in res.text
     _login(client, (users["clinic"][0], "clinic", "bad-password-x"))
     text = caplog.text
@@ -144,8 +166,11 @@ def test_personal_data_is_not_logged(client, users, world, caplog):
 def test_late_registered_ticket_is_listed_for_the_office(client, users, world):
     r = world.recipient(name="事後登録")
     from fujo.eligibility.service import check_by_numbers
-    check_by_numbers(world.db, world.principal("clinic"), PAYER, r["recipient_number"], "1990-01-15")  # 未登録 at the visit
-    world.ticket(r, on=dt.date.today(), facility=CLINIC)                                # registered afterwards
+
+    check_by_numbers(
+        world.db, world.principal("clinic"), PAYER, r["recipient_number"], "1990-01-15"
+    )  # 未登録 at the visit
+    world.ticket(r, on=dt.date.today(), facility=CLINIC)  # registered afterwards
     _login(client, users["office"])
     page = client.get("/office/late")
     assert page.status_code == 200
@@ -156,12 +181,13 @@ def test_late_registered_ticket_is_listed_for_the_office(client, users, world):
 def test_dashboard_counts_per_hour_and_outcome(db, world):
     from fujo.audit.dashboard import checks_for_day
     from fujo.audit.service import record_check
+
     p = world.principal("clinic")
     day = dt.date(2024, 7, 10)
     for hour, outcome in [(9, "1"), (9, "6"), (9, "1"), (14, "2")]:
         record_check(db, p, "numbers", outcome, at=dt.datetime(2024, 7, 10, hour, 5, tzinfo=JST))
-    record_check(db, p, "bulk", "-", at=dt.datetime(2024, 7, 10, 9, 0, tzinfo=JST))      # not a check
-    record_check(db, p, "card", "1", at=dt.datetime(2024, 7, 11, 0, 0, tzinfo=JST))      # next day
+    record_check(db, p, "bulk", "-", at=dt.datetime(2024, 7, 10, 9, 0, tzinfo=JST))  # not a check
+    record_check(db, p, "card", "1", at=dt.datetime(2024, 7, 11, 0, 0, tzinfo=JST))  # next day
     stats = checks_for_day(db, day)
     assert stats["total"] == 4
     assert stats["by_outcome"] == {"1": 2, "6": 1, "2": 1}
@@ -171,6 +197,7 @@ def test_dashboard_counts_per_hour_and_outcome(db, world):
 
 def test_ticket_form_has_every_ticket_field_labelled(client, users, world):
     from fujo.core.fields import TICKET_FIELDS
+
     r = world.recipient()
     _login(client, users["office"])
     page = client.get(f"/office/recipients/{PAYER}/{r['recipient_number']}/tickets/new").text
@@ -193,12 +220,14 @@ def test_html_is_escaped(client, users, world):
 def test_demo_users_and_cli(db, world):
     from fujo.web.accounts import authenticate_user
     from fujo.web.demo import load_demo_users
+
     users = load_demo_users(db)  # the test world uses the demo's organisation codes
     assert ("clinic", "demo-clinic-pass", f"●●医療機関 ({CLINIC}) 受付") in users
     assert ("clinic-admin", "demo-clinic-admin-pass", f"●●医療機関 ({CLINIC}) 管理者") in users
     assert load_demo_users(db) == users  # idempotent
     assert authenticate_user(db, CLINIC, "clinic", "demo-clinic-pass") is not None
     from fujo.web.accounts import create_user
+
     u = create_user(db, world.orgs["office"]["id"], "desk-1", "long-enough-pw")
     assert authenticate_user(db, "13001", "desk-1", "long-enough-pw")["id"] == u["id"]
     assert authenticate_user(db, "13001", "desk-1", "long-enough-px") is None
@@ -206,16 +235,23 @@ def test_demo_users_and_cli(db, world):
 
 def test_reference_by_insurance_numbers_shared_by_a_family_asks_for_the_branch_number(client, users, world):
     from tests.factories import INSURER_NO
+
     r = world.recipient()
-    world.insurance(world.card(r))                                          # 枝番 01: the card holder
+    world.insurance(world.card(r))  # 枝番 01: the card holder
     world.insurance(branch_number="02", name="生保花子", name_kana="ｾｲﾎ ﾊﾅｺ", sex="2")  # same number and birth date
     _login(client, users["clinic"])
-    form = {"reference_number": "P9", "insurer_number": INSURER_NO, "identification_number": "5678",
-            "birthdate": "1990-01-15"}
+    form = {
+        "reference_number": "P9",
+        "insurer_number": INSURER_NO,
+        "identification_number": "5678",
+        "birthdate": "1990-01-15",
+    }
     res = client.post("/desk/reference", data={"csrf_token": csrf_of(client.get("/desk/reference").text), **form})
     assert res.status_code == 409 and "枝番を指定してください" in res.text
-    res = client.post("/desk/reference", data={"csrf_token": csrf_of(client.get("/desk/reference").text), **form,
-                                               "branch_number": "01"})
+    res = client.post(
+        "/desk/reference",
+        data={"csrf_token": csrf_of(client.get("/desk/reference").text), **form, "branch_number": "01"},
+    )
     assert res.status_code == 200 and "照会番号 P9 を登録しました。" in res.text
 
 
@@ -228,7 +264,7 @@ def test_late_view_refuses_impossible_months_with_a_message(client, users):
 
 
 def test_ticket_csv_cells_cannot_run_as_spreadsheet_formulas(client, users, world):
-    r = world.recipient(name="=HYPERLINK(\"http://x\")")
+    r = world.recipient(name='=HYPERLINK("http://x")')
     world.ticket(r, on=dt.date.today(), injury_name1="@SUM(1+1)")
     _login(client, users["clinic"])
     body = client.get("/desk/tickets.csv").content.decode("utf-8-sig")
