@@ -8,7 +8,6 @@ migrations themselves are tested), and every test starts from empty tables.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text

@@ -12,9 +12,8 @@ from sqlalchemy import or_, select
 
 from ..audit.service import record_many
 from ..auth.principal import FACILITY, Principal
-from ..core import codes, notices
-from ..core.dates import parse_month, month_key
-from ..core import monthly
+from ..core import codes, monthly, notices
+from ..core.dates import month_key, parse_month
 from ..core.eligibility import AssistanceDecision, assistance_result
 from ..core.errors import FieldProblem, Problems, ValidationFailed
 from ..db import schema as s
@@ -52,7 +51,7 @@ def _results(rows, principal: Principal) -> list[dict]:
     for row in rows:
         by_recipient.setdefault(row.recipient_id, (row, []))[1].append(row)
     out = []
-    for rid, (first, tickets) in by_recipient.items():
+    for first, tickets in by_recipient.values():
         billable = [x for x in tickets if monthly.billable(first, x)]
         # not billable this month: withheld as in a check of a lost qualification (no numbers, no tickets)
         decision = (

@@ -65,7 +65,7 @@ class CardAuthority:
         return hmac.new(self._number_key, individual_number.encode(), hashlib.sha256).hexdigest()
 
     @classmethod
-    def load_or_create(cls, ca_dir: Path) -> "CardAuthority":
+    def load_or_create(cls, ca_dir: Path) -> CardAuthority:
         key_p, cert_p = ca_dir / "ca.key.pem", ca_dir / "ca.cert.pem"
         if key_p.exists() and cert_p.exists():
             key = serialization.load_pem_private_key(key_p.read_bytes(), password=None)
@@ -80,7 +80,7 @@ class CardAuthority:
                 x509.NameAttribute(NameOID.COMMON_NAME, f"fujo Test JPKI CA {uuid.uuid4().hex[:8]}"),
             ]
         )
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         cert = (
             x509.CertificateBuilder()
             .subject_name(name)
@@ -121,7 +121,7 @@ class CardAuthority:
     ) -> IssuedCard:
         """A new card: fresh RSA-2048 key, certificate for ``subject_id``, PKCS#12 sealed with ``pin``."""
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         nb = not_before or now - dt.timedelta(minutes=5)
         na = not_after or now + dt.timedelta(days=CARD_VALIDITY_DAYS)
         cert = (

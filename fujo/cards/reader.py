@@ -19,7 +19,7 @@ CONSENT_ORDER = ("PharmacistsInfo", "DiagnosisInfo", "SpecificHealthCheckupsInfo
 # information. They are written only up to the last one given, so a proof without them is exactly
 # the 4-bit proof of before, and 4-bit proofs signed by older readers still verify.
 LIMIT_CONSENT, SPECIFIC_DISEASES_CONSENT = "LimitApplicationCertificateRelated", "SpecificDiseasesCertificateRelated"
-ALL_CONSENTS = CONSENT_ORDER + (LIMIT_CONSENT, SPECIFIC_DISEASES_CONSENT)
+ALL_CONSENTS = (*CONSENT_ORDER, LIMIT_CONSENT, SPECIFIC_DISEASES_CONSENT)
 
 
 def consent_bits(consent: dict[str, bool]) -> str:
@@ -66,7 +66,7 @@ def open_card(data: bytes, pin: str):
                     "Wrong PIN or damaged card file.",
                 )
             ]
-        )
+        ) from None
     if key is None or cert is None:
         raise ValidationFailed(
             problems=[

@@ -210,7 +210,7 @@ def _b64(value: str) -> bytes:
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError, TypeError):
-        raise refuse("malformed_proof")
+        raise refuse("malformed_proof") from None
 
 
 def verify_proof(
@@ -251,10 +251,10 @@ def verify_proof(
     try:
         cert = x509.load_der_x509_certificate(cert_der)
     except ValueError:
-        raise refuse("malformed_certificate")
+        raise refuse("malformed_certificate") from None
     if not ca.verify_chain(cert):
         raise refuse("untrusted_certificate")
-    utcnow = now.astimezone(dt.timezone.utc)
+    utcnow = now.astimezone(dt.UTC)
     if utcnow < cert.not_valid_before_utc:
         raise refuse("certificate_not_yet_valid")
     if utcnow > cert.not_valid_after_utc:
@@ -272,7 +272,7 @@ def verify_proof(
     try:
         cert.public_key().verify(sig, proof_message(challenge, audience, consent), padding.PKCS1v15(), hashes.SHA256())
     except (InvalidSignature, TypeError, ValueError):
-        raise refuse("bad_signature")
+        raise refuse("bad_signature") from None
     return card.person_id
 
 

@@ -46,6 +46,6 @@ def handle_errors(fn):
             if report is not None:
                 for r in report.errors:
                     err_console.print(f"  行{r.row} {r.field}: {r.message_ja} / {r.message_en}", highlight=False)
-            raise typer.Exit(2)
+            raise typer.Exit(2) from None
 
     return wrapper

@@ -52,7 +52,7 @@ def init():
 def demo():
     """Load the demo data (the seed's 生保一郎 and a 未委託, 併用 and invalid case) and print how to use it."""
     from ..db.migrate import upgrade
-    from ..demo.data import load_demo, describe
+    from ..demo.data import describe, load_demo
 
     db = database()
     upgrade(db)
@@ -310,7 +310,7 @@ def card_issue(
     holder = {
         k: v for k, v in (("name", name), ("birthdate", birthdate), ("sex", sex), ("address", address)) if v is not None
     }
-    na = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=valid_days) if valid_days else None
+    na = dt.datetime.now(dt.UTC) + dt.timedelta(days=valid_days) if valid_days else None
     res = issue_card(database(), _ca(), pin, individual_number, holder, person, not_after=na)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(res["p12"])

@@ -26,7 +26,7 @@ def month_bounds(month: str) -> tuple[dt.date, dt.date]:
 def month_status(recipient, month: str) -> tuple[str, dt.date | None]:
     """(status, date) of ``recipient`` for ``month`` (yyyyMM): ``suspended``/``abolished`` with the
     停止・廃止日 when assistance ends within or before the month, ``not_started`` when it starts after it."""
-    first, last = month_bounds(month)
+    _first, last = month_bounds(month)
     end = recipient.disqualification_date
     if end is not None and end <= last:
         kind = getattr(recipient, "disqualification_kind", None)

@@ -18,7 +18,7 @@ Japanese and English; the caller writes nothing when there is one.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Iterable
+from collections.abc import Iterable
 
 from . import codes
 from .era import wareki_date, wareki_month

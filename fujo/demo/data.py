@@ -16,9 +16,9 @@ from ..core.dates import today_jst
 from ..core.numbers import with_check_digit, with_individual_check_digit
 from ..db import schema as s
 from ..db.database import Database
+from ..facility.service import set_medical_assistance
 from ..insurance.service import register_qualification
 from ..orgs.service import create_organisation, issue_credential, principal_for
-from ..facility.service import set_medical_assistance
 from ..registry.facilities import register_facility
 from ..registry.service import link_card, register_recipient, register_ticket
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+from ..audit.service import check_row, record_check
+from ..audit.writer import writer_for
 from ..auth.principal import FACILITY, Principal
 from ..cards.ca import CardAuthority
 from ..cards.reader import LIMIT_CONSENT, SPECIFIC_DISEASES_CONSENT, consent_bits, consent_from_bits
@@ -28,8 +30,6 @@ from ..core.eligibility import (
     overall_validity,
 )
 from ..core.errors import FieldProblem, Forbidden, FujoError, Problems, ValidationFailed
-from ..audit.service import check_row, record_check
-from ..audit.writer import writer_for
 from ..db.database import Database
 from . import queries as Q
 

@@ -11,8 +11,8 @@ from pydantic import ValidationError as PydanticError
 
 from ..api.deps import CA, DB, JSON, Caller
 from ..api.errors import _problem
-from ..core.errors import ValidationFailed
 from ..cards import service as cards
+from ..core.errors import ValidationFailed
 from . import service
 
 router = APIRouter(prefix="/api/v1/checks", tags=["facility"])

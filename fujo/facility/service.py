@@ -14,9 +14,8 @@ from ..core.errors import Conflict, FieldProblem, NotFound, Problems
 from ..db import schema as s
 from ..db.database import Database, aware
 from ..eligibility import queries as Q
-from ..orgs.service import clear_auth_cache
 from ..eligibility.service import _disabled
-
+from ..orgs.service import clear_auth_cache
 
 MEDICAL_ASSISTANCE = "medical_assistance"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from pydantic import Field
 
-from ..api.deps import DB, JSON, Caller, RowId, IdemHeader, idempotency, run_idempotent
+from ..api.deps import DB, JSON, Caller, IdemHeader, RowId, idempotency, run_idempotent
 from ..api.schemas import dump, model_from_fields
 from ..core.fields import INSURANCE_FIELDS
 from . import service

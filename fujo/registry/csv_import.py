@@ -13,16 +13,15 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
-
 from types import SimpleNamespace
+
+from sqlalchemy import select
 
 from ..auth.principal import ADMIN, Principal
 from ..core import ticket_rules
 from ..core.errors import FieldProblem, FujoError, Problems, ValidationFailed
-from sqlalchemy import select
-
 from ..core.fields import INSURANCE_FIELDS, RECIPIENT_FIELDS, TICKET_FIELDS
 from ..db import schema as s
 from ..db.database import Database, next_values
@@ -126,11 +125,13 @@ def parse(kind: str, data: bytes) -> tuple[list[dict], ImportReport]:
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
-        raise ValidationFailed(problems=[FieldProblem("file", "empty", "ファイルが空です。", "The file is empty.")])
+        raise ValidationFailed(
+            problems=[FieldProblem("file", "empty", "ファイルが空です。", "The file is empty.")]
+        ) from None
     except csv.Error as e:
         raise ValidationFailed(
             problems=[FieldProblem("file", "csv", f"CSVとして読めません: {e}", f"Not valid CSV: {e}")]
-        )
+        ) from None
     unknown = [h for h in header if h not in KINDS[kind]]
     missing = [h for h in REQUIRED[kind] if h not in header]
     if unknown or missing or len(set(header)) != len(header):
@@ -176,7 +177,7 @@ def parse(kind: str, data: bytes) -> tuple[list[dict], ImportReport]:
     except csv.Error as e:
         raise ValidationFailed(
             problems=[FieldProblem("file", "csv", f"CSVとして読めません: {e}", f"Not valid CSV: {e}")]
-        )
+        ) from None
     report.rows = len(rows) + sum(1 for e in report.errors)
     clean = []
     seen = set()

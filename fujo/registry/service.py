@@ -15,15 +15,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Callable
 
 from sqlalchemy import and_, func, or_, select, update
 
+from ..audit.service import record_many
 from ..auth.principal import ADMIN, WELFARE_OFFICE, Principal
+from ..core import numbers, ticket_rules
 from ..core.dates import JST
 from ..core.errors import Conflict, FieldProblem, NotFound, Problems, ValidationFailed
-from ..core import ticket_rules
 from ..core.fields import (
     RECIPIENT_FIELDS,
     TICKET_FIELDS,
@@ -32,11 +33,9 @@ from ..core.fields import (
     clean_record,
     normalize_kana,
 )
-from ..db import schema as s
-from ..audit.service import record_many
-from ..core import numbers
 from ..core.identity import identity_differences
 from ..core.numbers import check_payer_number, check_recipient_number
+from ..db import schema as s
 from ..db.database import Database, aware, next_values
 
 r_ = s.recipients

@@ -82,7 +82,7 @@ class Folder:
         when ``req/`` is a filesystem of its own — a hidden folder inside ``req/``."""
         return self.root / ".fujo-terminal" / "inflight", self.req / ".fujo-inflight"
 
-    def ensure(self) -> "Folder":
+    def ensure(self) -> Folder:
         for p in (self.req, self.res, self.face):
             p.mkdir(parents=True, exist_ok=True)
         return self

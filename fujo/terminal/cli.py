@@ -95,7 +95,7 @@ def card(
         )
     except TerminalError as e:
         console.print(f"[red]エラー[/red] {e.code}: {e.message_ja} / {e.message_en}", highlight=False)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     finally:
         client.close()
     console.print(f"written {path}", highlight=False)

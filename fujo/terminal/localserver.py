@@ -25,7 +25,7 @@ class LocalServer:
         )
         self._thread = threading.Thread(target=self._server.run, name="fujo-local-server", daemon=True)
 
-    def start(self, timeout: float = 20.0) -> "LocalServer":
+    def start(self, timeout: float = 20.0) -> LocalServer:
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:
@@ -38,7 +38,7 @@ class LocalServer:
         self._server.should_exit = True
         self._thread.join(timeout=10)
 
-    def __enter__(self) -> "LocalServer":
+    def __enter__(self) -> LocalServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

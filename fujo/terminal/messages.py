@@ -485,7 +485,8 @@ def reception_response(req: Request, reception_number: str) -> etree._Element:
     return root
 
 
-BULK_HEADER_ORDER = HEADER_ORDER[:-1] + (
+BULK_HEADER_ORDER = (
+    *HEADER_ORDER[:-1],
     "NumberOfProcessingResult",
     "NumberOfNormalProcessing",
     "NumberOfError",

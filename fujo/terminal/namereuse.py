@@ -15,9 +15,9 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from . import requestfiles as rf
 
@@ -112,7 +112,7 @@ def run_race(
                     return
                 try:
                     a = rf.read_answer(found[0])
-                except Exception as e:  # noqa: BLE001 - reported, not raised: the race goes on being checked
+                except Exception as e:
                     problem(f"request {s.arbitrary_id}: outcome {found[0].name} unreadable ({type(e).__name__}: {e})")
                     return
                 found[0].unlink()

@@ -151,7 +151,7 @@ def load(api: Api, admin_token: str, facility_token: str) -> Scenario:
     address = "東京都運用テスト市1-2-3"
     for key, name, kana, birth, lost_on in people:
 
-        def recipient():
+        def recipient(key=key, name=name, kana=kana, birth=birth, lost_on=lost_on):  # bound now, called now
             rec = {
                 "payer_number": sc.payer_number,
                 "recipient_number": with_check_digit(_digits(6)),

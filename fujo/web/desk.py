@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
+import operator
 import re
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
@@ -372,7 +374,7 @@ def tickets(request: Request, staff: FacilityUser, month: str | None = None):
             title="委託先一括取得",
             month=shown,
             rows=[],
-            errors={"month": sum(errors.values(), [])},
+            errors={"month": functools.reduce(operator.iadd, errors.values(), [])},
             last=None,
         )
     except FujoError as e:

@@ -214,7 +214,7 @@ def nav_for(sess) -> list[tuple[str, str]]:
     return [(e[0], e[1]) for e in NAV.get(sess.kind, []) if len(e) < 3 or sess.role in e[2]]
 
 
-def require_manager(staff: "Staff") -> None:
+def require_manager(staff: Staff) -> None:
     """Screens of the organisation's 管理者 (changing settings, users)."""
     staff.principal.require_role(MANAGER)
 

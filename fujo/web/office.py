@@ -285,7 +285,7 @@ def _uuid(key: str) -> None:
     except ValueError:
         from ..core.errors import NotFound
 
-        raise NotFound("医療券/調剤券が見つかりません。", "No such ticket.")
+        raise NotFound("医療券/調剤券が見つかりません。", "No such ticket.") from None
 
 
 def _revision(form) -> int | None:

@@ -104,7 +104,7 @@ def login(
             values={"org_code": org_code, "login": login},
         )
     throttle.ok(keys[0])
-    cookie, sess = accounts.start_session(db_of(request), user_id=user["id"])
+    cookie, _sess = accounts.start_session(db_of(request), user_id=user["id"])
     resp = redirect(safe_next(next) or HOME.get(user["kind"], "/"))
     set_session_cookie(request, resp, cookie, int(accounts.STAFF_MAX.total_seconds()))
     resp.delete_cookie(PRE_COOKIE, path="/")

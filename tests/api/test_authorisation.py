@@ -424,10 +424,8 @@ def test_every_screen_for_every_role(app, world, db):
                 else:
                     res = c.post(path, data={"csrf_token": csrf}, follow_redirects=False)
                 refused = res.status_code == 403
-                if (
-                    refused == ((org, role) in allowed)
-                    or res.status_code in (401, 303)
-                    and "/login" in res.headers.get("location", "")
+                if refused == ((org, role) in allowed) or (
+                    res.status_code in (401, 303) and "/login" in res.headers.get("location", "")
                 ):
                     wrong.append((org, role, method, tpl, res.status_code))
     assert wrong == []

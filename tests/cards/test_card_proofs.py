@@ -116,7 +116,7 @@ def test_expired_challenge_is_refused(client, world, holder, db):
 
 def test_expired_certificate_is_refused(client, world):
     r = world.recipient()
-    past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
     card = world.card(r, not_before=past - dt.timedelta(days=365), not_after=past)
     proof = prove(card["path"], card["pin"], _challenge(client, world), world.orgs["clinic"]["code"]).as_dict()
     assert _refusal(_check(client, world, proof)) == "certificate_expired"
@@ -124,7 +124,7 @@ def test_expired_certificate_is_refused(client, world):
 
 def test_not_yet_valid_certificate_is_refused(client, world):
     r = world.recipient()
-    future = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2)
+    future = dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
     card = world.card(r, not_before=future, not_after=future + dt.timedelta(days=30))
     proof = prove(card["path"], card["pin"], _challenge(client, world), world.orgs["clinic"]["code"]).as_dict()
     assert _refusal(_check(client, world, proof)) == "certificate_not_yet_valid"
@@ -166,7 +166,7 @@ def test_self_signed_lookalike_with_the_same_subject_is_refused(client, world, h
     """A certificate naming our CA as issuer but signed by another key fails the chain check."""
     _, card = holder
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     fake = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "x")]))

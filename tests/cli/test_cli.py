@@ -73,6 +73,7 @@ def check_ticket(
 
 def test_init_on_a_fresh_machine_creates_the_sqlite_file_and_schema(tmp_path, monkeypatch):
     from typer.testing import CliRunner
+
     from fujo.cli.main import app
 
     monkeypatch.delenv("FUJO_DATABASE_URL", raising=False)

@@ -76,7 +76,7 @@ def test_wire_forms():
 
 
 def test_wire_time_is_japan_time_to_the_second():
-    utc = dt.datetime(2023, 2, 21, 8, 48, 35, tzinfo=dt.timezone.utc)
+    utc = dt.datetime(2023, 2, 21, 8, 48, 35, tzinfo=dt.UTC)
     assert wire_time(utc) == "20230221174835"  # 17:48:35 JST, as in the published sample
     assert wire_time(dt.datetime(2023, 12, 31, 23, 0, 0, tzinfo=JST)) == "20231231230000"
 

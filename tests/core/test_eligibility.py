@@ -371,7 +371,7 @@ def test_limit_consent_gives_the_limit_block_only():
 
 
 def test_specific_diseases_consent_gives_a_list_of_certificates():
-    at = dt.datetime(2024, 7, 10, 0, 30, tzinfo=dt.timezone.utc)  # 09:30 JST
+    at = dt.datetime(2024, 7, 10, 0, 30, tzinfo=dt.UTC)  # 09:30 JST
     res = insurance_result(insured(**FULL), VALID, specific_consent_at=at)
     assert res["SpecificDiseasesCertificateRelatedConsFlg"] == "1"
     assert res["SpecificDiseasesCertificateRelatedConsTime"] == "20240710093000"
@@ -430,7 +430,7 @@ def test_consent_available_time_is_cons_time_plus_24_hours_as_in_the_sample():
 
 
 def test_consent_times_are_japan_time_even_when_the_clock_is_utc():
-    at = dt.datetime(2023, 12, 31, 20, 0, 0, tzinfo=dt.timezone.utc)  # 2024-01-01 05:00 JST
+    at = dt.datetime(2023, 12, 31, 20, 0, 0, tzinfo=dt.UTC)  # 2024-01-01 05:00 JST
     d = consent_fields({"DiagnosisInfo": True}, at)
     assert d["DiagnosisInfoConsTime"] == "20240101050000"
     assert d["DiagnosisInfoAvailableTime"] == "20240102050000"
@@ -438,7 +438,7 @@ def test_consent_times_are_japan_time_even_when_the_clock_is_utc():
 
 
 def test_no_consent_gives_flag_zero_for_every_kind():
-    d = consent_fields({}, dt.datetime(2024, 7, 10, tzinfo=dt.timezone.utc))
+    d = consent_fields({}, dt.datetime(2024, 7, 10, tzinfo=dt.UTC))
     assert d == {
         "PharmacistsInfoConsFlg": "0",
         "DiagnosisInfoConsFlg": "0",

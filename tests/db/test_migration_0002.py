@@ -46,7 +46,7 @@ def _upgrade(db: Database, to: str) -> None:
 
 def test_0002_keeps_old_rows_and_maps_the_old_insurer_kind_codes(fresh):
     _upgrade(fresh, "0001")
-    now = dt.datetime(2024, 7, 1, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2024, 7, 1, tzinfo=dt.UTC)
     with fresh.engine.begin() as c:
         c.execute(
             text(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from fujo.core import screen
-from tests.factories import CLINIC, INSURER_NO, JULY, OTHER, PAYER, PHARMACY
+from tests.factories import INSURER_NO, JULY, PAYER, PHARMACY
 from tests.helpers import card_proof, snapshot
 
 SEED_NORMAL = [

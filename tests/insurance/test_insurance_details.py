@@ -238,7 +238,7 @@ def test_card_check_gives_the_blocks_the_patient_consented_to_at_the_reader(
     assert proof["consent"] == consent_bits(consent) == bits
     res = client.post("/api/v1/checks/card", headers=world.auth("clinic"), json={**proof, "confirmation_date": ON})
     assert res.status_code == 200, res.text
-    ins = [x for x in res.json()["ResultList"] if x["InsuredCardClassification"] == "01"][0]
+    ins = next(x for x in res.json()["ResultList"] if x["InsuredCardClassification"] == "01")
     assert ins["LimitApplicationCertificateRelatedConsFlg"] == ("1" if limit else "0")
     assert ins["SpecificDiseasesCertificateRelatedConsFlg"] == ("1" if disease else "0")
     assert ins.get("LimitApplicationCertificateRelatedInfo") == (LIMIT_INFO if limit else None)

@@ -63,7 +63,7 @@ XXE = (
         ),
         (
             "OQSsiquc01req_e2.xml",
-            '<?xml version="1.0" encoding="EUC-JP"?><XmlMsg/>'.encode(),
+            b'<?xml version="1.0" encoding="EUC-JP"?><XmlMsg/>',
             "FJ1002",
             "OQSsiquc01res_e2.err",
         ),

@@ -233,7 +233,7 @@ def test_upload_then_fetch_many_people_round_trip(world, make_agent, server, db,
         assert err.findtext("MessageHeader/SegmentOfResult") == "9"
         assert err.findtext("MessageHeader/ErrorCode") == "FJ2004", rid
     # logs name files, reception numbers and counts — never a person
-    for r in people[:5] + [elsewhere]:
+    for r in [*people[:5], elsewhere]:
         assert r["recipient_number"] not in caplog.text and r["name"] not in caplog.text
     assert "19900115" not in caplog.text
 

@@ -278,7 +278,7 @@ def test_every_answer_validates_strictly_and_matches_the_database(world, make_ag
     }
     assert got == {"a": "1", "b": "6", "c": "2", "d": "1", "e": None}
     face = _strict(sorted(agent.folder.face.iterdir())[0])
-    assert [x.text for x in face.iter("InsurerNumber")][0] == " " * 2 + kokuho
+    assert next(x.text for x in face.iter("InsurerNumber")) == " " * 2 + kokuho
 
 
 def test_insurance_details_and_the_limit_consent_of_a_check_by_numbers(world, agent, db):

@@ -8,7 +8,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.factories import CLINIC, OTHER, PAYER
+from tests.factories import CLINIC, PAYER
 from tests.web.conftest import SCREENSHOTS, sign_in
 
 
