@@ -361,3 +361,42 @@ def test_bulk_month_of_many_people_matches_the_json_feed(world, server, make_age
     for got, want in zip(results, expected):
         assert got == want, {k: (got.get(k), want.get(k)) for k in set(got) | set(want) if got.get(k) != want.get(k)}
     assert len(results) == len(expected)
+
+
+def test_bulk_check_units_match_the_json_batch(world, server, agent):
+    designated, elsewhere = world.recipient(), world.recipient(name="扶助花子", birthdate="1985-04-02")
+    world.ticket(designated, on=TODAY)
+    world.ticket(elsewhere, on=TODAY, facility=OTHER)
+    world.insurance(world.card(designated))
+    items = [
+        {"insurer_number": PAYER, "identification_number": designated["recipient_number"], "birthdate": BIRTH},
+        {"insurer_number": PAYER, "identification_number": elsewhere["recipient_number"], "birthdate": "19850402"},
+        {"insurer_number": PAYER, "identification_number": with_check_digit("999999"), "birthdate": BIRTH},
+        {
+            "insurer_number": INSURER_NO,
+            "identification_number": "5678",
+            "card_symbol": "12-34",
+            "branch_number": "01",
+            "birthdate": BIRTH,
+        },
+    ]
+    for i, it in enumerate(items):
+        it["arbitrary_identifier"] = f"P{i:04d}"
+    data = httpx.post(
+        f"{server.url}/api/v1/checks/numbers/batch", json={"items": items}, headers=world.auth("clinic"), timeout=10
+    ).json()
+    rf.drop(agent.folder.root, "OQSmuquc01", "u1", rf.bulk_check(CLINIC, items))
+    number = read_file(wait_answer(agent.folder.root, "OQSmuquc01", "u1").path).findtext("MessageBody/ReceptionNumber")
+    rf.drop(agent.folder.root, "OQSmuquc02", "u2", rf.bulk_fetch(CLINIC, number))
+    root = read_file(wait_answer(agent.folder.root, "OQSmuquc02", "u2").path)
+    units = root.findall("MessageBody/BulkConfirmUnit")
+    assert len(units) == len(items) == int(root.findtext("MessageHeader/NumberOfProcessingResult"))
+    for unit, item, res in zip(units, items, data["Results"], strict=True):
+        check = res["Check"]
+        assert unit.findtext("QualificationConfirmSearchInfo/ArbitraryIdentifier") == item["arbitrary_identifier"]
+        assert unit.findtext("QualificationValidity") == check["QualificationValidity"]
+        for el in ("ProcessingResultCode", "ProcessingResultMessage"):
+            assert unit.findtext(el) == check.get(el), el
+        got = [as_dict(r) for r in unit.findall("ResultOfQualificationConfirmation")]
+        assert got == [wire_only(r, str) for r in check["ResultList"]]
+    assert [u.findtext("QualificationValidity") for u in units] == ["1", "6", "4", "1"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from lxml import etree
 from typer.testing import CliRunner
 
@@ -18,7 +19,12 @@ from fujo.terminal.xmlio import atomic_write, sub, to_bytes
 from tests.factories import CLINIC, PAYER
 from tests.terminal.conftest import wait_for
 
+# The kit drives the agent through HTTP; `fujo vendor-test --self` (below) runs every case on SQLite,
+# so these two run on PostgreSQL only — together both databases are covered, each once.
+ON_POSTGRESQL = pytest.mark.parametrize("db", ["postgresql"], indirect=True)
 
+
+@ON_POSTGRESQL
 def test_every_case_passes_against_the_agent(world, server, agent):
     results = run_cases(agent.folder.root, server.url, world.tokens["admin"], world.tokens["clinic"])
     assert [(r.key, r.failures) for r in results] == [(k, []) for k, _, _ in CASES]
@@ -40,6 +46,7 @@ def _broken_terminal(folder, stop):
         stop.wait(0.05)
 
 
+@ON_POSTGRESQL
 def test_the_kit_reports_failures_of_a_broken_integration(world, server, tmp_path):
     folder = tmp_path / "broken"
     for d in ("req", "res", "face"):
