@@ -45,7 +45,14 @@ def screen_of(stdout: str) -> tuple[str, list[tuple[str, str]]]:
 
 def register_patient_number(db, facility, number="0000001"):
     # the demo's 生保一郎 holds a card, so the qualification is linked and can get a 照会番号
-    register_reference(db, principal_for(db, FACILITY, facility), number, OFFICE_PAYER, ICHIRO, birthdate=ICHIRO_BIRTH)
+    register_reference(
+        db,
+        principal_for(db, FACILITY, facility),
+        reference_number=number,
+        insurer_number=OFFICE_PAYER,
+        identification_number=ICHIRO,
+        birthdate=ICHIRO_BIRTH,
+    )
 
 
 def check_ticket(
@@ -166,6 +173,18 @@ def test_check_ticket_at_a_facility_not_designated_prints_the_seeds_withheld_scr
     assert OFFICE_PAYER not in res.stdout and ICHIRO not in res.stdout
     advice = [line for line in res.stdout.splitlines() if "○○市福祉事務所" in line and PHONE.search(line)]
     assert advice and "確認" in advice[0], res.stdout
+
+
+def test_check_ticket_not_found_names_the_office_of_the_payer_number_to_call(fujo, demo):
+    unknown = "9999996"  # a valid 受給者番号 that nobody holds
+    res = check_ticket(fujo, CLINIC, OFFICE_PAYER, unknown)
+    assert res.exit_code == 0, res.output
+    assert "×：該当する資格がありません。" in res.stdout
+    advice = [line for line in res.stdout.splitlines() if "○○市福祉事務所" in line and PHONE.search(line)]
+    assert advice and "確認" in advice[0], res.stdout
+    out = json.loads(check_ticket(fujo, CLINIC, OFFICE_PAYER, unknown, JULY_10, "--json").stdout)
+    assert out["QualificationValidity"] == "4" and out["ProcessingResultCode"] == "FJ0401"
+    assert out["Contact"]["OfficeName"] == "○○市福祉事務所" and PHONE.search(out["Contact"]["Phone"])
 
 
 def test_check_ticket_json_for_the_designated_facility(fujo, demo):
