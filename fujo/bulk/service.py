@@ -8,9 +8,9 @@ Each ticket carries ``RegisteredAt``, the time that ticket was first registered.
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, bindparam, or_, select
 
-from ..audit.service import record_many
+from ..audit.service import record_check, record_many
 from ..auth.principal import FACILITY, Principal
 from ..core import codes, monthly, notices
 from ..core.dates import month_key, parse_month
@@ -18,9 +18,10 @@ from ..core.eligibility import AssistanceDecision, assistance_result
 from ..core.errors import FieldProblem, Problems, ValidationFailed
 from ..db import schema as s
 from ..db.database import Database, aware, current_value
-from ..eligibility.service import _disabled
+from ..facility.service import require_assistance
+from ..registry.queries import ACTIVE, current_tickets, latest_revision, with_office
 
-t, r, o, op = s.tickets, s.recipients, s.organisations, s.office_payers
+t, r, o = s.tickets, s.recipients, s.organisations
 
 _SELECT = select(
     t,
@@ -38,10 +39,16 @@ _SELECT = select(
     r.c.disqualification_kind,
     o.c.name.label("office_name"),
     o.c.phone.label("office_phone"),
+    s.reference_numbers.c.reference_number,
 ).select_from(
-    t.join(r, r.c.id == t.c.recipient_id)
-    .outerjoin(op, op.c.payer_number == r.c.payer_number)
-    .outerjoin(o, o.c.id == op.c.organisation_id)
+    with_office(t.join(r, r.c.id == t.c.recipient_id)).outerjoin(
+        # this facility's 照会番号 for the person: the receipt computer files the row under its chart
+        s.reference_numbers,
+        and_(
+            s.reference_numbers.c.person_id == r.c.person_id,
+            s.reference_numbers.c.facility_id == bindparam("fid"),
+        ),
+    )
 )
 
 
@@ -59,7 +66,7 @@ def _results(rows, principal: Principal) -> list[dict]:
             if billable
             else AssistanceDecision(codes.INVALID, "lost")
         )
-        res = assistance_result(first, first.office_name or "", decision, principal.code)
+        res = assistance_result(first, first.office_name or "", decision, principal.code, first.reference_number)
         res.update(monthly.status_fields(*monthly.month_status(first, tickets[0].treatment_month)))
         if not billable:  # the same notice as a check of a lost qualification (FJ0201, whom to call)
             notices.annotate(
@@ -81,8 +88,7 @@ def _month(month) -> str:
 def tickets_for_month(db: Database, principal: Principal, month) -> dict:
     principal.require(FACILITY)
     m = _month(month)
-    if not principal.medical_assistance_enabled:
-        raise _disabled()
+    require_assistance(principal)
     now = db.now()
     with db.write() as conn:
         cursor = current_value(conn, "ticket_seq")
@@ -90,9 +96,9 @@ def tickets_for_month(db: Database, principal: Principal, month) -> dict:
             _SELECT.where(
                 t.c.designated_facility_code == principal.code,
                 t.c.treatment_month == m,
-                t.c.superseded_by.is_(None),
-                t.c.status == "active",
-            ).order_by(r.c.payer_number, r.c.recipient_number, t.c.id)
+                current_tickets(),
+            ).order_by(r.c.payer_number, r.c.recipient_number, t.c.id),
+            {"fid": principal.organisation_id},
         ).all()
         results = _results(rows, principal)
         record_many(
@@ -136,8 +142,7 @@ def changes_since(db: Database, principal: Principal, cursor: int, limit: int = 
         problems.add(FieldProblem("limit", "limit", "件数は1〜10000です。", "limit must be 1-10000."))
     problems.raise_if_any()
     m = _month(month) if month not in (None, "") else None
-    if not principal.medical_assistance_enabled:
-        raise _disabled()
+    require_assistance(principal)
     now = db.now()
     with db.write() as conn:
         # Reading the counter first: every change with seq <= top has committed (the counter's
@@ -162,13 +167,16 @@ def changes_since(db: Database, principal: Principal, cursor: int, limit: int = 
             months_touched.setdefault(x.ticket_key, set()).add(x.treatment_month)
         changes, revealed = [], {}
         for i in range(0, len(keys), 500):
-            for row in conn.execute(_SELECT.where(t.c.ticket_key.in_(keys[i : i + 500]), t.c.superseded_by.is_(None))):
+            for row in conn.execute(
+                _SELECT.where(t.c.ticket_key.in_(keys[i : i + 500]), latest_revision()),
+                {"fid": principal.organisation_id},
+            ):
                 if m and row.treatment_month != m:
                     # moved out of the month being followed: the follower must drop it
                     if m in months_touched.get(row.ticket_key, ()) or _was_in_month(conn, row.ticket_key, m, cursor):
                         changes.append({"Change": "removed", "TicketKey": row.ticket_key, "Seq": row.seq})
                     continue
-                if row.status == "active" and row.designated_facility_code == principal.code:
+                if row.status == ACTIVE and row.designated_facility_code == principal.code:
                     res = _results([row], principal)[0]
                     changes.append({"Change": "upsert", "TicketKey": row.ticket_key, "Seq": row.seq, "Result": res})
                     revealed[row.recipient_id] = row.person_id
@@ -183,3 +191,52 @@ def changes_since(db: Database, principal: Principal, cursor: int, limit: int = 
             now,
         )
     return {"MedicalInstitutionCode": principal.code, "Cursor": next_cursor, "HasMore": has_more, "Changes": changes}
+
+
+# --- the screen's CSV download: which rows are new since this facility's last download ----------
+
+_CSV_MARK = "csv-download month={m} cursor={c}"
+
+
+def record_csv_download(db: Database, principal: Principal, month: str, cursor: int) -> None:
+    """Record that the facility downloaded ``month`` (yyyyMM) as CSV up to ``cursor``: a ``bulk``
+    check_log row about nobody (the month's rows were recorded by :func:`tickets_for_month`)."""
+    record_check(db, principal, "bulk", "-", detail=_CSV_MARK.format(m=month, c=cursor))
+
+
+def last_csv_download(db: Database, principal: Principal, month: str) -> int | None:
+    """The cursor of the facility's last CSV download of ``month`` (yyyyMM); None if there was none."""
+    principal.require(FACILITY)
+    cl = s.check_log
+    with db.read() as conn:
+        detail = conn.execute(
+            select(cl.c.detail)
+            .where(
+                cl.c.organisation_id == principal.organisation_id,
+                cl.c.method == "bulk",
+                cl.c.person_id.is_(None),
+                cl.c.detail.like(f"csv-download month={month} %"),
+            )
+            .order_by(cl.c.id.desc())
+            .limit(1)
+        ).scalar()
+    if not detail:
+        return None
+    return int(detail.rsplit("=", 1)[1])
+
+
+def recipients_changed_since(
+    db: Database, principal: Principal, month: str, cursor: int | None
+) -> set[tuple[str, str]]:
+    """(公費負担者番号, 受給者番号) of the recipients with a ticket of ``month`` (yyyyMM) in force for
+    this facility that was registered or changed after ``cursor`` (every one when ``cursor`` is None)."""
+    principal.require(FACILITY)
+    q = (
+        select(r.c.payer_number, r.c.recipient_number)
+        .select_from(t.join(r, r.c.id == t.c.recipient_id))
+        .where(t.c.designated_facility_code == principal.code, t.c.treatment_month == month, current_tickets())
+    )
+    if cursor is not None:
+        q = q.where(t.c.seq > cursor)
+    with db.read() as conn:
+        return {(x.payer_number, x.recipient_number) for x in conn.execute(q)}

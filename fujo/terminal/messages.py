@@ -18,6 +18,7 @@ from ..core import codes, numbers
 from ..core.codes import REFERENCE_NUMBERS
 from ..core.dates import now_jst, parse_month, wire_time
 from ..core.eligibility import CONSENT_KINDS
+from ..core.errors import Problems
 from .errors import FileRejected, TerminalError
 from .xmlio import SJIS, UTF8, Parsed, sub, text_of
 
@@ -281,14 +282,17 @@ def _read_numbers(req: Request, scope, required_birthdate: bool = True) -> None:
         raise _missing("InsurerNumber")
     if not (num or "").strip():
         raise _missing("InsuredIdentificationNumber")
-    ins, num = numbers.normalize_insurer_number(ins), num.strip()
-    if ins.startswith(numbers.LAW_CODE_PUBLIC_ASSISTANCE) and len(ins) == 8:
-        p = numbers.check_payer_number(ins, field="InsurerNumber") or numbers.check_recipient_number(
-            num, field="InsuredIdentificationNumber"
-        )
-    else:
-        p = numbers.check_insurer_number(ins, field="InsurerNumber")
-    if p:
+    num, problems = num.strip(), Problems()
+    ins, _ = numbers.check_qualification_numbers(
+        ins,
+        num,
+        problems,
+        payer_field="InsurerNumber",
+        recipient_field="InsuredIdentificationNumber",
+        insurer_field="InsurerNumber",
+    )
+    if problems:  # the first one, as the file carries one error
+        p = problems.items[0]
         raise _invalid(p.field, p.message_ja, p.message_en)
     req.fields.update(insurer_number=ins, identification_number=num)
     for el, key in (("InsuredCardSymbol", "card_symbol"), ("InsuredBranchNumber", "branch_number")):
@@ -500,7 +504,9 @@ def bulk_response(req: Request, reception_number: str, data: dict) -> etree._Ele
     not valid for the month (停止・廃止) says so with a notice code, and carries no numbers."""
     root = etree.Element("XmlMsg")
     results = data["ResultList"]
-    normal = sum(1 for r in results if r.get("QualificationValidity") == codes.VALID)
+    # Every recipient is processed normally — one who is not billable this month is a normal answer
+    # with validity 2 and its notice — so nothing counts as an error (as OQSmuquc02res counts them).
+    normal = len(results)
     head = sub(root, "MessageHeader")
     _ordered(
         head,

@@ -263,6 +263,13 @@ def test_reference_number_registration_shows_up_in_later_checks(world, agent):
     assert a.get("MessageBody/QualificationConfirmSearchInfo/ReferenceNumber") == "P000123"
     rf.drop(root, "OQSsiquc01", "after", rf.single_check(CLINIC, PAYER, r["recipient_number"], BIRTH))
     assert wait_answer(root, "OQSsiquc01", "after").all(".//ReferenceNumber")[0].text == "P000123"
+    # …and in 委託先一括取得: in the result and in its BulkConfirmUnit, where public clients read it
+    rf.drop(root, "OQSmutic01", "refb", rf.bulk_start(CLINIC, MONTH))
+    number = wait_answer(root, "OQSmutic01", "refb").get("MessageBody/ReceptionNumber")
+    rf.drop(root, "OQSmutic02", "refb", rf.bulk_fetch(CLINIC, number))
+    [unit] = wait_answer(root, "OQSmutic02", "refb").all("MessageBody/BulkConfirmUnit")
+    assert unit.findtext("ReferenceNumber") == "P000123"
+    assert unit.findtext("ResultOfQualificationConfirmation/ReferenceNumber") == "P000123"
 
 
 def test_reference_number_for_insurance_shared_by_a_family_needs_the_branch_number(world, agent):
