@@ -6,7 +6,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: run test install bench clean
+.PHONY: run test lint install bench clean
 
 # constraints.txt pins every package, transitive ones included (pip freeze of a working install).
 $(STAMP): pyproject.toml constraints.txt
@@ -20,7 +20,13 @@ run: install
 	$(BIN)/fujo demo
 	$(BIN)/fujo serve --host 127.0.0.1 --port 8000
 
-test: install
+# ruff (lint + format check) and mypy (strict for fujo.core and the services; see pyproject.toml)
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: install lint
 	bash scripts/test-setup.sh
 	$(BIN)/python -m pytest -n 2 -p no:cacheprovider
 

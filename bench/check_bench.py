@@ -136,7 +136,14 @@ def in_process(db: Database, n: int, count: int) -> dict:
     for _ in range(count):
         i = rng.randrange(n)
         t0 = time.perf_counter()
-        out = check_by_numbers(db, p, payer_of(i), recipient_of(i), "1960-01-01", "2024-07-10")
+        out = check_by_numbers(
+            db,
+            p,
+            insurer_number=payer_of(i),
+            identification_number=recipient_of(i),
+            birthdate="1960-01-01",
+            confirmation_date="2024-07-10",
+        )
         lat.append(time.perf_counter() - t0)
         assert out["QualificationValidity"] == ("1" if i % 2 == 0 else "6")
     lat.sort()

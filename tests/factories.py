@@ -9,6 +9,7 @@ from pathlib import Path
 
 from fujo.auth.principal import ADMIN, FACILITY, INSURER, WELFARE_OFFICE
 from fujo.cards.service import issue_card
+from fujo.core.dates import month_end
 from fujo.core.numbers import with_check_digit, with_individual_check_digit
 from fujo.facility.service import set_medical_assistance
 from fujo.insurance.service import register_qualification
@@ -30,7 +31,7 @@ _individual_numbers = itertools.count(10_000_000_000)
 
 def month_range(d: dt.date) -> tuple[dt.date, dt.date]:
     first = d.replace(day=1)
-    return first, (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    return first, month_end(first)
 
 
 class World:

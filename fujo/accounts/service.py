@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -21,7 +22,7 @@ from ..auth.principal import KINDS, Principal, role_label
 from ..core.errors import Conflict, FieldProblem, NotFound, Problems
 from ..db import schema as s
 from ..db.database import Database, aware
-from ..orgs.service import principal_for, validate_role
+from ..orgs.service import get_organisation, principal_for, validate_role
 
 STAFF_IDLE = dt.timedelta(minutes=60)  # sliding: each request pushes expiry this far ahead …
 STAFF_MAX = dt.timedelta(hours=12)  # … but never past this from sign-in
@@ -91,7 +92,7 @@ def create_user(
     password: str,
     display_name: str | None = None,
     role: str | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """A web user of an organisation with a role inside it (default: the least one of its kind)."""
     problems = Problems()
     login = (login or "").strip()
@@ -99,11 +100,7 @@ def create_user(
     validate_password(password, problems)
     display_name = (display_name or login).strip()[:60]
     u = s.users
-    with db.read() as conn:
-        org = conn.execute(select(s.organisations.c.kind).where(s.organisations.c.id == organisation_id)).first()
-    if not org:
-        raise NotFound("組織が見つかりません。", f"No organisation {organisation_id}.")
-    role = validate_role(org.kind, role, problems)
+    role = validate_role(get_organisation(db, organisation_id)["kind"], role, problems)
     problems.raise_if_any()
     with db.write() as conn:
         if conn.execute(select(u.c.id).where(u.c.login == login)).first():
@@ -123,12 +120,12 @@ def create_user(
     return {"id": uid, "login": login, "organisation_id": organisation_id, "display_name": display_name, "role": role}
 
 
-def list_users(db: Database, organisation_id: int) -> list[dict]:
-    u = s.users
+def list_users(db: Database, organisation_id: int) -> list[dict[str, Any]]:
+    u, o = s.users, s.organisations
     with db.read() as conn:
-        kind = conn.execute(select(s.organisations.c.kind).where(s.organisations.c.id == organisation_id)).scalar()
         rows = conn.execute(
-            select(u.c.id, u.c.login, u.c.display_name, u.c.role, u.c.created_at, u.c.disabled_at)
+            select(u.c.id, u.c.login, u.c.display_name, u.c.role, u.c.created_at, u.c.disabled_at, o.c.kind)
+            .select_from(u.join(o, o.c.id == u.c.organisation_id))
             .where(u.c.organisation_id == organisation_id)
             .order_by(u.c.login)
         ).all()
@@ -139,7 +136,7 @@ def list_users(db: Database, organisation_id: int) -> list[dict]:
             "display_name": r.display_name,
             "disabled": r.disabled_at is not None,
             "role": r.role,
-            "role_ja": role_label(kind or "", r.role),
+            "role_ja": role_label(r.kind, r.role),
             "created_at": aware(r.created_at),
         }
         for r in rows
@@ -164,7 +161,7 @@ def set_user_disabled(db: Database, organisation_id: int, user_id: int, disabled
             )
 
 
-def authenticate_user(db: Database, org_code: str, login: str, password: str) -> dict | None:
+def authenticate_user(db: Database, org_code: str, login: str, password: str) -> dict[str, Any] | None:
     """The user (with organisation kind/code/name) if all three match and nothing is disabled."""
     u, o = s.users, s.organisations
     with db.read() as conn:
@@ -214,6 +211,8 @@ class Session:
     def principal(self, db: Database) -> Principal:
         """Fresh on every request, so a changed setting (医療扶助 利用する/しない) applies at once; it
         carries this user's role and is recorded as this user."""
+        # only a staff session acts for an organisation (web.kit checks user_id and kind first)
+        assert self.kind is not None and self.org_code is not None and self.role is not None
         return principal_for(
             db, self.kind, self.org_code, role=self.role, user_id=self.user_id, actor=f"{self.login}（{self.role_ja}）"
         )
@@ -293,12 +292,3 @@ def end_session(db: Database, session_id: str) -> None:
             .where(s.web_sessions.c.id == session_id, s.web_sessions.c.revoked_at.is_(None))
             .values(revoked_at=db.now())
         )
-
-
-def organisation_by_kind_code(db: Database, kind: str, code: str) -> dict:
-    o = s.organisations
-    with db.read() as conn:
-        row = conn.execute(select(o.c.id, o.c.name).where(o.c.kind == kind, o.c.code == code)).first()
-    if not row:
-        raise NotFound(f"組織 {kind}/{code} が見つかりません。", f"No organisation {kind}/{code}.")
-    return {"id": row.id, "name": row.name}

@@ -9,6 +9,7 @@ from ..cards.ca import CardAuthority
 from ..config import Settings, load_settings
 from ..db.database import Database
 from . import errors
+from .models import HealthOut
 
 
 def create_app(
@@ -36,7 +37,7 @@ def create_app(
     for r in (eligibility, bulk, facility, registry, insurance, orgs, cards):
         app.include_router(r)
 
-    @app.get("/api/v1/health", tags=["operations"])
+    @app.get("/api/v1/health", tags=["operations"], responses={200: {"model": HealthOut}})
     def health():
         return {"status": "ok"}
 

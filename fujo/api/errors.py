@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -30,12 +32,14 @@ _PYDANTIC_JA = {
 }
 
 
-def _problem(err: dict) -> FieldProblem:
+def _problem(err: Mapping[str, Any]) -> FieldProblem:
+    """A FieldProblem from one of pydantic's error details (``type``, ``loc``, ``msg``)."""
     loc = [str(x) for x in err.get("loc", ()) if x not in ("body", "query", "path", "header")]
     fieldname = ".".join(loc) or "body"
-    ja = _PYDANTIC_JA.get(err.get("type"), "入力形式が正しくありません。")
-    code = {"missing": "required"}.get(err.get("type"), err.get("type", "invalid"))  # same code as our validators
-    return FieldProblem(fieldname, code, ja, err.get("msg", "invalid"))
+    kind = str(err.get("type", "invalid"))
+    ja = _PYDANTIC_JA.get(kind, "入力形式が正しくありません。")
+    code = {"missing": "required"}.get(kind, kind)  # same code as our validators
+    return FieldProblem(fieldname, code, ja, str(err.get("msg", "invalid")))
 
 
 def install(app: FastAPI) -> None:

@@ -3,6 +3,8 @@ exactly the fields the validators check (descriptions carry the Japanese labels)
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from ..core.fields import Field as Spec
@@ -22,8 +24,8 @@ class Loose(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-def model_from_fields(name: str, specs: tuple[Spec, ...], required: bool = True, **extra) -> type[BaseModel]:
-    fields = {}
+def model_from_fields(name: str, specs: tuple[Spec, ...], required: bool = True, **extra: Any) -> type[Loose]:
+    fields: dict[str, Any] = {}
     for f in specs:
         typ = (int | str | None) if f.kind == "amount" else (str | None)
         desc = f"{f.label_ja}" + (f" (wire: {f.wire})" if f.wire else "")
@@ -39,7 +41,7 @@ def model_from_fields(name: str, specs: tuple[Spec, ...], required: bool = True,
     return create_model(name, __base__=Loose, **fields)
 
 
-def dump(model: BaseModel) -> dict:
+def dump(model: BaseModel) -> dict[str, Any]:
     d = model.model_dump(exclude_unset=True)
     d.update(model.model_extra or {})
     return d

@@ -28,9 +28,9 @@ def checks_for_day(db: Database, day: dt.date) -> dict:
                 cl.c.at >= start, cl.c.at < end, cl.c.method.in_(CHECK_METHODS)
             )
         ).all()
-    hours = [Counter() for _ in range(24)]
-    by_outcome: Counter = Counter()
-    by_method: Counter = Counter()
+    hours: list[Counter[str]] = [Counter() for _ in range(24)]
+    by_outcome: Counter[str] = Counter()
+    by_method: Counter[str] = Counter()
     for r in rows:
         at = aware(r.at)
         hours[at.hour][r.outcome] += 1

@@ -3,12 +3,15 @@ the recipient's own access log built on it."""
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Connection, or_, select
 
 from ..auth.principal import Principal
 from ..db import schema as s
 from ..db.database import Database, aware
-from .writer import writer_for
+from .writer import LogRow, writer_for
 
 METHOD_JA = {
     "card": "マイナンバーカードで資格確認",
@@ -25,13 +28,13 @@ def check_row(
     principal: Principal,
     method: str,
     outcome: str,
-    person_id=None,
-    recipient_id=None,
-    reason=None,
-    consent=None,
-    detail=None,
-    at=None,
-) -> dict:
+    person_id: int | None = None,
+    recipient_id: int | None = None,
+    reason: str | None = None,
+    consent: str | None = None,
+    detail: str | None = None,
+    at: dt.datetime | None = None,
+) -> LogRow:
     """The check_log row for one check (who asked, about whom, when, how, the outcome)."""
     return dict(
         at=at or db.now(),
@@ -47,12 +50,27 @@ def check_row(
     )
 
 
-def record_check(db: Database, principal: Principal, method: str, outcome: str, **kw) -> int:
+def record_check(
+    db: Database,
+    principal: Principal,
+    method: str,
+    outcome: str,
+    *,
+    person_id: int | None = None,
+    recipient_id: int | None = None,
+    reason: str | None = None,
+    consent: str | None = None,
+    detail: str | None = None,
+    at: dt.datetime | None = None,
+) -> int:
     """Record one check; returns once the record is committed (group commit, see writer.py)."""
-    return writer_for(db).record(check_row(db, principal, method, outcome, **kw))
+    row = check_row(db, principal, method, outcome, person_id, recipient_id, reason, consent, detail, at)
+    return writer_for(db).record(row)
 
 
-def record_many(conn, principal: Principal, method: str, rows: list[dict], at) -> None:
+def record_many(
+    conn: Connection, principal: Principal, method: str, rows: list[dict[str, Any]], at: dt.datetime
+) -> None:
     """One entry per person a bulk download revealed (executemany, same transaction)."""
     if rows:
         conn.execute(
@@ -71,7 +89,7 @@ def record_many(conn, principal: Principal, method: str, rows: list[dict], at) -
         )
 
 
-def access_log(db: Database, person_id: int | None, recipient_ids: list[int], limit: int = 200) -> list[dict]:
+def access_log(db: Database, person_id: int | None, recipient_ids: list[int], limit: int = 200) -> list[dict[str, Any]]:
     """Who looked at this person's data, when and how (newest first)."""
     cl, o = s.check_log, s.organisations
     cond = []

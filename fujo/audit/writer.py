@@ -14,34 +14,38 @@ import asyncio
 import queue
 import threading
 from concurrent.futures import Future
+from typing import Any
 
 from sqlalchemy import insert
 
 from ..db import schema as s
+from ..db.database import Database
 
 MAX_BATCH = 1000
 
+LogRow = dict[str, Any]  # the column values of one check_log row
+
 
 class AuditWriter:
-    def __init__(self, db):
+    def __init__(self, db: Database) -> None:
         self.db = db
-        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._q: queue.SimpleQueue[tuple[LogRow, Future[int]]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stmt = insert(s.check_log).returning(s.check_log.c.id, sort_by_parameter_order=True)
 
-    def submit(self, row: dict) -> Future:
+    def submit(self, row: LogRow) -> Future[int]:
         """Queue one check_log row; the future resolves to its id once committed."""
-        fut: Future = Future()
+        fut: Future[int] = Future()
         self._ensure_thread()
         self._q.put((row, fut))
         return fut
 
-    def record(self, row: dict, timeout: float = 60) -> int:
+    def record(self, row: LogRow, timeout: float = 60) -> int:
         """Insert one check_log row (group-committed); returns its id once committed."""
         return self.submit(row).result(timeout=timeout)
 
-    async def record_async(self, row: dict) -> int:
+    async def record_async(self, row: LogRow) -> int:
         """The same, for an event loop: other requests run while the batch commits."""
         return await asyncio.wrap_future(self.submit(row))
 
@@ -75,7 +79,7 @@ _writers: dict[int, AuditWriter] = {}
 _writers_lock = threading.Lock()
 
 
-def writer_for(db) -> AuditWriter:
+def writer_for(db: Database) -> AuditWriter:
     w = _writers.get(id(db))
     if w is None or w.db is not db:
         with _writers_lock:

@@ -8,7 +8,9 @@ Each ticket carries ``RegisteredAt``, the time that ticket was first registered.
 
 from __future__ import annotations
 
-from sqlalchemy import and_, bindparam, or_, select
+from collections.abc import Iterable
+
+from sqlalchemy import Connection, and_, bindparam, or_, select
 
 from ..audit.service import record_check, record_many
 from ..auth.principal import FACILITY, Principal
@@ -16,8 +18,9 @@ from ..core import codes, monthly, notices
 from ..core.dates import month_key, parse_month
 from ..core.eligibility import AssistanceDecision, assistance_result
 from ..core.errors import FieldProblem, Problems, ValidationFailed
+from ..core.rows import WireDict
 from ..db import schema as s
-from ..db.database import Database, aware, current_value
+from ..db.database import Database, DbRow, aware, current_value
 from ..facility.service import require_assistance
 from ..registry.queries import ACTIVE, current_tickets, latest_revision, with_office
 
@@ -52,9 +55,9 @@ _SELECT = select(
 )
 
 
-def _results(rows, principal: Principal) -> list[dict]:
+def _results(rows: Iterable[DbRow], principal: Principal) -> list[WireDict]:
     """One ResultOfQualificationConfirmation per recipient, carrying that recipient's tickets."""
-    by_recipient: dict[int, tuple] = {}
+    by_recipient: dict[int, tuple[DbRow, list[DbRow]]] = {}
     for row in rows:
         by_recipient.setdefault(row.recipient_id, (row, []))[1].append(row)
     out = []
@@ -78,14 +81,15 @@ def _results(rows, principal: Principal) -> list[dict]:
     return out
 
 
-def _month(month) -> str:
+def _month(month: object) -> str:
     ym, p = parse_month(month, "month")
     if p:
         raise ValidationFailed(problems=[p])
+    assert ym is not None  # parse_month gives a month or a problem
     return month_key(*ym)
 
 
-def tickets_for_month(db: Database, principal: Principal, month) -> dict:
+def tickets_for_month(db: Database, principal: Principal, month: str) -> WireDict:
     principal.require(FACILITY)
     m = _month(month)
     require_assistance(principal)
@@ -120,7 +124,7 @@ def tickets_for_month(db: Database, principal: Principal, month) -> dict:
     }
 
 
-def _was_in_month(conn, key: str, month: str, cursor: int) -> bool:
+def _was_in_month(conn: Connection, key: str, month: str, cursor: int) -> bool:
     """Was the ticket, as of ``cursor``, in ``month`` (so a follower of that month holds it)?"""
     return (
         conn.execute(
@@ -130,7 +134,9 @@ def _was_in_month(conn, key: str, month: str, cursor: int) -> bool:
     )
 
 
-def changes_since(db: Database, principal: Principal, cursor: int, limit: int = 1000, month=None) -> dict:
+def changes_since(
+    db: Database, principal: Principal, cursor: int, limit: int = 1000, month: str | None = None
+) -> WireDict:
     """Tickets that changed for this facility after ``cursor``: ``upsert`` for a ticket now
     designated to it (new, amended, registered late), ``removed`` for one cancelled or moved away.
     Returns the next cursor; ``HasMore`` says to call again."""
@@ -162,10 +168,11 @@ def changes_since(db: Database, principal: Principal, cursor: int, limit: int = 
         touched = touched[:limit]
         next_cursor = touched[-1].seq if has_more else max(top, cursor)
         keys = list(dict.fromkeys(x.ticket_key for x in touched))
-        months_touched: dict[str, set] = {}
+        months_touched: dict[str, set[str]] = {}
         for x in touched:
             months_touched.setdefault(x.ticket_key, set()).add(x.treatment_month)
-        changes, revealed = [], {}
+        changes: list[WireDict] = []
+        revealed: dict[int, int | None] = {}  # recipient id → person id
         for i in range(0, len(keys), 500):
             for row in conn.execute(
                 _SELECT.where(t.c.ticket_key.in_(keys[i : i + 500]), latest_revision()),

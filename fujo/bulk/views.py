@@ -5,17 +5,19 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from ..api.deps import DB, JSON, Caller
+from ..api.models import errors
 from . import service
+from .models import ChangesOut, MonthTicketsOut
 
 router = APIRouter(prefix="/api/v1/facility/tickets", tags=["facility"])
 
 
-@router.get("")
+@router.get("", responses={200: {"model": MonthTicketsOut}, **errors(403, 422)})
 def tickets_for_month(db: DB, caller: Caller, month: str = Query(description="診療年月 YYYY-MM", max_length=7)):
     return JSON(service.tickets_for_month(db, caller, month))
 
 
-@router.get("/changes")
+@router.get("/changes", responses={200: {"model": ChangesOut}, **errors(403, 422)})
 def changes(
     db: DB,
     caller: Caller,

@@ -38,6 +38,19 @@ class IssuedCard:
     p12: bytes
 
 
+def _key_usage(**allowed: bool) -> x509.KeyUsage:
+    """A KeyUsage extension allowing only the usages named (every other one False)."""
+    usages: tuple[str, ...] = (
+        "digital_signature",
+        "content_commitment",
+        "key_encipherment",
+        "data_encipherment",
+        "key_agreement",
+    )
+    usages += ("key_cert_sign", "crl_sign", "encipher_only", "decipher_only")
+    return x509.KeyUsage(**{u: allowed.get(u, False) for u in usages})
+
+
 def _number_key(ca_dir: Path) -> bytes:
     """The server secret for hashing 個人番号 (created once, mode 600)."""
     p = ca_dir / "number.key"
@@ -68,9 +81,11 @@ class CardAuthority:
     def load_or_create(cls, ca_dir: Path) -> CardAuthority:
         key_p, cert_p = ca_dir / "ca.key.pem", ca_dir / "ca.cert.pem"
         if key_p.exists() and cert_p.exists():
-            key = serialization.load_pem_private_key(key_p.read_bytes(), password=None)
+            loaded = serialization.load_pem_private_key(key_p.read_bytes(), password=None)
+            if not isinstance(loaded, rsa.RSAPrivateKey):  # the CA signs with RSA (PKCS#1 v1.5) only
+                raise ValueError(f"{key_p} does not hold an RSA key")
             cert = x509.load_pem_x509_certificate(cert_p.read_bytes())
-            return cls(key, cert, _number_key(ca_dir))
+            return cls(loaded, cert, _number_key(ca_dir))
         ca_dir.mkdir(parents=True, exist_ok=True)
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         name = x509.Name(
@@ -91,17 +106,7 @@ class CardAuthority:
             .not_valid_after(now + dt.timedelta(days=20 * 365))
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(
-                x509.KeyUsage(
-                    digital_signature=False,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
+                _key_usage(key_cert_sign=True, crl_sign=True),
                 critical=True,
             )
             .sign(key, hashes.SHA256())
@@ -141,17 +146,7 @@ class CardAuthority:
             .not_valid_after(na)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
+                _key_usage(digital_signature=True),
                 critical=True,
             )
             .sign(self.key, hashes.SHA256())

@@ -20,6 +20,8 @@ CONSENT_ORDER = ("PharmacistsInfo", "DiagnosisInfo", "SpecificHealthCheckupsInfo
 # the 4-bit proof of before, and 4-bit proofs signed by older readers still verify.
 LIMIT_CONSENT, SPECIFIC_DISEASES_CONSENT = "LimitApplicationCertificateRelated", "SpecificDiseasesCertificateRelated"
 ALL_CONSENTS = (*CONSENT_ORDER, LIMIT_CONSENT, SPECIFIC_DISEASES_CONSENT)
+# the --consent names of the command lines (`fujo check card`, the terminal's face) → the kinds above
+CONSENT_NAMES = dict(zip(("medication", "diagnosis", "checkups", "surgery", "limit", "diseases"), ALL_CONSENTS))
 
 
 def consent_bits(consent: dict[str, bool]) -> str:

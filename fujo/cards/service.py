@@ -14,22 +14,36 @@ import binascii
 import datetime as dt
 import secrets
 import uuid
+from typing import Any, NotRequired, TypedDict
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
-from sqlalchemy import select, update
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from sqlalchemy import Connection, select, update
 
 from ..auth.principal import FACILITY, Principal
 from ..core import codes, numbers
 from ..core.errors import Conflict, FieldProblem, FujoError, NotFound, Problems, ValidationFailed
 from ..core.fields import Field, check_period, clean_record
+from ..core.rows import Record
 from ..db import schema as s
-from ..db.database import Database, aware
+from ..db.database import Database, DbRow, aware
 from .ca import CardAuthority, proof_message
 
 CHALLENGE_TTL = dt.timedelta(seconds=120)
+
+
+class CardProof(TypedDict):
+    """What a reader sends for a card check: the challenge, the card's certificate and its signature
+    (base64), and the consent bits it signed (4 to 6 of "0"/"1")."""
+
+    challenge: str
+    certificate: str
+    signature: str
+    consent: NotRequired[str]
+
+
 CLEANUP_EVERY = 200
 
 
@@ -39,11 +53,11 @@ class CardProofRefused(FujoError):
     status = 403
     code = "card_proof_refused"
 
-    def __init__(self, reason: str, ja: str, en: str):
+    def __init__(self, reason: str, ja: str, en: str) -> None:
         super().__init__(ja, en)
         self.reason = reason
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         d = super().as_dict()
         d["reason"] = self.reason
         return d
@@ -82,16 +96,20 @@ def refuse(reason: str) -> CardProofRefused:
     return CardProofRefused(reason, ja, en)
 
 
-def _person_public_id(conn, person_id: int) -> str:
-    return conn.execute(select(s.persons.c.public_id).where(s.persons.c.id == person_id)).scalar_one()
+def _person_public_id(conn: Connection, person_id: int) -> str:
+    public_id: str = conn.execute(select(s.persons.c.public_id).where(s.persons.c.id == person_id)).scalar_one()
+    return public_id
 
 
-def create_person(conn, now, number_hash: str | None = None, holder: dict | None = None) -> int:
-    return conn.execute(
+def create_person(
+    conn: Connection, now: dt.datetime, number_hash: str | None = None, holder: Record | None = None
+) -> int:
+    person_id: int = conn.execute(
         s.persons.insert()
         .values(public_id=str(uuid.uuid4()), created_at=now, individual_number_hash=number_hash, **(holder or {}))
         .returning(s.persons.c.id)
     ).scalar_one()
+    return person_id
 
 
 def validate_pin(pin: str) -> None:
@@ -109,7 +127,7 @@ HOLDER_FIELDS = (  # the 基本4情報 recorded when a card is issued (the certi
 )
 
 
-def clean_holder(individual_number: str | None, holder: dict | None) -> tuple[str, dict]:
+def clean_holder(individual_number: str | None, holder: Record | None) -> tuple[str, Record]:
     """The 個人番号 (check digit) and the 4 情報, validated; problems never repeat the number."""
     problems = Problems()
     number = (individual_number or "").strip()
@@ -125,11 +143,11 @@ def issue_card(
     ca: CardAuthority,
     pin: str,
     individual_number: str | None = None,
-    holder: dict | None = None,
+    holder: Record | None = None,
     person_id: int | None = None,
     not_before: dt.datetime | None = None,
     not_after: dt.datetime | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Issue a card to the holder of ``individual_number`` with the 4 情報 ``holder`` (name, birthdate,
     sex, address), as the card issuer does: the holder is known by the keyed hash of the number (a
     new card for a known number updates the recorded 4 情報), never linked to a recipient here — that
@@ -163,7 +181,7 @@ def issue_card(
     return {"serial": card.serial, "person_id": person_id, "not_after": card.not_after.isoformat(), "p12": card.p12}
 
 
-def holder_by_number(conn, ca: CardAuthority, individual_number: str):
+def holder_by_number(conn: Connection, ca: CardAuthority, individual_number: str) -> DbRow | None:
     """The card holder (persons row with the 4 情報) known by this 個人番号, or None."""
     return conn.execute(
         select(s.persons).where(s.persons.c.individual_number_hash == ca.number_hash(individual_number))
@@ -184,7 +202,7 @@ def revoke_card(db: Database, serial: str, reason: str = "revoked by operator") 
 PORTAL_AUDIENCE = "portal"  # what a recipient's own sign-in binds the proof to, instead of a facility code
 
 
-def create_challenge(db: Database, principal: Principal | None) -> dict:
+def create_challenge(db: Database, principal: Principal | None) -> dict[str, Any]:
     """A one-time nonce for a facility (``principal``) or, with ``None``, for the recipient portal."""
     if principal is not None:
         principal.require(FACILITY)
@@ -217,6 +235,7 @@ def verify_proof(
     db: Database,
     ca: CardAuthority,
     principal: Principal | None,
+    *,
     challenge: str,
     certificate: str,
     signature: str,
@@ -269,14 +288,18 @@ def verify_proof(
         raise refuse("unknown_card")
     if card.revoked_at is not None:
         raise refuse("revoked")
+    key = cert.public_key()
+    if not isinstance(key, rsa.RSAPublicKey):  # our CA issues RSA keys only
+        raise refuse("bad_signature")
     try:
-        cert.public_key().verify(sig, proof_message(challenge, audience, consent), padding.PKCS1v15(), hashes.SHA256())
+        key.verify(sig, proof_message(challenge, audience, consent), padding.PKCS1v15(), hashes.SHA256())
     except (InvalidSignature, TypeError, ValueError):
         raise refuse("bad_signature") from None
-    return card.person_id
+    person_id: int = card.person_id
+    return person_id
 
 
-def list_cards(db: Database, limit: int = 200) -> list[dict]:
+def list_cards(db: Database, limit: int = 200) -> list[dict[str, Any]]:
     c = s.cards
     with db.read() as conn:
         rows = conn.execute(select(c).order_by(c.c.id.desc()).limit(limit)).all()

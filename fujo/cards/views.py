@@ -8,8 +8,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from ..api.deps import CA, DB, JSON, Caller
+from ..api.models import errors
 from ..auth.principal import ADMIN
 from . import service
+from .models import CardIssuedOut, CardOut, CardRevokedOut
 
 router = APIRouter(prefix="/api/v1/cards", tags=["administrator"])
 
@@ -30,7 +32,7 @@ class RevokeIn(BaseModel):
     reason: str = Field("revoked by operator", max_length=100)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses={201: {"model": CardIssuedOut}, **errors(403, 422)})
 def issue_card(body: CardIn, db: DB, ca: CA, caller: Caller):
     """Issue a card to the holder of a 個人番号 with the 基本4情報 (it is linked to a recipient only by
     the welfare office's 初回ひも付け); the PKCS#12 file comes back base64-encoded (``p12_base64``)."""
@@ -41,13 +43,13 @@ def issue_card(body: CardIn, db: DB, ca: CA, caller: Caller):
     return JSON(out, status_code=201)
 
 
-@router.get("")
+@router.get("", responses={200: {"model": list[CardOut]}, **errors(403)})
 def list_cards(db: DB, caller: Caller):
     caller.require(ADMIN)
     return JSON(service.list_cards(db))
 
 
-@router.post("/{serial}/revoke")
+@router.post("/{serial}/revoke", responses={200: {"model": CardRevokedOut}, **errors(403, 404, 422)})
 def revoke_card(serial: str, body: RevokeIn, db: DB, caller: Caller):
     caller.require(ADMIN)
     service.revoke_card(db, serial, body.reason)

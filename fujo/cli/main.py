@@ -59,7 +59,7 @@ def demo():
     settings = load_settings()
     info = load_demo(db, _ca(), settings.data_dir / "demo-cards")
     sys.stdout.write(describe(info) + "\n")
-    from ..web.demo import load_demo_users
+    from ..demo.users import load_demo_users
 
     sys.stdout.write("\nweb sign-in at http://127.0.0.1:8000/login (組織コード / ログインID / パスワード):\n")
     for login, password, org in load_demo_users(db):
@@ -138,16 +138,6 @@ def import_(
     console.print(f"{report.written}件を取り込みました。 imported {report.written} rows.", highlight=False)
 
 
-CONSENT_NAMES = {
-    "medication": "PharmacistsInfo",
-    "diagnosis": "DiagnosisInfo",
-    "checkups": "SpecificHealthCheckupsInfo",
-    "surgery": "OperationInfo",
-    "limit": "LimitApplicationCertificateRelated",
-    "diseases": "SpecificDiseasesCertificateRelated",
-}
-
-
 @check_app.command("card")
 @handle_errors
 def check_card(
@@ -159,7 +149,7 @@ def check_card(
     as_json: bool = typer.Option(False, "--json"),
 ):
     """Check by My Number card (simulated reader: the card file signs the server's challenge)."""
-    from ..cards.reader import prove
+    from ..cards.reader import CONSENT_NAMES, prove
     from ..cards.service import create_challenge
     from ..eligibility.service import check_by_card
 
@@ -187,7 +177,16 @@ def check_card(
     open_card(card, pin)  # a wrong PIN is refused before anything is written
     ch = create_challenge(db, p)["challenge"]
     proof = prove(card, pin, ch, p.code, {CONSENT_NAMES[c]: True for c in chosen})
-    out = check_by_card(db, _ca(), p, proof.challenge, proof.certificate, proof.signature, proof.consent, date)
+    out = check_by_card(
+        db,
+        _ca(),
+        p,
+        challenge=proof.challenge,
+        certificate=proof.certificate,
+        signature=proof.signature,
+        consent=proof.consent,
+        confirmation_date=date,
+    )
     print_json(out) if as_json else sys.stdout.write(screen.render_text(out))
 
 
@@ -204,7 +203,14 @@ def check_ticket(
     """Check by the numbers of a paper 医療券/調剤券 or a prescription."""
     from ..eligibility.service import check_by_numbers
 
-    out = check_by_numbers(database(), _principal(FACILITY, facility), payer, recipient, birthdate, date)
+    out = check_by_numbers(
+        database(),
+        _principal(FACILITY, facility),
+        insurer_number=payer,
+        identification_number=recipient,
+        birthdate=birthdate,
+        confirmation_date=date,
+    )
     print_json(out) if as_json else sys.stdout.write(screen.render_text(out))
 
 
@@ -378,7 +384,7 @@ def _plugins() -> None:
     """Commands of other packages (terminal agent, vendor test kit, …) register themselves here."""
     import importlib
 
-    for mod in ("fujo.terminal.cli", "fujo.web.cli"):
+    for mod in ("fujo.terminal.cli", "fujo.accounts.cli"):
         try:
             m = importlib.import_module(mod)
         except ModuleNotFoundError as e:

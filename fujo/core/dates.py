@@ -3,6 +3,7 @@ forms of the terminal interface (20240701, 202407). Bad values are FieldProblems
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from zoneinfo import ZoneInfo
 
@@ -20,7 +21,9 @@ def now_jst() -> dt.datetime:
     return dt.datetime.now(JST)
 
 
-def parse_date(value, field: str, label_ja: str = "日付", required: bool = True):
+def parse_date(
+    value: object, field: str, label_ja: str = "日付", required: bool = True
+) -> tuple[dt.date | None, FieldProblem | None]:
     """Returns (date | None, FieldProblem | None)."""
     if value is None or value == "":
         if required:
@@ -65,7 +68,9 @@ def parse_date(value, field: str, label_ja: str = "日付", required: bool = Tru
     )
 
 
-def parse_month(value, field: str = "month", label_ja: str = "診療年月"):
+def parse_month(
+    value: object, field: str = "month", label_ja: str = "診療年月"
+) -> tuple[tuple[int, int] | None, FieldProblem | None]:
     """Returns ((year, month) | None, FieldProblem | None); accepts 2024-07 or 202407."""
     if value is None or value == "":
         return None, FieldProblem(field, "required", f"{label_ja}を入力してください。", f"{field} is required.")
@@ -97,6 +102,17 @@ def month_key(year: int, month: int) -> str:
 
 def month_of(d: dt.date) -> str:
     return f"{d.year:04d}{d.month:02d}"
+
+
+def month_end(d: dt.date) -> dt.date:
+    """The last day of the month of ``d``."""
+    return d.replace(day=calendar.monthrange(d.year, d.month)[1])
+
+
+def month_bounds(month: str) -> tuple[dt.date, dt.date]:
+    """The first and the last day of a month given as 'yyyyMM' (its storage and wire form)."""
+    first = dt.date(int(month[:4]), int(month[4:6]), 1)
+    return first, month_end(first)
 
 
 def wire_date(d: dt.date | None) -> str | None:

@@ -9,12 +9,17 @@ speak one vocabulary.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from . import codes
 from .dates import month_of, wire_date, wire_time
 from .fields import ELDERLY_BLOCK, INSURANCE_FIELDS, LIMIT_BLOCK, SPECIFIC_DISEASE_BLOCK, TICKET_FIELDS
 from .numbers import pad_insurer_number
+from .rows import InsuranceRow, Period, Person, RecipientRow, TicketRow, WireDict
+
+Q = TypeVar("Q", bound=Period)
 
 # Which result wins the body-level QualificationValidity when one check returns several
 # qualifications (医療保険 + 医療扶助): any valid one makes the person checkable.
@@ -41,7 +46,7 @@ def active_on(qualification_date: dt.date, disqualification_date: dt.date | None
 class AssistanceDecision:
     validity: str
     reason: str | None = None  # designated / not_designated / not_registered / lost
-    tickets: list = field(default_factory=list)  # the tickets the facility may see
+    tickets: Sequence[TicketRow] = field(default_factory=list)  # the tickets the facility may see
 
     @property
     def shows_numbers(self) -> bool:
@@ -51,7 +56,11 @@ class AssistanceDecision:
 
 
 def decide_assistance(
-    recipient, tickets, facility_code: str, on: dt.date, newer_exists: bool = False
+    recipient: RecipientRow | None,
+    tickets: Iterable[TicketRow],
+    facility_code: str,
+    on: dt.date,
+    newer_exists: bool = False,
 ) -> AssistanceDecision:
     """Decide a 医療扶助 check for ``facility_code`` on day ``on``.
 
@@ -70,7 +79,7 @@ def decide_assistance(
     return AssistanceDecision(codes.VALID_UNREGISTERED, NOT_DESIGNATED if this_month else NOT_REGISTERED)
 
 
-def decide_insurance(quals, on: dt.date) -> list[tuple[object, str]]:
+def decide_insurance(quals: Sequence[Q], on: dt.date) -> list[tuple[Q, str]]:
     """Validity of each health-insurance qualification of a person on ``on``."""
     out = []
     any_active = any(active_on(q.qualification_date, q.disqualification_date, on) for q in quals)
@@ -82,7 +91,7 @@ def decide_insurance(quals, on: dt.date) -> list[tuple[object, str]]:
     return out
 
 
-def overall_validity(validities) -> str:
+def overall_validity(validities: Iterable[str]) -> str:
     vs = set(validities)
     for v in _PRECEDENCE:
         if v in vs:
@@ -90,12 +99,12 @@ def overall_validity(validities) -> str:
     return codes.NO_QUALIFICATION
 
 
-def ticket_info(t, facility_code: str) -> dict:
+def ticket_info(t: TicketRow, facility_code: str) -> WireDict:
     """MedicalTicketInfo for one ticket, with DesignatedMedicalInstitutionFlag for the asker."""
-    d = {}
+    d: WireDict = {}
     for f in TICKET_FIELDS:
         v = getattr(t, f.name)
-        if v is None:
+        if v is None or f.wire is None:  # every ticket field is on the wire
             continue
         if isinstance(v, dt.date):
             v = wire_date(v)
@@ -108,7 +117,7 @@ def ticket_info(t, facility_code: str) -> dict:
     return d
 
 
-def _person(d: dict, r, with_address: bool = True) -> None:
+def _person(d: WireDict, r: Person, with_address: bool = True) -> None:
     d["Name"] = r.name
     d["NameKana"] = r.name_kana
     d["Sex1"] = r.sex
@@ -120,11 +129,15 @@ def _person(d: dict, r, with_address: bool = True) -> None:
 
 
 def assistance_result(
-    recipient, office_name: str, decision: AssistanceDecision, facility_code: str, reference_number: str | None = None
-) -> dict:
+    recipient: RecipientRow,
+    office_name: str,
+    decision: AssistanceDecision,
+    facility_code: str,
+    reference_number: str | None = None,
+) -> WireDict:
     """ResultOfQualificationConfirmation for 医療扶助 (InsuredCardClassification A1), masked
     unless the asker is the designated facility (validity 1)."""
-    d = {
+    d: WireDict = {
         "InsuredCardClassification": codes.CARD_CLASS_MEDICAL_ASSISTANCE,
         "QualificationValidity": decision.validity,
         "InsurerName": office_name,
@@ -141,8 +154,9 @@ def assistance_result(
             d["DisqualificationDate"] = wire_date(recipient.disqualification_date)
         # 保護停止・廃止 has its own table (停止 / 廃止), not the insurance ReasonOfLoss: a fujo extra, not in
         # the XML. The office's reason text stays with the office (it may be sensitive).
-        if getattr(recipient, "disqualification_kind", None):
-            d["DisqualificationKind"] = recipient.disqualification_kind
+        kind = getattr(recipient, "disqualification_kind", None)
+        if kind:
+            d["DisqualificationKind"] = kind
     if reference_number:
         d["ReferenceNumber"] = reference_number
     if decision.shows_numbers:
@@ -150,7 +164,7 @@ def assistance_result(
     return d
 
 
-_WIRE = {f.name: f.wire for f in INSURANCE_FIELDS}
+_WIRE = {f.name: f.wire for f in INSURANCE_FIELDS if f.wire}  # all of them are on the wire
 # Flat elements of an insurance result beyond the person (InsuredCardValidDate is handled apart).
 _INSURANCE_DETAILS = (
     "insured_name",
@@ -163,15 +177,15 @@ _INSURANCE_DETAILS = (
 )
 
 
-def _wire_value(v):
+def _wire_value(v: object) -> object:
     if isinstance(v, dt.date):
         return wire_date(v)
     return str(v) if isinstance(v, int) else v
 
 
-def _block(q, names) -> dict:
+def _block(q: object, names: Iterable[str]) -> WireDict:
     """The wire elements of one certificate block; empty when nothing of it is registered."""
-    out = {}
+    out: WireDict = {}
     for n in names:
         v = getattr(q, n, None)
         if v not in (None, ""):
@@ -179,19 +193,31 @@ def _block(q, names) -> dict:
     return out
 
 
+def _consented_block(
+    d: WireDict, prefix: str, consent_at: dt.datetime | None, q: object, names: Iterable[str]
+) -> WireDict:
+    """Writes ``<prefix>ConsFlg`` (1 with the patient's consent, else 0) and, with consent, its
+    ``<prefix>ConsTime``; returns the certificate's fields, only when consent was given."""
+    d[f"{prefix}ConsFlg"] = "1" if consent_at else "0"
+    if not consent_at:
+        return {}
+    d[f"{prefix}ConsTime"] = wire_time(consent_at)
+    return _block(q, names)
+
+
 def insurance_result(
-    q,
+    q: InsuranceRow,
     validity: str,
     reference_number: str | None = None,
     limit_consent_at: dt.datetime | None = None,
     specific_consent_at: dt.datetime | None = None,
-) -> dict:
+) -> WireDict:
     """ResultOfQualificationConfirmation for a health-insurance qualification, as complete as the
     real ones: card dates, 一部負担金割合, 未就学区分 and the 高齢受給者証 block always; the
     限度額適用認定証 and 特定疾病療養受療証 blocks only with the patient's consent (``*_consent_at``:
     when it was given). Both consent flags are always written, 0 without consent, because real
     clients expect them in every insurance result."""
-    d = {
+    d: WireDict = {
         "InsuredCardClassification": q.insured_card_classification,
         "QualificationValidity": validity,
         "InsurerNumber": pad_insurer_number(q.insurer_number),
@@ -217,28 +243,22 @@ def insurance_result(
     elderly = _block(q, ELDERLY_BLOCK)
     if elderly:
         d["ElderlyRecipientCertificateInfo"] = elderly
-    d["LimitApplicationCertificateRelatedConsFlg"] = "1" if limit_consent_at else "0"
-    if limit_consent_at:
-        d["LimitApplicationCertificateRelatedConsTime"] = wire_time(limit_consent_at)
-        limit = _block(q, LIMIT_BLOCK)
-        if limit:
-            d["LimitApplicationCertificateRelatedInfo"] = limit
-    d["SpecificDiseasesCertificateRelatedConsFlg"] = "1" if specific_consent_at else "0"
-    if specific_consent_at:
-        d["SpecificDiseasesCertificateRelatedConsTime"] = wire_time(specific_consent_at)
-        specific = _block(q, SPECIFIC_DISEASE_BLOCK)
-        if specific:
-            d["SpecificDiseasesCertificateList"] = {"SpecificDiseasesCertificateInfo": [specific]}
+    limit = _consented_block(d, "LimitApplicationCertificateRelated", limit_consent_at, q, LIMIT_BLOCK)
+    if limit:
+        d["LimitApplicationCertificateRelatedInfo"] = limit
+    specific = _consented_block(d, "SpecificDiseasesCertificateRelated", specific_consent_at, q, SPECIFIC_DISEASE_BLOCK)
+    if specific:
+        d["SpecificDiseasesCertificateList"] = {"SpecificDiseasesCertificateInfo": [specific]}
     return d
 
 
 CONSENT_KINDS = ("PharmacistsInfo", "DiagnosisInfo", "SpecificHealthCheckupsInfo", "OperationInfo")
 
 
-def consent_fields(consent: dict[str, bool], at: dt.datetime) -> dict:
+def consent_fields(consent: Mapping[str, bool], at: dt.datetime) -> WireDict:
     """Consent given at the reader: flag 1 with ConsTime and AvailableTime (= +24 h, as in real
     samples) for each kind the patient agreed to; flag 0 otherwise."""
-    d = {}
+    d: WireDict = {}
     for kind in CONSENT_KINDS:
         if consent.get(kind):
             d[f"{kind}ConsFlg"] = "1"

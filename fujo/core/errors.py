@@ -7,6 +7,7 @@ wording of a refusal is decided once, here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -16,7 +17,7 @@ class FieldProblem:
     message_ja: str
     message_en: str
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, str]:
         return {"field": self.field, "code": self.code, "message_ja": self.message_ja, "message_en": self.message_en}
 
 
@@ -31,7 +32,7 @@ class FujoError(Exception):
         self.message_ja = message_ja
         self.message_en = message_en
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"code": self.code, "message_ja": self.message_ja, "message_en": self.message_en}
 
 
@@ -43,12 +44,12 @@ class ValidationFailed(FujoError):
     status = 422
     code = "validation_error"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         ja = "；".join(f"{p.field}: {p.message_ja}" for p in self.problems)
         en = "; ".join(f"{p.field}: {p.message_en}" for p in self.problems)
         FujoError.__init__(self, "入力に誤りがあります。" + ja, "Invalid input. " + en)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         d = super().as_dict()
         d["fields"] = [p.as_dict() for p in self.problems]
         return d

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import jaconv
@@ -17,6 +18,7 @@ import jaconv
 from . import codes, dates, numbers, ticket_rules
 from .era import ERAS
 from .errors import FieldProblem, Problems
+from .rows import Record
 
 
 @dataclass(frozen=True)
@@ -27,11 +29,10 @@ class Field:
     kind: str  # payer|recipient|insurer|facility|date|month|text|kana|post|code|amount|digits
     required: bool = False
     max_len: int = 100
-    table: dict | None = None  # allowed code values for kind 'code'
+    table: Mapping[str, str] | None = None  # allowed code values for kind 'code'
 
 
-def _f(*a, **k) -> Field:
-    return Field(*a, **k)
+_f = Field
 
 
 RECIPIENT_FIELDS = (
@@ -224,7 +225,7 @@ def _noncharacter(c: str) -> bool:
     return 0xFDD0 <= o <= 0xFDEF or (o & 0xFFFE) == 0xFFFE
 
 
-def clean_value(f: Field, raw) -> tuple[object, FieldProblem | None]:
+def clean_value(f: Field, raw: object) -> tuple[object, FieldProblem | None]:
     """Validate and normalise one value; returns (clean value, problem)."""
     if isinstance(raw, str):
         raw = raw.strip()
@@ -250,6 +251,7 @@ def clean_value(f: Field, raw) -> tuple[object, FieldProblem | None]:
         return (dates.month_key(*ym) if ym else None), p
     s = str(raw)
     if k == "code":
+        assert f.table is not None, f"code field {f.name} without a table"
         if s not in f.table:
             allowed = "、".join(f"{c}（{t}）" for c, t in f.table.items())
             return None, FieldProblem(
@@ -311,7 +313,7 @@ def clean_value(f: Field, raw) -> tuple[object, FieldProblem | None]:
     return s, None
 
 
-def clean_record(fields, data: dict, problems: Problems, partial: bool = False) -> dict:
+def clean_record(fields: Iterable[Field], data: Record, problems: Problems, partial: bool = False) -> Record:
     """Validate a record against its field table. Unknown keys are refused too, so a typo in a
     column name is an error rather than data silently dropped."""
     known = {f.name for f in fields}
@@ -330,7 +332,7 @@ def clean_record(fields, data: dict, problems: Problems, partial: bool = False) 
     return out
 
 
-def check_ticket_rules(t: dict, problems: Problems) -> None:
+def check_ticket_rules(t: Record, problems: Problems) -> None:
     """Rules across fields of a 医療券/調剤券 (run after each field is clean)."""
     vf, vt, month = t.get("valid_from"), t.get("valid_to"), t.get("treatment_month")
     if vf and vt and vf > vt:
@@ -375,7 +377,7 @@ def check_ticket_rules(t: dict, problems: Problems) -> None:
     ticket_rules.check_single_or_combined(t, problems)
 
 
-def check_period(rec: dict, problems: Problems) -> None:
+def check_period(rec: Record, problems: Problems) -> None:
     q, d = rec.get("qualification_date"), rec.get("disqualification_date")
     if q and d and d < q:
         problems.add(
@@ -443,7 +445,7 @@ def _problem(problems: Problems, field: str, code: str, ja: str, en: str) -> Non
     problems.add(FieldProblem(field, code, ja, en))
 
 
-def check_insurance_rules(rec: dict, problems: Problems) -> None:
+def check_insurance_rules(rec: Record, problems: Problems) -> None:
     """Rules across fields of a health-insurance qualification (run after each field is clean)."""
     for start, end, what in _PERIODS:
         if rec.get(start) and rec.get(end) and rec[end] < rec[start]:
@@ -521,8 +523,8 @@ def check_insurance_rules(rec: dict, problems: Problems) -> None:
             "長期入院該当年月日は限度額適用・標準負担額減額認定証（02）または標準負担額減額認定証（03）のものです。",
             "limit_long_term_date goes with limit_classification 02 or 03 only.",
         )
-    start = rec.get("card_valid_from") or rec.get("qualification_date")
-    if rec.get("preschool") == "1" and b and start and start > preschool_end(b):
+    card_start = rec.get("card_valid_from") or rec.get("qualification_date")
+    if rec.get("preschool") == "1" and b and card_start and card_start > preschool_end(b):
         _problem(
             problems,
             "preschool",

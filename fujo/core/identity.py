@@ -13,6 +13,7 @@ import unicodedata
 import jaconv
 
 from .errors import FieldProblem
+from .rows import Identity
 
 # 旧字・異体字 → 新字 as they occur in names (a selection of the common ones; the CJK compatibility
 # ideographs that have a decomposition, such as 塚 U+FA10, are handled by NFKC first).
@@ -90,7 +91,7 @@ def normalize_name(name: str | None) -> str:
     return s
 
 
-def identity_differences(recipient, holder) -> list[FieldProblem]:
+def identity_differences(recipient: Identity, holder: Identity) -> list[FieldProblem]:
     """What differs between a recipient (name, birthdate) and a card holder's 4 情報; empty when
     they describe the same person. Messages name the items, never the values (no personal data in
     logs or in answers beyond what the office typed)."""

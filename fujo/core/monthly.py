@@ -11,19 +11,17 @@ ticket data.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 from . import codes
+from .dates import month_bounds
+from .rows import Period, TicketPeriod, WireDict
 
 VALID, SUSPENDED, ABOLISHED, NOT_STARTED = "valid", "suspended", "abolished", "not_started"
 STATUS_JA = {VALID: "有効", SUSPENDED: "停止", ABOLISHED: "廃止", NOT_STARTED: "保護開始前"}
 
 
-def month_bounds(month: str) -> tuple[dt.date, dt.date]:
-    first = dt.date(int(month[:4]), int(month[4:6]), 1)
-    return first, (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
-
-
-def month_status(recipient, month: str) -> tuple[str, dt.date | None]:
+def month_status(recipient: Period, month: str) -> tuple[str, dt.date | None]:
     """(status, date) of ``recipient`` for ``month`` (yyyyMM): ``suspended``/``abolished`` with the
     停止・廃止日 when assistance ends within or before the month, ``not_started`` when it starts after it."""
     _first, last = month_bounds(month)
@@ -36,13 +34,13 @@ def month_status(recipient, month: str) -> tuple[str, dt.date | None]:
     return VALID, None
 
 
-def billable(recipient, ticket) -> bool:
+def billable(recipient: Period, ticket: TicketPeriod) -> bool:
     """Does the ticket's validity overlap the 保護 period (start day up to, not including, the end)?"""
     start, end = recipient.qualification_date, recipient.disqualification_date
     return ticket.valid_to >= start and (end is None or ticket.valid_from < end)
 
 
-def status_fields(status: str, when: dt.date | None) -> dict:
+def status_fields(status: str, when: dt.date | None) -> WireDict:
     """The fujo extras a bulk row carries (JSON; the terminal's XML has no element for them)."""
     d = {"QualificationStatus": status, "QualificationStatusText": STATUS_JA[status]}
     if when is not None:
@@ -50,6 +48,6 @@ def status_fields(status: str, when: dt.date | None) -> dict:
     return d
 
 
-def validity_for_month(recipient, tickets) -> str:
+def validity_for_month(recipient: Period, tickets: Iterable[TicketPeriod]) -> str:
     """1 when at least one ticket is billable, else 2 (withheld as a lost qualification)."""
     return codes.VALID if any(billable(recipient, t) for t in tickets) else codes.INVALID

@@ -11,6 +11,7 @@ office and its phone. Pure: dicts in, dicts out.
 from __future__ import annotations
 
 from . import codes
+from .rows import Contact, WireDict
 
 # code: meaning (docs/TERMINAL.md lists the same table; tests check they agree)
 NOTICE_CODES = {
@@ -24,7 +25,7 @@ NOTICE_CODES = {
 _A1_CODES = {codes.INVALID: "FJ0201", codes.INVALID_NEWER: "FJ0301", codes.VALID_UNREGISTERED: "FJ0601"}
 
 
-def call_office(contact: dict | None) -> str:
+def call_office(contact: Contact | None) -> str:
     """「○○市福祉事務所（電話 03-…）に…確認してください。」 — or a generic line without a contact."""
     if not contact or not contact.get("OfficeName"):
         return "福祉事務所に医療扶助の利用可否を電話等で確認してください。"
@@ -32,7 +33,7 @@ def call_office(contact: dict | None) -> str:
     return f"{contact['OfficeName']}{tel}に医療扶助の利用可否を電話等で確認してください。"
 
 
-def _a1_message(validity: str, result: dict, contact: dict | None) -> str:
+def _a1_message(validity: str, result: WireDict, contact: Contact | None) -> str:
     if validity == codes.VALID_UNREGISTERED:
         head = "医療扶助の資格は有効ですが、この医療機関・薬局を指定した医療券/調剤券が登録されていません（番号・券情報は表示されません）。"
     elif validity == codes.INVALID_NEWER:
@@ -44,7 +45,7 @@ def _a1_message(validity: str, result: dict, contact: dict | None) -> str:
     return head + call_office(contact)
 
 
-def annotate(check: dict) -> dict:
+def annotate(check: WireDict) -> WireDict:
     """Add ``ProcessingResultCode``/``ProcessingResultMessage`` to each result of ``check`` that
     needs an action, and the first of them to the body. Returns ``check`` (changed in place)."""
     contact = check.get("Contact")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import FieldProblem
+from .errors import FieldProblem, Problems
 
 LAW_CODE_PUBLIC_ASSISTANCE = "12"  # 法別番号 12 = 生活保護法による医療扶助
 PREFECTURES = frozenset(f"{i:02d}" for i in range(1, 48))
@@ -57,7 +57,7 @@ def _digits(field: str, label_ja: str, label_en: str, value: str, length: int) -
     return None
 
 
-def _check_digit_problem(field, label_ja, label_en, value) -> FieldProblem | None:
+def _check_digit_problem(field: str, label_ja: str, label_en: str, value: str) -> FieldProblem | None:
     expected = check_digit(value[:-1])
     if int(value[-1]) != expected:
         return FieldProblem(
@@ -66,7 +66,20 @@ def _check_digit_problem(field, label_ja, label_en, value) -> FieldProblem | Non
     return None
 
 
-def check_payer_number(value: str, field: str = "payer_number", law_code: str | None = LAW_CODE_PUBLIC_ASSISTANCE):
+def _prefecture_problem(field: str, label_ja: str, label_en: str, prefecture: str) -> FieldProblem | None:
+    if prefecture not in PREFECTURES:
+        return FieldProblem(
+            field,
+            "prefecture",
+            f"{label_ja}の都道府県番号{prefecture}は存在しません。",
+            f"{label_en} has no such prefecture number {prefecture}.",
+        )
+    return None
+
+
+def check_payer_number(
+    value: str, field: str = "payer_number", law_code: str | None = LAW_CODE_PUBLIC_ASSISTANCE
+) -> FieldProblem | None:
     """公費負担者番号. ``law_code`` is the required 法別番号 (12 for 生活保護)."""
     ja, en = "公費負担者番号", "Payer number (公費負担者番号)"
     p = _digits(field, ja, en, value, 8)
@@ -79,17 +92,10 @@ def check_payer_number(value: str, field: str = "payer_number", law_code: str | 
             f"{ja}の法別番号は{law_code}（生活保護）でなければなりません（入力は{value[:2]}）。",
             f"{en} must start with law code {law_code} (public assistance), got {value[:2]}.",
         )
-    if value[2:4] not in PREFECTURES:
-        return FieldProblem(
-            field,
-            "prefecture",
-            f"{ja}の都道府県番号{value[2:4]}は存在しません。",
-            f"{en} has no such prefecture number {value[2:4]}.",
-        )
-    return _check_digit_problem(field, ja, en, value)
+    return _prefecture_problem(field, ja, en, value[2:4]) or _check_digit_problem(field, ja, en, value)
 
 
-def check_recipient_number(value: str, field: str = "recipient_number"):
+def check_recipient_number(value: str, field: str = "recipient_number") -> FieldProblem | None:
     """受給者番号 (7 digits with 検証番号)."""
     ja, en = "受給者番号", "Recipient number (受給者番号)"
     return _digits(field, ja, en, value, 7) or _check_digit_problem(field, ja, en, value)
@@ -100,7 +106,37 @@ def normalize_insurer_number(value: str) -> str:
     return (value or "").strip()
 
 
-def check_insurer_number(value: str, field: str = "insurer_number"):
+def is_payer_number(value: str) -> bool:
+    """Does a (normalised) number given where a 保険者番号 may stand name medical assistance — a
+    公費負担者番号 of 法別 12, 8 digits — rather than a health insurer? Checks by numbers, 照会番号
+    registration and the terminal's requests all branch on this."""
+    return value.startswith(LAW_CODE_PUBLIC_ASSISTANCE) and len(value) == 8
+
+
+def check_qualification_numbers(
+    insurer_number: str | None,
+    identification_number: str | None,
+    problems: Problems,
+    *,
+    payer_field: str = "insurer_number",
+    recipient_field: str = "identification_number",
+    insurer_field: str = "insurer_number",
+) -> tuple[str, bool]:
+    """The two numbers naming a qualification (a check by numbers, a 照会番号, a terminal request):
+    a 公費負担者番号 with a 受給者番号 for medical assistance, else a 保険者番号. Adds the problems of
+    the numbers under the caller's field names; returns (the normalised 保険者番号 or 公費負担者番号,
+    is it medical assistance). The 被保険者番号 is the caller's to require."""
+    ins = normalize_insurer_number(insurer_number or "")
+    assistance = is_payer_number(ins)
+    if assistance:
+        problems.add(check_payer_number(ins, field=payer_field))
+        problems.add(check_recipient_number(identification_number or "", field=recipient_field))
+    else:
+        problems.add(check_insurer_number(ins, field=insurer_field))
+    return ins, assistance
+
+
+def check_insurer_number(value: str, field: str = "insurer_number") -> FieldProblem | None:
     """保険者番号: 6 digits (国保) or 8 digits (others); last digit 検証番号."""
     ja, en = "保険者番号", "Insurer number (保険者番号)"
     v = normalize_insurer_number(value)
@@ -168,19 +204,15 @@ def insurer_kind(value: str) -> InsurerKind | None:
     return None
 
 
-def check_facility_code(value: str, field: str = "facility_code"):
+def check_facility_code(value: str, field: str = "facility_code") -> FieldProblem | None:
     """医療機関コード (10 digits)."""
     ja, en = "医療機関コード", "Facility code (医療機関コード)"
     p = _digits(field, ja, en, value, 10)
     if p:
         return p
-    if value[:2] not in PREFECTURES:
-        return FieldProblem(
-            field,
-            "prefecture",
-            f"{ja}の都道府県番号{value[:2]}は存在しません。",
-            f"{en} has no such prefecture number {value[:2]}.",
-        )
+    p = _prefecture_problem(field, ja, en, value[:2])
+    if p:
+        return p
     if value[2] not in SCORE_TABLE_KINDS:
         return FieldProblem(
             field,
@@ -216,7 +248,7 @@ def individual_number_check_digit(body: str) -> int:
     return 0 if r <= 1 else 11 - r
 
 
-def check_individual_number(value: str, field: str = "individual_number"):
+def check_individual_number(value: str, field: str = "individual_number") -> FieldProblem | None:
     """個人番号 (12 digits with its 検証番号). The messages never repeat the number."""
     ja, en = "個人番号", "Individual number (個人番号)"
     p = _digits(field, ja, en, value, 12)

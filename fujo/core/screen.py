@@ -7,10 +7,12 @@ exactly the seed's items in the seed's order, with 和暦 dates and "-" for with
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 from . import codes, numbers
 from .era import wareki_date, wareki_month
 from .notices import call_office
+from .rows import WireDict
 
 HEADLINES = {
     codes.VALID: "○：この資格は有効です。",
@@ -22,15 +24,21 @@ HEADLINES = {
 }
 
 
-def _d(s: str | None) -> str:
+def date_ja(s: str | None) -> str:
+    """A wire date (yyyyMMdd) in 和暦 as the screens show it; '-' when there is none."""
     return wareki_date(dt.date(int(s[:4]), int(s[4:6]), int(s[6:8]))) if s else "-"
+
+
+def _label(table: Mapping[str, str], code: object, default: str = "-") -> str:
+    """The text of a code value of the result; ``default`` for none or an unknown one."""
+    return table.get(code, default) if isinstance(code, str) else default
 
 
 def _m(s: str | None) -> str:
     return wareki_month(int(s[:4]), int(s[4:6])) if s else "-"
 
 
-def assistance_screen(result: dict) -> tuple[str, list[tuple[str, str]]]:
+def assistance_screen(result: WireDict) -> tuple[str, list[tuple[str, str]]]:
     """Headline and items for one A1 result."""
     v = result.get("QualificationValidity", codes.NO_QUALIFICATION)
     tickets = (result.get("PublicExpenseResultList") or {}).get("MedicalTicketInfo") or [{}]
@@ -40,55 +48,55 @@ def assistance_screen(result: dict) -> tuple[str, list[tuple[str, str]]]:
         ("福祉事務所名", result.get("InsurerName") or "-"),
         ("受給者番号", result.get("InsuredIdentificationNumber") or "-"),
         ("氏名", result.get("Name") or "-"),
-        ("性別", codes.SEX.get(result.get("Sex1"), "-")),
-        ("生年月日", _d(result.get("Birthdate"))),
+        ("性別", _label(codes.SEX, result.get("Sex1"))),
+        ("生年月日", date_ja(result.get("Birthdate"))),
     ]
     for t in tickets:
         items += [
-            ("医療券/調剤券別", codes.TICKET_TYPES.get(t.get("TicketType"), "-")),
+            ("医療券/調剤券別", _label(codes.TICKET_TYPES, t.get("TicketType"))),
             ("診療年月", _m(t.get("MedicalTreatmentMonth"))),
             ("指定医療機関名", t.get("DesignatedMedicalInstitutionName") or "-"),
-            ("単独/併用別", codes.SINGLE_OR_COMBINED.get(t.get("SingleOrCombinedUse"), "-")),
-            ("有効開始年月日", _d(t.get("MedicalTicketValidDate"))),
-            ("有効終了年月日", _d(t.get("MedicalTicketExpirationDate"))),
+            ("単独/併用別", _label(codes.SINGLE_OR_COMBINED, t.get("SingleOrCombinedUse"))),
+            ("有効開始年月日", date_ja(t.get("MedicalTicketValidDate"))),
+            ("有効終了年月日", date_ja(t.get("MedicalTicketExpirationDate"))),
             ("傷病名1", t.get("InjuryName1") or "-"),
             ("傷病名2", t.get("InjuryName2") or "-"),
             ("傷病名3", t.get("InjuryName3") or "-"),
         ]
     if result.get("DisqualificationDate"):
-        items.append(("保護停止・廃止日", _d(result["DisqualificationDate"])))
+        items.append(("保護停止・廃止日", date_ja(result["DisqualificationDate"])))
     return HEADLINES.get(v, HEADLINES[codes.NO_QUALIFICATION]), items
 
 
 def _period(start: str | None, end: str | None) -> str:
-    return f"{_d(start)}〜{_d(end) if end else ''}"
+    return f"{date_ja(start)}〜{date_ja(end) if end else ''}"
 
 
-def _certificates(result: dict) -> list[tuple[str, str]]:
+def _certificates(result: WireDict) -> list[tuple[str, str]]:
     """The 高齢受給者証, 限度額適用認定証 and 特定疾病療養受療証 lines, for what the result carries."""
     out = []
     e = result.get("ElderlyRecipientCertificateInfo") or {}
     if e:
-        ratio = codes.CONTRIBUTION_RATIOS.get(e.get("ElderlyRecipientContributionRatio"), "-")
+        ratio = _label(codes.CONTRIBUTION_RATIOS, e.get("ElderlyRecipientContributionRatio"))
         period = _period(e.get("ElderlyRecipientValidStartDate"), e.get("ElderlyRecipientValidEndDate"))
         out.append(("高齢受給者証", f"{ratio}（{period}）"))
     lim = result.get("LimitApplicationCertificateRelatedInfo") or {}
     if lim:
-        kind = codes.LIMIT_CERTIFICATE_CLASSES.get(lim.get("LimitApplicationCertificateClassification"), "-")
-        bracket = codes.LIMIT_CERTIFICATE_BRACKETS.get(lim.get("LimitApplicationCertificateClassificationFlag"))
+        kind = _label(codes.LIMIT_CERTIFICATE_CLASSES, lim.get("LimitApplicationCertificateClassification"))
+        bracket = _label(codes.LIMIT_CERTIFICATE_BRACKETS, lim.get("LimitApplicationCertificateClassificationFlag"), "")
         period = _period(
             lim.get("LimitApplicationCertificateValidStartDate"), lim.get("LimitApplicationCertificateValidEndDate")
         )
         out.append(("限度額適用認定証", f"{kind}{f' 適用区分{bracket}' if bracket else ''}（{period}）"))
     for sd in (result.get("SpecificDiseasesCertificateList") or {}).get("SpecificDiseasesCertificateInfo") or []:
-        disease = codes.SPECIFIC_DISEASES.get(sd.get("SpecificDiseasesDiseaseCategory"), "-")
+        disease = _label(codes.SPECIFIC_DISEASES, sd.get("SpecificDiseasesDiseaseCategory"))
         pay = sd.get("SpecificDiseasesSelfPay")
         period = _period(sd.get("SpecificDiseasesValidStartDate"), sd.get("SpecificDiseasesValidEndDate"))
         out.append(("特定疾病療養受療証", f"{disease}{f' 自己負担限度額{int(pay):,}円' if pay else ''}（{period}）"))
     return out
 
 
-def insurance_screen(result: dict) -> tuple[str, list[tuple[str, str]]]:
+def insurance_screen(result: WireDict) -> tuple[str, list[tuple[str, str]]]:
     v = result.get("QualificationValidity", codes.NO_QUALIFICATION)
     # The kind of insurance follows from the 保険者番号 (法別番号), never from 被保険者証区分 (kind of card).
     kind = numbers.insurer_kind(result.get("InsurerNumber") or "")
@@ -97,20 +105,20 @@ def insurance_screen(result: dict) -> tuple[str, list[tuple[str, str]]]:
         ("保険者番号", (result.get("InsurerNumber") or "-").strip()),
         ("保険者名", result.get("InsurerName") or "-"),
         ("保険の種類", kind.name_ja if kind else "-"),
-        ("被保険者証区分", codes.INSURED_CARD_CLASSES.get(result.get("InsuredCardClassification"), "-")),
+        ("被保険者証区分", _label(codes.INSURED_CARD_CLASSES, result.get("InsuredCardClassification"))),
         ("記号", result.get("InsuredCardSymbol") or "-"),
         ("番号", result.get("InsuredIdentificationNumber") or "-"),
         ("枝番", result.get("InsuredBranchNumber") or "-"),
         ("氏名", result.get("Name") or "-"),
-        ("性別", codes.SEX.get(result.get("Sex1"), "-")),
-        ("生年月日", _d(result.get("Birthdate"))),
-        ("資格取得日", _d(result.get("QualificationDate"))),
-        ("一部負担金割合", codes.CONTRIBUTION_RATIOS.get(result.get("InsuredPartialContributionRatio"), "-")),
+        ("性別", _label(codes.SEX, result.get("Sex1"))),
+        ("生年月日", date_ja(result.get("Birthdate"))),
+        ("資格取得日", date_ja(result.get("QualificationDate"))),
+        ("一部負担金割合", _label(codes.CONTRIBUTION_RATIOS, result.get("InsuredPartialContributionRatio"))),
     ]
     return HEADLINES.get(v, HEADLINES[codes.NO_QUALIFICATION]), items + _certificates(result)
 
 
-def advice(check: dict) -> str | None:
+def advice(check: WireDict) -> str | None:
     """What the front desk must do when the answer is not a plain 'valid': call the office."""
     c = check.get("Contact")
     # The A1 result's own validity decides: with 併用 the body says 1 because the insurance is valid,
@@ -126,7 +134,7 @@ def advice(check: dict) -> str | None:
     return call_office(c)
 
 
-def render_text(check: dict) -> str:
+def render_text(check: WireDict) -> str:
     """The whole check as the terminal screen text (one block per qualification)."""
     lines: list[str] = []
     results = check.get("ResultList") or []

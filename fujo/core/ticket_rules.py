@@ -17,25 +17,20 @@ Japanese and English; the caller writes nothing when there is one.
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from . import codes
+from .dates import month_bounds
 from .era import wareki_date, wareki_month
 from .errors import FieldProblem, Problems
+from .rows import Named, Period, Record, TicketKey
 
 DISPENSING, MEDICAL = "02", "01"
 DENTAL_TREATMENT, VISITING_NURSING = "03", "05"
 SCORE_MEDICAL, SCORE_DENTAL, SCORE_PHARMACY, SCORE_VISITING_NURSE = "1", "3", "4", "6"
 
 
-def _month_bounds(month: str) -> tuple[dt.date, dt.date]:
-    first = dt.date(int(month[:4]), int(month[4:6]), 1)
-    last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
-    return first, last
-
-
-def check_score_table(t: dict, problems: Problems) -> None:
+def check_score_table(t: Record, problems: Problems) -> None:
     """The designated facility's 点数表 (third digit of its code) against ticket type and 診療別."""
     code, ttype, treat = t.get("designated_facility_code"), t.get("ticket_type"), t.get("treatment_type")
     if not code or len(code) != 10:
@@ -100,7 +95,7 @@ def check_score_table(t: dict, problems: Problems) -> None:
         )
 
 
-def check_single_or_combined(t: dict, problems: Problems) -> None:
+def check_single_or_combined(t: Record, problems: Problems) -> None:
     """単独 (assistance only) cannot go with 社会保険あり, nor 併用 with 社会保険なし."""
     single, social = t.get("single_or_combined"), t.get("social_insurance")
     if single == "01" and social == "01":
@@ -123,18 +118,18 @@ def check_single_or_combined(t: dict, problems: Problems) -> None:
         )
 
 
-def _end_word(recipient) -> str:
+def _end_word(recipient: Period) -> str:
     return codes.DISQUALIFICATION_KINDS.get(getattr(recipient, "disqualification_kind", None) or "", "停止・廃止")
 
 
-def check_protection_period(t: dict, recipient, problems: Problems) -> None:
+def check_protection_period(t: Record, recipient: Period | None, problems: Problems) -> None:
     """The ticket's 診療年月 and validity inside the 保護 period of ``recipient`` (any object with
     qualification_date, disqualification_date and optionally disqualification_kind)."""
     month, vf, vt = t.get("treatment_month"), t.get("valid_from"), t.get("valid_to")
     if not month or recipient is None:
         return
     start, end = recipient.qualification_date, recipient.disqualification_date
-    first, last = _month_bounds(month)
+    first, last = month_bounds(month)
     word = _end_word(recipient)
     if last < start:
         problems.add(
@@ -177,7 +172,7 @@ def check_protection_period(t: dict, recipient, problems: Problems) -> None:
         )
 
 
-def check_registered_facilities(t: dict, designated, issuer, problems: Problems) -> None:
+def check_registered_facilities(t: Record, designated: Named | None, issuer: Named | None, problems: Problems) -> None:
     """``designated`` / ``issuer``: the facility registry's rows for the two codes (None = not there)."""
     code = t.get("designated_facility_code")
     if code and designated is None:
@@ -211,7 +206,11 @@ def check_registered_facilities(t: dict, designated, issuer, problems: Problems)
 
 
 def check_duplicates(
-    t: dict, same_recipient_month: Iterable, same_issue_number: Iterable, own_key: str | None, problems: Problems
+    t: Record,
+    same_recipient_month: Iterable[TicketKey],
+    same_issue_number: Iterable[TicketKey],
+    own_key: str | None,
+    problems: Problems,
 ) -> None:
     """``same_recipient_month``: the recipient's active tickets of the ticket's month;
     ``same_issue_number``: active tickets of the same 公費負担者番号 and month with its 交付番号.
@@ -236,7 +235,7 @@ def check_duplicates(
             and o.ticket_type == t.get("ticket_type")
             and o.treatment_month == t.get("treatment_month")
         ):
-            kind = codes.TICKET_TYPES.get(t.get("ticket_type"), "券")
+            kind = codes.TICKET_TYPES.get(t.get("ticket_type") or "", "券")
             problems.add(
                 FieldProblem(
                     "designated_facility_code",
@@ -251,18 +250,19 @@ def check_duplicates(
 
 
 def check_against_registry(
-    t: dict,
-    recipient,
-    facilities: dict,
-    same_recipient_month: Iterable,
-    same_issue_number: Iterable,
+    t: Record,
+    recipient: Period | None,
+    facilities: Mapping[str, Named],
+    same_recipient_month: Iterable[TicketKey],
+    same_issue_number: Iterable[TicketKey],
     own_key: str | None,
     problems: Problems,
 ) -> None:
     """Every rule that needs the registry, in one call for every entry point. ``facilities`` maps
     codes to registry rows (name …). On success the ticket's facility names are the registry's."""
-    designated = facilities.get(t.get("designated_facility_code"))
-    issuer = facilities.get(t.get("prescription_issuer_code")) if t.get("prescription_issuer_code") else None
+    code, pcode = t.get("designated_facility_code"), t.get("prescription_issuer_code")
+    designated = facilities.get(code) if code else None
+    issuer = facilities.get(pcode) if pcode else None
     check_protection_period(t, recipient, problems)
     check_registered_facilities(t, designated, issuer, problems)
     check_duplicates(t, same_recipient_month, same_issue_number, own_key, problems)

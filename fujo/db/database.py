@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, TypeAlias, overload
 
 from sqlalchemy import select, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, Row
 
 from ..core.dates import JST
 from . import schema
 from .engine import make_engine
+
+DbRow: TypeAlias = Row[*tuple[Any, ...]]
+"""A result row of any shape: services read Core rows by attribute (their columns are typed Any)."""
+InTx = Callable[[Connection, dict[str, Any]], None] | None
+"""Called inside a write transaction with the resource written (idempotency keys are stored so)."""
 
 
 class Database:
@@ -64,6 +70,12 @@ def current_value(conn: Connection, name: str) -> int:
     return conn.execute(select(schema.counters.c.value).where(schema.counters.c.name == name)).scalar() or 0
 
 
+@overload
+def aware(ts: dt.datetime) -> dt.datetime: ...
+@overload
+def aware(ts: None) -> None: ...
+@overload
+def aware(ts: dt.datetime | None) -> dt.datetime | None: ...
 def aware(ts: dt.datetime | None) -> dt.datetime | None:
     """SQLite hands back naive datetimes (stored as JST wall time); PostgreSQL aware ones."""
     if ts is None:

@@ -10,6 +10,8 @@ gap-free, commit-ordered change counter so a facility can fetch "what changed si
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -115,6 +117,22 @@ card_challenges = Table(
     Column("used_at", DateTime(timezone=True)),
 )
 
+
+def _holder_columns() -> list[Column]:
+    """The person and the qualification's period, as a 福祉事務所 registers a recipient and an
+    insurer an insured person (new Column objects for each table)."""
+    return [
+        Column("name", String(60), nullable=False),
+        Column("name_kana", String(60), nullable=False),
+        Column("sex", String(1), nullable=False),
+        Column("birthdate", Date, nullable=False),
+        Column("address", String(200)),
+        Column("post_number", String(8)),
+        Column("qualification_date", Date, nullable=False),  # from this day
+        Column("disqualification_date", Date),  # up to, not including, this day
+    ]
+
+
 recipients = Table(  # 被保護者 as registered by the 福祉事務所
     "recipients",
     metadata,
@@ -122,14 +140,7 @@ recipients = Table(  # 被保護者 as registered by the 福祉事務所
     Column("payer_number", String(8), nullable=False),  # 公費負担者番号
     Column("recipient_number", String(7), nullable=False),  # 受給者番号
     Column("person_id", ID, ForeignKey("persons.id"), index=True),  # 初回ひも付け
-    Column("name", String(60), nullable=False),
-    Column("name_kana", String(60), nullable=False),
-    Column("sex", String(1), nullable=False),
-    Column("birthdate", Date, nullable=False),
-    Column("address", String(200)),
-    Column("post_number", String(8)),
-    Column("qualification_date", Date, nullable=False),  # 保護開始・再開日
-    Column("disqualification_date", Date),  # 保護停止・廃止日
+    *_holder_columns(),  # qualification_date: 保護開始・再開日, disqualification_date: 保護停止・廃止日
     Column("disqualification_kind", String(1)),  # 1 停止, 2 廃止 (codes.DISQUALIFICATION_KINDS)
     Column("disqualification_reason", String(200)),  # the office's reason text
     Column("version", Integer, nullable=False, server_default="1"),
@@ -149,7 +160,7 @@ recipient_history = Table(  # every earlier state of a recipient (nothing is ove
     Column("changed_by", ID, ForeignKey("organisations.id")),
 )
 
-_ticket_cols = [
+_ticket_cols: list[Column[Any]] = [
     Column("ticket_type", String(2), nullable=False),
     Column("treatment_month", String(6), nullable=False),  # 診療年月 yyyyMM
     Column("valid_from", Date, nullable=False),
@@ -240,14 +251,7 @@ insurance_qualifications = Table(  # 医療保険の資格 (the 併用 case)
     Column("card_number", String(40), nullable=False),
     Column("branch_number", String(2)),
     Column("personal_family", String(1)),
-    Column("name", String(60), nullable=False),
-    Column("name_kana", String(60), nullable=False),
-    Column("sex", String(1), nullable=False),
-    Column("birthdate", Date, nullable=False),
-    Column("address", String(200)),
-    Column("post_number", String(8)),
-    Column("qualification_date", Date, nullable=False),
-    Column("disqualification_date", Date),
+    *_holder_columns(),  # qualification_date: 資格取得日, disqualification_date: 資格喪失日
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     # issue 7 (migration 0002): what clinics import from an insurance result

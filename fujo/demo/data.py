@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
 from ..auth.principal import ADMIN, FACILITY, INSURER, MANAGER, WELFARE_OFFICE
 from ..cards.ca import CardAuthority
 from ..cards.service import issue_card
-from ..core.dates import today_jst
+from ..core.dates import month_end, today_jst
 from ..core.numbers import with_check_digit, with_individual_check_digit
 from ..db import schema as s
 from ..db.database import Database
@@ -163,7 +164,7 @@ def individual_number(key: str) -> str:
 
 def _month_bounds(d: dt.date) -> tuple[str, dt.date, dt.date]:
     first = d.replace(day=1)
-    last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    last = month_end(first)
     return first.strftime("%Y-%m"), first, last
 
 
@@ -203,9 +204,10 @@ def load_demo(db: Database, ca: CardAuthority, card_dir: Path, today: dt.date | 
                 s.organisations.c.kind == WELFARE_OFFICE, s.organisations.c.code == "13001"
             )
         ).first()
-    info = {
+    cards: dict[str, dict[str, Any]] = {}
+    info: dict[str, Any] = {
         "tokens": TOKENS,
-        "cards": {},
+        "cards": cards,
         "already_loaded": bool(loaded),
         "today": today.isoformat(),
         "numbers": {

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from contextlib import suppress
 
+from ..accounts.service import create_user
 from ..auth.principal import CASEWORKER, CLINICIAN, MANAGER, RECEPTION, role_label
-from ..db import schema as s
+from ..core.errors import Conflict, NotFound
 from ..db.database import Database
-from .accounts import create_user
+from ..orgs.service import organisation_by_kind_code
 
 # (login, password, organisation kind, organisation code, role); codes as in fujo/demo/data.py
 DEMO_USERS = [
@@ -29,19 +30,17 @@ def load_demo_users(db: Database) -> list[tuple[str, str, str]]:
     """Create the demo users (idempotent); returns (login, password, organisation name) per user,
     where the organisation code to type at sign-in is shown in the name as 'name (code)' and the
     role follows it."""
-    from ..demo.data import CLINIC, INSURER_NO, OTHER_CLINIC, PHARMACY
+    from .data import CLINIC, INSURER_NO, OTHER_CLINIC, PHARMACY
 
     codes = {"clinic": CLINIC, "pharmacy": PHARMACY, "other": OTHER_CLINIC, "insurer": INSURER_NO}
     out = []
-    o, u = s.organisations, s.users
     for login, password, kind, code, role in DEMO_USERS:
         code = codes.get(code, code)
-        with db.read() as conn:
-            org = conn.execute(select(o.c.id, o.c.name).where(o.c.kind == kind, o.c.code == code)).first()
-            exists = conn.execute(select(u.c.id).where(u.c.login == login)).first()
-        if not org:
+        try:
+            org = organisation_by_kind_code(db, kind, code)
+        except NotFound:
             continue
-        if not exists:
-            create_user(db, org.id, login, password, f"{org.name} デモ {role_label(kind, role)}", role)
-        out.append((login, password, f"{org.name} ({code}) {role_label(kind, role)}"))
+        with suppress(Conflict):  # the login exists: created by an earlier run
+            create_user(db, org["id"], login, password, f"{org['name']} デモ {role_label(kind, role)}", role)
+        out.append((login, password, f"{org['name']} ({code}) {role_label(kind, role)}"))
     return out

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import and_, bindparam, select
 
 from ..db import schema as s
+from ..registry.queries import current_tickets, with_office
 
 r, t, o, op, q, ref = (
     s.recipients,
@@ -19,10 +20,7 @@ r, t, o, op, q, ref = (
 RECIPIENT_BY_NUMBERS = select(r).where(r.c.payer_number == bindparam("payer"), r.c.recipient_number == bindparam("rn"))
 RECIPIENTS_OF_PERSON = select(r).where(r.c.person_id == bindparam("pid"))
 TICKETS_OF_MONTH = select(t).where(
-    t.c.recipient_id == bindparam("rid"),
-    t.c.treatment_month == bindparam("month"),
-    t.c.superseded_by.is_(None),
-    t.c.status == "active",
+    t.c.recipient_id == bindparam("rid"), t.c.treatment_month == bindparam("month"), current_tickets()
 )
 INSURANCE_OF_PERSON = select(q).where(q.c.person_id == bindparam("pid")).order_by(q.c.qualification_date.desc())
 INSURANCE_BY_NUMBERS = select(q).where(q.c.insurer_number == bindparam("ins"), q.c.card_number == bindparam("num"))
@@ -40,9 +38,7 @@ REFERENCE = select(ref.c.reference_number).where(
 _WITH_CONTEXT = select(
     r, o.c.name.label("office_name"), o.c.phone.label("office_phone"), ref.c.reference_number.label("reference_number")
 ).select_from(
-    r.outerjoin(op, op.c.payer_number == r.c.payer_number)
-    .outerjoin(o, o.c.id == op.c.organisation_id)
-    .outerjoin(ref, and_(ref.c.person_id == r.c.person_id, ref.c.facility_id == bindparam("fid")))
+    with_office(r).outerjoin(ref, and_(ref.c.person_id == r.c.person_id, ref.c.facility_id == bindparam("fid")))
 )
 RECIPIENT_IN_CONTEXT = _WITH_CONTEXT.where(
     r.c.payer_number == bindparam("payer"), r.c.recipient_number == bindparam("rn")

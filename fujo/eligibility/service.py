@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection
 
 from ..audit.service import check_row, record_check
-from ..audit.writer import writer_for
+from ..audit.writer import LogRow, writer_for
 from ..auth.principal import FACILITY, Principal
 from ..cards.ca import CardAuthority
 from ..cards.reader import LIMIT_CONSENT, SPECIFIC_DISEASES_CONSENT, consent_bits, consent_from_bits
@@ -21,6 +25,7 @@ from ..core.dates import month_of, now_jst, parse_date, wire_date, wire_time
 from ..core.eligibility import (
     NOT_DESIGNATED,
     NOT_REGISTERED,
+    AssistanceDecision,
     active_on,
     assistance_result,
     consent_fields,
@@ -29,28 +34,18 @@ from ..core.eligibility import (
     insurance_result,
     overall_validity,
 )
-from ..core.errors import FieldProblem, Forbidden, FujoError, Problems, ValidationFailed
-from ..db.database import Database
+from ..core.errors import FieldProblem, FujoError, Problems, ValidationFailed
+from ..core.rows import Contact, WireDict
+from ..db.database import Database, DbRow
+from ..facility.service import AssistanceDisabled, require_assistance
 from . import queries as Q
-
-
-class AssistanceDisabled(Forbidden):
-    code = "medical_assistance_disabled"
-
 
 # A card check at a facility whose 「医療扶助」 is 利用しない that finds medical assistance says so, and
 # nothing more (issue 8): the desk learns to switch the setting, not the person's data.
 ASSISTANCE_HIDDEN = "医療扶助の資格があります。環境設定で「医療扶助」を「利用する」にすると表示されます。"
 
 
-def _disabled() -> AssistanceDisabled:
-    return AssistanceDisabled(
-        "この医療機関・薬局は「医療扶助」を「利用しない」設定です。環境設定で「利用する」に変更してください。",
-        "Medical assistance is switched off for this facility (setting 医療扶助: 利用しない).",
-    )
-
-
-def _envelope(principal: Principal, on: dt.date, ref_class: str, results: list[dict], now: dt.datetime) -> dict:
+def _envelope(principal: Principal, on: dt.date, ref_class: str, results: list[WireDict], now: dt.datetime) -> WireDict:
     return {
         "ProcessExecutionTime": wire_time(now),
         "QualificationConfirmationDate": wire_date(on),
@@ -69,7 +64,7 @@ def public_reason(reason: str) -> str:
     return "unregistered" if reason in (NOT_DESIGNATED, NOT_REGISTERED) else reason
 
 
-def _pick_recipient(rows, on: dt.date):
+def _pick_recipient(rows: Sequence[DbRow], on: dt.date) -> DbRow | None:
     """Of a person's recipient records (e.g. before and after a move to another office), the one
     that applies on ``on``: an active one if any, else the most recent."""
     if not rows:
@@ -78,17 +73,19 @@ def _pick_recipient(rows, on: dt.date):
     return max(active or rows, key=lambda x: x.qualification_date)
 
 
-def _assistance(conn, principal: Principal, rec, on: dt.date, newer: bool):
+def _assistance(
+    conn: Connection, principal: Principal, rec: DbRow, on: dt.date, newer: bool
+) -> tuple[WireDict, AssistanceDecision, Contact]:
     """The A1 result for a recipient row read ``IN_CONTEXT`` (with office and 照会番号)."""
     tickets = conn.execute(Q.TICKETS_OF_MONTH, {"rid": rec.id, "month": month_of(on)}).all()
     decision = decide_assistance(rec, tickets, principal.code, on, newer)
     office_name = rec.office_name or ""
     result = assistance_result(rec, office_name, decision, principal.code, rec.reference_number)
-    contact = {"OfficeName": office_name, "Phone": rec.office_phone}
+    contact: Contact = {"OfficeName": office_name, "Phone": rec.office_phone}
     return result, decision, contact
 
 
-def _newer_exists(conn, rec, on: dt.date) -> bool:
+def _newer_exists(conn: Connection, rec: DbRow, on: dt.date) -> bool:
     if rec.person_id is None:
         return False
     return any(
@@ -97,7 +94,8 @@ def _newer_exists(conn, rec, on: dt.date) -> bool:
     )
 
 
-def _confirmation_date(value, problems: Problems) -> dt.date:
+def _confirmation_date(value: object, problems: Problems) -> dt.date | None:
+    """The day of the check (today when not given); None with a problem added."""
     if value in (None, ""):
         return now_jst().date()
     d, p = parse_date(value, "confirmation_date", "資格確認日")
@@ -105,17 +103,59 @@ def _confirmation_date(value, problems: Problems) -> dt.date:
     return d
 
 
-def check_by_numbers(db: Database, principal: Principal, *args, **kwargs) -> dict:
+def check_by_numbers(
+    db: Database,
+    principal: Principal,
+    *,
+    insurer_number: str | None,
+    identification_number: str | None,
+    birthdate: str | dt.date | None = None,
+    confirmation_date: str | dt.date | None = None,
+    card_symbol: str | None = None,
+    branch_number: str | None = None,
+    limit_application_consent: bool = False,
+) -> WireDict:
     """Check by numbers (see :func:`prepare_numbers_check`), recorded before the answer returns."""
-    out, row = prepare_numbers_check(db, principal, *args, **kwargs)
+    out, row = prepare_numbers_check(
+        db,
+        principal,
+        insurer_number=insurer_number,
+        identification_number=identification_number,
+        birthdate=birthdate,
+        confirmation_date=confirmation_date,
+        card_symbol=card_symbol,
+        branch_number=branch_number,
+        limit_application_consent=limit_application_consent,
+    )
     out["CheckId"] = writer_for(db).record(row)
     return out
 
 
-async def check_by_numbers_async(db: Database, principal: Principal, *args, **kwargs) -> dict:
+async def check_by_numbers_async(
+    db: Database,
+    principal: Principal,
+    *,
+    insurer_number: str | None,
+    identification_number: str | None,
+    birthdate: str | dt.date | None = None,
+    confirmation_date: str | dt.date | None = None,
+    card_symbol: str | None = None,
+    branch_number: str | None = None,
+    limit_application_consent: bool = False,
+) -> WireDict:
     """The same for the HTTP hot path: while the check's record commits (group commit), the event
     loop serves other requests instead of parking a thread."""
-    out, row = prepare_numbers_check(db, principal, *args, **kwargs)
+    out, row = prepare_numbers_check(
+        db,
+        principal,
+        insurer_number=insurer_number,
+        identification_number=identification_number,
+        birthdate=birthdate,
+        confirmation_date=confirmation_date,
+        card_symbol=card_symbol,
+        branch_number=branch_number,
+        limit_application_consent=limit_application_consent,
+    )
     out["CheckId"] = await writer_for(db).record_async(row)
     return out
 
@@ -146,7 +186,7 @@ def require_batch(principal: Principal, count: int) -> None:
         )
 
 
-def check_numbers_batch(db: Database, principal: Principal, items: list) -> dict:
+def check_numbers_batch(db: Database, principal: Principal, items: Sequence[Mapping[str, Any]]) -> WireDict:
     """Check every item exactly as :func:`prepare_numbers_check` checks one (the same decision, the
     same answer), in request order. An item is a dict of its keyword arguments plus an optional
     ``arbitrary_identifier`` (echoed), or ``{"error": FujoError}`` for an item the adapter could not
@@ -154,9 +194,10 @@ def check_numbers_batch(db: Database, principal: Principal, items: list) -> dict
     refused single check; the others go on. Every check is in ``check_log`` (group commit: all rows
     queued at once, written in one or two transactions) before this returns."""
     require_batch(principal, len(items))
-    answers, checked = [], []
+    answers: list[WireDict] = []
+    checked: list[tuple[WireDict, LogRow]] = []
     for i, item in enumerate(items):
-        ans = {"Index": i}
+        ans: WireDict = {"Index": i}
         kw = dict(item)
         if kw.get("arbitrary_identifier") is not None:
             ans["ArbitraryIdentifier"] = kw["arbitrary_identifier"]
@@ -190,8 +231,8 @@ def check_numbers_batch(db: Database, principal: Principal, items: list) -> dict
 
 
 async def check_numbers_batch_async(
-    db: Database, principal: Principal, items: list, timeout: float | None = None
-) -> dict:
+    db: Database, principal: Principal, items: Sequence[Mapping[str, Any]], timeout: float | None = None
+) -> WireDict:
     """The batch off the event loop: its reads and audit writes run in a worker thread, and the
     answer waits at most ``timeout`` seconds (then 503; checks already made stay recorded)."""
     try:
@@ -208,14 +249,15 @@ async def check_numbers_batch_async(
 def prepare_numbers_check(
     db: Database,
     principal: Principal,
-    insurer_number: str,
-    identification_number: str,
-    birthdate=None,
-    confirmation_date=None,
+    *,
+    insurer_number: str | None,
+    identification_number: str | None,
+    birthdate: str | dt.date | None = None,
+    confirmation_date: str | dt.date | None = None,
     card_symbol: str | None = None,
     branch_number: str | None = None,
     limit_application_consent: bool = False,
-) -> tuple[dict, dict]:
+) -> tuple[WireDict, LogRow]:
     """Check by the numbers on a paper 医療券/調剤券, a prescription or an insurance card; returns
     the answer and the check_log row that must be recorded before the answer is given.
 
@@ -226,33 +268,32 @@ def prepare_numbers_check(
     """
     principal.require(FACILITY)
     problems = Problems()
-    ins = numbers.normalize_insurer_number(insurer_number or "")
-    assistance = ins.startswith(numbers.LAW_CODE_PUBLIC_ASSISTANCE) and len(ins) == 8
-    if assistance:
-        problems.add(numbers.check_payer_number(ins, field="payer_number"))
-        problems.add(numbers.check_recipient_number(identification_number or "", field="recipient_number"))
-    else:
-        problems.add(numbers.check_insurer_number(ins, field="insurer_number"))
-        if not identification_number or len(identification_number) > 40:
-            problems.add(
-                FieldProblem(
-                    "identification_number",
-                    "required",
-                    "被保険者番号を入力してください。",
-                    "identification_number is required.",
-                )
+    ins, assistance = numbers.check_qualification_numbers(
+        insurer_number, identification_number, problems, payer_field="payer_number", recipient_field="recipient_number"
+    )
+    if not assistance and (not identification_number or len(identification_number) > 40):
+        problems.add(
+            FieldProblem(
+                "identification_number",
+                "required",
+                "被保険者番号を入力してください。",
+                "identification_number is required.",
             )
+        )
     # The birth date is required (as in the national interface): without it, numbers alone would
     # let anyone enumerate who receives public assistance.
     bd, p = parse_date(birthdate, "birthdate", "生年月日", required=True)
     problems.add(p)
     on = _confirmation_date(confirmation_date, problems)
     problems.raise_if_any()
-    if assistance and not principal.medical_assistance_enabled:
-        raise _disabled()
+    assert on is not None  # else its problem was raised
+    if assistance:
+        require_assistance(principal)
     now = db.now()
-    contact = None
-    rec = qual = None
+    contact: Contact | None = None
+    rec: DbRow | None = None
+    qual: DbRow | None = None
+    results: list[WireDict] = []
     decision_reason = None
     multiple = False
     with db.read() as conn:
@@ -315,32 +356,38 @@ def prepare_numbers_check(
     )
 
 
-def _ref(conn, principal: Principal, person_id) -> str | None:
+def _ref(conn: Connection, principal: Principal, person_id: int | None) -> str | None:
     if person_id is None:
         return None
-    return conn.execute(Q.REFERENCE, {"fid": principal.organisation_id, "pid": person_id}).scalar()
+    ref: str | None = conn.execute(Q.REFERENCE, {"fid": principal.organisation_id, "pid": person_id}).scalar()
+    return ref
 
 
 def check_by_card(
     db: Database,
     ca: CardAuthority,
     principal: Principal,
+    *,
     challenge: str,
     certificate: str,
     signature: str,
     consent: str,
-    confirmation_date=None,
-) -> dict:
+    confirmation_date: str | dt.date | None = None,
+) -> WireDict:
     """Check by My Number card: verify the card proof, then return every qualification of the
     holder (医療保険 and, if the facility uses it, 医療扶助) with the consent given at the reader."""
     principal.require(FACILITY)
     problems = Problems()
     on = _confirmation_date(confirmation_date, problems)
     problems.raise_if_any()
-    person_id = verify_proof(db, ca, principal, challenge, certificate, signature, consent)
+    assert on is not None  # else its problem was raised
+    person_id = verify_proof(
+        db, ca, principal, challenge=challenge, certificate=certificate, signature=signature, consent=consent
+    )
     now = db.now()
-    contact = reason = None
-    rec = None
+    contact: Contact | None = None
+    reason: str | None = None
+    rec: DbRow | None = None
     hidden = False
     given = consent_from_bits(consent)
     limit_at = now if given[LIMIT_CONSENT] else None

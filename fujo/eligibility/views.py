@@ -11,9 +11,11 @@ from pydantic import ValidationError as PydanticError
 
 from ..api.deps import CA, DB, JSON, Caller
 from ..api.errors import _problem
+from ..api.models import errors
 from ..cards import service as cards
 from ..core.errors import ValidationFailed
 from . import service
+from .models import ChallengeOut, CheckOut, NumbersBatchOut
 
 router = APIRouter(prefix="/api/v1/checks", tags=["facility"])
 
@@ -47,22 +49,29 @@ class NumbersCheckIn(BaseModel):
     )
 
 
-@router.post("/card/challenge")
+@router.post("/card/challenge", responses={200: {"model": ChallengeOut}, **errors(403)})
 def card_challenge(db: DB, caller: Caller):
     """A one-time nonce for the card to sign (valid 120 s, consumed by the first attempt)."""
     return JSON(cards.create_challenge(db, caller))
 
 
-@router.post("/card")
+@router.post("/card", responses={200: {"model": CheckOut}, **errors(403, 422)})
 def check_by_card(body: CardCheckIn, db: DB, ca: CA, caller: Caller):
     return JSON(
         service.check_by_card(
-            db, ca, caller, body.challenge, body.certificate, body.signature, body.consent, body.confirmation_date
+            db,
+            ca,
+            caller,
+            challenge=body.challenge,
+            certificate=body.certificate,
+            signature=body.signature,
+            consent=body.consent,
+            confirmation_date=body.confirmation_date,
         )
     )
 
 
-@router.post("/numbers")
+@router.post("/numbers", responses={200: {"model": CheckOut}, **errors(403, 422)})
 async def check_by_numbers(body: NumbersCheckIn, db: DB, caller: Caller):
     """Check by the numbers of a paper 医療券/調剤券, prescription or insurance card."""
     # async on purpose: the reads are a few indexed lookups (sub-millisecond), and the audit record
@@ -71,12 +80,12 @@ async def check_by_numbers(body: NumbersCheckIn, db: DB, caller: Caller):
         await service.check_by_numbers_async(
             db,
             caller,
-            body.insurer_number,
-            body.identification_number,
-            body.birthdate,
-            body.confirmation_date,
-            body.card_symbol,
-            body.branch_number,
+            insurer_number=body.insurer_number,
+            identification_number=body.identification_number,
+            birthdate=body.birthdate,
+            confirmation_date=body.confirmation_date,
+            card_symbol=body.card_symbol,
+            branch_number=body.branch_number,
             limit_application_consent=body.limit_application_consent,
         )
     )
@@ -97,31 +106,13 @@ class NumbersBatchIn(BaseModel):
     )
 
 
-class BatchResultOut(BaseModel):
-    Index: int = Field(description="position of the item in the request (0-based)")
-    ArbitraryIdentifier: str | None = Field(None, description="the item's arbitrary_identifier, echoed")
-    Check: dict[str, Any] | None = Field(None, description="the answer POST /checks/numbers gives (with CheckId)")
-    Error: dict[str, Any] | None = Field(
-        None, description="why the item was not checked: code, message_ja, message_en, fields"
-    )
-
-
-class NumbersBatchOut(BaseModel):
-    ProcessExecutionTime: str
-    MedicalInstitutionCode: str
-    NumberOfProcessingResult: int = Field(description="items answered (= items sent)")
-    NumberOfNormalProcessing: int = Field(description="items checked (each recorded in the check log)")
-    NumberOfError: int = Field(description="items refused (Error)")
-    Results: list[BatchResultOut]
-
-
 def _batch_item(raw) -> dict:
     """A readable item as keyword arguments of the check; else ``{"error": ...}`` (its field problems)."""
     try:
         return NumbersBatchItemIn.model_validate(raw).model_dump()
     except PydanticError as e:
         problems = [_problem(x) for x in e.errors()]
-        out = {
+        out: dict[str, Any] = {
             "error": ValidationFailed(problems=[p if p.field != "body" else replace(p, field="item") for p in problems])
         }
         ident = raw.get("arbitrary_identifier") if isinstance(raw, dict) else None
@@ -130,7 +121,7 @@ def _batch_item(raw) -> dict:
         return out
 
 
-@router.post("/numbers/batch", responses={200: {"model": NumbersBatchOut}})
+@router.post("/numbers/batch", responses={200: {"model": NumbersBatchOut}, **errors(403, 422, 503)})
 async def check_numbers_batch(body: NumbersBatchIn, db: DB, caller: Caller):
     """Many checks by numbers at once (e.g. the month-start re-check of every patient): each item is
     checked as by POST /checks/numbers and answered in request order; a bad item gets its Error."""

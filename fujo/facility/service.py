@@ -3,29 +3,46 @@ so a My Number card works as the 診察券)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, select, update
 
 from ..auth.principal import FACILITY, MANAGER, Principal
 from ..cards.ca import CardAuthority
-from ..cards.service import verify_proof
+from ..cards.service import CardProof, verify_proof
 from ..core import numbers
 from ..core.dates import parse_date
-from ..core.errors import Conflict, FieldProblem, NotFound, Problems
+from ..core.errors import Conflict, FieldProblem, Forbidden, NotFound, Problems
 from ..db import schema as s
-from ..db.database import Database, aware
+from ..db.database import Database, DbRow, aware
 from ..eligibility import queries as Q
-from ..eligibility.service import _disabled
 from ..orgs.service import clear_auth_cache
 
 MEDICAL_ASSISTANCE = "medical_assistance"
 
 
-def get_settings(db: Database, principal: Principal) -> dict:
+class AssistanceDisabled(Forbidden):
+    code = "medical_assistance_disabled"
+
+
+def require_assistance(principal: Principal) -> None:
+    """Refuse medical-assistance data to a facility whose 「医療扶助」 is 利用しない: checks by a
+    公費負担者番号, bulk retrieval and 照会番号 registration by such numbers all call this."""
+    if not principal.medical_assistance_enabled:
+        raise AssistanceDisabled(
+            "この医療機関・薬局は「医療扶助」を「利用しない」設定です。環境設定で「利用する」に変更してください。",
+            "Medical assistance is switched off for this facility (setting 医療扶助: 利用しない).",
+        )
+
+
+def get_settings(db: Database, principal: Principal) -> dict[str, Any]:
     """The facility's settings with the history of 「医療扶助」 changes (who, when), newest first."""
     principal.require(FACILITY)
     sc = s.setting_changes
     with db.read() as conn:
-        row = conn.execute(select(s.organisations).where(s.organisations.c.id == principal.organisation_id)).first()
+        row = conn.execute(select(s.organisations).where(s.organisations.c.id == principal.organisation_id)).one()
         changes = conn.execute(
             select(sc.c.value, sc.c.changed_at, sc.c.actor)
             .where(sc.c.organisation_id == principal.organisation_id, sc.c.setting == MEDICAL_ASSISTANCE)
@@ -48,7 +65,7 @@ def get_settings(db: Database, principal: Principal) -> dict:
     }
 
 
-def set_medical_assistance(db: Database, principal: Principal, enabled: bool) -> dict:
+def set_medical_assistance(db: Database, principal: Principal, enabled: bool) -> dict[str, Any]:
     """Switch 「医療扶助」 利用する/利用しない: the facility's 管理者 only; recorded with who and when."""
     principal.require(FACILITY)
     principal.require_role(MANAGER)
@@ -86,32 +103,49 @@ def validate_reference_number(value: str | None, problems: Problems) -> None:
         )
 
 
+_INSURER_NUMBER_REQUIRED = FieldProblem(
+    "insurer_number", "required", "保険者番号または公費負担者番号を入力してください。", "insurer_number is required."
+)
+
+
+def check_reference_form(
+    reference_number: str, insurer_number: str, identification_number: str, birthdate: str, problems: Problems
+) -> None:
+    """Every missing field of a 照会番号 registration by numbers at once, for a form to show them
+    together (:func:`register_reference` checks them again, and the numbers themselves)."""
+    validate_reference_number(reference_number, problems)
+    if not insurer_number:
+        problems.add(_INSURER_NUMBER_REQUIRED)
+    if not identification_number:
+        problems.add(
+            FieldProblem(
+                "identification_number", "required", "受給者番号（または被保険者番号）を入力してください。", "required"
+            )
+        )
+    problems.add(parse_date(birthdate, "birthdate", "生年月日", required=True)[1])
+
+
 def person_by_numbers(
-    conn,
+    conn: Connection,
     principal: Principal,
-    insurer_number: str,
-    identification_number: str,
-    birthdate,
     problems: Problems,
+    *,
+    insurer_number: str | None,
+    identification_number: str | None,
+    birthdate: str | dt.date | None,
     branch_number: str | None = None,
 ) -> int:
     """The card holder behind a recipient's or an insured person's numbers + birth date.
 
     Registering a 照会番号 never changes the registry: the qualification must already be linked to
     a card holder (初回ひも付け is the welfare office's or insurer's act, not a facility's)."""
-    ins = numbers.normalize_insurer_number(insurer_number or "")
-    assistance = ins.startswith(numbers.LAW_CODE_PUBLIC_ASSISTANCE) and len(ins) == 8
-    if assistance:
-        problems.add(numbers.check_payer_number(ins, field="insurer_number"))
-        problems.add(numbers.check_recipient_number(identification_number or "", field="identification_number"))
-    else:
-        problems.add(numbers.check_insurer_number(ins))
+    ins, assistance = numbers.check_qualification_numbers(insurer_number, identification_number, problems)
     bd, p = parse_date(birthdate, "birthdate", "生年月日", required=True)
     problems.add(p)
     problems.raise_if_any()
+    rows: Sequence[DbRow]
     if assistance:
-        if not principal.medical_assistance_enabled:
-            raise _disabled()
+        require_assistance(principal)
         rows = conn.execute(Q.RECIPIENT_BY_NUMBERS, {"payer": ins, "rn": identification_number}).all()
     else:
         rows = [
@@ -127,7 +161,7 @@ def person_by_numbers(
         raise Conflict(
             "複数の方が該当します。枝番を指定してください。", "Several people match; give the branch number."
         )
-    pid = persons.pop()
+    pid: int | None = persons.pop()
     if pid is None:
         raise Conflict(
             "この資格はまだマイナンバーカードにひも付けられていないため、照会番号を登録できません。",
@@ -139,34 +173,34 @@ def person_by_numbers(
 def register_reference(
     db: Database,
     principal: Principal,
+    *,
     reference_number: str,
     insurer_number: str | None = None,
     identification_number: str | None = None,
     person_id: int | None = None,
-    birthdate=None,
+    birthdate: str | dt.date | None = None,
     branch_number: str | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Register (or change) this facility's 照会番号 for a person, identified by the numbers of a
     qualification or by a verified card (``person_id`` from :func:`person_from_card`)."""
     principal.require(FACILITY)
     problems = Problems()
     validate_reference_number(reference_number, problems)
     if person_id is None and not insurer_number:
-        problems.add(
-            FieldProblem(
-                "insurer_number",
-                "required",
-                "保険者番号または公費負担者番号を入力してください。",
-                "insurer_number is required.",
-            )
-        )
+        problems.add(_INSURER_NUMBER_REQUIRED)
     problems.raise_if_any()
     now = db.now()
     rn = s.reference_numbers
     with db.write() as conn:
         if person_id is None:
             person_id = person_by_numbers(
-                conn, principal, insurer_number, identification_number, birthdate, problems, branch_number
+                conn,
+                principal,
+                problems,
+                insurer_number=insurer_number,
+                identification_number=identification_number,
+                birthdate=birthdate,
+                branch_number=branch_number,
             )
         n = conn.execute(
             update(rn)
@@ -185,13 +219,13 @@ def register_reference(
     return {"reference_number": reference_number, "registered": True}
 
 
-def person_from_card(db: Database, ca: CardAuthority, principal: Principal, proof: dict) -> int:
+def person_from_card(db: Database, ca: CardAuthority, principal: Principal, proof: CardProof) -> int:
     return verify_proof(
         db,
         ca,
         principal,
-        proof.get("challenge"),
-        proof.get("certificate"),
-        proof.get("signature"),
-        proof.get("consent", "0000"),
+        challenge=proof.get("challenge"),
+        certificate=proof.get("certificate"),
+        signature=proof.get("signature"),
+        consent=proof.get("consent", "0000"),
     )

@@ -6,7 +6,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from ..api.deps import CA, DB, JSON, Caller
+from ..api.models import errors
+from ..cards.service import CardProof
 from . import service
+from .models import FacilitySettingsOut, ReferenceOut
 
 router = APIRouter(prefix="/api/v1/facility", tags=["facility"])
 
@@ -21,6 +24,14 @@ class CardProofIn(BaseModel):
     signature: str = Field(max_length=2000)
     consent: str = Field("0000", max_length=6)
 
+    def as_proof(self) -> CardProof:
+        return {
+            "challenge": self.challenge,
+            "certificate": self.certificate,
+            "signature": self.signature,
+            "consent": self.consent,
+        }
+
 
 class ReferenceIn(BaseModel):
     reference_number: str = Field(description="照会番号 (the facility's patient number)", max_length=20)
@@ -31,28 +42,28 @@ class ReferenceIn(BaseModel):
     card_proof: CardProofIn | None = Field(None, description="identify the person by a card proof instead")
 
 
-@router.get("/settings")
+@router.get("/settings", responses={200: {"model": FacilitySettingsOut}, **errors(403)})
 def get_settings(db: DB, caller: Caller):
     return JSON(service.get_settings(db, caller))
 
 
-@router.put("/settings")
+@router.put("/settings", responses={200: {"model": FacilitySettingsOut}, **errors(403, 422)})
 def put_settings(body: SettingsIn, db: DB, caller: Caller):
     return JSON(service.set_medical_assistance(db, caller, body.medical_assistance_enabled))
 
 
-@router.put("/references")
+@router.put("/references", responses={200: {"model": ReferenceOut}, **errors(403, 404, 409, 422)})
 def register_reference(body: ReferenceIn, db: DB, ca: CA, caller: Caller):
-    pid = service.person_from_card(db, ca, caller, body.card_proof.model_dump()) if body.card_proof else None
+    pid = service.person_from_card(db, ca, caller, body.card_proof.as_proof()) if body.card_proof else None
     return JSON(
         service.register_reference(
             db,
             caller,
-            body.reference_number,
-            body.insurer_number,
-            body.identification_number,
-            pid,
-            body.birthdate,
-            body.branch_number,
+            reference_number=body.reference_number,
+            insurer_number=body.insurer_number,
+            identification_number=body.identification_number,
+            person_id=pid,
+            birthdate=body.birthdate,
+            branch_number=body.branch_number,
         )
     )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from ..auth.principal import (
     ADMIN,
@@ -23,7 +24,7 @@ from ..auth.principal import (
 from ..core import numbers
 from ..core.errors import Conflict, FieldProblem, NotFound, Problems, Unauthorized
 from ..db import schema as s
-from ..db.database import Database
+from ..db.database import Database, DbRow, aware
 
 _o = s.organisations
 
@@ -74,7 +75,7 @@ def create_organisation(
     phone: str | None = None,
     address: str | None = None,
     payer_numbers: list[str] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     problems = Problems()
     code = numbers.normalize_insurer_number(code) if kind == INSURER else (code or "").strip()
     validate_org(kind, code, name, payer_numbers, problems)
@@ -113,7 +114,7 @@ def create_organisation(
     return get_organisation(db, oid)
 
 
-def _org_dict(row, payers) -> dict:
+def _org_dict(row: DbRow, payers: list[str]) -> dict[str, Any]:
     return {
         "id": row.id,
         "kind": row.kind,
@@ -126,7 +127,7 @@ def _org_dict(row, payers) -> dict:
     }
 
 
-def get_organisation(db: Database, org_id: int) -> dict:
+def get_organisation(db: Database, org_id: int) -> dict[str, Any]:
     with db.read() as conn:
         row = conn.execute(select(_o).where(_o.c.id == org_id)).first()
         if not row:
@@ -143,7 +144,16 @@ def get_organisation(db: Database, org_id: int) -> dict:
     return _org_dict(row, list(payers))
 
 
-def list_organisations(db: Database, kind: str | None = None) -> list[dict]:
+def organisation_by_kind_code(db: Database, kind: str, code: str) -> dict[str, Any]:
+    """The organisation's id and name by its kind and code (as typed at sign-in or on the CLI)."""
+    with db.read() as conn:
+        row = conn.execute(select(_o.c.id, _o.c.name).where(_o.c.kind == kind, _o.c.code == code)).first()
+    if not row:
+        raise NotFound(f"組織 {kind}/{code} が見つかりません。", f"No organisation {kind}/{code}.")
+    return {"id": row.id, "name": row.name}
+
+
+def list_organisations(db: Database, kind: str | None = None) -> list[dict[str, Any]]:
     with db.read() as conn:
         q = select(_o).order_by(_o.c.kind, _o.c.code)
         if kind:
@@ -155,7 +165,7 @@ def list_organisations(db: Database, kind: str | None = None) -> list[dict]:
     return [_org_dict(r, payers.get(r.id, [])) for r in rows]
 
 
-def office_for_payer(conn, payer_number: str):
+def office_for_payer(conn: Connection, payer_number: str) -> DbRow | None:
     """The 福祉事務所 row (name, phone) that owns a 公費負担者番号."""
     return conn.execute(
         select(_o.c.id, _o.c.name, _o.c.phone)
@@ -184,7 +194,7 @@ def validate_role(kind: str, role: str | None, problems: Problems, field: str = 
 
 def issue_credential(
     db: Database, org_id: int, label: str | None = None, token: str | None = None, role: str | None = None
-) -> dict:
+) -> dict[str, Any]:
     """A new bearer token for the organisation, with a role inside it (default: the least one,
     e.g. 受付 for a facility). The token is shown once; only its hash is kept."""
     org = get_organisation(db, org_id)
@@ -201,7 +211,7 @@ def issue_credential(
     return {"id": cid, "organisation_id": org_id, "label": label, "role": role, "token": token}
 
 
-def list_credentials(db: Database, org_id: int) -> list[dict]:
+def list_credentials(db: Database, org_id: int) -> list[dict[str, Any]]:
     c = s.credentials
     with db.read() as conn:
         rows = conn.execute(
@@ -214,7 +224,7 @@ def list_credentials(db: Database, org_id: int) -> list[dict]:
             "id": r.id,
             "label": r.label,
             "role": r.role,
-            "created_at": r.created_at.isoformat(),
+            "created_at": aware(r.created_at).isoformat(),  # with the offset, as every timestamp
             "revoked": r.revoked_at is not None,
         }
         for r in rows
@@ -275,7 +285,7 @@ def authenticate(db: Database, token: str) -> Principal:
         row = conn.execute(_AUTH_QUERY, {"h": h}).first()
         if not row:
             raise Unauthorized("認証トークンが無効です。", "Invalid or revoked token.")
-        payers = frozenset()
+        payers: frozenset[str] = frozenset()
         if row.kind == WELFARE_OFFICE:
             payers = frozenset(conn.execute(_PAYERS_QUERY, {"oid": row.id}).scalars())
     p = Principal(

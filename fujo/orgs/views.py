@@ -6,8 +6,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from ..api.deps import DB, JSON, Caller, RowId
+from ..api.models import errors
 from ..auth.principal import ADMIN
 from . import service
+from .models import CredentialIssuedOut, CredentialOut, OrganisationOut
 
 router = APIRouter(prefix="/api/v1/organisations", tags=["administrator"])
 
@@ -33,7 +35,7 @@ class CredentialIn(BaseModel):
     )
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses={201: {"model": OrganisationOut}, **errors(403, 409, 422)})
 def create_organisation(body: OrganisationIn, db: DB, caller: Caller):
     caller.require(ADMIN)
     return JSON(
@@ -42,32 +44,38 @@ def create_organisation(body: OrganisationIn, db: DB, caller: Caller):
     )
 
 
-@router.get("")
+@router.get("", responses={200: {"model": list[OrganisationOut]}, **errors(403, 422)})
 def list_organisations(db: DB, caller: Caller, kind: str | None = None):
     caller.require(ADMIN)
     return JSON(service.list_organisations(db, kind))
 
 
-@router.get("/{org_id}")
+@router.get("/{org_id}", responses={200: {"model": OrganisationOut}, **errors(403, 404, 422)})
 def get_organisation(org_id: RowId, db: DB, caller: Caller):
     caller.require(ADMIN)
     return JSON(service.get_organisation(db, org_id))
 
 
-@router.post("/{org_id}/credentials", status_code=201)
+@router.post(
+    "/{org_id}/credentials", status_code=201, responses={201: {"model": CredentialIssuedOut}, **errors(403, 404, 422)}
+)
 def issue_credential(org_id: RowId, body: CredentialIn, db: DB, caller: Caller):
     """Returns the new token once; only its hash is stored."""
     caller.require(ADMIN)
     return JSON(service.issue_credential(db, org_id, body.label, role=body.role), status_code=201)
 
 
-@router.get("/{org_id}/credentials")
+@router.get("/{org_id}/credentials", responses={200: {"model": list[CredentialOut]}, **errors(403, 422)})
 def list_credentials(org_id: RowId, db: DB, caller: Caller):
     caller.require(ADMIN)
     return JSON(service.list_credentials(db, org_id))
 
 
-@router.delete("/{org_id}/credentials/{credential_id}", status_code=204)
+@router.delete(
+    "/{org_id}/credentials/{credential_id}",
+    status_code=204,
+    responses={204: {"description": "revoked (no body)"}, **errors(403, 404, 422)},
+)
 def revoke_credential(org_id: RowId, credential_id: RowId, db: DB, caller: Caller):
     caller.require(ADMIN)
     service.revoke_credential(db, org_id, credential_id)

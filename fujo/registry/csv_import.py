@@ -12,22 +12,24 @@ from __future__ import annotations
 
 import csv
 import io
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from ..auth.principal import ADMIN, Principal
 from ..core import ticket_rules
 from ..core.errors import FieldProblem, FujoError, Problems, ValidationFailed
 from ..core.fields import INSURANCE_FIELDS, RECIPIENT_FIELDS, TICKET_FIELDS
+from ..core.rows import Record, TicketKey
 from ..db import schema as s
-from ..db.database import Database, next_values
+from ..db.database import Database, DbRow, next_values
 from ..insurance import service as insurance
 from . import facilities as facility_registry
 from . import service as registry
+from .queries import current_tickets
 
 KINDS = {
     "recipients": [f.name for f in RECIPIENT_FIELDS],
@@ -42,6 +44,7 @@ REQUIRED = {
     "facilities": ["code", "name"],
 }
 MAX_ROWS = 200_000
+T = TypeVar("T")
 
 
 @dataclass
@@ -51,7 +54,7 @@ class RowError:
     message_ja: str
     message_en: str
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"row": self.row, "field": self.field, "message_ja": self.message_ja, "message_en": self.message_en}
 
 
@@ -62,7 +65,7 @@ class ImportReport:
     written: int = 0
     errors: list[RowError] = field(default_factory=list)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "rows": self.rows,
@@ -72,11 +75,29 @@ class ImportReport:
         }
 
 
+TicketInput = tuple[str, str, Record]  # payer number, recipient number, the clean ticket
+InsuranceInput = tuple[Record, str | None]  # the clean qualification, the holder's card serial
+
+
+@dataclass
+class Parsed:
+    """The clean rows of a file with their line numbers: in ``records`` (recipients, facilities),
+    ``tickets`` or ``insurance``, by the file's kind."""
+
+    report: ImportReport
+    records: list[tuple[int, Record]] = field(default_factory=list)
+    tickets: list[tuple[int, TicketInput]] = field(default_factory=list)
+    insurance: list[tuple[int, InsuranceInput]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.records) + len(self.tickets) + len(self.insurance)
+
+
 class ImportFailed(FujoError):
     status = 422
     code = "import_failed"
 
-    def __init__(self, report: ImportReport):
+    def __init__(self, report: ImportReport) -> None:
         n = len(report.errors)
         super().__init__(
             f"{n}件の誤りがあるため、ファイル全体を取り込みませんでした。",
@@ -84,7 +105,7 @@ class ImportFailed(FujoError):
         )
         self.report = report
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         d = super().as_dict()
         d["report"] = self.report.as_dict()
         return d
@@ -108,7 +129,7 @@ def decode(data: bytes) -> str:
     )
 
 
-def parse(kind: str, data: bytes) -> tuple[list[dict], ImportReport]:
+def parse(kind: str, data: bytes) -> Parsed:
     if kind not in KINDS:
         raise ValidationFailed(
             problems=[
@@ -179,8 +200,8 @@ def parse(kind: str, data: bytes) -> tuple[list[dict], ImportReport]:
             problems=[FieldProblem("file", "csv", f"CSVとして読めません: {e}", f"Not valid CSV: {e}")]
         ) from None
     report.rows = len(rows) + sum(1 for e in report.errors)
-    clean = []
-    seen = set()
+    parsed = Parsed(report)
+    seen: set[object] = set()
     for line_no, raw in rows:
         raw = {k: v for k, v in raw.items() if v.strip() != ""}
         try:
@@ -197,9 +218,9 @@ def parse(kind: str, data: bytes) -> tuple[list[dict], ImportReport]:
                         )
                     )
                 seen.add(dup)
-                clean.append((line_no, rec))
+                parsed.records.append((line_no, rec))
             elif kind == "tickets":
-                clean.append((line_no, registry.split_ticket_input(raw)))
+                parsed.tickets.append((line_no, registry.split_ticket_input(raw)))
             elif kind == "facilities":
                 rec = facility_registry.clean_facility(raw)
                 if rec["code"] in seen:
@@ -212,40 +233,29 @@ def parse(kind: str, data: bytes) -> tuple[list[dict], ImportReport]:
                         )
                     )
                 seen.add(rec["code"])
-                clean.append((line_no, rec))
+                parsed.records.append((line_no, rec))
             else:
                 serial = raw.pop("card_serial", None)
-                clean.append((line_no, (insurance.clean_insurance(raw), serial)))
+                parsed.insurance.append((line_no, (insurance.clean_insurance(raw), serial)))
         except ValidationFailed as e:
             report.errors += [RowError(line_no, p.field, p.message_ja, p.message_en) for p in e.problems]
-    return clean, report
+    return parsed
 
 
-def _chunks(items: list, n: int = 500):
+def _chunks(items: list[T], n: int = 500) -> Iterator[list[T]]:
     for i in range(0, len(items), n):
         yield items[i : i + n]
 
 
-def _existing_recipients(conn, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+def _existing_recipients(conn: Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
     """(payer, recipient number) → id for those of ``keys`` already registered (batched lookups)."""
-    r = s.recipients
-    found: dict[tuple[str, str], int] = {}
-    by_payer: dict[str, list[str]] = {}
-    for p, n in keys:
-        by_payer.setdefault(p, []).append(n)
-    for payer, nums in by_payer.items():
-        for chunk in _chunks(sorted(set(nums))):
-            for row in conn.execute(
-                select(r.c.id, r.c.recipient_number).where(r.c.payer_number == payer, r.c.recipient_number.in_(chunk))
-            ):
-                found[(payer, row.recipient_number)] = row.id
-    return found
+    return {k: row.id for k, row in _recipient_rows(conn, keys).items()}
 
 
-def _recipient_rows(conn, keys: list[tuple[str, str]]) -> dict:
+def _recipient_rows(conn: Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], DbRow]:
     """(payer, recipient number) → recipient row (its 保護 period included), batched."""
     r = s.recipients
-    found: dict = {}
+    found: dict[tuple[str, str], DbRow] = {}
     by_payer: dict[str, list[str]] = {}
     for p, n in keys:
         by_payer.setdefault(p, []).append(n)
@@ -264,7 +274,9 @@ def _recipient_rows(conn, keys: list[tuple[str, str]]) -> dict:
     return found
 
 
-def _check_tickets(conn, clean: list, recs: dict, report: ImportReport) -> None:
+def _check_tickets(
+    conn: Connection, clean: list[tuple[int, TicketInput]], recs: dict[tuple[str, str], DbRow], report: ImportReport
+) -> None:
     """The registry's ticket rules for every row: against the database (batched look-ups) and
     against the rows before it in the same file, so the file cannot hold a ticket twice either."""
     t = s.tickets
@@ -273,19 +285,18 @@ def _check_tickets(conn, clean: list, recs: dict, report: ImportReport) -> None:
     )
     months = sorted({x["treatment_month"] for _, (_, _, x) in clean})
     rids = sorted({recs[(p, n)].id for _, (p, n, _) in clean})
-    by_recipient: dict = {}
+    by_recipient: dict[tuple[int, str], list[TicketKey]] = {}
     for chunk in _chunks(rids):
         for row in conn.execute(
             select(t).where(
                 t.c.recipient_id.in_(chunk),
                 t.c.treatment_month.in_(months),
-                t.c.superseded_by.is_(None),
-                t.c.status == "active",
+                current_tickets(),
             )
         ):
             by_recipient.setdefault((row.recipient_id, row.treatment_month), []).append(row)
     numbers = sorted({x["issue_number"] for _, (_, _, x) in clean if x.get("issue_number")})
-    by_issue: dict = {}
+    by_issue: dict[tuple[str, str, str | None], list[TicketKey]] = {}
     r = s.recipients
     for chunk in _chunks(numbers):
         for row in conn.execute(
@@ -294,8 +305,7 @@ def _check_tickets(conn, clean: list, recs: dict, report: ImportReport) -> None:
             .where(
                 t.c.issue_number.in_(chunk),
                 t.c.treatment_month.in_(months),
-                t.c.superseded_by.is_(None),
-                t.c.status == "active",
+                current_tickets(),
             )
         ):
             by_issue.setdefault((row.payer_number, row.treatment_month, row.issue_number), []).append(row)
@@ -317,6 +327,14 @@ def _check_tickets(conn, clean: list, recs: dict, report: ImportReport) -> None:
             same_in.append(mine)
 
 
+def _refuse_if_any(report: ImportReport, errors: Sequence[RowError] = ()) -> None:
+    """Add ``errors`` to the report; a report with any error refuses the whole file (nothing is
+    written: the transaction rolls back)."""
+    report.errors += errors
+    if report.errors:
+        raise ImportFailed(report)
+
+
 def import_csv(
     db: Database, principal: Principal, kind: str, data: bytes, progress: Callable[[int, int], None] | None = None
 ) -> ImportReport:
@@ -326,10 +344,10 @@ def import_csv(
     thousands of rows takes seconds; the rules are the same ones the single-record API applies."""
     if kind == "facilities":
         principal.require(ADMIN)
-    clean, report = parse(kind, data)
-    if report.errors:
-        raise ImportFailed(report)
-    total = len(clean)
+    parsed = parse(kind, data)
+    report = parsed.report
+    _refuse_if_any(report)
+    total = len(parsed)
     now = db.now()
     written = 0
 
@@ -339,7 +357,7 @@ def import_csv(
         if progress:
             progress(written, total)
 
-    def scope_errors(pairs) -> None:
+    def scope_errors(pairs: Iterable[tuple[int, str]]) -> None:
         for line_no, payer in pairs:
             try:
                 principal.require_payer(payer)
@@ -348,88 +366,77 @@ def import_csv(
 
     with db.write() as conn:
         if kind == "recipients":
-            scope_errors((ln, rec["payer_number"]) for ln, rec in clean)
-            if report.errors:  # say nothing about other offices' recipients (not even that they exist)
-                raise ImportFailed(report)
-            existing = _existing_recipients(conn, [(r["payer_number"], r["recipient_number"]) for _, r in clean])
-            for ln, rec in clean:
-                if (rec["payer_number"], rec["recipient_number"]) in existing:
-                    n = rec["recipient_number"]
-                    report.errors.append(
-                        RowError(
-                            ln,
-                            "recipient_number",
-                            f"受給者番号{n}は既に登録されています。",
-                            f"Recipient {n} is already registered.",
-                        )
+            scope_errors((ln, rec["payer_number"]) for ln, rec in parsed.records)
+            _refuse_if_any(report)  # say nothing about other offices' recipients (not even that they exist)
+            existing = _existing_recipients(
+                conn, [(r["payer_number"], r["recipient_number"]) for _, r in parsed.records]
+            )
+            taken = [
+                (ln, r["recipient_number"])
+                for ln, r in parsed.records
+                if (r["payer_number"], r["recipient_number"]) in existing
+            ]
+            _refuse_if_any(
+                report,
+                [
+                    RowError(
+                        ln,
+                        "recipient_number",
+                        f"受給者番号{n}は既に登録されています。",
+                        f"Recipient {n} is already registered.",
                     )
-            if report.errors:
-                raise ImportFailed(report)
-            for chunk in _chunks(clean, 1000):
+                    for ln, n in taken
+                ],
+            )
+            for chunk in _chunks(parsed.records, 1000):
                 conn.execute(
                     s.recipients.insert(), [dict(rec, version=1, created_at=now, updated_at=now) for _, rec in chunk]
                 )
                 step(len(chunk))
         elif kind == "tickets":
-            scope_errors((ln, payer) for ln, (payer, _, _) in clean)
-            if report.errors:
-                raise ImportFailed(report)
-            registry.lock_payers(conn, [p for _, (p, _, _) in clean])
-            recs = _recipient_rows(conn, [(p, n) for _, (p, n, _) in clean])
+            scope_errors((ln, payer) for ln, (payer, _, _) in parsed.tickets)
+            _refuse_if_any(report)
+            registry.lock_payers(conn, [p for _, (p, _, _) in parsed.tickets])
+            recs = _recipient_rows(conn, [(p, n) for _, (p, n, _) in parsed.tickets])
             ids = {k: r.id for k, r in recs.items()}
-            for ln, (p, n, _) in clean:
-                if (p, n) not in ids:
-                    report.errors.append(
-                        RowError(
-                            ln, "recipient_number", f"受給者{p}/{n}が登録されていません。", f"No recipient {p}/{n}."
-                        )
-                    )
-            if report.errors:
-                raise ImportFailed(report)
-            _check_tickets(conn, clean, recs, report)
-            if report.errors:
-                raise ImportFailed(report)
+            missing = [(ln, p, n) for ln, (p, n, _) in parsed.tickets if (p, n) not in ids]
+            _refuse_if_any(
+                report,
+                [
+                    RowError(ln, "recipient_number", f"受給者{p}/{n}が登録されていません。", f"No recipient {p}/{n}.")
+                    for ln, p, n in missing
+                ],
+            )
+            _check_tickets(conn, parsed.tickets, recs, report)
+            _refuse_if_any(report)
             seq = next_values(conn, "ticket_seq", total) if total else 0
-            org = principal.organisation_id or None
-            for base, chunk in ((i, clean[i : i + 1000]) for i in range(0, total, 1000)):
+            for base, batch in ((i, parsed.tickets[i : i + 1000]) for i in range(0, total, 1000)):
                 conn.execute(
                     s.tickets.insert(),
                     [
-                        dict(
-                            t,
-                            ticket_key=str(uuid.uuid4()),
-                            revision=1,
-                            recipient_id=ids[(p, n)],
-                            status="active",
-                            seq=seq + base + j,
-                            registered_at=now,
-                            changed_at=now,
-                            changed_by=org,
-                        )
-                        for j, (_, (p, n, t)) in enumerate(chunk)
+                        registry.new_ticket_row(principal, ids[(p, n)], t, seq + base + j, now)
+                        for j, (_, (p, n, t)) in enumerate(batch)
                     ],
                 )
-                step(len(chunk))
+                step(len(batch))
         elif kind == "facilities":
             principal.require(ADMIN)
-            existing = facility_registry.facility_rows(conn, [r["code"] for _, r in clean])
-            for ln, rec in clean:
-                if rec["code"] in existing:
-                    report.errors.append(
-                        RowError(
-                            ln,
-                            "code",
-                            f"医療機関コード{rec['code']}は既に登録されています。",
-                            f"Facility {rec['code']} is already registered.",
-                        )
+            registered = facility_registry.facility_rows(conn, [r["code"] for _, r in parsed.records])
+            taken = [(ln, r["code"]) for ln, r in parsed.records if r["code"] in registered]
+            _refuse_if_any(
+                report,
+                [
+                    RowError(
+                        ln, "code", f"医療機関コード{c}は既に登録されています。", f"Facility {c} is already registered."
                     )
-            if report.errors:
-                raise ImportFailed(report)
-            for chunk in _chunks(clean, 1000):
+                    for ln, c in taken
+                ],
+            )
+            for chunk in _chunks(parsed.records, 1000):
                 facility_registry.insert_facilities(conn, [r for _, r in chunk], now)
                 step(len(chunk))
         else:
-            for ln, (rec, serial) in clean:
+            for ln, (rec, serial) in parsed.insurance:
                 try:
                     insurance.insert_qualification(conn, principal, rec, insurance.card_holder(conn, serial), now)
                 except FujoError as e:
@@ -440,8 +447,7 @@ def import_csv(
                     )
                     report.errors += [RowError(ln, p.field, p.message_ja, p.message_en) for p in probs]
                 step(1)
-            if report.errors:
-                raise ImportFailed(report)  # rolls back every row written so far
+            _refuse_if_any(report)  # rolls back every row written so far
     report.written = total
     if total >= 1000 and not db.is_sqlite:
         # A bulk load leaves PostgreSQL's planner with stale statistics; the next import's IN

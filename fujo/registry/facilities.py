@@ -9,16 +9,19 @@ the 点数表 and 都道府県 come from the code.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from collections.abc import Iterable
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Connection, or_, select, update
 
 from ..auth.principal import ADMIN, Principal
 from ..core import numbers
 from ..core.errors import Conflict, FieldProblem, NotFound, Problems, ValidationFailed
 from ..core.fields import Field, clean_value
+from ..core.rows import Record
 from ..db import schema as s
-from ..db.database import Database, aware
+from ..db.database import Database, DbRow, aware
 
 f_ = s.facilities
 
@@ -32,7 +35,7 @@ CSV_COLUMNS = ["code", "name", "prefecture", "address", "phone"]
 _PHONE = re.compile(r"^[0-9][0-9-]{0,29}$")
 
 
-def facility_dict(row) -> dict:
+def facility_dict(row: DbRow) -> Record:
     return {
         "code": row.code,
         "name": row.name,
@@ -45,7 +48,7 @@ def facility_dict(row) -> dict:
     }
 
 
-def clean_facility(data: dict, partial: bool = False) -> dict:
+def clean_facility(data: Record, partial: bool = False) -> Record:
     """Validate a facility record; 点数表 and 都道府県 are derived from the code (a ``prefecture``
     given as well must agree with it)."""
     problems = Problems()
@@ -55,7 +58,7 @@ def clean_facility(data: dict, partial: bool = False) -> dict:
     for k in data:
         if k not in known:
             problems.add(FieldProblem(k, "unknown_field", f"「{k}」という項目はありません。", f"Unknown field '{k}'."))
-    out: dict = {}
+    out: Record = {}
     for f in FACILITY_FIELDS:
         if partial and f.name not in data:
             continue
@@ -89,7 +92,9 @@ def clean_facility(data: dict, partial: bool = False) -> dict:
     return out
 
 
-def ensure_facility(conn, code: str, name: str, address: str | None, phone: str | None, now) -> None:
+def ensure_facility(
+    conn: Connection, code: str, name: str, address: str | None, phone: str | None, now: dt.datetime
+) -> None:
     """Register ``code`` if it is not registered yet (used when a facility organisation is created)."""
     if conn.execute(select(f_.c.id).where(f_.c.code == code)).first():
         return
@@ -107,22 +112,22 @@ def ensure_facility(conn, code: str, name: str, address: str | None, phone: str 
     )
 
 
-def facility_rows(conn, codes) -> dict:
+def facility_rows(conn: Connection, codes: Iterable[str | None]) -> dict[str, DbRow]:
     """code → registry row for those of ``codes`` that are registered (batched)."""
     wanted = sorted({c for c in codes if c})
-    out = {}
+    out: dict[str, DbRow] = {}
     for i in range(0, len(wanted), 500):
         for row in conn.execute(select(f_).where(f_.c.code.in_(wanted[i : i + 500]))):
             out[row.code] = row
     return out
 
 
-def insert_facilities(conn, recs: list[dict], now) -> None:
+def insert_facilities(conn: Connection, recs: list[Record], now: dt.datetime) -> None:
     for i in range(0, len(recs), 1000):
         conn.execute(f_.insert(), [dict(r, created_at=now, updated_at=now) for r in recs[i : i + 1000]])
 
 
-def register_facility(db: Database, principal: Principal, data: dict) -> dict:
+def register_facility(db: Database, principal: Principal, data: Record) -> Record:
     principal.require(ADMIN)
     rec = clean_facility(data)
     with db.write() as conn:
@@ -131,10 +136,10 @@ def register_facility(db: Database, principal: Principal, data: dict) -> dict:
                 f"医療機関コード{rec['code']}は既に登録されています。", f"Facility {rec['code']} is already registered."
             )
         insert_facilities(conn, [rec], db.now())
-        return facility_dict(conn.execute(select(f_).where(f_.c.code == rec["code"])).first())
+        return facility_dict(conn.execute(select(f_).where(f_.c.code == rec["code"])).one())
 
 
-def update_facility(db: Database, principal: Principal, code: str, changes: dict) -> dict:
+def update_facility(db: Database, principal: Principal, code: str, changes: Record) -> Record:
     """Change a facility's name, address or phone (the code, and so 点数表 and 都道府県, stay)."""
     principal.require(ADMIN)
     if "code" in changes and changes["code"] != code:
@@ -146,10 +151,10 @@ def update_facility(db: Database, principal: Principal, code: str, changes: dict
         n = conn.execute(update(f_).where(f_.c.code == code).values(**part, updated_at=db.now())).rowcount
         if not n:
             raise NotFound("医療機関が登録されていません。", f"No facility {code} in the registry.")
-        return facility_dict(conn.execute(select(f_).where(f_.c.code == code)).first())
+        return facility_dict(conn.execute(select(f_).where(f_.c.code == code)).one())
 
 
-def get_facility(db: Database, principal: Principal, code: str) -> dict:
+def get_facility(db: Database, principal: Principal, code: str) -> Record:
     """Any signed-in organisation may look a facility up (names and codes of facilities are public)."""
     p = numbers.check_facility_code(code or "", field="code")
     if p:
@@ -161,7 +166,7 @@ def get_facility(db: Database, principal: Principal, code: str) -> dict:
     return facility_dict(row)
 
 
-def search_facilities(db: Database, principal: Principal, q: str | None = None, limit: int = 50) -> list[dict]:
+def search_facilities(db: Database, principal: Principal, q: str | None = None, limit: int = 50) -> list[Record]:
     query = select(f_).order_by(f_.c.code).limit(min(max(limit, 1), 500))
     if q:
         q = q.strip()

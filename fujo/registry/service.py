@@ -15,10 +15,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Iterable, Sequence
 from types import SimpleNamespace
+from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Connection, and_, func, or_, select, update
 
 from ..audit.service import record_many
 from ..auth.principal import ADMIN, WELFARE_OFFICE, Principal
@@ -35,18 +36,22 @@ from ..core.fields import (
 )
 from ..core.identity import identity_differences
 from ..core.numbers import check_payer_number, check_recipient_number
+from ..core.rows import Period, Record
 from ..db import schema as s
-from ..db.database import Database, aware, next_values
+from ..db.database import Database, DbRow, InTx, aware, next_values
+from .queries import ACTIVE, CANCELLED, current_tickets, latest_revision, with_office
+
+if TYPE_CHECKING:
+    from ..cards.ca import CardAuthority
 
 r_ = s.recipients
 t_ = s.tickets
-InTx = Callable[[object, dict], None] | None  # called inside the write transaction with the result
 
 TICKET_COLUMNS = [f.name for f in TICKET_FIELDS]
 RECIPIENT_COLUMNS = [f.name for f in RECIPIENT_FIELDS]
 
 
-def _iso(v):
+def _iso(v: object) -> object:
     if isinstance(v, dt.datetime):
         return aware(v).isoformat()
     if isinstance(v, dt.date):
@@ -54,14 +59,14 @@ def _iso(v):
     return v
 
 
-def recipient_dict(row) -> dict:
+def recipient_dict(row: DbRow) -> Record:
     d = {c: _iso(getattr(row, c)) for c in RECIPIENT_COLUMNS}
     d.update(id=row.id, version=row.version, card_linked=row.person_id is not None, updated_at=_iso(row.updated_at))
     return d
 
 
-def ticket_dict(row, payer_number: str | None = None, recipient_number: str | None = None) -> dict:
-    d = {"ticket_key": row.ticket_key, "revision": row.revision, "status": row.status}
+def ticket_dict(row: DbRow, payer_number: str | None = None, recipient_number: str | None = None) -> Record:
+    d: Record = {"ticket_key": row.ticket_key, "revision": row.revision, "status": row.status}
     if payer_number:
         d["payer_number"], d["recipient_number"] = payer_number, recipient_number
     d.update({c: _iso(getattr(row, c)) for c in TICKET_COLUMNS})
@@ -77,7 +82,7 @@ def ticket_dict(row, payer_number: str | None = None, recipient_number: str | No
 # --- validation shared by API, CSV and forms -------------------------------------------------
 
 
-def clean_recipient(data: dict, partial: bool = False) -> dict:
+def clean_recipient(data: Record, partial: bool = False) -> Record:
     problems = Problems()
     rec = clean_record(RECIPIENT_FIELDS, data, problems, partial=partial)
     check_period(rec, problems)
@@ -87,7 +92,7 @@ def clean_recipient(data: dict, partial: bool = False) -> dict:
     return rec
 
 
-def check_disqualification(rec: dict, problems: Problems) -> None:
+def check_disqualification(rec: Record, problems: Problems) -> None:
     """保護停止・廃止日 goes with 停止 or 廃止 (and the office's reason), and they without it."""
     if rec.get("disqualification_date") and not rec.get("disqualification_kind"):
         problems.add(
@@ -111,7 +116,7 @@ def check_disqualification(rec: dict, problems: Problems) -> None:
         )
 
 
-def clean_ticket(data: dict) -> dict:
+def clean_ticket(data: Record) -> Record:
     problems = Problems()
     t = clean_record(TICKET_FIELDS, data, problems)
     check_ticket_rules(t, problems)
@@ -119,7 +124,7 @@ def clean_ticket(data: dict) -> dict:
     return t
 
 
-def split_ticket_input(data: dict) -> tuple[str, str, dict]:
+def split_ticket_input(data: Record) -> tuple[str, str, Record]:
     """A ticket request names its recipient by payer_number + recipient_number."""
     data = dict(data)
     payer, rn = data.pop("payer_number", None), data.pop("recipient_number", None)
@@ -132,13 +137,14 @@ def split_ticket_input(data: dict) -> tuple[str, str, dict]:
         problems.items.extend(e.problems)
         ticket = None
     problems.raise_if_any()
+    assert ticket is not None  # else its problems were raised
     return payer, rn, ticket
 
 
 # --- recipients ------------------------------------------------------------------------------
 
 
-def _recipient_row(conn, payer: str, rn: str, for_update: bool = False):
+def _recipient_row(conn: Connection, payer: str, rn: str, for_update: bool = False) -> DbRow | None:
     q = select(r_).where(r_.c.payer_number == payer, r_.c.recipient_number == rn)
     if for_update:
         q = q.with_for_update()
@@ -151,31 +157,32 @@ def _require_read(principal: Principal, payer: str) -> None:
     principal.require_payer(payer)
 
 
-def insert_recipient(conn, principal: Principal, rec: dict, now) -> int:
+def insert_recipient(conn: Connection, principal: Principal, rec: Record, now: dt.datetime) -> int:
     principal.require_payer(rec["payer_number"])
     if _recipient_row(conn, rec["payer_number"], rec["recipient_number"]):
         raise Conflict(
             f"受給者番号{rec['recipient_number']}は既に登録されています。",
             f"Recipient {rec['payer_number']}/{rec['recipient_number']} already exists.",
         )
-    return conn.execute(
+    rid: int = conn.execute(
         r_.insert().values(**rec, version=1, created_at=now, updated_at=now).returning(r_.c.id)
     ).scalar_one()
+    return rid
 
 
-def register_recipient(db: Database, principal: Principal, data: dict, in_tx: InTx = None) -> dict:
+def register_recipient(db: Database, principal: Principal, data: Record, in_tx: InTx = None) -> Record:
     rec = clean_recipient(data)
     with db.write() as conn:
         rid = insert_recipient(conn, principal, rec, db.now())
-        out = recipient_dict(conn.execute(select(r_).where(r_.c.id == rid)).first())
+        out = recipient_dict(conn.execute(select(r_).where(r_.c.id == rid)).one())
         if in_tx:
             in_tx(conn, out)
     return out
 
 
 def update_recipient(
-    db: Database, principal: Principal, payer: str, rn: str, changes: dict, expected_version: int | None = None
-) -> dict:
+    db: Database, principal: Principal, payer: str, rn: str, changes: Record, expected_version: int | None = None
+) -> Record:
     """Change some fields of a recipient (e.g. 停止・廃止日 and reason); the earlier state is kept."""
     principal.require_payer(payer)
     for k in ("payer_number", "recipient_number"):
@@ -218,10 +225,10 @@ def update_recipient(
             )
         )
         conn.execute(update(r_).where(r_.c.id == row.id).values(**part, version=row.version + 1, updated_at=now))
-        return recipient_dict(conn.execute(select(r_).where(r_.c.id == row.id)).first())
+        return recipient_dict(conn.execute(select(r_).where(r_.c.id == row.id)).one())
 
 
-def get_recipient(db: Database, principal: Principal, payer: str, rn: str) -> dict:
+def get_recipient(db: Database, principal: Principal, payer: str, rn: str) -> Record:
     _require_read(principal, payer)
     with db.read() as conn:
         row = _recipient_row(conn, payer, rn)
@@ -238,7 +245,7 @@ def get_recipient(db: Database, principal: Principal, payer: str, rn: str) -> di
         ]
         tickets = conn.execute(
             select(t_)
-            .where(t_.c.recipient_id == row.id, t_.c.superseded_by.is_(None))
+            .where(t_.c.recipient_id == row.id, latest_revision())
             .order_by(t_.c.treatment_month.desc(), t_.c.id)
         ).all()
         out["tickets"] = [ticket_dict(t) for t in tickets]
@@ -247,7 +254,7 @@ def get_recipient(db: Database, principal: Principal, payer: str, rn: str) -> di
 
 def search_recipients(
     db: Database, principal: Principal, q: str | None = None, payer: str | None = None, limit: int = 50
-) -> list[dict]:
+) -> list[Record]:
     """Search by number, name or kana within the office's own payer numbers."""
     principal.require(WELFARE_OFFICE, ADMIN)
     query = select(r_).order_by(r_.c.payer_number, r_.c.recipient_number).limit(min(max(limit, 1), 500))
@@ -265,7 +272,34 @@ def search_recipients(
         return [recipient_dict(r) for r in conn.execute(query)]
 
 
-def link_card(db: Database, ca, principal: Principal, payer: str, rn: str, individual_number: str) -> dict:
+def records_of_person(db: Database, person_id: int, month: str) -> tuple[Sequence[DbRow], Sequence[DbRow]]:
+    """A card holder's own recipient records (each with its office's ``office_name`` and
+    ``office_phone``, newest first) and the tickets of ``month`` (yyyyMM) in force for them, for
+    the recipient portal: the caller has proven the card, so no Principal scopes this."""
+    o = s.organisations
+    with db.read() as conn:
+        recs = conn.execute(
+            select(r_, o.c.name.label("office_name"), o.c.phone.label("office_phone"))
+            .select_from(with_office(r_))
+            .where(r_.c.person_id == person_id)
+            .order_by(r_.c.qualification_date.desc())
+        ).all()
+        ids = [x.id for x in recs]
+        tickets = (
+            conn.execute(
+                select(t_)
+                .where(t_.c.recipient_id.in_(ids), t_.c.treatment_month == month, current_tickets())
+                .order_by(t_.c.ticket_type, t_.c.id)
+            ).all()
+            if ids
+            else []
+        )
+    return recs, tickets
+
+
+def link_card(
+    db: Database, ca: CardAuthority, principal: Principal, payer: str, rn: str, individual_number: str
+) -> Record:
     """初回ひも付け: link a recipient to the holder of a My Number card, identified the way the real
     system does — by the recipient's 個人番号, which the welfare office enters — and only when the card
     issuer's 4 情報 of that holder agree: name (normalised: 旧字/新字, spaces, カナ) and birth date. A
@@ -310,10 +344,10 @@ def link_card(db: Database, ca, principal: Principal, payer: str, rn: str, indiv
             now = db.now()
             conn.execute(update(r_).where(r_.c.id == row.id).values(person_id=holder.id, updated_at=now))
             record_many(conn, principal, "link", [{"person_id": holder.id, "recipient_id": row.id}], now)
-        return recipient_dict(conn.execute(select(r_).where(r_.c.id == row.id)).first())
+        return recipient_dict(conn.execute(select(r_).where(r_.c.id == row.id)).one())
 
 
-def unlink_card(db: Database, principal: Principal, payer: str, rn: str, reason: str) -> dict:
+def unlink_card(db: Database, principal: Principal, payer: str, rn: str, reason: str) -> Record:
     """Undo a 初回ひも付け (e.g. linked to the wrong card by mistake): recorded with the reason, and
     shown in the access log of the person who was linked."""
     principal.require_payer(payer)
@@ -339,13 +373,13 @@ def unlink_card(db: Database, principal: Principal, payer: str, rn: str, reason:
             [{"person_id": row.person_id, "recipient_id": row.id, "detail": reason[:200]}],
             now,
         )
-        return recipient_dict(conn.execute(select(r_).where(r_.c.id == row.id)).first())
+        return recipient_dict(conn.execute(select(r_).where(r_.c.id == row.id)).one())
 
 
 # --- tickets ---------------------------------------------------------------------------------
 
 
-def lock_payers(conn, payers) -> None:
+def lock_payers(conn: Connection, payers: Iterable[str]) -> None:
     """Ticket writes under one 公費負担者番号 take turns (row lock on its office_payers row, held to
     commit), so two concurrent registrations cannot both pass the duplicate checks. On SQLite every
     write transaction is serial already (BEGIN IMMEDIATE)."""
@@ -354,18 +388,13 @@ def lock_payers(conn, payers) -> None:
         conn.execute(select(op.c.payer_number).where(op.c.payer_number == p).with_for_update())
 
 
-def _active_of_month(conn, recipient_id: int, month: str) -> list:
+def _active_of_month(conn: Connection, recipient_id: int, month: str) -> Sequence[DbRow]:
     return conn.execute(
-        select(t_).where(
-            t_.c.recipient_id == recipient_id,
-            t_.c.treatment_month == month,
-            t_.c.superseded_by.is_(None),
-            t_.c.status == "active",
-        )
+        select(t_).where(t_.c.recipient_id == recipient_id, t_.c.treatment_month == month, current_tickets())
     ).all()
 
 
-def _active_with_issue_number(conn, payer: str, month: str, issue_number: str | None) -> list:
+def _active_with_issue_number(conn: Connection, payer: str, month: str, issue_number: str | None) -> Sequence[DbRow]:
     if not issue_number:
         return []
     return conn.execute(
@@ -375,13 +404,19 @@ def _active_with_issue_number(conn, payer: str, month: str, issue_number: str | 
             r_.c.payer_number == payer,
             t_.c.treatment_month == month,
             t_.c.issue_number == issue_number,
-            t_.c.superseded_by.is_(None),
-            t_.c.status == "active",
+            current_tickets(),
         )
     ).all()
 
 
-def check_ticket(conn, payer: str, rec, t: dict, own_key: str | None = None) -> None:
+class RecipientPeriod(Period, Protocol):
+    """The recipient a ticket is checked against: its 保護 period and its id."""
+
+    @property
+    def id(self) -> int: ...
+
+
+def check_ticket(conn: Connection, payer: str, rec: RecipientPeriod, t: Record, own_key: str | None = None) -> None:
     """The registry rules (fujo.core.ticket_rules) with what the database holds; fills the facility
     names from the facility registry. Raises ValidationFailed, field by field."""
     from .facilities import facility_rows
@@ -400,31 +435,36 @@ def check_ticket(conn, payer: str, rec, t: dict, own_key: str | None = None) -> 
     problems.raise_if_any()
 
 
-def insert_ticket(conn, principal: Principal, payer: str, rn: str, t: dict, now) -> str:
+def insert_ticket(conn: Connection, principal: Principal, payer: str, rn: str, t: Record, now: dt.datetime) -> str:
     principal.require_payer(payer)
     lock_payers(conn, [payer])
     rec = _recipient_row(conn, payer, rn)
     if not rec:
         raise NotFound(f"受給者{payer}/{rn}が登録されていません。", f"No recipient {payer}/{rn}.")
     check_ticket(conn, payer, rec, t)
-    key = str(uuid.uuid4())
-    conn.execute(
-        t_.insert().values(
-            ticket_key=key,
-            revision=1,
-            recipient_id=rec.id,
-            status="active",
-            **t,
-            seq=next_values(conn, "ticket_seq"),
-            registered_at=now,
-            changed_at=now,
-            changed_by=principal.organisation_id or None,
-        )
-    )
+    row = new_ticket_row(principal, rec.id, t, next_values(conn, "ticket_seq"), now)
+    conn.execute(t_.insert().values(**row))
+    key: str = row["ticket_key"]
     return key
 
 
-def register_ticket(db: Database, principal: Principal, data: dict, in_tx: InTx = None) -> dict:
+def new_ticket_row(principal: Principal, recipient_id: int, ticket: Record, seq: int, now: dt.datetime) -> Record:
+    """The ``tickets`` row of a newly registered ticket (revision 1 under a new key), from the
+    API, the web form or a CSV file; ``seq`` from the ``ticket_seq`` counter."""
+    return dict(
+        ticket,
+        ticket_key=str(uuid.uuid4()),
+        revision=1,
+        recipient_id=recipient_id,
+        status=ACTIVE,
+        seq=seq,
+        registered_at=now,
+        changed_at=now,
+        changed_by=principal.organisation_id or None,
+    )
+
+
+def register_ticket(db: Database, principal: Principal, data: Record, in_tx: InTx = None) -> Record:
     payer, rn, t = split_ticket_input(data)
     principal.require_payer(payer)
     with db.write() as conn:
@@ -435,7 +475,7 @@ def register_ticket(db: Database, principal: Principal, data: dict, in_tx: InTx 
     return out
 
 
-def _current(conn, key: str, for_update: bool = False):
+def _current(conn: Connection, key: str, for_update: bool = False) -> DbRow | None:
     q = (
         select(
             t_,
@@ -446,15 +486,16 @@ def _current(conn, key: str, for_update: bool = False):
             r_.c.disqualification_kind,
         )
         .select_from(t_.join(r_, r_.c.id == t_.c.recipient_id))
-        .where(t_.c.ticket_key == key, t_.c.superseded_by.is_(None))
+        .where(t_.c.ticket_key == key, latest_revision())
     )
     if for_update:
         q = q.with_for_update(of=t_)
     return conn.execute(q).first()
 
 
-def _ticket_out(conn, key: str) -> dict:
+def _ticket_out(conn: Connection, key: str) -> Record:
     row = _current(conn, key)
+    assert row is not None  # written or found in this transaction
     return ticket_dict(row, row.payer_number, row.recipient_number)
 
 
@@ -463,10 +504,10 @@ def _revise(
     principal: Principal,
     key: str,
     status: str,
-    values: dict | None,
+    values: Record | None,
     reason: str | None,
     expected_revision: int | None,
-) -> dict:
+) -> Record:
     now = db.now()
     with db.write() as conn:
         cur = _current(conn, key, for_update=True)
@@ -479,7 +520,7 @@ def _revise(
                 )
             raise NotFound("医療券/調剤券が見つかりません。", f"No ticket {key}.")
         principal.require_payer(cur.payer_number)
-        if cur.status == "cancelled":
+        if cur.status == CANCELLED:
             raise Conflict("取り消し済みの券は変更できません。", "The ticket is cancelled.")
         if expected_revision is not None and expected_revision != cur.revision:
             raise Conflict(
@@ -524,28 +565,28 @@ def amend_ticket(
     db: Database,
     principal: Principal,
     key: str,
-    data: dict,
+    data: Record,
     reason: str | None = None,
     expected_revision: int | None = None,
-) -> dict:
+) -> Record:
     """Replace a ticket's fields (the whole ticket is sent); the earlier revision stays in history."""
     data = {k: v for k, v in data.items() if k not in ("payer_number", "recipient_number")}
-    return _revise(db, principal, key, "active", clean_ticket(data), reason, expected_revision)
+    return _revise(db, principal, key, ACTIVE, clean_ticket(data), reason, expected_revision)
 
 
 def cancel_ticket(
     db: Database, principal: Principal, key: str, reason: str, expected_revision: int | None = None
-) -> dict:
+) -> Record:
     if not reason or not reason.strip():
         raise ValidationFailed(
             problems=[
                 FieldProblem("reason", "required", "取消理由を入力してください。", "A cancellation reason is required.")
             ]
         )
-    return _revise(db, principal, key, "cancelled", None, reason.strip()[:200], expected_revision)
+    return _revise(db, principal, key, CANCELLED, None, reason.strip()[:200], expected_revision)
 
 
-def get_ticket(db: Database, principal: Principal, key: str) -> dict:
+def get_ticket(db: Database, principal: Principal, key: str) -> Record:
     with db.read() as conn:
         cur = _current(conn, key)
         if not cur:
@@ -557,7 +598,7 @@ def get_ticket(db: Database, principal: Principal, key: str) -> dict:
     return out
 
 
-def late_tickets(db: Database, principal: Principal, month: str) -> list[dict]:
+def late_tickets(db: Database, principal: Principal, month: str) -> list[Record]:
     """Tickets registered after the recipient had already been checked at the designated facility
     that month (the facility saw 未登録 and the ticket came later): what bulk retrieval is for."""
     principal.require(WELFARE_OFFICE, ADMIN)
@@ -582,7 +623,7 @@ def late_tickets(db: Database, principal: Principal, month: str) -> list[dict]:
                 and_(s.organisations.c.kind == "facility", s.organisations.c.code == t_.c.designated_facility_code),
             )
         )
-        .where(t_.c.treatment_month == month, t_.c.superseded_by.is_(None), t_.c.status == "active")
+        .where(t_.c.treatment_month == month, current_tickets())
     )
     if principal.kind == WELFARE_OFFICE:
         q = q.where(r_.c.payer_number.in_(sorted(principal.payer_numbers)))

@@ -2,40 +2,57 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from pydantic import BaseModel, Field
 
 from ..api.deps import CA, DB, JSON, Caller, IdemHeader, idempotency, run_idempotent
-from ..api.schemas import dump, model_from_fields
+from ..api.models import errors
+from ..api.schemas import Loose, dump, model_from_fields
 from ..auth.principal import ADMIN, WELFARE_OFFICE
 from ..core.dates import month_key, parse_month
 from ..core.errors import ValidationFailed
 from ..core.fields import RECIPIENT_FIELDS, TICKET_FIELDS
 from ..core.fields import Field as Spec
 from . import csv_import, facilities, service
+from .models import (
+    FacilityOut,
+    ImportErrorOut,
+    ImportReportOut,
+    LateTicketOut,
+    RecipientDetailOut,
+    RecipientOut,
+    TicketDetailOut,
+    TicketOut,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["welfare office"])
 
-RecipientIn = model_from_fields("RecipientIn", RECIPIENT_FIELDS)
-RecipientPatch = model_from_fields(
-    "RecipientPatch",
-    RECIPIENT_FIELDS,
-    required=False,
-    expected_version=(int | None, Field(None, description="optimistic lock")),
-)
 _NUMS = (
     Spec("payer_number", None, "公費負担者番号", "payer", True),
     Spec("recipient_number", None, "受給者番号", "recipient", True),
 )
-TicketIn = model_from_fields("TicketIn", _NUMS + TICKET_FIELDS)
-TicketAmend = model_from_fields(
-    "TicketAmend",
-    TICKET_FIELDS,
-    reason=(str | None, Field(None, max_length=200, description="変更理由")),
-    expected_revision=(int | None, Field(None, description="optimistic lock")),
-)
+if TYPE_CHECKING:  # generated from the field tables at import time; to mypy, models with extra keys
+    RecipientIn = Loose
+    RecipientPatch = Loose
+    TicketIn = Loose
+    TicketAmend = Loose
+else:
+    RecipientIn = model_from_fields("RecipientIn", RECIPIENT_FIELDS)
+    RecipientPatch = model_from_fields(
+        "RecipientPatch",
+        RECIPIENT_FIELDS,
+        required=False,
+        expected_version=(int | None, Field(None, description="optimistic lock")),
+    )
+    TicketIn = model_from_fields("TicketIn", _NUMS + TICKET_FIELDS)
+    TicketAmend = model_from_fields(
+        "TicketAmend",
+        TICKET_FIELDS,
+        reason=(str | None, Field(None, max_length=200, description="変更理由")),
+        expected_revision=(int | None, Field(None, description="optimistic lock")),
+    )
 
 
 class CardLinkIn(BaseModel):
@@ -68,13 +85,13 @@ class CancelIn(BaseModel):
     expected_revision: int | None = None
 
 
-@router.post("/recipients", status_code=201)
+@router.post("/recipients", status_code=201, responses={201: {"model": RecipientOut}, **errors(403, 409, 422)})
 async def register_recipient(request: Request, body: RecipientIn, db: DB, caller: Caller, key: IdemHeader = None):
     ik = await idempotency(request, caller, key)
     return run_idempotent(db, ik, 201, lambda in_tx: service.register_recipient(db, caller, dump(body), in_tx))
 
 
-@router.get("/recipients")
+@router.get("/recipients", responses={200: {"model": list[RecipientOut]}, **errors(403, 422)})
 def search_recipients(
     db: DB,
     caller: Caller,
@@ -85,88 +102,108 @@ def search_recipients(
     return JSON(service.search_recipients(db, caller, q, payer_number, limit))
 
 
-@router.get("/recipients/{payer_number}/{recipient_number}")
+@router.get(
+    "/recipients/{payer_number}/{recipient_number}",
+    responses={200: {"model": RecipientDetailOut}, **errors(403, 404, 422)},
+)
 def get_recipient(payer_number: str, recipient_number: str, db: DB, caller: Caller):
     return JSON(service.get_recipient(db, caller, payer_number, recipient_number))
 
 
-@router.patch("/recipients/{payer_number}/{recipient_number}")
+@router.patch(
+    "/recipients/{payer_number}/{recipient_number}",
+    responses={200: {"model": RecipientOut}, **errors(403, 404, 409, 422)},
+)
 def update_recipient(payer_number: str, recipient_number: str, body: RecipientPatch, db: DB, caller: Caller):
     data = dump(body)
     ver = data.pop("expected_version", None)
     return JSON(service.update_recipient(db, caller, payer_number, recipient_number, data, ver))
 
 
-@router.post("/recipients/{payer_number}/{recipient_number}/card-link")
+@router.post(
+    "/recipients/{payer_number}/{recipient_number}/card-link",
+    responses={200: {"model": RecipientOut}, **errors(403, 404, 409, 422)},
+)
 def link_card(payer_number: str, recipient_number: str, body: CardLinkIn, db: DB, ca: CA, caller: Caller):
     """初回ひも付け: link the recipient to the holder of the card issued for this 個人番号, when the
     issuer's 4 情報 agree (name, birth date); a mismatch names the differing items."""
     return JSON(service.link_card(db, ca, caller, payer_number, recipient_number, body.individual_number))
 
 
-@router.post("/recipients/{payer_number}/{recipient_number}/card-unlink")
+@router.post(
+    "/recipients/{payer_number}/{recipient_number}/card-unlink",
+    responses={200: {"model": RecipientOut}, **errors(403, 404, 409, 422)},
+)
 def unlink_card(payer_number: str, recipient_number: str, body: CardUnlinkIn, db: DB, caller: Caller):
     """Undo a 初回ひも付け (recorded, with the reason, in the recipient's access log)."""
     return JSON(service.unlink_card(db, caller, payer_number, recipient_number, body.reason))
 
 
-@router.post("/facilities", status_code=201)
+@router.post("/facilities", status_code=201, responses={201: {"model": FacilityOut}, **errors(403, 409, 422)})
 def register_facility(body: FacilityIn, db: DB, caller: Caller):
     """The facility registry (運用管理者): a facility tickets may designate."""
     return JSON(facilities.register_facility(db, caller, body.model_dump(exclude_none=True)), status_code=201)
 
 
-@router.get("/facilities")
+@router.get("/facilities", responses={200: {"model": list[FacilityOut]}, **errors(422)})
 def search_facilities(
     db: DB, caller: Caller, q: str | None = Query(None, max_length=80), limit: int = Query(50, ge=1, le=500)
 ):
     return JSON(facilities.search_facilities(db, caller, q, limit))
 
 
-@router.get("/facilities/{code}")
+@router.get("/facilities/{code}", responses={200: {"model": FacilityOut}, **errors(404, 422)})
 def get_facility(code: str, db: DB, caller: Caller):
     """One registered facility (name, 点数表, prefecture, address, phone)."""
     return JSON(facilities.get_facility(db, caller, code))
 
 
-@router.patch("/facilities/{code}")
+@router.patch("/facilities/{code}", responses={200: {"model": FacilityOut}, **errors(403, 404, 422)})
 def update_facility(code: str, body: FacilityPatch, db: DB, caller: Caller):
     return JSON(facilities.update_facility(db, caller, code, body.model_dump(exclude_none=True)))
 
 
-@router.post("/tickets", status_code=201)
+@router.post("/tickets", status_code=201, responses={201: {"model": TicketOut}, **errors(403, 404, 409, 422)})
 async def register_ticket(request: Request, body: TicketIn, db: DB, caller: Caller, key: IdemHeader = None):
     ik = await idempotency(request, caller, key)
     return run_idempotent(db, ik, 201, lambda in_tx: service.register_ticket(db, caller, dump(body), in_tx))
 
 
-@router.get("/tickets/late")
+@router.get("/tickets/late", responses={200: {"model": list[LateTicketOut]}, **errors(403, 422)})
 def late_tickets(db: DB, caller: Caller, month: str = Query(description="YYYY-MM")):
     ym, p = parse_month(month, "month")
     if p:
         raise ValidationFailed(problems=[p])
+    assert ym is not None  # parse_month gives a month or a problem
     return JSON(service.late_tickets(db, caller, month_key(*ym)))
 
 
-@router.get("/tickets/{ticket_key}")
+@router.get("/tickets/{ticket_key}", responses={200: {"model": TicketDetailOut}, **errors(403, 404, 422)})
 def get_ticket(ticket_key: str, db: DB, caller: Caller):
     """The current revision with the full history of revisions."""
     return JSON(service.get_ticket(db, caller, ticket_key))
 
 
-@router.put("/tickets/{ticket_key}")
+@router.put("/tickets/{ticket_key}", responses={200: {"model": TicketOut}, **errors(403, 404, 409, 422)})
 def amend_ticket(ticket_key: str, body: TicketAmend, db: DB, caller: Caller):
     data = dump(body)
     reason, rev = data.pop("reason", None), data.pop("expected_revision", None)
     return JSON(service.amend_ticket(db, caller, ticket_key, data, reason, rev))
 
 
-@router.post("/tickets/{ticket_key}/cancel")
+@router.post("/tickets/{ticket_key}/cancel", responses={200: {"model": TicketOut}, **errors(403, 404, 409, 422)})
 def cancel_ticket(ticket_key: str, body: CancelIn, db: DB, caller: Caller):
     return JSON(service.cancel_ticket(db, caller, ticket_key, body.reason, body.expected_revision))
 
 
-@router.post("/imports/{kind}")
+@router.post(
+    "/imports/{kind}",
+    responses={
+        200: {"model": ImportReportOut},
+        **errors(403),
+        422: {"model": ImportErrorOut, "description": "import_failed with the per-row report (nothing written)"},
+    },
+)
 async def import_csv(kind: str, db: DB, caller: Caller, file: Annotated[UploadFile, File()]):
     """All-or-nothing CSV import (recipients | tickets | insurance | facilities); 422 with a per-row report."""
     if kind == "facilities":

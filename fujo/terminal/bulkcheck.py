@@ -42,21 +42,9 @@ log = logging.getLogger("fujo.terminal")
 
 MAX_ITEMS = 1000  # QualificationConfirmSearchInfo per OQSmuquc01 file: the server's batch limit
 RESULT_HOURS = 24  # results not fetched by then are deleted (personal data does not linger)
-HEADER_ORDER = (
-    "ProcessExecutionTime",
-    "QualificationConfirmationDate",
-    "MedicalInstitutionCode",
-    "ArbitraryFileIdentifier",
-    "ReferenceClassification",
-    "ReceptionNumber",
-    "SegmentOfResult",
-    "ErrorCode",
-    "ErrorMessage",
-    "NumberOfProcessingResult",
-    "NumberOfNormalProcessing",
-    "NumberOfError",
-    "CharacterCodeIdentifier",
-)
+# a check answer's header with the batch's ReceptionNumber and counts (M.BULK_HEADER_ORDER)
+_AT_SEGMENT = M.BULK_HEADER_ORDER.index("SegmentOfResult")
+HEADER_ORDER = (*M.BULK_HEADER_ORDER[:_AT_SEGMENT], "ReceptionNumber", *M.BULK_HEADER_ORDER[_AT_SEGMENT:])
 NOTICE = ("ProcessingResultCode", "ProcessingResultMessage")
 # what a per-item refusal of the server becomes in the file (FJ codes: terminal/errors.py)
 _SERVER_ITEM_ERRORS = {
@@ -108,7 +96,7 @@ def start(agent, req: M.Request) -> etree._Element:
     units = req.fields["units"]
     readable = [u for u in units if "fields" in u]
     date = req.fields.get("confirmation_date")
-    answers = []
+    answers: list[dict] = []
     if readable:
         items = [dict(u["fields"], confirmation_date=date) if date else u["fields"] for u in readable]
         answers = agent.client.check_numbers_batch(items).get("Results") or []
@@ -129,7 +117,7 @@ def start(agent, req: M.Request) -> etree._Element:
             stored.append({"echo": u["echo"], "check": a["Check"]})
         else:
             err = a.get("Error") or {}
-            slug = _SERVER_ITEM_ERRORS.get(err.get("code"), "server_refused")
+            slug = _SERVER_ITEM_ERRORS.get(err.get("code") or "", "server_refused")
             stored.append(
                 {
                     "echo": u["echo"],
@@ -243,6 +231,7 @@ class Results:
         while True:
             number = now_jst().strftime("%Y%m%d%H%M%S") + f"{secrets.randbelow(10**6):06d}"
             path = self._path(number)
+            assert path is not None  # 20 digits by construction
             if not path.exists():
                 break
         atomic_write(path, json.dumps(record, ensure_ascii=False).encode("utf-8"))  # temp file is 0600

@@ -58,7 +58,7 @@ class Context:
 
 
 class Checks:
-    def __init__(self):
+    def __init__(self) -> None:
         self.failures: list[str] = []
 
     def eq(self, what: str, got, want) -> None:
@@ -84,6 +84,10 @@ def _error(c: Checks, a: rf.Answer) -> None:
     c.eq("results", len(_results(a)), 0)
 
 
+# what an answer without the numbers never carries (未委託, lost, not billable this month)
+_MASKED = ("InsurerNumber", "InsuredIdentificationNumber", "PublicExpenseResultList", "Address")
+
+
 def _withheld(c: Checks, res, names) -> None:
     for hidden in names:
         c.true(f"{hidden} withheld", res.find(hidden) is None)
@@ -97,13 +101,20 @@ def _results(a: rf.Answer, card_class: str | None = None):
     return [x for x in res if card_class is None or x.findtext("InsuredCardClassification") == card_class]
 
 
+def _assistance_check(ctx: Context, c: Checks, person: str, validity: str):
+    """A check by numbers of a scenario person answering ``validity`` with one 医療扶助 result;
+    returns the answer and its 医療扶助 results."""
+    a = ctx.check(person)
+    _ok(c, a, validity)
+    res = _results(a, "A1")
+    c.eq("A1 results", len(res), 1)
+    return a, res
+
+
 def designated(ctx: Context, c: Checks) -> None:
     """委託先の医療機関で番号による資格確認: 有効, numbers and the 医療券 are returned."""
     sc, p = ctx.scenario, ctx.scenario.people["designated"]
-    a = ctx.check("designated")
-    _ok(c, a, "1")
-    res = _results(a, "A1")
-    c.eq("A1 results", len(res), 1)
+    _, res = _assistance_check(ctx, c, "designated", "1")
     if res:
         c.eq("InsurerNumber (公費負担者番号)", res[0].findtext("InsurerNumber"), p.payer_number)
         c.eq(
@@ -196,28 +207,12 @@ def shift_jis(ctx: Context, c: Checks) -> None:
 def not_designated(ctx: Context, c: Checks) -> None:
     """未委託: 有効（未登録）; 公費負担者番号・受給者番号・医療券情報・住所・資格の日付は返さない."""
     p = ctx.scenario.people["not_designated"]
-    a = ctx.check("not_designated")
-    _ok(c, a, "6")
-    res = _results(a, "A1")
-    c.eq("A1 results", len(res), 1)
+    a, res = _assistance_check(ctx, c, "not_designated", "6")
     if res:
         c.eq("Name", res[0].findtext("Name"), p.name)
         c.eq("Birthdate", res[0].findtext("Birthdate"), p.birthdate)
         c.eq("InsurerName (福祉事務所名)", res[0].findtext("InsurerName"), ctx.scenario.office_name)
-        _withheld(
-            c,
-            res[0],
-            (
-                "InsurerNumber",
-                "InsuredIdentificationNumber",
-                "PublicExpenseResultList",
-                "Address",
-                "PostNumber",
-                "QualificationDate",
-                "DisqualificationDate",
-                "ReasonOfLoss",
-            ),
-        )
+        _withheld(c, res[0], (*_MASKED, "PostNumber", "QualificationDate", "DisqualificationDate", "ReasonOfLoss"))
         _notice(c, a, res[0], "FJ0601", ctx.scenario.office_name)
 
 
@@ -243,25 +238,11 @@ def late_ticket(ctx: Context, c: Checks) -> None:
 def lost(ctx: Context, c: Checks) -> None:
     """保護廃止: 無効, with 保護停止・廃止日; no numbers, tickets or address (and no ReasonOfLoss: that
     insurance table does not apply to the end of 保護, which has its own 停止/廃止 in the JSON answer)."""
-    a = ctx.check("lost")
-    _ok(c, a, "2")
-    res = _results(a, "A1")
-    c.eq("A1 results", len(res), 1)
+    a, res = _assistance_check(ctx, c, "lost", "2")
     if res:
         c.true("DisqualificationDate given", bool(res[0].findtext("DisqualificationDate")))
         _notice(c, a, res[0], "FJ0201", ctx.scenario.office_name)
-        _withheld(
-            c,
-            res[0],
-            (
-                "InsurerNumber",
-                "InsuredIdentificationNumber",
-                "PublicExpenseResultList",
-                "Address",
-                "PostNumber",
-                "ReasonOfLoss",
-            ),
-        )
+        _withheld(c, res[0], (*_MASKED, "PostNumber", "ReasonOfLoss"))
 
 
 def no_qualification(ctx: Context, c: Checks) -> None:
@@ -518,7 +499,7 @@ def bulk_check(ctx: Context, c: Checks) -> None:
         c.true(f"{key}: a result", res is not None)
         if res is not None:
             c.eq(f"{key}: Name", res.findtext("Name"), p[key].name)
-            _withheld(c, res, ("InsurerNumber", "InsuredIdentificationNumber", "PublicExpenseResultList", "Address"))
+            _withheld(c, res, _MASKED)
     c.eq("not found: results", len(units[3].findall("ResultOfQualificationConfirmation")), 0)
     c.true("no birth date: ProcessingResultCode", bool(units[4].findtext("ProcessingResultCode")))
     c.true("no birth date: ProcessingResultMessage", bool(units[4].findtext("ProcessingResultMessage")))
@@ -575,7 +556,7 @@ def name_reuse(ctx: Context, c: Checks) -> None:
     for text in problems:
         c.true(text, False)
     c.eq("requests written", len(sent), 18)
-    first = {}
+    first: dict = {}
     for s in sorted(sent, key=lambda s: s.seq):
         first.setdefault(s.name, s)
     c.true(

@@ -66,9 +66,10 @@ def card(
     date: str = typer.Option(None, help="資格確認日 YYYY-MM-DD (default today)"),
 ):
     """Simulated card reader: check a card and write face/OQSsiquc01res_face_*.xml."""
+    from ..cards.reader import CONSENT_NAMES
     from .client import ServerClient
     from .errors import TerminalError
-    from .face import CONSENT_NAMES, card_check_to_face
+    from .face import card_check_to_face
 
     chosen = {c.strip() for c in consent.split(",") if c.strip()}
     if chosen - set(CONSENT_NAMES) or encoding.lower() not in ("utf-8", "shift_jis"):

@@ -85,7 +85,7 @@ class ServerClient:
             ) from None
         if res.status_code >= 400:
             err = (data or {}).get("error") or {}
-            slug = _SERVER_CODES.get(err.get("code"), "server_refused")
+            slug = _SERVER_CODES.get(err.get("code") or "", "server_refused")
             log.info("server refused %s %s: %s", method, path, err.get("code"))
             raise TerminalError(
                 slug,

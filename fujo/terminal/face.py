@@ -18,16 +18,6 @@ from .agent import Folder
 from .client import ServerClient
 from .xmlio import UTF8, atomic_write, to_bytes
 
-# --consent names of the CLI → the consent kinds of the reader (薬剤・診療・特定健診・手術)
-CONSENT_NAMES = {
-    "medication": "PharmacistsInfo",
-    "diagnosis": "DiagnosisInfo",
-    "checkups": "SpecificHealthCheckupsInfo",
-    "surgery": "OperationInfo",
-    "limit": "LimitApplicationCertificateRelated",
-    "diseases": "SpecificDiseasesCertificateRelated",
-}
-
 
 def face_file_name() -> str:
     return f"{M.SINGLE_CHECK}res_face_{now_jst().strftime('%Y%m%d%H%M%S%f')[:17]}{secrets.token_hex(2)}.xml"

@@ -282,7 +282,7 @@ def _read_numbers(req: Request, scope, required_birthdate: bool = True) -> None:
         raise _missing("InsurerNumber")
     if not (num or "").strip():
         raise _missing("InsuredIdentificationNumber")
-    num, problems = num.strip(), Problems()
+    num, problems = (num or "").strip(), Problems()
     ins, _ = numbers.check_qualification_numbers(
         ins,
         num,
@@ -322,7 +322,7 @@ def _read_bulk_start(req: Request, body) -> None:
     if not month:
         raise _missing("QualificationConfirmSearchInfo/MedicalTreatmentMonth")
     ym, p = parse_month(month, "MedicalTreatmentMonth")
-    if p or len(month) != 6:
+    if p or ym is None or len(month) != 6:
         raise _invalid("MedicalTreatmentMonth", "yyyyMM の6桁で、実在する年月です。", "must be a real month, yyyyMM.")
     req.fields["month"] = f"{ym[0]:04d}-{ym[1]:02d}"
 

@@ -117,7 +117,7 @@ def run_race(
                     return
                 found[0].unlink()
                 s.outcome = found[0].name
-                if a.is_err:
+                if a.err_text is not None:  # an .err answer
                     f = _err_fields(a.err_text)
                     s.error_code = f.get("ErrorCode", "")
                     if f.get("RequestSHA256", s.sha) != s.sha:

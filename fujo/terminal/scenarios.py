@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from ..core.dates import today_jst
+from ..core.dates import month_end, today_jst
 from ..core.numbers import with_check_digit, with_individual_check_digit
 
 
@@ -99,7 +99,7 @@ def load(api: Api, admin_token: str, facility_token: str) -> Scenario:
     def org(kind, code, name, **kw):
         return api.call(admin_token, "POST", "/organisations", json={"kind": kind, "code": code, "name": name, **kw})[1]
 
-    payer = [None]
+    payer = [""]  # set by office(), which runs before the scenario is built
 
     def office():
         payer[0] = with_check_digit("1213" + _digits(3))
@@ -299,7 +299,7 @@ def insured_people(today: dt.date, kumiai: str, kouki: str, kokuho: str) -> dict
 def add_ticket(api: Api, sc: Scenario, key: str, facility_code: str, **kw) -> dict:
     """A 医療券 of this month for a scenario person (the late case calls this mid-test)."""
     first = today_jst().replace(day=1)
-    last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    last = month_end(first)
     p = sc.people[key]
     t = {
         "payer_number": p.payer_number,

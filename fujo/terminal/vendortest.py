@@ -76,8 +76,8 @@ def self_test_environment(folder: Path | None = None):
     from .client import ServerClient
     from .localserver import LocalServer
 
-    with tempfile.TemporaryDirectory(prefix="fujo-vendor-test-") as tmp:
-        tmp = Path(tmp)
+    with tempfile.TemporaryDirectory(prefix="fujo-vendor-test-") as tmpdir:
+        tmp = Path(tmpdir)
         db = Database(f"sqlite:///{tmp / 'fujo.db'}")
         upgrade(db)
         ca = CardAuthority.load_or_create(tmp / "ca")

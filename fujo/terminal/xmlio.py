@@ -133,7 +133,9 @@ SJIS_FALLBACK = {
 GETA = "〓"
 
 
-def _cp932_fallback(err: UnicodeEncodeError) -> tuple[str, int]:
+def _cp932_fallback(err: UnicodeError) -> tuple[str, int]:
+    if not isinstance(err, UnicodeEncodeError):  # registered for encoding only
+        raise err
     bad = err.object[err.start : err.end]
     return "".join(SJIS_FALLBACK.get(c, GETA) for c in bad), err.end
 

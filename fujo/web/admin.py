@@ -7,6 +7,7 @@ import datetime as dt
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 
+from ..accounts import service as accounts
 from ..audit.dashboard import checks_for_day
 from ..auth.principal import KINDS, ROLES
 from ..cards import service as cards
@@ -16,8 +17,7 @@ from ..core.errors import FujoError, ValidationFailed
 from ..orgs import service as orgs
 from ..registry import facilities as facility_registry
 from ..registry.csv_import import ImportFailed, import_csv
-from . import accounts
-from .kit import AdminUser, csrf_guard, db_of, field_errors, redirect, render
+from .kit import AdminUser, csrf_guard, db_of, field_errors, redirect, refusal, render
 
 router = APIRouter(prefix="/admin", dependencies=[Depends(csrf_guard)], include_in_schema=False)
 
@@ -82,17 +82,17 @@ def dashboard(request: Request, staff: AdminUser, day: str = ""):
     )
 
 
+def _orgs_page(request, status: int = 200, **kw):
+    ctx = dict(
+        title="組織と認証情報", orgs=orgs.list_organisations(db_of(request)), kinds=KINDS, values={}, notice=None
+    )
+    ctx.update(kw)
+    return render(request, "admin/orgs.html", status=status, **ctx)
+
+
 @router.get("/orgs")
 def org_list(request: Request, staff: AdminUser):
-    return render(
-        request,
-        "admin/orgs.html",
-        title="組織と認証情報",
-        orgs=orgs.list_organisations(db_of(request)),
-        kinds=KINDS,
-        values={},
-        notice=None,
-    )
+    return _orgs_page(request)
 
 
 @router.post("/orgs")
@@ -115,27 +115,9 @@ def org_create(
         for k in list(errors):
             if k.startswith("payer_numbers["):
                 errors.setdefault("payer_numbers", []).extend(errors.pop(k))
-        return render(
-            request,
-            "admin/orgs.html",
-            status=422,
-            title="組織と認証情報",
-            orgs=orgs.list_organisations(db_of(request)),
-            kinds=KINDS,
-            values=values,
-            errors=errors,
-        )
+        return _orgs_page(request, status=422, values=values, errors=errors)
     except FujoError as e:
-        return render(
-            request,
-            "admin/orgs.html",
-            status=e.status,
-            title="組織と認証情報",
-            orgs=orgs.list_organisations(db_of(request)),
-            kinds=KINDS,
-            values=values,
-            message=e.message_ja,
-        )
+        return _orgs_page(request, status=e.status, values=values, message=e.message_ja)
     return redirect(f"/admin/orgs/{org['id']}")
 
 
@@ -207,11 +189,9 @@ def user_create(
     values = {"login": login, "display_name": display_name, "role": role}
     try:
         accounts.create_user(db_of(request), org_id, login, password, display_name or None, role or None)
-    except ValidationFailed as e:
-        errors, _ = field_errors(e)
-        return _org_page(request, org_id, status=422, user_errors=errors, values=values)
     except FujoError as e:
-        return _org_page(request, org_id, status=e.status, message=e.message_ja, values=values)
+        status, shown = refusal(e, "user_errors")
+        return _org_page(request, org_id, status=status, values=values, **shown)
     return _org_page(request, org_id, notice=f"利用者「{login}」を登録しました。")
 
 
@@ -221,9 +201,15 @@ def user_disable(request: Request, staff: AdminUser, org_id: int, user_id: int):
     return _org_page(request, org_id, notice="利用者を停止しました（サインイン中のセッションも終了しました）。")
 
 
+def _cards_page(request, status: int = 200, **kw):
+    ctx = dict(title="カードの失効", cards=cards.list_cards(db_of(request)), values={})
+    ctx.update(kw)
+    return render(request, "admin/cards.html", status=status, **ctx)
+
+
 @router.get("/cards")
 def card_list(request: Request, staff: AdminUser):
-    return render(request, "admin/cards.html", title="カードの失効", cards=cards.list_cards(db_of(request)), values={})
+    return _cards_page(request)
 
 
 @router.post("/cards/revoke")
@@ -240,26 +226,10 @@ def card_revoke(
     if not errors:
         try:
             cards.revoke_card(db_of(request), serial.strip(), reason.strip())
-            return render(
-                request,
-                "admin/cards.html",
-                title="カードの失効",
-                cards=cards.list_cards(db_of(request)),
-                values={},
-                notice=f"カード {serial.strip()} を失効しました。",
-            )
+            return _cards_page(request, notice=f"カード {serial.strip()} を失効しました。")
         except FujoError as e:
             errors["serial"] = [e.message_ja]
-    return render(
-        request,
-        "admin/cards.html",
-        status=422,
-        title="カードの失効",
-        cards=cards.list_cards(db_of(request)),
-        values=values,
-        errors=errors,
-        message=message,
-    )
+    return _cards_page(request, status=422, values=values, errors=errors, message=message)
 
 
 # --- the facility registry -------------------------------------------------------------------
@@ -309,11 +279,9 @@ def facility_register(
         f = facility_registry.register_facility(
             db_of(request), staff.principal, {k: v for k, v in values.items() if v.strip()}
         )
-    except ValidationFailed as e:
-        errors, _ = field_errors(e)
-        return _facilities_page(request, status=422, values=values, errors=errors)
     except FujoError as e:
-        return _facilities_page(request, status=e.status, values=values, message=e.message_ja)
+        status, shown = refusal(e)
+        return _facilities_page(request, status=status, values=values, **shown)
     return _facilities_page(request, notice=f"{f['name']}（{f['code']}、{f['kind']}）を登録しました。")
 
 

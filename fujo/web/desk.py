@@ -11,16 +11,13 @@ import re
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
-from sqlalchemy import select
 
-from ..audit.service import record_check
 from ..bulk import service as bulk
 from ..cards.reader import prove
 from ..cards.service import CardProofRefused, create_challenge
 from ..core import codes, numbers, screen
 from ..core.dates import parse_date, today_jst
-from ..core.errors import FieldProblem, FujoError, Problems, ValidationFailed
-from ..db import schema as s
+from ..core.errors import FujoError, Problems, ValidationFailed
 from ..eligibility import service as eligibility
 from ..facility import service as facility
 from .kit import FacilityUser, csrf_guard, db_of, field_errors, redirect, render, require_manager
@@ -131,16 +128,28 @@ def _result(request: Request, staff, check: dict, method: str):
 # --- check by card ---------------------------------------------------------------------------
 
 
+def _form_page(request, staff, template: str, title: str, status: int = 200, **kw):
+    """A check form of the desk (it says whether 「医療扶助」 is on)."""
+    return render(
+        request, template, status=status, title=title, enabled=staff.principal.medical_assistance_enabled, **kw
+    )
+
+
+def _card_page(request, staff, status: int = 200, **kw):
+    kw.setdefault("checked", set())
+    return _form_page(
+        request, staff, "desk/card.html", "資格確認（マイナンバーカード）", status, consents=CONSENTS, **kw
+    )
+
+
+def _numbers_page(request, staff, status: int = 200, **kw):
+    kw.setdefault("values", {})
+    return _form_page(request, staff, "desk/numbers.html", "資格確認（番号）", status, **kw)
+
+
 @router.get("")
 def card_form(request: Request, staff: FacilityUser):
-    return render(
-        request,
-        "desk/card.html",
-        title="資格確認（マイナンバーカード）",
-        consents=CONSENTS,
-        checked=set(),
-        enabled=staff.principal.medical_assistance_enabled,
-    )
+    return _card_page(request, staff)
 
 
 @router.post("/check/card")
@@ -164,24 +173,20 @@ async def check_card(
             ch = create_challenge(db, p)["challenge"]
             proof = prove(data, pin, ch, p.code, {k: True for k in checked})
             check = eligibility.check_by_card(
-                db, request.app.state.ca, p, proof.challenge, proof.certificate, proof.signature, proof.consent
+                db,
+                request.app.state.ca,
+                p,
+                challenge=proof.challenge,
+                certificate=proof.certificate,
+                signature=proof.signature,
+                consent=proof.consent,
             )
             return _result(request, staff, check, "card")
         except ValidationFailed as e:
             errors, _ = field_errors(e)
         except CardProofRefused as e:
             message = e.message_ja
-    return render(
-        request,
-        "desk/card.html",
-        status=422,
-        title="資格確認（マイナンバーカード）",
-        consents=CONSENTS,
-        checked=checked,
-        errors=errors,
-        message=message,
-        enabled=staff.principal.medical_assistance_enabled,
-    )
+    return _card_page(request, staff, 422, checked=checked, errors=errors, message=message)
 
 
 # --- check by numbers ------------------------------------------------------------------------
@@ -189,13 +194,7 @@ async def check_card(
 
 @router.get("/numbers")
 def numbers_form(request: Request, staff: FacilityUser):
-    return render(
-        request,
-        "desk/numbers.html",
-        title="資格確認（番号）",
-        values={},
-        enabled=staff.principal.medical_assistance_enabled,
-    )
+    return _numbers_page(request, staff)
 
 
 @router.post("/check/numbers")
@@ -223,7 +222,11 @@ def check_numbers(
         problems.raise_if_any()
         db = db_of(request)
         check = eligibility.check_by_numbers(
-            db, staff.principal, values["payer_number"], values["recipient_number"], birthdate
+            db,
+            staff.principal,
+            insurer_number=values["payer_number"],
+            identification_number=values["recipient_number"],
+            birthdate=birthdate,
         )
         return _result(request, staff, check, "numbers")
     except ValidationFailed as e:
@@ -233,108 +236,60 @@ def check_numbers(
                 errors.setdefault(b, []).extend(errors.pop(a))
     except FujoError as e:
         message = e.message_ja
-    return render(
-        request,
-        "desk/numbers.html",
-        status=422,
-        title="資格確認（番号）",
-        values=values,
-        errors=errors,
-        message=message,
-        enabled=staff.principal.medical_assistance_enabled,
-    )
+    return _numbers_page(request, staff, 422, values=values, errors=errors, message=message)
 
 
 # --- 委託先一括取得 ----------------------------------------------------------------------------
-
-_CSV_MARK = "csv-download month={m} cursor={c}"
-
-
-def _last_download(db, org_id: int, month: str) -> int | None:
-    cl = s.check_log
-    with db.read() as conn:
-        detail = conn.execute(
-            select(cl.c.detail)
-            .where(
-                cl.c.organisation_id == org_id,
-                cl.c.method == "bulk",
-                cl.c.person_id.is_(None),
-                cl.c.detail.like(f"csv-download month={month} %"),
-            )
-            .order_by(cl.c.id.desc())
-            .limit(1)
-        ).scalar()
-    if not detail:
-        return None
-    return int(detail.rsplit("=", 1)[1])
-
-
-def _new_recipients(db, code: str, month: str, cursor: int | None) -> set[tuple[str, str]]:
-    t, r = s.tickets, s.recipients
-    q = (
-        select(r.c.payer_number, r.c.recipient_number)
-        .select_from(t.join(r, r.c.id == t.c.recipient_id))
-        .where(
-            t.c.designated_facility_code == code,
-            t.c.treatment_month == month,
-            t.c.superseded_by.is_(None),
-            t.c.status == "active",
-        )
-    )
-    if cursor is not None:
-        q = q.where(t.c.seq > cursor)
-    with db.read() as conn:
-        return {(x.payer_number, x.recipient_number) for x in conn.execute(q)}
 
 
 def _status_text(res: dict) -> str:
     """有効 / 停止（令和…） / 廃止（令和…） of the month, as the row's qualification status."""
     text = res.get("QualificationStatusText") or codes.VALIDITY_TEXT.get(res.get("QualificationValidity"), "-")
     when = res.get("QualificationStatusDate")
-    return f"{text}（{screen._d(when)}）" if when else text
+    return f"{text}（{screen.date_ja(when)}）" if when else text
+
+
+# A person with no billable ticket this month: the numbers and the ticket data are withheld.
+_WITHHELD = {
+    "payer_number": "-",
+    "recipient_number": "-",
+    "billable": False,
+    "ticket_type": "-",
+    "treatment_type": "-",
+    "single_or_combined": "-",
+    "valid_from": None,
+    "valid_to": None,
+    "issue_number": "-",
+    "self_pay": "-",
+    "injuries": "-",
+    "registered_at": None,
+    "new": False,
+}
 
 
 def _ticket_rows(data: dict, new: set) -> list[dict]:
+    """One row per ticket (the table and the CSV), or one withheld row for a person without any."""
     rows = []
     for res in data["ResultList"]:
         key = (res.get("InsurerNumber"), res.get("InsuredIdentificationNumber"))
         tickets = (res.get("PublicExpenseResultList") or {}).get("MedicalTicketInfo") or []
-        if not tickets:  # not billable this month: numbers and ticket data withheld, the status says why
-            rows.append(
-                {
-                    "payer_number": "-",
-                    "recipient_number": "-",
-                    "name": res.get("Name", ""),
-                    "name_kana": res.get("NameKana", ""),
-                    "sex": codes.SEX.get(res.get("Sex1"), "-"),
-                    "birthdate": res.get("Birthdate"),
-                    "status": _status_text(res),
-                    "billable": False,
-                    "validity": codes.VALIDITY_TEXT.get(res["QualificationValidity"]),
-                    "ticket_type": "-",
-                    "treatment_type": "-",
-                    "single_or_combined": "-",
-                    "valid_from": None,
-                    "valid_to": None,
-                    "issue_number": "-",
-                    "self_pay": "-",
-                    "injuries": "-",
-                    "registered_at": None,
-                    "new": False,
-                }
-            )
+        person = {
+            "name": res.get("Name", ""),
+            "name_kana": res.get("NameKana", ""),
+            "sex": codes.SEX.get(res.get("Sex1"), "-"),
+            "birthdate": res.get("Birthdate"),
+            "status": _status_text(res),
+            "validity": codes.VALIDITY_TEXT.get(res["QualificationValidity"]),
+        }
+        if not tickets:  # not billable this month: the status says why
+            rows.append(person | _WITHHELD)
         for t in tickets:
             rows.append(
-                {
+                person
+                | {
                     "payer_number": key[0],
                     "recipient_number": key[1],
-                    "name": res.get("Name", ""),
-                    "name_kana": res.get("NameKana", ""),
-                    "sex": codes.SEX.get(res.get("Sex1"), "-"),
-                    "birthdate": res.get("Birthdate"),
-                    "status": _status_text(res),
                     "billable": True,
-                    "validity": codes.VALIDITY_TEXT.get(res["QualificationValidity"]),
                     "ticket_type": codes.TICKET_TYPES.get(t.get("TicketType"), "-"),
                     "treatment_type": codes.TREATMENT_TYPES.get(t.get("MedicalTreatmentType"), "-"),
                     "single_or_combined": codes.SINGLE_OR_COMBINED.get(t.get("SingleOrCombinedUse"), "-"),
@@ -359,6 +314,11 @@ def _month_param(month: str | None) -> tuple[str, str]:
     return (f"{m[:4]}-{m[4:6]}" if len(m) == 6 else month), m
 
 
+def _tickets_page(request, month: str, status: int = 200, **kw):
+    kw = {"rows": [], "last": None} | kw
+    return render(request, "desk/tickets.html", status=status, title="委託先一括取得", month=month, **kw)
+
+
 @router.get("/tickets")
 def tickets(request: Request, staff: FacilityUser, month: str | None = None):
     shown, m = _month_param(month)
@@ -367,39 +327,13 @@ def tickets(request: Request, staff: FacilityUser, month: str | None = None):
         data = bulk.tickets_for_month(db, p, shown)
     except ValidationFailed as e:
         errors, _ = field_errors(e)
-        return render(
-            request,
-            "desk/tickets.html",
-            status=422,
-            title="委託先一括取得",
-            month=shown,
-            rows=[],
-            errors={"month": functools.reduce(operator.iadd, errors.values(), [])},
-            last=None,
-        )
+        month_errors = {"month": functools.reduce(operator.iadd, errors.values(), [])}
+        return _tickets_page(request, shown, status=422, errors=month_errors)
     except FujoError as e:
-        return render(
-            request,
-            "desk/tickets.html",
-            status=e.status,
-            title="委託先一括取得",
-            month=shown,
-            rows=[],
-            message=e.message_ja,
-            last=None,
-        )
-    last = _last_download(db, p.organisation_id, m)
-    rows = _ticket_rows(data, _new_recipients(db, p.code, m, last))
-    return render(
-        request,
-        "desk/tickets.html",
-        title="委託先一括取得",
-        month=shown,
-        month_key=m,
-        rows=rows,
-        last=last,
-        new_count=sum(1 for x in rows if x["new"]),
-    )
+        return _tickets_page(request, shown, status=e.status, message=e.message_ja)
+    last = bulk.last_csv_download(db, p, m)
+    rows = _ticket_rows(data, bulk.recipients_changed_since(db, p, m, last))
+    return _tickets_page(request, shown, month_key=m, rows=rows, last=last, new_count=sum(1 for x in rows if x["new"]))
 
 
 CSV_COLUMNS = [
@@ -436,8 +370,8 @@ def tickets_csv(request: Request, staff: FacilityUser, month: str | None = None)
     shown, m = _month_param(month)
     db, p = db_of(request), staff.principal
     data = bulk.tickets_for_month(db, p, shown)
-    rows = _ticket_rows(data, _new_recipients(db, p.code, m, _last_download(db, p.organisation_id, m)))
-    record_check(db, p, "bulk", "-", detail=_CSV_MARK.format(m=m, c=data["Cursor"]))
+    rows = _ticket_rows(data, bulk.recipients_changed_since(db, p, m, bulk.last_csv_download(db, p, m)))
+    bulk.record_csv_download(db, p, m, data["Cursor"])
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow([label for _, label in CSV_COLUMNS])
@@ -466,22 +400,22 @@ def settings_save(request: Request, staff: FacilityUser, medical_assistance: str
     require_manager(staff)  # only the facility's 管理者 changes settings (403 otherwise)
     if medical_assistance not in ("use", "nouse"):
         st = facility.get_settings(db_of(request), staff.principal)
+        errors = {"medical_assistance": ["「利用する」または「利用しない」を選んでください。"]}
         return render(
-            request,
-            "desk/settings.html",
-            status=422,
-            title="環境設定",
-            settings=st,
-            notice=None,
-            errors={"medical_assistance": ["「利用する」または「利用しない」を選んでください。"]},
+            request, "desk/settings.html", status=422, title="環境設定", settings=st, notice=None, errors=errors
         )
     facility.set_medical_assistance(db_of(request), staff.principal, medical_assistance == "use")
     return redirect("/desk/settings?saved=1")
 
 
+def _reference_page(request, status: int = 200, **kw):
+    kw = {"values": {}, "notice": None} | kw
+    return render(request, "desk/reference.html", status=status, title="照会番号の登録", **kw)
+
+
 @router.get("/reference")
 def reference_form(request: Request, staff: FacilityUser):
-    return render(request, "desk/reference.html", title="照会番号の登録", values={}, notice=None)
+    return _reference_page(request)
 
 
 @router.post("/reference")
@@ -506,46 +440,18 @@ def reference_save(
     status = 422
     try:
         problems = Problems()  # every missing field at once; the service checks them again
-        facility.validate_reference_number(values["reference_number"], problems)
-        if not values["insurer_number"]:
-            problems.add(
-                FieldProblem(
-                    "insurer_number",
-                    "required",
-                    "保険者番号または公費負担者番号を入力してください。",
-                    "insurer_number is required.",
-                )
-            )
-        if not values["identification_number"]:
-            problems.add(
-                FieldProblem(
-                    "identification_number",
-                    "required",
-                    "受給者番号（または被保険者番号）を入力してください。",
-                    "required",
-                )
-            )
-        problems.add(parse_date(values["birthdate"], "birthdate", "生年月日", required=True)[1])
+        facility.check_reference_form(
+            values["reference_number"],
+            values["insurer_number"],
+            values["identification_number"],
+            values["birthdate"],
+            problems,
+        )
         problems.raise_if_any()
         facility.register_reference(db_of(request), staff.principal, **values)
-        return render(
-            request,
-            "desk/reference.html",
-            title="照会番号の登録",
-            values={},
-            notice=f"照会番号 {values['reference_number']} を登録しました。",
-        )
+        return _reference_page(request, notice=f"照会番号 {values['reference_number']} を登録しました。")
     except ValidationFailed as e:
         errors, _ = field_errors(e)
     except FujoError as e:  # not found, several people (give the 枝番), not linked to a card yet, setting off
         message, status = e.message_ja, e.status
-    return render(
-        request,
-        "desk/reference.html",
-        status=status,
-        title="照会番号の登録",
-        values=values,
-        errors=errors,
-        message=message,
-        notice=None,
-    )
+    return _reference_page(request, status, values=values, errors=errors, message=message)

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
-from ..core.errors import FujoError, NotFound, ValidationFailed
+from ..core.errors import FujoError, NotFound
 from ..core.fields import ELDERLY_BLOCK, INSURANCE_FIELDS, LIMIT_BLOCK, SPECIFIC_DISEASE_BLOCK
 from ..insurance import service as insurance
-from .kit import InsurerUser, csrf_guard, db_of, field_errors, redirect, render
+from .kit import InsurerUser, csrf_guard, db_of, redirect, refusal, render
 
 router = APIRouter(prefix="/insurer", dependencies=[Depends(csrf_guard)], include_in_schema=False)
 
@@ -94,11 +94,9 @@ async def qualification_create(request: Request, staff: InsurerUser):
     values = {n: form.get(n) if isinstance(form.get(n), str) else "" for n in names}
     try:
         q = insurance.register_qualification(db_of(request), staff.principal, values)
-    except ValidationFailed as e:
-        errors, _ = field_errors(e)
-        return _form(request, values, 422, errors)
     except FujoError as e:
-        return _form(request, values, e.status, message=e.message_ja)
+        status, shown = refusal(e)
+        return _form(request, values, status, **shown)
     return redirect(f"/insurer/qualifications/{q['id']}?saved=1")
 
 

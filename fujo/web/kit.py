@@ -14,13 +14,13 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader
 
+from ..accounts import service as accounts
+from ..accounts.service import Session
 from ..auth.principal import ADMIN, FACILITY, INSURER, KIND_JA, MANAGER, WELFARE_OFFICE, Principal
 from ..core import codes
 from ..core.era import wareki_date, wareki_month
 from ..core.errors import FieldProblem, FujoError, ValidationFailed
 from ..db.database import Database
-from . import accounts
-from .accounts import Session
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "fujo_session"
@@ -249,6 +249,14 @@ def field_errors(e: ValidationFailed) -> tuple[dict[str, list[str]], list[FieldP
     for p in e.problems:
         errs.setdefault(p.field, []).append(p.message_ja)
     return errs, list(e.problems)
+
+
+def refusal(e: FujoError, errors_key: str = "errors") -> tuple[int, dict]:
+    """A service's refusal as a form page shows it: (status, context) — the field errors under
+    ``errors_key`` for a ValidationFailed, otherwise the message."""
+    if isinstance(e, ValidationFailed):
+        return e.status, {errors_key: field_errors(e)[0]}
+    return e.status, {"message": e.message_ja}
 
 
 def form_dict(form, names) -> dict:

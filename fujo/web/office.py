@@ -10,13 +10,13 @@ import uuid
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
 
-from ..core.dates import today_jst
+from ..core.dates import month_end, today_jst
 from ..core.errors import FujoError, ValidationFailed
 from ..core.fields import INSURANCE_FIELDS, RECIPIENT_FIELDS, TICKET_FIELDS
 from ..registry import facilities as facility_registry
 from ..registry import service as registry
 from ..registry.csv_import import ImportFailed, import_csv
-from .kit import OfficeUser, csrf_guard, db_of, field_errors, redirect, render
+from .kit import OfficeUser, csrf_guard, db_of, field_errors, redirect, refusal, render
 
 router = APIRouter(prefix="/office", dependencies=[Depends(csrf_guard)], include_in_schema=False)
 
@@ -31,15 +31,6 @@ LABELS.update(
 )
 MAX_CSV = 20 * 1024 * 1024
 IMPORT_KINDS = {"recipients": "受給者（被保護者）", "tickets": "医療券/調剤券"}
-
-
-def _month_first_last():
-    t = today_jst()
-    first = t.replace(day=1)
-    import datetime as dt
-
-    last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
-    return first, last
 
 
 def _ticket_values(t: dict) -> dict:
@@ -78,16 +69,22 @@ def search(request: Request, staff: OfficeUser, q: str = ""):
     return render(request, "office/search.html", title="受給者検索", q=q, results=results)
 
 
-@router.get("/recipients/new")
-def recipient_form(request: Request, staff: OfficeUser):
-    payers = sorted(staff.principal.payer_numbers)
+def _recipient_form(request, values: dict, status: int = 200, **kw):
     return render(
         request,
         "office/recipient_form.html",
+        status=status,
         title="受給者登録",
         fields=RECIPIENT_FIELDS,
-        values={"payer_number": payers[0] if payers else ""},
+        values=values,
+        **kw,
     )
+
+
+@router.get("/recipients/new")
+def recipient_form(request: Request, staff: OfficeUser):
+    payers = sorted(staff.principal.payer_numbers)
+    return _recipient_form(request, {"payer_number": payers[0] if payers else ""})
 
 
 @router.post("/recipients")
@@ -96,27 +93,9 @@ async def recipient_create(request: Request, staff: OfficeUser):
     values = _form_values(form, RECIPIENT_FIELDS)
     try:
         rec = registry.register_recipient(db_of(request), staff.principal, {k: v for k, v in values.items()})
-    except ValidationFailed as e:
-        errors, _ = field_errors(e)
-        return render(
-            request,
-            "office/recipient_form.html",
-            status=422,
-            title="受給者登録",
-            fields=RECIPIENT_FIELDS,
-            values=values,
-            errors=errors,
-        )
     except FujoError as e:
-        return render(
-            request,
-            "office/recipient_form.html",
-            status=e.status,
-            title="受給者登録",
-            fields=RECIPIENT_FIELDS,
-            values=values,
-            message=e.message_ja,
-        )
+        status, shown = refusal(e)
+        return _recipient_form(request, values, status, **shown)
     return redirect(f"/office/recipients/{rec['payer_number']}/{rec['recipient_number']}?saved=1")
 
 
@@ -141,34 +120,35 @@ def recipient_detail(request: Request, staff: OfficeUser, payer: str, rn: str, s
     return _recipient_page(request, staff, payer, rn, notice=RECIPIENT_NOTICES.get(saved))
 
 
+def _card_action(request, staff, payer: str, rn: str, done: str, action):
+    """Link or unlink a card from the recipient's screen: its errors beside the form (``link_errors``
+    or ``unlink_errors``), else back to the screen saying it was ``done``."""
+    try:
+        action(db_of(request), staff.principal)
+    except FujoError as e:
+        status, shown = refusal(e, "link_errors" if done == "linked" else "unlink_errors")
+        return _recipient_page(request, staff, payer, rn, status, **shown)
+    return redirect(f"/office/recipients/{payer}/{rn}?saved={done}")
+
+
 @router.post("/recipients/{payer}/{rn}/card-link")
 async def card_link(request: Request, staff: OfficeUser, payer: str, rn: str):
     """初回ひも付け from the recipient's screen: the office enters the recipient's 個人番号."""
     form = await request.form()
     number = form.get("individual_number") if isinstance(form.get("individual_number"), str) else ""
-    db = db_of(request)
-    try:
-        registry.link_card(db, request.app.state.ca, staff.principal, payer, rn, number)
-    except ValidationFailed as e:
-        errors, _ = field_errors(e)
-        return _recipient_page(request, staff, payer, rn, 422, link_errors=errors)
-    except FujoError as e:
-        return _recipient_page(request, staff, payer, rn, e.status, message=e.message_ja)
-    return redirect(f"/office/recipients/{payer}/{rn}?saved=linked")
+    ca = request.app.state.ca
+    return _card_action(
+        request, staff, payer, rn, "linked", lambda db, p: registry.link_card(db, ca, p, payer, rn, number)
+    )
 
 
 @router.post("/recipients/{payer}/{rn}/card-unlink")
 async def card_unlink(request: Request, staff: OfficeUser, payer: str, rn: str):
     form = await request.form()
     reason = form.get("reason") if isinstance(form.get("reason"), str) else ""
-    try:
-        registry.unlink_card(db_of(request), staff.principal, payer, rn, reason[:400])
-    except ValidationFailed as e:
-        errors, _ = field_errors(e)
-        return _recipient_page(request, staff, payer, rn, 422, unlink_errors=errors)
-    except FujoError as e:
-        return _recipient_page(request, staff, payer, rn, e.status, message=e.message_ja)
-    return redirect(f"/office/recipients/{payer}/{rn}?saved=unlinked")
+    return _card_action(
+        request, staff, payer, rn, "unlinked", lambda db, p: registry.unlink_card(db, p, payer, rn, reason[:400])
+    )
 
 
 @router.get("/facilities/{code}")
@@ -184,10 +164,27 @@ def facility_lookup(request: Request, staff: OfficeUser, code: str):
 # --- tickets ---------------------------------------------------------------------------------
 
 
+def _ticket_form(request, rec: dict, values: dict, status: int = 200, **kw):
+    """The new-ticket form of a recipient."""
+    action = f"/office/recipients/{rec['payer_number']}/{rec['recipient_number']}/tickets"
+    return render(
+        request,
+        "office/ticket_form.html",
+        status=status,
+        title="医療券/調剤券の登録",
+        rec=rec,
+        fields=TICKET_FIELDS,
+        values=values,
+        action=action,
+        **kw,
+    )
+
+
 @router.get("/recipients/{payer}/{rn}/tickets/new")
 def ticket_form(request: Request, staff: OfficeUser, payer: str, rn: str):
     rec = registry.get_recipient(db_of(request), staff.principal, payer, rn)
-    first, last = _month_first_last()
+    first = today_jst().replace(day=1)
+    last = month_end(first)
     values = {
         "ticket_type": "01",
         "treatment_month": f"{first:%Y-%m}",
@@ -196,15 +193,7 @@ def ticket_form(request: Request, staff: OfficeUser, payer: str, rn: str):
         "treatment_type": "02",
         "single_or_combined": "01",
     }
-    return render(
-        request,
-        "office/ticket_form.html",
-        title="医療券/調剤券の登録",
-        rec=rec,
-        fields=TICKET_FIELDS,
-        values=values,
-        action=f"/office/recipients/{payer}/{rn}/tickets",
-    )
+    return _ticket_form(request, rec, values)
 
 
 @router.post("/recipients/{payer}/{rn}/tickets")
@@ -217,31 +206,9 @@ async def ticket_create(request: Request, staff: OfficeUser, payer: str, rn: str
     values.pop("prescription_issuer_name", None)
     try:
         t = registry.register_ticket(db, staff.principal, {"payer_number": payer, "recipient_number": rn, **values})
-    except ValidationFailed as e:
-        errors, _ = field_errors(e)
-        return render(
-            request,
-            "office/ticket_form.html",
-            status=422,
-            title="医療券/調剤券の登録",
-            rec=rec,
-            fields=TICKET_FIELDS,
-            values=_with_names(db, values),
-            errors=errors,
-            action=f"/office/recipients/{payer}/{rn}/tickets",
-        )
     except FujoError as e:
-        return render(
-            request,
-            "office/ticket_form.html",
-            status=e.status,
-            title="医療券/調剤券の登録",
-            rec=rec,
-            fields=TICKET_FIELDS,
-            values=_with_names(db, values),
-            message=e.message_ja,
-            action=f"/office/recipients/{payer}/{rn}/tickets",
-        )
+        status, shown = refusal(e)
+        return _ticket_form(request, rec, _with_names(db, values), status, **shown)
     return redirect(f"/office/tickets/{t['ticket_key']}?saved=registered")
 
 
@@ -303,20 +270,10 @@ async def ticket_amend(request: Request, staff: OfficeUser, key: str):
     reason = (form.get("reason") or "").strip()[:200] if isinstance(form.get("reason"), str) else ""
     try:
         registry.amend_ticket(db_of(request), staff.principal, key, values, reason or None, _revision(form))
-    except ValidationFailed as e:
-        errors, _ = field_errors(e)
-        return _ticket_page(
-            request, staff, key, 422, values=_with_names(db_of(request), values), errors=errors, reason=reason
-        )
     except FujoError as e:
+        status, shown = refusal(e)
         return _ticket_page(
-            request,
-            staff,
-            key,
-            e.status,
-            values=_with_names(db_of(request), values),
-            message=e.message_ja,
-            reason=reason,
+            request, staff, key, status, values=_with_names(db_of(request), values), reason=reason, **shown
         )
     return redirect(f"/office/tickets/{key}?saved=amended")
 
@@ -385,9 +342,29 @@ async def _read_upload(file: UploadFile | None, kind: str) -> tuple[bytes, dict]
     return data, errors
 
 
+def _import_page(request, kind: str = "tickets", status: int = 200, **kw):
+    return render(
+        request,
+        "office/import.html",
+        status=status,
+        title="CSV取込",
+        kinds=IMPORT_KINDS,
+        kind=kind,
+        labels=LABELS,
+        **kw,
+    )
+
+
+def _import_report(request, kind: str, out: dict):
+    status = 200 if out["ok"] else 422
+    return render(
+        request, "office/import_report.html", status=status, title="CSV取込の結果", kinds=IMPORT_KINDS, kind=kind, **out
+    )
+
+
 @router.get("/import")
 def import_form(request: Request, staff: OfficeUser):
-    return render(request, "office/import.html", title="CSV取込", kinds=IMPORT_KINDS, kind="tickets", labels=LABELS)
+    return _import_page(request)
 
 
 @router.post("/import")
@@ -395,26 +372,8 @@ async def import_sync(request: Request, staff: OfficeUser, kind: str = Form(""),
     """Without JavaScript: import at once and show the report."""
     data, errors = await _read_upload(file, kind)
     if errors:
-        return render(
-            request,
-            "office/import.html",
-            status=422,
-            title="CSV取込",
-            kinds=IMPORT_KINDS,
-            kind=kind,
-            errors=errors,
-            labels=LABELS,
-        )
-    out = _run_import(db_of(request), staff.principal, kind, data)
-    return render(
-        request,
-        "office/import_report.html",
-        status=200 if out["ok"] else 422,
-        title="CSV取込の結果",
-        kinds=IMPORT_KINDS,
-        kind=kind,
-        **out,
-    )
+        return _import_page(request, kind, 422, errors=errors)
+    return _import_report(request, kind, _run_import(db_of(request), staff.principal, kind, data))
 
 
 @router.post("/import/jobs")
@@ -485,16 +444,7 @@ def import_report(request: Request, staff: OfficeUser, job_id: str):
     job = _job(request, staff, job_id)
     if not job["finished"]:
         return redirect("/office/import")
-    out = job["result"]
-    return render(
-        request,
-        "office/import_report.html",
-        status=200 if out["ok"] else 422,
-        title="CSV取込の結果",
-        kinds=IMPORT_KINDS,
-        kind=job["kind"],
-        **out,
-    )
+    return _import_report(request, job["kind"], job["result"])
 
 
 # --- late registrations ----------------------------------------------------------------------

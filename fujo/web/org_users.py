@@ -5,10 +5,10 @@
 
 from fastapi import APIRouter, Depends, Form, Request
 
+from ..accounts import service as accounts
 from ..auth.principal import ROLES
-from ..core.errors import FujoError, ValidationFailed
-from . import accounts
-from .kit import FacilityUser, OfficeUser, csrf_guard, db_of, field_errors, render, require_manager
+from ..core.errors import FujoError
+from .kit import FacilityUser, OfficeUser, csrf_guard, db_of, refusal, render, require_manager
 
 
 def _page(request, staff, base: str, status: int = 200, **kw):
@@ -50,11 +50,9 @@ def _router(prefix: str, Staff) -> APIRouter:
             accounts.create_user(
                 db_of(request), staff.principal.organisation_id, login, password, display_name or None, role or None
             )
-        except ValidationFailed as e:
-            errors, _ = field_errors(e)
-            return _page(request, staff, prefix, 422, values=values, errors=errors)
         except FujoError as e:
-            return _page(request, staff, prefix, e.status, values=values, message=e.message_ja)
+            status, shown = refusal(e)
+            return _page(request, staff, prefix, status, values=values, **shown)
         return _page(request, staff, prefix, notice=f"利用者「{login.strip()}」を登録しました。")
 
     @router.post("/users/{user_id}/disable")

@@ -7,16 +7,16 @@ from __future__ import annotations
 import re
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
-from sqlalchemy import select
 
+from ..accounts import service as accounts
 from ..audit.service import access_log
 from ..cards.reader import ALL_CONSENTS, prove
 from ..cards.service import PORTAL_AUDIENCE, CardProofRefused, create_challenge, verify_proof
 from ..core import codes
-from ..core.dates import today_jst
+from ..core.dates import month_of, today_jst
 from ..core.errors import ValidationFailed
-from ..db import schema as s
-from . import accounts
+from ..insurance.service import qualifications_of_person
+from ..registry import service as registry
 from .kit import (
     PRE_COOKIE,
     Recipient,
@@ -75,7 +75,13 @@ async def login(request: Request, card_file: UploadFile | None = File(None), pin
                 ch = create_challenge(db, None)["challenge"]
                 proof = prove(data, pin, ch, PORTAL_AUDIENCE, {})
                 person_id = verify_proof(
-                    db, request.app.state.ca, None, proof.challenge, proof.certificate, proof.signature, proof.consent
+                    db,
+                    request.app.state.ca,
+                    None,
+                    challenge=proof.challenge,
+                    certificate=proof.certificate,
+                    signature=proof.signature,
+                    consent=proof.consent,
                 )
             except ValidationFailed as e:
                 throttle.fail(key)
@@ -100,50 +106,19 @@ async def login(request: Request, card_file: UploadFile | None = File(None), pin
     )
 
 
-def _own_records(db, person_id: int):
-    r, t, o, op, q = s.recipients, s.tickets, s.organisations, s.office_payers, s.insurance_qualifications
-    month = f"{today_jst():%Y%m}"
-    with db.read() as conn:
-        recs = conn.execute(
-            select(r, o.c.name.label("office_name"), o.c.phone.label("office_phone"))
-            .select_from(
-                r.outerjoin(op, op.c.payer_number == r.c.payer_number).outerjoin(o, o.c.id == op.c.organisation_id)
-            )
-            .where(r.c.person_id == person_id)
-            .order_by(r.c.qualification_date.desc())
-        ).all()
-        ids = [x.id for x in recs]
-        tickets = (
-            conn.execute(
-                select(t)
-                .where(
-                    t.c.recipient_id.in_(ids),
-                    t.c.treatment_month == month,
-                    t.c.superseded_by.is_(None),
-                    t.c.status == "active",
-                )
-                .order_by(t.c.ticket_type, t.c.id)
-            ).all()
-            if ids
-            else []
-        )
-        insurance = conn.execute(
-            select(q).where(q.c.person_id == person_id).order_by(q.c.qualification_date.desc())
-        ).all()
-    return recs, tickets, insurance, month
-
-
 @router.get("")
 def home(request: Request, me: Recipient):
     db = db_of(request)
-    recs, tickets, insurance, month = _own_records(db, me.person_id)
+    today = today_jst()
+    month = month_of(today)
+    recs, tickets = registry.records_of_person(db, me.person_id, month)
+    insurance = qualifications_of_person(db, me.person_id)
     log = access_log(db, me.person_id, [x.id for x in recs])
     for e in log:
         e["outcome_ja"] = OUTCOME_JA.get(e["outcome"], e["outcome"])
         e["consent_ja"] = (
             "、".join(CONSENT_JA[k] for k, b in zip(ALL_CONSENTS, e["consent"] or "") if b == "1") or "なし"
         )
-    today = today_jst()
     return render(
         request,
         "portal/home.html",

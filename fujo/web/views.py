@@ -10,9 +10,9 @@ from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..accounts import service as accounts
 from ..auth.principal import ADMIN, FACILITY, INSURER, WELFARE_OFFICE
 from ..core.errors import FujoError
-from . import accounts
 from .kit import (
     HERE,
     PRE_COOKIE,

@@ -11,8 +11,8 @@ import re
 
 from fastapi.testclient import TestClient
 
+from fujo.accounts.service import create_user
 from fujo.orgs.service import issue_credential
-from fujo.web.accounts import create_user
 from tests.factories import PAYER, World
 
 # (organisation key of the test world, role)

@@ -9,10 +9,10 @@ import re
 import pytest
 from sqlalchemy import select
 
+from fujo.accounts.service import create_user
 from fujo.audit.service import access_log
 from fujo.cards.service import issue_card
 from fujo.db import schema as s
-from fujo.web.accounts import create_user
 from tests.factories import PAYER, World
 from tests.helpers import card_proof, snapshot
 

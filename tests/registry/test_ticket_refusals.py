@@ -9,9 +9,9 @@ import re
 
 import pytest
 
+from fujo.accounts.service import create_user
 from fujo.core.numbers import with_check_digit
 from fujo.registry.facilities import register_facility
-from fujo.web.accounts import create_user
 from tests.factories import CLINIC, PAYER, PHARMACY
 from tests.helpers import snapshot
 

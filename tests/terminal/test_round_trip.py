@@ -17,6 +17,7 @@ from fujo.core.fields import ELDERLY_BLOCK, INSURANCE_FIELDS, LIMIT_BLOCK, SPECI
 from fujo.core.numbers import with_check_digit
 from fujo.db import schema as s
 from fujo.insurance.service import register_qualification
+from fujo.registry.queries import latest_revision
 from fujo.terminal import requestfiles as rf
 from fujo.terminal.face import card_check_to_face
 from fujo.terminal.requestfiles import wait_answer
@@ -165,7 +166,7 @@ def _check_against_db(conn, root, facility: str) -> int:
                 trow = conn.execute(
                     select(t).where(
                         t.c.recipient_id == row.id,
-                        t.c.superseded_by.is_(None),
+                        latest_revision(),
                         t.c.issue_number == info.findtext("IssueNumber"),
                     )
                 ).one()

@@ -37,7 +37,7 @@ PASSWORDS = {
 def users(world):
     """One web user per organisation of the test world: login = world key, each its organisation's
     管理者 (role tests add users of the other roles: see tests/web/test_roles.py)."""
-    from fujo.web.accounts import create_user
+    from fujo.accounts.service import create_user
 
     for key, pw in PASSWORDS.items():
         create_user(world.db, world.orgs[key]["id"], key, pw, f"{key}担当", role="manager")

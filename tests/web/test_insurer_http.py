@@ -8,9 +8,9 @@ import re
 
 from sqlalchemy import func, select
 
+from fujo.accounts.service import create_user
 from fujo.core.fields import INSURANCE_FIELDS
 from fujo.db import schema as s
-from fujo.web.accounts import create_user
 from fujo.web.insurer import SECTIONS
 from tests.factories import INSURER_NO
 from tests.web.conftest import csrf_of

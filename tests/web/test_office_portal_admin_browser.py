@@ -140,8 +140,14 @@ def test_admin_dashboard_chart_orgs_and_card_revocation(world, users, live, page
 
     r = world.recipient()
     world.ticket(r, on=dt.date.today(), facility=CLINIC)
-    check_by_numbers(world.db, world.principal("clinic"), PAYER, r["recipient_number"], "1990-01-15")
-    check_by_numbers(world.db, world.principal("other"), PAYER, r["recipient_number"], "1990-01-15")
+    for who in ("clinic", "other"):
+        check_by_numbers(
+            world.db,
+            world.principal(who),
+            insurer_number=PAYER,
+            identification_number=r["recipient_number"],
+            birthdate="1990-01-15",
+        )
     card = world.card(r)
     sign_in(page, live, users["admin"])
     expect(page.locator("#total")).to_have_text("2件")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fujo.web.accounts import authenticate_user
+from fujo.accounts.service import authenticate_user
 from tests.helpers import snapshot
 from tests.web.conftest import csrf_of
 

@@ -167,9 +167,13 @@ def test_late_registered_ticket_is_listed_for_the_office(client, users, world):
     r = world.recipient(name="事後登録")
     from fujo.eligibility.service import check_by_numbers
 
-    check_by_numbers(
-        world.db, world.principal("clinic"), PAYER, r["recipient_number"], "1990-01-15"
-    )  # 未登録 at the visit
+    check_by_numbers(  # 未登録 at the visit
+        world.db,
+        world.principal("clinic"),
+        insurer_number=PAYER,
+        identification_number=r["recipient_number"],
+        birthdate="1990-01-15",
+    )
     world.ticket(r, on=dt.date.today(), facility=CLINIC)  # registered afterwards
     _login(client, users["office"])
     page = client.get("/office/late")
@@ -218,15 +222,15 @@ def test_html_is_escaped(client, users, world):
 
 
 def test_demo_users_and_cli(db, world):
-    from fujo.web.accounts import authenticate_user
-    from fujo.web.demo import load_demo_users
+    from fujo.accounts.service import authenticate_user
+    from fujo.demo.users import load_demo_users
 
     users = load_demo_users(db)  # the test world uses the demo's organisation codes
     assert ("clinic", "demo-clinic-pass", f"●●医療機関 ({CLINIC}) 受付") in users
     assert ("clinic-admin", "demo-clinic-admin-pass", f"●●医療機関 ({CLINIC}) 管理者") in users
     assert load_demo_users(db) == users  # idempotent
     assert authenticate_user(db, CLINIC, "clinic", "demo-clinic-pass") is not None
-    from fujo.web.accounts import create_user
+    from fujo.accounts.service import create_user
 
     u = create_user(db, world.orgs["office"]["id"], "desk-1", "long-enough-pw")
     assert authenticate_user(db, "13001", "desk-1", "long-enough-pw")["id"] == u["id"]

@@ -29,7 +29,8 @@ def register(app: typer.Typer) -> None:
         password_stdin: bool = typer.Option(False, "--password-stdin", help="read the password from stdin"),
     ):
         """Create a user who signs in to the screens for an organisation."""
-        from .accounts import create_user, organisation_by_kind_code
+        from ..orgs.service import organisation_by_kind_code
+        from .service import create_user
 
         if not password_stdin:
             raise ValidationFailed(
