@@ -166,7 +166,8 @@ def get_facility(db: Database, principal: Principal, code: str) -> Record:
     return facility_dict(row)
 
 
-def search_facilities(db: Database, principal: Principal, q: str | None = None, limit: int = 50) -> list[Record]:
+def search_facilities(db: Database, principal: Principal | None, q: str | None = None, limit: int = 50) -> list[Record]:
+    """Facilities by code prefix or part of the name (public data: any caller, or the admin screen's None)."""
     query = select(f_).order_by(f_.c.code).limit(min(max(limit, 1), 500))
     if q:
         q = q.strip()

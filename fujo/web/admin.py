@@ -4,6 +4,7 @@ card revocation."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 
@@ -83,7 +84,7 @@ def dashboard(request: Request, staff: AdminUser, day: str = ""):
 
 
 def _orgs_page(request, status: int = 200, **kw):
-    ctx = dict(
+    ctx: dict[str, Any] = dict(
         title="組織と認証情報", orgs=orgs.list_organisations(db_of(request)), kinds=KINDS, values={}, notice=None
     )
     ctx.update(kw)
@@ -124,7 +125,7 @@ def org_create(
 def _org_page(request, org_id: int, status=200, **kw):
     db = db_of(request)
     org = orgs.get_organisation(db, org_id)
-    ctx = dict(
+    ctx: dict[str, Any] = dict(
         title=f"{org['name']}",
         org=org,
         credentials=orgs.list_credentials(db, org_id),
@@ -202,7 +203,7 @@ def user_disable(request: Request, staff: AdminUser, org_id: int, user_id: int):
 
 
 def _cards_page(request, status: int = 200, **kw):
-    ctx = dict(title="カードの失効", cards=cards.list_cards(db_of(request)), values={})
+    ctx: dict[str, Any] = dict(title="カードの失効", cards=cards.list_cards(db_of(request)), values={})
     ctx.update(kw)
     return render(request, "admin/cards.html", status=status, **ctx)
 
@@ -246,7 +247,7 @@ FACILITY_LABELS = {
 
 def _facilities_page(request, q: str = "", status: int = 200, **kw):
     db = db_of(request)
-    ctx = dict(
+    ctx: dict[str, Any] = dict(
         title="医療機関の登録簿",
         q=q,
         labels=FACILITY_LABELS,

@@ -244,7 +244,7 @@ def check_numbers(
 
 def _status_text(res: dict) -> str:
     """有効 / 停止（令和…） / 廃止（令和…） of the month, as the row's qualification status."""
-    text = res.get("QualificationStatusText") or codes.VALIDITY_TEXT.get(res.get("QualificationValidity"), "-")
+    text = res.get("QualificationStatusText") or codes.VALIDITY_TEXT.get(res.get("QualificationValidity") or "", "-")
     when = res.get("QualificationStatusDate")
     return f"{text}（{screen.date_ja(when)}）" if when else text
 
@@ -327,7 +327,7 @@ def tickets(request: Request, staff: FacilityUser, month: str | None = None):
         data = bulk.tickets_for_month(db, p, shown)
     except ValidationFailed as e:
         errors, _ = field_errors(e)
-        month_errors = {"month": functools.reduce(operator.iadd, errors.values(), [])}
+        month_errors: dict[str, list[str]] = {"month": functools.reduce(operator.iadd, errors.values(), [])}
         return _tickets_page(request, shown, status=422, errors=month_errors)
     except FujoError as e:
         return _tickets_page(request, shown, status=e.status, message=e.message_ja)
@@ -448,7 +448,15 @@ def reference_save(
             problems,
         )
         problems.raise_if_any()
-        facility.register_reference(db_of(request), staff.principal, **values)
+        facility.register_reference(
+            db_of(request),
+            staff.principal,
+            reference_number=values["reference_number"],
+            insurer_number=values["insurer_number"],
+            identification_number=values["identification_number"],
+            birthdate=values["birthdate"],
+            branch_number=values["branch_number"],
+        )
         return _reference_page(request, notice=f"照会番号 {values['reference_number']} を登録しました。")
     except ValidationFailed as e:
         errors, _ = field_errors(e)

@@ -7,7 +7,7 @@ import hmac
 import secrets
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, Request
@@ -181,7 +181,8 @@ def pre_token(request: Request, resp_cookies: dict) -> str:
 
 # --- rendering -------------------------------------------------------------------------------
 
-NAV = {  # (href, label[, roles that see it]) — without roles: every role of the kind
+NAV: dict[str, list[tuple[str, str] | tuple[str, str, tuple[str, ...]]]] = {  # (href, label[, roles that see it])
+    # — without roles: every role of the kind
     FACILITY: [
         ("/desk", "資格確認（カード）"),
         ("/desk/numbers", "資格確認（番号）"),
@@ -219,9 +220,11 @@ def require_manager(staff: Staff) -> None:
     staff.principal.require_role(MANAGER)
 
 
-def render(request: Request, template: str, status: int = 200, cookies: dict | None = None, **ctx) -> HTMLResponse:
+def render(
+    request: Request, template: str, status: int = 200, cookies: dict[str, str] | None = None, **ctx: Any
+) -> HTMLResponse:
     sess = current_session(request)
-    base = {
+    base: dict[str, Any] = {
         "request": request,
         "session": sess,
         "csrf": sess.csrf_token if sess else ctx.pop("pre_csrf", ""),
@@ -277,7 +280,7 @@ class Throttle:
 
     LIMIT, WINDOW = 5, 15 * 60
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.fails: dict[str, list[float]] = {}
 
     def _recent(self, key: str) -> list[float]:

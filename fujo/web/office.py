@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 import threading
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
@@ -108,7 +109,7 @@ RECIPIENT_NOTICES = {
 
 def _recipient_page(request, staff, payer: str, rn: str, status: int = 200, **kw):
     rec = registry.get_recipient(db_of(request), staff.principal, payer, rn)
-    ctx = dict(
+    ctx: dict[str, Any] = dict(
         title=f"受給者 {rec['name']}", rec=rec, fields=RECIPIENT_FIELDS, link_errors={}, unlink_errors={}, notice=None
     )
     ctx.update(kw)
@@ -135,7 +136,8 @@ def _card_action(request, staff, payer: str, rn: str, done: str, action):
 async def card_link(request: Request, staff: OfficeUser, payer: str, rn: str):
     """初回ひも付け from the recipient's screen: the office enters the recipient's 個人番号."""
     form = await request.form()
-    number = form.get("individual_number") if isinstance(form.get("individual_number"), str) else ""
+    raw = form.get("individual_number")
+    number = raw if isinstance(raw, str) else ""
     ca = request.app.state.ca
     return _card_action(
         request, staff, payer, rn, "linked", lambda db, p: registry.link_card(db, ca, p, payer, rn, number)
@@ -145,7 +147,8 @@ async def card_link(request: Request, staff: OfficeUser, payer: str, rn: str):
 @router.post("/recipients/{payer}/{rn}/card-unlink")
 async def card_unlink(request: Request, staff: OfficeUser, payer: str, rn: str):
     form = await request.form()
-    reason = form.get("reason") if isinstance(form.get("reason"), str) else ""
+    raw = form.get("reason")
+    reason = raw if isinstance(raw, str) else ""
     return _card_action(
         request, staff, payer, rn, "unlinked", lambda db, p: registry.unlink_card(db, p, payer, rn, reason[:400])
     )
@@ -267,7 +270,8 @@ async def ticket_amend(request: Request, staff: OfficeUser, key: str):
     values = _form_values(form, TICKET_FIELDS)
     values.pop("designated_facility_name", None)  # the registry's, never typed
     values.pop("prescription_issuer_name", None)
-    reason = (form.get("reason") or "").strip()[:200] if isinstance(form.get("reason"), str) else ""
+    raw = form.get("reason")
+    reason = raw.strip()[:200] if isinstance(raw, str) else ""
     try:
         registry.amend_ticket(db_of(request), staff.principal, key, values, reason or None, _revision(form))
     except FujoError as e:
@@ -386,7 +390,7 @@ async def import_start(request: Request, staff: OfficeUser, kind: str = Form("")
     for k in [k for k, j in jobs.items() if j["finished"]][:-50]:  # keep the store small
         jobs.pop(k, None)
     job_id = secrets.token_urlsafe(16)
-    job = {
+    job: dict[str, Any] = {
         "owner": staff.session.user_id,
         "kind": kind,
         "phase": "検証中",

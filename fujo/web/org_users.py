@@ -3,6 +3,8 @@
 # no "from __future__ import annotations": the routes below are made per prefix, and FastAPI must see
 # the real (closure) types of their parameters, not strings
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Form, Request
 
 from ..accounts import service as accounts
@@ -14,7 +16,7 @@ from .kit import FacilityUser, OfficeUser, csrf_guard, db_of, refusal, render, r
 def _page(request, staff, base: str, status: int = 200, **kw):
     db = db_of(request)
     p = staff.principal
-    ctx = dict(
+    ctx: dict[str, Any] = dict(
         title="利用者と権限",
         users=accounts.list_users(db, p.organisation_id),
         roles=ROLES[p.kind],

@@ -111,9 +111,11 @@ def home(request: Request, me: Recipient):
     db = db_of(request)
     today = today_jst()
     month = month_of(today)
-    recs, tickets = registry.records_of_person(db, me.person_id, month)
-    insurance = qualifications_of_person(db, me.person_id)
-    log = access_log(db, me.person_id, [x.id for x in recs])
+    person_id = me.person_id
+    assert person_id is not None  # recipient_session lets only a card holder's session in
+    recs, tickets = registry.records_of_person(db, person_id, month)
+    insurance = qualifications_of_person(db, person_id)
+    log = access_log(db, person_id, [x.id for x in recs])
     for e in log:
         e["outcome_ja"] = OUTCOME_JA.get(e["outcome"], e["outcome"])
         e["consent_ja"] = (

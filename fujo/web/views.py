@@ -3,12 +3,15 @@ pages for screen paths (the API keeps its JSON errors)."""
 
 from __future__ import annotations
 
+import inspect
 import logging
+from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
 from ..accounts import service as accounts
 from ..auth.principal import ADMIN, FACILITY, INSURER, WELFARE_OFFICE
@@ -122,6 +125,14 @@ def logout(request: Request):
     return resp
 
 
+async def _delegate(
+    handler: Callable[[Request, Exception], Response | Awaitable[Response]], request: Request, exc: Exception
+) -> Response:
+    """Answer with one of the API's exception handlers (starlette allows plain and async ones)."""
+    res = handler(request, exc)
+    return await res if inspect.isawaitable(res) else res
+
+
 def _install_errors(app: FastAPI) -> None:
     api_fujo = app.exception_handlers[FujoError]
     api_http = app.exception_handlers[StarletteHTTPException]
@@ -129,19 +140,19 @@ def _install_errors(app: FastAPI) -> None:
 
     async def on_crash(request: Request, exc: Exception):
         if not is_web_path(request.url.path) and api_crash is not None:
-            return await api_crash(request, exc)
+            return await _delegate(api_crash, request, exc)
         # Never echo the exception: it may carry personal data.
         log.error("internal error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
         return render(request, "error.html", status=500, title="エラー", message="内部エラーが発生しました。")
 
     async def on_fujo(request: Request, exc: FujoError):
         if not is_web_path(request.url.path):
-            return await api_fujo(request, exc)
+            return await _delegate(api_fujo, request, exc)
         return render(request, "error.html", status=exc.status, title="エラー", message=exc.message_ja)
 
     async def on_http(request: Request, exc: StarletteHTTPException):
         if not is_web_path(request.url.path):
-            return await api_http(request, exc)
+            return await _delegate(api_http, request, exc)
         ja = {404: "ページが見つかりません。", 405: "この操作はできません。"}.get(
             exc.status_code, "要求を処理できません。"
         )
@@ -161,10 +172,11 @@ def _install_errors(app: FastAPI) -> None:
             message="画面の有効期限が切れたか、不正な送信のため受け付けませんでした。画面を開き直して、もう一度操作してください。",
         )
 
-    app.add_exception_handler(FujoError, on_fujo)
-    app.add_exception_handler(StarletteHTTPException, on_http)
-    app.add_exception_handler(LoginRequired, on_login)
-    app.add_exception_handler(CsrfRefused, on_csrf)
+    # starlette types every handler as taking Exception, though it calls each with its own class
+    app.add_exception_handler(FujoError, on_fujo)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, on_http)  # type: ignore[arg-type]
+    app.add_exception_handler(LoginRequired, on_login)  # type: ignore[arg-type]
+    app.add_exception_handler(CsrfRefused, on_csrf)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, on_crash)
 
 
