@@ -8,7 +8,7 @@ STAMP   := $(VENV)/.installed
 
 .PHONY: run test lint install bench clean
 
-# constraints.txt pins every package, transitive ones included (pip freeze of a working install).
+# pyproject.toml pins the direct dependencies, constraints.txt the transitive ones (pip freeze of a working install).
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
@@ -26,9 +26,11 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Four workers on two cores: much of the suite waits (agents polling folders, browsers, servers).
+# Branch coverage is measured on every run and must stay at 90 % or more (pyproject.toml).
 test: install lint
 	bash scripts/test-setup.sh
-	$(BIN)/python -m pytest -n 2 -p no:cacheprovider
+	$(BIN)/python -m pytest -n 4 -p no:cacheprovider --cov --cov-report=term
 
 bench: install
 	bash scripts/test-setup.sh

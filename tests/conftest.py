@@ -109,3 +109,16 @@ def world(db, ca, tmp_path):
     from tests.factories import World
 
     return World(db, ca, tmp_path)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _quick_password_hashing():
+    """Production scrypt (n=2**14) is slow on purpose; the suite hashes thousands of passwords.
+    Hash them at n=2**10 here — a stored hash names its own parameters, so verifying is the same
+    code either way (tests/accounts checks the production cost)."""
+    from fujo.accounts import service
+
+    saved = service._SCRYPT
+    service._SCRYPT = (2**10, 8, 1)
+    yield
+    service._SCRYPT = saved

@@ -27,7 +27,8 @@ from ..orgs.service import get_organisation, principal_for, validate_role
 STAFF_IDLE = dt.timedelta(minutes=60)  # sliding: each request pushes expiry this far ahead …
 STAFF_MAX = dt.timedelta(hours=12)  # … but never past this from sign-in
 PORTAL_TTL = dt.timedelta(minutes=15)  # a recipient's session: short, not extended
-_SCRYPT = (2**14, 8, 1)
+PASSWORD_COST = (2**14, 8, 1)  # scrypt n, r, p: deliberately slow (~30 ms) against guessing
+_SCRYPT = PASSWORD_COST  # what new hashes use; each stored hash names its own, so this can rise
 MIN_PASSWORD = 10
 
 

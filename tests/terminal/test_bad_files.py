@@ -20,6 +20,11 @@ MONTH = TODAY.strftime("%Y%m")
 BIRTH = "19900115"  # the factories' 生保一郎
 
 
+# How the agent treats a file does not depend on the server's database (it only checks that
+# nothing was written): these cases run once, on SQLite.
+pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+
+
 @pytest.fixture
 def agent(make_agent):
     """Files here are dropped whole (rename), so a malformed one need not be given a long grace to

@@ -6,10 +6,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.factories import CLINIC, PAYER
 from tests.web.conftest import SCREENSHOTS, sign_in
+
+# Screens behave the same on either database (the services' tests run on both); the browser runs
+# them once, on PostgreSQL — the production database.
+pytestmark = pytest.mark.parametrize("db", ["postgresql"], indirect=True)
 
 
 def _items(page) -> dict[str, str]:

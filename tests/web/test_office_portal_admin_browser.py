@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.factories import CLINIC, PAYER, World
 from tests.helpers import card_proof
 from tests.web.conftest import sign_in
+
+# Screens behave the same on either database (the services' tests run on both); the browser runs
+# them once, on PostgreSQL — the production database.
+pytestmark = pytest.mark.parametrize("db", ["postgresql"], indirect=True)
 
 
 def test_ticket_registration_shows_the_error_next_to_the_field_then_succeeds(world, users, live, page):
