@@ -4,7 +4,7 @@ the recipient's own access log built on it."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import Connection, or_, select
 
@@ -23,49 +23,36 @@ METHOD_JA = {
 }
 
 
-def check_row(
-    db: Database,
-    principal: Principal,
-    method: str,
-    outcome: str,
-    person_id: int | None = None,
-    recipient_id: int | None = None,
-    reason: str | None = None,
-    consent: str | None = None,
-    detail: str | None = None,
-    at: dt.datetime | None = None,
-) -> LogRow:
+class CheckDetails(TypedDict, total=False):
+    """What a check_log row says besides who asked and the outcome (all optional)."""
+
+    person_id: int | None
+    recipient_id: int | None
+    reason: str | None
+    consent: str | None
+    detail: str | None
+    at: dt.datetime | None
+
+
+def check_row(db: Database, principal: Principal, method: str, outcome: str, **details: Unpack[CheckDetails]) -> LogRow:
     """The check_log row for one check (who asked, about whom, when, how, the outcome)."""
     return dict(
-        at=at or db.now(),
+        at=details.get("at") or db.now(),
         organisation_id=principal.organisation_id,
         credential_id=principal.credential_id,
         method=method,
-        person_id=person_id,
-        recipient_id=recipient_id,
+        person_id=details.get("person_id"),
+        recipient_id=details.get("recipient_id"),
         outcome=outcome,
-        reason=reason,
-        consent=consent,
-        detail=detail,
+        reason=details.get("reason"),
+        consent=details.get("consent"),
+        detail=details.get("detail"),
     )
 
 
-def record_check(
-    db: Database,
-    principal: Principal,
-    method: str,
-    outcome: str,
-    *,
-    person_id: int | None = None,
-    recipient_id: int | None = None,
-    reason: str | None = None,
-    consent: str | None = None,
-    detail: str | None = None,
-    at: dt.datetime | None = None,
-) -> int:
+def record_check(db: Database, principal: Principal, method: str, outcome: str, **details: Unpack[CheckDetails]) -> int:
     """Record one check; returns once the record is committed (group commit, see writer.py)."""
-    row = check_row(db, principal, method, outcome, person_id, recipient_id, reason, consent, detail, at)
-    return writer_for(db).record(row)
+    return writer_for(db).record(check_row(db, principal, method, outcome, **details))
 
 
 def record_many(

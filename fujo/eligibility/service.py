@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from sqlalchemy import Connection
 
@@ -103,59 +103,46 @@ def _confirmation_date(value: object, problems: Problems) -> dt.date | None:
     return d
 
 
-def check_by_numbers(
-    db: Database,
-    principal: Principal,
-    *,
-    insurer_number: str | None,
-    identification_number: str | None,
-    birthdate: str | dt.date | None = None,
-    confirmation_date: str | dt.date | None = None,
-    card_symbol: str | None = None,
-    branch_number: str | None = None,
-    limit_application_consent: bool = False,
-) -> WireDict:
+class NumbersQuery(TypedDict, total=False):
+    """What identifies a qualification in a check by numbers (keyword arguments of the checks)."""
+
+    insurer_number: Required[str | None]  # 公費負担者番号 (法別12) or 保険者番号
+    identification_number: Required[str | None]  # 受給者番号 or 被保険者証の番号
+    birthdate: str | dt.date | None  # required by the check itself (None is refused, field named)
+    confirmation_date: str | dt.date | None
+    card_symbol: str | None
+    branch_number: str | None
+    limit_application_consent: bool
+
+
+CHECK_TIMEOUT = 10.0  # seconds an HTTP check waits for its reads before answering 503
+
+
+class CheckTimeout(FujoError):
+    status = 503
+    code = "timeout"
+
+
+def check_by_numbers(db: Database, principal: Principal, **query: Unpack[NumbersQuery]) -> WireDict:
     """Check by numbers (see :func:`prepare_numbers_check`), recorded before the answer returns."""
-    out, row = prepare_numbers_check(
-        db,
-        principal,
-        insurer_number=insurer_number,
-        identification_number=identification_number,
-        birthdate=birthdate,
-        confirmation_date=confirmation_date,
-        card_symbol=card_symbol,
-        branch_number=branch_number,
-        limit_application_consent=limit_application_consent,
-    )
+    out, row = prepare_numbers_check(db, principal, **query)
     out["CheckId"] = writer_for(db).record(row)
     return out
 
 
-async def check_by_numbers_async(
-    db: Database,
-    principal: Principal,
-    *,
-    insurer_number: str | None,
-    identification_number: str | None,
-    birthdate: str | dt.date | None = None,
-    confirmation_date: str | dt.date | None = None,
-    card_symbol: str | None = None,
-    branch_number: str | None = None,
-    limit_application_consent: bool = False,
-) -> WireDict:
-    """The same for the HTTP hot path: while the check's record commits (group commit), the event
+async def check_by_numbers_async(db: Database, principal: Principal, **query: Unpack[NumbersQuery]) -> WireDict:
+    """The same for the HTTP hot path: the reads run in a worker thread (never on the event loop,
+    and bounded by :data:`CHECK_TIMEOUT`), and while the check's record commits (group commit) the
     loop serves other requests instead of parking a thread."""
-    out, row = prepare_numbers_check(
-        db,
-        principal,
-        insurer_number=insurer_number,
-        identification_number=identification_number,
-        birthdate=birthdate,
-        confirmation_date=confirmation_date,
-        card_symbol=card_symbol,
-        branch_number=branch_number,
-        limit_application_consent=limit_application_consent,
-    )
+    try:
+        out, row = await asyncio.wait_for(
+            asyncio.to_thread(prepare_numbers_check, db, principal, **query), CHECK_TIMEOUT
+        )
+    except TimeoutError:
+        raise CheckTimeout(
+            "資格確認サーバーの応答が遅れています。しばらくしてから再度確認してください。",
+            "The check did not finish in time; try again shortly.",
+        ) from None
     out["CheckId"] = await writer_for(db).record_async(row)
     return out
 
@@ -165,9 +152,8 @@ BATCH_MAX = 1000  # items per batch: one group commit of the audit writer (audit
 BATCH_TIMEOUT = 120.0  # seconds the HTTP answer waits for a batch's reads and audit records
 
 
-class BatchTimeout(FujoError):
-    status = 503
-    code = "timeout"
+class BatchTimeout(CheckTimeout):
+    """A batch that did not finish in time (its checks already made stay logged)."""
 
 
 def require_batch(principal: Principal, count: int) -> None:

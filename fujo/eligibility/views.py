@@ -71,11 +71,11 @@ def check_by_card(body: CardCheckIn, db: DB, ca: CA, caller: Caller):
     )
 
 
-@router.post("/numbers", responses={200: {"model": CheckOut}, **errors(403, 422)})
+@router.post("/numbers", responses={200: {"model": CheckOut}, **errors(403, 422, 503)})
 async def check_by_numbers(body: NumbersCheckIn, db: DB, caller: Caller):
     """Check by the numbers of a paper 医療券/調剤券, prescription or insurance card."""
-    # async on purpose: the reads are a few indexed lookups (sub-millisecond), and the audit record
-    # is awaited, so no thread is parked while the group commit runs.
+    # async on purpose: the reads run in a worker thread with a timeout (never on the event loop),
+    # and the audit record is awaited, so no thread is parked while the group commit runs.
     return JSON(
         await service.check_by_numbers_async(
             db,
