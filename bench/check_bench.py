@@ -94,14 +94,20 @@ def seed(db: Database, n: int) -> dict:
     offices = (n - 1) // PER_PAYER + 1
     for k in range(offices):
         create_organisation(
-            db, WELFARE_OFFICE, f"13{k:03d}", f"第{k + 1}福祉事務所", "03-0000-0000", None, [payer_of(k * PER_PAYER)]
+            db,
+            kind=WELFARE_OFFICE,
+            code=f"13{k:03d}",
+            name=f"第{k + 1}福祉事務所",
+            phone="03-0000-0000",
+            address=None,
+            payer_numbers=[payer_of(k * PER_PAYER)],
         )
-    clinic = create_organisation(db, FACILITY, CLINIC, "●●医療機関")
-    create_organisation(db, FACILITY, OTHER, "▲▲クリニック")
+    clinic = create_organisation(db, kind=FACILITY, code=CLINIC, name="●●医療機関")
+    create_organisation(db, kind=FACILITY, code=OTHER, name="▲▲クリニック")
     from fujo.facility.service import set_medical_assistance  # starts as 利用しない (issue 8)
 
-    set_medical_assistance(db, principal_for(db, FACILITY, CLINIC), True)
-    token = issue_credential(db, clinic["id"], "bench")["token"]
+    set_medical_assistance(db, principal_for(db, kind=FACILITY, code=CLINIC), True)
+    token = issue_credential(db, clinic["id"], label="bench")["token"]
     timings = {"recipients": 0.0, "tickets": 0.0}
     FILE_ROWS = 100_000  # an importer file holds at most 200,000 rows; offices send monthly files
     batches = [
@@ -110,7 +116,7 @@ def seed(db: Database, n: int) -> dict:
         for lo in range(k * PER_PAYER, min(n, (k + 1) * PER_PAYER), FILE_ROWS)
     ]
     for k, ids in batches:
-        p = principal_for(db, WELFARE_OFFICE, f"13{k:03d}")
+        p = principal_for(db, kind=WELFARE_OFFICE, code=f"13{k:03d}")
         rec = ["payer_number,recipient_number,name,name_kana,sex,birthdate,qualification_date"]
         rec += [f"{payer_of(i)},{recipient_of(i)},試験太郎{i},ｼｹﾝ ﾀﾛｳ,1,1960-01-01,2020-04-01" for i in ids]
         tic = [
@@ -130,7 +136,7 @@ def seed(db: Database, n: int) -> dict:
 
 
 def in_process(db: Database, n: int, count: int) -> dict:
-    p = principal_for(db, FACILITY, CLINIC)
+    p = principal_for(db, kind=FACILITY, code=CLINIC)
     rng = random.Random(1)
     lat = []
     for _ in range(count):

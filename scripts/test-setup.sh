@@ -7,6 +7,13 @@ if ! command -v chromium >/dev/null 2>&1 || ! fc-list :lang=ja 2>/dev/null | gre
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-ipafont-gothic >/dev/null) \
     || { echo "could not install chromium" >&2; exit 1; }
 fi
+# The printed 医療券/調剤券 (fujo/registry/printing.py) embed IPA Mincho; their tests read the PDFs back with
+# poppler-utils (pdftotext, pdfinfo, pdffonts).
+if [ ! -f /usr/share/fonts/opentype/ipafont-mincho/ipam.ttf ] || ! command -v pdftotext >/dev/null 2>&1; then
+  echo "installing Debian's fonts-ipafont-mincho and poppler-utils for the printed tickets" >&2
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-ipafont-mincho poppler-utils >/dev/null) \
+    || { echo "could not install fonts-ipafont-mincho / poppler-utils" >&2; exit 1; }
+fi
 PGURL="${FUJO_TEST_PG_URL:-postgresql://postgres@127.0.0.1:5432/test}"
 if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
   echo "PostgreSQL is down; starting it" >&2

@@ -50,17 +50,23 @@ class World:
             ("insurer", INSURER, INSURER_NO, "○○健康保険組合", None),
         ]:
             org = create_organisation(
-                db, kind, code, name, "03-0000-0000" if kind == WELFARE_OFFICE else None, None, payers
+                db,
+                kind=kind,
+                code=code,
+                name=name,
+                phone="03-0000-0000" if kind == WELFARE_OFFICE else None,
+                address=None,
+                payer_numbers=payers,
             )
             self.orgs[key] = org
             # the test tokens act as each organisation's 管理者 (role tests ask for others: role_auth)
-            self.tokens[key] = issue_credential(db, org["id"], "test", role="manager")["token"]
+            self.tokens[key] = issue_credential(db, org["id"], label="test", role="manager")["token"]
             if kind == FACILITY:  # 「医療扶助」 starts as 利用しない; the test facilities use it
-                set_medical_assistance(db, principal_for(db, FACILITY, code), True)
+                set_medical_assistance(db, principal_for(db, kind=FACILITY, code=code), True)
 
     def principal(self, key: str):
         o = self.orgs[key]
-        return principal_for(self.db, o["kind"], o["code"])
+        return principal_for(self.db, kind=o["kind"], code=o["code"])
 
     def auth(self, key: str) -> dict:
         return {"Authorization": f"Bearer {self.tokens[key]}"}
@@ -69,7 +75,7 @@ class World:
         """A bearer header for a token of organisation ``key`` with ``role`` (issued once, then kept)."""
         k = f"{key}:{role}"
         if k not in self.tokens:
-            self.tokens[k] = issue_credential(self.db, self.orgs[key]["id"], f"test {role}", role=role)["token"]
+            self.tokens[k] = issue_credential(self.db, self.orgs[key]["id"], label=f"test {role}", role=role)["token"]
         return {"Authorization": f"Bearer {self.tokens[k]}"}
 
     @staticmethod
@@ -131,7 +137,7 @@ class World:
         )
         holder = {k: recipient[k] for k in ("name", "birthdate", "sex")}
         holder["address"] = recipient.get("address") or "東京都○○市1-2-3"
-        res = issue_card(self.db, self.ca, pin, number, holder, **kw)
+        res = issue_card(self.db, self.ca, pin=pin, individual_number=number, holder=holder, **kw)
         res["individual_number"] = number
         if link:
             office = "office2" if recipient["payer_number"] == PAYER2 else "office"
@@ -139,9 +145,9 @@ class World:
                 self.db,
                 self.ca,
                 self.principal(office),
-                recipient["payer_number"],
-                recipient["recipient_number"],
-                number,
+                payer=recipient["payer_number"],
+                rn=recipient["recipient_number"],
+                individual_number=number,
             )
         path = self.tmp / f"card-{res['serial']}.p12"
         path.write_bytes(res["p12"])

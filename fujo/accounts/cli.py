@@ -45,8 +45,8 @@ def register(app: typer.Typer) -> None:
             )
         password = sys.stdin.readline().rstrip("\r\n")
         db = database()
-        org = organisation_by_kind_code(db, org_kind, org_code)
-        u = create_user(db, org["id"], login, password, display_name, role)
+        org = organisation_by_kind_code(db, kind=org_kind, code=org_code)
+        u = create_user(db, org["id"], login=login, password=password, display_name=display_name, role=role)
         console.print(
             f"user {u['login']} ({u['role']}) created for {org['name']} ({org_kind}/{org_code})", highlight=False
         )

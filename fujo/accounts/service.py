@@ -89,6 +89,7 @@ def validate_password(password: str, problems: Problems) -> None:
 def create_user(
     db: Database,
     organisation_id: int,
+    *,
     login: str,
     password: str,
     display_name: str | None = None,
@@ -101,7 +102,7 @@ def create_user(
     validate_password(password, problems)
     display_name = (display_name or login).strip()[:60]
     u = s.users
-    role = validate_role(get_organisation(db, organisation_id)["kind"], role, problems)
+    role = validate_role(kind=get_organisation(db, organisation_id)["kind"], role=role, problems=problems)
     problems.raise_if_any()
     with db.write() as conn:
         if conn.execute(select(u.c.id).where(u.c.login == login)).first():
@@ -162,7 +163,7 @@ def set_user_disabled(db: Database, organisation_id: int, user_id: int, disabled
             )
 
 
-def authenticate_user(db: Database, org_code: str, login: str, password: str) -> dict[str, Any] | None:
+def authenticate_user(db: Database, *, org_code: str, login: str, password: str) -> dict[str, Any] | None:
     """The user (with organisation kind/code/name) if all three match and nothing is disabled."""
     u, o = s.users, s.organisations
     with db.read() as conn:
@@ -215,7 +216,12 @@ class Session:
         # only a staff session acts for an organisation (web.kit checks user_id and kind first)
         assert self.kind is not None and self.org_code is not None and self.role is not None
         return principal_for(
-            db, self.kind, self.org_code, role=self.role, user_id=self.user_id, actor=f"{self.login}（{self.role_ja}）"
+            db,
+            kind=self.kind,
+            code=self.org_code,
+            role=self.role,
+            user_id=self.user_id,
+            actor=f"{self.login}（{self.role_ja}）",
         )
 
 

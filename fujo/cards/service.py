@@ -141,6 +141,7 @@ def clean_holder(individual_number: str | None, holder: Record | None) -> tuple[
 def issue_card(
     db: Database,
     ca: CardAuthority,
+    *,
     pin: str,
     individual_number: str | None = None,
     holder: Record | None = None,
@@ -188,7 +189,7 @@ def holder_by_number(conn: Connection, ca: CardAuthority, individual_number: str
     ).first()
 
 
-def revoke_card(db: Database, serial: str, reason: str = "revoked by operator") -> None:
+def revoke_card(db: Database, *, serial: str, reason: str = "revoked by operator") -> None:
     c = s.cards
     with db.write() as conn:
         row = conn.execute(select(c.c.id, c.c.revoked_at).where(c.c.serial == serial.lower())).first()

@@ -38,7 +38,9 @@ def issue_card(body: CardIn, db: DB, ca: CA, caller: Caller):
     the welfare office's 初回ひも付け); the PKCS#12 file comes back base64-encoded (``p12_base64``)."""
     caller.require(ADMIN)
     holder = {k: getattr(body, k) for k in ("name", "birthdate", "sex", "address") if getattr(body, k) is not None}
-    out = service.issue_card(db, ca, body.pin, body.individual_number, holder, body.person_id)
+    out = service.issue_card(
+        db, ca, pin=body.pin, individual_number=body.individual_number, holder=holder, person_id=body.person_id
+    )
     out["p12_base64"] = base64.b64encode(out.pop("p12")).decode()
     return JSON(out, status_code=201)
 
@@ -52,5 +54,5 @@ def list_cards(db: DB, caller: Caller):
 @router.post("/{serial}/revoke", responses={200: {"model": CardRevokedOut}, **errors(403, 404, 422)})
 def revoke_card(serial: str, body: RevokeIn, db: DB, caller: Caller):
     caller.require(ADMIN)
-    service.revoke_card(db, serial, body.reason)
+    service.revoke_card(db, serial=serial, reason=body.reason)
     return JSON({"serial": serial.lower(), "revoked": True})

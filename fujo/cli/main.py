@@ -87,7 +87,7 @@ def _principal(kind: str, code: str):
         p = check[0](code or "", field=check[1])
         if p:
             raise ValidationFailed(problems=[p])
-    return principal_for(database(), kind, code)
+    return principal_for(database(), kind=kind, code=code)
 
 
 @app.command("import")
@@ -317,7 +317,9 @@ def card_issue(
         k: v for k, v in (("name", name), ("birthdate", birthdate), ("sex", sex), ("address", address)) if v is not None
     }
     na = dt.datetime.now(dt.UTC) + dt.timedelta(days=valid_days) if valid_days else None
-    res = issue_card(database(), _ca(), pin, individual_number, holder, person, not_after=na)
+    res = issue_card(
+        database(), _ca(), pin=pin, individual_number=individual_number, holder=holder, person_id=person, not_after=na
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(res["p12"])
     out.chmod(0o600)
@@ -330,7 +332,7 @@ def card_revoke(serial: str, reason: str = "revoked by operator"):
     """Revoke a card's certificate: later proofs with it are refused."""
     from ..cards.service import revoke_card
 
-    revoke_card(database(), serial, reason)
+    revoke_card(database(), serial=serial, reason=reason)
     console.print(f"card {serial} revoked", highlight=False)
 
 
@@ -346,7 +348,9 @@ def org_create(
     """Create an organisation."""
     from ..orgs.service import create_organisation
 
-    org = create_organisation(database(), kind, code, name, phone, None, payer or [])
+    org = create_organisation(
+        database(), kind=kind, code=code, name=name, phone=phone, address=None, payer_numbers=payer or []
+    )
     console.print(f"organisation {org['id']} {org['kind']} {org['code']} {org['name']}", highlight=False)
 
 
@@ -366,7 +370,7 @@ def org_token(
     from ..orgs.service import issue_credential
 
     p = _principal(kind, code) if kind != ADMIN else _principal(ADMIN, code)
-    sys.stdout.write(issue_credential(database(), p.organisation_id, label, role=role)["token"] + "\n")
+    sys.stdout.write(issue_credential(database(), p.organisation_id, label=label, role=role)["token"] + "\n")
 
 
 @org_app.command("list")

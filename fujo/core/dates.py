@@ -1,12 +1,15 @@
 """Parsing of dates and months as they arrive: ISO 8601 (2024-07-01, 2024-07) or the wire
-forms of the terminal interface (20240701, 202407). Bad values are FieldProblems, not exceptions."""
+forms of the terminal interface (20240701, 202407), and for dates also 和暦 (R6.7.10, 令和6年7月10日:
+``era.parse_wareki``). Bad values are FieldProblems, not exceptions."""
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
+import unicodedata
 from zoneinfo import ZoneInfo
 
+from .era import WarekiError, parse_wareki
 from .errors import FieldProblem
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -21,10 +24,31 @@ def now_jst() -> dt.datetime:
     return dt.datetime.now(JST)
 
 
+def _date_format(field: str, label_ja: str) -> FieldProblem:
+    return FieldProblem(
+        field,
+        "date_format",
+        f"{label_ja}はYYYY-MM-DD、YYYYMMDDまたは和暦（例 R6.7.10、令和6年7月10日）で入力してください。",
+        f"{field} must be YYYY-MM-DD, YYYYMMDD or a Japanese era date (R6.7.10, 令和6年7月10日).",
+    )
+
+
+def _not_real(field: str, label_ja: str, s: str, detail_ja: str = "", detail_en: str = "") -> FieldProblem:
+    return FieldProblem(
+        field,
+        "invalid_date",
+        f"{label_ja}「{s}」は存在しない日付です。{detail_ja}",
+        f"{field} '{s}' is not a real date." + (f" ({detail_en})" if detail_en else ""),
+    )
+
+
 def parse_date(
     value: object, field: str, label_ja: str = "日付", required: bool = True
 ) -> tuple[dt.date | None, FieldProblem | None]:
-    """Returns (date | None, FieldProblem | None)."""
+    """Returns (date | None, FieldProblem | None). Accepts ISO 2024-07-10, wire 20240710 and 和暦
+    (R6.7.10, R06.07.10, r6/7/10, 令和6年7月10日, 令和元年5月1日, H/S/T/M and 平成/昭和/大正/明治);
+    full-width digits and letters are folded (NFKC). A 和暦 date outside its era (平成31年5月1日) is
+    refused as ``outside_era``, never mapped (see fujo.core.era)."""
     if value is None or value == "":
         if required:
             return None, FieldProblem(field, "required", f"{label_ja}を入力してください。", f"{field} is required.")
@@ -33,39 +57,41 @@ def parse_date(
         return value.date(), None
     if isinstance(value, dt.date):
         return value, None
-    s = str(value).strip()
-    if not s.isascii():  # str.isdigit() would take full-width and other scripts' digits
-        return None, FieldProblem(
-            field,
-            "date_format",
-            f"{label_ja}は半角数字でYYYY-MM-DDまたはYYYYMMDDの形式で入力してください。",
-            f"{field} must be YYYY-MM-DD or YYYYMMDD in ASCII digits.",
-        )
+    s = unicodedata.normalize("NFKC", str(value)).strip()
     try:
-        d = None
+        d = parse_wareki(s)
+    except WarekiError as e:
+        if e.code == "outside_era":
+            return None, FieldProblem(
+                field,
+                "outside_era",
+                f"{label_ja}「{s}」は元号の期間外です。{e.detail_ja}",
+                f"{field} '{s}' is outside its era: {e.detail_en}",
+            )
+        if e.code == "invalid_date":
+            return None, _not_real(field, label_ja, s, e.detail_ja, e.detail_en)
+        return None, _date_format(field, label_ja)
+    if d is not None:
+        return d, None
+    if not s.isascii():  # str.isdigit() would take other scripts' digits (NFKC folds only full-width ones)
+        return None, _date_format(field, label_ja)
+    try:
         if len(s) == 8 and s.isdigit():
             d = dt.date(int(s[:4]), int(s[4:6]), int(s[6:]))
         elif len(s) == 10 and s[4] == "-" and s[7] == "-":
             d = dt.date.fromisoformat(s)
-        if d is not None:
-            if d.year < MIN_YEAR:  # before 明治: not a date this system can show or send (yyyyMMdd)
-                return None, FieldProblem(
-                    field,
-                    "out_of_range",
-                    f"{label_ja}「{s}」は範囲外です（{MIN_YEAR}年以降）。",
-                    f"{field} '{s}' is out of range (year {MIN_YEAR} or later).",
-                )
-            return d, None
     except ValueError:
+        return None, _not_real(field, label_ja, s)
+    if d is None:
+        return None, _date_format(field, label_ja)
+    if d.year < MIN_YEAR:  # before 明治: not a date this system can show or send (yyyyMMdd)
         return None, FieldProblem(
-            field, "invalid_date", f"{label_ja}「{s}」は存在しない日付です。", f"{field} '{s}' is not a real date."
+            field,
+            "out_of_range",
+            f"{label_ja}「{s}」は範囲外です（{MIN_YEAR}年以降）。",
+            f"{field} '{s}' is out of range (year {MIN_YEAR} or later).",
         )
-    return None, FieldProblem(
-        field,
-        "date_format",
-        f"{label_ja}はYYYY-MM-DDまたはYYYYMMDDの形式で入力してください。",
-        f"{field} must be YYYY-MM-DD or YYYYMMDD.",
-    )
+    return d, None
 
 
 def parse_month(

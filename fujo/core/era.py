@@ -1,8 +1,17 @@
-"""和暦 (Japanese era) formatting for screens: 令和6年7月1日, 令和元年, 平成2年1月15日 …"""
+"""和暦 (Japanese era) for screens and entry: 令和6年7月1日, 令和元年, 平成2年1月15日 … and the
+parser of what clerks type (R6.7.10, R06.07.10, r6/7/10, 令和6年7月10日, 令和元年5月1日, H2.1.15 …).
+
+Era boundaries, as ``era_of`` counts them: an era runs from its first day (``ERAS``) to the day before
+the next era's first day. 平成31年4月30日 is the last 平成 day and 令和元年5月1日 the first 令和 day;
+a date named in an era outside its span (平成31年5月1日, 令和元年4月30日, 昭和64年1月8日) is refused,
+never mapped to the other era: a registry must not guess which of the two the clerk meant.
+明治 is counted from 1868-01-25 (明治元年1月25日), as ``era_of`` does.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 # (first day, name) newest first. 明治 is counted from its 1868 start (明治元年 = 1868).
 ERAS = (
@@ -40,3 +49,71 @@ def wareki_month(year: int, month: int) -> str:
     last = dt.date(year + (month == 12), month % 12 + 1, 1) - dt.timedelta(days=1)
     name, y = era_of(last)
     return f"{_year(name, y)}{month}月"
+
+
+ERA_LETTERS = {"R": "令和", "H": "平成", "S": "昭和", "T": "大正", "M": "明治"}
+
+_ERA = re.compile(r"(令和|平成|昭和|大正|明治|[RHSTMrhstm])")
+# 年月日 form (令和6年7月10日) or a separator form (R6.7.10, r6/7/10, R06-07-10); the year may be 元.
+_REST = re.compile(r"(元|[0-9]{1,2})(?:年([0-9]{1,2})月([0-9]{1,2})日|([./-])([0-9]{1,2})\4([0-9]{1,2}))")
+
+
+class WarekiError(ValueError):
+    """What is wrong with a 和暦 date: ``code`` is date_format, invalid_date or outside_era."""
+
+    def __init__(self, code: str, detail_ja: str = "", detail_en: str = "") -> None:
+        super().__init__(code)
+        self.code, self.detail_ja, self.detail_en = code, detail_ja, detail_en
+
+
+def era_span(name: str) -> tuple[dt.date, dt.date | None]:
+    """First and last day of an era (None: the present era has no last day yet)."""
+    for i, (start, n) in enumerate(ERAS):
+        if n == name:
+            return start, (ERAS[i - 1][0] - dt.timedelta(days=1)) if i else None
+    raise KeyError(name)
+
+
+def _seireki(d: dt.date) -> str:
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+def parse_wareki(text: str) -> dt.date | None:
+    """The date of a 和暦 text, or None when the text does not start with an era (not 和暦 at all).
+
+    Expects NFKC-normalised text (full-width digits and ㍻/㋿ already folded); white space inside is
+    ignored. Raises WarekiError for a malformed 和暦, an impossible day or a date outside the era."""
+    s = "".join(text.split())
+    m = _ERA.match(s)
+    if m is None:
+        return None
+    name = ERA_LETTERS.get(m.group(1).upper(), m.group(1))
+    r = _REST.fullmatch(s, m.end())
+    if r is None:
+        raise WarekiError("date_format")
+    year = 1 if r.group(1) == "元" else int(r.group(1))
+    month, day = (r.group(2), r.group(3)) if r.group(2) else (r.group(5), r.group(6))
+    first, last = era_span(name)
+    if year == 0:
+        raise WarekiError("invalid_date", "年は元年（1年）からです。", "the first year of an era is 1 (元年).")
+    try:
+        d = dt.date(first.year + year - 1, int(month), int(day))
+    except ValueError:
+        raise WarekiError("invalid_date") from None
+    if d < first:
+        before = era_of(first - dt.timedelta(days=1))[0] if first > ERAS[-1][0] else None
+        raise WarekiError(
+            "outside_era",
+            f"{name}は{wareki_date(first)}（{_seireki(first)}）からです。"
+            + (f"それより前は{before}で入力してください。" if before else ""),
+            f"{name} begins on {first.isoformat()}.",
+        )
+    if last is not None and d > last:
+        after = era_of(last + dt.timedelta(days=1))[0]
+        raise WarekiError(
+            "outside_era",
+            f"{name}は{wareki_date(last)}（{_seireki(last)}）までです。"
+            f"{_seireki(last + dt.timedelta(days=1))}以降は{after}で入力してください。",
+            f"{name} ended on {last.isoformat()}.",
+        )
+    return d

@@ -231,15 +231,33 @@ def load_demo(db: Database, ca: CardAuthority, card_dir: Path, today: dt.date | 
                 "recipient_number": with_check_digit(body),
             }
         return info
-    admin = create_organisation(db, ADMIN, "operator", "運用管理者")
-    office = create_organisation(db, WELFARE_OFFICE, "13001", "○○市福祉事務所", "03-0000-1111", None, [OFFICE_PAYER])
-    create_organisation(db, WELFARE_OFFICE, "13002", "△△区福祉事務所", "03-0000-2222", None, [OFFICE2_PAYER])
-    clinic = create_organisation(db, FACILITY, CLINIC, "●●医療機関", "03-0000-3333")
-    pharmacy = create_organisation(db, FACILITY, PHARMACY, "■■薬局", "03-0000-4444")
-    other = create_organisation(db, FACILITY, OTHER_CLINIC, "▲▲クリニック", "03-0000-5555")
-    insurer = create_organisation(db, INSURER, INSURER_NO, "○○健康保険組合", "03-0000-6666")
-    kouki = create_organisation(db, INSURER, KOUKI_NO, "東京都後期高齢者医療広域連合", "03-0000-7777")
-    kokuho = create_organisation(db, INSURER, KOKUHO_NO, "○○市国民健康保険", "03-0000-8888")
+    admin = create_organisation(db, kind=ADMIN, code="operator", name="運用管理者")
+    office = create_organisation(
+        db,
+        kind=WELFARE_OFFICE,
+        code="13001",
+        name="○○市福祉事務所",
+        phone="03-0000-1111",
+        address=None,
+        payer_numbers=[OFFICE_PAYER],
+    )
+    create_organisation(
+        db,
+        kind=WELFARE_OFFICE,
+        code="13002",
+        name="△△区福祉事務所",
+        phone="03-0000-2222",
+        address=None,
+        payer_numbers=[OFFICE2_PAYER],
+    )
+    clinic = create_organisation(db, kind=FACILITY, code=CLINIC, name="●●医療機関", phone="03-0000-3333")
+    pharmacy = create_organisation(db, kind=FACILITY, code=PHARMACY, name="■■薬局", phone="03-0000-4444")
+    other = create_organisation(db, kind=FACILITY, code=OTHER_CLINIC, name="▲▲クリニック", phone="03-0000-5555")
+    insurer = create_organisation(db, kind=INSURER, code=INSURER_NO, name="○○健康保険組合", phone="03-0000-6666")
+    kouki = create_organisation(
+        db, kind=INSURER, code=KOUKI_NO, name="東京都後期高齢者医療広域連合", phone="03-0000-7777"
+    )
+    kokuho = create_organisation(db, kind=INSURER, code=KOKUHO_NO, name="○○市国民健康保険", phone="03-0000-8888")
     for org, key in (
         (admin, "admin"),
         (office, "office"),
@@ -250,17 +268,17 @@ def load_demo(db: Database, ca: CardAuthority, card_dir: Path, today: dt.date | 
         (kouki, "kouki_insurer"),
         (kokuho, "kokuho_insurer"),
     ):
-        issue_credential(db, org["id"], "demo", TOKENS[key])  # each kind's default role (受付, 担当員 …)
-    issue_credential(db, clinic["id"], "demo 管理者", TOKENS["clinic_admin"], role=MANAGER)
+        issue_credential(db, org["id"], label="demo", token=TOKENS[key])  # each kind's default role (受付, 担当員 …)
+    issue_credential(db, clinic["id"], label="demo 管理者", token=TOKENS["clinic_admin"], role=MANAGER)
     # 「医療扶助」 starts as 利用しない; the demo facilities switch it on, as the seed says a facility must
     for code in (CLINIC, PHARMACY, OTHER_CLINIC):
-        set_medical_assistance(db, principal_for(db, FACILITY, code, actor="デモデータ（管理者）"), True)
+        set_medical_assistance(db, principal_for(db, kind=FACILITY, code=code, actor="デモデータ（管理者）"), True)
     # facilities in the registry that do not use fujo (tickets may still designate them)
-    admin_p = principal_for(db, ADMIN, "operator")
+    admin_p = principal_for(db, kind=ADMIN, code="operator")
     for code, name in REGISTRY_ONLY:
         register_facility(db, admin_p, {"code": code, "name": name, "address": "東京都○○市", "phone": "03-0000-0000"})
 
-    po = principal_for(db, WELFARE_OFFICE, "13001")
+    po = principal_for(db, kind=WELFARE_OFFICE, code="13001")
     for key, body, name, kana, sex, birth, pin in PEOPLE:
         rn = with_check_digit(body)
         rec = {
@@ -285,9 +303,13 @@ def load_demo(db: Database, ca: CardAuthority, card_dir: Path, today: dt.date | 
         # the card issuer knows the holder by 個人番号 and the 基本4情報; the office then links (初回ひも付け)
         number = individual_number(key)
         card = issue_card(
-            db, ca, pin, number, {"name": name, "birthdate": birth.isoformat(), "sex": sex, "address": rec["address"]}
+            db,
+            ca,
+            pin=pin,
+            individual_number=number,
+            holder={"name": name, "birthdate": birth.isoformat(), "sex": sex, "address": rec["address"]},
         )
-        link_card(db, ca, po, OFFICE_PAYER, rn, number)
+        link_card(db, ca, po, payer=OFFICE_PAYER, rn=rn, individual_number=number)
         path = card_dir / f"{key}.p12"
         path.write_bytes(card["p12"])
         path.chmod(0o600)
@@ -356,7 +378,7 @@ def load_demo(db: Database, ca: CardAuthority, card_dir: Path, today: dt.date | 
     )
     register_qualification(
         db,
-        principal_for(db, INSURER, INSURER_NO),
+        principal_for(db, kind=INSURER, code=INSURER_NO),
         {
             "insurer_number": INSURER_NO,
             "insurer_name": "○○健康保険組合",
@@ -374,7 +396,7 @@ def load_demo(db: Database, ca: CardAuthority, card_dir: Path, today: dt.date | 
         },
     )
     for q in _insured_only(today):
-        register_qualification(db, principal_for(db, INSURER, q["insurer_number"]), q)
+        register_qualification(db, principal_for(db, kind=INSURER, code=q["insurer_number"]), q)
     info["current_month"] = cur
     return info
 

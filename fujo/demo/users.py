@@ -37,10 +37,17 @@ def load_demo_users(db: Database) -> list[tuple[str, str, str]]:
     for login, password, kind, code, role in DEMO_USERS:
         code = codes.get(code, code)
         try:
-            org = organisation_by_kind_code(db, kind, code)
+            org = organisation_by_kind_code(db, kind=kind, code=code)
         except NotFound:
             continue
         with suppress(Conflict):  # the login exists: created by an earlier run
-            create_user(db, org["id"], login, password, f"{org['name']} デモ {role_label(kind, role)}", role)
+            create_user(
+                db,
+                org["id"],
+                login=login,
+                password=password,
+                display_name=f"{org['name']} デモ {role_label(kind, role)}",
+                role=role,
+            )
         out.append((login, password, f"{org['name']} ({code}) {role_label(kind, role)}"))
     return out

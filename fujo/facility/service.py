@@ -109,7 +109,7 @@ _INSURER_NUMBER_REQUIRED = FieldProblem(
 
 
 def check_reference_form(
-    reference_number: str, insurer_number: str, identification_number: str, birthdate: str, problems: Problems
+    *, reference_number: str, insurer_number: str, identification_number: str, birthdate: str, problems: Problems
 ) -> None:
     """Every missing field of a 照会番号 registration by numbers at once, for a form to show them
     together (:func:`register_reference` checks them again, and the numbers themselves)."""

@@ -29,7 +29,7 @@ from ..db.database import Database, DbRow, aware
 _o = s.organisations
 
 
-def validate_org(kind: str, code: str, name: str, payer_numbers: list[str] | None, problems: Problems) -> None:
+def validate_org(*, kind: str, code: str, name: str, payer_numbers: list[str] | None, problems: Problems) -> None:
     if kind not in KINDS:
         problems.add(
             FieldProblem(
@@ -69,6 +69,7 @@ def validate_org(kind: str, code: str, name: str, payer_numbers: list[str] | Non
 
 def create_organisation(
     db: Database,
+    *,
     kind: str,
     code: str,
     name: str,
@@ -78,7 +79,7 @@ def create_organisation(
 ) -> dict[str, Any]:
     problems = Problems()
     code = numbers.normalize_insurer_number(code) if kind == INSURER else (code or "").strip()
-    validate_org(kind, code, name, payer_numbers, problems)
+    validate_org(kind=kind, code=code, name=name, payer_numbers=payer_numbers, problems=problems)
     problems.raise_if_any()
     with db.write() as conn:
         if conn.execute(select(_o.c.id).where(_o.c.kind == kind, _o.c.code == code)).first():
@@ -108,7 +109,7 @@ def create_organisation(
         if kind == FACILITY:  # a facility that uses fujo is a registered facility (tickets may name it)
             from ..registry.facilities import ensure_facility
 
-            ensure_facility(conn, code, name.strip(), address, phone, db.now())
+            ensure_facility(conn, code=code, name=name.strip(), address=address, phone=phone, now=db.now())
         for p in payer_numbers or []:
             conn.execute(s.office_payers.insert().values(payer_number=p, organisation_id=oid))
     return get_organisation(db, oid)
@@ -144,7 +145,7 @@ def get_organisation(db: Database, org_id: int) -> dict[str, Any]:
     return _org_dict(row, list(payers))
 
 
-def organisation_by_kind_code(db: Database, kind: str, code: str) -> dict[str, Any]:
+def organisation_by_kind_code(db: Database, *, kind: str, code: str) -> dict[str, Any]:
     """The organisation's id and name by its kind and code (as typed at sign-in or on the CLI)."""
     with db.read() as conn:
         row = conn.execute(select(_o.c.id, _o.c.name).where(_o.c.kind == kind, _o.c.code == code)).first()
@@ -174,7 +175,7 @@ def office_for_payer(conn: Connection, payer_number: str) -> DbRow | None:
     ).first()
 
 
-def validate_role(kind: str, role: str | None, problems: Problems, field: str = "role") -> str:
+def validate_role(*, kind: str, role: str | None, problems: Problems, field: str = "role") -> str:
     """The role for a new user or token of an organisation of ``kind`` (its default when None)."""
     table = ROLES.get(kind, {})
     if role in (None, ""):
@@ -193,13 +194,13 @@ def validate_role(kind: str, role: str | None, problems: Problems, field: str = 
 
 
 def issue_credential(
-    db: Database, org_id: int, label: str | None = None, token: str | None = None, role: str | None = None
+    db: Database, org_id: int, *, label: str | None = None, token: str | None = None, role: str | None = None
 ) -> dict[str, Any]:
     """A new bearer token for the organisation, with a role inside it (default: the least one,
     e.g. 受付 for a facility). The token is shown once; only its hash is kept."""
     org = get_organisation(db, org_id)
     problems = Problems()
-    role = validate_role(org["kind"], role, problems)
+    role = validate_role(kind=org["kind"], role=role, problems=problems)
     problems.raise_if_any()
     token = token or new_token()
     with db.write() as conn:
@@ -307,6 +308,7 @@ def authenticate(db: Database, token: str) -> Principal:
 
 def principal_for(
     db: Database,
+    *,
     kind: str,
     code: str,
     role: str = MANAGER,

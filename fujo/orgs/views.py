@@ -39,7 +39,15 @@ class CredentialIn(BaseModel):
 def create_organisation(body: OrganisationIn, db: DB, caller: Caller):
     caller.require(ADMIN)
     return JSON(
-        service.create_organisation(db, body.kind, body.code, body.name, body.phone, body.address, body.payer_numbers),
+        service.create_organisation(
+            db,
+            kind=body.kind,
+            code=body.code,
+            name=body.name,
+            phone=body.phone,
+            address=body.address,
+            payer_numbers=body.payer_numbers,
+        ),
         status_code=201,
     )
 
@@ -62,7 +70,7 @@ def get_organisation(org_id: RowId, db: DB, caller: Caller):
 def issue_credential(org_id: RowId, body: CredentialIn, db: DB, caller: Caller):
     """Returns the new token once; only its hash is stored."""
     caller.require(ADMIN)
-    return JSON(service.issue_credential(db, org_id, body.label, role=body.role), status_code=201)
+    return JSON(service.issue_credential(db, org_id, label=body.label, role=body.role), status_code=201)
 
 
 @router.get("/{org_id}/credentials", responses={200: {"model": list[CredentialOut]}, **errors(403, 422)})

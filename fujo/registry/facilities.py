@@ -93,7 +93,7 @@ def clean_facility(data: Record, partial: bool = False) -> Record:
 
 
 def ensure_facility(
-    conn: Connection, code: str, name: str, address: str | None, phone: str | None, now: dt.datetime
+    conn: Connection, *, code: str, name: str, address: str | None, phone: str | None, now: dt.datetime
 ) -> None:
     """Register ``code`` if it is not registered yet (used when a facility organisation is created)."""
     if conn.execute(select(f_.c.id).where(f_.c.code == code)).first():

@@ -65,7 +65,7 @@ def recipient_dict(row: DbRow) -> Record:
     return d
 
 
-def ticket_dict(row: DbRow, payer_number: str | None = None, recipient_number: str | None = None) -> Record:
+def ticket_dict(row: DbRow, *, payer_number: str | None = None, recipient_number: str | None = None) -> Record:
     d: Record = {"ticket_key": row.ticket_key, "revision": row.revision, "status": row.status}
     if payer_number:
         d["payer_number"], d["recipient_number"] = payer_number, recipient_number
@@ -181,7 +181,7 @@ def register_recipient(db: Database, principal: Principal, data: Record, in_tx: 
 
 
 def update_recipient(
-    db: Database, principal: Principal, payer: str, rn: str, changes: Record, expected_version: int | None = None
+    db: Database, principal: Principal, *, payer: str, rn: str, changes: Record, expected_version: int | None = None
 ) -> Record:
     """Change some fields of a recipient (e.g. 停止・廃止日 and reason); the earlier state is kept."""
     principal.require_payer(payer)
@@ -228,7 +228,7 @@ def update_recipient(
         return recipient_dict(conn.execute(select(r_).where(r_.c.id == row.id)).one())
 
 
-def get_recipient(db: Database, principal: Principal, payer: str, rn: str) -> Record:
+def get_recipient(db: Database, principal: Principal, *, payer: str, rn: str) -> Record:
     _require_read(principal, payer)
     with db.read() as conn:
         row = _recipient_row(conn, payer, rn)
@@ -253,7 +253,7 @@ def get_recipient(db: Database, principal: Principal, payer: str, rn: str) -> Re
 
 
 def search_recipients(
-    db: Database, principal: Principal, q: str | None = None, payer: str | None = None, limit: int = 50
+    db: Database, principal: Principal, *, q: str | None = None, payer: str | None = None, limit: int = 50
 ) -> list[Record]:
     """Search by number, name or kana within the office's own payer numbers."""
     principal.require(WELFARE_OFFICE, ADMIN)
@@ -298,7 +298,7 @@ def records_of_person(db: Database, person_id: int, month: str) -> tuple[Sequenc
 
 
 def link_card(
-    db: Database, ca: CardAuthority, principal: Principal, payer: str, rn: str, individual_number: str
+    db: Database, ca: CardAuthority, principal: Principal, *, payer: str, rn: str, individual_number: str
 ) -> Record:
     """初回ひも付け: link a recipient to the holder of a My Number card, identified the way the real
     system does — by the recipient's 個人番号, which the welfare office enters — and only when the card
@@ -347,7 +347,7 @@ def link_card(
         return recipient_dict(conn.execute(select(r_).where(r_.c.id == row.id)).one())
 
 
-def unlink_card(db: Database, principal: Principal, payer: str, rn: str, reason: str) -> Record:
+def unlink_card(db: Database, principal: Principal, *, payer: str, rn: str, reason: str) -> Record:
     """Undo a 初回ひも付け (e.g. linked to the wrong card by mistake): recorded with the reason, and
     shown in the access log of the person who was linked."""
     principal.require_payer(payer)
@@ -416,7 +416,7 @@ class RecipientPeriod(Period, Protocol):
     def id(self) -> int: ...
 
 
-def check_ticket(conn: Connection, payer: str, rec: RecipientPeriod, t: Record, own_key: str | None = None) -> None:
+def check_ticket(conn: Connection, *, payer: str, rec: RecipientPeriod, t: Record, own_key: str | None = None) -> None:
     """The registry rules (fujo.core.ticket_rules) with what the database holds; fills the facility
     names from the facility registry. Raises ValidationFailed, field by field."""
     from .facilities import facility_rows
@@ -435,13 +435,13 @@ def check_ticket(conn: Connection, payer: str, rec: RecipientPeriod, t: Record, 
     problems.raise_if_any()
 
 
-def insert_ticket(conn: Connection, principal: Principal, payer: str, rn: str, t: Record, now: dt.datetime) -> str:
+def insert_ticket(conn: Connection, principal: Principal, *, payer: str, rn: str, t: Record, now: dt.datetime) -> str:
     principal.require_payer(payer)
     lock_payers(conn, [payer])
     rec = _recipient_row(conn, payer, rn)
     if not rec:
         raise NotFound(f"受給者{payer}/{rn}が登録されていません。", f"No recipient {payer}/{rn}.")
-    check_ticket(conn, payer, rec, t)
+    check_ticket(conn, payer=payer, rec=rec, t=t)
     row = new_ticket_row(principal, rec.id, t, next_values(conn, "ticket_seq"), now)
     conn.execute(t_.insert().values(**row))
     key: str = row["ticket_key"]
@@ -468,7 +468,7 @@ def register_ticket(db: Database, principal: Principal, data: Record, in_tx: InT
     payer, rn, t = split_ticket_input(data)
     principal.require_payer(payer)
     with db.write() as conn:
-        key = insert_ticket(conn, principal, payer, rn, t, db.now())
+        key = insert_ticket(conn, principal, payer=payer, rn=rn, t=t, now=db.now())
         out = _ticket_out(conn, key)
         if in_tx:
             in_tx(conn, out)
@@ -496,7 +496,7 @@ def _current(conn: Connection, key: str, for_update: bool = False) -> DbRow | No
 def _ticket_out(conn: Connection, key: str) -> Record:
     row = _current(conn, key)
     assert row is not None  # written or found in this transaction
-    return ticket_dict(row, row.payer_number, row.recipient_number)
+    return ticket_dict(row, payer_number=row.payer_number, recipient_number=row.recipient_number)
 
 
 def _revise(
@@ -535,7 +535,7 @@ def _revise(
                 disqualification_date=cur.disqualification_date,
                 disqualification_kind=cur.disqualification_kind,
             )
-            check_ticket(conn, cur.payer_number, rec, values, own_key=key)
+            check_ticket(conn, payer=cur.payer_number, rec=rec, t=values, own_key=key)
         vals = values if values is not None else {c: getattr(cur, c) for c in TICKET_COLUMNS}
         moved = (
             cur.designated_facility_code if vals["designated_facility_code"] != cur.designated_facility_code else None
@@ -564,6 +564,7 @@ def _revise(
 def amend_ticket(
     db: Database,
     principal: Principal,
+    *,
     key: str,
     data: Record,
     reason: str | None = None,
@@ -575,7 +576,7 @@ def amend_ticket(
 
 
 def cancel_ticket(
-    db: Database, principal: Principal, key: str, reason: str, expected_revision: int | None = None
+    db: Database, principal: Principal, *, key: str, reason: str, expected_revision: int | None = None
 ) -> Record:
     if not reason or not reason.strip():
         raise ValidationFailed(
@@ -592,7 +593,7 @@ def get_ticket(db: Database, principal: Principal, key: str) -> Record:
         if not cur:
             raise NotFound("医療券/調剤券が見つかりません。", f"No ticket {key}.")
         _require_read(principal, cur.payer_number)
-        out = ticket_dict(cur, cur.payer_number, cur.recipient_number)
+        out = ticket_dict(cur, payer_number=cur.payer_number, recipient_number=cur.recipient_number)
         revs = conn.execute(select(t_).where(t_.c.ticket_key == key).order_by(t_.c.revision)).all()
         out["history"] = [ticket_dict(r) for r in revs]
     return out
@@ -632,7 +633,7 @@ def late_tickets(db: Database, principal: Principal, month: str) -> list[Record]
         for row in conn.execute(q.order_by(t_.c.registered_at)):
             fc = aware(row.first_check)
             if fc is not None and aware(row.registered_at) > fc:
-                d = ticket_dict(row, row.payer_number, row.recipient_number)
+                d = ticket_dict(row, payer_number=row.payer_number, recipient_number=row.recipient_number)
                 d["name"], d["first_checked_at"] = row.name, fc.isoformat()
                 out.append(d)
     return out

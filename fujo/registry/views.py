@@ -99,7 +99,7 @@ def search_recipients(
     payer_number: str | None = Query(None, max_length=8),
     limit: int = Query(50, ge=1, le=500),
 ):
-    return JSON(service.search_recipients(db, caller, q, payer_number, limit))
+    return JSON(service.search_recipients(db, caller, q=q, payer=payer_number, limit=limit))
 
 
 @router.get(
@@ -107,7 +107,7 @@ def search_recipients(
     responses={200: {"model": RecipientDetailOut}, **errors(403, 404, 422)},
 )
 def get_recipient(payer_number: str, recipient_number: str, db: DB, caller: Caller):
-    return JSON(service.get_recipient(db, caller, payer_number, recipient_number))
+    return JSON(service.get_recipient(db, caller, payer=payer_number, rn=recipient_number))
 
 
 @router.patch(
@@ -117,7 +117,11 @@ def get_recipient(payer_number: str, recipient_number: str, db: DB, caller: Call
 def update_recipient(payer_number: str, recipient_number: str, body: RecipientPatch, db: DB, caller: Caller):
     data = dump(body)
     ver = data.pop("expected_version", None)
-    return JSON(service.update_recipient(db, caller, payer_number, recipient_number, data, ver))
+    return JSON(
+        service.update_recipient(
+            db, caller, payer=payer_number, rn=recipient_number, changes=data, expected_version=ver
+        )
+    )
 
 
 @router.post(
@@ -127,7 +131,11 @@ def update_recipient(payer_number: str, recipient_number: str, body: RecipientPa
 def link_card(payer_number: str, recipient_number: str, body: CardLinkIn, db: DB, ca: CA, caller: Caller):
     """初回ひも付け: link the recipient to the holder of the card issued for this 個人番号, when the
     issuer's 4 情報 agree (name, birth date); a mismatch names the differing items."""
-    return JSON(service.link_card(db, ca, caller, payer_number, recipient_number, body.individual_number))
+    return JSON(
+        service.link_card(
+            db, ca, caller, payer=payer_number, rn=recipient_number, individual_number=body.individual_number
+        )
+    )
 
 
 @router.post(
@@ -136,7 +144,7 @@ def link_card(payer_number: str, recipient_number: str, body: CardLinkIn, db: DB
 )
 def unlink_card(payer_number: str, recipient_number: str, body: CardUnlinkIn, db: DB, caller: Caller):
     """Undo a 初回ひも付け (recorded, with the reason, in the recipient's access log)."""
-    return JSON(service.unlink_card(db, caller, payer_number, recipient_number, body.reason))
+    return JSON(service.unlink_card(db, caller, payer=payer_number, rn=recipient_number, reason=body.reason))
 
 
 @router.post("/facilities", status_code=201, responses={201: {"model": FacilityOut}, **errors(403, 409, 422)})
@@ -188,12 +196,14 @@ def get_ticket(ticket_key: str, db: DB, caller: Caller):
 def amend_ticket(ticket_key: str, body: TicketAmend, db: DB, caller: Caller):
     data = dump(body)
     reason, rev = data.pop("reason", None), data.pop("expected_revision", None)
-    return JSON(service.amend_ticket(db, caller, ticket_key, data, reason, rev))
+    return JSON(service.amend_ticket(db, caller, key=ticket_key, data=data, reason=reason, expected_revision=rev))
 
 
 @router.post("/tickets/{ticket_key}/cancel", responses={200: {"model": TicketOut}, **errors(403, 404, 409, 422)})
 def cancel_ticket(ticket_key: str, body: CancelIn, db: DB, caller: Caller):
-    return JSON(service.cancel_ticket(db, caller, ticket_key, body.reason, body.expected_revision))
+    return JSON(
+        service.cancel_ticket(db, caller, key=ticket_key, reason=body.reason, expected_revision=body.expected_revision)
+    )
 
 
 @router.post(

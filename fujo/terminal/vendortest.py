@@ -81,10 +81,12 @@ def self_test_environment(folder: Path | None = None):
         db = Database(f"sqlite:///{tmp / 'fujo.db'}")
         upgrade(db)
         ca = CardAuthority.load_or_create(tmp / "ca")
-        admin = issue_credential(db, create_organisation(db, ADMIN, "vendor-test", "運用テスト管理者")["id"])["token"]
-        fac = create_organisation(db, FACILITY, with_check_digit("131777777"), "運用テスト医療機関")
+        admin = issue_credential(
+            db, create_organisation(db, kind=ADMIN, code="vendor-test", name="運用テスト管理者")["id"]
+        )["token"]
+        fac = create_organisation(db, kind=FACILITY, code=with_check_digit("131777777"), name="運用テスト医療機関")
         # the kit switches 「医療扶助」 on, which is the facility 管理者's to do
-        token = issue_credential(db, fac["id"], "vendor-test", role="manager")["token"]
+        token = issue_credential(db, fac["id"], label="vendor-test", role="manager")["token"]
         folder = Path(folder) if folder else tmp / "oqs"
         stop = threading.Event()
         with LocalServer(create_app(Settings(db.url, tmp), db, ca)) as server:

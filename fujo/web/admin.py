@@ -110,7 +110,15 @@ def org_create(
     values = dict(kind=kind, code=code, name=name, phone=phone, address=address, payer_numbers=payer_numbers)
     payers = [p for p in payer_numbers.replace("、", ",").replace(" ", ",").split(",") if p] or None
     try:
-        org = orgs.create_organisation(db_of(request), kind, code, name, phone or None, address or None, payers)
+        org = orgs.create_organisation(
+            db_of(request),
+            kind=kind,
+            code=code,
+            name=name,
+            phone=phone or None,
+            address=address or None,
+            payer_numbers=payers,
+        )
     except ValidationFailed as e:
         errors, _ = field_errors(e)
         for k in list(errors):
@@ -155,7 +163,7 @@ def credential_issue(
     role: str = Form("", max_length=20),
 ):
     try:
-        cred = orgs.issue_credential(db_of(request), org_id, label.strip() or None, role=role or None)
+        cred = orgs.issue_credential(db_of(request), org_id, label=label.strip() or None, role=role or None)
     except ValidationFailed as e:
         errors, _ = field_errors(e)
         return _org_page(request, org_id, status=422, cred_errors=errors)
@@ -189,7 +197,9 @@ def user_create(
 ):
     values = {"login": login, "display_name": display_name, "role": role}
     try:
-        accounts.create_user(db_of(request), org_id, login, password, display_name or None, role or None)
+        accounts.create_user(
+            db_of(request), org_id, login=login, password=password, display_name=display_name or None, role=role or None
+        )
     except FujoError as e:
         status, shown = refusal(e, "user_errors")
         return _org_page(request, org_id, status=status, values=values, **shown)
@@ -226,7 +236,7 @@ def card_revoke(
     message = None
     if not errors:
         try:
-            cards.revoke_card(db_of(request), serial.strip(), reason.strip())
+            cards.revoke_card(db_of(request), serial=serial.strip(), reason=reason.strip())
             return _cards_page(request, notice=f"カード {serial.strip()} を失効しました。")
         except FujoError as e:
             errors["serial"] = [e.message_ja]

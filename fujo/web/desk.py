@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import functools
 import io
 import operator
@@ -12,10 +13,11 @@ import re
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
+from ..auth.principal import MANAGER
 from ..bulk import service as bulk
 from ..cards.reader import prove
 from ..cards.service import CardProofRefused, create_challenge
-from ..core import codes, numbers, screen
+from ..core import codes, monthly, numbers, screen
 from ..core.dates import parse_date, today_jst
 from ..core.errors import FujoError, Problems, ValidationFailed
 from ..eligibility import service as eligibility
@@ -63,6 +65,11 @@ def _tone(validity: str) -> str:
     return {codes.VALID: "ok", codes.VALID_UNREGISTERED: "warn"}.get(validity, "ng")
 
 
+def _groups(lines: list, first: int) -> list[list]:
+    """The lines in two groups (the person; the tickets/insurance), laid side by side when there is room."""
+    return [g for g in (lines[:first], lines[first:]) if g]
+
+
 def result_view(check: dict) -> list[dict]:
     """The check as screen blocks, built from :mod:`fujo.core.screen` (the CLI shows the same)."""
     blocks = []
@@ -71,10 +78,12 @@ def result_view(check: dict) -> list[dict]:
         if r.get("InsuredCardClassification") == codes.CARD_CLASS_MEDICAL_ASSISTANCE:
             head, items = screen.assistance_screen(r)
             lines = _lines(items, _PERSON_LINES, _TICKET_LINES)
+            groups = _groups(lines, len(_PERSON_LINES))
             title = "医療扶助"
         else:
             head, items = screen.insurance_screen(r)
             lines = _lines(items, _INSURANCE_LINES)
+            groups = _groups(lines, 3)
             title = "医療保険"
         consent = [
             (label, codes.CONSENT_FLAGS.get(r.get(f"{k}ConsFlg", ""), "-"))
@@ -87,6 +96,7 @@ def result_view(check: dict) -> list[dict]:
                 "headline": head,
                 "tone": _tone(v),
                 "lines": lines,
+                "groups": groups,
                 "validity": v,
                 "masked": v == codes.VALID_UNREGISTERED,
                 "consent": consent,
@@ -104,16 +114,21 @@ def _result(request: Request, staff, check: dict, method: str):
                 "headline": screen.HEADLINES[codes.NO_QUALIFICATION],
                 "tone": "ng",
                 "lines": [],
+                "groups": [],
                 "validity": codes.NO_QUALIFICATION,
                 "masked": False,
                 "consent": [],
             }
         ]
     advice = screen.advice(check)
+    on = check.get("QualificationConfirmationDate")
     return render(
         request,
         "desk/result.html",
         title="資格確認結果",
+        wide=True,
+        manager=_is_manager(staff),
+        not_today=bool(on) and on != f"{today_jst():%Y%m%d}",
         blocks=blocks,
         advice=advice,
         reason=REASON_JA.get(check.get("Reason") or ""),
@@ -125,13 +140,33 @@ def _result(request: Request, staff, check: dict, method: str):
     )
 
 
+def _is_manager(staff) -> bool:
+    """Only the facility's 管理者 may switch 「医療扶助」 on (the others are told to ask)."""
+    return staff.principal.role == MANAGER
+
+
+def _check_date(value: str, problems: Problems) -> dt.date | None:
+    """The 資格確認日 of the form (ISO or 和暦 as core parsing accepts; empty = today)."""
+    d, p = parse_date(value, "confirmation_date", "資格確認日", required=False)
+    problems.add(p)
+    return d
+
+
 # --- check by card ---------------------------------------------------------------------------
 
 
 def _form_page(request, staff, template: str, title: str, status: int = 200, **kw):
-    """A check form of the desk (it says whether 「医療扶助」 is on)."""
+    """A check form of the desk (it says whether 「医療扶助」 is on; 資格確認日 defaults to today)."""
+    kw.setdefault("values", {})
+    kw["values"].setdefault("confirmation_date", today_jst().isoformat())
     return render(
-        request, template, status=status, title=title, enabled=staff.principal.medical_assistance_enabled, **kw
+        request,
+        template,
+        status=status,
+        title=title,
+        enabled=staff.principal.medical_assistance_enabled,
+        manager=_is_manager(staff),
+        **kw,
     )
 
 
@@ -143,7 +178,6 @@ def _card_page(request, staff, status: int = 200, **kw):
 
 
 def _numbers_page(request, staff, status: int = 200, **kw):
-    kw.setdefault("values", {})
     return _form_page(request, staff, "desk/numbers.html", "資格確認（番号）", status, **kw)
 
 
@@ -154,12 +188,20 @@ def card_form(request: Request, staff: FacilityUser):
 
 @router.post("/check/card")
 async def check_card(
-    request: Request, staff: FacilityUser, card_file: UploadFile | None = File(None), pin: str = Form("", max_length=8)
+    request: Request,
+    staff: FacilityUser,
+    card_file: UploadFile | None = File(None),
+    pin: str = Form("", max_length=8),
+    confirmation_date: str = Form("", max_length=20),
 ):
     form = await request.form()
     checked = {k for k, _ in CONSENTS if form.get(f"consent_{k}") == "1"}
+    values = {"confirmation_date": confirmation_date.strip()}
     errors: dict[str, list[str]] = {}
     message = None
+    on, date_problem = parse_date(values["confirmation_date"], "confirmation_date", "資格確認日", required=False)
+    if date_problem:
+        errors["confirmation_date"] = [date_problem.message_ja]
     data = await card_file.read(MAX_CARD_FILE + 1) if card_file is not None and card_file.filename else b""
     if not data:
         errors["card_file"] = ["カードファイル（.p12）を選択してください。"]
@@ -180,13 +222,14 @@ async def check_card(
                 certificate=proof.certificate,
                 signature=proof.signature,
                 consent=proof.consent,
+                confirmation_date=on,
             )
             return _result(request, staff, check, "card")
         except ValidationFailed as e:
             errors, _ = field_errors(e)
         except CardProofRefused as e:
             message = e.message_ja
-    return _card_page(request, staff, 422, checked=checked, errors=errors, message=message)
+    return _card_page(request, staff, 422, checked=checked, values=values, errors=errors, message=message)
 
 
 # --- check by numbers ------------------------------------------------------------------------
@@ -204,11 +247,13 @@ def check_numbers(
     payer_number: str = Form("", max_length=20),
     recipient_number: str = Form("", max_length=20),
     birthdate: str = Form("", max_length=10),
+    confirmation_date: str = Form("", max_length=20),
 ):
     values = {
         "payer_number": payer_number.strip(),
         "recipient_number": recipient_number.strip(),
         "birthdate": birthdate,
+        "confirmation_date": confirmation_date.strip(),
     }
     problems = Problems()
     problems.add(numbers.check_payer_number(values["payer_number"]))
@@ -216,6 +261,7 @@ def check_numbers(
     # Required, as by the service (numbers alone would let anyone enumerate recipients): said here
     # too so that every missing field is named at once.
     problems.add(parse_date(birthdate, "birthdate", "生年月日", required=True)[1])
+    on = _check_date(values["confirmation_date"], problems)  # late entry of yesterday's paper tickets
     message = None
     errors: dict = {}
     try:
@@ -227,6 +273,7 @@ def check_numbers(
             insurer_number=values["payer_number"],
             identification_number=values["recipient_number"],
             birthdate=birthdate,
+            confirmation_date=on,
         )
         return _result(request, staff, check, "numbers")
     except ValidationFailed as e:
@@ -279,6 +326,8 @@ def _ticket_rows(data: dict, new: set) -> list[dict]:
             "sex": codes.SEX.get(res.get("Sex1"), "-"),
             "birthdate": res.get("Birthdate"),
             "status": _status_text(res),
+            # valid / suspended / abolished / not_started: a 停止 or 廃止 row is styled apart
+            "status_code": res.get("QualificationStatus") or monthly.VALID,
             "validity": codes.VALIDITY_TEXT.get(res["QualificationValidity"]),
         }
         if not tickets:  # not billable this month: the status says why
@@ -316,7 +365,7 @@ def _month_param(month: str | None) -> tuple[str, str]:
 
 def _tickets_page(request, month: str, status: int = 200, **kw):
     kw = {"rows": [], "last": None} | kw
-    return render(request, "desk/tickets.html", status=status, title="委託先一括取得", month=month, **kw)
+    return render(request, "desk/tickets.html", status=status, title="委託先一括取得", wide=True, month=month, **kw)
 
 
 @router.get("/tickets")
@@ -441,11 +490,11 @@ def reference_save(
     try:
         problems = Problems()  # every missing field at once; the service checks them again
         facility.check_reference_form(
-            values["reference_number"],
-            values["insurer_number"],
-            values["identification_number"],
-            values["birthdate"],
-            problems,
+            reference_number=values["reference_number"],
+            insurer_number=values["insurer_number"],
+            identification_number=values["identification_number"],
+            birthdate=values["birthdate"],
+            problems=problems,
         )
         problems.raise_if_any()
         facility.register_reference(

@@ -18,7 +18,7 @@ from ..accounts import service as accounts
 from ..accounts.service import Session
 from ..auth.principal import ADMIN, FACILITY, INSURER, KIND_JA, MANAGER, WELFARE_OFFICE, Principal
 from ..core import codes
-from ..core.era import wareki_date, wareki_month
+from ..core.era import ERAS, wareki_date, wareki_month
 from ..core.errors import FieldProblem, FujoError, ValidationFailed
 from ..db.database import Database
 
@@ -59,7 +59,18 @@ def _wtime(v) -> str:
     return f"{wareki_date(v.date())} {v:%H:%M}"
 
 
-env.filters.update(wdate=_wdate, wmonth=_wmonth, wtime=_wtime)
+def _wreading(v) -> str:
+    """The reading of a date as typed into a form (R6.7.10, 2024-07-10 …): 令和6年7月10日（2024-07-10）,
+    read by the same parser the services use; '' while it is empty or not a date (its error says why)."""
+    from ..core.dates import parse_date
+
+    d, problem = parse_date(v, "date", required=False)
+    if d is None or problem is not None or d < ERAS[-1][0]:
+        return ""
+    return f"{wareki_date(d)}（{d.isoformat()}）"
+
+
+env.filters.update(wdate=_wdate, wmonth=_wmonth, wtime=_wtime, wreading=_wreading)
 env.globals.update(codes=codes, KIND_JA=KIND_JA)
 
 

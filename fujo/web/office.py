@@ -9,12 +9,13 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from ..core.dates import month_end, today_jst
 from ..core.errors import FujoError, ValidationFailed
 from ..core.fields import INSURANCE_FIELDS, RECIPIENT_FIELDS, TICKET_FIELDS
 from ..registry import facilities as facility_registry
+from ..registry import printing
 from ..registry import service as registry
 from ..registry.csv_import import ImportFailed, import_csv
 from .kit import OfficeUser, csrf_guard, db_of, field_errors, redirect, refusal, render
@@ -66,7 +67,7 @@ def _with_names(db, values: dict) -> dict:
 @router.get("")
 def search(request: Request, staff: OfficeUser, q: str = ""):
     q = q.strip()[:60]
-    results = registry.search_recipients(db_of(request), staff.principal, q or None, limit=100)
+    results = registry.search_recipients(db_of(request), staff.principal, q=q or None, limit=100)
     return render(request, "office/search.html", title="受給者検索", q=q, results=results)
 
 
@@ -108,7 +109,7 @@ RECIPIENT_NOTICES = {
 
 
 def _recipient_page(request, staff, payer: str, rn: str, status: int = 200, **kw):
-    rec = registry.get_recipient(db_of(request), staff.principal, payer, rn)
+    rec = registry.get_recipient(db_of(request), staff.principal, payer=payer, rn=rn)
     ctx: dict[str, Any] = dict(
         title=f"受給者 {rec['name']}", rec=rec, fields=RECIPIENT_FIELDS, link_errors={}, unlink_errors={}, notice=None
     )
@@ -140,7 +141,12 @@ async def card_link(request: Request, staff: OfficeUser, payer: str, rn: str):
     number = raw if isinstance(raw, str) else ""
     ca = request.app.state.ca
     return _card_action(
-        request, staff, payer, rn, "linked", lambda db, p: registry.link_card(db, ca, p, payer, rn, number)
+        request,
+        staff,
+        payer,
+        rn,
+        "linked",
+        lambda db, p: registry.link_card(db, ca, p, payer=payer, rn=rn, individual_number=number),
     )
 
 
@@ -150,7 +156,12 @@ async def card_unlink(request: Request, staff: OfficeUser, payer: str, rn: str):
     raw = form.get("reason")
     reason = raw if isinstance(raw, str) else ""
     return _card_action(
-        request, staff, payer, rn, "unlinked", lambda db, p: registry.unlink_card(db, p, payer, rn, reason[:400])
+        request,
+        staff,
+        payer,
+        rn,
+        "unlinked",
+        lambda db, p: registry.unlink_card(db, p, payer=payer, rn=rn, reason=reason[:400]),
     )
 
 
@@ -185,7 +196,7 @@ def _ticket_form(request, rec: dict, values: dict, status: int = 200, **kw):
 
 @router.get("/recipients/{payer}/{rn}/tickets/new")
 def ticket_form(request: Request, staff: OfficeUser, payer: str, rn: str):
-    rec = registry.get_recipient(db_of(request), staff.principal, payer, rn)
+    rec = registry.get_recipient(db_of(request), staff.principal, payer=payer, rn=rn)
     first = today_jst().replace(day=1)
     last = month_end(first)
     values = {
@@ -202,7 +213,7 @@ def ticket_form(request: Request, staff: OfficeUser, payer: str, rn: str):
 @router.post("/recipients/{payer}/{rn}/tickets")
 async def ticket_create(request: Request, staff: OfficeUser, payer: str, rn: str):
     db = db_of(request)
-    rec = registry.get_recipient(db, staff.principal, payer, rn)
+    rec = registry.get_recipient(db, staff.principal, payer=payer, rn=rn)
     form = await request.form()
     values = _form_values(form, TICKET_FIELDS)
     values.pop("designated_facility_name", None)  # the registry's, never typed
@@ -249,6 +260,29 @@ def ticket_detail(request: Request, staff: OfficeUser, key: str, saved: str = ""
     return _ticket_page(request, staff, key, notice=NOTICES.get(saved))
 
 
+def _pdf(data: bytes, filename: str) -> Response:
+    """A printed 医療券/調剤券 (personal data): shown inline for printing, never cached."""
+    return Response(
+        data,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{filename}"', "Cache-Control": "no-store"},
+    )
+
+
+@router.get("/tickets/{key}/print.pdf")
+def ticket_print(request: Request, staff: OfficeUser, key: str):
+    """One 医療券/調剤券 on A4 (docs/PRINT.md); recorded in the check log."""
+    _uuid(key)
+    return _pdf(printing.ticket_pdf(db_of(request), staff.principal, key), f"ticket-{key}.pdf")
+
+
+@router.get("/print.pdf")
+def month_print(request: Request, staff: OfficeUser, month: str = ""):
+    """The office's current tickets of a 診療年月, one page each (docs/PRINT.md)."""
+    m, data = printing.month_pdf(db_of(request), staff.principal, month or f"{today_jst():%Y%m}")
+    return _pdf(data, f"tickets-{m}.pdf")
+
+
 def _uuid(key: str) -> None:
     try:
         uuid.UUID(key)
@@ -273,7 +307,14 @@ async def ticket_amend(request: Request, staff: OfficeUser, key: str):
     raw = form.get("reason")
     reason = raw.strip()[:200] if isinstance(raw, str) else ""
     try:
-        registry.amend_ticket(db_of(request), staff.principal, key, values, reason or None, _revision(form))
+        registry.amend_ticket(
+            db_of(request),
+            staff.principal,
+            key=key,
+            data=values,
+            reason=reason or None,
+            expected_revision=_revision(form),
+        )
     except FujoError as e:
         status, shown = refusal(e)
         return _ticket_page(
@@ -295,9 +336,9 @@ def ticket_cancel(
         registry.cancel_ticket(
             db_of(request),
             staff.principal,
-            key,
-            cancel_reason,
-            int(expected_revision) if expected_revision.isdigit() else None,
+            key=key,
+            reason=cancel_reason,
+            expected_revision=int(expected_revision) if expected_revision.isdigit() else None,
         )
     except ValidationFailed as e:
         errors, _ = field_errors(e)

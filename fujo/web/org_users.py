@@ -50,7 +50,12 @@ def _router(prefix: str, Staff) -> APIRouter:
         values = {"login": login, "display_name": display_name, "role": role}
         try:
             accounts.create_user(
-                db_of(request), staff.principal.organisation_id, login, password, display_name or None, role or None
+                db_of(request),
+                staff.principal.organisation_id,
+                login=login,
+                password=password,
+                display_name=display_name or None,
+                role=role or None,
             )
         except FujoError as e:
             status, shown = refusal(e)

@@ -89,7 +89,7 @@ def login(
         if throttle.blocked(*keys):
             message = "サインインの失敗が続いたため、しばらく（15分）受け付けません。"
         else:
-            user = accounts.authenticate_user(db_of(request), org_code, login, password)
+            user = accounts.authenticate_user(db_of(request), org_code=org_code, login=login, password=password)
             if user is None:
                 throttle.fail(*keys)
                 message = "組織コード、ログインID、またはパスワードが正しくありません。"

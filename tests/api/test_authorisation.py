@@ -268,7 +268,7 @@ def test_imports_of_facilities_are_the_administrators_and_tokens_carry_their_rol
         json={"role": "caseworker"},
     )  # an office's role, not a facility's
     assert bad.status_code == 422 and bad.json()["error"]["fields"][0]["field"] == "role"
-    default = issue_credential(world.db, world.orgs["office"]["id"], "no role given")
+    default = issue_credential(world.db, world.orgs["office"]["id"], label="no role given")
     assert default["role"] == "caseworker"
 
 
@@ -320,6 +320,8 @@ WEB = {  # (method, path template) → who may use it
             ("GET", "/office/import/jobs/{job_id}"),
             ("GET", "/office/import/jobs/{job_id}/report"),
             ("GET", "/office/late"),
+            ("GET", "/office/tickets/{key}/print.pdf"),
+            ("GET", "/office/print.pdf"),
         ]
     },
     **{
@@ -399,7 +401,7 @@ def test_every_screen_for_every_role(app, world, db):
     wrong = []
     for org, role in CALLERS:
         login = f"{org}-{role}"
-        create_user(db, world.orgs[org]["id"], login, "role-pass-1234", login, role)
+        create_user(db, world.orgs[org]["id"], login=login, password="role-pass-1234", display_name=login, role=role)
         with TestClient(app) as c:
             tok = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/login").text).group(1)
             res = c.post(
@@ -433,7 +435,9 @@ def test_every_screen_for_every_role(app, world, db):
 
 def test_the_menu_shows_only_what_the_role_may_use(app, world, db):
     for role, sees in (("reception", False), ("manager", True)):
-        create_user(db, world.orgs["clinic"]["id"], f"menu-{role}", "role-pass-1234", "x", role)
+        create_user(
+            db, world.orgs["clinic"]["id"], login=f"menu-{role}", password="role-pass-1234", display_name="x", role=role
+        )
         with TestClient(app) as c:
             tok = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/login").text).group(1)
             c.post(

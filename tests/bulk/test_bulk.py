@@ -143,9 +143,9 @@ def _end(world, r, day: str, kind: str = "2"):
     update_recipient(
         world.db,
         world.principal("office"),
-        r["payer_number"],
-        r["recipient_number"],
-        {"disqualification_date": day, "disqualification_kind": kind, "disqualification_reason": "転居"},
+        payer=r["payer_number"],
+        rn=r["recipient_number"],
+        changes={"disqualification_date": day, "disqualification_kind": kind, "disqualification_reason": "転居"},
     )
 
 

@@ -47,7 +47,7 @@ def register_patient_number(db, facility, number="0000001"):
     # the demo's 生保一郎 holds a card, so the qualification is linked and can get a 照会番号
     register_reference(
         db,
-        principal_for(db, FACILITY, facility),
+        principal_for(db, kind=FACILITY, code=facility),
         reference_number=number,
         insurer_number=OFFICE_PAYER,
         identification_number=ICHIRO,
@@ -484,9 +484,9 @@ def issue(fujo, tmp_path, recipient, pin="1111", number=None, link_with=None):
             w.db,
             CardAuthority.load_or_create(tmp_path / "ca"),
             w.principal("office"),
-            PAYER,
-            recipient["recipient_number"],
-            number,
+            payer=PAYER,
+            rn=recipient["recipient_number"],
+            individual_number=number,
         )
     return res, out
 
@@ -578,7 +578,7 @@ def test_org_create_welfare_office_with_its_payer_numbers(fujo, db):
         "org", "create", "--kind", "welfare_office", "--code", "13002", "--name", "△△区福祉事務所", "--payer", payer
     )
     assert res.exit_code == 0, res.output
-    assert principal_for(db, "welfare_office", "13002").payer_numbers == frozenset({payer})
+    assert principal_for(db, kind="welfare_office", code="13002").payer_numbers == frozenset({payer})
 
 
 @pytest.mark.parametrize(

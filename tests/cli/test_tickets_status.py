@@ -15,7 +15,7 @@ def test_since_lists_removals_in_text_and_csv_as_in_json(fujo, world):
     gone = world.ticket(b)
     moved = world.ticket(world.recipient(name="移る三郎"))
     office = world.principal("office")
-    cancel_ticket(world.db, office, gone["ticket_key"], "受診なし")
+    cancel_ticket(world.db, office, key=gone["ticket_key"], reason="受診なし")
     from fujo.registry.service import amend_ticket
 
     data = {
@@ -23,7 +23,7 @@ def test_since_lists_removals_in_text_and_csv_as_in_json(fujo, world):
         for k, v in world.ticket_data(world.recipient(), facility=OTHER).items()
         if k not in ("payer_number", "recipient_number")
     }
-    amend_ticket(world.db, office, moved["ticket_key"], data, "指定医療機関の変更")
+    amend_ticket(world.db, office, key=moved["ticket_key"], data=data, reason="指定医療機関の変更")
     text = fujo("tickets", "--facility", CLINIC, "--since", "0")
     assert text.exit_code == 0, text.output
     lines = text.stdout.splitlines()
@@ -52,9 +52,9 @@ def test_month_rows_show_the_status_and_withhold_the_unbillable(fujo, world):
     update_recipient(
         world.db,
         world.principal("office"),
-        ended["payer_number"],
-        ended["recipient_number"],
-        {"disqualification_date": "2024-07-01", "disqualification_kind": "2"},
+        payer=ended["payer_number"],
+        rn=ended["recipient_number"],
+        changes={"disqualification_date": "2024-07-01", "disqualification_kind": "2"},
     )
     text = fujo("tickets", "--facility", CLINIC, "--month", "2024-07")
     assert text.exit_code == 0, text.output

@@ -81,10 +81,16 @@ def test_wire_time_is_japan_time_to_the_second():
     assert wire_time(dt.datetime(2023, 12, 31, 23, 0, 0, tzinfo=JST)) == "20231231230000"
 
 
-@pytest.mark.parametrize("raw", ["２０２４０７０１", "２０２４-０７-０１", "2024-07-0１", "٢٠٢٤٠٧٠١"])
-def test_dates_with_non_ascii_digits_are_refused_as_a_format_problem(raw):
-    # Numbers (半角数字) and months refuse full-width digits with a format message; a date must do the
-    # same, and must not call a well-formed-looking full-width date "存在しない日付".
+@pytest.mark.parametrize("raw", ["２０２４０７０１", "２０２４-０７-０１", "2024-07-0１"])
+def test_full_width_digits_are_folded_as_an_ime_types_them(raw):
+    # Clerks type with the IME on: full-width digits are folded (NFKC) in every date entry, 和暦 or ISO.
+    assert parse_date(raw, "birthdate", "生年月日") == (dt.date(2024, 7, 1), None)
+
+
+@pytest.mark.parametrize("raw", ["٢٠٢٤٠٧٠١", "२०२४०७०१"])
+def test_dates_with_other_scripts_digits_are_refused_as_a_format_problem(raw):
+    # NFKC does not fold other scripts' digits; str.isdigit() would take them: a format problem,
+    # never "存在しない日付".
     d, p = parse_date(raw, "birthdate", "生年月日")
     assert d is None
     assert p is not None and p.code == "date_format"

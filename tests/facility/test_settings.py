@@ -11,8 +11,8 @@ from tests.helpers import card_proof, snapshot
 
 def test_a_new_facility_starts_with_medical_assistance_off(world, db):
     code = with_check_digit("131777777")
-    create_organisation(db, "facility", code, "◎◎診療所")
-    assert principal_for(db, "facility", code).medical_assistance_enabled is False
+    create_organisation(db, kind="facility", code=code, name="◎◎診療所")
+    assert principal_for(db, kind="facility", code=code).medical_assistance_enabled is False
 
 
 def test_only_a_manager_switches_it_and_the_change_is_recorded(client, world, db):

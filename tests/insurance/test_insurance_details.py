@@ -127,8 +127,8 @@ def test_bad_details_are_refused_by_field_and_nothing_is_written(client, world, 
 
 def test_late_elderly_insurer_needs_the_ratio(client, world, db):
     kouki = with_check_digit("3913001")
-    org = create_organisation(db, "insurer", kouki, "東京都後期高齢者医療広域連合")
-    token = issue_credential(db, org["id"], "t")["token"]
+    org = create_organisation(db, kind="insurer", code=kouki, name="東京都後期高齢者医療広域連合")
+    token = issue_credential(db, org["id"], label="t")["token"]
     body = {
         "insurer_number": kouki,
         "insurer_name": "東京都後期高齢者医療広域連合",

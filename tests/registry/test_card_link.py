@@ -20,7 +20,7 @@ HOLDER = {"name": "生保一郎", "birthdate": "1990-01-15", "sex": "1", "addres
 
 
 def _issue(world, number, **holder):
-    return issue_card(world.db, world.ca, "1234", number, {**HOLDER, **holder})
+    return issue_card(world.db, world.ca, pin="1234", individual_number=number, holder={**HOLDER, **holder})
 
 
 def _link(client, world, r, number, who="office"):
@@ -152,7 +152,9 @@ def test_the_office_screen_links_after_the_cross_check_and_shows_the_refusal(cli
     r = world.recipient()
     number = World.individual_number()
     _issue(world, number, name="扶助花子")
-    create_user(db, world.orgs["office"]["id"], "clerk", "clerk-pass-123", "担当", role="caseworker")
+    create_user(
+        db, world.orgs["office"]["id"], login="clerk", password="clerk-pass-123", display_name="担当", role="caseworker"
+    )
     tok = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
     client.post("/login", data={"csrf_token": tok, "org_code": "13001", "login": "clerk", "password": "clerk-pass-123"})
     page = client.get(f"/office/recipients/{PAYER}/{r['recipient_number']}")

@@ -173,7 +173,14 @@ def test_csv_import_refuses_the_whole_file_and_writes_nothing(client, world, db,
 
 
 def _office_client(client, world):
-    create_user(world.db, world.orgs["office"]["id"], "clerk", "clerk-pass-123", "担当", role="caseworker")
+    create_user(
+        world.db,
+        world.orgs["office"]["id"],
+        login="clerk",
+        password="clerk-pass-123",
+        display_name="担当",
+        role="caseworker",
+    )
     tok = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
     r = client.post(
         "/login",

@@ -40,7 +40,7 @@ def users(world):
     from fujo.accounts.service import create_user
 
     for key, pw in PASSWORDS.items():
-        create_user(world.db, world.orgs[key]["id"], key, pw, f"{key}担当", role="manager")
+        create_user(world.db, world.orgs[key]["id"], login=key, password=pw, display_name=f"{key}担当", role="manager")
     return {k: (world.orgs[k]["code"], k, pw) for k, pw in PASSWORDS.items()}
 
 

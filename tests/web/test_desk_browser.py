@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.factories import CLINIC, PAYER
-from tests.web.conftest import SCREENSHOTS, sign_in
+from tests.web.conftest import sign_in
 
 # Screens behave the same on either database (the services' tests run on both); the browser runs
 # them once, on PostgreSQL — the production database.
@@ -74,8 +74,6 @@ def test_designated_check_by_numbers_shows_the_seeds_normal_screen(world, users,
     assert items["有効開始年月日"] == wareki_date(today.replace(day=1))
     assert items["指定医療機関名"] == "●●医療機関" and items["傷病名1"] == "高血圧症"
     expect(page.locator(".advice")).to_have_count(0)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "front-desk-normal.png"), full_page=True)
 
 
 def test_not_designated_card_check_withholds_numbers_and_says_to_call(world, users, live, page):
@@ -117,7 +115,6 @@ def test_not_designated_card_check_withholds_numbers_and_says_to_call(world, use
     )
     expect(page.get_by_text("委託先ではありません")).to_have_count(0)
     expect(page.locator(".consent")).to_contain_text("薬剤情報 あり")
-    page.screenshot(path=str(SCREENSHOTS / "front-desk-not-designated.png"), full_page=True)
 
 
 def test_invalid_check_names_the_welfare_office_to_call(world, users, live, page):
@@ -213,7 +210,7 @@ def test_bulk_retrieval_table_marks_new_since_last_csv_download(world, users, li
     # sortable: 受給者番号 descending puts the larger number first
     page.get_by_role("button", name="受給者番号").click()
     page.get_by_role("button", name="受給者番号").click()
-    first = rows.first.locator("td").nth(1).inner_text()
+    first = rows.first.locator("td").nth(3).inner_text()  # 新着, 状態, 公費負担者番号, 受給者番号
     assert first == max(a["recipient_number"], b["recipient_number"])
 
 

@@ -59,7 +59,9 @@ FULL = {  # a 70–74 person of a 健康保険組合 with 高齢受給者証, �
 
 
 def _login_insurer(client, world):
-    create_user(world.db, world.orgs["insurer"]["id"], "insurer", "insurer-pass-123", "保険者担当")
+    create_user(
+        world.db, world.orgs["insurer"]["id"], login="insurer", password="insurer-pass-123", display_name="保険者担当"
+    )
     tok = csrf_of(client.get("/login").text)
     r = client.post(
         "/login",

@@ -100,7 +100,9 @@ def test_csv_import_reports_errors_per_row_then_imports_with_progress(world, use
     expect(page.locator("#import-result")).to_have_text("2件を登録しました（2行）。")
     from fujo.registry.service import get_recipient
 
-    assert len(get_recipient(world.db, world.principal("office"), PAYER, a["recipient_number"])["tickets"]) == 1
+    assert (
+        len(get_recipient(world.db, world.principal("office"), payer=PAYER, rn=a["recipient_number"])["tickets"]) == 1
+    )
 
 
 def test_recipient_sees_own_qualification_tickets_and_access_log(world, users, live, page):

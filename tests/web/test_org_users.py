@@ -36,7 +36,10 @@ def test_a_facility_manager_adds_a_front_desk_user_who_cannot_change_settings(cl
         },
     )
     assert ok.status_code == 200 and "desk1" in ok.text and "受付" in ok.text
-    assert authenticate_user(db, world.orgs["clinic"]["code"], "desk1", "long-enough-1")["role"] == "reception"
+    assert (
+        authenticate_user(db, org_code=world.orgs["clinic"]["code"], login="desk1", password="long-enough-1")["role"]
+        == "reception"
+    )
     client.post("/logout", data={"csrf_token": tok})
     assert _login(client, (world.orgs["clinic"]["code"], "desk1", "long-enough-1")).status_code == 303
     settings = client.get("/desk/settings")
@@ -85,4 +88,4 @@ def test_the_administrator_gives_tokens_and_users_a_role(client, users, world, d
         data={"csrf_token": tok, "login": "doc1", "password": "long-enough-1", "role": "clinician"},
     )
     assert res.status_code == 200
-    assert authenticate_user(db, org["code"], "doc1", "long-enough-1")["role"] == "clinician"
+    assert authenticate_user(db, org_code=org["code"], login="doc1", password="long-enough-1")["role"] == "clinician"

@@ -62,9 +62,9 @@ def test_the_bulk_screen_and_csv_show_the_status_and_withhold_the_unbillable(cli
     update_recipient(
         world.db,
         world.principal("office"),
-        PAYER,
-        gone["recipient_number"],
-        {"disqualification_date": first.isoformat(), "disqualification_kind": "2"},
+        payer=PAYER,
+        rn=gone["recipient_number"],
+        changes={"disqualification_date": first.isoformat(), "disqualification_kind": "2"},
     )
     _login(client, users["clinic"])
     page = client.get("/desk/tickets").text

@@ -229,12 +229,12 @@ def test_demo_users_and_cli(db, world):
     assert ("clinic", "demo-clinic-pass", f"●●医療機関 ({CLINIC}) 受付") in users
     assert ("clinic-admin", "demo-clinic-admin-pass", f"●●医療機関 ({CLINIC}) 管理者") in users
     assert load_demo_users(db) == users  # idempotent
-    assert authenticate_user(db, CLINIC, "clinic", "demo-clinic-pass") is not None
+    assert authenticate_user(db, org_code=CLINIC, login="clinic", password="demo-clinic-pass") is not None
     from fujo.accounts.service import create_user
 
-    u = create_user(db, world.orgs["office"]["id"], "desk-1", "long-enough-pw")
-    assert authenticate_user(db, "13001", "desk-1", "long-enough-pw")["id"] == u["id"]
-    assert authenticate_user(db, "13001", "desk-1", "long-enough-px") is None
+    u = create_user(db, world.orgs["office"]["id"], login="desk-1", password="long-enough-pw")
+    assert authenticate_user(db, org_code="13001", login="desk-1", password="long-enough-pw")["id"] == u["id"]
+    assert authenticate_user(db, org_code="13001", login="desk-1", password="long-enough-px") is None
 
 
 def test_reference_by_insurance_numbers_shared_by_a_family_asks_for_the_branch_number(client, users, world):

@@ -1,0 +1,202 @@
+"""Front desk at the reception's screen size (1366×768): every check result fits without scrolling
+(通常パターン, 未委託のパターン, 併用 with insurance and 医療扶助 side by side), the bulk table uses the
+width and sets 停止・廃止 apart, the 資格確認日 can be chosen, and a hidden 医療扶助 says how to switch it on.
+
+The README's screenshots are taken here, as of the seed's 令和6年7月 (2024-07-10), so that they do not
+change with the day the tests run (refreshed only with FUJO_UPDATE_SCREENSHOTS=1)."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.factories import CLINIC, JULY, PAYER
+from tests.web.conftest import SCREENSHOTS, sign_in
+
+pytestmark = pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+
+ON = JULY.isoformat()  # 2024-07-10: 令和6年7月10日
+BIRTH = "1990-01-15"
+
+
+@pytest.fixture
+def desk(browser):
+    """A page the size of a common reception PC's screen."""
+    ctx = browser.new_context(locale="ja-JP", viewport={"width": 1366, "height": 768}, accept_downloads=True)
+    p = ctx.new_page()
+    p.set_default_timeout(10_000)
+    yield p
+    ctx.close()
+
+
+def _assert_fits(page):
+    """The result block is wholly on screen and the document does not scroll."""
+    vp = page.viewport_size
+    box = page.locator("#results").bounding_box()
+    assert box is not None
+    assert box["x"] >= 0 and box["y"] >= 0, box
+    assert box["x"] + box["width"] <= vp["width"] and box["y"] + box["height"] <= vp["height"], (box, vp)
+    assert page.evaluate("document.documentElement.scrollHeight <= innerHeight"), page.evaluate(
+        "[document.documentElement.scrollHeight, innerHeight]"
+    )
+    assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    for extra in (".advice", ".reason", "#hidden-assistance", ".actions"):
+        for el in page.locator(extra).all():
+            b = el.bounding_box()
+            assert b is not None and b["y"] + b["height"] <= vp["height"], (extra, b)
+
+
+def _shot(page, name: str):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / name))
+
+
+def _numbers_check(page, live, rn, on=ON):
+    page.goto(f"{live}/desk/numbers")
+    page.get_by_label("公費負担者番号").fill(PAYER)
+    page.get_by_label("受給者番号").fill(rn)
+    page.get_by_label("生年月日").fill(BIRTH)
+    page.get_by_label("資格確認日").fill(on)
+    page.get_by_role("button", name="資格確認").click()
+
+
+def _card_check(page, live, card, on=ON, consent=True):
+    page.goto(f"{live}/desk")
+    page.get_by_label("カードファイル").set_input_files(str(card["path"]))
+    page.get_by_label("暗証番号").fill(card["pin"])
+    if consent:
+        page.get_by_label("薬剤情報に同意する").check()
+    page.get_by_label("資格確認日").fill(on)
+    page.get_by_role("button", name="資格確認").click()
+
+
+def test_normal_result_fits_and_shows_the_chosen_check_date(world, users, live, desk):
+    r = world.recipient()
+    world.ticket(r, on=JULY, facility=CLINIC)
+    sign_in(desk, live, users["clinic"])
+    desk.goto(f"{live}/desk/numbers")
+    expect(desk.get_by_label("資格確認日")).not_to_have_value("")  # today by default
+    _numbers_check(desk, live, r["recipient_number"])
+    expect(desk.locator(".headline").first).to_have_text("○：この資格は有効です。")
+    expect(desk.locator("#checked-on")).to_contain_text("資格確認日：令和6年7月10日（本日ではありません）")
+    expect(desk.locator('[data-label="診療年月"] .value')).to_have_text("令和6年7月")
+    expect(desk.locator('[data-label="有効開始年月日"] .value')).to_have_text("令和6年7月1日")
+    _assert_fits(desk)
+    _shot(desk, "front-desk-normal.png")
+
+
+def test_a_check_date_outside_the_ticket_month_and_a_bad_date(world, users, live, desk):
+    r = world.recipient()
+    world.ticket(r, on=JULY, facility=CLINIC)
+    sign_in(desk, live, users["clinic"])
+    _numbers_check(desk, live, r["recipient_number"], on="2024-08-01")  # the July ticket no longer covers
+    expect(desk.locator(".headline").first).to_have_text("○：この資格は有効です。（医療券/調剤券情報が未登録です。）")
+    expect(desk.locator("#checked-on")).to_contain_text("令和6年8月1日")
+    _numbers_check(desk, live, r["recipient_number"], on="2024-13-45")
+    expect(desk.locator("#f-confirmation_date-error")).not_to_have_text("")
+    expect(desk.locator("#error-summary")).to_contain_text("資格確認日")
+    expect(desk.get_by_label("資格確認日")).to_have_value("2024-13-45")
+
+
+def test_not_designated_result_fits(world, users, live, desk):
+    r = world.recipient()
+    world.ticket(r, on=JULY, facility=CLINIC)
+    card = world.card(r)
+    sign_in(desk, live, users["other"])  # ▲▲クリニック: not the designated facility
+    _card_check(desk, live, card)
+    expect(desk.locator(".headline").first).to_have_text("○：この資格は有効です。（医療券/調剤券情報が未登録です。）")
+    expect(desk.locator(".advice")).to_contain_text("○○市福祉事務所（電話 03-0000-0000）")
+    expect(desk.locator("#checked-on")).to_contain_text("令和6年7月10日")
+    _assert_fits(desk)
+    _shot(desk, "front-desk-not-designated.png")
+
+
+def test_combined_insurance_and_assistance_side_by_side_fit(world, users, live, desk):
+    r = world.recipient()
+    world.ticket(r, on=JULY, facility=CLINIC, single_or_combined="02")
+    card = world.card(r)
+    world.insurance(card)
+    sign_in(desk, live, users["clinic"])
+    _card_check(desk, live, card)
+    blocks = desk.locator("section.result")
+    expect(blocks).to_have_count(2)
+    expect(blocks.nth(0).locator(".kind")).to_have_text("【医療保険】")
+    expect(blocks.nth(1).locator(".kind")).to_have_text("【医療扶助】")
+    expect(blocks.nth(1).locator('[data-label="単独/併用別"] .value')).to_have_text("併用")
+    a, b = blocks.nth(0).bounding_box(), blocks.nth(1).bounding_box()
+    assert a and b and abs(a["y"] - b["y"]) < 1 and b["x"] >= a["x"] + a["width"], (a, b)  # side by side
+    _assert_fits(desk)
+    _shot(desk, "front-desk-combined.png")
+
+
+def test_hidden_assistance_says_how_to_switch_it_on_by_role(world, users, live, desk):
+    from fujo.accounts.service import create_user
+    from fujo.facility.service import set_medical_assistance
+
+    r = world.recipient()
+    world.ticket(r, on=JULY, facility=CLINIC)
+    card = world.card(r)
+    world.insurance(card)
+    set_medical_assistance(world.db, world.principal("clinic"), False)
+    create_user(
+        world.db,
+        world.orgs["clinic"]["id"],
+        login="uketsuke",
+        password="uketsuke-pass-1",
+        display_name="受付担当",
+        role="reception",
+    )
+    sign_in(desk, live, users["clinic"])  # the 管理者
+    _card_check(desk, live, card)
+    notice = desk.locator("#hidden-assistance")
+    expect(notice).to_contain_text("医療扶助の資格があります。")
+    expect(notice.get_by_role("link")).to_have_attribute("href", "/desk/settings")
+    _assert_fits(desk)
+    desk.get_by_role("button", name="サインアウト").click()
+    sign_in(desk, live, (users["clinic"][0], "uketsuke", "uketsuke-pass-1"))
+    expect(desk.locator(".alert").first).to_contain_text("管理者に依頼してください")
+    expect(desk.locator(".alert").first.get_by_role("link")).to_have_count(0)
+    _card_check(desk, live, card)
+    expect(notice).to_contain_text("医療扶助の資格があります。")
+    expect(notice).to_contain_text("管理者に依頼してください")
+    expect(notice.get_by_role("link")).to_have_count(0)
+
+
+def test_bulk_table_columns_status_rows_and_names(world, users, live, desk):
+    a = world.recipient(name="長谷川一郎左衛門", name_kana="ﾊｾｶﾞﾜ ｲﾁﾛｳｻﾞｴﾓﾝ")
+    world.ticket(a, on=JULY, facility=CLINIC, single_or_combined="02")
+    b = world.recipient(
+        name="廃止花子", name_kana="ﾊｲｼ ﾊﾅｺ", sex="2", disqualification_date="2024-07-20", disqualification_kind="2"
+    )
+    world.ticket(b, on=JULY, facility=CLINIC, valid_to="2024-07-19")
+    sign_in(desk, live, users["clinic"])
+    desk.goto(f"{live}/desk/tickets?month=2024-07")
+    heads = [t.strip() for t in desk.locator("#tickets thead th").all_inner_texts()]
+    for label in ("公費負担者番号", "受給者番号", "氏名", "性別", "単独/併用別", "資格の状態（当月）"):
+        assert label in heads, (label, heads)
+    rows = desk.locator("#tickets tbody tr")
+    expect(rows).to_have_count(2)
+    valid = desk.locator("#tickets tbody tr", has_text="長谷川一郎左衛門")
+    ended = desk.locator("#tickets tbody tr", has_text="廃止花子")
+    expect(valid).to_have_class("status-valid new")
+    expect(valid).to_contain_text(PAYER)
+    expect(valid).to_contain_text("併用")
+    expect(ended).to_have_class("status-abolished new")
+    expect(ended.locator("td.status")).to_contain_text("廃止（令和6年7月20日）")
+    expect(ended).to_contain_text("女")
+
+    def style(loc, prop):
+        return loc.evaluate(f"e => getComputedStyle(e).{prop}")
+
+    assert style(ended, "backgroundColor") != style(valid, "backgroundColor")
+    assert style(ended.locator("td.status"), "borderLeftWidth") != style(valid.locator("td.status"), "borderLeftWidth")
+    name = valid.locator("td.name")
+    assert style(name, "whiteSpace") == "nowrap" and style(name, "wordBreak") == "keep-all"
+    line = float(style(name, "lineHeight").removesuffix("px"))
+    assert name.locator(".nm").bounding_box()["height"] < 1.5 * line  # one line: never broken inside
+    table = desk.locator("#tickets").bounding_box()
+    assert table["width"] > 1200  # the whole width of the screen
+    _shot(desk, "front-desk-tickets.png")
+    assert desk.evaluate("document.documentElement.scrollWidth <= innerWidth"), desk.evaluate(
+        "[document.documentElement.scrollWidth, innerWidth]"
+    )
