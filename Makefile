@@ -16,7 +16,11 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# The printed 医療券/調剤券 need a Japanese font from Debian (fonts-ipafont-mincho): installed when
+# missing; without it the server still runs and a print answers with an error naming the package.
 run: install
+	@[ -f /usr/share/fonts/opentype/ipafont-mincho/ipam.ttf ] || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -qq fonts-ipafont-mincho >/dev/null) || echo "note: fonts-ipafont-mincho not installed: printing is off"
 	$(BIN)/fujo demo
 	$(BIN)/fujo serve --host 127.0.0.1 --port 8000
 
