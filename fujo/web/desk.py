@@ -246,7 +246,7 @@ def check_numbers(
     staff: FacilityUser,
     payer_number: str = Form("", max_length=20),
     recipient_number: str = Form("", max_length=20),
-    birthdate: str = Form("", max_length=10),
+    birthdate: str = Form("", max_length=20),  # 和暦 forms are longer than ISO
     confirmation_date: str = Form("", max_length=20),
 ):
     values = {
@@ -474,7 +474,7 @@ def reference_save(
     reference_number: str = Form("", max_length=40),
     insurer_number: str = Form("", max_length=20),
     identification_number: str = Form("", max_length=40),
-    birthdate: str = Form("", max_length=10),
+    birthdate: str = Form("", max_length=20),  # 和暦 forms are longer than ISO
     branch_number: str = Form("", max_length=10),
 ):
     values = {
