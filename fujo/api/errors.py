@@ -42,6 +42,11 @@ def _problem(err: Mapping[str, Any]) -> FieldProblem:
     return FieldProblem(fieldname, code, ja, str(err.get("msg", "invalid")))
 
 
+def _error(status: int, code: str, ja: str, en: str, headers: Mapping[str, str] | None = None) -> JSON:
+    """The API's error answer: ``{"error": {code, message_ja, message_en}}``."""
+    return JSON({"error": {"code": code, "message_ja": ja, "message_en": en}}, status_code=status, headers=headers)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(FujoError)
     async def _fujo(request: Request, exc: FujoError):
@@ -56,37 +61,25 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
         ja = {404: "見つかりません。", 405: "このメソッドは使えません。"}.get(exc.status_code, "要求を処理できません。")
-        return JSON(
-            {"error": {"code": f"http_{exc.status_code}", "message_ja": ja, "message_en": str(exc.detail)}},
-            status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
-        )
+        return _error(exc.status_code, f"http_{exc.status_code}", ja, str(exc.detail), getattr(exc, "headers", None))
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError):
         # Two requests raced to create the same thing; the loser's transaction was rolled back.
-        return JSON(
-            {
-                "error": {
-                    "code": "conflict",
-                    "message_ja": "同じ内容が同時に登録されました。再読み込みしてください。",
-                    "message_en": "Conflict with a concurrent change; nothing was written.",
-                }
-            },
-            status_code=409,
+        return _error(
+            409,
+            "conflict",
+            "同じ内容が同時に登録されました。再読み込みしてください。",
+            "Conflict with a concurrent change; nothing was written.",
         )
 
     async def _bad_characters(request: Request, exc: Exception):
         # e.g. a NUL byte (PostgreSQL refuses it in text) or a lone surrogate reaching the driver
-        return JSON(
-            {
-                "error": {
-                    "code": "invalid_characters",
-                    "message_ja": "入力に使用できない文字が含まれています。",
-                    "message_en": "The request contains characters that cannot be stored or searched.",
-                }
-            },
-            status_code=422,
+        return _error(
+            422,
+            "invalid_characters",
+            "入力に使用できない文字が含まれています。",
+            "The request contains characters that cannot be stored or searched.",
         )
 
     app.add_exception_handler(DataError, _bad_characters)
@@ -96,13 +89,4 @@ def install(app: FastAPI) -> None:
     async def _crash(request: Request, exc: Exception):
         # Never echo the exception: it may carry personal data from a query.
         log.error("internal error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
-        return JSON(
-            {
-                "error": {
-                    "code": "internal_error",
-                    "message_ja": "内部エラーが発生しました。",
-                    "message_en": "Internal error.",
-                }
-            },
-            status_code=500,
-        )
+        return _error(500, "internal_error", "内部エラーが発生しました。", "Internal error.")

@@ -22,26 +22,18 @@ from ..core.rows import WireDict
 from ..db import schema as s
 from ..db.database import Database, DbRow, aware, current_value
 from ..facility.service import require_assistance
-from ..registry.queries import ACTIVE, current_tickets, latest_revision, with_office
+from ..registry.queries import ACTIVE, RECIPIENT_COLUMNS, current_tickets, latest_revision, with_office
 
 t, r, o = s.tickets, s.recipients, s.organisations
 
 _SELECT = select(
     t,
-    r.c.payer_number,
-    r.c.recipient_number,
+    *RECIPIENT_COLUMNS,
     r.c.person_id,
-    r.c.name,
-    r.c.name_kana,
-    r.c.sex,
-    r.c.birthdate,
-    r.c.address,
     r.c.post_number,
     r.c.qualification_date,
     r.c.disqualification_date,
     r.c.disqualification_kind,
-    o.c.name.label("office_name"),
-    o.c.phone.label("office_phone"),
     s.reference_numbers.c.reference_number,
 ).select_from(
     with_office(t.join(r, r.c.id == t.c.recipient_id)).outerjoin(

@@ -231,45 +231,26 @@ def load_demo(db: Database, ca: CardAuthority, card_dir: Path, today: dt.date | 
                 "recipient_number": with_check_digit(body),
             }
         return info
-    admin = create_organisation(db, kind=ADMIN, code="operator", name="運用管理者")
-    office = create_organisation(
-        db,
-        kind=WELFARE_OFFICE,
-        code="13001",
-        name="○○市福祉事務所",
-        phone="03-0000-1111",
-        address=None,
-        payer_numbers=[OFFICE_PAYER],
-    )
-    create_organisation(
-        db,
-        kind=WELFARE_OFFICE,
-        code="13002",
-        name="△△区福祉事務所",
-        phone="03-0000-2222",
-        address=None,
-        payer_numbers=[OFFICE2_PAYER],
-    )
-    clinic = create_organisation(db, kind=FACILITY, code=CLINIC, name="●●医療機関", phone="03-0000-3333")
-    pharmacy = create_organisation(db, kind=FACILITY, code=PHARMACY, name="■■薬局", phone="03-0000-4444")
-    other = create_organisation(db, kind=FACILITY, code=OTHER_CLINIC, name="▲▲クリニック", phone="03-0000-5555")
-    insurer = create_organisation(db, kind=INSURER, code=INSURER_NO, name="○○健康保険組合", phone="03-0000-6666")
-    kouki = create_organisation(
-        db, kind=INSURER, code=KOUKI_NO, name="東京都後期高齢者医療広域連合", phone="03-0000-7777"
-    )
-    kokuho = create_organisation(db, kind=INSURER, code=KOKUHO_NO, name="○○市国民健康保険", phone="03-0000-8888")
-    for org, key in (
-        (admin, "admin"),
-        (office, "office"),
-        (clinic, "clinic"),
-        (pharmacy, "pharmacy"),
-        (other, "other_clinic"),
-        (insurer, "insurer"),
-        (kouki, "kouki_insurer"),
-        (kokuho, "kokuho_insurer"),
+    orgs: dict[str, dict[str, Any]] = {}
+    for token_key, kind, code, name, phone, payers in (  # the demo token's key (None: no token)
+        ("admin", ADMIN, "operator", "運用管理者", None, None),
+        ("office", WELFARE_OFFICE, "13001", "○○市福祉事務所", "03-0000-1111", [OFFICE_PAYER]),
+        (None, WELFARE_OFFICE, "13002", "△△区福祉事務所", "03-0000-2222", [OFFICE2_PAYER]),
+        ("clinic", FACILITY, CLINIC, "●●医療機関", "03-0000-3333", None),
+        ("pharmacy", FACILITY, PHARMACY, "■■薬局", "03-0000-4444", None),
+        ("other_clinic", FACILITY, OTHER_CLINIC, "▲▲クリニック", "03-0000-5555", None),
+        ("insurer", INSURER, INSURER_NO, "○○健康保険組合", "03-0000-6666", None),
+        ("kouki_insurer", INSURER, KOUKI_NO, "東京都後期高齢者医療広域連合", "03-0000-7777", None),
+        ("kokuho_insurer", INSURER, KOKUHO_NO, "○○市国民健康保険", "03-0000-8888", None),
     ):
-        issue_credential(db, org["id"], label="demo", token=TOKENS[key])  # each kind's default role (受付, 担当員 …)
-    issue_credential(db, clinic["id"], label="demo 管理者", token=TOKENS["clinic_admin"], role=MANAGER)
+        org = create_organisation(db, kind=kind, code=code, name=name, phone=phone, payer_numbers=payers)
+        if token_key:
+            orgs[token_key] = org
+    for token_key, org in orgs.items():
+        issue_credential(
+            db, org["id"], label="demo", token=TOKENS[token_key]
+        )  # each kind's default role (受付, 担当員 …)
+    issue_credential(db, orgs["clinic"]["id"], label="demo 管理者", token=TOKENS["clinic_admin"], role=MANAGER)
     # 「医療扶助」 starts as 利用しない; the demo facilities switch it on, as the seed says a facility must
     for code in (CLINIC, PHARMACY, OTHER_CLINIC):
         set_medical_assistance(db, principal_for(db, kind=FACILITY, code=code, actor="デモデータ（管理者）"), True)

@@ -71,24 +71,17 @@ def check_by_card(body: CardCheckIn, db: DB, ca: CA, caller: Caller):
     )
 
 
+# The check's keyword arguments (NumbersQuery), which are the fields of the body.
+NUMBERS_QUERY_KEYS = set(service.NumbersQuery.__required_keys__ | service.NumbersQuery.__optional_keys__)
+assert set(NumbersCheckIn.model_fields) == NUMBERS_QUERY_KEYS
+
+
 @router.post("/numbers", responses={200: {"model": CheckOut}, **errors(403, 422, 503)})
 async def check_by_numbers(body: NumbersCheckIn, db: DB, caller: Caller):
     """Check by the numbers of a paper 医療券/調剤券, prescription or insurance card."""
     # async on purpose: the reads run in a worker thread with a timeout (never on the event loop),
     # and the audit record is awaited, so no thread is parked while the group commit runs.
-    return JSON(
-        await service.check_by_numbers_async(
-            db,
-            caller,
-            insurer_number=body.insurer_number,
-            identification_number=body.identification_number,
-            birthdate=body.birthdate,
-            confirmation_date=body.confirmation_date,
-            card_symbol=body.card_symbol,
-            branch_number=body.branch_number,
-            limit_application_consent=body.limit_application_consent,
-        )
-    )
+    return JSON(await service.check_by_numbers_async(db, caller, **body.model_dump(include=NUMBERS_QUERY_KEYS)))
 
 
 class NumbersBatchItemIn(NumbersCheckIn):

@@ -33,7 +33,7 @@ from ..core.era import wareki_date, wareki_month
 from ..core.errors import Conflict, NotFound, ValidationFailed
 from ..db import schema as s
 from ..db.database import Database, DbRow, aware
-from .queries import CANCELLED, current_tickets, latest_revision, with_office
+from .queries import CANCELLED, RECIPIENT_COLUMNS, current_tickets, latest_revision, with_office
 
 # The Japanese font: a TrueType font from a Debian package (the subset used is embedded in the PDF).
 # FUJO_PDF_FONT may name another TrueType/OpenType file.
@@ -71,15 +71,7 @@ def font_path() -> Path:
 def _query() -> Select[tuple[object, ...]]:
     return select(
         _t,
-        _r.c.payer_number,
-        _r.c.recipient_number,
-        _r.c.name,
-        _r.c.name_kana,
-        _r.c.sex,
-        _r.c.birthdate,
-        _r.c.address,
-        _o.c.name.label("office_name"),
-        _o.c.phone.label("office_phone"),
+        *RECIPIENT_COLUMNS,
         _o.c.address.label("office_address"),
     ).select_from(with_office(_t.join(_r, _r.c.id == _t.c.recipient_id)))
 

@@ -16,6 +16,20 @@ ACTIVE, CANCELLED = "active", "cancelled"  # tickets.status
 _t, _r, _o, _op = s.tickets, s.recipients, s.organisations, s.office_payers
 
 
+# Who the recipient is and which 福祉事務所 to call: the columns every listing of tickets shows.
+RECIPIENT_COLUMNS = (
+    _r.c.payer_number,
+    _r.c.recipient_number,
+    _r.c.name,
+    _r.c.name_kana,
+    _r.c.sex,
+    _r.c.birthdate,
+    _r.c.address,
+    _o.c.name.label("office_name"),
+    _o.c.phone.label("office_phone"),
+)
+
+
 def latest_revision() -> ColumnElement[bool]:
     """Condition: the ticket's newest revision (cancelled or not) — what a ticket says now."""
     newest: ColumnElement[bool] = _t.c.superseded_by.is_(None)  # (Column[Any] operators answer Any)

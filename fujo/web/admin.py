@@ -18,7 +18,7 @@ from ..core.errors import FujoError, ValidationFailed
 from ..orgs import service as orgs
 from ..registry import facilities as facility_registry
 from ..registry.csv_import import ImportFailed, import_csv
-from .kit import AdminUser, csrf_guard, db_of, field_errors, redirect, refusal, render
+from .kit import AdminUser, csrf_guard, db_of, field_errors, page, redirect, refusal, render
 
 router = APIRouter(prefix="/admin", dependencies=[Depends(csrf_guard)], include_in_schema=False)
 
@@ -84,11 +84,8 @@ def dashboard(request: Request, staff: AdminUser, day: str = ""):
 
 
 def _orgs_page(request, status: int = 200, **kw):
-    ctx: dict[str, Any] = dict(
-        title="組織と認証情報", orgs=orgs.list_organisations(db_of(request)), kinds=KINDS, values={}, notice=None
-    )
-    ctx.update(kw)
-    return render(request, "admin/orgs.html", status=status, **ctx)
+    defaults: dict[str, Any] = dict(orgs=orgs.list_organisations(db_of(request)), kinds=KINDS, values={}, notice=None)
+    return page(request, "admin/orgs.html", "組織と認証情報", defaults, kw, status)
 
 
 @router.get("/orgs")
@@ -133,8 +130,7 @@ def org_create(
 def _org_page(request, org_id: int, status=200, **kw):
     db = db_of(request)
     org = orgs.get_organisation(db, org_id)
-    ctx: dict[str, Any] = dict(
-        title=f"{org['name']}",
+    defaults: dict[str, Any] = dict(
         org=org,
         credentials=orgs.list_credentials(db, org_id),
         users=accounts.list_users(db, org_id),
@@ -145,8 +141,7 @@ def _org_page(request, org_id: int, status=200, **kw):
         roles=ROLES.get(org["kind"], {}),
         cred_errors={},
     )
-    ctx.update(kw)
-    return render(request, "admin/org.html", status=status, **ctx)
+    return page(request, "admin/org.html", f"{org['name']}", defaults, kw, status)
 
 
 @router.get("/orgs/{org_id}")
@@ -213,9 +208,8 @@ def user_disable(request: Request, staff: AdminUser, org_id: int, user_id: int):
 
 
 def _cards_page(request, status: int = 200, **kw):
-    ctx: dict[str, Any] = dict(title="カードの失効", cards=cards.list_cards(db_of(request)), values={})
-    ctx.update(kw)
-    return render(request, "admin/cards.html", status=status, **ctx)
+    defaults: dict[str, Any] = dict(cards=cards.list_cards(db_of(request)), values={})
+    return page(request, "admin/cards.html", "カードの失効", defaults, kw, status)
 
 
 @router.get("/cards")
@@ -257,8 +251,7 @@ FACILITY_LABELS = {
 
 def _facilities_page(request, q: str = "", status: int = 200, **kw):
     db = db_of(request)
-    ctx: dict[str, Any] = dict(
-        title="医療機関の登録簿",
+    defaults: dict[str, Any] = dict(
         q=q,
         labels=FACILITY_LABELS,
         values={},
@@ -267,8 +260,7 @@ def _facilities_page(request, q: str = "", status: int = 200, **kw):
         report=None,
         facilities=facility_registry.search_facilities(db, None, q or None, limit=200),
     )
-    ctx.update(kw)
-    return render(request, "admin/facilities.html", status=status, **ctx)
+    return page(request, "admin/facilities.html", "医療機関の登録簿", defaults, kw, status)
 
 
 @router.get("/facilities")

@@ -22,7 +22,7 @@ from ..core.dates import parse_date, today_jst
 from ..core.errors import FujoError, Problems, ValidationFailed
 from ..eligibility import service as eligibility
 from ..facility import service as facility
-from .kit import FacilityUser, csrf_guard, db_of, field_errors, redirect, render, require_manager
+from .kit import FacilityUser, csrf_guard, db_of, field_errors, redirect, render, require_manager, stripped
 
 router = APIRouter(prefix="/desk", dependencies=[Depends(csrf_guard)], include_in_schema=False)
 
@@ -249,12 +249,8 @@ def check_numbers(
     birthdate: str = Form("", max_length=20),  # 和暦 forms are longer than ISO
     confirmation_date: str = Form("", max_length=20),
 ):
-    values = {
-        "payer_number": payer_number.strip(),
-        "recipient_number": recipient_number.strip(),
-        "birthdate": birthdate,
-        "confirmation_date": confirmation_date.strip(),
-    }
+    values = stripped(payer_number=payer_number, recipient_number=recipient_number, confirmation_date=confirmation_date)
+    values["birthdate"] = birthdate  # as typed (和暦 included): the check reads it so
     problems = Problems()
     problems.add(numbers.check_payer_number(values["payer_number"]))
     problems.add(numbers.check_recipient_number(values["recipient_number"]))
@@ -477,13 +473,13 @@ def reference_save(
     birthdate: str = Form("", max_length=20),  # 和暦 forms are longer than ISO
     branch_number: str = Form("", max_length=10),
 ):
-    values = {
-        "reference_number": reference_number.strip(),
-        "insurer_number": insurer_number.strip(),
-        "identification_number": identification_number.strip(),
-        "birthdate": birthdate.strip(),
-        "branch_number": branch_number.strip(),
-    }
+    values = stripped(
+        reference_number=reference_number,
+        insurer_number=insurer_number,
+        identification_number=identification_number,
+        birthdate=birthdate,
+        branch_number=branch_number,
+    )
     errors: dict = {}
     message = None
     status = 422

@@ -254,6 +254,19 @@ def render(
     return resp
 
 
+def page(
+    request: Request, template: str, title: str, defaults: dict[str, Any], given: dict[str, Any], status: int = 200
+) -> HTMLResponse:
+    """A screen rendered from its defaults, overridden by what this answer gives (a notice, errors, values)."""
+    return render(request, template, status=status, **{"title": title, **defaults, **given})
+
+
+def stripped(**fields: str) -> dict[str, str]:
+    """A form's values as the screen shows them again and the services read them: without the
+    spaces around them."""
+    return {k: v.strip() for k, v in fields.items()}
+
+
 def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 

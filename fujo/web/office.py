@@ -18,7 +18,7 @@ from ..registry import facilities as facility_registry
 from ..registry import printing
 from ..registry import service as registry
 from ..registry.csv_import import ImportFailed, import_csv
-from .kit import OfficeUser, csrf_guard, db_of, field_errors, redirect, refusal, render
+from .kit import OfficeUser, csrf_guard, db_of, field_errors, page, redirect, refusal, render
 
 router = APIRouter(prefix="/office", dependencies=[Depends(csrf_guard)], include_in_schema=False)
 
@@ -110,11 +110,8 @@ RECIPIENT_NOTICES = {
 
 def _recipient_page(request, staff, payer: str, rn: str, status: int = 200, **kw):
     rec = registry.get_recipient(db_of(request), staff.principal, payer=payer, rn=rn)
-    ctx: dict[str, Any] = dict(
-        title=f"受給者 {rec['name']}", rec=rec, fields=RECIPIENT_FIELDS, link_errors={}, unlink_errors={}, notice=None
-    )
-    ctx.update(kw)
-    return render(request, "office/recipient.html", status=status, **ctx)
+    defaults: dict[str, Any] = dict(rec=rec, fields=RECIPIENT_FIELDS, link_errors={}, unlink_errors={}, notice=None)
+    return page(request, "office/recipient.html", f"受給者 {rec['name']}", defaults, kw, status)
 
 
 @router.get("/recipients/{payer}/{rn}")
