@@ -301,3 +301,11 @@ def test_administrator_and_insurer_answers_validate_against_the_published_schema
     body = {k: v for k, v in q.items() if k not in ("id", "card_linked", "updated_at") and v is not None}
     contract.call("POST", "/insurance-qualifications", headers=insurer, json=body | {"card_number": "7777"})
     contract.call("GET", "/health", expect=200)
+
+
+def test_the_numbers_check_body_carries_exactly_the_checks_keywords():
+    """The route passes the body on as ``**NumbersQuery``: a field added to one and not the other
+    would be dropped silently or refused by the service."""
+    from fujo.eligibility.views import NUMBERS_QUERY_KEYS, NumbersCheckIn
+
+    assert set(NumbersCheckIn.model_fields) == NUMBERS_QUERY_KEYS
