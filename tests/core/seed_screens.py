@@ -72,3 +72,13 @@ def with_valid_numbers(items, injuries=INJURIES) -> list[tuple[str, str]]:
             value = injuries[int(label[-1]) - 1]
         out.append((label, value))
     return out
+
+
+def labels(screen: str) -> list[str]:
+    """The seed screen's item labels, in the seed's order."""
+    return [k for k, _ in parse(screen)[1]]
+
+
+def withheld(screen: str = NOT_DESIGNATED) -> list[str]:
+    """The items the seed's 未委託 screen shows as "-" (numbers and ticket fields)."""
+    return [k for k, v in parse(screen)[1] if v == "-" and k != "照会番号"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from fujo.core import screen
+from tests.core import seed_screens
 from tests.factories import INSURER_NO, JULY, PAYER, PHARMACY
 from tests.helpers import card_proof, snapshot
 
@@ -27,19 +28,7 @@ SEED_NORMAL = [
     ("傷病名2", "2型糖尿病"),
     ("傷病名3", "腰痛症"),
 ]
-WITHHELD = [
-    "公費負担者番号",
-    "受給者番号",
-    "医療券/調剤券別",
-    "診療年月",
-    "指定医療機関名",
-    "単独/併用別",
-    "有効開始年月日",
-    "有効終了年月日",
-    "傷病名1",
-    "傷病名2",
-    "傷病名3",
-]
+WITHHELD = seed_screens.withheld()  # what the seed's 未委託 screen shows as "-"
 
 
 def numbers_check(client, world, who, r, **kw):

@@ -9,6 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.core import seed_screens
 from tests.factories import CLINIC, PAYER
 from tests.web.conftest import sign_in
 
@@ -45,24 +46,7 @@ def test_designated_check_by_numbers_shows_the_seeds_normal_screen(world, users,
     _check_numbers(page, live, PAYER, r["recipient_number"])
     expect(page.locator(".headline").first).to_have_text("○：この資格は有効です。")
     items = _items(page)
-    assert list(items) == [
-        "照会番号",
-        "公費負担者番号",
-        "福祉事務所名",
-        "受給者番号",
-        "氏名",
-        "性別",
-        "生年月日",
-        "医療券/調剤券別",
-        "診療年月",
-        "指定医療機関名",
-        "単独/併用別",
-        "有効開始年月日",
-        "有効終了年月日",
-        "傷病名1",
-        "傷病名2",
-        "傷病名3",
-    ]
+    assert list(items) == seed_screens.labels(seed_screens.NORMAL)
     today = dt.date.today()
     from fujo.core.era import wareki_date, wareki_month
 
@@ -87,19 +71,7 @@ def test_not_designated_card_check_withholds_numbers_and_says_to_call(world, use
     page.get_by_role("button", name="資格確認").click()
     expect(page.locator(".headline").first).to_have_text("○：この資格は有効です。（医療券/調剤券情報が未登録です。）")
     items = _items(page)
-    for label in (
-        "公費負担者番号",
-        "受給者番号",
-        "医療券/調剤券別",
-        "診療年月",
-        "指定医療機関名",
-        "単独/併用別",
-        "有効開始年月日",
-        "有効終了年月日",
-        "傷病名1",
-        "傷病名2",
-        "傷病名3",
-    ):
+    for label in seed_screens.withheld():
         assert items[label] == "-", label
     assert items["氏名"] == "生保一郎" and items["福祉事務所名"] == "○○市福祉事務所"
     assert items["生年月日"] == "平成2年1月15日"
