@@ -174,27 +174,22 @@ def check_protection_period(t: Record, recipient: Period | None, problems: Probl
 
 def check_registered_facilities(t: Record, designated: Named | None, issuer: Named | None, problems: Problems) -> None:
     """``designated`` / ``issuer``: the facility registry's rows for the two codes (None = not there)."""
-    code = t.get("designated_facility_code")
-    if code and designated is None:
-        problems.add(
-            FieldProblem(
-                "designated_facility_code",
-                "not_registered",
-                f"医療機関コード{code}は医療機関の登録簿にありません（運用管理者に登録を依頼してください）。",
-                f"Facility code {code} is not in the facility registry.",
+    for field, label, en, row in (
+        ("designated_facility_code", "医療機関コード", "Facility code", designated),
+        ("prescription_issuer_code", "処方箋発行医療機関コード", "Prescription issuer code", issuer),
+    ):
+        code = t.get(field)
+        if code and row is None:
+            problems.add(
+                FieldProblem(
+                    field,
+                    "not_registered",
+                    f"{label}{code}は医療機関の登録簿にありません（運用管理者に登録を依頼してください）。",
+                    f"{en} {code} is not in the facility registry.",
+                )
             )
-        )
     pcode = t.get("prescription_issuer_code")
-    if pcode and issuer is None:
-        problems.add(
-            FieldProblem(
-                "prescription_issuer_code",
-                "not_registered",
-                f"処方箋発行医療機関コード{pcode}は医療機関の登録簿にありません。",
-                f"Prescription issuer code {pcode} is not in the facility registry.",
-            )
-        )
-    elif pcode and pcode[2] not in (SCORE_MEDICAL, SCORE_DENTAL):
+    if pcode and issuer is not None and pcode[2] not in (SCORE_MEDICAL, SCORE_DENTAL):
         problems.add(
             FieldProblem(
                 "prescription_issuer_code",
