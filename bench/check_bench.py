@@ -9,7 +9,7 @@ half another clinic (answer: validity 6, masked) — then measures:
   1. CSV import rate (rows/s);
   2. in-process check_by_numbers latency (service call incl. the check_log write);
   3. HTTP throughput and latency with wrk (random recipients, keep-alive) against
-     `uvicorn fujo.api.asgi:app --workers W`.
+     `fujo serve --workers W` (uvicorn, httptools, uvloop).
 Prints a Markdown table row for docs/PERFORMANCE.md and writes bench/results/*.json.
 """
 
@@ -168,19 +168,14 @@ def over_http(url: str, datadir: Path, n: int, token: str, workers: int, seconds
     port = 18000 + os.getpid() % 1000
     server = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "fujo.api.asgi:app",
+            str(Path(sys.executable).parent / "fujo"),
+            "serve",
             "--host",
             "127.0.0.1",
             "--port",
             str(port),
             "--workers",
             str(workers),
-            "--no-access-log",
-            "--log-level",
-            "warning",
         ],
         env=env,
         cwd=ROOT,

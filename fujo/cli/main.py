@@ -68,10 +68,10 @@ def demo():
 
 @app.command()
 def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1):
-    """Run the HTTP API (and screens) with uvicorn."""
-    import uvicorn
+    """Run the HTTP API (and screens) with uvicorn (httptools, uvloop; see fujo.api.server)."""
+    from ..api.server import serve as run_server
 
-    uvicorn.run("fujo.api.asgi:app", host=host, port=port, workers=workers, log_level="info", access_log=False)
+    run_server(host, port, workers)
 
 
 def _principal(kind: str, code: str):

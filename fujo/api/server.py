@@ -1,0 +1,55 @@
+"""Running the HTTP server (``fujo serve``): uvicorn with httptools and uvloop, on a listening
+socket made here.
+
+Why our own socket: in multi-worker mode uvicorn binds with ``socket.socket(family)`` — protocol 0 —
+and asyncio sets ``TCP_NODELAY`` only on connections whose socket says ``IPPROTO_TCP`` (uvicorn
+issue #3149, still so in the pinned 0.54.0). Without it every keep-alive response waits for the
+client's delayed ACK (~40 ms), which made two workers slower than one. One socket-making function
+serves one worker and many, so there is a single path to test.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import uvicorn
+from uvicorn.supervisors import Multiprocess
+
+APP = "fujo.api.asgi:app"
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A bound TCP socket whose accepted connections asyncio recognises as TCP (and so sets
+    ``TCP_NODELAY`` on); inheritable, for the worker processes."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def server_config(host: str, port: int, workers: int = 1, app: str = APP) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        log_level="info",
+        access_log=False,
+    )
+
+
+def serve(host: str, port: int, workers: int = 1) -> None:
+    config = server_config(host, port, workers)
+    sock = listening_socket(host, port)
+    if workers > 1:
+        Multiprocess(config, sockets=[sock]).run()
+    else:
+        uvicorn.Server(config).run(sockets=[sock])
