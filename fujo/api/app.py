@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from .. import __version__
 from ..cards.ca import CardAuthority
 from ..config import Settings, load_settings
 from ..db.database import Database
-from . import errors
+from . import errors, limits
 from .models import HealthOut
+
+
+class App(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        return errors.TooLargeInOurShape(super().build_middleware_stack())
 
 
 def create_app(
     settings: Settings | None = None, db: Database | None = None, ca: CardAuthority | None = None
 ) -> FastAPI:
     settings = settings or load_settings()
-    app = FastAPI(
+    app = App(
         title="fujo — 医療扶助のオンライン資格確認",
         version=__version__,
         description="Online eligibility verification for medical assistance. See docs/API.md.",
+        max_body_size=limits.DEFAULT,
     )
     app.state.settings = settings
     app.state.db = db or Database(settings.database_url)

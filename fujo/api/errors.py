@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..core.errors import FieldProblem, FujoError, ValidationFailed
 from .deps import JSON
@@ -47,7 +48,42 @@ def _error(status: int, code: str, ja: str, en: str, headers: Mapping[str, str] 
     return JSON({"error": {"code": code, "message_ja": ja, "message_en": en}}, status_code=status, headers=headers)
 
 
+TOO_LARGE = (
+    "payload_too_large",
+    "送信されたデータが大きすぎます。",
+    "The request body is larger than this route accepts (see docs/API.md, Limits).",
+)
+
+
+class TooLargeInOurShape:
+    """Starlette's body limit (FastAPI's ``max_body_size``) answers 413 in plain text, from inside
+    the route, before any exception handler sees it. This outer layer gives that answer the API's
+    error shape, and closes the connection: the rest of an oversized body is never read. It has to
+    wrap the whole stack (see fujo.api.app.App): the application-wide limit answers outside every
+    middleware added with ``add_middleware``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        replaced = False
+
+        async def reshape(message: Message) -> None:
+            nonlocal replaced
+            if message["type"] == "http.response.start" and message["status"] == 413:
+                replaced = True
+                await _error(413, *TOO_LARGE, headers={"Connection": "close"})(scope, receive, send)
+            elif not replaced:
+                await send(message)
+
+        await self.app(scope, receive, reshape)
+
+
 def install(app: FastAPI) -> None:
+
     @app.exception_handler(FujoError)
     async def _fujo(request: Request, exc: FujoError):
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None

@@ -122,15 +122,17 @@ ERROR_DESCRIPTIONS = {
     403: "not allowed for this organisation or role (forbidden, card_proof_refused, medical_assistance_disabled)",
     404: "not found",
     409: "conflict: duplicate, stale expected_version/expected_revision, concurrent change",
+    413: "request body larger than the route's limit (payload_too_large; see fujo/api/limits.py)",
     422: "invalid input (validation_error with fields; invalid_characters)",
     503: "timeout",
 }
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The error answers of an authenticated route: 401 always, and ``statuses`` (declaring 422
-    also replaces FastAPI's default validation schema, which is not the shape the API answers)."""
-    return {s: {"model": ErrorOut, "description": ERROR_DESCRIPTIONS[s]} for s in (401, *statuses)}
+    """The error answers of an authenticated route: 401 and 413 always (every route has a body
+    limit), and ``statuses`` (declaring 422 also replaces FastAPI's default validation schema,
+    which is not the shape the API answers)."""
+    return {s: {"model": ErrorOut, "description": ERROR_DESCRIPTIONS[s]} for s in sorted({401, 413, *statuses})}
 
 
 class HealthOut(ReadModel):

@@ -214,7 +214,7 @@ def last_csv_download(db: Database, principal: Principal, month: str) -> int | N
                 cl.c.organisation_id == principal.organisation_id,
                 cl.c.method == "bulk",
                 cl.c.person_id.is_(None),
-                cl.c.detail.like(f"csv-download month={month} %"),
+                cl.c.detail.startswith(f"csv-download month={month} ", autoescape=True),
             )
             .order_by(cl.c.id.desc())
             .limit(1)

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field, SkipValidation
 from pydantic import ValidationError as PydanticError
 
+from ..api import limits
 from ..api.deps import CA, DB, JSON, Caller
 from ..api.errors import _problem
 from ..api.models import errors
@@ -55,7 +56,7 @@ def card_challenge(db: DB, caller: Caller):
     return JSON(cards.create_challenge(db, caller))
 
 
-@router.post("/card", responses={200: {"model": CheckOut}, **errors(403, 422)})
+@router.post("/card", responses={200: {"model": CheckOut}, **errors(403, 422)}, max_body_size=limits.CHECK)
 def check_by_card(body: CardCheckIn, db: DB, ca: CA, caller: Caller):
     return JSON(
         service.check_by_card(
@@ -76,7 +77,7 @@ NUMBERS_QUERY_KEYS = set(service.NumbersQuery.__required_keys__ | service.Number
 # tests/api/test_openapi_contracts.py checks that NumbersCheckIn has exactly these fields
 
 
-@router.post("/numbers", responses={200: {"model": CheckOut}, **errors(403, 422, 503)})
+@router.post("/numbers", responses={200: {"model": CheckOut}, **errors(403, 422, 503)}, max_body_size=limits.CHECK)
 async def check_by_numbers(body: NumbersCheckIn, db: DB, caller: Caller):
     """Check by the numbers of a paper 医療券/調剤券, prescription or insurance card."""
     # async on purpose: the reads run in a worker thread with a timeout (never on the event loop),
@@ -114,7 +115,11 @@ def _batch_item(raw) -> dict:
         return out
 
 
-@router.post("/numbers/batch", responses={200: {"model": NumbersBatchOut}, **errors(403, 422, 503)})
+@router.post(
+    "/numbers/batch",
+    responses={200: {"model": NumbersBatchOut}, **errors(403, 422, 503)},
+    max_body_size=limits.CHECK_BATCH,
+)
 async def check_numbers_batch(body: NumbersBatchIn, db: DB, caller: Caller):
     """Many checks by numbers at once (e.g. the month-start re-check of every patient): each item is
     checked as by POST /checks/numbers and answered in request order; a bad item gets its Error."""

@@ -235,6 +235,7 @@ def list_credentials(db: Database, org_id: int) -> list[dict[str, Any]]:
 def revoke_credential(db: Database, org_id: int, credential_id: int) -> None:
     c = s.credentials
     with db.write() as conn:
+        _keep_last_admin_credential(conn, org_id, credential_id)
         n = conn.execute(
             update(c)
             .where(c.c.id == credential_id, c.c.organisation_id == org_id, c.c.revoked_at.is_(None))
@@ -243,6 +244,25 @@ def revoke_credential(db: Database, org_id: int, credential_id: int) -> None:
     clear_auth_cache()
     if not n:
         raise NotFound("有効な認証情報が見つかりません。", f"No active credential {credential_id}.")
+
+
+def _keep_last_admin_credential(conn: Connection, org_id: int, credential_id: int) -> None:
+    """Revoking the operators' last active credential would lock every administrator out of the
+    API for good (only an administrator can issue one), so it is refused."""
+    c = s.credentials
+    # the rows are locked, so two revocations racing for the last two credentials take turns
+    active = conn.execute(
+        select(c.c.id, c.c.organisation_id)
+        .select_from(c.join(_o, _o.c.id == c.c.organisation_id))
+        .where(_o.c.kind == ADMIN, c.c.revoked_at.is_(None))
+        .with_for_update(of=c)
+    ).all()
+    is_admin = any(r.id == credential_id and r.organisation_id == org_id for r in active)
+    if is_admin and len(active) <= 1:
+        raise Conflict(
+            "最後の有効な運用管理者の認証情報は失効できません。先に新しい認証情報を発行してください。",
+            "The last active administrator credential cannot be revoked; issue a new one first.",
+        )
 
 
 _AUTH_QUERY = (

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, select
 
-from ..auth.principal import ADMIN, Principal
+from ..auth.principal import ADMIN, INSURER, WELFARE_OFFICE, Principal
 from ..core import ticket_rules
 from ..core.errors import FieldProblem, FujoError, Problems, ValidationFailed
 from ..core.fields import INSURANCE_FIELDS, RECIPIENT_FIELDS, TICKET_FIELDS
@@ -335,6 +335,20 @@ def _refuse_if_any(report: ImportReport, errors: Sequence[RowError] = ()) -> Non
         raise ImportFailed(report)
 
 
+IMPORTERS = {
+    "recipients": (WELFARE_OFFICE, ADMIN),
+    "tickets": (WELFARE_OFFICE, ADMIN),
+    "insurance": (INSURER, ADMIN),
+    "facilities": (ADMIN,),
+}
+
+
+def require_importer(principal: Principal, kind: str) -> None:
+    """Who may import ``kind`` (an unknown kind is left to :func:`parse` to name)."""
+    if kind in IMPORTERS:
+        principal.require(*IMPORTERS[kind])
+
+
 def import_csv(
     db: Database, principal: Principal, kind: str, data: bytes, progress: Callable[[int, int], None] | None = None
 ) -> ImportReport:
@@ -342,8 +356,9 @@ def import_csv(
 
     The write is batched (lookups with IN, inserts with executemany) so a file of hundreds of
     thousands of rows takes seconds; the rules are the same ones the single-record API applies."""
-    if kind == "facilities":
-        principal.require(ADMIN)
+    # who may import a kind is decided before the file is read: an empty file (header only) from
+    # the wrong kind of organisation is refused like a full one, not answered "0 rows imported"
+    require_importer(principal, kind)
     parsed = parse(kind, data)
     report = parsed.report
     _refuse_if_any(report)

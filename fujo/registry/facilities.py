@@ -171,6 +171,7 @@ def search_facilities(db: Database, principal: Principal | None, q: str | None =
     query = select(f_).order_by(f_.c.code).limit(min(max(limit, 1), 500))
     if q:
         q = q.strip()
-        query = query.where(or_(f_.c.code.like(f"{q}%"), f_.c.name.like(f"%{q}%")))
+        # autoescape: a % or _ typed by the user is a character, not a wildcard
+        query = query.where(or_(f_.c.code.startswith(q, autoescape=True), f_.c.name.contains(q, autoescape=True)))
     with db.read() as conn:
         return [facility_dict(r) for r in conn.execute(query)]

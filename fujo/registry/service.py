@@ -264,9 +264,13 @@ def search_recipients(
         query = query.where(r_.c.payer_number == payer)
     if q:
         q = q.strip()
-        like = f"%{q}%"
+        # autoescape: a % or _ typed by the clerk is a character, not a wildcard
         query = query.where(
-            or_(r_.c.recipient_number == q, r_.c.name.like(like), r_.c.name_kana.like(f"%{normalize_kana(q)}%"))
+            or_(
+                r_.c.recipient_number == q,
+                r_.c.name.contains(q, autoescape=True),
+                r_.c.name_kana.contains(normalize_kana(q), autoescape=True),
+            )
         )
     with db.read() as conn:
         return [recipient_dict(r) for r in conn.execute(query)]

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from pydantic import BaseModel, Field
 
+from ..api import limits
 from ..api.deps import CA, DB, JSON, Caller, IdemHeader, idempotency, run_idempotent
 from ..api.models import errors
 from ..api.schemas import Loose, dump, model_from_fields
-from ..auth.principal import ADMIN, WELFARE_OFFICE
 from ..core.dates import month_key, parse_month
 from ..core.errors import ValidationFailed
 from ..core.fields import RECIPIENT_FIELDS, TICKET_FIELDS
@@ -213,12 +213,10 @@ def cancel_ticket(ticket_key: str, body: CancelIn, db: DB, caller: Caller):
         **errors(403),
         422: {"model": ImportErrorOut, "description": "import_failed with the per-row report (nothing written)"},
     },
+    max_body_size=limits.IMPORT,
 )
 async def import_csv(kind: str, db: DB, caller: Caller, file: Annotated[UploadFile, File()]):
     """All-or-nothing CSV import (recipients | tickets | insurance | facilities); 422 with a per-row report."""
-    if kind == "facilities":
-        caller.require(ADMIN)
-    elif kind != "insurance":
-        caller.require(WELFARE_OFFICE, ADMIN)
+    csv_import.require_importer(caller, kind)  # before the upload is read
     data = await file.read()
     return JSON(csv_import.import_csv(db, caller, kind, data).as_dict())
