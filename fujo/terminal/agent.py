@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import hashlib
 import io
 import logging
@@ -52,6 +53,9 @@ ZIP_THRESHOLD = 1024 * 1024  # OQSmutic02 answers larger than this are sent as .
 WORKERS = 4  # request files answered at once
 RETRY_AFTER = 1.0  # seconds before a hand-over that failed unexpectedly (disk full …) is tried again
 _TAKE_LEN = 24  # hex digits of a take id: 16 of time_ns + 8 random
+
+
+LOCK_FILE = ".fujo-terminal.lock"  # in the folder's root, beside req/ and res/
 
 
 class FolderProblem(RuntimeError):
@@ -155,7 +159,7 @@ class Agent:
         stop = stop or threading.Event()
         deadline = time.monotonic() + self.grace + 2
         log.info("terminal agent watching %s (%d workers)", self.folder.root, self.workers)
-        with self.worker_pool():
+        with self.folder_lock(), self.worker_pool():
             try:
                 self.recover()
             except Exception as e:  # what cannot be recovered now stays in flight for the next start
@@ -171,6 +175,30 @@ class Agent:
                 if once and (pending == 0 or time.monotonic() > deadline):
                     return
                 stop.wait(self.poll)
+
+    @contextlib.contextmanager
+    def folder_lock(self):
+        """One agent per folder: two would take the same request files and answer (and check)
+        each twice. An exclusive ``flock`` on a file in the folder, held while the agent runs; the
+        kernel releases it when the process ends, however it ends, so a crash leaves no stale lock.
+        (On a network share, flock needs a server that honours it: serve the folder from one host.)"""
+        path = self.folder.root / LOCK_FILE
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+            os.close(fd)
+            raise FolderProblem(
+                f"{self.folder.root} is already served by another terminal agent (process {holder}); "
+                "one agent per folder"
+            ) from None
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
     @contextlib.contextmanager
     def worker_pool(self):

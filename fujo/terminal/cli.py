@@ -34,7 +34,7 @@ def run(
     workers: int = typer.Option(4, "--workers", min=1, max=64, help="request files answered at once"),
 ):
     """Watch DIR/req and answer every request file in DIR/res until stopped (Ctrl-C)."""
-    from .agent import Agent
+    from .agent import Agent, FolderProblem
     from .client import ServerClient
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
@@ -43,6 +43,9 @@ def run(
         Agent(folder, client, state_dir, zip_threshold=zip_threshold, workers=workers).run(once=once)
     except KeyboardInterrupt:
         pass
+    except FolderProblem as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
     finally:
         client.close()
 
