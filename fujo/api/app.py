@@ -8,8 +8,10 @@ from starlette.types import ASGIApp
 from .. import __version__
 from ..cards.ca import CardAuthority
 from ..config import Settings, load_settings
+from ..db import health as db_health
 from ..db.database import Database
 from . import errors, limits
+from .deps import JSON
 from .models import HealthOut
 
 
@@ -44,9 +46,19 @@ def create_app(
     for r in (eligibility, bulk, facility, registry, insurance, orgs, cards):
         app.include_router(r)
 
-    @app.get("/api/v1/health", tags=["operations"], responses={200: {"model": HealthOut}})
-    def health():
-        return {"status": "ok"}
+    @app.get(
+        "/api/v1/health",
+        tags=["operations"],
+        responses={200: {"model": HealthOut}, 503: {"model": HealthOut}, 507: {"model": HealthOut}},
+    )
+    async def health():
+        """ok, or 503/507 with the cause when the database cannot read or write (answers within 2 s)."""
+        fault = await db_health.check(app.state.db)
+        if fault is None:
+            return JSON({"status": "ok"})
+        retry = fault.error().retry_after
+        body = {"status": "unavailable", "cause": fault.cause}
+        return JSON(body, status_code=fault.status, headers={"Retry-After": str(retry)})
 
     try:  # the web screens (issue 4) mount themselves when present
         from ..web.views import mount as mount_web

@@ -3,6 +3,7 @@ calling principal (bearer token), idempotency keys, and fast JSON responses."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Annotated
 
@@ -12,16 +13,20 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..auth.principal import Principal
 from ..cards.ca import CardAuthority
+from ..db import faults
 from ..db.database import Database
 from ..db.idempotency import IdempotencyKey
-from ..orgs.service import authenticate
+from ..orgs.service import authenticate, cached_principal
 
 _bearer = HTTPBearer(auto_error=False, description="Per-organisation API token (fujo_…)")
 
 
 # Dependencies are ``async def`` on purpose: FastAPI runs a sync dependency in the thread pool, a
-# thread hop per dependency per request. These do no waiting (the token lookup is one indexed
-# read of well under a millisecond), so running them on the loop is cheaper.
+# thread hop per dependency per request. These do no waiting on the loop: the token is almost
+# always in the few-second cache, and when it is not the lookup goes to a thread with a timeout.
+AUTH_TIMEOUT = 5.0
+
+
 async def get_db(request: Request) -> Database:
     return request.app.state.db
 
@@ -33,7 +38,14 @@ async def get_ca(request: Request) -> CardAuthority:
 async def get_principal(
     request: Request, cred: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
-    return authenticate(request.app.state.db, cred.credentials if cred else "")
+    db, token = request.app.state.db, cred.credentials if cred else ""
+    hit = cached_principal(db, token)  # the usual case: no database work, no thread hop
+    if hit is not None:
+        return hit
+    try:  # the lookup runs off the event loop: a hung database must not freeze every request
+        return await asyncio.wait_for(asyncio.to_thread(authenticate, db, token), AUTH_TIMEOUT)
+    except TimeoutError:
+        raise faults.DOWN.error() from None
 
 
 DB = Annotated[Database, Depends(get_db)]

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..core.errors import FieldProblem, FujoError, ValidationFailed
+from ..db import faults
 from .deps import JSON
 
 log = logging.getLogger("fujo.api")
@@ -82,12 +85,35 @@ class TooLargeInOurShape:
         await self.app(scope, receive, reshape)
 
 
+def error_headers(exc: FujoError) -> dict[str, str] | None:
+    """401 says how to authenticate; 503/507 say when to try again."""
+    if exc.status == 401:
+        return {"WWW-Authenticate": "Bearer"}
+    retry = getattr(exc, "retry_after", None)
+    return {"Retry-After": str(retry)} if retry else None
+
+
+async def _delegate(handler: Callable[..., Any], request: Request, exc: Exception) -> Any:
+    res = handler(request, exc)
+    return await res if inspect.isawaitable(res) else res
+
+
 def install(app: FastAPI) -> None:
 
     @app.exception_handler(FujoError)
     async def _fujo(request: Request, exc: FujoError):
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return JSON({"error": exc.as_dict()}, status_code=exc.status, headers=headers)
+        return JSON({"error": exc.as_dict()}, status_code=exc.status, headers=error_headers(exc))
+
+    async def _storage(request: Request, exc: Exception):
+        fault = faults.classify(exc)
+        if fault is None:  # not the storage's fault: a bug, answered as one
+            return await _delegate(request.app.exception_handlers[Exception], request, exc)
+        faults.incidents.report(fault, exc)
+        # the FujoError handler in force (the screens replace the API's with an HTML page)
+        return await _delegate(request.app.exception_handlers[FujoError], request, fault.error())
+
+    for kind in (OperationalError, InterfaceError, PoolTimeout):
+        app.add_exception_handler(kind, _storage)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):

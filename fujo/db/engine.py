@@ -7,6 +7,15 @@ from pathlib import Path
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 
+# Nothing waits forever on the database (a hung server, a lock held elsewhere): a request that would
+# is answered 503 instead (fujo.db.faults), and the worker thread it held comes back.
+CONNECT_TIMEOUT = 5  # s to open a PostgreSQL connection
+STATEMENT_TIMEOUT_MS = 30_000  # the longest statement we run (a month's bulk read) takes well under a second
+LOCK_TIMEOUT_MS = 10_000  # waiting for a row or table lock
+IDLE_IN_TRANSACTION_MS = 60_000  # a transaction left open by a crashed client is ended by the server
+POOL_TIMEOUT = 10  # s to wait for a free pooled connection
+SQLITE_BUSY_MS = 10_000  # waiting for SQLite's write lock (the group commit takes it briefly)
+
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
@@ -15,9 +24,10 @@ def make_engine(url: str) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_MS / 1000},
             pool_size=8,
             max_overflow=8,
+            pool_timeout=POOL_TIMEOUT,
             hide_parameters=True,
         )
 
@@ -29,7 +39,7 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
             cur.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; safe with WAL
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -39,4 +49,16 @@ def make_engine(url: str) -> Engine:
 
         return engine
     # hide_parameters: a database error must never carry the query's values (personal data) into a log.
-    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True)
+    options = (
+        f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={LOCK_TIMEOUT_MS} "
+        f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}"
+    )
+    return create_engine(
+        url,
+        pool_size=10,
+        max_overflow=10,
+        pool_timeout=POOL_TIMEOUT,
+        pool_pre_ping=True,
+        hide_parameters=True,
+        connect_args={"connect_timeout": CONNECT_TIMEOUT, "options": options},
+    )

@@ -143,8 +143,24 @@ async def check_by_numbers_async(db: Database, principal: Principal, **query: Un
             "資格確認サーバーの応答が遅れています。しばらくしてから再度確認してください。",
             "The check did not finish in time; try again shortly.",
         ) from None
-    out["CheckId"] = await writer_for(db).record_async(row)
+    out["CheckId"] = await record_or_503(db, row)
     return out
+
+
+AUDIT_TIMEOUT = 10.0  # seconds an HTTP check waits for its record to commit before answering 503
+
+
+async def record_or_503(db: Database, row: LogRow) -> int:
+    """The check's audit record, committed; a database that does not commit in time gets a 503 (no
+    answer leaves unrecorded — the record may still commit later, for an answer never sent)."""
+    try:
+        # shield: the writer still owns the record's future (cancelling it would fail the batch)
+        return await asyncio.wait_for(asyncio.shield(writer_for(db).record_async(row)), AUDIT_TIMEOUT)
+    except TimeoutError:
+        raise CheckTimeout(
+            "記録が間に合わなかったため、回答できません。しばらくしてから再度確認してください。",
+            "The check could not be recorded in time; try again shortly.",
+        ) from None
 
 
 # --- many checks by numbers in one call (a receipt computer's month-start re-check) -------------

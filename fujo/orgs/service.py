@@ -292,16 +292,22 @@ def clear_auth_cache() -> None:
     _auth_cache.clear()
 
 
-def authenticate(db: Database, token: str) -> Principal:
-    """Bearer token → Principal (one indexed lookup, plus payer numbers for welfare offices)."""
+def cached_principal(db: Database, token: str) -> Principal | None:
+    """The principal of ``token`` if authenticated in the last few seconds (no database work)."""
     if not token:
         raise Unauthorized("認証トークンがありません。", "Missing bearer token.")
+    hit = _auth_cache.get((id(db), hash_token(token)))
+    return hit[1] if hit and hit[0] > time.monotonic() else None
+
+
+def authenticate(db: Database, token: str) -> Principal:
+    """Bearer token → Principal (one indexed lookup, plus payer numbers for welfare offices)."""
+    hit = cached_principal(db, token)
+    if hit is not None:
+        return hit
     h = hash_token(token)
     key = (id(db), h)
-    hit = _auth_cache.get(key)
     now = time.monotonic()
-    if hit and hit[0] > now:
-        return hit[1]
     with db.read() as conn:
         row = conn.execute(_AUTH_QUERY, {"h": h}).first()
         if not row:
