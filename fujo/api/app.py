@@ -46,19 +46,13 @@ def create_app(
     for r in (eligibility, bulk, facility, registry, insurance, orgs, cards):
         app.include_router(r)
 
-    @app.get(
-        "/api/v1/health",
-        tags=["operations"],
-        responses={200: {"model": HealthOut}, 503: {"model": HealthOut}, 507: {"model": HealthOut}},
-    )
+    @app.get("/api/v1/health", tags=["operations"], responses={200: {"model": HealthOut}, **errors.storage_faults()})
     async def health():
-        """ok, or 503/507 with the cause when the database cannot read or write (answers within 2 s)."""
+        """ok, or 503/507 naming the cause when the database cannot read or write (within 2 s)."""
         fault = await db_health.check(app.state.db)
         if fault is None:
             return JSON({"status": "ok"})
-        retry = fault.error().retry_after
-        body = {"status": "unavailable", "cause": fault.cause}
-        return JSON(body, status_code=fault.status, headers={"Retry-After": str(retry)})
+        return errors.fault_answer(fault)
 
     try:  # the web screens (issue 4) mount themselves when present
         from ..web.views import mount as mount_web

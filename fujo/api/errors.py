@@ -20,6 +20,15 @@ from .deps import JSON
 
 log = logging.getLogger("fujo.api")
 
+
+def logged_path(request: Request) -> str:
+    """What a log line may say about the request: the route's template
+    (``/api/v1/recipients/{payer_number}/{recipient_number}``), never the path itself, which carries
+    recipient numbers (tests/audit/test_no_personal_data_in_logs.py)."""
+    route = request.scope.get("route")
+    return str(getattr(route, "path", None) or "(no route)")
+
+
 _PYDANTIC_JA = {
     "missing": "必須項目です。",
     "string_type": "文字列で指定してください。",
@@ -98,6 +107,22 @@ async def _delegate(handler: Callable[..., Any], request: Request, exc: Exceptio
     return await res if inspect.isawaitable(res) else res
 
 
+def storage_faults() -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI answers of a route that reports storage faults itself (``/health``)."""
+    from .models import ErrorOut
+
+    return {
+        503: {"model": ErrorOut, "description": "database unreachable, hung, busy or read-only (Retry-After)"},
+        507: {"model": ErrorOut, "description": "storage full (Retry-After)"},
+    }
+
+
+def fault_answer(fault: faults.Fault) -> JSON:
+    """A storage fault in the API's error shape; the English message names the operator's cause."""
+    e = fault.error()
+    return _error(e.status, e.code, e.message_ja, f"{e.message_en} ({fault.cause})", error_headers(e))
+
+
 def install(app: FastAPI) -> None:
 
     @app.exception_handler(FujoError)
@@ -150,5 +175,5 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception):
         # Never echo the exception: it may carry personal data from a query.
-        log.error("internal error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        log.error("internal error on %s %s: %s", request.method, logged_path(request), type(exc).__name__)
         return _error(500, "internal_error", "内部エラーが発生しました。", "Internal error.")

@@ -136,5 +136,4 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 class HealthOut(ReadModel):
-    status: str = described("ok or unavailable", required=True)
-    cause: str | None = described("what the database cannot do (when unavailable)")
+    status: str = described("ok", required=True)

@@ -112,7 +112,8 @@ def test_a_full_disk_answers_507_with_retry_after_and_records_nothing(small_disk
         assert "INSERT" not in answers[0].text and "sqlite" not in answers[0].text.lower()
         health._last_write.pop(id(db), None)
         res = client.get("/api/v1/health")
-        assert res.status_code == 507 and res.json() == {"status": "unavailable", "cause": "disk full"}
+        assert res.status_code == 507 and res.json()["error"]["code"] == "storage_full"
+        assert "(disk full)" in res.json()["error"]["message_en"]
         (small_disk / "filler").unlink()  # space again: the server serves again, nothing was restarted
         health._last_write.pop(id(db), None)
         assert client.get("/api/v1/health").status_code == 200
@@ -141,7 +142,7 @@ def test_a_read_only_database_answers_503_and_health_says_so(tmp_path, ca):
         )
         health._last_write.pop(id(ro), None)
         res = client.get("/api/v1/health")
-        assert res.status_code == 503 and res.json()["cause"] == "database is read-only"
+        assert res.status_code == 503 and res.json()["error"]["code"] == "storage_read_only"
     ro.dispose()
 
 
@@ -150,7 +151,8 @@ def test_a_stopped_postgresql_answers_503_at_once(tmp_path, ca):
     app = create_app(Settings(database_url=down.url, data_dir=tmp_path), down, ca)
     with TestClient(app, raise_server_exceptions=False) as client:
         res = client.get("/api/v1/health")
-        assert res.status_code == 503 and res.json() == {"status": "unavailable", "cause": "database unreachable"}
+        assert res.status_code == 503 and res.headers["Retry-After"] == "5"
+        assert res.json()["error"]["message_en"].endswith("(database unreachable)")
         res = client.post(
             "/api/v1/checks/numbers", json={"insurer_number": PAYER}, headers={"Authorization": "Bearer fujo_x"}
         )
