@@ -8,9 +8,11 @@ Each ticket carries ``RegisteredAt``, the time that ticket was first registered.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import groupby
 
-from sqlalchemy import Connection, and_, bindparam, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, or_, select
 
 from ..audit.service import record_check, record_many
 from ..auth.principal import FACILITY, Principal
@@ -25,6 +27,8 @@ from ..facility.service import require_assistance
 from ..registry.queries import ACTIVE, RECIPIENT_COLUMNS, current_tickets, latest_revision, with_office
 
 t, r, o = s.tickets, s.recipients, s.organisations
+nxt = s.tickets.alias("next_revision")
+STREAM_ROWS = 500  # rows fetched from the server-side cursor at a time
 
 _SELECT = select(
     t,
@@ -81,39 +85,65 @@ def _month(month: object) -> str:
     return month_key(*ym)
 
 
-def tickets_for_month(db: Database, principal: Principal, month: str) -> WireDict:
+def as_of(cursor: int) -> ColumnElement[bool]:
+    """Condition: the ticket revisions in force when the change counter stood at ``cursor`` — a
+    snapshot that a later read reproduces exactly, whatever was registered or amended since (those
+    changes reach the facility through :func:`changes_since` from that cursor on)."""
+    later = select(nxt.c.id).where(nxt.c.id == t.c.superseded_by, nxt.c.seq > cursor).exists()
+    return and_(t.c.seq <= cursor, or_(t.c.superseded_by.is_(None), later), t.c.status == ACTIVE)
+
+
+@dataclass
+class MonthStream:
+    """A facility's month, ready to be sent: the header, and the results one recipient at a time,
+    read from a server-side cursor when iterated (memory stays flat for any size of month)."""
+
+    header: WireDict  # MedicalInstitutionCode, MedicalTreatmentMonth, Cursor
+    results: Iterator[WireDict]
+
+
+def open_month(db: Database, principal: Principal, month: str) -> MonthStream:
+    """Every recipient the facility's tickets of ``month`` reveal is recorded (and committed) before
+    any of them is read for sending; what is sent is exactly that set — the snapshot at ``Cursor``."""
     principal.require(FACILITY)
     m = _month(month)
     require_assistance(principal)
-    now = db.now()
+    mine = and_(t.c.designated_facility_code == principal.code, t.c.treatment_month == m)
     with db.write() as conn:
         cursor = current_value(conn, "ticket_seq")
-        rows = conn.execute(
-            _SELECT.where(
-                t.c.designated_facility_code == principal.code,
-                t.c.treatment_month == m,
-                current_tickets(),
-            ).order_by(r.c.payer_number, r.c.recipient_number, t.c.id),
-            {"fid": principal.organisation_id},
+        whom = conn.execute(
+            select(r.c.id, r.c.person_id)
+            .select_from(t.join(r, r.c.id == t.c.recipient_id))
+            .where(mine, as_of(cursor))
+            .distinct()
         ).all()
-        results = _results(rows, principal)
         record_many(
             conn,
             principal,
             "bulk",
-            [
-                {"person_id": x.person_id, "recipient_id": x.recipient_id, "detail": f"month={m}"}
-                for x in {x.recipient_id: x for x in rows}.values()
-            ],
-            now,
+            [{"person_id": x.person_id, "recipient_id": x.id, "detail": f"month={m}"} for x in whom],
+            db.now(),
         )
-    return {
-        "MedicalInstitutionCode": principal.code,
-        "MedicalTreatmentMonth": m,
-        "Cursor": cursor,
-        "Count": len(results),
-        "ResultList": results,
-    }
+    query = _SELECT.where(mine, as_of(cursor)).order_by(r.c.payer_number, r.c.recipient_number, t.c.id)
+
+    def results() -> Iterator[WireDict]:
+        with db.read() as conn:
+            rows = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(
+                query, {"fid": principal.organisation_id}
+            )
+            for _, tickets in groupby(rows, key=lambda x: x.recipient_id):
+                yield from _results(tickets, principal)
+
+    return MonthStream(
+        {"MedicalInstitutionCode": principal.code, "MedicalTreatmentMonth": m, "Cursor": cursor}, results()
+    )
+
+
+def tickets_for_month(db: Database, principal: Principal, month: str) -> WireDict:
+    """The whole month as one document (the screens and the CLI; the API streams it)."""
+    stream = open_month(db, principal, month)
+    results = list(stream.results)
+    return {**stream.header, "Count": len(results), "ResultList": results}
 
 
 def _was_in_month(conn: Connection, key: str, month: str, cursor: int) -> bool:
