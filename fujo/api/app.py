@@ -10,14 +10,15 @@ from ..cards.ca import CardAuthority
 from ..config import Settings, load_settings
 from ..db import health as db_health
 from ..db.database import Database
-from . import errors, limits
+from . import errors, limits, observe
 from .deps import JSON
 from .models import HealthOut
 
 
 class App(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
-        return errors.TooLargeInOurShape(super().build_middleware_stack())
+        # outermost: every answer (a 413 or a crash included) carries its request id and is logged
+        return observe.Observe(errors.TooLargeInOurShape(super().build_middleware_stack()))
 
 
 def create_app(
@@ -53,6 +54,8 @@ def create_app(
         if fault is None:
             return JSON({"status": "ok"})
         return errors.fault_answer(fault)
+
+    app.add_api_route("/metrics", observe.metrics, include_in_schema=False)  # Prometheus (no personal data)
 
     try:  # the web screens (issue 4) mount themselves when present
         from ..web.views import mount as mount_web

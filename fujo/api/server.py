@@ -15,6 +15,8 @@ import socket
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
+from .observe import log_config
+
 APP = "fujo.api.asgi:app"
 
 
@@ -42,7 +44,8 @@ def server_config(host: str, port: int, workers: int = 1, app: str = APP) -> uvi
         loop="uvloop",
         http="httptools",
         log_level="info",
-        access_log=False,
+        access_log=False,  # fujo.api.observe writes one JSON line per request instead
+        log_config=log_config(),
     )
 
 

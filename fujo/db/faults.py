@@ -18,6 +18,7 @@ import psycopg
 from sqlalchemy import exc as sa_exc
 
 from ..core.errors import FujoError
+from ..metrics import STORAGE_FAULTS
 
 log = logging.getLogger("fujo.storage")
 
@@ -116,6 +117,7 @@ class IncidentLog:
         self._open: dict[str, tuple[float, float, int]] = {}  # cause → (last logged, last seen, count since)
 
     def report(self, fault: Fault, exc: BaseException) -> None:
+        STORAGE_FAULTS.labels(fault.cause).inc()
         now = time.monotonic()
         with self._lock:
             self._close_quiet(now)

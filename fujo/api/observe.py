@@ -1,0 +1,113 @@
+"""What an operator sees of a running server: a request id on every answer and log line, one JSON
+access line per request, and Prometheus metrics at ``/metrics``.
+
+Nothing personal goes into either: the access line names the route's template
+(``/api/v1/recipients/{payer}/{rn}``), never the path with its numbers, and no query string;
+metric labels are templates, methods, statuses and outcome codes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from contextvars import ContextVar
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..metrics import HTTP_SECONDS
+
+REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="-")
+_GOOD_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")  # a client's own id is echoed only if it is this plain
+
+access = logging.getLogger("fujo.access")
+
+
+def route_of(scope: Scope) -> str:
+    """The matched route's template; ``(unmatched)`` for any other path (a 404 or a static file):
+    neither a number from a path nor an unbounded set of metric labels from a scanner."""
+    path = getattr(scope.get("route"), "path", None)
+    return path if isinstance(path, str) else "(unmatched)"
+
+
+class Observe:
+    """Pure ASGI middleware (no task or stream per request: the check API is the hot path)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
+        rid = given if _GOOD_ID.fullmatch(given) else uuid.uuid4().hex
+        token = REQUEST_ID.set(rid)
+        start = time.perf_counter()
+        status = 500  # if the answer never starts, it was a failure
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message).append("X-Request-ID", rid)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            seconds = time.perf_counter() - start
+            route = route_of(scope)
+            HTTP_SECONDS.labels(scope["method"], route, str(status)).observe(seconds)
+            if access.isEnabledFor(logging.INFO):
+                ms = round(seconds * 1000, 2)
+                fields = {"request_id": rid, "method": scope["method"], "route": route, "status": status, "ms": ms}
+                access.info("request", extra={"fields": fields})
+            REQUEST_ID.reset(token)
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus text format (of this worker process)."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request id, and the record's
+    ``fields``. An exception is named by its class only: its text may carry SQL or personal data."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": REQUEST_ID.get(),
+        }
+        out.update(getattr(record, "fields", {}))
+        if record.exc_info and record.exc_info[0] is not None:
+            out["error"] = record.exc_info[0].__name__
+        return json.dumps(out, ensure_ascii=False, default=str)
+
+
+def log_config(level: str = "INFO") -> dict[str, Any]:
+    """logging.dictConfig for ``fujo serve``: everything (uvicorn's own lines too) as JSON on stderr."""
+    handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": JsonFormatter}},
+        "handlers": {"stderr": handler},
+        "root": {"handlers": ["stderr"], "level": level},
+        "loggers": {
+            "uvicorn": {"handlers": [], "propagate": True},
+            "uvicorn.error": {"handlers": [], "propagate": True},
+            "uvicorn.access": {"handlers": [], "propagate": False, "level": "WARNING"},
+        },
+    }

@@ -1,0 +1,63 @@
+"""Request ids, JSON access lines and Prometheus metrics — and no personal data in any of them."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from fujo.api.observe import JsonFormatter
+from tests.factories import PAYER
+
+
+def test_every_answer_carries_a_request_id_and_a_plain_given_one_is_echoed(client):
+    a, b = client.get("/api/v1/health"), client.get("/api/v1/health")
+    assert len(a.headers["X-Request-ID"]) == 32 and a.headers["X-Request-ID"] != b.headers["X-Request-ID"]
+    assert client.get("/api/v1/health", headers={"X-Request-ID": "lb-1234.5"}).headers["X-Request-ID"] == "lb-1234.5"
+    odd = client.get("/api/v1/health", headers={"X-Request-ID": "<script>" + "x" * 100})
+    assert odd.headers["X-Request-ID"] != "<script>" + "x" * 100
+    assert client.get("/nowhere").headers["X-Request-ID"]  # a 404 too
+
+
+def test_access_lines_are_json_with_the_route_template_not_the_numbers(client, world, caplog):
+    r = world.recipient()
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    with caplog.at_level(logging.INFO, logger="fujo.access"):
+        res = client.get(f"/api/v1/recipients/{PAYER}/{r['recipient_number']}", headers=world.auth("office"))
+    assert res.status_code == 200
+    (rec,) = [x for x in caplog.records if x.name == "fujo.access"]
+    line = json.loads(handler.format(rec))
+    assert line["route"] == "/api/v1/recipients/{payer_number}/{recipient_number}" and line["status"] == 200
+    assert line["request_id"] == res.headers["X-Request-ID"]
+    text = json.dumps(line, ensure_ascii=False)
+    assert r["recipient_number"] not in text and PAYER not in text and r["name"] not in text
+
+
+def test_an_exception_is_logged_by_its_class_only():
+    try:
+        raise ValueError("生保一郎 1234567")
+    except ValueError:
+        import sys
+
+        rec = logging.LogRecord("fujo", logging.ERROR, __file__, 1, "failed", None, sys.exc_info())
+    line = json.loads(JsonFormatter().format(rec))
+    assert line["error"] == "ValueError" and "生保一郎" not in json.dumps(line, ensure_ascii=False)
+
+
+def test_metrics_count_requests_by_route_template(client, world):
+    r = world.recipient()
+    client.get(f"/api/v1/recipients/{PAYER}/{r['recipient_number']}", headers=world.auth("office"))
+    res = client.get("/metrics")
+    assert res.status_code == 200 and res.headers["content-type"].startswith("text/plain")
+    families = {f.name: f for f in text_string_to_metric_families(res.text)}
+    samples = families["fujo_http_request_seconds"].samples
+    routes = {s.labels.get("route") for s in samples}
+    assert "/api/v1/recipients/{payer_number}/{recipient_number}" in routes
+    client.get("/api/v1/recipients-1234567-nowhere")
+    routes = {
+        s.labels.get("route") for f in text_string_to_metric_families(client.get("/metrics").text) for s in f.samples
+    }
+    assert "(unmatched)" in routes and not any(x and "1234567" in x for x in routes)
+    assert r["recipient_number"] not in res.text and PAYER not in res.text
