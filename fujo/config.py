@@ -2,6 +2,8 @@
 
 FUJO_DATABASE_URL  SQLAlchemy URL; default: SQLite file ``$FUJO_DATA_DIR/fujo.db``
 FUJO_DATA_DIR      where the SQLite file, the card CA and demo card files live (default ./var)
+FUJO_READER_URL    the card reader on the desk (`fujo reader`) the browser pages talk to
+                   (default http://127.0.0.1:8766); the screens' CSP allows connecting to it
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 class Settings:
     database_url: str
     data_dir: Path
+    reader_url: str = "http://127.0.0.1:8766"
 
     @property
     def ca_dir(self) -> Path:
@@ -26,4 +29,5 @@ def load_settings() -> Settings:
     url = os.environ.get("FUJO_DATABASE_URL") or f"sqlite:///{data_dir / 'fujo.db'}"
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    return Settings(database_url=url, data_dir=data_dir)
+    reader_url = os.environ.get("FUJO_READER_URL") or "http://127.0.0.1:8766"
+    return Settings(database_url=url, data_dir=data_dir, reader_url=reader_url.rstrip("/"))

@@ -7,9 +7,14 @@ migrations themselves are tested), and every test starts from empty tables.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+import threading
+import time
 
 import pytest
+import uvicorn
 from sqlalchemy import create_engine, text
 
 from fujo.cards.ca import CardAuthority
@@ -122,3 +127,56 @@ def _quick_password_hashing():
     service._SCRYPT = (2**10, 8, 1)
     yield
     service._SCRYPT = saved
+
+
+# --- real servers and the browser (tests/web, tests/medinfo …) ---------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@contextlib.contextmanager
+def serving(app, port: int | None = None, what: str = "uvicorn"):
+    """``app`` served by uvicorn in a background thread on 127.0.0.1 (``port`` or a free one); its URL."""
+    if port is None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    th = threading.Thread(target=server.run, daemon=True)
+    th.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.02)
+    assert server.started, f"{what} did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        th.join(10)
+
+
+@pytest.fixture
+def live(app):
+    """Base URL of the app served by uvicorn in a background thread."""
+    with serving(app) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    ctx = browser.new_context(locale="ja-JP", viewport={"width": 1100, "height": 900}, accept_downloads=True)
+    p = ctx.new_page()
+    p.set_default_timeout(10_000)
+    yield p
+    ctx.close()

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from ..auth.principal import KINDS, Principal, role_label
+from ..auth.principal import AUDITOR, KINDS, Principal, role_label
 from ..core.errors import Conflict, FieldProblem, NotFound, Problems
 from ..db import schema as s
 from ..db.database import Database, aware
@@ -103,6 +103,15 @@ def create_user(
     display_name = (display_name or login).strip()[:60]
     u = s.users
     role = validate_role(kind=get_organisation(db, organisation_id)["kind"], role=role, problems=problems)
+    if role == AUDITOR:  # the administrator's screens check the kind only; the auditor uses a token
+        problems.add(
+            FieldProblem(
+                "role",
+                "code",
+                "監査担当はAPIトークン専用です（fujo org token --role auditor）。",
+                "The auditor role is for API tokens only.",
+            )
+        )
     problems.raise_if_any()
     with db.write() as conn:
         if conn.execute(select(u.c.id).where(u.c.login == login)).first():

@@ -10,7 +10,7 @@ from ..cards.ca import CardAuthority
 from ..config import Settings, load_settings
 from ..db import health as db_health
 from ..db.database import Database
-from . import errors, limits, observe
+from . import errors, limits, observe, ratelimit
 from .deps import JSON
 from .models import HealthOut
 
@@ -34,18 +34,25 @@ def create_app(
     app.state.settings = settings
     app.state.db = db or Database(settings.database_url)
     app.state.ca = ca or CardAuthority.load_or_create(settings.ca_dir)
+    app.state.rate_limiter = ratelimit.RateLimiter(app.state.db)
     errors.install(app)
 
+    from ..audit.views import router as audit
     from ..bulk.views import router as bulk
     from ..cards.views import router as cards
+    from ..claims.views import router as claims
     from ..eligibility.views import router as eligibility
     from ..facility.views import router as facility
     from ..insurance.views import router as insurance
+    from ..medinfo.views import router as medinfo
     from ..orgs.views import router as orgs
     from ..registry.views import router as registry
 
-    for r in (eligibility, bulk, facility, registry, insurance, orgs, cards):
+    for r in (eligibility, bulk, facility, registry, insurance, orgs, cards, medinfo, audit, claims):
         app.include_router(r)
+    from ..fhir.views import router as fhir  # FHIR R4 (docs/FHIR.md): its refusals are OperationOutcomes
+
+    app.include_router(fhir)
 
     @app.get("/api/v1/health", tags=["operations"], responses={200: {"model": HealthOut}, **errors.storage_faults()})
     async def health():
@@ -63,4 +70,7 @@ def create_app(
         pass
     else:
         mount_web(app)
+        from ..web.medinfo import router as medinfo_screens  # 薬剤情報等 and 災害時 screens (issue 11)
+
+        app.include_router(medinfo_screens)
     return app

@@ -17,6 +17,7 @@ from ..db import faults
 from ..db.database import Database
 from ..db.idempotency import IdempotencyKey
 from ..orgs.service import authenticate, cached_principal
+from . import ratelimit
 
 _bearer = HTTPBearer(auto_error=False, description="Per-organisation API token (fujo_…)")
 
@@ -39,13 +40,16 @@ async def get_principal(
     request: Request, cred: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
     db, token = request.app.state.db, cred.credentials if cred else ""
-    hit = cached_principal(db, token)  # the usual case: no database work, no thread hop
-    if hit is not None:
-        return hit
-    try:  # the lookup runs off the event loop: a hung database must not freeze every request
-        return await asyncio.wait_for(asyncio.to_thread(authenticate, db, token), AUTH_TIMEOUT)
-    except TimeoutError:
-        raise faults.DOWN.error() from None
+    principal = cached_principal(db, token)  # the usual case: no database work, no thread hop
+    if principal is None:
+        try:  # the lookup runs off the event loop: a hung database must not freeze every request
+            principal = await asyncio.wait_for(asyncio.to_thread(authenticate, db, token), AUTH_TIMEOUT)
+        except TimeoutError:
+            raise faults.DOWN.error() from None
+    cls = ratelimit.class_of(request.method, request.url.path)
+    if cls is not None:
+        await request.app.state.rate_limiter.hit(principal.credential_id, cls)
+    return principal
 
 
 DB = Annotated[Database, Depends(get_db)]

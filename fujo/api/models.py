@@ -124,15 +124,16 @@ ERROR_DESCRIPTIONS = {
     409: "conflict: duplicate, stale expected_version/expected_revision, concurrent change",
     413: "request body larger than the route's limit (payload_too_large; see fujo/api/limits.py)",
     422: "invalid input (validation_error with fields; invalid_characters)",
+    429: "rate_limited: too many requests of this class for this credential (Retry-After)",
     503: "timeout",
 }
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The error answers of an authenticated route: 401 and 413 always (every route has a body
-    limit), and ``statuses`` (declaring 422 also replaces FastAPI's default validation schema,
+    """The error answers of an authenticated route: 401, 413 and 429 always (every route has a body
+    limit; checks, downloads and imports a rate limit), and ``statuses`` (declaring 422 also replaces FastAPI's default validation schema,
     which is not the shape the API answers)."""
-    return {s: {"model": ErrorOut, "description": ERROR_DESCRIPTIONS[s]} for s in sorted({401, 413, *statuses})}
+    return {s: {"model": ErrorOut, "description": ERROR_DESCRIPTIONS[s]} for s in sorted({401, 413, 429, *statuses})}
 
 
 class HealthOut(ReadModel):

@@ -1,9 +1,12 @@
-"""Recording of every check and download (who asked, about whom, when, how, the outcome), and
-the recipient's own access log built on it."""
+"""Recording of every check and download (who asked, about whom, when, how, the outcome), every
+change of the registry (recipients, tickets, card links), and the recipient's own access log built
+on it. Every row goes through :func:`fujo.audit.chain.append` (the hash chain): checks through the
+group-commit writer (writer.py), the rest inside the transaction of what they record."""
 
 from __future__ import annotations
 
 import datetime as dt
+from contextvars import ContextVar
 from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import Connection, or_, select
@@ -11,6 +14,7 @@ from sqlalchemy import Connection, or_, select
 from ..auth.principal import Principal
 from ..db import schema as s
 from ..db.database import Database, aware
+from .chain import append, default_channel
 from .writer import LogRow, writer_for
 
 METHOD_JA = {
@@ -21,7 +25,55 @@ METHOD_JA = {
     "link": "マイナンバーカードとのひも付け（初回ひも付け）",
     "unlink": "マイナンバーカードとのひも付けの解除",
     "print": "医療券/調剤券の印刷（福祉事務所）",
+    "pin_reset": "マイナンバーカードの暗証番号ロック解除コードの発行",
+    "registry": "受給者情報・医療券の登録・変更（福祉事務所）",
+    "claims": "レセプトの資格点検（請求前の照合）",
 }
+
+# registry changes (method "registry", category "registry"): the action goes into ``reason``
+REGISTRY = "registry"
+ACTION_JA = {
+    "recipient.create": "受給者の登録",
+    "recipient.update": "受給者情報の変更",
+    "recipient.suspend": "保護の停止",
+    "recipient.abolish": "保護の廃止",
+    "ticket.register": "医療券/調剤券の発行",
+    "ticket.amend": "医療券/調剤券の変更",
+    "ticket.cancel": "医療券/調剤券の取消",
+    "card.link": "マイナンバーカードとのひも付け",
+    "card.unlink": "マイナンバーカードとのひも付けの解除",
+    "recipient.restrict": "閲覧制限の設定",
+    "recipient.unrestrict": "閲覧制限の解除",
+}
+CATEGORY_JA = {
+    "medication": "薬剤情報",
+    "diagnosis": "診療情報",
+    "clinical": "診療情報",
+    "checkups": "特定健診情報",
+    "surgery": "手術情報",
+    "operations": "手術情報",
+    "registry": "登録情報",
+}
+CHANNEL_JA = {
+    "web": "画面",
+    "api": "API",
+    "terminal": "資格確認端末",
+    "fhir": "FHIR",
+    "cli": "運用コマンド",
+    "print": "印刷",
+}
+
+
+# The channel of the request being served when the principal alone would name it wrongly: the FHIR
+# interface (fujo/fhir/views.py) answers the same API tokens, and sets "fhir" here for the length of a
+# request, so its checks and downloads are entries of channel fhir. Follows asyncio.to_thread.
+CHANNEL: ContextVar[str | None] = ContextVar("fujo_audit_channel", default=None)
+
+
+def channel_of(principal: Principal) -> str:
+    """How the principal reached us when the caller does not say: :data:`CHANNEL` when set, else
+    :func:`chain.default_channel`."""
+    return CHANNEL.get() or default_channel(principal.user_id, principal.credential_id)
 
 
 class CheckDetails(TypedDict, total=False):
@@ -33,6 +85,9 @@ class CheckDetails(TypedDict, total=False):
     consent: str | None
     detail: str | None
     at: dt.datetime | None
+    category: str | None
+    channel: str | None
+    flags: str | None
 
 
 def check_row(db: Database, principal: Principal, method: str, outcome: str, **details: Unpack[CheckDetails]) -> LogRow:
@@ -41,13 +96,19 @@ def check_row(db: Database, principal: Principal, method: str, outcome: str, **d
         at=details.get("at") or db.now(),
         organisation_id=principal.organisation_id,
         credential_id=principal.credential_id,
+        user_id=principal.user_id,
+        role=principal.role,
         method=method,
+        category=details.get("category"),
+        # None: filled in by chain.append from user/credential, so a caller may still set it on the row
+        channel=details.get("channel") or CHANNEL.get(),
         person_id=details.get("person_id"),
         recipient_id=details.get("recipient_id"),
         outcome=outcome,
         reason=details.get("reason"),
         consent=details.get("consent"),
         detail=details.get("detail"),
+        flags=details.get("flags"),
     )
 
 
@@ -59,22 +120,82 @@ def record_check(db: Database, principal: Principal, method: str, outcome: str, 
 def record_many(
     conn: Connection, principal: Principal, method: str, rows: list[dict[str, Any]], at: dt.datetime
 ) -> None:
-    """One entry per person a bulk download revealed (executemany, same transaction)."""
+    """One entry per person a bulk download (or a print, a card link) revealed, appended to the chain
+    in the caller's transaction (one executemany): they commit together with what they record."""
     if rows:
-        conn.execute(
-            s.check_log.insert(),
+        append(
+            conn,
             [
                 dict(
-                    at=at,
-                    organisation_id=principal.organisation_id,
-                    credential_id=principal.credential_id,
-                    method=method,
-                    outcome="-",
+                    dict(
+                        at=at,
+                        organisation_id=principal.organisation_id,
+                        credential_id=principal.credential_id,
+                        user_id=principal.user_id,
+                        role=principal.role,
+                        channel=channel_of(principal),
+                        method=method,
+                        outcome="-",
+                    ),
                     **r,
                 )
                 for r in rows
             ],
         )
+
+
+def record_change(
+    conn: Connection,
+    principal: Principal,
+    action: str,
+    *,
+    recipient_id: int | None,
+    person_id: int | None = None,
+    detail: str | None = None,
+    at: dt.datetime | None = None,
+    channel: str | None = None,
+) -> int:
+    """One registry change (``action``: a key of :data:`ACTION_JA`), appended to the chain in the
+    transaction of the change itself: the change never commits without its entry."""
+    (entry,) = record_changes(
+        conn, principal, action, [(recipient_id, person_id, detail)], at or Database.now(), channel
+    )
+    return entry
+
+
+def record_changes(
+    conn: Connection,
+    principal: Principal,
+    action: str,
+    changes: list[tuple[int | None, int | None, str | None]],
+    at: dt.datetime,
+    channel: str | None = None,
+) -> list[int]:
+    """:func:`record_change` for many (recipient_id, person_id, detail) at once (one executemany), e.g.
+    the rows of a CSV import, in the import's transaction; the entries' ids."""
+    if not changes:
+        return []
+    return append(
+        conn,
+        [
+            dict(
+                at=at,
+                organisation_id=principal.organisation_id,
+                credential_id=principal.credential_id,
+                user_id=principal.user_id,
+                role=principal.role,
+                method=REGISTRY,
+                category=REGISTRY,
+                channel=channel or channel_of(principal),
+                person_id=person_id,
+                recipient_id=recipient_id,
+                outcome="-",
+                reason=action,
+                detail=(detail or None) and detail[:200],
+            )
+            for recipient_id, person_id, detail in changes
+        ],
+    )
 
 
 def access_log(db: Database, person_id: int | None, recipient_ids: list[int], limit: int = 200) -> list[dict[str, Any]]:
@@ -88,8 +209,20 @@ def access_log(db: Database, person_id: int | None, recipient_ids: list[int], li
     if not cond:
         return []
     q = (
-        select(cl.c.at, cl.c.method, cl.c.outcome, cl.c.consent, o.c.name, o.c.code, o.c.kind)
-        .select_from(cl.join(o, o.c.id == cl.c.organisation_id))
+        select(
+            cl.c.at,
+            cl.c.method,
+            cl.c.outcome,
+            cl.c.consent,
+            cl.c.reason,
+            cl.c.category,
+            cl.c.channel,
+            cl.c.flags,
+            o.c.name,
+            o.c.code,
+            o.c.kind,
+        )
+        .select_from(cl.outerjoin(o, o.c.id == cl.c.organisation_id))  # the operator (id 0) has no row
         .where(or_(*cond))
         .order_by(cl.c.at.desc(), cl.c.id.desc())
         .limit(limit)
@@ -99,11 +232,23 @@ def access_log(db: Database, person_id: int | None, recipient_ids: list[int], li
             {
                 "at": aware(r.at).isoformat(),
                 "method": r.method,
-                "method_ja": METHOD_JA.get(r.method, r.method),
+                "method_ja": _what_ja(r),
                 "outcome": r.outcome,
                 "consent": r.consent,
-                "organisation_name": r.name,
-                "organisation_code": r.code,
+                "category": r.category,
+                "category_ja": CATEGORY_JA.get(r.category or "", r.category) if r.category != REGISTRY else None,
+                "channel": r.channel,
+                "channel_ja": CHANNEL_JA.get(r.channel or "", r.channel),
+                "disaster": "disaster" in (r.flags or ""),
+                "change": r.method == REGISTRY,
+                "organisation_name": r.name or "運用管理者",
+                "organisation_code": r.code or "-",
             }
             for r in conn.execute(q)
         ]
+
+
+def _what_ja(r: Any) -> str:
+    if r.method == REGISTRY:
+        return ACTION_JA.get(r.reason or "", "登録情報の変更")
+    return METHOD_JA.get(r.method, str(r.method))

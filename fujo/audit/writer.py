@@ -6,6 +6,9 @@ but one write transaction per check makes concurrent checks queue on the databas
 a check hands its record over and waits; the writer inserts everything waiting in one transaction,
 commits, and wakes the waiters with their row ids. The guarantee is unchanged (the answer is sent
 only after the record is committed); the lock is taken once per batch instead of once per check.
+
+Every row is appended to the hash chain (:func:`fujo.audit.chain.append`): a batch takes the chain's
+head lock once, hashes its rows in order and moves the head, all in the batch's one transaction.
 """
 
 from __future__ import annotations
@@ -16,10 +19,8 @@ import threading
 from concurrent.futures import Future
 from typing import Any
 
-from sqlalchemy import insert
-
-from ..db import schema as s
 from ..db.database import Database
+from .chain import append, normalise
 
 MAX_BATCH = 1000
 
@@ -32,11 +33,13 @@ class AuditWriter:
         self._q: queue.SimpleQueue[tuple[LogRow, Future[int]]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._stmt = insert(s.check_log).returning(s.check_log.c.id, sort_by_parameter_order=True)
+        self.batches = 0  # transactions committed, and the rows they held (group commit at work: rows > batches)
+        self.rows = 0
 
     def submit(self, row: LogRow) -> Future[int]:
         """Queue one check_log row; the future resolves to its id once committed."""
         fut: Future[int] = Future()
+        row = normalise(row)  # a row that cannot be an entry is refused here, not in the shared batch
         self._ensure_thread()
         self._q.put((row, fut))
         return fut
@@ -66,7 +69,9 @@ class AuditWriter:
                     break
             try:
                 with self.db.write() as conn:
-                    ids = conn.execute(self._stmt, [row for row, _ in batch]).scalars().all()
+                    ids = append(conn, [row for row, _ in batch])
+                self.batches += 1
+                self.rows += len(batch)
             except BaseException as e:  # the waiters get the error; the writer keeps serving
                 for _, fut in batch:
                     fut.set_exception(e)

@@ -14,13 +14,16 @@ KIND_JA = {ADMIN: "運用管理者", WELFARE_OFFICE: "福祉事務所", FACILITY
 
 # Roles inside an organisation. Every web user and every API token has one.
 RECEPTION, CLINICIAN, CASEWORKER, MANAGER = "reception", "clinician", "caseworker", "manager"
+# 監査担当 of the operator: exports the audit trail (fujo.audit.export) and nothing else, not even reads;
+# API tokens only (a web user cannot have it: the administrator's screens are for managers)
+AUDITOR = "auditor"
 ROLES = {
     # 受付: checks, 委託先一括取得, 照会番号; 医療職: the same, and (later) medication and clinical information;
     # 管理者: also the settings (「医療扶助」), the organisation's users and its 照会番号 policy
     FACILITY: {RECEPTION: "受付", CLINICIAN: "医師・歯科医師・薬剤師", MANAGER: "管理者"},
     # 担当員: recipients, tickets, imports, 初回ひも付け; 管理者: also the office's users
     WELFARE_OFFICE: {CASEWORKER: "担当員", MANAGER: "管理者"},
-    ADMIN: {MANAGER: "運用管理者"},
+    ADMIN: {MANAGER: "運用管理者", AUDITOR: "監査担当"},
     INSURER: {MANAGER: "管理者"},
 }
 DEFAULT_ROLE = {FACILITY: RECEPTION, WELFARE_OFFICE: CASEWORKER, ADMIN: MANAGER, INSURER: MANAGER}
@@ -44,6 +47,10 @@ class Principal:
     actor: str = ""  # who, for records: login or token label
 
     def require(self, *kinds: str) -> None:
+        if self.role == AUDITOR:
+            raise Forbidden(
+                "監査担当は監査記録の出力のみ行えます。", "The auditor role may only export the audit trail."
+            )
         if self.kind not in kinds:
             allowed = "・".join(KIND_JA[k] for k in kinds)
             raise Forbidden(
@@ -61,9 +68,17 @@ class Principal:
                 f"This operation needs the role {' or '.join(roles)} (you are {self.role}).",
             )
 
+    def require_auditor(self) -> None:
+        """The audit trail is exported by the operator's 監査担当 (or its 運用管理者)."""
+        if self.kind != ADMIN or self.role not in (AUDITOR, MANAGER):
+            raise Forbidden(
+                "監査記録の出力は運用管理者の監査担当・管理者のみ行えます。",
+                "Exporting the audit trail is for the operator's auditor or manager only.",
+            )
+
     def require_payer(self, payer_number: str) -> None:
         """A welfare office writes only under its own 公費負担者番号."""
-        if self.kind == ADMIN:
+        if self.kind == ADMIN and self.role != AUDITOR:
             return
         self.require(WELFARE_OFFICE)
         if payer_number not in self.payer_numbers:

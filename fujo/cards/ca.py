@@ -11,22 +11,28 @@ without the key.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import hmac
+import json
 import os
 import secrets
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 CARD_VALIDITY_DAYS = 5 * 365  # 利用者証明用電子証明書: 5 years (発行から5回目の誕生日)
+CARD_NAME_PREFIX = "fujo-card "  # + the serial (hex): the PKCS#12 friendly name of a card file
+PIN_RESET_TTL = dt.timedelta(days=7)  # a PIN-lock reset token is valid for a week
 
 
 @dataclass
@@ -151,8 +157,14 @@ class CardAuthority:
             )
             .sign(self.key, hashes.SHA256())
         )
+        # The friendly name (readable without the PIN, as a real card's 利用者証明用 certificate is)
+        # carries the serial: the reader on the desk lists the card and checks a PIN-lock reset by it.
         p12 = pkcs12.serialize_key_and_certificates(
-            b"fujo-card", key, cert, [self.cert], serialization.BestAvailableEncryption(pin.encode())
+            f"{CARD_NAME_PREFIX}{cert.serial_number:x}".encode(),
+            key,
+            cert,
+            [self.cert],
+            serialization.BestAvailableEncryption(pin.encode()),
         )
         return IssuedCard(
             serial=format(cert.serial_number, "x"),
@@ -161,6 +173,17 @@ class CardAuthority:
             not_after=na,
             p12=p12,
         )
+
+    def pin_reset_token(self, serial: str, now: dt.datetime, ttl: dt.timedelta = PIN_RESET_TTL) -> str:
+        """A token clearing the PIN lock of the card ``serial`` at the reader (single use there): its
+        claims, signed with the CA key; the reader checks it with the CA certificate alone."""
+        claims = {
+            "serial": serial.lower(),
+            "expires_at": int((now + ttl).timestamp()),
+            "nonce": secrets.token_urlsafe(12),
+        }
+        body = json.dumps(claims, separators=(",", ":"), sort_keys=True).encode()
+        return f"{_b64url(body)}.{_b64url(sign(self.key, PIN_RESET_CONTEXT + body))}"
 
     def verify_chain(self, cert: x509.Certificate) -> bool:
         try:
@@ -177,3 +200,42 @@ def proof_message(nonce: str, facility_code: str, consent_bits: str) -> bytes:
 
 def sign(key, message: bytes) -> bytes:
     return key.sign(message, padding.PKCS1v15(), hashes.SHA256())
+
+
+PIN_RESET_CONTEXT = b"fujo-pin-reset/v1\n"  # what a reset token signs: this, then its claims (JSON)
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+class TokenRefused(ValueError):
+    """A PIN-lock reset token that does not verify; ``reason``: malformed, forged, expired."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def verify_pin_reset_token(ca_cert: x509.Certificate, token: str, now: dt.datetime) -> dict[str, Any]:
+    """The claims (serial, expires_at, nonce) of a reset token signed by this CA, unexpired."""
+    try:
+        body_b64, sig_b64 = token.strip().split(".")
+        body, sig = (base64.urlsafe_b64decode(x + "=" * (-len(x) % 4)) for x in (body_b64, sig_b64))
+        claims = json.loads(body)
+        ok = isinstance(claims, dict) and {"serial", "expires_at", "nonce"} <= set(claims)
+        ok = ok and isinstance(claims["serial"], str) and isinstance(claims["expires_at"], int)
+    except (ValueError, TypeError, AttributeError):
+        raise TokenRefused("malformed") from None
+    if not ok:
+        raise TokenRefused("malformed")
+    key = ca_cert.public_key()
+    try:
+        if not isinstance(key, rsa.RSAPublicKey):
+            raise TypeError("not RSA")
+        key.verify(sig, PIN_RESET_CONTEXT + body, padding.PKCS1v15(), hashes.SHA256())
+    except (InvalidSignature, TypeError, ValueError):
+        raise TokenRefused("forged") from None
+    if now.timestamp() > claims["expires_at"]:
+        raise TokenRefused("expired")
+    return claims

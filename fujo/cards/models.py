@@ -26,3 +26,9 @@ class CardOut(ReadModel):
 class CardRevokedOut(ReadModel):
     serial: str = described("certificate serial (hex, lower case)", required=True)
     revoked: bool = described("always true", required=True)
+
+
+class PinResetOut(ReadModel):
+    serial: str = described("certificate serial (hex, lower case)", required=True)
+    token: str = described("give it to the reader: `fujo reader unlock CARD --token …` (single use)", required=True)
+    expires_at: dt.datetime = described("the token is refused after this (ISO 8601 with offset)", required=True)

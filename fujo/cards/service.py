@@ -22,14 +22,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from sqlalchemy import Connection, select, update
 
-from ..auth.principal import FACILITY, Principal
+from ..auth.principal import ADMIN, FACILITY, WELFARE_OFFICE, Principal
 from ..core import codes, numbers
-from ..core.errors import Conflict, FieldProblem, FujoError, NotFound, Problems, ValidationFailed
+from ..core.errors import Conflict, FieldProblem, Forbidden, FujoError, NotFound, Problems, ValidationFailed
 from ..core.fields import Field, check_period, clean_record
 from ..core.rows import Record
 from ..db import schema as s
 from ..db.database import Database, DbRow, aware
-from .ca import CardAuthority, proof_message
+from .ca import PIN_RESET_TTL, CardAuthority, proof_message
 
 CHALLENGE_TTL = dt.timedelta(seconds=120)
 
@@ -198,6 +198,66 @@ def revoke_card(db: Database, *, serial: str, reason: str = "revoked by operator
         if row.revoked_at is not None:
             raise Conflict("このカードは既に失効しています。", "The card is already revoked.")
         conn.execute(update(c).where(c.c.id == row.id).values(revoked_at=db.now(), revocation_reason=reason))
+
+
+def issue_pin_reset(db: Database, ca: CardAuthority, principal: Principal, *, serial: str) -> dict[str, Any]:
+    """A token, signed by the card authority, that clears the PIN lock of card ``serial`` at the
+    reader (three wrong PINs lock a card; the count lives with the card, never here). The
+    administrator, or the welfare office of a recipient linked to the card's holder, issues it; it
+    is recorded in the check log (method ``pin_reset``), so the holder's access log shows it."""
+    from ..audit.service import record_check
+
+    principal.require(ADMIN, WELFARE_OFFICE)
+    serial = (serial or "").strip().lower()
+    if not serial or len(serial) > 40 or set(serial) - set("0123456789abcdef"):
+        raise ValidationFailed(
+            problems=[
+                FieldProblem(
+                    "serial", "format", "シリアル番号は16進数で入力してください。", "The serial is hexadecimal."
+                )
+            ]
+        )
+    c, r = s.cards, s.recipients
+    with db.read() as conn:
+        card = conn.execute(select(c.c.person_id, c.c.revoked_at).where(c.c.serial == serial)).first()
+        if card is None:
+            raise NotFound(f"カード{serial}が見つかりません。", f"No card with serial {serial}.")
+        if (
+            principal.kind == WELFARE_OFFICE
+            and not conn.execute(
+                select(r.c.id)
+                .where(r.c.person_id == card.person_id, r.c.payer_number.in_(sorted(principal.payer_numbers)))
+                .limit(1)
+            ).first()
+        ):
+            raise Forbidden(
+                "このカードの持ち主はこの福祉事務所の受給者としてひも付いていません。",
+                "The card's holder is not linked to a recipient of this welfare office.",
+            )
+    if card.revoked_at is not None:
+        raise Conflict("このカードは失効しています（ロックの解除はできません）。", "The card is revoked.")
+    now = db.now()
+    token = ca.pin_reset_token(serial, now)
+    record_check(db, principal, "pin_reset", "-", person_id=card.person_id, detail=f"card {serial}", at=now)
+    return {"serial": serial, "token": token, "expires_at": (now + PIN_RESET_TTL).isoformat()}
+
+
+def cards_of_recipient(db: Database, principal: Principal, *, payer: str, rn: str) -> list[dict[str, Any]]:
+    """The unrevoked cards of the holder linked to this recipient (初回ひも付け), newest first — what
+    the welfare office's screen offers a PIN-lock reset for; [] when the recipient is not linked."""
+    principal.require_payer(payer)
+    c, r = s.cards, s.recipients
+    with db.read() as conn:
+        rows = conn.execute(
+            select(c.c.serial, c.c.issued_at, c.c.not_after)
+            .select_from(c.join(r, r.c.person_id == c.c.person_id))
+            .where(r.c.payer_number == payer, r.c.recipient_number == rn, c.c.revoked_at.is_(None))
+            .order_by(c.c.id.desc())
+        ).all()
+    return [
+        {"serial": x.serial, "issued_at": aware(x.issued_at).isoformat(), "not_after": aware(x.not_after).isoformat()}
+        for x in rows
+    ]
 
 
 PORTAL_AUDIENCE = "portal"  # what a recipient's own sign-in binds the proof to, instead of a facility code

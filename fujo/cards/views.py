@@ -1,4 +1,4 @@
-"""Administrator API for virtual My Number cards (issue, list, revoke)."""
+"""Administrator API for virtual My Number cards (issue, list, revoke, PIN-lock reset)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pydantic import BaseModel, Field
 
 from ..api.deps import CA, DB, JSON, Caller
 from ..api.models import errors
-from ..auth.principal import ADMIN
+from ..auth.principal import ADMIN, WELFARE_OFFICE
 from . import service
-from .models import CardIssuedOut, CardOut, CardRevokedOut
+from .models import CardIssuedOut, CardOut, CardRevokedOut, PinResetOut
 
 router = APIRouter(prefix="/api/v1/cards", tags=["administrator"])
 
@@ -56,3 +56,12 @@ def revoke_card(serial: str, body: RevokeIn, db: DB, caller: Caller):
     caller.require(ADMIN)
     service.revoke_card(db, serial=serial, reason=body.reason)
     return JSON({"serial": serial.lower(), "revoked": True})
+
+
+@router.post("/{serial}/pin-reset", responses={200: {"model": PinResetOut}, **errors(403, 404, 409, 422)})
+def pin_reset(serial: str, db: DB, ca: CA, caller: Caller):
+    """A token that clears the card's PIN lock (3 wrong PINs) at the reader on the desk, signed by the
+    card authority. The administrator, or the welfare office of the holder's recipient; recorded in
+    the holder's access log."""
+    caller.require(ADMIN, WELFARE_OFFICE)
+    return JSON(service.issue_pin_reset(db, ca, caller, serial=serial))

@@ -10,8 +10,10 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from ..audit.cli import cli as audit_cli
 from ..auth.principal import ADMIN, FACILITY, INSURER, KINDS, WELFARE_OFFICE
 from ..cards.ca import CardAuthority
+from ..cards.reader_app import cli as reader_cli
 from ..config import load_settings
 from ..core import screen
 from ..core.errors import FieldProblem, ValidationFailed
@@ -29,6 +31,8 @@ org_app = typer.Typer(help="組織と認証情報 — organisations and API cred
 app.add_typer(check_app, name="check")
 app.add_typer(card_app, name="card")
 app.add_typer(org_app, name="org")
+app.add_typer(reader_cli, name="reader")  # the card reader on the desk (fujo/cards/reader_app.py)
+app.add_typer(audit_cli, name="audit")  # the tamper-evident audit trail (fujo/audit/cli.py)
 
 
 def _ca() -> CardAuthority:
@@ -363,7 +367,7 @@ def org_token(
     role: str = typer.Option(
         None,
         help="facility: reception|clinician|manager; welfare_office: "
-        "caseworker|manager (default: reception / caseworker)",
+        "caseworker|manager (default: reception / caseworker); admin: manager|auditor (監査担当: audit export only)",
     ),
 ):
     """Issue an API token for an organisation, with a role inside it (printed once)."""
@@ -388,7 +392,7 @@ def _plugins() -> None:
     """Commands of other packages (terminal agent, vendor test kit, …) register themselves here."""
     import importlib
 
-    for mod in ("fujo.terminal.cli", "fujo.accounts.cli"):
+    for mod in ("fujo.terminal.cli", "fujo.accounts.cli", "fujo.medinfo.cli", "fujo.claims.cli"):
         try:
             m = importlib.import_module(mod)
         except ModuleNotFoundError as e:

@@ -117,11 +117,13 @@ def ticket_info(t: TicketRow, facility_code: str) -> WireDict:
     return d
 
 
-def _person(d: WireDict, r: Person, with_address: bool = True) -> None:
-    d["Name"] = r.name
-    d["NameKana"] = r.name_kana
+def _person(d: WireDict, r: Person, with_address: bool = True, with_identity: bool = True) -> None:
+    if with_identity:
+        d["Name"] = r.name
+        d["NameKana"] = r.name_kana
     d["Sex1"] = r.sex
-    d["Birthdate"] = wire_date(r.birthdate)
+    if with_identity:
+        d["Birthdate"] = wire_date(r.birthdate)
     if with_address and r.address:
         d["Address"] = r.address
     if with_address and r.post_number:
@@ -146,8 +148,11 @@ def assistance_result(
         d["InsurerNumber"] = recipient.payer_number
         d["InsuredIdentificationNumber"] = recipient.recipient_number
     # Masked answers carry what the seed's 未委託 screen shows (name, sex, birth date, office) and,
-    # for a lost qualification, when and why it ended — never the address.
-    _person(d, recipient, with_address=decision.shows_numbers)
+    # for a lost qualification, when and why it ended — never the address. A restricted recipient
+    # (閲覧制限, see restricted_view) shows no address at all, and name and birth date only to the
+    # designated facility.
+    hide = restricted_view(recipient, decision.shows_numbers)
+    _person(d, recipient, with_address=decision.shows_numbers and not hide.address, with_identity=not hide.identity)
     if decision.validity != codes.VALID_UNREGISTERED:
         d["QualificationDate"] = wire_date(recipient.qualification_date)
         if recipient.disqualification_date:
@@ -161,6 +166,34 @@ def assistance_result(
         d["ReferenceNumber"] = reference_number
     if decision.shows_numbers:
         d["PublicExpenseResultList"] = {"MedicalTicketInfo": [ticket_info(t, facility_code) for t in decision.tickets]}
+    return d
+
+
+@dataclass(frozen=True)
+class Hidden:
+    address: bool = False  # Address, PostNumber
+    identity: bool = False  # Name, NameKana, Birthdate
+
+
+RESTRICTED_IDENTITY = ("Name", "NameKana", "Birthdate")
+RESTRICTED_ADDRESS = ("Address", "PostNumber")
+
+
+def restricted_view(recipient: object, designated: bool) -> Hidden:
+    """閲覧制限 (DV・虐待の被害者; ``recipients.restricted``), the one rule for every answer to a
+    facility: the address is never shown; name, kana and birth date only to the designated facility
+    (``designated``: validity 1). 薬剤情報等 are never served (fujo.core.consent). The recipient's own
+    portal does not go through here and shows everything."""
+    if not getattr(recipient, "restricted", False):
+        return Hidden()
+    return Hidden(address=True, identity=not designated)
+
+
+def apply_hidden(d: WireDict, hide: Hidden) -> WireDict:
+    """Remove from a result (e.g. the 医療保険 result of a restricted person's card check) what
+    :func:`restricted_view` hides."""
+    for k in (RESTRICTED_ADDRESS if hide.address else ()) + (RESTRICTED_IDENTITY if hide.identity else ()):
+        d.pop(k, None)
     return d
 
 

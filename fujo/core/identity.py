@@ -91,10 +91,14 @@ def normalize_name(name: str | None) -> str:
     return s
 
 
+COMPARED = ("name", "birthdate", "sex")  # the items of the 4 情報 compared, in the order screens show them
+_KNOWN_SEX = ("1", "2")  # 3 未設定 (or none recorded) is not compared
+
+
 def identity_differences(recipient: Identity, holder: Identity) -> list[FieldProblem]:
-    """What differs between a recipient (name, birthdate) and a card holder's 4 情報; empty when
-    they describe the same person. Messages name the items, never the values (no personal data in
-    logs or in answers beyond what the office typed)."""
+    """What differs between a recipient (name, birthdate, sex) and a card holder's 4 情報; empty when
+    they describe the same person. Sex is compared only when both say 男 or 女. Messages name the
+    items, never the values (no personal data in logs or in answers beyond what the office typed)."""
     out = []
     if normalize_name(recipient.name) != normalize_name(holder.name):
         out.append(
@@ -112,6 +116,16 @@ def identity_differences(recipient: Identity, holder: Identity) -> list[FieldPro
                 "identity_mismatch",
                 "生年月日がカードの基本4情報と一致しません。",
                 "The birth date differs from the card holder's recorded birth date.",
+            )
+        )
+    rs, hs = getattr(recipient, "sex", None), getattr(holder, "sex", None)
+    if rs in _KNOWN_SEX and hs in _KNOWN_SEX and rs != hs:
+        out.append(
+            FieldProblem(
+                "sex",
+                "identity_mismatch",
+                "性別がカードの基本4情報と一致しません。",
+                "The sex differs from the card holder's recorded sex.",
             )
         )
     return out

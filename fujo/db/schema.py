@@ -144,6 +144,9 @@ recipients = Table(  # 被保護者 as registered by the 福祉事務所
     Column("disqualification_kind", String(1)),  # 1 停止, 2 廃止 (codes.DISQUALIFICATION_KINDS)
     Column("disqualification_reason", String(200)),  # the office's reason text
     Column("version", Integer, nullable=False, server_default="1"),
+    # 閲覧制限 (DV・虐待の被害者, issue 11, migration 0005): no address to any facility, name and birth date only
+    # to the designated one, no 薬剤情報等 at all; the recipient's own portal still shows everything
+    Column("restricted", Boolean, nullable=False, server_default="0"),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("payer_number", "recipient_number"),
@@ -308,10 +311,30 @@ check_log = Table(  # every check and every download: who asked, about whom, whe
     # consent bits given at the reader (medication, diagnosis, checkups, surgery[, 限度額, 特定疾病]); 8 wide since 0002
     Column("consent", String(8)),
     Column("detail", String(200)),
+    # the hash chain (issue 11, migration 0004; fujo.audit.chain): position, the previous entry's hash and
+    # SHA-256 over this entry's fields + prev_hash. Nullable only so that old rows could migrate.
+    Column("seq", BigInteger),
+    Column("prev_hash", String(64)),
+    Column("hash", String(64)),
+    Column("user_id", ID),  # the signed-in user (web screens), if any
+    Column("role", String(20)),  # their role in the organisation (or the credential's)
+    Column("category", String(20)),  # medication | diagnosis | checkups | surgery | registry | …
+    Column("channel", String(10)),  # web | api | terminal | fhir | cli
+    Column("flags", String(40)),  # e.g. 'disaster'
 )
 Index("ix_check_log_person", check_log.c.person_id, check_log.c.at)
 Index("ix_check_log_recipient", check_log.c.recipient_id, check_log.c.at)
 Index("ix_check_log_org_at", check_log.c.organisation_id, check_log.c.at)
+Index("ix_check_log_seq", check_log.c.seq, unique=True)
+
+audit_head = Table(  # the head of the check_log hash chain: one row (id 1), row-locked by every appender
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("at", DateTime(timezone=True)),
+)
 
 idempotency_keys = Table(
     "idempotency_keys",
@@ -361,6 +384,59 @@ web_sessions = Table(  # server-side sessions: logout and expiry take effect at 
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True)),
+)
+
+medinfo_records = Table(  # 薬剤情報・診療情報・特定健診情報・手術情報 (issue 11), fed by the welfare office
+    "medinfo_records",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    # tied to the recipient the office registered (its payer scope); served for the person behind it
+    Column("recipient_id", ID, ForeignKey("recipients.id"), nullable=False),
+    Column("category", String(12), nullable=False),  # medication | clinical | checkups | operations
+    Column("on_date", Date, nullable=False),  # 調剤・処方日 / 診療日 / 健診日 / 手術日
+    Column("facility_code", String(10)),
+    Column("facility_name", String(80)),
+    Column("code", String(12)),  # 薬剤コード (YJ / レセ電) / 診療行為コード / 健診項目コード / 手術コード
+    Column("name", String(100), nullable=False),  # 薬剤名 / 診療行為名 / 健診項目名 / 術式
+    Column("ingredient", String(100)),  # 一般名 (medication)
+    Column("dose", String(100)),  # 用法・用量 (medication)
+    Column("days", Integer),  # 日数 (medication)
+    Column("quantity", String(20)),  # 数量 (medication)
+    Column("disease_name", String(100)),  # 傷病名 (clinical)
+    Column("icd10", String(8)),  # ICD-10 (clinical)
+    Column("value", String(40)),  # 結果 (checkups)
+    Column("unit", String(20)),  # 単位 (checkups)
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", ID, ForeignKey("organisations.id")),
+)
+Index(
+    "ix_medinfo_records_recipient",
+    medinfo_records.c.recipient_id,
+    medinfo_records.c.category,
+    medinfo_records.c.on_date,
+)
+
+disaster_openings = Table(  # 災害時の薬剤情報等の閲覧: opened by the administrator for an area and a period
+    "disaster_openings",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("reason", String(200), nullable=False),
+    Column("prefectures", String(200), nullable=False),  # 都道府県番号, comma-separated
+    Column("municipalities", Text, nullable=False),  # 「石川県輪島市」…, newline-separated
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    Column("ends_at", DateTime(timezone=True), nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("opened_by", String(100), nullable=False),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("closed_by", String(100)),
+)
+
+rate_windows = Table(  # shared counters of fixed time windows: rate limits and the sign-in throttle (issue 13)
+    "rate_windows",
+    metadata,
+    Column("key", String(120), primary_key=True),  # e.g. "api:15:checks", "signin-login:13001:clerk"
+    Column("window_start", BigInteger, primary_key=True),  # epoch seconds, a multiple of the window
+    Column("count", Integer, nullable=False),
 )
 
 ALL_TABLES = [t.name for t in metadata.sorted_tables]

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..auth.principal import ADMIN, FACILITY, INSURER, MANAGER, WELFARE_OFFICE
+from ..auth.principal import ADMIN, CLINICIAN, FACILITY, INSURER, MANAGER, WELFARE_OFFICE
 from ..cards.ca import CardAuthority
 from ..cards.service import issue_card
 from ..core.dates import month_end, today_jst
@@ -37,6 +37,7 @@ TOKENS = {
     "office": "demo-office-token",
     "clinic": "demo-clinic-token",
     "clinic_admin": "demo-clinic-admin-token",
+    "clinic_doctor": "demo-clinic-doctor-token",  # 医師・歯科医師・薬剤師: 薬剤情報等 (issue 11)
     "pharmacy": "demo-pharmacy-token",
     "other_clinic": "demo-other-clinic-token",
     "insurer": "demo-insurer-token",
@@ -251,6 +252,7 @@ def load_demo(db: Database, ca: CardAuthority, card_dir: Path, today: dt.date | 
             db, org["id"], label="demo", token=TOKENS[token_key]
         )  # each kind's default role (受付, 担当員 …)
     issue_credential(db, orgs["clinic"]["id"], label="demo 管理者", token=TOKENS["clinic_admin"], role=MANAGER)
+    issue_credential(db, orgs["clinic"]["id"], label="demo 医師", token=TOKENS["clinic_doctor"], role=CLINICIAN)
     # 「医療扶助」 starts as 利用しない; the demo facilities switch it on, as the seed says a facility must
     for code in (CLINIC, PHARMACY, OTHER_CLINIC):
         set_medical_assistance(db, principal_for(db, kind=FACILITY, code=code, actor="デモデータ（管理者）"), True)
@@ -378,6 +380,18 @@ def load_demo(db: Database, ca: CardAuthority, card_dir: Path, today: dt.date | 
     )
     for q in _insured_only(today):
         register_qualification(db, principal_for(db, kind=INSURER, code=q["insurer_number"]), q)
+    # 薬剤情報等 (issue 11): half a year for 生保一郎, two facilities prescribing the same ingredient
+    from ..medinfo.demo import load_medinfo_demo
+
+    load_medinfo_demo(
+        db,
+        po,
+        payer=OFFICE_PAYER,
+        recipient=ichiro,
+        today=today,
+        clinic=(CLINIC, "●●医療機関"),
+        other_clinic=(OTHER_CLINIC, "▲▲クリニック"),
+    )
     info["current_month"] = cur
     return info
 
@@ -416,5 +430,10 @@ def describe(info: dict) -> str:
         f'-d \'{{"insurer_number":"{n["insurer"]}","identification_number":"9012",'
         f'"birthdate":"1975-11-20","limit_application_consent":true}}\' '
         "http://127.0.0.1:8000/api/v1/checks/numbers",
+        "  # 薬剤情報 (医師 token; after a card check of 生保一郎 at ●●医療機関 with consent, valid 24 h):",
+        f"  fujo check card --facility {n['clinic']} --card-file {info['cards']['ichiro']['file']} --pin 1234 "
+        "--consent medication",
+        f"  curl -s -H 'Authorization: Bearer {info['tokens']['clinic_doctor']}' "
+        f"'http://127.0.0.1:8000/api/v1/medinfo/medication?payer_number={n['office_payer']}&recipient_number={ichiro}'",
     ]
     return "\n".join(lines)

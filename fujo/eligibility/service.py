@@ -26,7 +26,9 @@ from ..core.eligibility import (
     NOT_DESIGNATED,
     NOT_REGISTERED,
     AssistanceDecision,
+    Hidden,
     active_on,
+    apply_hidden,
     assistance_result,
     consent_fields,
     decide_assistance,
@@ -390,7 +392,7 @@ def check_by_card(
     contact: Contact | None = None
     reason: str | None = None
     rec: DbRow | None = None
-    hidden = False
+    hidden = restricted = False
     given = consent_from_bits(consent)
     limit_at = now if given[LIMIT_CONSENT] else None
     specific_at = now if given[SPECIFIC_DISEASES_CONSENT] else None
@@ -401,21 +403,22 @@ def check_by_card(
             for x, v in decide_insurance(conn.execute(Q.INSURANCE_OF_PERSON, {"pid": person_id}).all(), on)
         ]
         if principal.medical_assistance_enabled:
-            rec = _pick_recipient(
-                conn.execute(
-                    Q.RECIPIENTS_OF_PERSON_IN_CONTEXT, {"pid": person_id, "fid": principal.organisation_id}
-                ).all(),
-                on,
-            )
+            recs = conn.execute(
+                Q.RECIPIENTS_OF_PERSON_IN_CONTEXT, {"pid": person_id, "fid": principal.organisation_id}
+            ).all()
+            restricted = any(getattr(x, "restricted", False) for x in recs)
+            rec = _pick_recipient(recs, on)
             if rec is not None:
                 res, decision, contact = _assistance(conn, principal, rec, on, False)
                 reason = decision.reason
                 results.append(res)
         else:  # 「医療扶助」 off: say that there is one (without any of its data), so the desk knows to switch
-            hidden = any(
-                active_on(x.qualification_date, x.disqualification_date, on)
-                for x in conn.execute(Q.RECIPIENTS_OF_PERSON, {"pid": person_id})
-            )
+            recs = conn.execute(Q.RECIPIENTS_OF_PERSON, {"pid": person_id}).all()
+            restricted = any(getattr(x, "restricted", False) for x in recs)
+            hidden = any(active_on(x.qualification_date, x.disqualification_date, on) for x in recs)
+    if restricted:  # 閲覧制限: no address in any result of this person (the A1 result applied it already)
+        for res in results:
+            apply_hidden(res, Hidden(address=True))
     cons = consent_fields(given, now)
     for res in results:
         res.update(cons)

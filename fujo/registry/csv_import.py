@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, select
 
+from ..audit.service import record_changes
 from ..auth.principal import ADMIN, INSURER, WELFARE_OFFICE, Principal
 from ..core import ticket_rules
 from ..core.errors import FieldProblem, FujoError, Problems, ValidationFailed
@@ -174,14 +175,7 @@ def parse(kind: str, data: bytes) -> Parsed:
             if not any(v.strip() for v in values):
                 continue
             if len(values) != len(header):
-                report.errors.append(
-                    RowError(
-                        line_no,
-                        "-",
-                        f"列の数が{len(values)}です（見出しは{len(header)}列）。",
-                        f"{len(values)} columns, the header has {len(header)}.",
-                    )
-                )
+                report.errors.append(wrong_width(line_no, len(values), len(header)))
                 continue
             rows.append((line_no, dict(zip(header, values))))
             if len(rows) > MAX_ROWS:
@@ -264,6 +258,7 @@ def _recipient_rows(conn: Connection, keys: list[tuple[str, str]]) -> dict[tuple
             for row in conn.execute(
                 select(
                     r.c.id,
+                    r.c.person_id,
                     r.c.recipient_number,
                     r.c.qualification_date,
                     r.c.disqualification_date,
@@ -343,6 +338,13 @@ IMPORTERS = {
 }
 
 
+def wrong_width(line_no: int, width: int, header: int) -> RowError:
+    """A data row whose number of columns is not the header's (every CSV import says it so)."""
+    return RowError(
+        line_no, "-", f"列の数が{width}です（見出しは{header}列）。", f"{width} columns, the header has {header}."
+    )
+
+
 def require_importer(principal: Principal, kind: str) -> None:
     """Who may import ``kind`` (an unknown kind is left to :func:`parse` to name)."""
     if kind in IMPORTERS:
@@ -404,9 +406,12 @@ def import_csv(
                 ],
             )
             for chunk in _chunks(parsed.records, 1000):
-                conn.execute(
-                    s.recipients.insert(), [dict(rec, version=1, created_at=now, updated_at=now) for _, rec in chunk]
-                )
+                rids = conn.execute(
+                    s.recipients.insert().returning(s.recipients.c.id, sort_by_parameter_order=True),
+                    [dict(rec, version=1, created_at=now, updated_at=now) for _, rec in chunk],
+                ).scalars()
+                # each new recipient is an entry of the audit trail, in the import's transaction
+                record_changes(conn, principal, "recipient.create", [(rid, None, "import") for rid in rids], now)
                 step(len(chunk))
         elif kind == "tickets":
             scope_errors((ln, payer) for ln, (payer, _, _) in parsed.tickets)
@@ -432,6 +437,13 @@ def import_csv(
                         registry.new_ticket_row(principal, ids[(p, n)], t, seq + base + j, now)
                         for j, (_, (p, n, t)) in enumerate(batch)
                     ],
+                )
+                record_changes(
+                    conn,
+                    principal,
+                    "ticket.register",
+                    [(ids[(p, n)], recs[(p, n)].person_id, "import") for _, (p, n, _) in batch],
+                    now,
                 )
                 step(len(batch))
         elif kind == "facilities":

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Iterable
 
+import jaconv
 from sqlalchemy import Connection, or_, select, update
 
 from ..auth.principal import ADMIN, Principal
@@ -173,5 +175,21 @@ def search_facilities(db: Database, principal: Principal | None, q: str | None =
         q = q.strip()
         # autoescape: a % or _ typed by the user is a character, not a wildcard
         query = query.where(or_(f_.c.code.startswith(q, autoescape=True), f_.c.name.contains(q, autoescape=True)))
+    with db.read() as conn:
+        return [facility_dict(r) for r in conn.execute(query)]
+
+
+def suggest_facilities(db: Database, principal: Principal, *, q: str, limit: int = 10) -> list[Record]:
+    """The ticket form's suggestions as the clerk types: facilities whose code starts with ``q`` or
+    whose name contains it — as typed, in カタカナ for ひらがな, in full width for half width (NFKC) —
+    in code order. A ``%`` or ``_`` typed is a character, not a wildcard. Public data: any signed-in
+    caller."""
+    text = unicodedata.normalize("NFKC", q or "").strip()[:40]
+    if not text:
+        return []
+    conds = [f_.c.name.contains(n, autoescape=True) for n in sorted({text, jaconv.hira2kata(text)})]
+    if text.isascii() and text.isdigit():
+        conds.append(f_.c.code.startswith(text, autoescape=True))
+    query = select(f_).where(or_(*conds)).order_by(f_.c.code).limit(min(max(limit, 1), 50))
     with db.read() as conn:
         return [facility_dict(r) for r in conn.execute(query)]

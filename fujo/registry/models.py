@@ -36,6 +36,11 @@ class RecipientOut(_RecipientColumns):
     id: int = described("row id", required=True)
     version: int = described("optimistic lock: send it back as expected_version", required=True)
     card_linked: bool = described("linked to a My Number card holder (初回ひも付け)", required=True)
+    restricted: bool = described(
+        "閲覧制限 (DV・虐待): no address to any facility, name and birth date only to the designated one, "
+        "no 薬剤情報等 (PUT …/restriction)",
+        required=True,
+    )
     updated_at: dt.datetime = described("ISO 8601 with offset", required=True)
 
 

@@ -25,6 +25,7 @@ RECIPIENT_COLUMNS = (
     _r.c.sex,
     _r.c.birthdate,
     _r.c.address,
+    _r.c.restricted,  # 閲覧制限 (core.eligibility.restricted_view)
     _o.c.name.label("office_name"),
     _o.c.phone.label("office_phone"),
 )

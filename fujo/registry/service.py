@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import Connection, and_, func, or_, select, update
 
-from ..audit.service import record_many
+from ..audit.service import record_change, record_many
 from ..auth.principal import ADMIN, WELFARE_OFFICE, Principal
 from ..core import numbers, ticket_rules
 from ..core.dates import JST
@@ -62,6 +62,7 @@ def _iso(v: object) -> object:
 def recipient_dict(row: DbRow) -> Record:
     d = {c: _iso(getattr(row, c)) for c in RECIPIENT_COLUMNS}
     d.update(id=row.id, version=row.version, card_linked=row.person_id is not None, updated_at=_iso(row.updated_at))
+    d["restricted"] = bool(getattr(row, "restricted", False))  # 閲覧制限 (set apart from the fields: medinfo)
     return d
 
 
@@ -153,6 +154,7 @@ def _recipient_row(conn: Connection, payer: str, rn: str, for_update: bool = Fal
 
 def _require_read(principal: Principal, payer: str) -> None:
     if principal.kind == ADMIN:
+        principal.require(ADMIN)  # not the 監査担当 (AUDITOR): the audit export is all it may read
         return
     principal.require_payer(payer)
 
@@ -167,6 +169,7 @@ def insert_recipient(conn: Connection, principal: Principal, rec: Record, now: d
     rid: int = conn.execute(
         r_.insert().values(**rec, version=1, created_at=now, updated_at=now).returning(r_.c.id)
     ).scalar_one()
+    record_change(conn, principal, "recipient.create", recipient_id=rid, person_id=rec.get("person_id"), at=now)
     return rid
 
 
@@ -225,6 +228,18 @@ def update_recipient(
             )
         )
         conn.execute(update(r_).where(r_.c.id == row.id).values(**part, version=row.version + 1, updated_at=now))
+        changed = sorted(c for c in part if part[c] != getattr(row, c))
+        stop = "disqualification_date" in changed and part["disqualification_date"] is not None
+        action = {"1": "recipient.suspend", "2": "recipient.abolish"}.get(merged["disqualification_kind"] or "")
+        record_change(  # field names only: the values stay in recipients / recipient_history
+            conn,
+            principal,
+            action if stop and action else "recipient.update",
+            recipient_id=row.id,
+            person_id=row.person_id,
+            detail=f"version={row.version + 1} fields={','.join(changed)}",
+            at=now,
+        )
         return recipient_dict(conn.execute(select(r_).where(r_.c.id == row.id)).one())
 
 
@@ -347,7 +362,9 @@ def link_card(
         if row.person_id != holder.id:
             now = db.now()
             conn.execute(update(r_).where(r_.c.id == row.id).values(person_id=holder.id, updated_at=now))
-            record_many(conn, principal, "link", [{"person_id": holder.id, "recipient_id": row.id}], now)
+            record_many(
+                conn, principal, "link", [{"person_id": holder.id, "recipient_id": row.id, "category": "registry"}], now
+            )
         return recipient_dict(conn.execute(select(r_).where(r_.c.id == row.id)).one())
 
 
@@ -374,7 +391,7 @@ def unlink_card(db: Database, principal: Principal, *, payer: str, rn: str, reas
             conn,
             principal,
             "unlink",
-            [{"person_id": row.person_id, "recipient_id": row.id, "detail": reason[:200]}],
+            [{"person_id": row.person_id, "recipient_id": row.id, "detail": reason[:200], "category": "registry"}],
             now,
         )
         return recipient_dict(conn.execute(select(r_).where(r_.c.id == row.id)).one())
@@ -449,6 +466,9 @@ def insert_ticket(conn: Connection, principal: Principal, *, payer: str, rn: str
     row = new_ticket_row(principal, rec.id, t, next_values(conn, "ticket_seq"), now)
     conn.execute(t_.insert().values(**row))
     key: str = row["ticket_key"]
+    record_change(
+        conn, principal, "ticket.register", recipient_id=rec.id, person_id=rec.person_id, detail=f"ticket={key}", at=now
+    )
     return key
 
 
@@ -562,6 +582,14 @@ def _revise(
             .returning(t_.c.id)
         ).scalar_one()
         conn.execute(update(t_).where(t_.c.id == cur.id).values(superseded_by=new_id))
+        record_change(
+            conn,
+            principal,
+            "ticket.cancel" if status == CANCELLED else "ticket.amend",
+            recipient_id=cur.recipient_id,
+            detail=f"ticket={key} revision={cur.revision + 1}",
+            at=now,
+        )
         return _ticket_out(conn, key)
 
 
@@ -641,3 +669,179 @@ def late_tickets(db: Database, principal: Principal, month: str) -> list[Record]
                 d["name"], d["first_checked_at"] = row.name, fc.isoformat()
                 out.append(d)
     return out
+
+
+# --- what the office's screens read ------------------------------------------------------------
+
+
+def recipient_status(rec: Record, day: dt.date) -> tuple[str, str | None]:
+    """A recipient's 保護 status on ``day`` in the vocabulary of :mod:`fujo.core.monthly` (valid,
+    suspended, abolished, not_started) and the 停止・廃止日 (ISO) that applies — for ``valid`` the
+    day it is to end, if recorded. Assistance covers its start day up to, not including, that day."""
+    from ..core import monthly
+
+    end = dt.date.fromisoformat(rec["disqualification_date"]) if rec.get("disqualification_date") else None
+    if end is not None and day >= end:
+        kind = monthly.SUSPENDED if rec.get("disqualification_kind") == "1" else monthly.ABOLISHED
+        return kind, end.isoformat()
+    if day < dt.date.fromisoformat(rec["qualification_date"]):
+        return monthly.NOT_STARTED, None
+    return monthly.VALID, end.isoformat() if end else None
+
+
+def validate_ticket(
+    db: Database,
+    principal: Principal,
+    *,
+    data: Record,
+    payer: str | None = None,
+    rn: str | None = None,
+    key: str | None = None,
+    expected_revision: int | None = None,
+) -> Record:
+    """Every check that registering ``data`` for recipient ``payer``/``rn`` — or, with ``key``,
+    amending that ticket — makes, with the same functions and in the same order, writing nothing:
+    the screens show the registry's refusals field by field while the clerk types. Returns the clean
+    ticket (with the registry's facility names); raises what saving would raise."""
+    with db.read() as conn:
+        if key is None:
+            if payer is None or rn is None:
+                raise ValueError("validate_ticket needs payer and rn, or key")
+            principal.require_payer(payer)
+            _, _, t = split_ticket_input({**data, "payer_number": payer, "recipient_number": rn})
+            rec = _recipient_row(conn, payer, rn)
+            if not rec:
+                raise NotFound(f"受給者{payer}/{rn}が登録されていません。", f"No recipient {payer}/{rn}.")
+            check_ticket(conn, payer=payer, rec=rec, t=t)
+            return t
+        cur = _current(conn, key)
+        if not cur:
+            raise NotFound("医療券/調剤券が見つかりません。", f"No ticket {key}.")
+        principal.require_payer(cur.payer_number)
+        if cur.status == CANCELLED:
+            raise Conflict("取り消し済みの券は変更できません。", "The ticket is cancelled.")
+        if expected_revision is not None and expected_revision != cur.revision:
+            raise Conflict(
+                "他の担当者が先に変更しました。再読み込みしてください。",
+                f"Revision conflict: now {cur.revision}, you had {expected_revision}.",
+            )
+        t = clean_ticket({k: v for k, v in data.items() if k not in ("payer_number", "recipient_number")})
+        rec_period = SimpleNamespace(
+            id=cur.recipient_id,
+            qualification_date=cur.qualification_date,
+            disqualification_date=cur.disqualification_date,
+            disqualification_kind=cur.disqualification_kind,
+        )
+        check_ticket(conn, payer=cur.payer_number, rec=rec_period, t=t, own_key=key)
+        return t
+
+
+# the month view's filters: the ticket's state, or the recipient's 保護 status that month
+MONTH_FILTERS = {
+    "active": "有効",
+    "amended": "変更あり",
+    "cancelled": "取消",
+    "suspended": "保護停止",
+    "abolished": "保護廃止",
+    "late": "事後登録",
+}
+
+
+def month_tickets(
+    db: Database,
+    principal: Principal,
+    *,
+    month: str,
+    facility: str | None = None,
+    status: str | None = None,
+    late: bool = False,
+    limit: int = 100,
+    offset: int = 0,
+) -> Record:
+    """Every ticket (its newest revision, cancelled ones too) of the office's 公費負担者番号 for the
+    treatment month ``month`` (yyyyMM or YYYY-MM), optionally of one designated ``facility``, with
+    a ``status`` of :data:`MONTH_FILTERS` and only those registered after a first check (``late``,
+    as :func:`late_tickets` says). Answers ``rows`` (one page: ``limit`` from ``offset``), ``total``
+    (after the filters), ``counts`` of each filter (after the facility filter only) and the
+    ``facilities`` designated that month (code, name, count). Refuses bad filters field by field."""
+    from ..core import monthly
+    from ..core.dates import month_key, parse_month
+
+    principal.require(WELFARE_OFFICE, ADMIN)
+    problems = Problems()
+    ym, p = parse_month(month, "month")
+    problems.add(p)
+    if facility:
+        problems.add(numbers.check_facility_code(facility, field="facility"))
+    if status and status not in MONTH_FILTERS:
+        problems.add(
+            FieldProblem(
+                "status",
+                "code",
+                f"状態は{'・'.join(MONTH_FILTERS.values())}のいずれかです。",
+                f"status must be one of {', '.join(MONTH_FILTERS)}.",
+            )
+        )
+    problems.raise_if_any()
+    assert ym is not None  # else its problem was raised
+    m = month_key(*ym)
+    q = (
+        select(
+            t_,
+            r_.c.payer_number,
+            r_.c.recipient_number,
+            r_.c.name,
+            r_.c.name_kana,
+            r_.c.qualification_date,
+            r_.c.disqualification_date,
+            r_.c.disqualification_kind,
+        )
+        .select_from(t_.join(r_, r_.c.id == t_.c.recipient_id))
+        .where(t_.c.treatment_month == m, latest_revision())
+        .order_by(r_.c.payer_number, r_.c.recipient_number, t_.c.ticket_type, t_.c.id)
+    )
+    if principal.kind == WELFARE_OFFICE:
+        q = q.where(r_.c.payer_number.in_(sorted(principal.payer_numbers)))
+    with db.read() as conn:
+        rows = conn.execute(q).all()
+    first_checks = {d["ticket_key"]: d["first_checked_at"] for d in late_tickets(db, principal, m)}
+    designated: dict[str, tuple[str, int]] = {}  # code → (name, tickets)
+    counts = dict.fromkeys(("all", *MONTH_FILTERS), 0)
+    matched: list[Record] = []
+    for row in rows:
+        code = row.designated_facility_code
+        designated[code] = (row.designated_facility_name, designated.get(code, ("", 0))[1] + 1)
+        if facility and row.designated_facility_code != facility:
+            continue
+        rstatus, rdate = monthly.month_status(row, m)
+        tags = {"cancelled"} if row.status == CANCELLED else {"active"} | ({"amended"} if row.revision > 1 else set())
+        if rstatus in (monthly.SUSPENDED, monthly.ABOLISHED):
+            tags.add(rstatus)
+        if row.ticket_key in first_checks:
+            tags.add("late")
+        counts["all"] += 1
+        for tag in tags:
+            counts[tag] += 1
+        if (status and status not in tags) or (late and "late" not in tags):
+            continue
+        d = ticket_dict(row, payer_number=row.payer_number, recipient_number=row.recipient_number)
+        d.update(
+            name=row.name,
+            name_kana=row.name_kana,
+            state="cancelled" if row.status == CANCELLED else ("amended" if row.revision > 1 else "active"),
+            recipient_status=rstatus,
+            recipient_status_date=rdate.isoformat() if rdate else None,
+            late="late" in tags,
+            first_checked_at=first_checks.get(row.ticket_key),
+        )
+        matched.append(d)
+    offset, limit = max(offset, 0), min(max(limit, 1), 500)
+    return {
+        "month": m,
+        "total": len(matched),
+        "counts": counts,
+        "facilities": [{"code": c, "name": n, "count": k} for c, (n, k) in sorted(designated.items())],
+        "rows": matched[offset : offset + limit],
+        "offset": offset,
+        "limit": limit,
+    }

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 
 from ..accounts import service as accounts
+from ..api import limits
 from ..audit.dashboard import checks_for_day
 from ..auth.principal import KINDS, ROLES
 from ..cards import service as cards
@@ -237,6 +238,18 @@ def card_revoke(
     return _cards_page(request, status=422, values=values, errors=errors, message=message)
 
 
+@router.post("/cards/{serial}/pin-reset")
+def card_pin_reset(request: Request, staff: AdminUser, serial: str):
+    """A reset token for the card's PIN lock (3 wrong PINs at the reader), shown once on the page."""
+    try:
+        reset = cards.issue_pin_reset(db_of(request), request.app.state.ca, staff.principal, serial=serial)
+    except FujoError as e:
+        return _cards_page(request, status=e.status, message=e.message_ja)
+    return _cards_page(
+        request, notice=f"カード {reset['serial']} の暗証番号ロック解除コードを発行しました。", reset=reset
+    )
+
+
 # --- the facility registry -------------------------------------------------------------------
 
 FACILITY_LABELS = {
@@ -288,7 +301,7 @@ def facility_register(
     return _facilities_page(request, notice=f"{f['name']}（{f['code']}、{f['kind']}）を登録しました。")
 
 
-@router.post("/facilities/import")
+@router.post("/facilities/import", max_body_size=limits.IMPORT + limits.MIB)
 async def facility_import(request: Request, staff: AdminUser, file: UploadFile | None = File(None)):
     """Facilities in bulk from a CSV file (code,name,prefecture,address,phone), all or nothing."""
     data = await file.read(20 * 1024 * 1024 + 1) if file is not None and file.filename else b""

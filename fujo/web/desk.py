@@ -9,13 +9,15 @@ import functools
 import io
 import operator
 import re
+from collections.abc import Iterable, Iterator
+from typing import Any
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import JSONResponse, StreamingResponse
 
-from ..auth.principal import MANAGER
+from ..auth.principal import CLINICIAN, MANAGER
 from ..bulk import service as bulk
-from ..cards.reader import prove
+from ..cards.reader import consent_from_bits
 from ..cards.service import CardProofRefused, create_challenge
 from ..core import codes, monthly, numbers, screen
 from ..core.dates import parse_date, today_jst
@@ -30,11 +32,11 @@ CONSENTS = [
     ("PharmacistsInfo", "薬剤情報"),
     ("DiagnosisInfo", "診療情報"),
     ("SpecificHealthCheckupsInfo", "特定健診情報"),
+    ("OperationInfo", "手術情報"),
     # the optional 5th/6th consent bits of the reader (cards/reader.py): 医療保険 results only
     ("LimitApplicationCertificateRelated", "限度額適用認定証の情報"),
     ("SpecificDiseasesCertificateRelated", "特定疾病療養受療証の情報"),
 ]
-MAX_CARD_FILE = 64 * 1024
 
 # The seed lays the items out in lines; these are the number of items on each line.
 _PERSON_LINES = (1, 2, 1, 3)  # 照会番号 / 公費負担者番号 福祉事務所名 / 受給者番号 / 氏名 性別 生年月日
@@ -90,6 +92,10 @@ def result_view(check: dict) -> list[dict]:
             for k, label in CONSENTS
             if f"{k}ConsFlg" in r
         ]
+        until = next(
+            (r[f"{k}AvailableTime"] for k, _ in CONSENTS if r.get(f"{k}ConsFlg") == "1" and r.get(f"{k}AvailableTime")),
+            None,
+        )
         blocks.append(
             {
                 "title": title,
@@ -100,9 +106,17 @@ def result_view(check: dict) -> list[dict]:
                 "validity": v,
                 "masked": v == codes.VALID_UNREGISTERED,
                 "consent": consent,
+                "consent_until": _wire_time_ja(until),
             }
         )
     return blocks
+
+
+def _wire_time_ja(v: str | None) -> str | None:
+    """yyyyMMddHHmmss (JST) as 2024年7月11日 09:30, the consent's end as the reader showed it."""
+    if not v or len(v) < 12 or not v.isdigit():
+        return None
+    return f"{int(v[:4])}年{int(v[4:6])}月{int(v[6:8])}日 {v[8:10]}:{v[10:12]}"
 
 
 def _result(request: Request, staff, check: dict, method: str):
@@ -136,6 +150,8 @@ def _result(request: Request, staff, check: dict, method: str):
         method=method,
         confirmation_date=check.get("QualificationConfirmationDate"),
         check_id=check.get("CheckId"),
+        clinician=staff.principal.role == CLINICIAN,
+        consented=any(b.get("consent_until") for b in blocks),  # some category given, for 24 hours
         hidden_assistance=check.get("MedicalAssistanceNotice"),
     )
 
@@ -173,7 +189,14 @@ def _form_page(request, staff, template: str, title: str, status: int = 200, **k
 def _card_page(request, staff, status: int = 200, **kw):
     kw.setdefault("checked", set())
     return _form_page(
-        request, staff, "desk/card.html", "資格確認（マイナンバーカード）", status, consents=CONSENTS, **kw
+        request,
+        staff,
+        "desk/card.html",
+        "資格確認（マイナンバーカード）",
+        status,
+        consents=CONSENTS,
+        reader_url=request.app.state.settings.reader_url,
+        **kw,
     )
 
 
@@ -186,42 +209,50 @@ def card_form(request: Request, staff: FacilityUser):
     return _card_page(request, staff)
 
 
+@router.post("/check/card/challenge")
+def card_challenge(request: Request, staff: FacilityUser):
+    """A one-time challenge for the card reader on the desk (fetched by static/reader.js with the
+    session's CSRF token); the reader signs it for this facility's code (the audience)."""
+    ch = create_challenge(db_of(request), staff.principal)
+    return JSONResponse({**ch, "audience": staff.principal.code}, headers={"Cache-Control": "no-store"})
+
+
+PROOF_FIELD = re.compile(r"[A-Za-z0-9+/=_-]{1,8192}")
+
+
 @router.post("/check/card")
-async def check_card(
+def check_card(
     request: Request,
     staff: FacilityUser,
-    card_file: UploadFile | None = File(None),
-    pin: str = Form("", max_length=8),
+    challenge: str = Form("", max_length=200),
+    certificate: str = Form("", max_length=8192),
+    signature: str = Form("", max_length=2048),
+    consent: str = Form("", max_length=8),
     confirmation_date: str = Form("", max_length=20),
 ):
-    form = await request.form()
-    checked = {k for k, _ in CONSENTS if form.get(f"consent_{k}") == "1"}
+    """The card reader's proof (challenge, certificate, signature, consent bits it signed), never a
+    card file or a PIN: the page had the reader on the desk sign (static/reader.js)."""
+    checked = (
+        {k for k, _ in CONSENTS if consent_from_bits(consent).get(k)} if re.fullmatch(r"[01]{4,6}", consent) else set()
+    )
     values = {"confirmation_date": confirmation_date.strip()}
     errors: dict[str, list[str]] = {}
     message = None
     on, date_problem = parse_date(values["confirmation_date"], "confirmation_date", "資格確認日", required=False)
     if date_problem:
         errors["confirmation_date"] = [date_problem.message_ja]
-    data = await card_file.read(MAX_CARD_FILE + 1) if card_file is not None and card_file.filename else b""
-    if not data:
-        errors["card_file"] = ["カードファイル（.p12）を選択してください。"]
-    elif len(data) > MAX_CARD_FILE:
-        errors["card_file"] = ["カードファイルが大きすぎます（64KBまで）。"]
-    if not re.fullmatch(r"[0-9]{4}", pin or ""):
-        errors["pin"] = ["暗証番号は数字4桁です。"]
+    if not all(PROOF_FIELD.fullmatch(x) for x in (challenge, certificate, signature)) or not consent:
+        errors["card"] = ["カードリーダーでカードを読み取ってください（暗証番号を入力して「資格確認」）。"]
     if not errors:
-        db, p = db_of(request), staff.principal
         try:
-            ch = create_challenge(db, p)["challenge"]
-            proof = prove(data, pin, ch, p.code, {k: True for k in checked})
             check = eligibility.check_by_card(
-                db,
+                db_of(request),
                 request.app.state.ca,
-                p,
-                challenge=proof.challenge,
-                certificate=proof.certificate,
-                signature=proof.signature,
-                consent=proof.consent,
+                staff.principal,
+                challenge=challenge,
+                certificate=certificate,
+                signature=signature,
+                consent=consent,
                 confirmation_date=on,
             )
             return _result(request, staff, check, "card")
@@ -310,10 +341,9 @@ _WITHHELD = {
 }
 
 
-def _ticket_rows(data: dict, new: set) -> list[dict]:
+def _ticket_rows(results: Iterable[Any], new: set) -> Iterator[dict]:
     """One row per ticket (the table and the CSV), or one withheld row for a person without any."""
-    rows = []
-    for res in data["ResultList"]:
+    for res in results:
         key = (res.get("InsurerNumber"), res.get("InsuredIdentificationNumber"))
         tickets = (res.get("PublicExpenseResultList") or {}).get("MedicalTicketInfo") or []
         person = {
@@ -327,9 +357,9 @@ def _ticket_rows(data: dict, new: set) -> list[dict]:
             "validity": codes.VALIDITY_TEXT.get(res["QualificationValidity"]),
         }
         if not tickets:  # not billable this month: the status says why
-            rows.append(person | _WITHHELD)
+            yield person | _WITHHELD
         for t in tickets:
-            rows.append(
+            yield (
                 person
                 | {
                     "payer_number": key[0],
@@ -347,7 +377,6 @@ def _ticket_rows(data: dict, new: set) -> list[dict]:
                     "new": key in new,
                 }
             )
-    return rows
 
 
 def _month_param(month: str | None) -> tuple[str, str]:
@@ -377,7 +406,7 @@ def tickets(request: Request, staff: FacilityUser, month: str | None = None):
     except FujoError as e:
         return _tickets_page(request, shown, status=e.status, message=e.message_ja)
     last = bulk.last_csv_download(db, p, m)
-    rows = _ticket_rows(data, bulk.recipients_changed_since(db, p, m, last))
+    rows = list(_ticket_rows(data["ResultList"], bulk.recipients_changed_since(db, p, m, last)))
     return _tickets_page(request, shown, month_key=m, rows=rows, last=last, new_count=sum(1 for x in rows if x["new"]))
 
 
@@ -414,16 +443,25 @@ def _cell(value) -> str:
 def tickets_csv(request: Request, staff: FacilityUser, month: str | None = None):
     shown, m = _month_param(month)
     db, p = db_of(request), staff.principal
-    data = bulk.tickets_for_month(db, p, shown)
-    rows = _ticket_rows(data, bulk.recipients_changed_since(db, p, m, bulk.last_csv_download(db, p, m)))
-    bulk.record_csv_download(db, p, m, data["Cursor"])
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow([label for _, label in CSV_COLUMNS])
-    for x in rows:
-        w.writerow([("1" if x[k] else "") if k == "new" else _cell(x[k]) for k, _ in CSV_COLUMNS])
-    return Response(
-        ("\ufeff" + buf.getvalue()).encode("utf-8"),
+    new = bulk.recipients_changed_since(db, p, m, bulk.last_csv_download(db, p, m))
+    stream = bulk.open_month(db, p, shown)
+    bulk.record_csv_download(db, p, m, stream.header["Cursor"])
+
+    def lines() -> Iterator[bytes]:  # written as the rows are read (the month is never held whole)
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\r\n")
+        buf.write("\ufeff")
+        w.writerow([label for _, label in CSV_COLUMNS])
+        for x in _ticket_rows(stream.results, new):
+            w.writerow([("1" if x[k] else "") if k == "new" else _cell(x[k]) for k, _ in CSV_COLUMNS])
+            if buf.tell() >= 64 * 1024:
+                yield buf.getvalue().encode("utf-8")
+                buf.seek(0)
+                buf.truncate()
+        yield buf.getvalue().encode("utf-8")
+
+    return StreamingResponse(
+        lines(),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="tickets-{p.code}-{m}.csv"'},
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import secrets
-import time
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -16,10 +15,11 @@ from jinja2 import Environment, FileSystemLoader
 
 from ..accounts import service as accounts
 from ..accounts.service import Session
-from ..auth.principal import ADMIN, FACILITY, INSURER, KIND_JA, MANAGER, WELFARE_OFFICE, Principal
+from ..auth.principal import ADMIN, CLINICIAN, FACILITY, INSURER, KIND_JA, MANAGER, WELFARE_OFFICE, Principal
 from ..core import codes
 from ..core.era import ERAS, wareki_date, wareki_month
 from ..core.errors import FieldProblem, FujoError, ValidationFailed
+from ..db import windows
 from ..db.database import Database
 
 HERE = Path(__file__).parent
@@ -198,6 +198,7 @@ NAV: dict[str, list[tuple[str, str] | tuple[str, str, tuple[str, ...]]]] = {  # 
         ("/desk", "資格確認（カード）"),
         ("/desk/numbers", "資格確認（番号）"),
         ("/desk/tickets", "委託先一括取得"),
+        ("/desk/medinfo", "薬剤情報等", (CLINICIAN,)),
         ("/desk/reference", "照会番号の登録"),
         ("/desk/settings", "環境設定"),
         ("/desk/users", "利用者", (MANAGER,)),
@@ -206,6 +207,7 @@ NAV: dict[str, list[tuple[str, str] | tuple[str, str, tuple[str, ...]]]] = {  # 
         ("/office", "受給者検索"),
         ("/office/recipients/new", "受給者登録"),
         ("/office/import", "CSV取込"),
+        ("/office/tickets", "月別の券"),
         ("/office/late", "事後登録の券"),
         ("/office/users", "利用者", (MANAGER,)),
     ],
@@ -214,6 +216,7 @@ NAV: dict[str, list[tuple[str, str] | tuple[str, str, tuple[str, ...]]]] = {  # 
         ("/admin/orgs", "組織と認証情報"),
         ("/admin/facilities", "医療機関の登録簿"),
         ("/admin/cards", "カード失効"),
+        ("/admin/disasters", "災害時の閲覧"),
     ],
     INSURER: [("/insurer", "医療保険資格の登録")],
 }
@@ -299,32 +302,28 @@ def form_dict(form, names) -> dict:
 
 
 class Throttle:
-    """After 5 failed sign-ins for one login (or from one address) within 15 minutes, refuse for
-    the rest of that window. In memory: per process, forgotten on restart."""
+    """After 5 failed sign-ins for one login (or from one address) within a 15-minute window, refuse
+    for the rest of that window. Counted in the database (fujo.db.windows), so it holds across every
+    server process and a restart."""
 
     LIMIT, WINDOW = 5, 15 * 60
 
-    def __init__(self) -> None:
-        self.fails: dict[str, list[float]] = {}
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
-    def _recent(self, key: str) -> list[float]:
-        now = time.monotonic()
-        xs = [t for t in self.fails.get(key, []) if now - t < self.WINDOW]
-        self.fails[key] = xs
-        return xs
+    @staticmethod
+    def _keys(keys: tuple[str, ...]) -> list[str]:
+        return [f"signin-{k}" for k in keys]
 
     def blocked(self, *keys: str) -> bool:
-        return any(len(self._recent(k)) >= self.LIMIT for k in keys)
+        return any(n >= self.LIMIT for n in windows.count(self.db, self._keys(keys), self.WINDOW).values())
 
     def fail(self, *keys: str) -> None:
-        for k in keys:
-            self._recent(k).append(time.monotonic())
-        if len(self.fails) > 10000:
-            self.fails.clear()
+        for k in self._keys(keys):
+            windows.add(self.db, k, self.WINDOW)
 
     def ok(self, *keys: str) -> None:
-        for k in keys:
-            self.fails.pop(k, None)
+        windows.clear(self.db, self._keys(keys))
 
 
 def login_url(portal: bool, next_path: str | None) -> str:

@@ -1,5 +1,8 @@
-"""Welfare office (福祉事務所): recipients, 医療券/調剤券 registration, amendment and cancellation
-with history, CSV import with progress and a per-row report, and tickets registered late."""
+"""Welfare office (福祉事務所): recipients (edit with history, 保護停止・廃止 with the reason,
+初回ひも付け with its cross-check item by item), 医療券/調剤券 registration, amendment and cancellation
+with history — the registry's refusals shown field by field as the clerk types, facilities suggested
+by name or code — the month's tickets with filters and counts, CSV import with progress and a
+per-row report, and tickets registered late."""
 
 from __future__ import annotations
 
@@ -7,18 +10,23 @@ import secrets
 import threading
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
-from ..core.dates import month_end, today_jst
-from ..core.errors import FujoError, ValidationFailed
-from ..core.fields import INSURANCE_FIELDS, RECIPIENT_FIELDS, TICKET_FIELDS
+from ..api import limits
+from ..cards import service as cards
+from ..core import identity
+from ..core.dates import month_end, month_key, parse_month, today_jst
+from ..core.errors import FujoError, NotFound, ValidationFailed
+from ..core.fields import INSURANCE_FIELDS, RECIPIENT_FIELDS, TICKET_FIELDS, Field
+from ..medinfo import service as medinfo
 from ..registry import facilities as facility_registry
 from ..registry import printing
 from ..registry import service as registry
 from ..registry.csv_import import ImportFailed, import_csv
-from .kit import OfficeUser, csrf_guard, db_of, field_errors, page, redirect, refusal, render
+from .kit import OfficeUser, csrf_guard, db_of, env, field_errors, page, redirect, refusal, render
 
 router = APIRouter(prefix="/office", dependencies=[Depends(csrf_guard)], include_in_schema=False)
 
@@ -30,8 +38,19 @@ LABELS.update(
     file="ファイル",
     kind="種類",
     card_serial="カードのシリアル番号",
+    individual_number="個人番号",
+    month="診療年月",
+    facility="指定医療機関",
+    status="状態",
 )
-MAX_CSV = 20 * 1024 * 1024
+# 受給者情報の変更: everything but the numbers (a new number is a new recipient) and 停止・廃止 (its own form)
+DISQUALIFICATION = ("disqualification_kind", "disqualification_date", "disqualification_reason")
+EDIT_FIELDS = tuple(
+    f for f in RECIPIENT_FIELDS if f.name not in ("payer_number", "recipient_number", *DISQUALIFICATION)
+)
+DISQUALIFICATION_FIELDS = tuple(f for f in RECIPIENT_FIELDS if f.name in DISQUALIFICATION)
+MONTH_PAGE = 100
+MAX_CSV = limits.IMPORT  # answered on the page; a body far larger is cut off with 413 (limits.py)
 IMPORT_KINDS = {"recipients": "受給者（被保護者）", "tickets": "医療券/調剤券"}
 
 
@@ -68,7 +87,13 @@ def _with_names(db, values: dict) -> dict:
 def search(request: Request, staff: OfficeUser, q: str = ""):
     q = q.strip()[:60]
     results = registry.search_recipients(db_of(request), staff.principal, q=q or None, limit=100)
-    return render(request, "office/search.html", title="受給者検索", q=q, results=results)
+    return render(request, "office/search.html", title="受給者検索", q=q, results=_with_status(results))
+
+
+def _with_status(recs: list[dict]) -> list[dict]:
+    """Recipients with their 保護 status today (``status``: (status, date)) for the lists."""
+    today = today_jst()
+    return [dict(r, status=registry.recipient_status(r, today)) for r in recs]
 
 
 def _recipient_form(request, values: dict, status: int = 200, **kw):
@@ -103,15 +128,171 @@ async def recipient_create(request: Request, staff: OfficeUser):
 
 RECIPIENT_NOTICES = {
     "1": "登録しました。",
-    "linked": "マイナンバーカードとひも付けました（初回ひも付け）。",
+    "edited": "受給者情報を変更しました（変更前の内容は変更履歴に残ります）。",
+    "unchanged": "変更された項目はありませんでした。",
+    "disqualified": "保護の停止・廃止を記録しました（変更前の内容は変更履歴に残ります）。",
+    "linked": "カードの基本4情報（氏名・生年月日・性別）と一致したため、マイナンバーカードとひも付けました（初回ひも付け）。",
     "unlinked": "マイナンバーカードとのひも付けを解除しました（記録に残ります）。",
+    "restricted": "閲覧制限を設定しました。医療機関には住所を示さず、氏名・生年月日は指定医療機関にのみ、薬剤情報等はどこにも示しません。",
+    "unrestricted": "閲覧制限を解除しました。",
 }
 
 
 def _recipient_page(request, staff, payer: str, rn: str, status: int = 200, **kw):
     rec = registry.get_recipient(db_of(request), staff.principal, payer=payer, rn=rn)
-    defaults: dict[str, Any] = dict(rec=rec, fields=RECIPIENT_FIELDS, link_errors={}, unlink_errors={}, notice=None)
+    defaults: dict[str, Any] = dict(
+        rec=rec,
+        fields=RECIPIENT_FIELDS,
+        link_errors={},
+        link_check=None,
+        unlink_errors={},
+        disq_errors={},
+        disq_values={f.name: rec.get(f.name) or "" for f in DISQUALIFICATION_FIELDS},
+        disq_fields=DISQUALIFICATION_FIELDS,
+        qstatus=registry.recipient_status(rec, today_jst()),
+        history=_history(rec),
+        labels=LABELS,
+        notice=None,
+        linked_cards=cards.cards_of_recipient(db_of(request), staff.principal, payer=payer, rn=rn)
+        if rec.get("card_linked")
+        else [],
+        reset=None,
+        restriction_errors={},
+    )
     return page(request, "office/recipient.html", f"受給者 {rec['name']}", defaults, kw, status)
+
+
+@router.post("/recipients/{payer}/{rn}/restriction")
+def restriction(
+    request: Request,
+    staff: OfficeUser,
+    payer: str,
+    rn: str,
+    restricted: str = Form("", max_length=1),
+    reason: str = Form("", max_length=200),
+):
+    """閲覧制限 (DV・虐待の被害者): on, no facility sees the address, only the designated one the name
+    and birth date, and nobody any 薬剤情報等; the recipient's own portal still shows everything."""
+    on = restricted == "1"
+    try:
+        medinfo.set_restriction(
+            db_of(request), staff.principal, payer=payer, rn=rn, restricted=on, reason=reason.strip() or None
+        )
+    except ValidationFailed as e:
+        errors, _ = field_errors(e)
+        return _recipient_page(request, staff, payer, rn, status=422, restriction_errors=errors)
+    return redirect(f"/office/recipients/{payer}/{rn}?saved={'restricted' if on else 'unrestricted'}")
+
+
+@router.post("/recipients/{payer}/{rn}/cards/{serial}/pin-reset")
+def card_pin_reset(request: Request, staff: OfficeUser, payer: str, rn: str, serial: str):
+    """A reset code for the PIN lock of a card of this recipient's holder, shown once on the page."""
+    if serial not in {
+        c["serial"] for c in cards.cards_of_recipient(db_of(request), staff.principal, payer=payer, rn=rn)
+    }:
+        return _recipient_page(
+            request, staff, payer, rn, status=404, notice="このカードはこの受給者のものではありません。"
+        )
+    try:
+        reset = cards.issue_pin_reset(db_of(request), request.app.state.ca, staff.principal, serial=serial)
+    except FujoError as e:
+        return _recipient_page(request, staff, payer, rn, status=e.status, notice=e.message_ja)
+    notice = f"カード {reset['serial']} の暗証番号ロック解除コードを発行しました。"
+    return _recipient_page(request, staff, payer, rn, notice=notice, reset=reset)
+
+
+def _history(rec: dict) -> list[dict]:
+    """The recipient's changes, newest first: each earlier version against the one that replaced
+    it (the next snapshot, or the record as it is now), as (field, before, after) of what differs."""
+    snapshots = rec.get("history", [])
+    out = []
+    for i, h in enumerate(snapshots):
+        after = snapshots[i + 1] if i + 1 < len(snapshots) else rec
+        changes = [
+            (f, h.get(f.name), after.get(f.name))
+            for f in RECIPIENT_FIELDS
+            if (h.get(f.name) or None) != (after.get(f.name) or None)
+        ]
+        out.append({"version": h["version"], "changed_at": h["changed_at"], "changes": changes})
+    return out[::-1]
+
+
+@router.get("/recipients/{payer}/{rn}/edit")
+def recipient_edit_form(request: Request, staff: OfficeUser, payer: str, rn: str):
+    rec = registry.get_recipient(db_of(request), staff.principal, payer=payer, rn=rn)
+    values = {f.name: "" if rec.get(f.name) is None else str(rec[f.name]) for f in EDIT_FIELDS}
+    return _edit_form(request, rec, values)
+
+
+def _edit_form(request, rec: dict, values: dict, status: int = 200, **kw):
+    return render(
+        request,
+        "office/recipient_edit.html",
+        status=status,
+        title=f"受給者情報の変更 {rec['name']}",
+        rec=rec,
+        fields=EDIT_FIELDS,
+        values=values,
+        version=kw.pop("version", rec["version"]),
+        **kw,
+    )
+
+
+def _changes(rec: dict, values: dict, fields: tuple[Field, ...]) -> dict:
+    """The submitted values that differ from the record, as the service cleans them (so 令和6年7月10日
+    and 2024-07-10, or ｶﾅ and カナ, are no change); raises the service's refusal."""
+    clean = registry.clean_recipient(values, partial=True)
+    return {f.name: values[f.name] for f in fields if _plain(clean.get(f.name)) != _plain(rec.get(f.name))}
+
+
+def _plain(v: object) -> str:
+    return "" if v is None else v.isoformat() if hasattr(v, "isoformat") else str(v)
+
+
+@router.post("/recipients/{payer}/{rn}/edit")
+async def recipient_edit(request: Request, staff: OfficeUser, payer: str, rn: str):
+    """受給者情報の変更 (氏名, カナ, 性別, 生年月日 in 和暦 or ISO …) with the version the clerk saw: the
+    earlier state goes to the change history; another clerk's change in between is refused."""
+    db = db_of(request)
+    rec = registry.get_recipient(db, staff.principal, payer=payer, rn=rn)
+    form = await request.form()
+    values = _form_values(form, EDIT_FIELDS)
+    version = _revision(form, "expected_version")
+    try:
+        changes = _changes(rec, values, EDIT_FIELDS)
+        if not changes:
+            return redirect(f"/office/recipients/{payer}/{rn}?saved=unchanged")
+        registry.update_recipient(db, staff.principal, payer=payer, rn=rn, changes=changes, expected_version=version)
+    except FujoError as e:
+        status, shown = refusal(e)
+        return _edit_form(request, rec, values, status, version=version or rec["version"], **shown)
+    return redirect(f"/office/recipients/{payer}/{rn}?saved=edited")
+
+
+@router.post("/recipients/{payer}/{rn}/disqualification")
+async def recipient_disqualification(request: Request, staff: OfficeUser, payer: str, rn: str):
+    """保護の停止・廃止: 停止 or 廃止, its date and the office's reason (all three empty: 保護中 again).
+    The registry's refusals appear beside each field; nothing is written then."""
+    db = db_of(request)
+    rec = registry.get_recipient(db, staff.principal, payer=payer, rn=rn)
+    form = await request.form()
+    values = _form_values(form, DISQUALIFICATION_FIELDS)
+    try:
+        changes = _changes(rec, values, DISQUALIFICATION_FIELDS)
+        if not changes:
+            return redirect(f"/office/recipients/{payer}/{rn}?saved=unchanged")
+        registry.update_recipient(
+            db,
+            staff.principal,
+            payer=payer,
+            rn=rn,
+            changes=changes,
+            expected_version=_revision(form, "expected_version"),
+        )
+    except FujoError as e:
+        status, shown = refusal(e, "disq_errors")
+        return _recipient_page(request, staff, payer, rn, status, disq_values=values, **shown)
+    return redirect(f"/office/recipients/{payer}/{rn}?saved=disqualified")
 
 
 @router.get("/recipients/{payer}/{rn}")
@@ -126,8 +307,22 @@ def _card_action(request, staff, payer: str, rn: str, done: str, action):
         action(db_of(request), staff.principal)
     except FujoError as e:
         status, shown = refusal(e, "link_errors" if done == "linked" else "unlink_errors")
+        if done == "linked" and isinstance(e, ValidationFailed):
+            shown["link_check"] = _link_check(e)
         return _recipient_page(request, staff, payer, rn, status, **shown)
     return redirect(f"/office/recipients/{payer}/{rn}?saved={done}")
+
+
+def _link_check(e: ValidationFailed) -> list[dict] | None:
+    """What the 初回ひも付け cross-check found, item by item (一致 or the reason it differs), when it
+    compared at all (not for a malformed 個人番号 or one without a card). Never the card's values."""
+    differs = {p.field: p.message_ja for p in e.problems if p.code == "identity_mismatch"}
+    if not differs:
+        return None
+    return [
+        {"field": f, "label": LABELS[f], "ok": f not in differs, "message": differs.get(f, "一致")}
+        for f in identity.COMPARED
+    ]
 
 
 @router.post("/recipients/{payer}/{rn}/card-link")
@@ -160,6 +355,13 @@ async def card_unlink(request: Request, staff: OfficeUser, payer: str, rn: str):
         "unlinked",
         lambda db, p: registry.unlink_card(db, p, payer=payer, rn=rn, reason=reason[:400]),
     )
+
+
+@router.get("/facilities")
+def facility_suggestions(request: Request, staff: OfficeUser, q: str = ""):
+    """The ticket form's suggestion list as the clerk types part of a name (or カナ) or a code (JSON)."""
+    found = facility_registry.suggest_facilities(db_of(request), staff.principal, q=q[:40], limit=10)
+    return JSONResponse({"results": [{k: f[k] for k in ("code", "name", "kind")} for f in found]})
 
 
 @router.get("/facilities/{code}")
@@ -211,10 +413,7 @@ def ticket_form(request: Request, staff: OfficeUser, payer: str, rn: str):
 async def ticket_create(request: Request, staff: OfficeUser, payer: str, rn: str):
     db = db_of(request)
     rec = registry.get_recipient(db, staff.principal, payer=payer, rn=rn)
-    form = await request.form()
-    values = _form_values(form, TICKET_FIELDS)
-    values.pop("designated_facility_name", None)  # the registry's, never typed
-    values.pop("prescription_issuer_name", None)
+    values = _ticket_input(await request.form())
     try:
         t = registry.register_ticket(db, staff.principal, {"payer_number": payer, "recipient_number": rn, **values})
     except FujoError as e:
@@ -257,6 +456,107 @@ def ticket_detail(request: Request, staff: OfficeUser, key: str, saved: str = ""
     return _ticket_page(request, staff, key, notice=NOTICES.get(saved))
 
 
+def _ticket_input(form) -> dict:
+    """A ticket form's values as the services read them (the facility names are the registry's)."""
+    values = _form_values(form, TICKET_FIELDS)
+    values.pop("designated_facility_name", None)
+    values.pop("prescription_issuer_name", None)
+    return values
+
+
+DATE_FIELDS = tuple(f.name for f in TICKET_FIELDS if f.kind == "date")
+
+
+def _validation(values: dict, check) -> JSONResponse:
+    """The answer of a live validation: ``ok`` and the problems by field (the same messages the
+    form shows after saving), or the refusal's message (404, 403, 409); with the 和暦 reading of
+    each date as typed (what the form shows beside it after saving)."""
+    readings = {k: env.filters["wreading"](values.get(k, "")) for k in DATE_FIELDS}
+    try:
+        t = check()
+    except ValidationFailed as e:
+        return JSONResponse({"ok": False, "errors": field_errors(e)[0], "readings": readings})
+    except FujoError as e:
+        return JSONResponse(
+            {"ok": False, "errors": {}, "readings": readings, "message": e.message_ja}, status_code=e.status
+        )
+    names = {k: t.get(k) or "" for k in ("designated_facility_name", "prescription_issuer_name")}
+    return JSONResponse({"ok": True, "errors": {}, "readings": readings, "names": names})
+
+
+@router.post("/recipients/{payer}/{rn}/tickets/validate")
+async def ticket_validate(request: Request, staff: OfficeUser, payer: str, rn: str):
+    """What registering the form as it stands would refuse, field by field, writing nothing: the
+    service's own checks (registry.validate_ticket), called by fujo.js as the clerk types."""
+    values = _ticket_input(await request.form())
+    db = db_of(request)
+    return _validation(values, lambda: registry.validate_ticket(db, staff.principal, data=values, payer=payer, rn=rn))
+
+
+@router.post("/tickets/{key}/validate")
+async def ticket_amend_validate(request: Request, staff: OfficeUser, key: str):
+    """The same for the amendment form of ticket ``key`` (its own current revision is no duplicate)."""
+    _uuid(key)
+    form = await request.form()
+    values, revision, db = _ticket_input(form), _revision(form), db_of(request)
+    return _validation(
+        values, lambda: registry.validate_ticket(db, staff.principal, data=values, key=key, expected_revision=revision)
+    )
+
+
+@router.get("/tickets")
+def month_view(
+    request: Request,
+    staff: OfficeUser,
+    month: str = "",
+    facility: str = "",
+    status: str = "",
+    late: str = "",
+    page: str = "1",
+):
+    """Every ticket of the office's 公費負担者番号 in a 診療年月, filtered by designated facility, state
+    (有効・変更あり・取消, or the recipient's 保護停止・廃止 that month) and 事後登録, with counts."""
+    month = month.strip()[:10] or f"{today_jst():%Y-%m}"
+    facility, status = facility.strip()[:10], status.strip()[:20]
+    number = max(int(page), 1) if page.isdigit() and len(page) < 7 else 1
+    errors: dict = {}
+    view: dict[str, Any] = {"rows": [], "total": 0, "counts": {}, "facilities": [], "offset": 0, "limit": MONTH_PAGE}
+    try:
+        view = registry.month_tickets(
+            db_of(request),
+            staff.principal,
+            month=month,
+            facility=facility or None,
+            status=status or None,
+            late=late == "1",
+            limit=MONTH_PAGE,
+            offset=(number - 1) * MONTH_PAGE,
+        )
+    except ValidationFailed as e:
+        errors = field_errors(e)[0]
+    ym, _ = parse_month(month, "month")
+    key = month_key(*ym) if ym else ""
+    filters = {"month": f"{key[:4]}-{key[4:]}" if key else month, "facility": facility, "status": status}
+    if late == "1":
+        filters["late"] = "1"
+    return render(
+        request,
+        "office/tickets.html",
+        status=422 if errors else 200,
+        title=f"医療券/調剤券（{env.filters['wmonth'](key)}）" if key else "医療券/調剤券（月別）",
+        month_key=key if not errors.get("month") else "",
+        filters=filters,
+        view=view,
+        page=number,
+        pages=max(1, -(-view["total"] // MONTH_PAGE)),
+        statuses=registry.MONTH_FILTERS,
+        errors=errors,
+        labels=LABELS,
+        link=lambda **over: "/office/tickets?" + urlencode({k: v for k, v in {**filters, **over}.items() if v}),
+        wide=True,
+    )
+
+
 def _pdf(data: bytes, filename: str) -> Response:
     """A printed 医療券/調剤券 (personal data): shown inline for printing, never cached."""
     return Response(
@@ -284,13 +584,11 @@ def _uuid(key: str) -> None:
     try:
         uuid.UUID(key)
     except ValueError:
-        from ..core.errors import NotFound
-
         raise NotFound("医療券/調剤券が見つかりません。", "No such ticket.") from None
 
 
-def _revision(form) -> int | None:
-    v = form.get("expected_revision")
+def _revision(form, name: str = "expected_revision") -> int | None:
+    v = form.get(name)
     return int(v) if isinstance(v, str) and v.isdigit() else None
 
 
@@ -298,9 +596,7 @@ def _revision(form) -> int | None:
 async def ticket_amend(request: Request, staff: OfficeUser, key: str):
     _uuid(key)
     form = await request.form()
-    values = _form_values(form, TICKET_FIELDS)
-    values.pop("designated_facility_name", None)  # the registry's, never typed
-    values.pop("prescription_issuer_name", None)
+    values = _ticket_input(form)
     raw = form.get("reason")
     reason = raw.strip()[:200] if isinstance(raw, str) else ""
     try:
@@ -409,7 +705,7 @@ def import_form(request: Request, staff: OfficeUser):
     return _import_page(request)
 
 
-@router.post("/import")
+@router.post("/import", max_body_size=limits.IMPORT + limits.MIB)
 async def import_sync(request: Request, staff: OfficeUser, kind: str = Form(""), file: UploadFile | None = File(None)):
     """Without JavaScript: import at once and show the report."""
     data, errors = await _read_upload(file, kind)
@@ -418,7 +714,7 @@ async def import_sync(request: Request, staff: OfficeUser, kind: str = Form(""),
     return _import_report(request, kind, _run_import(db_of(request), staff.principal, kind, data))
 
 
-@router.post("/import/jobs")
+@router.post("/import/jobs", max_body_size=limits.IMPORT + limits.MIB)
 async def import_start(request: Request, staff: OfficeUser, kind: str = Form(""), file: UploadFile | None = File(None)):
     """With JavaScript: start the import in the background; the page polls the job for progress."""
     data, errors = await _read_upload(file, kind)
@@ -469,8 +765,6 @@ async def import_start(request: Request, staff: OfficeUser, kind: str = Form("")
 def _job(request: Request, staff, job_id: str) -> dict:
     job = request.app.state.web_jobs.get(job_id)
     if not job or job["owner"] != staff.session.user_id:
-        from ..core.errors import NotFound
-
         raise NotFound("取込処理が見つかりません。", "No such import job.")
     return job
 
@@ -494,8 +788,6 @@ def import_report(request: Request, staff: OfficeUser, job_id: str):
 
 @router.get("/late")
 def late(request: Request, staff: OfficeUser, month: str = ""):
-    from ..core.dates import month_key, parse_month
-
     ym, problem = parse_month(month or f"{today_jst():%Y%m}", "month")  # the same rule as the API
     m = month_key(*ym) if ym else month.replace("-", "")
     errors: dict = {}

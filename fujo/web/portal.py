@@ -1,20 +1,18 @@
-"""Recipient portal (マイナポータル-like): sign in by proving the card (virtual card + PIN, audience
-"portal"), then see one's own qualification, this month's 医療券/調剤券 and the access log — which
+"""Recipient portal (マイナポータル-like): sign in by proving the card (the card reader on the desk,
+``fujo reader``, signs the challenge with the PIN typed on the page; audience "portal"), then see one's own qualification, this month's 医療券/調剤券 and the access log — which
 facility checked or downloaded one's data, when, and with which consent."""
 
 from __future__ import annotations
 
-import re
-
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import JSONResponse
 
 from ..accounts import service as accounts
 from ..audit.service import access_log
-from ..cards.reader import ALL_CONSENTS, prove
+from ..cards.reader import ALL_CONSENTS
 from ..cards.service import PORTAL_AUDIENCE, CardProofRefused, create_challenge, verify_proof
 from ..core import codes
 from ..core.dates import month_of, today_jst
-from ..core.errors import ValidationFailed
 from ..insurance.service import qualifications_of_person
 from ..registry import service as registry
 from .kit import (
@@ -23,7 +21,6 @@ from .kit import (
     Throttle,
     csrf_guard,
     db_of,
-    field_errors,
     pre_token,
     redirect,
     render,
@@ -52,49 +49,68 @@ def login_form(request: Request, out: int = 0):
         pre_csrf=tok,
         title="マイページ サインイン",
         notice="サインアウトしました。" if out else None,
+        reader_url=request.app.state.settings.reader_url,
     )
 
 
-@router.post("/login")
-async def login(request: Request, card_file: UploadFile | None = File(None), pin: str = Form("", max_length=8)):
+def _throttle_key(request: Request) -> str:
+    return f"portal-ip:{request.client.host if request.client else '-'}"
+
+
+@router.post("/login/challenge")
+def login_challenge(request: Request):
+    """A one-time challenge for the card reader (audience "portal"), fetched by static/reader.js
+    with the pre-sign-in CSRF token; refused while the address is throttled."""
     throttle: Throttle = request.app.state.web_throttle
-    key = f"portal-ip:{request.client.host if request.client else '-'}"
+    if throttle.blocked(_throttle_key(request)):
+        return JSONResponse(
+            {"error": {"message": "失敗が続いたため、しばらく（15分）受け付けません。"}},
+            status_code=429,
+            headers={"Cache-Control": "no-store"},
+        )
+    ch = create_challenge(db_of(request), None)
+    return JSONResponse({**ch, "audience": PORTAL_AUDIENCE}, headers={"Cache-Control": "no-store"})
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    challenge: str = Form("", max_length=200),
+    certificate: str = Form("", max_length=8192),
+    signature: str = Form("", max_length=2048),
+    consent: str = Form("", max_length=8),
+):
+    """Sign in with the card reader's proof (challenge, certificate, signature): never a card file
+    or a PIN — the page had the reader sign (static/reader.js)."""
+    throttle: Throttle = request.app.state.web_throttle
+    key = _throttle_key(request)
     errors: dict = {}
     message = None
-    data = await card_file.read(64 * 1024 + 1) if card_file is not None and card_file.filename else b""
-    if not data:
-        errors["card_file"] = ["カードファイル（.p12）を選択してください。"]
-    if not re.fullmatch(r"[0-9]{4}", pin or ""):
-        errors["pin"] = ["暗証番号は数字4桁です。"]
-    if not errors:
-        if throttle.blocked(key):
-            message = "失敗が続いたため、しばらく（15分）受け付けません。"
+    if not (challenge and certificate and signature and consent):
+        errors["card"] = ["カードリーダーでカードを読み取ってください（暗証番号を入力して「カードでサインイン」）。"]
+    elif throttle.blocked(key):
+        message = "失敗が続いたため、しばらく（15分）受け付けません。"
+    else:
+        db = db_of(request)
+        try:
+            person_id = verify_proof(
+                db,
+                request.app.state.ca,
+                None,
+                challenge=challenge,
+                certificate=certificate,
+                signature=signature,
+                consent=consent,
+            )
+        except CardProofRefused as e:
+            throttle.fail(key)
+            message = e.message_ja
         else:
-            db = db_of(request)
-            try:
-                ch = create_challenge(db, None)["challenge"]
-                proof = prove(data, pin, ch, PORTAL_AUDIENCE, {})
-                person_id = verify_proof(
-                    db,
-                    request.app.state.ca,
-                    None,
-                    challenge=proof.challenge,
-                    certificate=proof.certificate,
-                    signature=proof.signature,
-                    consent=proof.consent,
-                )
-            except ValidationFailed as e:
-                throttle.fail(key)
-                errors, _ = field_errors(e)
-            except CardProofRefused as e:
-                throttle.fail(key)
-                message = e.message_ja
-            else:
-                cookie, _sess = accounts.start_session(db, person_id=person_id)
-                resp = redirect("/portal")
-                set_session_cookie(request, resp, cookie, int(accounts.PORTAL_TTL.total_seconds()))
-                resp.delete_cookie(PRE_COOKIE, path="/")
-                return resp
+            cookie, _sess = accounts.start_session(db, person_id=person_id)
+            resp = redirect("/portal")
+            set_session_cookie(request, resp, cookie, int(accounts.PORTAL_TTL.total_seconds()))
+            resp.delete_cookie(PRE_COOKIE, path="/")
+            return resp
     return render(
         request,
         "portal/login.html",
@@ -103,6 +119,7 @@ async def login(request: Request, card_file: UploadFile | None = File(None), pin
         title="マイページ サインイン",
         errors=errors,
         message=message,
+        reader_url=request.app.state.settings.reader_url,
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.staticfiles import StaticFiles
@@ -14,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from ..accounts import service as accounts
+from ..api.errors import logged_path
 from ..auth.principal import ADMIN, FACILITY, INSURER, WELFARE_OFFICE
 from ..core.errors import FujoError
 from .kit import (
@@ -42,6 +44,14 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
+
+
+def csp_for(reader_url: str) -> str:
+    """The CSP of the screens: the pages may also talk to the card reader on the desk (its origin)."""
+    parts = urlsplit(reader_url)
+    origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
+    return f"{CSP}; connect-src 'self'{' ' + origin if origin else ''}"
+
 
 router = APIRouter(dependencies=[Depends(csrf_guard)], include_in_schema=False)
 
@@ -142,7 +152,7 @@ def _install_errors(app: FastAPI) -> None:
         if not is_web_path(request.url.path) and api_crash is not None:
             return await _delegate(api_crash, request, exc)
         # Never echo the exception: it may carry personal data.
-        log.error("internal error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        log.error("internal error on %s %s: %s", request.method, logged_path(request), type(exc).__name__)
         return render(request, "error.html", status=500, title="エラー", message="内部エラーが発生しました。")
 
     async def on_fujo(request: Request, exc: FujoError):
@@ -163,7 +173,7 @@ def _install_errors(app: FastAPI) -> None:
         return redirect(login_url(exc.portal, nxt))
 
     async def on_csrf(request: Request, exc: CsrfRefused):
-        log.info("web CSRF refusal on %s", request.url.path)
+        log.info("web CSRF refusal on %s", logged_path(request))
         return render(
             request,
             "error.html",
@@ -183,7 +193,7 @@ def _install_errors(app: FastAPI) -> None:
 def mount(app: FastAPI) -> None:
     from . import admin, desk, insurer, office, org_users, portal
 
-    app.state.web_throttle = Throttle()
+    app.state.web_throttle = Throttle(app.state.db)
     app.state.web_jobs = {}
     for r in (
         router,
@@ -199,7 +209,7 @@ def mount(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _install_errors(app)
 
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, csp=csp_for(app.state.settings.reader_url))
 
 
 class SecurityHeaders:
@@ -207,8 +217,9 @@ class SecurityHeaders:
     BaseHTTPMiddleware would add a task and a stream per request to every API call too, and the
     check API is the hot path."""
 
-    def __init__(self, app):
+    def __init__(self, app, csp: str = CSP):
         self.app = app
+        self.csp = csp
 
     async def __call__(self, scope, receive, send):
         path = scope.get("path", "")
@@ -220,7 +231,7 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for k, v in (
-                    ("Content-Security-Policy", CSP),
+                    ("Content-Security-Policy", self.csp),
                     ("X-Frame-Options", "DENY"),
                     ("X-Content-Type-Options", "nosniff"),
                     ("Referrer-Policy", "same-origin"),

@@ -72,6 +72,20 @@ API = {  # (method, path template) → who may call it
     ("GET", "/api/v1/cards"): ADMIN,
     ("POST", "/api/v1/cards"): ADMIN,
     ("POST", "/api/v1/cards/{serial}/revoke"): ADMIN,
+    ("POST", "/api/v1/cards/{serial}/pin-reset"): OFFICE_ANY | ADMIN,
+    ("GET", "/api/v1/audit/export"): ADMIN,  # and the operator's 監査担当 (tests/audit/test_export.py)
+    # 薬剤情報等 (issue 11); a facility's 受付・管理者 get 403 medinfo_refused (reason role), not forbidden
+    ("GET", "/api/v1/medinfo/{category}"): FACILITY_ANY,
+    ("POST", "/api/v1/medinfo/medication/overlaps"): FACILITY_ANY,
+    ("POST", "/api/v1/medinfo/disaster/medication"): FACILITY_ANY,
+    ("POST", "/api/v1/medinfo/{category}/records"): OFFICE_ANY | ADMIN,
+    ("POST", "/api/v1/medinfo/{category}/imports"): OFFICE_ANY | ADMIN,
+    ("PUT", "/api/v1/recipients/{payer_number}/{recipient_number}/restriction"): OFFICE_ANY | ADMIN,
+    ("POST", "/api/v1/disasters"): ADMIN,
+    ("GET", "/api/v1/disasters"): ADMIN,
+    ("POST", "/api/v1/disasters/{opening_id}/close"): ADMIN,
+    ("POST", "/api/v1/claims/check"): FACILITY_ANY,  # claims pre-check (fujo/claims)
+    ("POST", "/api/v1/claims/office-check"): OFFICE_ANY,
     ("GET", "/api/v1/health"): None,  # no token needed
 }
 
@@ -208,13 +222,65 @@ def _api_calls(world, r, t, q):
         ("GET", "/api/v1/cards", "/api/v1/cards", None, None),
         ("POST", "/api/v1/cards", "/api/v1/cards", None, {"pin": "12"}),
         ("POST", "/api/v1/cards/{serial}/revoke", "/api/v1/cards/abc123/revoke", None, {"reason": "x"}),
+        ("POST", "/api/v1/cards/{serial}/pin-reset", "/api/v1/cards/abc123/pin-reset", None, None),
+        ("GET", "/api/v1/audit/export", "/api/v1/audit/export", {"from": "2024-07-01", "to": "2024-07-31"}, None),
+        (
+            "GET",
+            "/api/v1/medinfo/{category}",
+            "/api/v1/medinfo/medication",
+            {"payer_number": PAYER, "recipient_number": r["recipient_number"]},
+            None,
+        ),
+        (
+            "POST",
+            "/api/v1/medinfo/medication/overlaps",
+            "/api/v1/medinfo/medication/overlaps",
+            None,
+            {"drug_codes": ["2171022F1020"], "payer_number": PAYER, "recipient_number": r["recipient_number"]},
+        ),
+        (
+            "POST",
+            "/api/v1/medinfo/disaster/medication",
+            "/api/v1/medinfo/disaster/medication",
+            None,
+            {"name": "生保一郎", "birthdate": "1990-01-15", "sex": "1"},
+        ),
+        (
+            "POST",
+            "/api/v1/medinfo/{category}/records",
+            "/api/v1/medinfo/medication/records",
+            None,
+            {"payer_number": PAYER},
+        ),
+        ("POST", "/api/v1/medinfo/{category}/imports", "/api/v1/medinfo/medication/imports", None, None),
+        (
+            "PUT",
+            "/api/v1/recipients/{payer_number}/{recipient_number}/restriction",
+            f"/api/v1/recipients/{rp}/restriction",
+            None,
+            {"restricted": False},
+        ),
+        (
+            "POST",
+            "/api/v1/disasters",
+            "/api/v1/disasters",
+            None,
+            {"reason": "x", "starts_at": "2024-07-01", "ends_at": "2024-07-01", "prefectures": ["13"]},
+        ),
+        ("GET", "/api/v1/disasters", "/api/v1/disasters", None, None),
+        ("POST", "/api/v1/disasters/{opening_id}/close", "/api/v1/disasters/999999/close", None, None),
+        ("POST", "/api/v1/claims/check", "/api/v1/claims/check", None, None),
+        ("POST", "/api/v1/claims/office-check", "/api/v1/claims/office-check", None, None),
         ("GET", "/api/v1/health", "/api/v1/health", None, None),
     ]
 
 
 def _call(client, method, path, query, body, headers):
-    if path.startswith("/api/v1/imports/"):
+    if path.startswith("/api/v1/imports/") or path.endswith("/imports"):
         return client.post(path, headers=headers, files={"file": ("t.csv", b"payer_number\r\n", "text/csv")})
+    if path.startswith("/api/v1/claims/"):  # a claims CSV with one row (fujo/claims/csvformat.py)
+        row = f"診療年月,公費負担者番号,受給者番号,氏名,生年月日,医療機関コード\r\n2024-07,{PAYER},1000017,生保一郎,1990-01-15,"
+        return client.post(path, headers=headers, files={"file": ("c.csv", row.encode(), "text/csv")})
     return client.request(method, path, headers=headers, params=query, json=body)
 
 
@@ -253,6 +319,59 @@ def test_every_api_route_for_every_role(client, world, db):
     assert wrong == []
 
 
+# --- the FHIR interface (docs/FHIR.md): its refusals are OperationOutcomes --------------------------
+
+FHIR = {  # (method, path template) → who may call it
+    ("GET", "/fhir/metadata"): None,  # the CapabilityStatement: no token needed
+    ("POST", "/fhir/CoverageEligibilityRequest/$submit"): FACILITY_ANY,
+    ("GET", "/fhir/Coverage"): FACILITY_ANY,
+    ("GET", "/fhir/Coverage/{coverage_id}"): FACILITY_ANY,
+}
+
+
+def _fhir_forbidden(res) -> bool:
+    if res.status_code != 403:
+        return False
+    issue = res.json()["issue"][0]
+    return issue["code"] == "forbidden" and issue["details"]["coding"][0]["code"] == "forbidden"
+
+
+def test_every_fhir_route_for_every_role(client, world):
+    from tests.fhir.conftest import eligibility_request
+
+    spec = client.get("/openapi.json").json()
+    offered = {(m.upper(), p) for p, ms in spec["paths"].items() if p.startswith("/fhir/") for m in ms}
+    assert offered == set(FHIR), "classify every route: " + repr(offered ^ set(FHIR))
+    r = world.recipient()
+    t = world.ticket(r)
+    calls = {
+        ("GET", "/fhir/metadata"): ("/fhir/metadata", None, None),
+        ("POST", "/fhir/CoverageEligibilityRequest/$submit"): (
+            "/fhir/CoverageEligibilityRequest/$submit",
+            None,
+            eligibility_request(PAYER, r["recipient_number"]),
+        ),
+        ("GET", "/fhir/Coverage"): ("/fhir/Coverage", {"month": "2024-07"}, None),
+        ("GET", "/fhir/Coverage/{coverage_id}"): (f"/fhir/Coverage/{t['ticket_key']}", None, None),
+    }
+    assert set(calls) == set(FHIR)
+    heads = {c: world.role_auth(*c) for c in CALLERS}
+    wrong = []
+    for (method, tpl), (path, query, body) in calls.items():
+        allowed = FHIR[(method, tpl)]
+        res = client.request(method, path, params=query, json=body)
+        assert res.headers["content-type"].startswith("application/fhir+json"), (tpl, res.text[:120])
+        if allowed is not None and res.status_code != 401:
+            wrong.append((method, tpl, "anonymous", res.status_code))
+        if allowed is None:
+            continue
+        for caller in sorted(CALLERS, key=lambda c: c in allowed):
+            res = client.request(method, path, headers=heads[caller], params=query, json=body)
+            if (caller in allowed) == _fhir_forbidden(res) or res.status_code == 401:
+                wrong.append((method, tpl, caller, res.status_code, res.text[:120]))
+    assert wrong == []
+
+
 def test_imports_of_facilities_are_the_administrators_and_tokens_carry_their_role(client, world):
     data = {"file": ("f.csv", b"code,name\r\n1331234565,x\r\n", "text/csv")}
     for caller in CALLERS:
@@ -281,12 +400,19 @@ WEB = {  # (method, path template) → who may use it
         for m, p in [
             ("GET", "/desk"),
             ("POST", "/desk/check/card"),
+            ("POST", "/desk/check/card/challenge"),
             ("GET", "/desk/numbers"),
             ("POST", "/desk/check/numbers"),
             ("GET", "/desk/tickets"),
             ("GET", "/desk/tickets.csv"),
             ("GET", "/desk/settings"),
             ("GET", "/desk/reference"),
+            ("GET", "/desk/medinfo"),
+            ("GET", "/desk/medinfo/disaster"),
+            ("POST", "/desk/medinfo/disaster"),
+            ("GET", "/desk/medinfo/medication/overlaps"),
+            ("GET", "/desk/medinfo/{category}"),
+            ("GET", "/desk/medinfo/{category}/print"),
             ("POST", "/desk/reference"),
         ]
     },
@@ -322,6 +448,15 @@ WEB = {  # (method, path template) → who may use it
             ("GET", "/office/late"),
             ("GET", "/office/tickets/{key}/print.pdf"),
             ("GET", "/office/print.pdf"),
+            ("GET", "/office/recipients/{payer}/{rn}/edit"),
+            ("POST", "/office/recipients/{payer}/{rn}/edit"),
+            ("POST", "/office/recipients/{payer}/{rn}/disqualification"),
+            ("GET", "/office/facilities"),
+            ("POST", "/office/recipients/{payer}/{rn}/tickets/validate"),
+            ("POST", "/office/tickets/{key}/validate"),
+            ("GET", "/office/tickets"),
+            ("POST", "/office/recipients/{payer}/{rn}/cards/{serial}/pin-reset"),
+            ("POST", "/office/recipients/{payer}/{rn}/restriction"),
         ]
     },
     **{
@@ -340,7 +475,11 @@ WEB = {  # (method, path template) → who may use it
             ("POST", "/admin/orgs/{org_id}/users"),
             ("POST", "/admin/orgs/{org_id}/users/{user_id}/disable"),
             ("GET", "/admin/cards"),
+            ("GET", "/admin/disasters"),
+            ("POST", "/admin/disasters"),
+            ("POST", "/admin/disasters/{opening_id}/close"),
             ("POST", "/admin/cards/revoke"),
+            ("POST", "/admin/cards/{serial}/pin-reset"),
             ("GET", "/admin/facilities"),
             ("POST", "/admin/facilities"),
             ("POST", "/admin/facilities/import"),
@@ -358,14 +497,16 @@ NOT_ROLE_SCOPED = {
     ("POST", "/logout"),
     ("GET", "/portal/login"),
     ("POST", "/portal/login"),
+    ("POST", "/portal/login/challenge"),
     ("GET", "/portal"),
 }  # sign-in, or the recipient's own session
 
 
 def _web_routes(app) -> set[tuple[str, str]]:
-    from fujo.web import admin, desk, insurer, office, org_users, portal, views
+    from fujo.web import admin, desk, insurer, medinfo, office, org_users, portal, views
 
     routers = [
+        medinfo.router,
         views.router,
         desk.router,
         office.router,
@@ -396,6 +537,9 @@ def test_every_screen_for_every_role(app, world, db):
         "cred_id": 999999,
         "user_id": 999999,
         "qid": 999999,
+        "serial": "abc123",
+        "category": "medication",
+        "opening_id": 999999,
     }
     home = {"admin": "/admin", "office": "/office", "clinic": "/desk", "insurer": "/insurer"}
     wrong = []

@@ -8,14 +8,14 @@ import os
 import re
 import socket
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 import pytest
-import uvicorn
 
-CHROMIUM = "/usr/bin/chromium"
+# the browser, page, live server and `serving` are in tests/conftest.py: one Chromium per test worker,
+# shared by every package's browser tests (a second session fixture would start a second Playwright)
+from tests.conftest import serving
+
 # The README's screenshots are refreshed only when asked (FUJO_UPDATE_SCREENSHOTS=1); otherwise the
 # tests still take them, into a temporary folder, so that `make test` leaves the work tree clean.
 SCREENSHOTS = (
@@ -44,44 +44,6 @@ def users(world):
     return {k: (world.orgs[k]["code"], k, pw) for k, pw in PASSWORDS.items()}
 
 
-@pytest.fixture
-def live(app):
-    """Base URL of the app served by uvicorn in a background thread."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
-    th = threading.Thread(target=server.run, daemon=True)
-    th.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.02)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    th.join(10)
-
-
-@pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser):
-    ctx = browser.new_context(locale="ja-JP", viewport={"width": 1100, "height": 900}, accept_downloads=True)
-    p = ctx.new_page()
-    p.set_default_timeout(10_000)
-    yield p
-    ctx.close()
-
-
 def sign_in(page, live: str, creds: tuple[str, str, str]):
     org_code, login, password = creds
     page.goto(f"{live}/login")
@@ -93,3 +55,30 @@ def sign_in(page, live: str, creds: tuple[str, str, str]):
 
 def csrf_of(html: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+@pytest.fixture
+def reader_port() -> int:
+    """A free 127.0.0.1 port for the test's card reader (``reader`` starts it there)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def settings(tmp_path, db, reader_port):
+    """The app's settings, pointing the pages (and their CSP) at the test's card reader."""
+    from fujo.config import Settings
+
+    return Settings(database_url=db.url, data_dir=tmp_path, reader_url=f"http://127.0.0.1:{reader_port}")
+
+
+@pytest.fixture
+def reader(reader_port, live, world):
+    """The card reader on the desk (`fujo reader`) in a background thread: its slot is the world's card
+    folder, and only the pages of ``live`` may use it. Its base URL."""
+    from fujo.cards.reader_app import Slot, create_reader_app
+
+    app = create_reader_app(Slot(world.tmp, world.ca.cert), [live])
+    with serving(app, reader_port, "the reader") as url:
+        yield url

@@ -60,12 +60,12 @@ def test_designated_check_by_numbers_shows_the_seeds_normal_screen(world, users,
     expect(page.locator(".advice")).to_have_count(0)
 
 
-def test_not_designated_card_check_withholds_numbers_and_says_to_call(world, users, live, page):
+def test_not_designated_card_check_withholds_numbers_and_says_to_call(world, users, live, page, reader):
     r = world.recipient()
     world.ticket(r, on=dt.date.today(), facility=CLINIC)
     card = world.card(r)
     sign_in(page, live, users["other"])  # ▲▲クリニック: not the designated facility
-    page.get_by_label("カードファイル").set_input_files(str(card["path"]))
+    page.get_by_label("カード（カードリーダーのカード）").select_option(card["path"].name)  # at the reader
     page.get_by_label("暗証番号").fill(card["pin"])
     page.get_by_label("薬剤情報に同意する").check()
     page.get_by_role("button", name="資格確認").click()

@@ -61,8 +61,8 @@ def _numbers_check(page, live, rn, on=ON):
 
 
 def _card_check(page, live, card, on=ON, consent=True):
-    page.goto(f"{live}/desk")
-    page.get_by_label("カードファイル").set_input_files(str(card["path"]))
+    page.goto(f"{live}/desk")  # the card reader on the desk (fixture ``reader``) signs
+    page.get_by_label("カード（カードリーダーのカード）").select_option(card["path"].name)
     page.get_by_label("暗証番号").fill(card["pin"])
     if consent:
         page.get_by_label("薬剤情報に同意する").check()
@@ -98,7 +98,7 @@ def test_a_check_date_outside_the_ticket_month_and_a_bad_date(world, users, live
     expect(desk.get_by_label("資格確認日")).to_have_value("2024-13-45")
 
 
-def test_not_designated_result_fits(world, users, live, desk):
+def test_not_designated_result_fits(world, users, live, desk, reader):
     r = world.recipient()
     world.ticket(r, on=JULY, facility=CLINIC)
     card = world.card(r)
@@ -111,7 +111,7 @@ def test_not_designated_result_fits(world, users, live, desk):
     _shot(desk, "front-desk-not-designated.png")
 
 
-def test_combined_insurance_and_assistance_side_by_side_fit(world, users, live, desk):
+def test_combined_insurance_and_assistance_side_by_side_fit(world, users, live, desk, reader):
     r = world.recipient()
     world.ticket(r, on=JULY, facility=CLINIC, single_or_combined="02")
     card = world.card(r)
@@ -129,7 +129,7 @@ def test_combined_insurance_and_assistance_side_by_side_fit(world, users, live, 
     _shot(desk, "front-desk-combined.png")
 
 
-def test_hidden_assistance_says_how_to_switch_it_on_by_role(world, users, live, desk):
+def test_hidden_assistance_says_how_to_switch_it_on_by_role(world, users, live, desk, reader):
     from fujo.accounts.service import create_user
     from fujo.facility.service import set_medical_assistance
 

@@ -105,7 +105,7 @@ def test_csv_import_reports_errors_per_row_then_imports_with_progress(world, use
     )
 
 
-def test_recipient_sees_own_qualification_tickets_and_access_log(world, users, live, page):
+def test_recipient_sees_own_qualification_tickets_and_access_log(world, users, live, page, reader):
     r = world.recipient(name="本人確認")
     world.ticket(r, on=dt.date.today(), facility=CLINIC)
     card = world.card(r)
@@ -120,13 +120,12 @@ def test_recipient_sees_own_qualification_tickets_and_access_log(world, users, l
         **{k: proof[k] for k in ("challenge", "certificate", "signature")},
         consent=proof["consent"],
     )
-    # a wrong PIN is refused next to the field
+    # a wrong PIN is refused by the card reader on the desk, which counts it with the card
     page.goto(f"{live}/portal/login")
-    page.get_by_label("カードファイル").set_input_files(str(card["path"]))
+    page.get_by_label("カード（カードリーダーのカード）").select_option(card["path"].name)
     page.get_by_label("暗証番号").fill("9999")
     page.get_by_role("button", name="カードでサインイン").click()
-    expect(page.locator("#f-pin-error")).to_have_text("暗証番号が違うか、カードファイルが壊れています。")
-    page.get_by_label("カードファイル").set_input_files(str(card["path"]))
+    expect(page.locator("#reader-status")).to_have_text("暗証番号が違います。あと2回間違えるとカードがロックされます。")
     page.get_by_label("暗証番号").fill(card["pin"])
     page.get_by_role("button", name="カードでサインイン").click()
     expect(page.get_by_role("heading", name="わたしの医療扶助の情報")).to_be_visible()
@@ -134,12 +133,15 @@ def test_recipient_sees_own_qualification_tickets_and_access_log(world, users, l
     expect(page.locator("#my-tickets tbody tr")).to_have_count(1)
     expect(page.locator("#my-tickets")).to_contain_text("●●医療機関")
     log = page.locator("#access-log tbody tr")
-    expect(log).to_have_count(2)  # the check, and before it the office's 初回ひも付け
+    # the check; before it the office's 初回ひも付け, the ticket and the recipient's registration
+    expect(log).to_have_count(4)
     expect(log.first).to_contain_text("●●医療機関")
     expect(log.first).to_contain_text("マイナンバーカードで資格確認")
     expect(log.first).to_contain_text("薬剤情報")
     expect(log.nth(1)).to_contain_text("○○市福祉事務所")
     expect(log.nth(1)).to_contain_text("初回ひも付け")
+    expect(log.nth(2)).to_contain_text("医療券/調剤券の発行")
+    expect(log.nth(3)).to_contain_text("受給者の登録")
 
 
 def test_admin_dashboard_chart_orgs_and_card_revocation(world, users, live, page):

@@ -50,6 +50,7 @@ POSTS = [
     "/logout",
     "/desk/check/numbers",
     "/desk/check/card",
+    "/desk/check/card/challenge",
     "/desk/settings",
     "/desk/reference",
     "/office/recipients",
@@ -58,6 +59,7 @@ POSTS = [
     "/admin/orgs",
     "/admin/cards/revoke",
     "/portal/login",
+    "/portal/login/challenge",
 ]
 
 

@@ -90,6 +90,133 @@
     if (input.value.trim()) lookup();
   });
 
+  /* The registry's refusals as the clerk types: the form (as it stands) goes to the server's
+     validation — the very checks saving makes, writing nothing — and each field shows its problem
+     next to it. Only fields the clerk has touched or that hold a value are updated, so an untouched
+     empty field does not say "required" yet; the check-digit hints above still come first. */
+  document.querySelectorAll("form[data-live-validate]").forEach(function (form) {
+    if (!window.fetch || !window.FormData) return;
+    var url = form.getAttribute("data-live-validate");
+    var token = form.querySelector("input[name=csrf_token]");
+    var touched = {}, timer = null, sent = 0;
+    var typing = function (el) {  /* a number still being typed: its own hint waits, so does the server's */
+      var kind = el.getAttribute("data-check"), v = el.value.trim();
+      return el === document.activeElement && kind && !problem(kind, v, false) && problem(kind, v, true);
+    };
+    var apply = function (errors) {
+      form.querySelectorAll("input[name][id], select[name][id], textarea[name][id]").forEach(function (el) {
+        if (el.type === "hidden" || !document.getElementById(el.id + "-error")) return;
+        if (!touched[el.name] && el.value.trim() === "") return;
+        if (typing(el)) return;
+        var local = el.hasAttribute("data-check") ? problem(el.getAttribute("data-check"), el.value.trim(), true) : null;
+        show(el, local || (errors[el.name] || []).join(" "));
+      });
+    };
+    var run = function () {
+      var mine = ++sent;
+      fetch(url, {
+        method: "POST",
+        body: new FormData(form),
+        credentials: "same-origin",
+        headers: { "X-CSRF-Token": token ? token.value : "", "Accept": "application/json" }
+      })
+        .then(function (r) { return r.json(); })
+        .then(function (j) {
+          if (mine !== sent) return;
+          apply(j.errors || {});
+          var said = form.querySelector("[data-live-message]");  /* a refusal of the whole form (409 …) */
+          if (said) said.textContent = j.message || "";
+          Object.keys(j.readings || {}).forEach(function (name) {  /* 和暦 of each date as typed */
+            var out = document.getElementById("f-" + name + "-reading");
+            if (out) out.textContent = j.readings[name];
+          });
+        })
+        .catch(function () { /* the server checks again on saving */ });
+    };
+    var later = function (ev, wait) {
+      var el = ev.target;
+      if (!el.name || el.type === "hidden") return;
+      touched[el.name] = true;
+      window.clearTimeout(timer);
+      timer = window.setTimeout(run, wait);
+    };
+    form.addEventListener("input", function (ev) { later(ev, 400); });
+    form.addEventListener("change", function (ev) { later(ev, 100); });
+    form.addEventListener("focusout", function (ev) { later(ev, 50); });
+  });
+
+  /* Facility suggestions (combobox + listbox): part of a name, カナ or the first digits of a code
+     → the registry's matches; ↑↓ choose, Enter takes one (its code goes into the code field, which
+     then shows the registry's name and is validated), Esc closes. Hidden without JavaScript. */
+  document.querySelectorAll("input[data-suggest-for]").forEach(function (search) {
+    var target = document.getElementById(search.getAttribute("data-suggest-for"));
+    var list = document.getElementById(search.getAttribute("aria-controls"));
+    var box = search.closest("[data-suggest]");
+    if (!target || !list || !window.fetch) return;
+    if (box) box.hidden = false;
+    var items = [], active = -1, timer = null, asked = 0;
+    var close = function () {
+      list.hidden = true; search.setAttribute("aria-expanded", "false");
+      search.removeAttribute("aria-activedescendant"); active = -1;
+    };
+    var mark = function (i) {
+      active = i;
+      items.forEach(function (li, k) { li.setAttribute("aria-selected", k === i ? "true" : "false"); });
+      if (i >= 0) { search.setAttribute("aria-activedescendant", items[i].id); items[i].scrollIntoView({ block: "nearest" }); }
+      else search.removeAttribute("aria-activedescendant");
+    };
+    var choose = function (li) {
+      target.value = li.getAttribute("data-code");
+      search.value = li.getAttribute("data-name");
+      close();
+      target.dispatchEvent(new Event("input", { bubbles: true }));
+      target.dispatchEvent(new Event("change", { bubbles: true }));
+    };
+    var fill = function (results) {
+      list.textContent = ""; items = [];
+      if (!results.length) {
+        var none = document.createElement("li");
+        none.className = "none"; none.setAttribute("aria-disabled", "true");
+        none.textContent = "該当する医療機関はありません（登録簿にない場合は運用管理者に登録を依頼してください）。";
+        list.appendChild(none);
+      }
+      results.forEach(function (f, k) {
+        var li = document.createElement("li");
+        li.id = list.id + "-" + k;
+        li.setAttribute("role", "option");
+        li.setAttribute("aria-selected", "false");
+        li.setAttribute("data-code", f.code);
+        li.setAttribute("data-name", f.name);
+        li.textContent = f.name + "（" + f.kind + "）" + f.code;
+        li.addEventListener("mousedown", function (ev) { ev.preventDefault(); choose(li); });
+        list.appendChild(li); items.push(li);
+      });
+      list.hidden = false; search.setAttribute("aria-expanded", "true"); mark(-1);
+    };
+    var ask = function () {
+      var q = search.value.trim(), mine = ++asked;
+      if (!q) { close(); return; }
+      fetch(search.getAttribute("data-suggest-url") + "?q=" + encodeURIComponent(q), { credentials: "same-origin" })
+        .then(function (r) { return r.json(); })
+        .then(function (j) { if (mine === asked && search.value.trim() === q) fill(j.results || []); })
+        .catch(close);
+    };
+    search.addEventListener("input", function () { window.clearTimeout(timer); timer = window.setTimeout(ask, 200); });
+    search.addEventListener("keydown", function (ev) {
+      var open = !list.hidden && items.length;
+      if (ev.key === "ArrowDown") { ev.preventDefault(); if (list.hidden) ask(); else if (open) mark((active + 1) % items.length); }
+      else if (ev.key === "ArrowUp") { ev.preventDefault(); if (open) mark(active <= 0 ? items.length - 1 : active - 1); }
+      else if (ev.key === "Enter") {  /* never submits the ticket form from here */
+        ev.preventDefault();
+        if (list.hidden) ask();
+        else if (active >= 0) choose(items[active]);
+        else if (items.length === 1) choose(items[0]);
+      }
+      else if (ev.key === "Escape") { if (!list.hidden) { ev.preventDefault(); close(); } }
+    });
+    search.addEventListener("blur", close);
+  });
+
   /* Error summary gets the focus, so keyboard and screen-reader users land on it. */
   var summary = document.getElementById("error-summary");
   if (summary) summary.focus();

@@ -1,0 +1,162 @@
+"""The hash chain over ``check_log`` (issue 11): every entry is tamper-evident.
+
+Each row carries ``seq`` (its position, 1, 2, 3, … without gaps), ``prev_hash`` (the hash of the
+entry at ``seq - 1``; :data:`GENESIS` for the first) and ``hash`` = SHA-256 over a canonical
+encoding of the row's fields followed by ``prev_hash``. Changing a field, removing a row or
+slipping one in breaks the chain at that place, and :func:`fujo.audit.verify.verify` names it.
+
+There is one order even with several server processes: :func:`append` is the only way a row gets
+into ``check_log``; it runs inside the caller's write transaction and first locks the single
+``audit_head`` row (SELECT … FOR UPDATE on PostgreSQL; on SQLite ``Database.write()`` already holds
+the database's write lock from BEGIN IMMEDIATE). The lock is held to commit, so the next appender
+sees this head only once it is committed, and a rolled-back transaction leaves no gap.
+
+The canonical encoding is JSON of the fields in :data:`HASHED` order (no ``id``: the database gives
+it after the hash is fixed; ``seq`` is the position). ``at`` is written in JST with microseconds,
+so SQLite (naive wall time) and PostgreSQL (timestamptz) hash the same value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import insert, select, text, update
+from sqlalchemy.engine import Connection
+
+from ..core.dates import JST
+from ..db import schema as s
+
+GENESIS = "0" * 64
+"""``prev_hash`` of the first entry."""
+
+HASHED = (
+    "seq",
+    "at",
+    "organisation_id",
+    "credential_id",
+    "user_id",
+    "role",
+    "method",
+    "category",
+    "channel",
+    "person_id",
+    "recipient_id",
+    "outcome",
+    "reason",
+    "consent",
+    "detail",
+    "flags",
+)
+"""The fields the hash covers, in this order (every column except ``id``, ``prev_hash``, ``hash``)."""
+
+COLUMNS = (*HASHED, "prev_hash", "hash")
+"""Every column :func:`append` writes: each row gets all of them, so a batch is one executemany."""
+
+LogRow = dict[str, Any]  # the column values of one check_log row
+
+
+def canonical_at(at: dt.datetime) -> str:
+    """``at`` as hashed: JST wall time with microseconds (naive values are JST, as SQLite returns them)."""
+    if at.tzinfo is not None:
+        at = at.astimezone(JST).replace(tzinfo=None)
+    return at.isoformat(timespec="microseconds")  # = strftime("%Y-%m-%dT%H:%M:%S.%f"), faster
+
+
+_INTS = frozenset(k for k in HASHED if k == "seq" or k.endswith("_id"))
+
+
+def canonical(row: Any) -> bytes:
+    """The bytes hashed for one entry (a dict or a Row with the :data:`HASHED` fields): JSON of the
+    values in :data:`HASHED` order; ids and seq as numbers, ``at`` by :func:`canonical_at`, the
+    rest as strings, None as null."""
+    m = row if isinstance(row, dict) else row._mapping
+    values: list[Any] = []
+    for k in HASHED:
+        v = m.get(k)
+        if v is not None:
+            v = canonical_at(v) if k == "at" else int(v) if k in _INTS else str(v)
+        values.append(v)
+    return json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def entry_hash(row: Any, prev_hash: str) -> str:
+    """SHA-256 (hex) over the canonical encoding of ``row`` followed by ``prev_hash``."""
+    h = hashlib.sha256(canonical(row))
+    h.update(b"\n")
+    h.update(prev_hash.encode())
+    return h.hexdigest()
+
+
+def _lock_head(conn: Connection) -> tuple[int, str]:
+    q = select(s.audit_head.c.seq, s.audit_head.c.hash).where(s.audit_head.c.id == 1)
+    if conn.dialect.name != "sqlite":
+        q = q.with_for_update()
+    head = conn.execute(q).first()
+    if head is None:  # a database created from the schema (tests, create_all) starts here; two first
+        # appenders on PostgreSQL: the second waits for the first's row and then locks it
+        conn.execute(
+            text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :g) ON CONFLICT DO NOTHING"), {"g": GENESIS}
+        )
+        head = conn.execute(q).first()
+        assert head is not None
+    return int(head.seq), str(head.hash)
+
+
+def default_channel(user_id: int | None, credential_id: int | None) -> str:
+    """How the caller reached us when the entry does not say: a signed-in user is the web screens,
+    a token the API, neither the operator's command line."""
+    if user_id is not None:
+        return "web"
+    if credential_id is not None:
+        return "api"
+    return "cli"
+
+
+def normalise(row: LogRow) -> LogRow:
+    """The row as :func:`append` writes it: every hashed column (None when not given), ``at`` in JST,
+    ``channel`` filled in. ValueError for a row that cannot be an entry (no time, unknown columns);
+    the group-commit writer calls it in the caller's thread, so a bad row fails alone, not its batch."""
+    out = {k: row.get(k) for k in HASHED if k != "seq"}
+    if out["channel"] is None:
+        out["channel"] = default_channel(out["user_id"], out["credential_id"])
+    at = out["at"]
+    if at is None:
+        raise ValueError("a check_log row needs 'at'")
+    out["at"] = at.replace(tzinfo=JST) if at.tzinfo is None else at.astimezone(JST)
+    unknown = set(row) - set(COLUMNS) - {"id"}
+    if unknown:
+        raise ValueError(f"not check_log columns: {sorted(unknown)}")
+    return out
+
+
+_INSERT = insert(s.check_log).returning(s.check_log.c.id, sort_by_parameter_order=True)
+
+
+def append(conn: Connection, rows: Sequence[LogRow]) -> list[int]:
+    """Append ``rows`` to the chain inside the caller's write transaction; returns their ids in order.
+
+    The only function that inserts into ``check_log``. The rows become visible (and the head
+    moves) when the caller's transaction commits; if it rolls back, neither happens."""
+    if not rows:
+        return []
+    seq, prev = _lock_head(conn)
+    params: list[LogRow] = []
+    for row in rows:
+        p = normalise(row)
+        seq += 1
+        p["seq"] = seq
+        p["prev_hash"] = prev
+        p["hash"] = prev = entry_hash(p, prev)
+        params.append(p)
+    ids = [int(i) for i in conn.execute(_INSERT, params).scalars().all()]
+    conn.execute(update(s.audit_head).where(s.audit_head.c.id == 1).values(seq=seq, hash=prev, at=params[-1]["at"]))
+    return ids
+
+
+def append_one(conn: Connection, row: LogRow) -> int:
+    """:func:`append` for one row; returns its id."""
+    return append(conn, [row])[0]

@@ -1,0 +1,596 @@
+"""The FHIR R4 (R4B models of ``fhir.resources``) form of fujo's answers, and what a
+CoverageEligibilityRequest asks. Pure: wire dicts in, resources out — so the masking done by the
+services (未委託: no numbers, no ticket data) carries over unchanged: an element is written only
+when its value is in the service's answer. docs/FHIR.md has the mapping table.
+
+Identifiers follow JP Core: 公費負担者番号 ``urn:oid:1.2.392.100495.20.3.71``, 公費受給者番号
+``…3.72``, 保険者番号 ``…3.61``, 医療機関コード ``http://jpfhir.jp/fhir/core/IdSystem/insurance-medical-institution-no``,
+the facility's patient number (照会番号) ``urn:oid:1.2.392.100495.20.3.51.1<医療機関コード>``;
+Coverage.type from the 保険種別 code system ``urn:oid:1.2.392.100495.20.2.61`` (8 公費)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from fhir.resources.R4B.address import Address
+from fhir.resources.R4B.bundle import Bundle, BundleEntry, BundleEntryResponse
+from fhir.resources.R4B.codeableconcept import CodeableConcept
+from fhir.resources.R4B.coding import Coding
+from fhir.resources.R4B.contactpoint import ContactPoint
+from fhir.resources.R4B.coverage import Coverage
+from fhir.resources.R4B.coverageeligibilityrequest import CoverageEligibilityRequest
+from fhir.resources.R4B.coverageeligibilityresponse import (
+    CoverageEligibilityResponse,
+    CoverageEligibilityResponseInsurance,
+    CoverageEligibilityResponseInsuranceItem,
+)
+from fhir.resources.R4B.extension import Extension
+from fhir.resources.R4B.humanname import HumanName
+from fhir.resources.R4B.identifier import Identifier
+from fhir.resources.R4B.operationoutcome import OperationOutcome, OperationOutcomeIssue
+from fhir.resources.R4B.organization import Organization
+from fhir.resources.R4B.patient import Patient
+from fhir.resources.R4B.period import Period
+from fhir.resources.R4B.reference import Reference
+from fhir.resources.R4B.resource import Resource
+
+from ..core import codes, numbers
+from ..core.dates import JST
+from ..core.errors import FieldProblem, FujoError, Problems, ValidationFailed
+from ..core.fields import TICKET_FIELDS
+from ..core.screen import HEADLINES
+
+# --- systems -------------------------------------------------------------------------------------
+PAYER_SYSTEM = "urn:oid:1.2.392.100495.20.3.71"  # 公費負担者番号
+RECIPIENT_SYSTEM = "urn:oid:1.2.392.100495.20.3.72"  # 公費受給者番号
+INSURER_SYSTEM = "urn:oid:1.2.392.100495.20.3.61"  # 保険者番号
+FACILITY_SYSTEM = "http://jpfhir.jp/fhir/core/IdSystem/insurance-medical-institution-no"  # 医療機関コード
+PATIENT_ID_PREFIX = "urn:oid:1.2.392.100495.20.3.51.1"  # + 医療機関コード: that facility's patient number
+INSURANCE_TYPE_SYSTEM = "urn:oid:1.2.392.100495.20.2.61"  # 保険種別 (1 医保 2 国保 7 後期高齢者 8 公費)
+JP_CORE_EXT = "http://jpfhir.jp/fhir/core/Extension/StructureDefinition/"
+INSURED_SYMBOL = JP_CORE_EXT + "JP_Coverage_InsuredPersonSymbol"
+INSURED_NUMBER = JP_CORE_EXT + "JP_Coverage_InsuredPersonNumber"
+INSURED_SUB_NUMBER = JP_CORE_EXT + "JP_Coverage_InsuredPersonSubNumber"
+NAME_REPRESENTATION = "http://hl7.org/fhir/StructureDefinition/iso21090-EN-representation"
+
+# fujo's own definitions (a deployment publishes them under its own canonical base)
+BASE = "http://fujo.example/fhir"
+EXT_VALIDITY = f"{BASE}/StructureDefinition/qualification-validity"
+EXT_TICKET = f"{BASE}/StructureDefinition/medical-ticket"
+EXT_CARD_CLASS = f"{BASE}/StructureDefinition/insured-card-classification"
+EXT_DISQUALIFICATION_KIND = f"{BASE}/StructureDefinition/disqualification-kind"
+EXT_MONTH_STATUS = f"{BASE}/StructureDefinition/qualification-status"
+EXT_NOTICE = f"{BASE}/StructureDefinition/processing-result"
+EXT_REASON = f"{BASE}/StructureDefinition/check-reason"
+CS_VALIDITY = f"{BASE}/CodeSystem/qualification-validity"
+CS_TICKET_TYPE = f"{BASE}/CodeSystem/ticket-type"
+CS_PROBLEM = f"{BASE}/CodeSystem/problem"
+NS_CHECK_ID = f"{BASE}/NamingSystem/check-id"
+
+ASSISTANCE_TYPE = Coding(system=INSURANCE_TYPE_SYSTEM, code="8", display="公費")
+_INSURANCE_TYPES = {  # numbers.insurer_kind(...).system → 保険種別
+    numbers.EMPLOYEE_INSURANCE: ("1", "医保"),
+    numbers.NATIONAL_HEALTH_INSURANCE: ("2", "国保"),
+    numbers.LATE_ELDERLY: ("7", "後期高齢者"),
+}
+_GENDER = {"1": "male", "2": "female", "3": "unknown"}
+IN_FORCE = (codes.VALID, codes.VALID_UNREGISTERED)  # 有効 and 有効（未登録）: the person is covered
+
+
+def fhir_date(wire: str | None) -> Any:
+    """yyyyMMdd → YYYY-MM-DD; yyyyMM → YYYY-MM (a FHIR partial date). Text, which the models take for
+    every date type (their annotations say date/datetime only, though a partial date is neither)."""
+    if not wire:
+        return None
+    if len(wire) == 6:
+        return f"{wire[:4]}-{wire[4:6]}"
+    return f"{wire[:4]}-{wire[4:6]}-{wire[6:8]}"
+
+
+def _day_before(wire: str) -> Any:
+    d = dt.date(int(wire[:4]), int(wire[4:6]), int(wire[6:8])) - dt.timedelta(days=1)
+    return d.isoformat()
+
+
+def validity_coding(validity: str) -> Coding:
+    return Coding(system=CS_VALIDITY, code=validity, display=codes.VALIDITY_TEXT.get(validity, validity))
+
+
+# --- the ticket (医療券/調剤券) ------------------------------------------------------------------
+_TICKET_KIND = {f.wire: f.kind for f in TICKET_FIELDS if f.wire}
+
+
+def _ticket_part(name: str, value: str) -> Extension:
+    kind = _TICKET_KIND.get(name)
+    if kind in ("date", "month"):
+        return Extension(url=name, valueDate=fhir_date(value))
+    if name == "RegisteredAt":
+        return Extension(url=name, valueDateTime=dt.datetime.fromisoformat(value))
+    if kind == "facility":
+        return Extension(url=name, valueIdentifier=Identifier(system=FACILITY_SYSTEM, value=value))
+    if kind == "code" or name == "DesignatedMedicalInstitutionFlag":
+        return Extension(url=name, valueCode=value)
+    return Extension(url=name, valueString=value)
+
+
+def ticket_extension(info: Mapping[str, Any]) -> Extension:
+    """One MedicalTicketInfo as the complex extension ``medical-ticket``: one sub-extension per
+    element of the terminal interface, named as the element (TicketType, IssueNumber …)."""
+    return Extension(
+        url=EXT_TICKET, extension=[_ticket_part(k, str(v)) for k, v in info.items() if v not in (None, "")]
+    )
+
+
+def ticket_item(info: Mapping[str, Any]) -> CoverageEligibilityResponseInsuranceItem:
+    kind = str(info.get("TicketType") or "")
+    return CoverageEligibilityResponseInsuranceItem(
+        category=CodeableConcept(
+            coding=[Coding(system=CS_TICKET_TYPE, code=kind, display=codes.TICKET_TYPES.get(kind, kind))]
+        ),
+        provider=Reference(
+            identifier=Identifier(system=FACILITY_SYSTEM, value=info["DesignatedMedicalInstitutionCode"]),
+            display=info.get("DesignatedMedicalInstitutionName"),
+        ),
+        name=codes.TICKET_TYPES.get(kind),
+        extension=[ticket_extension(info)],
+    )
+
+
+def tickets_of(result: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return list((result.get("PublicExpenseResultList") or {}).get("MedicalTicketInfo") or [])
+
+
+# --- a qualification: Patient, payor Organization, Coverage ------------------------------------
+def is_assistance(result: Mapping[str, Any]) -> bool:
+    return result.get("InsuredCardClassification") == codes.CARD_CLASS_MEDICAL_ASSISTANCE
+
+
+def patient(result: Mapping[str, Any], rid: str, facility_code: str) -> Patient:
+    """The person as far as the result shows them (masked results carry no address; a restricted
+    recipient's may carry no name or birth date)."""
+    names = []
+    if result.get("Name"):
+        names.append(
+            HumanName(
+                use="official",
+                text=result["Name"],
+                extension=[Extension(url=NAME_REPRESENTATION, valueCode="IDE")],
+            )
+        )
+    if result.get("NameKana"):
+        names.append(
+            HumanName(
+                use="official",
+                text=result["NameKana"],
+                extension=[Extension(url=NAME_REPRESENTATION, valueCode="SYL")],
+            )
+        )
+    address = None
+    if result.get("Address") or result.get("PostNumber"):
+        address = [Address(text=result.get("Address"), postalCode=result.get("PostNumber"))]
+    ident = None
+    if result.get("ReferenceNumber"):
+        ident = [Identifier(system=PATIENT_ID_PREFIX + facility_code, value=result["ReferenceNumber"])]
+    return Patient(
+        id=rid,
+        identifier=ident,
+        name=names or None,
+        gender=_GENDER.get(str(result.get("Sex1") or "")),
+        birthDate=fhir_date(result.get("Birthdate")),
+        address=address,
+    )
+
+
+def payor(result: Mapping[str, Any], rid: str, contact: Mapping[str, Any] | None = None) -> Organization:
+    """福祉事務所 (公費負担者番号 only when shown) or the health insurer (保険者番号)."""
+    number = result.get("InsurerNumber")
+    ident = None
+    if number:
+        system = PAYER_SYSTEM if is_assistance(result) else INSURER_SYSTEM
+        ident = [Identifier(system=system, value=numbers.normalize_insurer_number(number))]
+    phone = (contact or {}).get("Phone")
+    return Organization(
+        id=rid,
+        identifier=ident,
+        name=result.get("InsurerName") or (contact or {}).get("OfficeName"),
+        telecom=[ContactPoint(system="phone", value=phone)] if phone else None,
+    )
+
+
+def _type(result: Mapping[str, Any]) -> CodeableConcept:
+    if is_assistance(result):
+        return CodeableConcept(coding=[ASSISTANCE_TYPE], text="医療扶助")
+    kind = numbers.insurer_kind(str(result.get("InsurerNumber") or ""))
+    code = _INSURANCE_TYPES.get(kind.system) if kind else None
+    if code is None:
+        return CodeableConcept(text="医療保険")
+    return CodeableConcept(coding=[Coding(system=INSURANCE_TYPE_SYSTEM, code=code[0], display=code[1])])
+
+
+def qualification_period(result: Mapping[str, Any]) -> Period | None:
+    """資格取得日 (保護開始日) to the day before 資格喪失日 (保護停止・廃止日): the days covered."""
+    start, end = result.get("QualificationDate"), result.get("DisqualificationDate")
+    if not start and not end:
+        return None
+    return Period(start=fhir_date(start), end=_day_before(end) if end else None)
+
+
+def ticket_period(tickets: Iterable[Mapping[str, Any]]) -> Period | None:
+    ts = list(tickets)
+    if not ts:
+        return None
+    return Period(
+        start=fhir_date(min(t["MedicalTicketValidDate"] for t in ts)),
+        end=fhir_date(max(t["MedicalTicketExpirationDate"] for t in ts)),
+    )
+
+
+def _notice(result: Mapping[str, Any]) -> Extension | None:
+    if not result.get("ProcessingResultCode"):
+        return None
+    return Extension(
+        url=EXT_NOTICE,
+        valueCoding=Coding(
+            system=f"{BASE}/CodeSystem/processing-result",
+            code=result["ProcessingResultCode"],
+            display=result.get("ProcessingResultMessage"),
+        ),
+    )
+
+
+def coverage(
+    result: Mapping[str, Any],
+    *,
+    rid: str | None,
+    patient_ref: str,
+    payor_ref: str,
+    tickets: list[dict[str, Any]] | None = None,
+) -> Coverage:
+    """One qualification (``tickets`` None: period = the qualification's) or one ticket of it
+    (``tickets`` [info]: period = the ticket's validity, the ticket as the ``medical-ticket`` extension)."""
+    validity = str(result.get("QualificationValidity") or "")
+    ext = [Extension(url=EXT_VALIDITY, valueCoding=validity_coding(validity))]
+    if result.get("InsuredCardClassification"):
+        ext.append(Extension(url=EXT_CARD_CLASS, valueCode=result["InsuredCardClassification"]))
+    if result.get("DisqualificationKind"):
+        ext.append(Extension(url=EXT_DISQUALIFICATION_KIND, valueCode=result["DisqualificationKind"]))
+    if result.get("QualificationStatus"):
+        parts = [Extension(url="status", valueCode=result["QualificationStatus"])]
+        if result.get("QualificationStatusDate"):
+            parts.append(Extension(url="date", valueDate=fhir_date(result["QualificationStatusDate"])))
+        ext.append(Extension(url=EXT_MONTH_STATUS, extension=parts))
+    notice = _notice(result)
+    if notice is not None:
+        ext.append(notice)
+    for info in tickets or ():
+        ext.append(ticket_extension(info))
+    if not is_assistance(result):
+        for url, key in (
+            (INSURED_SYMBOL, "InsuredCardSymbol"),
+            (INSURED_NUMBER, "InsuredIdentificationNumber"),
+            (INSURED_SUB_NUMBER, "InsuredBranchNumber"),
+        ):
+            if result.get(key):
+                ext.append(Extension(url=url, valueString=result[key]))
+    number = result.get("InsuredIdentificationNumber")
+    identifier = None
+    if number and is_assistance(result):
+        identifier = [Identifier(system=RECIPIENT_SYSTEM, value=number)]
+    in_force = validity in IN_FORCE and result.get("QualificationStatus") in (None, "valid")
+    return Coverage(
+        id=rid,
+        extension=ext,
+        identifier=identifier,
+        status="active" if in_force else "cancelled",
+        type=_type(result),
+        subscriberId=number or None,
+        beneficiary=Reference(reference=patient_ref),
+        dependent=result.get("InsuredBranchNumber") if not is_assistance(result) else None,
+        period=ticket_period(tickets) if tickets else qualification_period(result),
+        payor=[Reference(reference=payor_ref)],
+    )
+
+
+def ticket_coverage(result: Mapping[str, Any], key: str, facility_code: str) -> Coverage:
+    """A Coverage resource for one ticket designated to the facility (GET /fhir/Coverage): id =
+    the ticket key; the person and the office are contained. A ticket that is not billable this month
+    (保護停止・廃止) comes masked from the service: no numbers, no ticket data, status cancelled."""
+    tickets = tickets_of(result)
+    c = coverage(result, rid=key, patient_ref="#patient", payor_ref="#payor", tickets=tickets[:1])
+    c.contained = [patient(result, "patient", facility_code), payor(result, "payor")]
+    return c
+
+
+# --- the check's answer --------------------------------------------------------------------------
+def _disposition(check: Mapping[str, Any]) -> str:
+    validity = str(check.get("QualificationValidity") or codes.NO_QUALIFICATION)
+    head = HEADLINES.get(validity, HEADLINES[codes.NO_QUALIFICATION])
+    msg = check.get("ProcessingResultMessage")
+    return f"{head}{msg}" if msg else head
+
+
+def eligibility_response(
+    check: Mapping[str, Any], facility_code: str, request_ident: list[Identifier] | None
+) -> CoverageEligibilityResponse:
+    """CoverageEligibilityResponse for one check by numbers (the service's answer, already masked)."""
+    results: list[dict[str, Any]] = list(check.get("ResultList") or [])
+    contact = check.get("Contact")
+    contained: list[Resource] = []
+    insurance = []
+    patient_ref = None
+    if results:
+        contained.append(patient(results[-1], "patient", facility_code))
+        patient_ref = "#patient"
+    for i, res in enumerate(results, 1):
+        org = payor(res, f"payor{i}", contact if is_assistance(res) else None)
+        cov = coverage(res, rid=f"coverage{i}", patient_ref="#patient", payor_ref=f"#payor{i}")
+        contained += [org, cov]
+        tickets = tickets_of(res)
+        validity = str(res.get("QualificationValidity") or "")
+        insurance.append(
+            CoverageEligibilityResponseInsurance(
+                extension=[Extension(url=EXT_VALIDITY, valueCoding=validity_coding(validity))],
+                coverage=Reference(reference=f"#coverage{i}"),
+                inforce=validity in IN_FORCE,
+                benefitPeriod=ticket_period(tickets) if tickets else qualification_period(res),
+                item=[ticket_item(t) for t in tickets] or None,
+            )
+        )
+    insurer_ref: Reference
+    if results:
+        insurer_ref = Reference(reference=f"#payor{len(results)}")
+    elif contact:  # nobody found, yet the 公費負担者番号 is an office's: whom to call
+        contained.append(payor({}, "office", contact))
+        insurer_ref = Reference(reference="#office")
+    else:
+        insurer_ref = Reference(display="該当なし")
+    ext = [Extension(url=EXT_VALIDITY, valueCoding=validity_coding(str(check.get("QualificationValidity"))))]
+    if check.get("Reason"):
+        ext.append(Extension(url=EXT_REASON, valueCode=check["Reason"]))
+    notice = _notice(check)
+    if notice is not None:
+        ext.append(notice)
+    created = check.get("ProcessExecutionTime") or ""
+    return CoverageEligibilityResponse(
+        contained=contained or None,
+        extension=ext,
+        identifier=[Identifier(system=NS_CHECK_ID, value=str(check["CheckId"]))] if check.get("CheckId") else None,
+        status="active",
+        purpose=["validation"],
+        patient=Reference(reference=patient_ref) if patient_ref else Reference(display="該当資格なし"),
+        servicedDate=fhir_date(check.get("QualificationConfirmationDate")),
+        created=_wire_time(created),
+        requestor=Reference(identifier=Identifier(system=FACILITY_SYSTEM, value=facility_code)),
+        # the request is not stored: its client identifier is echoed (never its numbers)
+        request=Reference(identifier=request_ident[0]) if request_ident else Reference(display="$submit"),
+        outcome="complete",
+        disposition=_disposition(check),
+        insurer=insurer_ref,
+        insurance=insurance or None,
+    )
+
+
+def _wire_time(wire: str) -> dt.datetime:
+    if len(wire) != 14:
+        return dt.datetime.now(JST).replace(microsecond=0)
+    return dt.datetime(
+        int(wire[:4]), int(wire[4:6]), int(wire[6:8]), int(wire[8:10]), int(wire[10:12]), int(wire[12:14]), tzinfo=JST
+    )
+
+
+# --- the request ---------------------------------------------------------------------------------
+EXPRESSIONS = {  # the service's field names → where that value is in the request
+    "payer_number": f"Coverage.payor.identifier.where(system='{PAYER_SYSTEM}').value",
+    "recipient_number": f"Coverage.identifier.where(system='{RECIPIENT_SYSTEM}').value",
+    "insurer_number": f"Coverage.payor.identifier.where(system='{INSURER_SYSTEM}').value",
+    "identification_number": f"Coverage.extension('{INSURED_NUMBER}').value",
+    "card_symbol": f"Coverage.extension('{INSURED_SYMBOL}').value",
+    "branch_number": f"Coverage.extension('{INSURED_SUB_NUMBER}').value",
+    "birthdate": "Patient.birthDate",
+    "confirmation_date": "CoverageEligibilityRequest.servicedDate",
+    "insurance": "CoverageEligibilityRequest.insurance",
+    "coverage": "CoverageEligibilityRequest.insurance.coverage",
+    "provider": "CoverageEligibilityRequest.provider",
+    "month": "Coverage?month",
+    "items": "Bundle.entry",
+}
+
+
+def _problem(field: str, code: str, ja: str, en: str) -> FieldProblem:
+    return FieldProblem(field, code, ja, en)
+
+
+def _contained(req: CoverageEligibilityRequest, ref: Reference | None) -> Resource | None:
+    if ref is None or not ref.reference or not ref.reference.startswith("#"):
+        return None
+    for r in req.contained or []:
+        if getattr(r, "id", None) == ref.reference[1:]:
+            return r
+    return None
+
+
+def _identifiers(req: CoverageEligibilityRequest, ref: Reference | None) -> list[Identifier]:
+    """Identifiers of an Organization given by logical reference (Reference.identifier) or contained."""
+    if ref is None:
+        return []
+    out = [ref.identifier] if ref.identifier else []
+    org = _contained(req, ref)
+    if isinstance(org, Organization):
+        out += list(org.identifier or [])
+    return out
+
+
+def _ext(resource: Any, url: str) -> str | None:
+    for e in getattr(resource, "extension", None) or []:
+        if e.url == url:
+            return e.valueString
+    return None
+
+
+def numbers_query(req: CoverageEligibilityRequest, facility_code: str) -> dict[str, Any]:
+    """The keyword arguments of ``check_by_numbers`` that the request asks, or ValidationFailed
+    naming the element (the numbers' own rules — length, 法別, 検証番号 — are the service's)."""
+    problems = Problems()
+    insurance = list(req.insurance or [])
+    if len(insurance) != 1:
+        problems.add(
+            _problem(
+                "insurance",
+                "one_coverage",
+                "insurance には照会する保険・公費を1件指定してください。",
+                "insurance must hold exactly one coverage to check.",
+            )
+        )
+        problems.raise_if_any()
+    cov = _contained(req, insurance[0].coverage)
+    if not isinstance(cov, Coverage):
+        problems.add(
+            _problem(
+                "coverage",
+                "not_contained",
+                "insurance.coverage は contained の Coverage（#id）を参照してください。",
+                "insurance.coverage must reference a contained Coverage (#id).",
+            )
+        )
+        problems.raise_if_any()
+    assert isinstance(cov, Coverage)
+    idents = [i for ref in cov.payor or [] for i in _identifiers(req, ref)] + _identifiers(req, req.insurer)
+    payer = next((i.value for i in idents if i.system == PAYER_SYSTEM and i.value), None)
+    insurer = next((i.value for i in idents if i.system == INSURER_SYSTEM and i.value), None)
+    query: dict[str, Any] = {}
+    if payer is not None:
+        v = numbers.normalize_insurer_number(payer)
+        if not numbers.is_payer_number(v):  # a 公費負担者番号 of another 法別, or of the wrong length
+            problems.add(numbers.check_payer_number(v, field="payer_number"))
+        recipient = next(
+            (i.value for i in cov.identifier or [] if i.system == RECIPIENT_SYSTEM and i.value), cov.subscriberId
+        )
+        query.update(insurer_number=v, identification_number=recipient)
+    elif insurer is not None:
+        v = numbers.normalize_insurer_number(insurer)
+        if numbers.is_payer_number(v):
+            problems.add(
+                _problem(
+                    "insurer_number",
+                    "law_code",
+                    f"法別番号12は公費負担者番号です。{PAYER_SYSTEM} で指定してください。",
+                    f"Law code 12 is a payer number (公費負担者番号): give it with system {PAYER_SYSTEM}.",
+                )
+            )
+        query.update(
+            insurer_number=v,
+            identification_number=_ext(cov, INSURED_NUMBER) or cov.subscriberId,
+            card_symbol=_ext(cov, INSURED_SYMBOL),
+            branch_number=_ext(cov, INSURED_SUB_NUMBER) or cov.dependent,
+        )
+    else:
+        problems.add(
+            _problem(
+                "payer_number",
+                "required",
+                f"公費負担者番号（{PAYER_SYSTEM}）または保険者番号（{INSURER_SYSTEM}）を Coverage.payor に指定してください。",
+                f"Coverage.payor needs an identifier: 公費負担者番号 ({PAYER_SYSTEM}) or 保険者番号 ({INSURER_SYSTEM}).",
+            )
+        )
+    pat = _contained(req, req.patient) or _contained(req, cov.beneficiary)
+    birth = getattr(pat, "birthDate", None) if isinstance(pat, Patient) else None
+    query["birthdate"] = birth if birth is not None else None
+    if req.servicedPeriod is not None:
+        problems.add(
+            _problem(
+                "confirmation_date",
+                "period",
+                "資格確認日は servicedDate（1日）で指定してください。",
+                "Give the day of the check as servicedDate, not servicedPeriod.",
+            )
+        )
+    query["confirmation_date"] = req.servicedDate
+    prov = req.provider.identifier if req.provider is not None and req.provider.identifier else None
+    if prov is not None and prov.system == FACILITY_SYSTEM and prov.value != facility_code:
+        problems.add(
+            _problem(
+                "provider",
+                "not_caller",
+                "provider の医療機関コードが、認証された医療機関・薬局と異なります。",
+                "provider names another facility than the one the token belongs to.",
+            )
+        )
+    problems.raise_if_any()
+    return query
+
+
+# --- errors --------------------------------------------------------------------------------------
+_ISSUE_CODE = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported", 409: "conflict"}
+_ISSUE_CODE.update({413: "too-costly", 422: "processing", 503: "transient", 507: "transient", 500: "exception"})
+
+
+def issue(
+    status: int, code: str, ja: str, en: str, expression: str | None = None, field: str | None = None
+) -> OperationOutcomeIssue:
+    return OperationOutcomeIssue(
+        severity="error" if status < 500 else "fatal",
+        code="invalid" if field and status in (400, 422) else _ISSUE_CODE.get(status, "processing"),
+        details=CodeableConcept(coding=[Coding(system=CS_PROBLEM, code=code)], text=ja),
+        diagnostics=f"{field}: {en}" if field else en,
+        expression=[expression] if expression else None,
+    )
+
+
+def problem_issue(p: FieldProblem, status: int = 422) -> OperationOutcomeIssue:
+    return issue(status, p.code, p.message_ja, p.message_en, EXPRESSIONS.get(p.field, p.field), p.field)
+
+
+def outcome_of(exc: FujoError) -> OperationOutcome:
+    """The service's refusal as an OperationOutcome: one issue per field problem, naming the field
+    as the native API does (diagnostics ``field: message``) and where it is in the request (expression)."""
+    if isinstance(exc, ValidationFailed) and exc.problems:
+        return OperationOutcome(issue=[problem_issue(p, exc.status) for p in exc.problems])
+    return OperationOutcome(issue=[issue(exc.status, exc.code, exc.message_ja, exc.message_en)])
+
+
+def outcome_of_dict(error: Mapping[str, Any], status: int) -> OperationOutcome:
+    """A batch item's ``Error`` (the service's ``as_dict``) as an OperationOutcome."""
+    fields = error.get("fields") or []
+    if fields:
+        return OperationOutcome(
+            issue=[
+                problem_issue(FieldProblem(f["field"], f["code"], f["message_ja"], f["message_en"]), status)
+                for f in fields
+            ]
+        )
+    return OperationOutcome(issue=[issue(status, error["code"], error["message_ja"], error["message_en"])])
+
+
+def structure_outcome(errors: Iterable[Mapping[str, Any]], root: str) -> OperationOutcome:
+    """A resource that does not parse as R4: one issue per element (pydantic's location), 400."""
+    issues = []
+    for e in errors:
+        path = root
+        for part in e.get("loc", ()):
+            path += f"[{part}]" if isinstance(part, int) else f".{part}"
+        issues.append(
+            issue(400, "structure", "FHIR R4 のリソースとして読めません。", str(e.get("msg", "invalid")), path, path)
+        )
+    return OperationOutcome(issue=issues or [issue(400, "structure", "読めません。", "Not a FHIR resource.")])
+
+
+def batch_response(entries: list[tuple[int, Resource]]) -> Bundle:
+    """(HTTP status, resource) per request entry, in order."""
+    return Bundle(
+        type="batch-response",
+        entry=[
+            BundleEntry(
+                resource=res if status == 200 else None,
+                response=BundleEntryResponse(
+                    status=f"{status} {_REASON.get(status, '')}".strip(),
+                    outcome=res if status != 200 else None,
+                ),
+            )
+            for status, res in entries
+        ],
+    )
+
+
+_REASON = {200: "OK", 400: "Bad Request", 403: "Forbidden", 422: "Unprocessable Entity"}

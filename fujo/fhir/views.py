@@ -1,0 +1,308 @@
+"""The FHIR R4 routes (/fhir, docs/FHIR.md). They only translate: the request is parsed with the R4B
+models of ``fhir.resources``, the same services as the native API decide and record (check by
+numbers, 委託先一括取得), and their answers are turned into resources by :mod:`fujo.fhir.mapping`.
+
+Every answer, refusals included, is ``application/fhir+json``: a refusal is an OperationOutcome
+(400 not readable as R4, 401/403, 404, 422 refused by the rules, naming the field; 503 storage).
+While a route runs, the audit channel is ``fhir`` (:data:`fujo.audit.service.CHANNEL`)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from fastapi.routing import APIRoute
+from fhir.resources.R4B.bundle import Bundle, BundleEntry, BundleEntrySearch, BundleLink
+from fhir.resources.R4B.coverageeligibilityrequest import CoverageEligibilityRequest
+from fhir.resources.R4B.identifier import Identifier
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+from fhir.resources.R4B.resource import Resource
+from pydantic import ValidationError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..api import limits
+from ..api.deps import DB, Caller
+from ..api.errors import error_headers, logged_path
+from ..audit.service import CHANNEL
+from ..auth.principal import FACILITY
+from ..core.dates import now_jst
+from ..core.errors import FieldProblem, FujoError, ValidationFailed
+from ..db import faults
+from ..eligibility import service as eligibility
+from . import mapping
+from . import service as fhir_service
+from .capability import capability_statement
+
+log = logging.getLogger("fujo.fhir")
+FHIR_JSON = "application/fhir+json"
+SEARCH_TIMEOUT = 120.0  # seconds a month search waits for its reads (then 503)
+
+
+class FhirJSON(Response):
+    media_type = FHIR_JSON
+
+    def render(self, content: Any) -> bytes:
+        if isinstance(content, Resource):
+            return content.model_dump_json().encode()
+        return bytes(super().render(content))
+
+
+def _outcome(status: int, outcome: OperationOutcome, headers: dict[str, str] | None = None) -> FhirJSON:
+    return FhirJSON(outcome, status_code=status, headers=headers)
+
+
+def _simple(status: int, code: str, ja: str, en: str) -> FhirJSON:
+    return _outcome(status, OperationOutcome(issue=[mapping.issue(status, code, ja, en)]))
+
+
+class _Refused(FujoError):
+    def __init__(self, status: int, code: str, ja: str, en: str):
+        super().__init__(ja, en)
+        self.status, self.code = status, code
+
+
+class _Invalid(FujoError):
+    """A request refused with a prepared OperationOutcome (400)."""
+
+    status, code = 400, "structure"
+
+    def __init__(self, outcome: OperationOutcome):
+        super().__init__("FHIR R4 のリソースとして読めません。", "Not readable as FHIR R4.")
+        self.outcome = outcome
+
+
+def fhir_error(exc: FujoError) -> FhirJSON:
+    outcome = exc.outcome if isinstance(exc, _Invalid) else mapping.outcome_of(exc)
+    return _outcome(exc.status, outcome, error_headers(exc))
+
+
+class FhirRoute(APIRoute):
+    """Every refusal of a /fhir route as an OperationOutcome (the API's exception handlers answer in
+    the native error shape), and the audit channel ``fhir`` for the length of the request."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            token = CHANNEL.set("fhir")
+            try:
+                return await handler(request)
+            except FujoError as e:
+                return fhir_error(e)
+            except RequestValidationError as e:
+                return _outcome(400, mapping.structure_outcome(e.errors(), "request"))
+            except StarletteHTTPException as e:
+                return _simple(e.status_code, f"http_{e.status_code}", "要求を処理できません。", str(e.detail))
+            except (OperationalError, InterfaceError, PoolTimeout) as e:
+                fault = faults.classify(e)
+                if fault is None:
+                    raise
+                faults.incidents.report(fault, e)
+                return fhir_error(fault.error())
+            except Exception as e:  # never echo the exception: it may carry personal data
+                log.error("internal error on %s %s: %s", request.method, logged_path(request), type(e).__name__)
+                return _simple(500, "internal_error", "内部エラーが発生しました。", "Internal error.")
+            finally:
+                CHANNEL.reset(token)
+
+        return route
+
+
+router = APIRouter(prefix="/fhir", tags=["fhir"], route_class=FhirRoute)
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + "/fhir"
+
+
+@router.get("/metadata", response_class=FhirJSON)
+async def metadata(request: Request):
+    """The CapabilityStatement (no token needed)."""
+    return FhirJSON(capability_statement(_base(request), now_jst().replace(microsecond=0)))
+
+
+# --- check by numbers ----------------------------------------------------------------------------
+_JSON_TYPES = ("application/fhir+json", "application/json", "application/json+fhir")
+
+
+async def _read_json(request: Request) -> dict[str, Any]:
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype and ctype not in _JSON_TYPES:
+        raise _Refused(
+            415, "unsupported_media_type", "application/fhir+json で送信してください。", "Send application/fhir+json."
+        )
+    try:
+        raw = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError):
+        raise _Refused(400, "json_invalid", "JSONとして読めません。", "The body is not JSON.") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("resourceType"), str):
+        raise _Refused(
+            400, "structure", "FHIRリソースではありません。", "The body is not a FHIR resource (resourceType)."
+        )
+    return raw
+
+
+def _parse_request(raw: Any, root: str) -> CoverageEligibilityRequest | OperationOutcome:
+    """The request as R4, or the OperationOutcome (400) of what does not parse."""
+    if not isinstance(raw, dict) or raw.get("resourceType") != "CoverageEligibilityRequest":
+        return OperationOutcome(
+            issue=[
+                mapping.issue(
+                    400,
+                    "structure",
+                    "CoverageEligibilityRequest を送信してください。",
+                    "Expected a CoverageEligibilityRequest.",
+                    root,
+                )
+            ]
+        )
+    try:
+        return CoverageEligibilityRequest.model_validate(raw)
+    except ValidationError as e:
+        return mapping.structure_outcome(e.errors(include_input=False), root)
+
+
+@router.post(
+    "/CoverageEligibilityRequest/$submit",
+    response_class=FhirJSON,
+    max_body_size=limits.CHECK_BATCH,
+)
+async def submit(request: Request, db: DB, caller: Caller):
+    """Check by numbers: a CoverageEligibilityRequest → CoverageEligibilityResponse, or a batch
+    Bundle of them → a batch-response Bundle (each entry answered in its place)."""
+    caller.require(FACILITY)  # the services' own first rule, before the body is looked at
+    raw = await _read_json(request)
+    if raw["resourceType"] == "Bundle":
+        return FhirJSON(await _submit_batch(raw, db, caller))
+    parsed = _parse_request(raw, "CoverageEligibilityRequest")
+    if isinstance(parsed, OperationOutcome):
+        return _outcome(400, parsed)
+    query = mapping.numbers_query(parsed, caller.code)  # ValidationFailed: 422 naming the element
+    check = await eligibility.check_by_numbers_async(db, caller, **query)
+    return FhirJSON(mapping.eligibility_response(check, caller.code, parsed.identifier))
+
+
+async def _submit_batch(raw: dict[str, Any], db: Any, caller: Any) -> Bundle:
+    entries = raw.get("entry") or []
+    try:
+        bundle = Bundle.model_validate({k: v for k, v in raw.items() if k != "entry"})
+    except ValidationError as e:
+        raise _Invalid(mapping.structure_outcome(e.errors(include_input=False), "Bundle")) from None
+    if bundle.type != "batch" or not isinstance(entries, list):
+        raise _Refused(
+            400, "bundle_type", "Bundle は type batch で送信してください。", "Only a Bundle of type batch is accepted."
+        )
+    eligibility.require_batch(caller, len(entries))  # facility only, at most BATCH_MAX entries
+    slots: list[tuple[int, Resource] | None] = [None] * len(entries)
+    items: list[dict[str, Any]] = []
+    asked: list[tuple[int, list[Identifier] | None]] = []
+    for i, entry in enumerate(entries):
+        root = f"Bundle.entry[{i}].resource"
+        res = entry.get("resource") if isinstance(entry, dict) else None
+        parsed = _parse_request(res, root)
+        if isinstance(parsed, OperationOutcome):
+            slots[i] = (400, parsed)
+            continue
+        try:
+            BundleEntry.model_validate({k: v for k, v in entry.items() if k != "resource"})
+            items.append(mapping.numbers_query(parsed, caller.code))
+        except ValidationError as e:
+            slots[i] = (400, mapping.structure_outcome(e.errors(include_input=False), f"Bundle.entry[{i}]"))
+            continue
+        except ValidationFailed as e:
+            slots[i] = (422, mapping.outcome_of(e))
+            continue
+        asked.append((i, parsed.identifier))
+    if items:
+        answer = await eligibility.check_numbers_batch_async(db, caller, items)
+        for (i, ident), ans in zip(asked, answer["Results"]):
+            if "Check" in ans:
+                slots[i] = (200, mapping.eligibility_response(ans["Check"], caller.code, ident))
+            else:
+                status = 422 if ans["Error"]["code"] == ValidationFailed.code else 403
+                slots[i] = (status, mapping.outcome_of_dict(ans["Error"], status))
+    return mapping.batch_response([x for x in slots if x is not None])
+
+
+# --- Coverage: the facility's tickets ------------------------------------------------------------
+_SEARCH_PARAMS = {"month"}
+
+
+@router.get("/Coverage", response_class=FhirJSON)
+async def search_coverage(request: Request, db: DB, caller: Caller):
+    """The facility's tickets of a month (委託先一括取得) as a searchset Bundle of Coverage."""
+    params = request.query_params
+    unknown = sorted(k for k in params if k not in _SEARCH_PARAMS and not k.startswith("_"))
+    if unknown:
+        raise _Refused(
+            400,
+            "unknown_parameter",
+            f"対応していない検索パラメータです: {', '.join(unknown)}",
+            f"Unsupported search parameters: {', '.join(unknown)} (supported: month).",
+        )
+    month = params.get("month")
+    if not month:
+        raise ValidationFailed(
+            problems=[
+                FieldProblem("month", "required", "診療年月（month=YYYY-MM）を指定してください。", "month is required.")
+            ]
+        )
+    try:
+        header, tickets = await asyncio.wait_for(
+            asyncio.to_thread(fhir_service.month_coverages, db, caller, month[:20]), SEARCH_TIMEOUT
+        )
+    except TimeoutError:
+        raise eligibility.CheckTimeout(
+            "時間内に終わりませんでした。しばらくしてから再度取得してください。", "The search did not finish in time."
+        ) from None
+    base = _base(request)
+    return FhirJSON(
+        Bundle(
+            type="searchset",
+            total=len(tickets),
+            link=[
+                BundleLink(
+                    relation="self",
+                    url=f"{base}/Coverage?month={mapping.fhir_date(str(header['MedicalTreatmentMonth']))}",
+                )
+            ],
+            entry=[
+                BundleEntry(
+                    fullUrl=f"{base}/Coverage/{key}",
+                    resource=mapping.ticket_coverage(result, key, caller.code),
+                    search=BundleEntrySearch(mode="match"),
+                )
+                for key, result in tickets
+            ]
+            or None,
+        )
+    )
+
+
+@router.get("/Coverage/{coverage_id}", response_class=FhirJSON)
+async def read_coverage(coverage_id: str, db: DB, caller: Caller):
+    """One ticket designated to this facility (id = its ticket key); 404 otherwise."""
+    result = await asyncio.to_thread(fhir_service.ticket_coverage, db, caller, coverage_id[:64])
+    return FhirJSON(mapping.ticket_coverage(result, coverage_id, caller.code))
+
+
+_KNOWN = re.compile(r"/fhir/(metadata|Coverage(/[^/]+)?|CoverageEligibilityRequest/\$submit)")
+
+
+@router.api_route(
+    "/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"], include_in_schema=False
+)
+async def unsupported(request: Request):
+    """Anything else under /fhir: 405 for another method on a served path, else 404."""
+    if _KNOWN.fullmatch(request.url.path):
+        return _simple(405, "http_405", "このメソッドは使えません。", "Method not allowed on this path.")
+    return _simple(404, "not_supported", "この FHIR の操作には対応していません。", "Not served (see /fhir/metadata).")
