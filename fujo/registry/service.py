@@ -523,6 +523,28 @@ def _ticket_out(conn: Connection, key: str) -> Record:
     return ticket_dict(row, payer_number=row.payer_number, recipient_number=row.recipient_number)
 
 
+def _require_changeable(principal: Principal, cur: DbRow, expected_revision: int | None) -> None:
+    """The caller's office, not cancelled, and the revision the clerk saw (saving and validating)."""
+    principal.require_payer(cur.payer_number)
+    if cur.status == CANCELLED:
+        raise Conflict("取り消し済みの券は変更できません。", "The ticket is cancelled.")
+    if expected_revision is not None and expected_revision != cur.revision:
+        raise Conflict(
+            "他の担当者が先に変更しました。再読み込みしてください。",
+            f"Revision conflict: now {cur.revision}, you had {expected_revision}.",
+        )
+
+
+def _period_of(cur: DbRow) -> SimpleNamespace:
+    """The 保護 period of the ticket's recipient, from the current-revision row (_current joins it)."""
+    return SimpleNamespace(
+        id=cur.recipient_id,
+        qualification_date=cur.qualification_date,
+        disqualification_date=cur.disqualification_date,
+        disqualification_kind=cur.disqualification_kind,
+    )
+
+
 def _revise(
     db: Database,
     principal: Principal,
@@ -543,23 +565,10 @@ def _revise(
                     "The ticket was changed concurrently; reload and try again.",
                 )
             raise NotFound("医療券/調剤券が見つかりません。", f"No ticket {key}.")
-        principal.require_payer(cur.payer_number)
-        if cur.status == CANCELLED:
-            raise Conflict("取り消し済みの券は変更できません。", "The ticket is cancelled.")
-        if expected_revision is not None and expected_revision != cur.revision:
-            raise Conflict(
-                "他の担当者が先に変更しました。再読み込みしてください。",
-                f"Revision conflict: now {cur.revision}, you had {expected_revision}.",
-            )
+        _require_changeable(principal, cur, expected_revision)
         if values is not None:  # an amendment meets the same rules as a registration (itself excepted)
             lock_payers(conn, [cur.payer_number])
-            rec = SimpleNamespace(
-                id=cur.recipient_id,
-                qualification_date=cur.qualification_date,
-                disqualification_date=cur.disqualification_date,
-                disqualification_kind=cur.disqualification_kind,
-            )
-            check_ticket(conn, payer=cur.payer_number, rec=rec, t=values, own_key=key)
+            check_ticket(conn, payer=cur.payer_number, rec=_period_of(cur), t=values, own_key=key)
         vals = values if values is not None else {c: getattr(cur, c) for c in TICKET_COLUMNS}
         moved = (
             cur.designated_facility_code if vals["designated_facility_code"] != cur.designated_facility_code else None
@@ -717,22 +726,9 @@ def validate_ticket(
         cur = _current(conn, key)
         if not cur:
             raise NotFound("医療券/調剤券が見つかりません。", f"No ticket {key}.")
-        principal.require_payer(cur.payer_number)
-        if cur.status == CANCELLED:
-            raise Conflict("取り消し済みの券は変更できません。", "The ticket is cancelled.")
-        if expected_revision is not None and expected_revision != cur.revision:
-            raise Conflict(
-                "他の担当者が先に変更しました。再読み込みしてください。",
-                f"Revision conflict: now {cur.revision}, you had {expected_revision}.",
-            )
+        _require_changeable(principal, cur, expected_revision)
         t = clean_ticket({k: v for k, v in data.items() if k not in ("payer_number", "recipient_number")})
-        rec_period = SimpleNamespace(
-            id=cur.recipient_id,
-            qualification_date=cur.qualification_date,
-            disqualification_date=cur.disqualification_date,
-            disqualification_kind=cur.disqualification_kind,
-        )
-        check_ticket(conn, payer=cur.payer_number, rec=rec_period, t=t, own_key=key)
+        check_ticket(conn, payer=cur.payer_number, rec=_period_of(cur), t=t, own_key=key)
         return t
 
 

@@ -3,6 +3,7 @@ PDF print, the disaster search) and the administrator's disaster-mode screen. No
 
 from __future__ import annotations
 
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -25,6 +26,29 @@ REASON_TITLE = {
     "role": "閲覧できる権限がありません",
     "unavailable": "提供できません",
 }
+
+
+def _who_values(check_id: str = "", payer_number: str = "", recipient_number: str = "") -> dict[str, str]:
+    """The patient as the screens' query names them, as typed (a CheckId, or the two numbers)."""
+    return {"check_id": check_id, "payer_number": payer_number, "recipient_number": recipient_number}
+
+
+WhoQuery = Annotated[dict[str, str], Depends(_who_values)]
+
+
+def _refused(request: Request, e: service.MedinfoRefused, title: str, category: str, query: str):
+    """Why the information is not shown (no consent, expired, other facility, role …)."""
+    return render(
+        request,
+        "medinfo/refused.html",
+        status=403,
+        title=title,
+        refusal=e,
+        refusal_title=REASON_TITLE.get(e.reason, "閲覧できません"),
+        category=category,
+        tabs=TABS,
+        query=query,
+    )
 
 
 def _who(check_id: str, payer_number: str, recipient_number: str) -> dict:
@@ -138,31 +162,18 @@ def disaster_search(
 def medication_overlaps(
     request: Request,
     staff: FacilityUser,
-    check_id: str = "",
-    payer_number: str = "",
-    recipient_number: str = "",
+    who_values: WhoQuery,
     drug_codes: str = "",
     days: str = "",
 ):
     """The drugs about to be prescribed (codes separated by commas or spaces) against the list."""
-    who_values = {"check_id": check_id, "payer_number": payer_number, "recipient_number": recipient_number}
     codes_ = [c for c in drug_codes.replace("、", ",").replace(" ", ",").split(",") if c.strip()]
     try:
         answer = service.overlaps(
             db_of(request), staff.principal, drug_codes=codes_, days=days or None, channel="web", **_who(**who_values)
         )
     except service.MedinfoRefused as e:
-        return render(
-            request,
-            "medinfo/refused.html",
-            status=403,
-            title="薬剤情報の閲覧",
-            refusal=e,
-            refusal_title=REASON_TITLE.get(e.reason, "閲覧できません"),
-            category="medication",
-            tabs=TABS,
-            query=_query(who_values),
-        )
+        return _refused(request, e, "薬剤情報の閲覧", "medication", _query(who_values))
     except ValidationFailed as e:
         return render(request, "error.html", status=422, title="エラー", message=e.message_ja)
     return render(
@@ -188,13 +199,10 @@ def medinfo_list(
     request: Request,
     category: str,
     staff: FacilityUser,
-    check_id: str = "",
-    payer_number: str = "",
-    recipient_number: str = "",
+    who_values: WhoQuery,
 ):
     if category not in CATEGORIES:
         return render(request, "error.html", status=404, title="エラー", message="ページが見つかりません。")
-    who_values = {"check_id": check_id, "payer_number": payer_number, "recipient_number": recipient_number}
     query = _query(who_values)
     try:
         answer = service.view(db_of(request), staff.principal, category=category, channel="web", **_who(**who_values))
@@ -212,17 +220,7 @@ def medinfo_list(
             clinician=staff.principal.role == "clinician",
         )
     except service.MedinfoRefused as e:
-        return render(
-            request,
-            "medinfo/refused.html",
-            status=403,
-            title=f"{CATEGORY_JA[category]}の閲覧",
-            refusal=e,
-            refusal_title=REASON_TITLE.get(e.reason, "閲覧できません"),
-            category=category,
-            tabs=TABS,
-            query=query,
-        )
+        return _refused(request, e, f"{CATEGORY_JA[category]}の閲覧", category, query)
     return render(
         request,
         "medinfo/list.html",
@@ -243,27 +241,15 @@ def medinfo_print(
     request: Request,
     category: str,
     staff: FacilityUser,
-    check_id: str = "",
-    payer_number: str = "",
-    recipient_number: str = "",
+    who_values: WhoQuery,
 ):
     if category not in CATEGORIES:
         return render(request, "error.html", status=404, title="エラー", message="ページが見つかりません。")
-    who = _who(check_id, payer_number, recipient_number)
+    who = _who(**who_values)
     try:
         _answer, pdf = printing.medinfo_pdf(db_of(request), staff.principal, category=category, **who)
     except service.MedinfoRefused as e:
-        return render(
-            request,
-            "medinfo/refused.html",
-            status=403,
-            title=f"{CATEGORY_JA[category]}の印刷",
-            refusal=e,
-            refusal_title=REASON_TITLE.get(e.reason, "閲覧できません"),
-            category=category,
-            tabs=TABS,
-            query=_query({"check_id": check_id, "payer_number": payer_number, "recipient_number": recipient_number}),
-        )
+        return _refused(request, e, f"{CATEGORY_JA[category]}の印刷", category, _query(who_values))
     return Response(
         pdf,
         media_type="application/pdf",
