@@ -66,6 +66,31 @@ class WarekiError(ValueError):
         self.code, self.detail_ja, self.detail_en = code, detail_ja, detail_en
 
 
+def written_in_era(text: str) -> bool:
+    """Whether an (NFKC-normalised) entry names its era (R6.7.10, 令和6年…) rather than a Western year."""
+    return _ERA.match("".join(text.split())) is not None
+
+
+def with_era(text: str, letter: str) -> str:
+    """An entry typed without its era, read in the era chosen beside the input (the era selector):
+    ``with_era("6.7.10", "R") == "R6.7.10"``, ``with_era("元年5月1日", "R") == "令和元年5月1日"``.
+    Anything else comes back as it was: a text with its own era, a Western date (2024-07-10, 20240710)
+    or an unknown letter — the era selector never overrides what the clerk typed."""
+    s = "".join(text.split())
+    name = ERA_LETTERS.get(letter.upper()) if letter else None
+    if name is None or not s or _ERA.match(s) or _REST.fullmatch(s) is None:
+        return text
+    return (name if "年" in s else letter.upper()) + s
+
+
+def era_forms(d: dt.date) -> dict[str, str]:
+    """The short forms of a date in each era it can be written in (its own era; R6.7.10) and in the
+    Western calendar (``AD``: 2024-07-10) — what the era selector converts an entry into."""
+    name, y = era_of(d)
+    letter = next(k for k, v in ERA_LETTERS.items() if v == name)
+    return {letter: f"{letter}{y}.{d.month}.{d.day}", "AD": d.isoformat()}
+
+
 def era_span(name: str) -> tuple[dt.date, dt.date | None]:
     """First and last day of an era (None: the present era has no last day yet)."""
     for i, (start, n) in enumerate(ERAS):

@@ -389,7 +389,7 @@ def check_period(rec: Record, problems: Problems) -> None:
             )
         )
     b = rec.get("birthdate")
-    if b and (b > dt.date.today() or b < ERAS[-1][0]):  # 和暦 must be able to show it
+    if b and (b > dates.today_jst() or b < ERAS[-1][0]):  # 和暦 must be able to show it
         problems.add(
             FieldProblem("birthdate", "out_of_range", "生年月日が正しくありません。", "birthdate is out of range.")
         )

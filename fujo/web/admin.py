@@ -3,10 +3,9 @@ card revocation."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 
 from ..accounts import service as accounts
 from ..api import limits
@@ -14,7 +13,7 @@ from ..audit.dashboard import checks_for_day
 from ..auth.principal import KINDS, ROLES
 from ..cards import service as cards
 from ..core import codes
-from ..core.dates import today_jst
+from ..core.dates import parse_date, today_jst
 from ..core.errors import FujoError, ValidationFailed
 from ..orgs import service as orgs
 from ..registry import facilities as facility_registry
@@ -66,11 +65,11 @@ def chart(stats: dict) -> dict:
 
 
 @router.get("")
-def dashboard(request: Request, staff: AdminUser, day: str = ""):
-    try:
-        d = dt.date.fromisoformat(day) if day else today_jst()
-    except ValueError:
-        d = today_jst()
+def dashboard(request: Request, staff: AdminUser, day: str = Query("", max_length=40)):
+    """The day is typed as any date entry is (R6.7.10, 令和6年7月10日, 2024-07-10); a day that is not
+    a date is named next to the field (422) and today's figures are shown instead."""
+    picked, problem = parse_date(day, "day", "日付", required=False)
+    d = picked or today_jst()
     stats = checks_for_day(db_of(request), d)
     return render(
         request,
@@ -81,6 +80,9 @@ def dashboard(request: Request, staff: AdminUser, day: str = ""):
         outcomes=OUTCOMES,
         colors=COLORS,
         day=d,
+        day_entry=day if problem else (day or d.isoformat()),
+        errors={"day": [problem.message_ja]} if problem else {},
+        status=422 if problem else 200,
     )
 
 

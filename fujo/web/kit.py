@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import secrets
+import unicodedata
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -17,7 +18,7 @@ from ..accounts import service as accounts
 from ..accounts.service import Session
 from ..auth.principal import ADMIN, CLINICIAN, FACILITY, INSURER, KIND_JA, MANAGER, WELFARE_OFFICE, Principal
 from ..core import codes
-from ..core.era import ERAS, wareki_date, wareki_month
+from ..core.era import wareki_date, wareki_month, written_in_era
 from ..core.errors import FieldProblem, FujoError, ValidationFailed
 from ..db import windows
 from ..db.database import Database
@@ -62,15 +63,24 @@ def _wtime(v) -> str:
 def _wreading(v) -> str:
     """The reading of a date as typed into a form (R6.7.10, 2024-07-10 …): 令和6年7月10日（2024-07-10）,
     read by the same parser the services use; '' while it is empty or not a date (its error says why)."""
-    from ..core.dates import parse_date
+    from .dates import read
 
-    d, problem = parse_date(v, "date", required=False)
-    if d is None or problem is not None or d < ERAS[-1][0]:
-        return ""
-    return f"{wareki_date(d)}（{d.isoformat()}）"
+    return str(read("" if v is None else str(v))["reading"])
 
 
-env.filters.update(wdate=_wdate, wmonth=_wmonth, wtime=_wtime, wreading=_wreading)
+def _wera(v) -> str:
+    """What a date entry's era selector shows: the era the value is written in (R, H …), AD for a
+    Western date, R (令和) while the entry is empty or not yet a date."""
+    from .dates import read
+
+    s = unicodedata.normalize("NFKC", "" if v is None else str(v)).strip()
+    forms = read(s)["forms"]
+    if not forms:
+        return "R"
+    return next(k for k in forms if k != "AD") if written_in_era(s) and len(forms) > 1 else "AD"
+
+
+env.filters.update(wdate=_wdate, wmonth=_wmonth, wtime=_wtime, wreading=_wreading, wera=_wera)
 env.globals.update(codes=codes, KIND_JA=KIND_JA)
 
 

@@ -191,7 +191,7 @@ def _install_errors(app: FastAPI) -> None:
 
 
 def mount(app: FastAPI) -> None:
-    from . import admin, desk, insurer, office, org_users, portal
+    from . import admin, dates, desk, insurer, office, org_users, portal
 
     app.state.web_throttle = Throttle(app.state.db)
     app.state.web_jobs = {}
@@ -204,6 +204,7 @@ def mount(app: FastAPI) -> None:
         insurer.router,
         org_users.desk_router,
         org_users.office_router,
+        dates.router,
     ):
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

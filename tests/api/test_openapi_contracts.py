@@ -9,13 +9,13 @@ checked."""
 from __future__ import annotations
 
 import copy
-import datetime as dt
 
 import jsonschema_rs
 import pytest
 
 from fujo.cards.reader import LIMIT_CONSENT, SPECIFIC_DISEASES_CONSENT
 from fujo.core import codes
+from fujo.core.dates import today_jst
 from fujo.core.eligibility import CONSENT_KINDS
 from fujo.core.fields import INSURANCE_FIELDS, RECIPIENT_FIELDS, TICKET_FIELDS
 from fujo.core.numbers import with_check_digit
@@ -236,7 +236,7 @@ def test_bulk_and_registry_answers_validate_against_the_published_schema(contrac
     contract.call("POST", f"{t}/cancel", "/tickets/{ticket_key}/cancel", headers=office, json={"reason": "受診なし"})
     contract.call("GET", "/tickets/nope", "/tickets/{ticket_key}", headers=office, expect=404)
     late = world.recipient(name="事後登録")
-    today = dt.date.today()
+    today = today_jst()
     seen = _numbers(late, confirmation_date=today.isoformat())
     contract.call("POST", "/checks/numbers", headers=clinic, json=seen, expect=200)  # 未登録 at the visit
     world.ticket(late, on=today, facility=CLINIC)  # registered afterwards

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from fujo.core.dates import today_jst
 from tests.factories import CLINIC, OTHER, PAYER, PAYER2, World
 from tests.helpers import snapshot
 
@@ -241,9 +242,8 @@ def test_insurer_registers_only_its_own_number(client, world):
 
 
 def test_late_tickets_view_lists_tickets_registered_after_the_visit(client, world):
-    import datetime as dt
 
-    today = dt.date.today()
+    today = today_jst()
     r = world.recipient()
     client.post(
         "/api/v1/checks/numbers",

@@ -13,6 +13,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
+from fujo.core.dates import today_jst
 from fujo.core.numbers import with_check_digit
 from fujo.demo import data as demo
 from tests.helpers import card_proof
@@ -65,7 +66,7 @@ def _bearer(key: str) -> dict:
 
 
 def test_a_realistic_flow_logs_no_personal_data(app, db, ca, tmp_path, captured, monkeypatch):
-    today = dt.date.today()
+    today = today_jst()
     info = demo.load_demo(db, ca, tmp_path / "cards", today=today)
     from fujo.demo.users import load_demo_users
 

@@ -13,6 +13,7 @@ from cryptography.x509.oid import NameOID
 
 from fujo.cards.ca import CardAuthority, proof_message
 from fujo.cards.reader import prove
+from fujo.core.dates import today_jst
 from fujo.db import schema
 from tests.helpers import snapshot
 
@@ -38,7 +39,7 @@ def _refusal(res) -> str:
 @pytest.fixture
 def holder(world):
     r = world.recipient()
-    world.ticket(r, on=dt.date.today())
+    world.ticket(r, on=today_jst())
     return r, world.card(r)
 
 

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from fujo.cards.ca import CardAuthority
 from fujo.cards.reader_app import LOCKED_JA, STATE_SUFFIX, Slot, cli, create_reader_app, public_serial
 from fujo.cards.service import cards_of_recipient, create_challenge, issue_pin_reset
+from fujo.core.dates import today_jst
 from fujo.core.errors import Forbidden, NotFound
 from fujo.db import schema
 from tests.factories import CLINIC
@@ -33,7 +34,7 @@ def _reader(world, origins=(PAGE,)) -> TestClient:
 @pytest.fixture
 def holder(world):
     r = world.recipient()
-    world.ticket(r, on=dt.date.today(), facility=CLINIC)
+    world.ticket(r, on=today_jst(), facility=CLINIC)
     return r, world.card(r)
 
 

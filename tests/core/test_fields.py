@@ -8,6 +8,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from fujo.core.dates import today_jst
 from fujo.core.era import wareki_date
 from fujo.core.errors import Problems
 from fujo.core.fields import (
@@ -333,7 +334,7 @@ def test_disqualification_before_qualification_is_refused():
 
 def test_birthdate_in_the_future_is_refused():
     assert ("birthdate", "out_of_range") in period_problems(
-        birthdate=dt.date.today() + dt.timedelta(days=2), qualification_date=dt.date.today() + dt.timedelta(days=3)
+        birthdate=today_jst() + dt.timedelta(days=2), qualification_date=today_jst() + dt.timedelta(days=3)
     )
 
 

@@ -12,7 +12,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fujo.core.dates import parse_date
-from fujo.core.era import ERA_LETTERS, ERAS, era_of, era_span, parse_wareki, wareki_date
+from fujo.core.era import (
+    ERA_LETTERS,
+    ERAS,
+    era_forms,
+    era_of,
+    era_span,
+    parse_wareki,
+    wareki_date,
+    with_era,
+    written_in_era,
+)
 from fujo.core.fields import RECIPIENT_FIELDS, TICKET_FIELDS, clean_value
 
 D = dt.date
@@ -264,3 +274,60 @@ def test_the_field_tables_take_wareki_and_store_an_iso_date():
     assert clean_value(valid_to, " R6.7.31 ") == (D(2024, 7, 31), None)
     v, p = clean_value(valid_to, "令和1年4月30日")
     assert v is None and p is not None and p.field == "valid_to" and "有効終了年月日" in p.message_ja
+
+
+# --- the era selector beside a date entry (core.era.with_era / era_forms) ----------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "era", "entry"),
+    [
+        ("6.7.10", "R", "R6.7.10"),
+        ("06/07/10", "r", "R06/07/10"),
+        ("2.1.15", "H", "H2.1.15"),
+        ("6年7月10日", "R", "令和6年7月10日"),
+        ("元年5月1日", "R", "令和元年5月1日"),
+        ("64.1.7", "S", "S64.1.7"),
+        # what already says its own calendar is never overridden by the selector
+        ("H2.1.15", "R", "H2.1.15"),
+        ("平成2年1月15日", "S", "平成2年1月15日"),
+        ("2024-07-10", "R", "2024-07-10"),
+        ("20240710", "H", "20240710"),
+        # no era chosen, an unknown one, or not a date form at all: as typed (the parser names it)
+        ("6.7.10", "", "6.7.10"),
+        ("6.7.10", "AD", "6.7.10"),
+        ("6.7", "R", "6.7"),
+        ("", "R", ""),
+    ],
+)
+def test_an_entry_without_its_era_is_read_in_the_selected_one(typed, era, entry):
+    assert with_era(typed, era) == entry
+
+
+@given(ERA_DATES)
+def test_every_day_typed_without_its_era_reads_back_in_the_selected_era(d):
+    name, y = era_of(d)
+    letter = LETTER[name]
+    assert parse_date(with_era(f"{y}.{d.month}.{d.day}", letter), "d") == (d, None)
+    assert parse_date(with_era(f"{'元' if y == 1 else y}年{d.month}月{d.day}日", letter), "d") == (d, None)
+
+
+@given(ERA_DATES)
+def test_the_era_forms_of_a_day_read_back_as_that_day(d):
+    forms = era_forms(d)
+    assert set(forms) == {LETTER[era_of(d)[0]], "AD"}
+    assert {k: parse_date(v, "d") for k, v in forms.items()} == {k: (d, None) for k in forms}
+    assert forms["AD"] == d.isoformat()
+
+
+def test_the_first_day_of_reiwa_is_written_in_reiwa_and_the_last_of_heisei_in_heisei():
+    assert era_forms(D(2019, 5, 1)) == {"R": "R1.5.1", "AD": "2019-05-01"}
+    assert era_forms(D(2019, 4, 30)) == {"H": "H31.4.30", "AD": "2019-04-30"}
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [("R6.7.10", True), ("令和6年7月10日", True), ("h2.1.15", True), ("2024-07-10", False), ("", False)],
+)
+def test_an_entry_names_its_era_or_not(text, named):
+    assert written_in_era(text) is named

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from fujo.core.dates import today_jst
 from tests.medinfo.helpers import AMLODIPINE_OD, OTHER, audit_rows, card_check, medication, numbers_check
 
-TODAY = dt.date.today()
+TODAY = today_jst()
 
 
 def _setup(world, client):

@@ -9,11 +9,12 @@ import pytest
 from playwright.sync_api import expect
 
 from fujo.accounts.service import create_user
+from fujo.core.dates import today_jst
 from tests.medinfo.helpers import AMLODIPINE_OD, METFORMIN, OTHER, add, card_check, medication
 from tests.web.conftest import sign_in
 
 pytestmark = pytest.mark.parametrize("db", ["postgresql"], indirect=True)
-TODAY = dt.date.today()
+TODAY = today_jst()
 
 
 def test_the_medication_screen_shows_the_duplicate_hint(world, live, page):

@@ -3,13 +3,12 @@ on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from fujo.cli.main import app
+from fujo.core.dates import today_jst
 from fujo.core.numbers import with_check_digit
 from fujo.db import schema
 from fujo.medinfo import csv_import
@@ -112,7 +111,7 @@ def test_the_commands_import_restrict_and_open_and_close_the_disaster_mode(world
         "--lift",
     )
     assert '"restricted": false' in res.output
-    today = dt.date.today()
+    today = today_jst()
     res = fujo(
         "medinfo",
         "disaster-open",

@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 
 from fujo.bulk.service import tickets_for_month
+from fujo.core.dates import today_jst
 from fujo.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from fujo.core.numbers import with_check_digit
 from fujo.medinfo import service
@@ -25,7 +26,7 @@ from tests.medinfo.helpers import (
     numbers_check,
 )
 
-TODAY = dt.date.today()
+TODAY = today_jst()
 NOBODY = with_check_digit("999998")  # a 受給者番号 the factories never give
 
 

@@ -11,10 +11,11 @@ import subprocess
 import pytest
 
 from fujo.accounts.service import create_user
+from fujo.core.dates import today_jst
 from tests.medinfo.helpers import AMLODIPINE_OD, OTHER, add, audit_rows, card_check, medication, numbers_check
 from tests.web.conftest import csrf_of
 
-TODAY = dt.date.today()
+TODAY = today_jst()
 
 
 def _login(client, world, key: str, role: str):

@@ -8,6 +8,7 @@ import datetime as dt
 
 import pytest
 
+from fujo.core.dates import today_jst
 from fujo.core.errors import Forbidden, NotFound, ValidationFailed
 from fujo.medinfo import service
 from fujo.medinfo.service import MedinfoRefused
@@ -28,7 +29,7 @@ from tests.medinfo.helpers import (
     numbers_check,
 )
 
-TODAY = dt.date.today()
+TODAY = today_jst()
 
 
 @pytest.fixture

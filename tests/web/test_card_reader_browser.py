@@ -6,7 +6,6 @@ body the browser sends to the server is recorded and searched for the PIN and th
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import re
 from urllib.parse import parse_qsl
 
@@ -16,6 +15,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from playwright.sync_api import expect
 
 from fujo.cards.reader_app import LOCKED_JA
+from fujo.core.dates import today_jst
 from tests.factories import CLINIC
 from tests.web.conftest import csrf_of, sign_in
 
@@ -69,7 +69,7 @@ def _proofs(seen) -> list[dict]:
 
 def test_desk_card_check_sends_the_server_no_pin_and_no_key(world, users, live, page, reader):
     r = world.recipient()
-    world.ticket(r, on=dt.date.today(), facility=CLINIC)
+    world.ticket(r, on=today_jst(), facility=CLINIC)
     card = world.card(r, pin=PIN)
     to_server, to_reader = _record(page, live), _record(page, reader)
     sign_in(page, live, users["clinic"])
@@ -104,7 +104,7 @@ def test_desk_card_check_sends_the_server_no_pin_and_no_key(world, users, live, 
 
 def test_portal_sign_in_sends_the_server_no_pin_and_a_wrong_pin_is_counted_by_the_reader(world, live, page, reader):
     r = world.recipient(name="本人確認")
-    world.ticket(r, on=dt.date.today(), facility=CLINIC)
+    world.ticket(r, on=today_jst(), facility=CLINIC)
     card = world.card(r, pin=PIN)
     to_server = _record(page, live)
     page.goto(f"{live}/portal/login")
@@ -124,7 +124,7 @@ def test_portal_sign_in_sends_the_server_no_pin_and_a_wrong_pin_is_counted_by_th
 
 def test_three_wrong_pins_lock_the_card_at_the_reader(world, users, live, page, reader):
     r = world.recipient()
-    world.ticket(r, on=dt.date.today(), facility=CLINIC)
+    world.ticket(r, on=today_jst(), facility=CLINIC)
     card = world.card(r, pin=PIN)
     sign_in(page, live, users["clinic"])
     page.get_by_label(CARD_LABEL).select_option(card["path"].name)
@@ -157,7 +157,7 @@ def test_the_web_routes_take_no_card_file_or_pin_and_the_csp_allows_the_reader(c
     from tests.helpers import snapshot
 
     r = world.recipient()
-    world.ticket(r, on=dt.date.today(), facility=CLINIC)
+    world.ticket(r, on=today_jst(), facility=CLINIC)
     card = world.card(r)
     _login(client, users["clinic"])
     page = client.get("/desk")

@@ -9,6 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from fujo.core.dates import today_jst
 from tests.core import seed_screens
 from tests.factories import CLINIC, PAYER
 from tests.web.conftest import sign_in
@@ -40,14 +41,14 @@ def _check_numbers(page, live, payer, rn, birthdate=BIRTH):
 
 def test_designated_check_by_numbers_shows_the_seeds_normal_screen(world, users, live, page):
     r = world.recipient()
-    world.ticket(r, on=dt.date.today(), facility=CLINIC)
+    world.ticket(r, on=today_jst(), facility=CLINIC)
     sign_in(page, live, users["clinic"])
     expect(page.get_by_role("heading", name="資格確認（マイナンバーカード）")).to_be_visible()
     _check_numbers(page, live, PAYER, r["recipient_number"])
     expect(page.locator(".headline").first).to_have_text("○：この資格は有効です。")
     items = _items(page)
     assert list(items) == seed_screens.labels(seed_screens.NORMAL)
-    today = dt.date.today()
+    today = today_jst()
     from fujo.core.era import wareki_date, wareki_month
 
     assert items["公費負担者番号"] == PAYER and items["受給者番号"] == r["recipient_number"]
@@ -62,7 +63,7 @@ def test_designated_check_by_numbers_shows_the_seeds_normal_screen(world, users,
 
 def test_not_designated_card_check_withholds_numbers_and_says_to_call(world, users, live, page, reader):
     r = world.recipient()
-    world.ticket(r, on=dt.date.today(), facility=CLINIC)
+    world.ticket(r, on=today_jst(), facility=CLINIC)
     card = world.card(r)
     sign_in(page, live, users["other"])  # ▲▲クリニック: not the designated facility
     page.get_by_label("カード（カードリーダーのカード）").select_option(card["path"].name)  # at the reader
@@ -91,7 +92,7 @@ def test_not_designated_card_check_withholds_numbers_and_says_to_call(world, use
 
 def test_invalid_check_names_the_welfare_office_to_call(world, users, live, page):
     r = world.recipient(
-        disqualification_date=(dt.date.today() - dt.timedelta(days=5)).isoformat(), disqualification_kind="2"
+        disqualification_date=(today_jst() - dt.timedelta(days=5)).isoformat(), disqualification_kind="2"
     )
     sign_in(page, live, users["clinic"])
     _check_numbers(page, live, PAYER, r["recipient_number"])
@@ -117,7 +118,7 @@ def test_check_by_numbers_without_a_birth_date_is_refused_next_to_the_field(worl
     from tests.helpers import snapshot
 
     r = world.recipient()
-    world.ticket(r, on=dt.date.today(), facility=CLINIC)
+    world.ticket(r, on=today_jst(), facility=CLINIC)
     sign_in(page, live, users["clinic"])
     before = snapshot(db)
     _check_numbers(page, live, PAYER, r["recipient_number"], birthdate=None)
@@ -162,7 +163,7 @@ def test_numbers_are_validated_as_typed_and_by_the_server(world, users, live, pa
 
 def test_bulk_retrieval_table_marks_new_since_last_csv_download(world, users, live, page):
     a = world.recipient(name="一括太郎", name_kana="ｲｯｶﾂ ﾀﾛｳ")
-    world.ticket(a, on=dt.date.today(), facility=CLINIC)
+    world.ticket(a, on=today_jst(), facility=CLINIC)
     sign_in(page, live, users["clinic"])
     page.get_by_role("link", name="委託先一括取得").click()
     expect(page.locator("#tickets tbody tr")).to_have_count(1)
@@ -172,7 +173,7 @@ def test_bulk_retrieval_table_marks_new_since_last_csv_download(world, users, li
     csv_text = dl.value.path().read_text(encoding="utf-8-sig")
     assert "一括太郎" in csv_text and csv_text.startswith("公費負担者番号,受給者番号,氏名")
     b = world.recipient(name="事後花子", name_kana="ｼﾞｺﾞ ﾊﾅｺ", sex="2")
-    world.ticket(b, on=dt.date.today(), facility=CLINIC)  # registered after the download
+    world.ticket(b, on=today_jst(), facility=CLINIC)  # registered after the download
     page.reload()
     rows = page.locator("#tickets tbody tr")
     expect(rows).to_have_count(2)
@@ -188,7 +189,7 @@ def test_bulk_retrieval_table_marks_new_since_last_csv_download(world, users, li
 
 def test_setting_medical_assistance_off_is_respected(world, users, live, page):
     r = world.recipient()
-    world.ticket(r, on=dt.date.today(), facility=CLINIC)
+    world.ticket(r, on=today_jst(), facility=CLINIC)
     sign_in(page, live, users["clinic"])
     page.get_by_role("link", name="環境設定").click()
     page.get_by_label("利用しない").check()
@@ -211,7 +212,7 @@ def _register_reference(page, number, payer, rn, birthdate=BIRTH):
 
 def test_reference_number_then_shown_on_the_result(world, users, live, page):
     r = world.recipient()
-    world.ticket(r, on=dt.date.today(), facility=CLINIC)
+    world.ticket(r, on=today_jst(), facility=CLINIC)
     world.card(r)  # the office's 初回ひも付け: only a linked qualification gets a 照会番号
     sign_in(page, live, users["clinic"])
     _register_reference(page, "0000001", PAYER, r["recipient_number"])
@@ -224,7 +225,7 @@ def test_reference_number_needs_the_birth_date_and_a_qualification_linked_to_a_c
     from tests.helpers import snapshot
 
     r = world.recipient()
-    world.ticket(r, on=dt.date.today(), facility=CLINIC)
+    world.ticket(r, on=today_jst(), facility=CLINIC)
     sign_in(page, live, users["clinic"])
     before = snapshot(db)
     _register_reference(page, "0000001", PAYER, r["recipient_number"], birthdate=None)

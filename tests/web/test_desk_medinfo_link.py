@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
 from fujo.accounts.service import create_user
 from fujo.cards.reader import prove
+from fujo.core.dates import today_jst
 from tests.factories import CLINIC
 from tests.web.conftest import csrf_of
 
@@ -34,7 +33,7 @@ def _card_check(client, csrf, card, consent: dict) -> str:
 @pytest.mark.parametrize(("role", "shown"), [("clinician", True), ("reception", False)])
 def test_the_link_to_medication_information_follows_consent_and_role(client, world, role, shown):
     r = world.recipient()
-    world.ticket(r, on=dt.date.today(), facility=CLINIC)
+    world.ticket(r, on=today_jst(), facility=CLINIC)
     card = world.card(r)
     csrf = _signed_in(client, world, role)
     page = _card_check(client, csrf, card, {"PharmacistsInfo": True})

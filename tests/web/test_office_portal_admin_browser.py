@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from playwright.sync_api import expect
 
+from fujo.core.dates import today_jst
 from tests.factories import CLINIC, PAYER, World
 from tests.helpers import card_proof
 from tests.web.conftest import sign_in
@@ -27,7 +28,7 @@ def test_ticket_registration_shows_the_error_next_to_the_field_then_succeeds(wor
     # the 指定医療機関名 is the facility registry's, looked up as the code is typed (never typed)
     expect(page.locator("#f-designated_facility_name")).to_have_text("●●医療機関（医科）")
     page.get_by_label("診療別").select_option("03")  # 歯科 on a 医科 code: the registry refuses it
-    today = dt.date.today()
+    today = today_jst()
     page.get_by_label("有効終了年月日").fill((today.replace(day=1) - dt.timedelta(days=1)).isoformat())  # last month
     page.get_by_role("button", name="登録").click()
     expect(page.locator("#f-designated_facility_code-error")).to_contain_text("歯科の医療機関コード（点数表番号3）")
@@ -75,7 +76,7 @@ def _tickets_csv(rows: list[dict]) -> str:
 
 
 def test_csv_import_reports_errors_per_row_then_imports_with_progress(world, users, live, page, tmp_path):
-    today = dt.date.today()
+    today = today_jst()
     a, b = world.recipient(), world.recipient()
     good = [World.ticket_data(a, on=today), World.ticket_data(b, on=today)]
     bad = [dict(good[0]), dict(good[1], designated_facility_code="1311234560", ticket_type="09")]
@@ -107,7 +108,7 @@ def test_csv_import_reports_errors_per_row_then_imports_with_progress(world, use
 
 def test_recipient_sees_own_qualification_tickets_and_access_log(world, users, live, page, reader):
     r = world.recipient(name="本人確認")
-    world.ticket(r, on=dt.date.today(), facility=CLINIC)
+    world.ticket(r, on=today_jst(), facility=CLINIC)
     card = world.card(r)
     from fujo.eligibility.service import check_by_card
 
@@ -148,7 +149,7 @@ def test_admin_dashboard_chart_orgs_and_card_revocation(world, users, live, page
     from fujo.eligibility.service import check_by_numbers
 
     r = world.recipient()
-    world.ticket(r, on=dt.date.today(), facility=CLINIC)
+    world.ticket(r, on=today_jst(), facility=CLINIC)
     for who in ("clinic", "other"):
         check_by_numbers(
             world.db,

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
+from fujo.core.dates import today_jst
 from tests.factories import CLINIC, PAYER
 from tests.helpers import snapshot
 from tests.web.test_office_screens import _login, _page, _rn
@@ -18,7 +17,7 @@ def _check(client, world, who, r) -> dict:
 
 def test_the_office_restricts_and_the_designated_facility_no_longer_sees_the_address(client, users, world, db):
     r = world.recipient(address="東京都○○市秘匿町1-2-3")
-    world.ticket(r, on=dt.date.today(), facility=CLINIC)
+    world.ticket(r, on=today_jst(), facility=CLINIC)
     assert "秘匿町" in str(_check(client, world, "clinic", r))
     csrf = _login(client, users["office"])
     assert "制限なし" in _page(client, _rn(r))

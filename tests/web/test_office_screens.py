@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from fujo.accounts.service import create_user
 from fujo.cards.service import issue_card
+from fujo.core.dates import today_jst
 from fujo.core.errors import ValidationFailed
 from fujo.core.numbers import with_check_digit
 from fujo.registry import service as registry
@@ -66,7 +67,7 @@ def _edit_values(rec: dict, **kw) -> dict:
 
 def test_every_new_route_for_office_roles_facility_users_and_anonymous(app, world, users, db):
     r = world.recipient()
-    t = world.ticket(r, on=dt.date.today())
+    t = world.ticket(r, on=today_jst())
     create_user(
         db, world.orgs["office"]["id"], login="cw", password="role-pass-1234", display_name="担当", role="caseworker"
     )
@@ -112,7 +113,7 @@ def test_the_menu_and_the_late_screen_lead_to_the_month_view(client, users, worl
     _login(client, users["office"])
     home = _page(client, "/office")
     assert 'href="/office/tickets"' in home and 'href="/office/late"' in home
-    month = f"{dt.date.today():%Y%m}"
+    month = f"{today_jst():%Y%m}"
     late = _page(client, f"/office/late?month={month}")
     assert f'href="/office/tickets?month={month[:4]}-{month[4:]}&amp;late=1"' in late
     view = _page(client, f"/office/tickets?month={month}")
@@ -194,7 +195,7 @@ def test_an_edit_on_a_stale_version_is_refused(client, users, world, db):
 def test_abolition_with_reason_shows_on_the_recipient_page_and_in_search(client, users, world, db):
     r = world.recipient(name="廃止三郎")
     tok = _login(client, users["office"])
-    day = dt.date.today().replace(day=1)
+    day = today_jst().replace(day=1)
     res = client.post(
         _rn(r) + "/disqualification",
         data={
@@ -214,7 +215,7 @@ def test_abolition_with_reason_shows_on_the_recipient_page_and_in_search(client,
     found = _page(client, "/office?q=廃止三郎")
     assert "保護廃止（" in found and "qstatus-abolished" in found
     # a 停止 from a later day: 保護中 until then, and the page says so
-    later = dt.date.today() + dt.timedelta(days=40)
+    later = today_jst() + dt.timedelta(days=40)
     res = client.post(
         _rn(r) + "/disqualification",
         data={
@@ -324,7 +325,7 @@ def test_facility_suggestions_by_part_of_the_name_kana_or_code_with_wildcards_as
 def test_live_validation_answers_what_saving_refuses_and_writes_nothing(client, users, world, db):
     r = world.recipient()
     tok = _login(client, users["office"])
-    today = dt.date.today()
+    today = today_jst()
     data = World.ticket_data(r, on=today, treatment_type="03")  # 歯科 on a 医科 code
     data["valid_to"] = (today.replace(day=1) - dt.timedelta(days=1)).isoformat()
     form = {k: v for k, v in data.items() if k not in ("payer_number", "recipient_number")}
@@ -384,7 +385,7 @@ def test_live_validation_is_scoped_to_the_office(client, users, world):
     assert res.status_code == 403 and res.json()["ok"] is False
     res = client.post(f"{_rn(other)[:-7]}1234567/tickets/validate", data={"csrf_token": tok})
     assert res.status_code in (403, 404, 200)
-    t = world.ticket(other, office="office2", on=dt.date.today())
+    t = world.ticket(other, office="office2", on=today_jst())
     res = client.post(f"/office/tickets/{t['ticket_key']}/validate", data={"csrf_token": tok})
     assert res.status_code == 403
 
@@ -398,7 +399,7 @@ def month_world(world):
     recipient, one registered after the first check (late) and another office's."""
     from fujo.eligibility.service import check_by_numbers
 
-    today = dt.date.today()
+    today = today_jst()
     p = world.principal("office")
     names = {}
     for key in ("active", "amended", "cancelled", "pharmacy", "abolished", "late"):
@@ -444,7 +445,7 @@ def _count(html: str, key: str) -> int:
 def test_the_month_view_lists_every_ticket_of_the_office_with_counts_and_filters(client, users, month_world):
     names, tickets = month_world
     _login(client, users["office"])
-    today = dt.date.today()
+    today = today_jst()
     month = f"{today:%Y-%m}"
     html = _page(client, f"/office/tickets?month={month}")
     rows = _rows(html)
@@ -469,7 +470,7 @@ def test_the_month_view_lists_every_ticket_of_the_office_with_counts_and_filters
 def test_the_month_view_pages_and_refuses_bad_filters_by_field(client, users, month_world, monkeypatch):
     monkeypatch.setattr(office, "MONTH_PAGE", 4)
     _login(client, users["office"])
-    month = f"{dt.date.today():%Y-%m}"
+    month = f"{today_jst():%Y-%m}"
     first = _page(client, f"/office/tickets?month={month}")
     assert len(_rows(first)) == 4 and "1〜4件目" in first and 'rel="next"' in first
     second = _page(client, f"/office/tickets?month={month}&page=2")

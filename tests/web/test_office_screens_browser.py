@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 from playwright.sync_api import expect
 
-from fujo.core.dates import month_end
+from fujo.core.dates import month_end, today_jst
 from fujo.registry import service as registry
 from tests.factories import CLINIC, PAYER, PHARMACY
 from tests.web.conftest import SCREENSHOTS, sign_in
@@ -54,14 +54,14 @@ def test_the_ticket_form_suggests_facilities_and_shows_the_registrys_refusals_as
     page.get_by_label("診療別").select_option("03")
     expect(page.locator("#f-designated_facility_code-error")).to_contain_text("歯科の医療機関コード（点数表番号3）")
     # … and so does a field's own problem as it is typed, with the same words as saving
-    last_month_end = dt.date.today().replace(day=1) - dt.timedelta(days=1)
+    last_month_end = today_jst().replace(day=1) - dt.timedelta(days=1)
     page.get_by_label("有効終了年月日").fill(last_month_end.isoformat())
     expect(page.locator("#f-valid_to-error")).to_contain_text("有効終了年月日が有効開始年月日より前です。")
     expect(page.locator("#f-valid_to-reading")).to_contain_text(f"（{last_month_end.isoformat()}）")  # its 和暦
     page.screenshot(path=str(SCREENSHOTS / "office-ticket-live-refusals.png"), full_page=True)
     # corrected: the problems go away; nothing was written while checking
     page.get_by_label("診療別").select_option("02")
-    page.get_by_label("有効終了年月日").fill(month_end(dt.date.today()).isoformat())
+    page.get_by_label("有効終了年月日").fill(month_end(today_jst()).isoformat())
     expect(page.locator("#f-designated_facility_code-error")).to_have_text("")
     expect(page.locator("#f-valid_to-error")).to_have_text("")
     rec = registry.get_recipient(world.db, world.principal("office"), payer=PAYER, rn=r["recipient_number"])
@@ -108,7 +108,7 @@ def test_a_recipient_edit_shows_in_the_history_and_abolition_with_reason_in_the_
 
 
 def test_the_month_view_filters_by_state_facility_and_late(world, users, live, page):
-    today = dt.date.today()
+    today = today_jst()
     a, b, c = world.recipient(name="月別甲"), world.recipient(name="月別乙"), world.recipient(name="月別丙")
     world.ticket(a, on=today)
     world.ticket(b, on=today, facility=PHARMACY)

@@ -3,6 +3,7 @@ ticket form looks the name up as the clerk types the code."""
 
 from __future__ import annotations
 
+from fujo.core.dates import today_jst
 from fujo.core.numbers import with_check_digit
 from tests.factories import PAYER
 from tests.helpers import snapshot
@@ -49,12 +50,11 @@ def test_the_ticket_form_looks_the_facility_name_up(client, users, world):
 
 def test_the_bulk_screen_and_csv_show_the_status_and_withhold_the_unbillable(client, users, world):
     import csv
-    import datetime as dt
     import io
 
     from fujo.registry.service import update_recipient
 
-    today = dt.date.today()
+    today = today_jst()
     ok, gone = world.recipient(name="有効一郎"), world.recipient(name="廃止二郎")
     world.ticket(ok, on=today)
     world.ticket(gone, on=today)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from fujo.registry import service as registry
 from tests.factories import CLINIC, PAYER
 from tests.helpers import snapshot
@@ -161,3 +163,78 @@ def test_the_api_and_the_csv_import_read_wareki_with_the_same_parser(client, use
     assert res.status_code == 200, res.text
     rec = registry.get_recipient(db, world.principal("office"), payer=PAYER, rn=row["recipient_number"])
     assert (str(rec["birthdate"]), str(rec["qualification_date"])) == ("1990-01-15", "2024-07-10")
+
+
+# --- every date entry of every screen: the same input, era selector and reading (issue 9) --------
+
+_DATE_ENTRIES = {  # screen → (who, the date entries on it)
+    "/desk/numbers": ("clinic", ("birthdate", "confirmation_date")),
+    "/desk": ("clinic", ("confirmation_date",)),
+    "/desk/reference": ("clinic", ("birthdate",)),
+    "/admin": ("admin", ("day",)),
+    "/office/recipients/new": ("office", ("birthdate", "qualification_date", "disqualification_date")),
+}
+
+
+def _era_selected(html: str, name: str) -> str:
+    m = re.search(rf'<select id="f-{name}-era"[^>]*>(.*?)</select>', html, re.S)
+    assert m, f"no era selector for {name}"
+    sel = re.search(r'<option value="(\w+)" selected>', m.group(1))
+    assert sel, f"no era chosen for {name}"
+    return sel.group(1)
+
+
+@pytest.mark.parametrize("path", list(_DATE_ENTRIES))
+def test_every_date_entry_is_a_text_input_with_an_era_selector_and_a_reading(client, users, world, path):
+    who, names = _DATE_ENTRIES[path]
+    _login(client, users[who])
+    html = client.get(path).text
+    assert 'type="date"' not in html  # the browser's own picker refuses 和暦
+    for name in names:
+        assert re.search(rf'id="f-{name}" name="{name}" type="text"', html), name
+        assert re.search(rf'id="f-{name}"[^>]*data-date="wareki"', html), name
+        assert f'id="f-{name}-reading"' in html
+        assert _era_selected(html, name) in ("R", "AD")
+
+
+def test_the_date_reader_reads_completes_and_converts_as_the_services_do(client):
+    def read(**form):
+        res = client.post("/dates/read", data=form)
+        assert res.status_code == 200
+        return res.json()
+
+    got = read(value="6.7.10", era="R", label="資格確認日")
+    assert (got["entry"], got["reading"], got["error"]) == ("R6.7.10", "令和6年7月10日（2024-07-10）", "")
+    assert got["forms"] == {"R": "R6.7.10", "AD": "2024-07-10"}
+    assert read(value="R6.7.10", era="AD", convert="true")["entry"] == "2024-07-10"
+    assert read(value="1990-01-15", era="H", convert="true")["entry"] == "H2.1.15"
+    assert read(value="平成2年1月15日", era="R")["entry"] == "平成2年1月15日"  # typed with its era: kept
+    # a date that is not in the chosen era: the core's refusal, and the typed entry stays
+    moved = read(value="2024-07-10", era="H", convert="true", label="生年月日")
+    assert moved["reading"] == "" and "元号の期間外" in moved["error"] and "令和で入力" in moved["error"]
+    bad = read(value="令和1年4月30日", label="有効開始年月日")
+    assert bad["error"].startswith("有効開始年月日「令和1年4月30日」は元号の期間外です")
+    assert read(value="6.7.10", era="AD")["error"].startswith("日付はYYYY-MM-DD")
+    assert read(value="")["error"] == ""
+    assert client.post("/dates/read", data={"value": "x" * 41}).status_code == 422  # bounded
+
+
+def test_the_admin_dashboard_takes_its_day_in_wareki_and_names_a_bad_one(client, users, world):
+    _login(client, users["admin"])
+    html = client.get("/admin", params={"day": "R6.7.10"}).text
+    assert "令和6年7月10日の資格確認" in html
+    assert _reading(html, "day") == "令和6年7月10日（2024-07-10）" and _era_selected(html, "day") == "R"
+    res = client.get("/admin", params={"day": "令和1年4月30日"})
+    assert res.status_code == 422
+    assert "日付「令和1年4月30日」は元号の期間外です" in _field_error(res.text, "day")
+    assert 'value="令和1年4月30日"' in res.text
+
+
+def test_the_era_selector_shows_how_the_entry_is_written(client, users, world):
+    _login(client, users["office"])
+    tok = csrf_of(client.get("/office/recipients/new").text)
+    data = world.recipient_data(birthdate="H2.1.15", qualification_date="2024-07-10", disqualification_date="x")
+    html = client.post("/office/recipients", data={"csrf_token": tok, **data}).text
+    assert _era_selected(html, "birthdate") == "H"
+    assert _era_selected(html, "qualification_date") == "AD"
+    assert _era_selected(html, "disqualification_date") == "R"  # not a date yet: 令和 for what is typed next

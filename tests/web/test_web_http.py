@@ -9,7 +9,7 @@ import logging
 import pytest
 from sqlalchemy import update
 
-from fujo.core.dates import JST
+from fujo.core.dates import JST, today_jst
 from fujo.db import schema as s
 from tests.factories import CLINIC, PAYER
 from tests.web.conftest import csrf_of
@@ -146,7 +146,7 @@ def test_disabled_user_is_signed_out(client, users, world, db):
 
 def test_personal_data_is_not_logged(client, users, world, caplog):
     r = world.recipient(name="秘密太郎")
-    world.ticket(r, on=dt.date.today())
+    world.ticket(r, on=today_jst())
     caplog.set_level(logging.DEBUG)
     _login(client, users["clinic"])
     tok = csrf_of(client.get("/desk/numbers").text)
@@ -176,7 +176,7 @@ def test_late_registered_ticket_is_listed_for_the_office(client, users, world):
         identification_number=r["recipient_number"],
         birthdate="1990-01-15",
     )
-    world.ticket(r, on=dt.date.today(), facility=CLINIC)  # registered afterwards
+    world.ticket(r, on=today_jst(), facility=CLINIC)  # registered afterwards
     _login(client, users["office"])
     page = client.get("/office/late")
     assert page.status_code == 200
@@ -271,7 +271,7 @@ def test_late_view_refuses_impossible_months_with_a_message(client, users):
 
 def test_ticket_csv_cells_cannot_run_as_spreadsheet_formulas(client, users, world):
     r = world.recipient(name='=HYPERLINK("http://x")')
-    world.ticket(r, on=dt.date.today(), injury_name1="@SUM(1+1)")
+    world.ticket(r, on=today_jst(), injury_name1="@SUM(1+1)")
     _login(client, users["clinic"])
     body = client.get("/desk/tickets.csv").content.decode("utf-8-sig")
     assert "'=HYPERLINK" in body and "'@SUM(1+1)" in body

@@ -289,4 +289,43 @@
       xhr.send(new FormData(imp));
     });
   }
+
+  /* Date entries (R6.7.10, 令和6年7月10日, 2024-07-10; _forms.html date_input): the era selector is
+     shown; the 和暦 reading and the era conversion come from the server's date reader (/dates/read),
+     so the page has no second reader of dates. An entry typed without its era (6.7.10) is read in
+     the chosen era and completed (R6.7.10) when the clerk leaves the field or sends the form; picking
+     another era rewrites a typed date in it (西暦: 2024-07-10). Without JavaScript the selector stays
+     hidden and the server reads what was typed. */
+  document.querySelectorAll("input[data-date]").forEach(function (input) {
+    var era = document.querySelector('select[data-era-for="' + input.id + '"]');
+    var out = document.getElementById(input.id + "-reading");
+    if (!window.fetch || !window.URLSearchParams) return;
+    if (era) era.hidden = false;
+    var asked = 0, timer = null, known = null;  /* known: the last answer, for the value it was about */
+    var ask = function (mode) {
+      var mine = ++asked, sent = input.value, body = new URLSearchParams();
+      body.set("value", sent);
+      body.set("era", era ? era.value : "");
+      body.set("label", input.getAttribute("data-label") || "日付");
+      if (mode === "convert") body.set("convert", "true");
+      fetch("/dates/read", { method: "POST", body: body, credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { return r.json(); })
+        .then(function (j) {
+          if (mine !== asked || input.value !== sent) return;  /* the clerk has typed on */
+          known = { value: sent, era: era ? era.value : "", answer: j };
+          if (out) out.textContent = j.reading || "";
+          if (mode && !j.error && j.entry) input.value = j.entry;
+          if (mode || !j.error) show(input, j.error || "");
+        })
+        .catch(function () { /* the server reads the date again on saving */ });
+    };
+    input.addEventListener("input", function () { window.clearTimeout(timer); timer = window.setTimeout(function () { ask(null); }, 250); });
+    input.addEventListener("change", function () { window.clearTimeout(timer); ask("complete"); });
+    if (era) era.addEventListener("change", function () { window.clearTimeout(timer); ask("convert"); });
+    if (input.form) input.form.addEventListener("submit", function () {
+      /* sent before the field was left (Enter): complete 6.7.10 from the answer already at hand */
+      if (known && known.value === input.value && (!era || known.era === era.value) && !known.answer.error && known.answer.entry)
+        input.value = known.answer.entry;
+    });
+  });
 })();
