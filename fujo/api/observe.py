@@ -8,9 +8,15 @@ metric labels are templates, methods, statuses and outcome codes.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import copy
 import json
 import logging
+import logging.handlers
+import queue
 import re
+import sys
 import time
 import uuid
 from contextvars import ContextVar
@@ -88,17 +94,50 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
-            "request_id": REQUEST_ID.get(),
+            "request_id": getattr(record, "request_id", None) or REQUEST_ID.get(),
         }
         out.update(getattr(record, "fields", {}))
         if record.exc_info and record.exc_info[0] is not None:
             out["error"] = record.exc_info[0].__name__
+        elif getattr(record, "error", None):
+            out["error"] = getattr(record, "error")  # noqa: B009 - set by _Handoff, not a LogRecord field
         return json.dumps(out, ensure_ascii=False, default=str)
+
+
+class _Handoff(logging.handlers.QueueHandler):
+    """Hands each record to the writer thread after taking what only the caller's context knows
+    (the request id, the exception's class); formatting and writing happen off the event loop."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        r = copy.copy(record)
+        r.request_id = REQUEST_ID.get()
+        if r.exc_info and r.exc_info[0] is not None:
+            r.error = r.exc_info[0].__name__
+        r.msg, r.args, r.exc_info, r.exc_text = r.getMessage(), None, None, None
+        return r
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(queue.Full):  # a stalled stderr loses lines, it never stops a request
+            self.queue.put_nowait(record)
+
+
+def queued_stderr() -> logging.Handler:
+    """The JSON lines of ``fujo serve``, written to stderr by a thread of their own: a request's
+    access line costs the event loop a queue put, not a JSON encoding and a write to a pipe that
+    may be slow (a busy journald, a terminal). Flushed at exit; a full queue (a stalled stderr)
+    drops lines rather than stopping the server."""
+    out = logging.StreamHandler(sys.stderr)
+    out.setFormatter(JsonFormatter())
+    q: queue.Queue[logging.LogRecord] = queue.Queue(maxsize=100_000)
+    listener = logging.handlers.QueueListener(q, out, respect_handler_level=False)
+    listener.start()
+    atexit.register(listener.stop)
+    return _Handoff(q)
 
 
 def log_config(level: str = "INFO") -> dict[str, Any]:
     """logging.dictConfig for ``fujo serve``: everything (uvicorn's own lines too) as JSON on stderr."""
-    handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+    handler = {"()": queued_stderr}
     return {
         "version": 1,
         "disable_existing_loggers": False,

@@ -24,7 +24,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.engine import Connection
 
 from ..core.dates import JST
@@ -91,10 +91,19 @@ def entry_hash(row: Any, prev_hash: str) -> str:
     return h.hexdigest()
 
 
+_HEAD = select(s.audit_head.c.seq, s.audit_head.c.hash).where(s.audit_head.c.id == 1)
+_HEAD_LOCKED = _HEAD.with_for_update()
+# Built once: a statement constructed per call costs more Python time than the database spends on it
+# (the audit entry is on every check's path).
+_MOVE_HEAD = (
+    update(s.audit_head)
+    .where(s.audit_head.c.id == 1)
+    .values(seq=bindparam("head_seq"), hash=bindparam("head_hash"), at=bindparam("head_at"))
+)
+
+
 def _lock_head(conn: Connection) -> tuple[int, str]:
-    q = select(s.audit_head.c.seq, s.audit_head.c.hash).where(s.audit_head.c.id == 1)
-    if conn.dialect.name != "sqlite":
-        q = q.with_for_update()
+    q = _HEAD if conn.dialect.name == "sqlite" else _HEAD_LOCKED
     head = conn.execute(q).first()
     if head is None:  # a database created from the schema (tests, create_all) starts here; two first
         # appenders on PostgreSQL: the second waits for the first's row and then locks it
@@ -134,10 +143,13 @@ def normalise(row: LogRow) -> LogRow:
 
 
 _INSERT = insert(s.check_log).returning(s.check_log.c.id, sort_by_parameter_order=True)
+_INSERT_ONE = insert(s.check_log).returning(s.check_log.c.id)
+_INSERT_PLAIN = insert(s.check_log)
 
 
-def append(conn: Connection, rows: Sequence[LogRow]) -> list[int]:
-    """Append ``rows`` to the chain inside the caller's write transaction; returns their ids in order.
+def append(conn: Connection, rows: Sequence[LogRow], want_ids: bool = True) -> list[int]:
+    """Append ``rows`` to the chain inside the caller's write transaction; returns their ids in order
+    (``want_ids=False``: nothing — a plain executemany, for the thousands of entries of an import).
 
     The only function that inserts into ``check_log``. The rows become visible (and the head
     moves) when the caller's transaction commits; if it rolls back, neither happens."""
@@ -152,8 +164,14 @@ def append(conn: Connection, rows: Sequence[LogRow]) -> list[int]:
         p["prev_hash"] = prev
         p["hash"] = prev = entry_hash(p, prev)
         params.append(p)
-    ids = [int(i) for i in conn.execute(_INSERT, params).scalars().all()]
-    conn.execute(update(s.audit_head).where(s.audit_head.c.id == 1).values(seq=seq, hash=prev, at=params[-1]["at"]))
+    ids: list[int] = []
+    if not want_ids:
+        conn.execute(_INSERT_PLAIN, params)
+    elif len(params) == 1:  # the common case of a quiet moment: no executemany bookkeeping
+        ids = [int(conn.execute(_INSERT_ONE, params[0]).scalar_one())]
+    else:
+        ids = [int(i) for i in conn.execute(_INSERT, params).scalars().all()]
+    conn.execute(_MOVE_HEAD, {"head_seq": seq, "head_hash": prev, "head_at": params[-1]["at"]})
     return ids
 
 

@@ -61,6 +61,7 @@ CHANNEL_JA = {
     "fhir": "FHIR",
     "cli": "運用コマンド",
     "print": "印刷",
+    "webhook": "更新通知（医療機関へのWebhook）",
 }
 
 
@@ -170,9 +171,10 @@ def record_changes(
     changes: list[tuple[int | None, int | None, str | None]],
     at: dt.datetime,
     channel: str | None = None,
+    want_ids: bool = True,
 ) -> list[int]:
     """:func:`record_change` for many (recipient_id, person_id, detail) at once (one executemany), e.g.
-    the rows of a CSV import, in the import's transaction; the entries' ids."""
+    the rows of a CSV import, in the import's transaction; the entries' ids (none with ``want_ids=False``)."""
     if not changes:
         return []
     return append(
@@ -195,6 +197,7 @@ def record_changes(
             )
             for recipient_id, person_id, detail in changes
         ],
+        want_ids=want_ids,
     )
 
 

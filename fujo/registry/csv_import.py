@@ -411,7 +411,9 @@ def import_csv(
                     [dict(rec, version=1, created_at=now, updated_at=now) for _, rec in chunk],
                 ).scalars()
                 # each new recipient is an entry of the audit trail, in the import's transaction
-                record_changes(conn, principal, "recipient.create", [(rid, None, "import") for rid in rids], now)
+                record_changes(
+                    conn, principal, "recipient.create", [(rid, None, "import") for rid in rids], now, want_ids=False
+                )
                 step(len(chunk))
         elif kind == "tickets":
             scope_errors((ln, payer) for ln, (payer, _, _) in parsed.tickets)
@@ -444,6 +446,7 @@ def import_csv(
                     "ticket.register",
                     [(ids[(p, n)], recs[(p, n)].person_id, "import") for _, (p, n, _) in batch],
                     now,
+                    want_ids=False,
                 )
                 step(len(batch))
         elif kind == "facilities":

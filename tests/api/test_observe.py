@@ -61,3 +61,33 @@ def test_metrics_count_requests_by_route_template(client, world):
     }
     assert "(unmatched)" in routes and not any(x and "1234567" in x for x in routes)
     assert r["recipient_number"] not in res.text and PAYER not in res.text
+
+
+def test_the_servers_log_lines_are_written_off_the_loop_and_none_is_lost_at_exit():
+    """``fujo serve``'s logging (observe.log_config): records go through a queue to a writer thread,
+    keep the request id of the request that logged them and the class of an exception, and every
+    line is on stderr when the process ends."""
+    import subprocess
+    import sys
+
+    prog = """
+import logging, logging.config
+from fujo.api.observe import REQUEST_ID, log_config
+logging.config.dictConfig(log_config())
+REQUEST_ID.set("req-42")
+for i in range(500):
+    logging.getLogger("fujo.access").info("request", extra={"fields": {"route": "/api/v1/x", "n": i}})
+try:
+    raise KeyError("1234567 secret")
+except KeyError:
+    logging.getLogger("fujo.web").exception("failed")
+"""
+    res = subprocess.run([sys.executable, "-c", prog], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    lines = [json.loads(x) for x in res.stderr.splitlines()]
+    access = [x for x in lines if x["logger"] == "fujo.access"]
+    assert [x["n"] for x in access] == list(range(500))  # all of them, in order
+    assert {x["request_id"] for x in access} == {"req-42"}
+    (failed,) = [x for x in lines if x["logger"] == "fujo.web"]
+    assert failed["error"] == "KeyError" and failed["request_id"] == "req-42"
+    assert "secret" not in res.stderr and "1234567" not in res.stderr
