@@ -47,9 +47,13 @@ def create_app(
     from ..medinfo.views import router as medinfo
     from ..orgs.views import router as orgs
     from ..registry.views import router as registry
+    from ..webhooks.views import router as webhooks
 
-    for r in (eligibility, bulk, facility, registry, insurance, orgs, cards, medinfo, audit, claims):
+    for r in (eligibility, bulk, facility, registry, insurance, orgs, cards, medinfo, audit, claims, webhooks):
         app.include_router(r)
+    from ..onboarding.views import router as onboarding  # each facility's introduction checklist (issue 15)
+
+    app.include_router(onboarding)
     from ..fhir.views import router as fhir  # FHIR R4 (docs/FHIR.md): its refusals are OperationOutcomes
 
     app.include_router(fhir)

@@ -14,7 +14,7 @@ from ..core.errors import FujoError, ValidationFailed
 from ..db.database import Database
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True)  # messages are printed with soft_wrap: a narrow or absent terminal never splits one
 
 
 def database() -> Database:
@@ -26,11 +26,11 @@ def print_json(obj) -> None:
 
 
 def report_error(e: FujoError) -> None:
-    err_console.print(f"[red]エラー[/red]: {e.message_ja}", highlight=False)
-    err_console.print(f"error: {e.message_en}", highlight=False)
+    err_console.print(f"[red]エラー[/red]: {e.message_ja}", highlight=False, soft_wrap=True)
+    err_console.print(f"error: {e.message_en}", highlight=False, soft_wrap=True)
     if isinstance(e, ValidationFailed):
         for p in e.problems:
-            err_console.print(f"  - {p.field}: {p.message_ja} / {p.message_en}", highlight=False)
+            err_console.print(f"  - {p.field}: {p.message_ja} / {p.message_en}", highlight=False, soft_wrap=True)
 
 
 def handle_errors(fn):
@@ -45,7 +45,9 @@ def handle_errors(fn):
             report_error(e)
             if report is not None:
                 for r in report.errors:
-                    err_console.print(f"  行{r.row} {r.field}: {r.message_ja} / {r.message_en}", highlight=False)
+                    err_console.print(
+                        f"  行{r.row} {r.field}: {r.message_ja} / {r.message_en}", highlight=False, soft_wrap=True
+                    )
             raise typer.Exit(2) from None
 
     return wrapper

@@ -392,7 +392,15 @@ def _plugins() -> None:
     """Commands of other packages (terminal agent, vendor test kit, …) register themselves here."""
     import importlib
 
-    for mod in ("fujo.terminal.cli", "fujo.accounts.cli", "fujo.medinfo.cli", "fujo.claims.cli"):
+    for mod in (
+        "fujo.terminal.cli",
+        "fujo.accounts.cli",
+        "fujo.medinfo.cli",
+        "fujo.claims.cli",
+        "fujo.webhooks.cli",
+        "fujo.subsidy.cli",
+        "fujo.onboarding.cli",
+    ):
         try:
             m = importlib.import_module(mod)
         except ModuleNotFoundError as e:

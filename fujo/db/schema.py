@@ -439,4 +439,74 @@ rate_windows = Table(  # shared counters of fixed time windows: rate limits and 
     Column("count", Integer, nullable=False),
 )
 
+# --- webhooks (issue 15, migration 0007; fujo.webhooks): late tickets pushed to the facility -------
+webhook_endpoints = Table(  # a facility's receiver URL; the worker's position in the change feed
+    "webhook_endpoints",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("organisation_id", ID, ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("url", String(500), nullable=False),
+    Column("secret", String(200), nullable=False),  # the HMAC key: needed to sign, so kept as given
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(100), nullable=False),  # login or token label, with the role
+    Column("deleted_at", DateTime(timezone=True)),  # deleted: nothing more is sent, the log stays
+    Column("fetched_cursor", BigInteger, nullable=False),  # change feed read up to here (into the outbox)
+    Column("delivered_cursor", BigInteger, nullable=False),  # … and delivered (2xx) up to here
+    Column("failures", Integer, nullable=False, server_default="0"),  # consecutive failed attempts
+    Column("next_attempt_at", DateTime(timezone=True)),  # backoff: not before this time
+    Column("lease_owner", String(64)),  # the worker delivering now (one at a time: order per facility)
+    Column("lease_until", DateTime(timezone=True)),
+    Column("last_success_at", DateTime(timezone=True)),
+    Column("last_error", String(200)),  # outcome of the last failed attempt (never personal data)
+)
+
+webhook_events = Table(  # the outbox: events taken from the change feed, each sent until a 2xx
+    "webhook_events",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),  # delivery order within an endpoint
+    Column("endpoint_id", ID, ForeignKey("webhook_endpoints.id"), nullable=False),
+    Column("event_id", String(80), nullable=False),  # evt_<facility code>_<seq>: stable across retries
+    Column("event_type", String(30), nullable=False),  # ticket.registered|amended|cancelled|removed, webhook.test
+    Column("seq", BigInteger),  # the ticket revision's change counter (none for a test event)
+    Column("ticket_key", String(36)),
+    Column("body", Text),  # the signed JSON; emptied once delivered or when the endpoint is deleted
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    UniqueConstraint("endpoint_id", "event_id"),
+)
+Index("ix_webhook_events_pending", webhook_events.c.endpoint_id, webhook_events.c.delivered_at, webhook_events.c.id)
+
+webhook_deliveries = Table(  # the delivery log: one row per attempt (no URL, no body, no personal data)
+    "webhook_deliveries",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("endpoint_id", ID, ForeignKey("webhook_endpoints.id"), nullable=False),
+    Column("event_id", String(80), nullable=False),
+    Column("event_type", String(30), nullable=False),
+    Column("attempt", Integer, nullable=False),  # 1, 2, … for this event
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    Column("status_code", Integer),  # the receiver's HTTP status, if it answered
+    Column("outcome", String(12), nullable=False),  # delivered | http_error | timeout | error
+    Column("error", String(200)),
+)
+Index("ix_webhook_deliveries_endpoint", webhook_deliveries.c.endpoint_id, webhook_deliveries.c.id)
+
+# --- onboarding (issue 15, migration 0008; fujo.onboarding): each facility's introduction checklist ---
+onboarding_steps = Table(  # one row per step done (見積り … 運用開始), in order: fujo.onboarding.service.STEPS
+    "onboarding_steps",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("organisation_id", ID, ForeignKey("organisations.id"), nullable=False),
+    Column("step", String(20), nullable=False),
+    Column("done_at", DateTime(timezone=True), nullable=False),
+    Column("done_by", String(100), nullable=False),  # login or token label, with the role
+    Column("user_id", ID, ForeignKey("users.id")),  # on the screens …
+    Column("credential_id", ID),  # … or through the API
+    Column("note", String(200)),
+    Column("report", Text),  # 運用テスト: the summary of the passing `fujo vendor-test` report (JSON)
+    UniqueConstraint("organisation_id", "step"),
+)
+
 ALL_TABLES = [t.name for t in metadata.sorted_tables]

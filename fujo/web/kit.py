@@ -210,6 +210,9 @@ NAV: dict[str, list[tuple[str, str] | tuple[str, str, tuple[str, ...]]]] = {  # 
         ("/desk/tickets", "委託先一括取得"),
         ("/desk/medinfo", "薬剤情報等", (CLINICIAN,)),
         ("/desk/reference", "照会番号の登録"),
+        ("/desk/events", "更新通知"),
+        ("/desk/claims", "レセプト点検"),
+        ("/desk/onboarding", "導入手順", (MANAGER,)),
         ("/desk/settings", "環境設定"),
         ("/desk/users", "利用者", (MANAGER,)),
     ],
@@ -219,6 +222,7 @@ NAV: dict[str, list[tuple[str, str] | tuple[str, str, tuple[str, ...]]]] = {  # 
         ("/office/import", "CSV取込"),
         ("/office/tickets", "月別の券"),
         ("/office/late", "事後登録の券"),
+        ("/office/claims", "レセプト点検"),
         ("/office/users", "利用者", (MANAGER,)),
     ],
     ADMIN: [
@@ -227,6 +231,8 @@ NAV: dict[str, list[tuple[str, str] | tuple[str, str, tuple[str, ...]]]] = {  # 
         ("/admin/facilities", "医療機関の登録簿"),
         ("/admin/cards", "カード失効"),
         ("/admin/disasters", "災害時の閲覧"),
+        ("/admin/onboarding", "導入状況"),
+        ("/admin/subsidy", "補助金"),
     ],
     INSURER: [("/insurer", "医療保険資格の登録")],
 }

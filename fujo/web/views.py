@@ -207,6 +207,19 @@ def mount(app: FastAPI) -> None:
         dates.router,
     ):
         app.include_router(r)
+    from .events import router as events  # the facility's ticket events, live (issue 15, webhooks)
+
+    app.include_router(events)
+    from . import claims, onboarding, subsidy  # issue 15: claims pre-check, onboarding checklist, subsidy
+
+    for r in (
+        claims.desk_router,
+        claims.office_router,
+        onboarding.desk_router,
+        onboarding.admin_router,
+        subsidy.router,
+    ):
+        app.include_router(r)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _install_errors(app)
 

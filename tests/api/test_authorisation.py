@@ -86,6 +86,14 @@ API = {  # (method, path template) → who may call it
     ("POST", "/api/v1/disasters/{opening_id}/close"): ADMIN,
     ("POST", "/api/v1/claims/check"): FACILITY_ANY,  # claims pre-check (fujo/claims)
     ("POST", "/api/v1/claims/office-check"): OFFICE_ANY,
+    ("POST", "/api/v1/facility/webhooks"): FACILITY_MANAGER,  # webhooks (fujo/webhooks)
+    ("GET", "/api/v1/facility/webhooks"): FACILITY_ANY,
+    ("DELETE", "/api/v1/facility/webhooks/{webhook_id}"): FACILITY_MANAGER,
+    ("GET", "/api/v1/facility/webhooks/{webhook_id}/deliveries"): FACILITY_ANY,
+    ("POST", "/api/v1/facility/webhooks/{webhook_id}/test"): FACILITY_MANAGER,
+    ("GET", "/api/v1/onboarding"): ADMIN,  # the introduction checklist (fujo/onboarding)
+    ("GET", "/api/v1/onboarding/{facility_code}"): FACILITY_ANY | ADMIN,
+    ("POST", "/api/v1/onboarding/{facility_code}/steps/{step}"): FACILITY_MANAGER | ADMIN,
     ("GET", "/api/v1/health"): None,  # no token needed
 }
 
@@ -271,6 +279,26 @@ def _api_calls(world, r, t, q):
         ("POST", "/api/v1/disasters/{opening_id}/close", "/api/v1/disasters/999999/close", None, None),
         ("POST", "/api/v1/claims/check", "/api/v1/claims/check", None, None),
         ("POST", "/api/v1/claims/office-check", "/api/v1/claims/office-check", None, None),
+        ("POST", "/api/v1/facility/webhooks", "/api/v1/facility/webhooks", None, {"url": "https://example.jp/hook"}),
+        ("GET", "/api/v1/facility/webhooks", "/api/v1/facility/webhooks", None, None),
+        ("DELETE", "/api/v1/facility/webhooks/{webhook_id}", "/api/v1/facility/webhooks/999999", None, None),
+        (
+            "GET",
+            "/api/v1/facility/webhooks/{webhook_id}/deliveries",
+            "/api/v1/facility/webhooks/999999/deliveries",
+            None,
+            None,
+        ),
+        ("POST", "/api/v1/facility/webhooks/{webhook_id}/test", "/api/v1/facility/webhooks/999999/test", None, None),
+        ("GET", "/api/v1/onboarding", "/api/v1/onboarding", None, None),
+        ("GET", "/api/v1/onboarding/{facility_code}", f"/api/v1/onboarding/{clinic['code']}", None, None),
+        (
+            "POST",
+            "/api/v1/onboarding/{facility_code}/steps/{step}",
+            f"/api/v1/onboarding/{clinic['code']}/steps/estimate",
+            None,
+            None,
+        ),
         ("GET", "/api/v1/health", "/api/v1/health", None, None),
     ]
 
@@ -414,6 +442,14 @@ WEB = {  # (method, path template) → who may use it
             ("GET", "/desk/medinfo/{category}"),
             ("GET", "/desk/medinfo/{category}/print"),
             ("POST", "/desk/reference"),
+            ("GET", "/desk/events"),
+            ("GET", "/desk/events/feed"),
+            ("GET", "/desk/claims"),
+            ("POST", "/desk/claims"),
+            ("GET", "/desk/claims/reports/{rid}"),
+            ("GET", "/desk/claims/reports/{rid}.csv"),
+            ("GET", "/desk/claims/reports/{rid}.json"),
+            ("GET", "/desk/onboarding"),
         ]
     },
     **{
@@ -423,6 +459,7 @@ WEB = {  # (method, path template) → who may use it
             ("GET", "/desk/users"),
             ("POST", "/desk/users"),
             ("POST", "/desk/users/{user_id}/disable"),
+            ("POST", "/desk/onboarding/{step}"),
         ]
     },
     **{
@@ -457,6 +494,11 @@ WEB = {  # (method, path template) → who may use it
             ("GET", "/office/tickets"),
             ("POST", "/office/recipients/{payer}/{rn}/cards/{serial}/pin-reset"),
             ("POST", "/office/recipients/{payer}/{rn}/restriction"),
+            ("GET", "/office/claims"),
+            ("POST", "/office/claims"),
+            ("GET", "/office/claims/reports/{rid}"),
+            ("GET", "/office/claims/reports/{rid}.csv"),
+            ("GET", "/office/claims/reports/{rid}.json"),
         ]
     },
     **{
@@ -483,6 +525,10 @@ WEB = {  # (method, path template) → who may use it
             ("GET", "/admin/facilities"),
             ("POST", "/admin/facilities"),
             ("POST", "/admin/facilities/import"),
+            ("GET", "/admin/onboarding"),
+            ("GET", "/admin/onboarding/{code}"),
+            ("POST", "/admin/onboarding/{code}/{step}"),
+            ("GET", "/admin/subsidy"),
         ]
     },
     **{
@@ -499,24 +545,34 @@ NOT_ROLE_SCOPED = {
     ("POST", "/portal/login"),
     ("POST", "/portal/login/challenge"),
     ("GET", "/portal"),
-}  # sign-in, or the recipient's own session
+    ("POST", "/dates/read"),  # reads the date it is sent, for any page (fujo/web/dates.py)
+}  # sign-in, or the recipient's own session, or nothing of anyone's
+
+
+def _routes(routes) -> list:
+    """The routes of an application, those of included routers too (FastAPI keeps an included router
+    as one entry that holds the router's own routes, their paths already prefixed)."""
+    out = []
+    for r in routes:
+        inner = getattr(r, "original_router", None)
+        out.extend(_routes(inner.routes) if inner is not None else [r])
+    return out
 
 
 def _web_routes(app) -> set[tuple[str, str]]:
-    from fujo.web import admin, desk, insurer, medinfo, office, org_users, portal, views
+    """Every screen route of the application (whatever module added it): all but the API, FHIR,
+    the OpenAPI pages, the metrics and the static files."""
+    from fastapi.routing import APIRoute
 
-    routers = [
-        medinfo.router,
-        views.router,
-        desk.router,
-        office.router,
-        portal.router,
-        admin.router,
-        insurer.router,
-        org_users.desk_router,
-        org_users.office_router,
-    ]
-    return {(m, r.path) for rt in routers for r in rt.routes for m in r.methods if m != "HEAD"}
+    from fujo.web.kit import is_web_path
+
+    return {
+        (m, r.path)
+        for r in _routes(app.routes)
+        if isinstance(r, APIRoute) and is_web_path(r.path) and not r.path.startswith(("/fhir", "/metrics"))
+        for m in r.methods
+        if m != "HEAD"
+    }
 
 
 def _fill(tpl: str, values: dict) -> str:
@@ -540,6 +596,8 @@ def test_every_screen_for_every_role(app, world, db):
         "serial": "abc123",
         "category": "medication",
         "opening_id": 999999,
+        "rid": "noreport",
+        "step": "estimate",
     }
     home = {"admin": "/admin", "office": "/office", "clinic": "/desk", "insurer": "/insurer"}
     wrong = []

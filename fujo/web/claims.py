@@ -1,0 +1,260 @@
+"""レセプト資格点検 screens (issue 15): a facility uploads its UKE or CSV claims file and reads the
+report grouped by problem (line, numbers, what to do), with CSV and JSON downloads; a welfare office
+uploads the data of the 審査支払機関 and sees the claims without a matching ticket and the tickets
+never billed. The check is :mod:`fujo.claims.service`'s (the same as the API and ``fujo claims
+check``); this module only shows its report.
+
+The report of an upload is kept in the process for the downloads (:class:`Reports`: the session that
+asked only, 30 minutes, a few per session), like the office's CSV import jobs: one worker serves the
+screens (docs/ARCHITECTURE.md, per-process state)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from typing import Any
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import Response
+
+from ..api import limits
+from ..claims import service as claims
+from ..core.errors import FujoError, NotFound, ValidationFailed
+from .kit import FacilityUser, OfficeUser, Staff, csrf_guard, db_of, render
+
+desk_router = APIRouter(prefix="/desk", dependencies=[Depends(csrf_guard)], include_in_schema=False)
+office_router = APIRouter(prefix="/office", dependencies=[Depends(csrf_guard)], include_in_schema=False)
+
+FACILITY_MODE, OFFICE_MODE = "facility", "office"
+INPUTS = {"": "自動判定（IR/YKで始まればUKE）", "uke": "UKE（レセプト電算処理システム）", "csv": "CSV"}
+SEVERITY_JA = {claims.ERROR: "要修正", claims.WARNING: "要確認", claims.OK: "問題なし"}
+BASE = {FACILITY_MODE: "/desk/claims", OFFICE_MODE: "/office/claims"}
+TITLE = {FACILITY_MODE: "レセプトの資格点検", OFFICE_MODE: "レセプトの資格点検（審査支払機関のデータ）"}
+
+
+class Reports:
+    """The reports of the last uploads, for their downloads: only the session that asked reads one."""
+
+    TTL = 30 * 60  # seconds
+    PER_SESSION = 5
+    MAX = 200
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[str, dict[str, Any]] = {}
+
+    def _expire(self, now: float) -> None:
+        for k in [k for k, v in self._items.items() if now - v["at"] > self.TTL]:
+            del self._items[k]
+        while len(self._items) >= self.MAX:  # the oldest first (a dict keeps the order of insertion)
+            del self._items[next(iter(self._items))]
+
+    def put(self, session_id: str, mode: str, report: dict[str, Any]) -> str:
+        rid = secrets.token_urlsafe(16)
+        now = time.monotonic()
+        with self._lock:
+            self._expire(now)
+            mine = [k for k, v in self._items.items() if v["session"] == session_id]  # oldest first
+            for k in mine[: max(0, len(mine) - self.PER_SESSION + 1)]:
+                del self._items[k]
+            self._items[rid] = {"session": session_id, "mode": mode, "report": report, "at": now}
+        return rid
+
+    def get(self, rid: str, session_id: str, mode: str) -> dict[str, Any]:
+        with self._lock:
+            self._expire(time.monotonic())
+            item = self._items.get(rid)
+        if item is None or item["session"] != session_id or item["mode"] != mode:
+            raise NotFound(
+                "点検結果が見つかりません（30分を過ぎたか、別の画面の結果です）。ファイルをもう一度点検してください。",
+                "No such claims report (expired or not yours).",
+            )
+        return item["report"]
+
+
+_store_lock = threading.Lock()
+
+
+def _reports(request: Request) -> Reports:
+    with _store_lock:
+        store = getattr(request.app.state, "claims_reports", None)
+        if store is None:
+            store = request.app.state.claims_reports = Reports()
+    return store
+
+
+# --- the report as the page shows it ----------------------------------------------------------------
+
+
+def report_view(report: dict[str, Any]) -> dict[str, Any]:
+    """The service's report grouped by finding code (errors first, in the order of the service's
+    table), each group's claims by line; the claims without findings apart."""
+    order = list(claims.CODES)
+    groups: dict[str, dict[str, Any]] = {}
+    ok = []
+    for c in report["claims"]:
+        if not c["findings"]:
+            ok.append(c)
+        for f in c["findings"]:
+            g = groups.setdefault(
+                f["code"],
+                {
+                    "code": f["code"],
+                    "severity": f["severity"],
+                    "severity_ja": SEVERITY_JA[f["severity"]],
+                    "label": claims.CODES.get(f["code"], ("", f["code"]))[1],
+                    "rows": [],
+                },
+            )
+            g["rows"].append({"claim": c, "finding": f})
+    ordered = sorted(
+        groups.values(),
+        key=lambda g: (g["severity"] != claims.ERROR, order.index(g["code"]) if g["code"] in order else len(order)),
+    )
+    for g in ordered:
+        g["rows"].sort(key=lambda x: x["claim"]["line"])
+    return {"groups": ordered, "ok": ok}
+
+
+def _form(request: Request, mode: str, status: int = 200, **kw: Any):
+    return render(
+        request,
+        "claims/upload.html",
+        status=status,
+        title=TITLE[mode],
+        mode=mode,
+        action=BASE[mode],
+        inputs=INPUTS,
+        labels={"file": "ファイル", "input": "形式"},
+        **kw,
+    )
+
+
+def _page(request: Request, mode: str, rid: str, report: dict[str, Any]):
+    return render(
+        request,
+        "claims/report.html",
+        title=TITLE[mode] + "の結果",
+        mode=mode,
+        base=BASE[mode],
+        rid=rid,
+        report=report,
+        view=report_view(report),
+        severity_ja=SEVERITY_JA,
+        wide=True,
+    )
+
+
+def _check(request: Request, staff: Staff, mode: str, file: UploadFile | None, input: str):
+    if input not in INPUTS:
+        return _form(request, mode, 422, errors={"input": ["形式は自動判定・UKE・CSVのいずれかです。"]}, input=input)
+    if file is None or not file.filename:
+        return _form(request, mode, 422, errors={"file": ["点検するファイルを選択してください。"]}, input=input)
+    run = claims.check_claims if mode == FACILITY_MODE else claims.check_office_claims
+    try:
+        report = run(db_of(request), staff.principal, source=file.file, fmt=input or None)
+    except ValidationFailed as e:
+        problems = [{"field": p.field, "message": p.message_ja} for p in e.problems]
+        return _form(
+            request,
+            mode,
+            422,
+            message="ファイルを点検できません。何も記録していません。",
+            problems=problems,
+            input=input,
+        )
+    except FujoError as e:
+        return _form(request, mode, e.status, message=e.message_ja, input=input)
+    rid = _reports(request).put(staff.session.id, mode, report)
+    return _page(request, mode, rid, report)
+
+
+def _stored(request: Request, staff: Staff, mode: str, rid: str) -> dict[str, Any]:
+    return _reports(request).get(rid, staff.session.id, mode)
+
+
+def _name(report: dict[str, Any], ext: str) -> str:
+    months = "-".join(report.get("months") or []) or "report"
+    return f"claims-{report['mode']}-{months[:40]}.{ext}"
+
+
+def _csv(request: Request, staff: Staff, mode: str, rid: str, problems: int) -> Response:
+    report = _stored(request, staff, mode, rid)
+    return Response(
+        claims.report_csv(report, problems_only=bool(problems)),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{_name(report, "csv")}"'},
+    )
+
+
+def _json(request: Request, staff: Staff, mode: str, rid: str) -> Response:
+    report = _stored(request, staff, mode, rid)
+    return Response(
+        json.dumps(report, ensure_ascii=False, indent=1),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{_name(report, "json")}"'},
+    )
+
+
+# --- the facility -------------------------------------------------------------------------------
+
+
+@desk_router.get("/claims")
+def desk_form(request: Request, staff: FacilityUser):
+    return _form(request, FACILITY_MODE, input="")
+
+
+@desk_router.post("/claims", max_body_size=limits.IMPORT + limits.MIB)
+def desk_check(
+    request: Request, staff: FacilityUser, file: UploadFile | None = File(None), input: str = Form("", max_length=10)
+):
+    return _check(request, staff, FACILITY_MODE, file, input)
+
+
+@desk_router.get("/claims/reports/{rid}.csv")
+def desk_csv(request: Request, staff: FacilityUser, rid: str, problems: int = 0):
+    return _csv(request, staff, FACILITY_MODE, rid, problems)
+
+
+@desk_router.get("/claims/reports/{rid}.json")
+def desk_json(request: Request, staff: FacilityUser, rid: str):
+    return _json(request, staff, FACILITY_MODE, rid)
+
+
+# declared after .csv/.json: "{rid}" would match "x.csv" too
+@desk_router.get("/claims/reports/{rid}")
+def desk_report(request: Request, staff: FacilityUser, rid: str):
+    return _page(request, FACILITY_MODE, rid, _stored(request, staff, FACILITY_MODE, rid))
+
+
+# --- the welfare office -------------------------------------------------------------------------
+
+
+@office_router.get("/claims")
+def office_form(request: Request, staff: OfficeUser):
+    return _form(request, OFFICE_MODE, input="")
+
+
+@office_router.post("/claims", max_body_size=limits.IMPORT + limits.MIB)
+def office_check(
+    request: Request, staff: OfficeUser, file: UploadFile | None = File(None), input: str = Form("", max_length=10)
+):
+    return _check(request, staff, OFFICE_MODE, file, input)
+
+
+@office_router.get("/claims/reports/{rid}.csv")
+def office_csv(request: Request, staff: OfficeUser, rid: str, problems: int = 0):
+    return _csv(request, staff, OFFICE_MODE, rid, problems)
+
+
+@office_router.get("/claims/reports/{rid}.json")
+def office_json(request: Request, staff: OfficeUser, rid: str):
+    return _json(request, staff, OFFICE_MODE, rid)
+
+
+# declared after .csv/.json: "{rid}" would match "x.csv" too
+@office_router.get("/claims/reports/{rid}")
+def office_report(request: Request, staff: OfficeUser, rid: str):
+    return _page(request, OFFICE_MODE, rid, _stored(request, staff, OFFICE_MODE, rid))

@@ -1,0 +1,48 @@
+"""``fujo worker``: the webhook delivery worker (fujo/webhooks/worker.py), registered by the CLI's
+plugin list (fujo/cli/main.py ``_plugins``)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from types import FrameType
+
+import typer
+
+from ..cli.common import database, handle_errors
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("worker")
+    @handle_errors
+    def worker(
+        once: bool = typer.Option(False, "--once", help="deliver what is due now, then exit (cron, tests)"),
+        interval: float = typer.Option(2.0, min=0.05, help="seconds between passes when idle"),
+        timeout: float = typer.Option(10.0, min=0.05, help="seconds for each HTTP step (connect, send, answer)"),
+        backoff: float = typer.Option(5.0, min=0.0, help="seconds before the first retry (doubled each time)"),
+        backoff_cap: float = typer.Option(3600.0, min=0.0, help="longest wait between retries, in seconds"),
+    ):
+        """Deliver webhook events (late tickets pushed to facilities) until SIGTERM or SIGINT."""
+        from .worker import WebhookWorker, WorkerConfig
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        for noisy in ("httpx", "httpcore"):  # their INFO lines carry the receiver's URL (and its query)
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+        config = WorkerConfig(interval=interval, timeout=timeout, backoff_base=backoff, backoff_cap=backoff_cap)
+        w = WebhookWorker(database(), config)
+        if once:
+            try:
+                sent = w.run_once()
+            finally:
+                w.close()
+            sys.stdout.write(f"delivered {sent} event(s)\n")
+            return
+
+        def _stop(signum: int, _frame: FrameType | None) -> None:
+            logging.getLogger("fujo.webhooks").info("signal %s: stopping after the attempt under way", signum)
+            w.stop.set()
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+        w.run()

@@ -1,0 +1,183 @@
+"""レセプト資格点検 screens over HTTP (issue 15), on SQLite and PostgreSQL: a facility uploads its UKE or
+CSV file and reads the report grouped by problem (line, numbers, what to do) with CSV and JSON
+downloads; a welfare office uploads the 審査支払機関 data and sees the claims without a ticket and the
+tickets never billed. The check itself is tests/claims'."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from fujo.accounts.service import create_user
+from fujo.auth.principal import FACILITY
+from fujo.facility.service import set_medical_assistance
+from fujo.orgs.service import principal_for
+from tests.claims.test_claims import DATA, july_world
+from tests.factories import CLINIC, OTHER
+from tests.web.conftest import csrf_of
+
+JULY = (DATA / "facility_july.uke").read_bytes()
+
+
+def _signed_in(app, db, org: dict, login: str, role: str = "manager") -> tuple[TestClient, str]:
+    create_user(db, org["id"], login=login, password="role-pass-1234", display_name=login, role=role)
+    c = TestClient(app)
+    tok = csrf_of(c.get("/login").text)
+    res = c.post(
+        "/login",
+        data={"csrf_token": tok, "org_code": org["code"], "login": login, "password": "role-pass-1234"},
+        follow_redirects=False,
+    )
+    assert res.status_code == 303
+    return c, csrf_of(c.get(res.headers["location"]).text)
+
+
+def _text(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
+
+
+def _group(html: str, code: str) -> str:
+    m = re.search(rf'<section class="claims-group" id="group-{code}".*?</section>', html, re.S)
+    assert m, code
+    return m.group(0)
+
+
+def _rows(section: str) -> list[str]:
+    body = section[section.index("<tbody>") :]
+    return [_text(r) for r in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)]
+
+
+def _upload(c, csrf, path, data, name="RECEIPTC.UKE", **form):
+    return c.post(path, data={"csrf_token": csrf, **form}, files={"file": (name, data, "application/octet-stream")})
+
+
+def test_facility_reads_its_report_grouped_by_problem(app, db, world):
+    july_world(world)
+    c, csrf = _signed_in(app, db, world.orgs["clinic"], "desk1", "reception")  # every role of the facility
+    form = c.get("/desk/claims")
+    assert form.status_code == 200 and 'href="/desk/claims" aria-current="page"' in form.text
+    res = _upload(c, csrf, "/desk/claims", JULY)
+    assert res.status_code == 200, res.text[:500]
+    summary = _text(re.search(r'<p class="summary" id="claims-summary">(.*?)</p>', res.text, re.S).group(1))
+    assert summary == "令和6年7月： レセプト 16 件（医療扶助 15件） 要修正 8 件・要確認 5 件・問題なし 2 件"
+    headings = [_text(h) for h in re.findall(r'<h2 id="group-[a-z_]+-title">(.*?)</h2>', res.text)]
+    assert headings[0] == "【要修正】検証番号の誤り（1件）"  # errors first, in the service's order
+    assert "【要修正】この医療機関への医療券がない（未委託）（3件）" in headings
+    assert headings[-1].startswith("【要確認】")
+    assert [h.startswith("【要修正】") for h in headings] == sorted(
+        (h.startswith("【要修正】") for h in headings), reverse=True
+    )
+    rows = _rows(_group(res.text, "not_designated"))
+    assert [r.split(" ")[0] for r in rows] == ["7", "17", "45"]  # by line
+    assert rows[0].startswith(
+        "7 2 令和6年7月 生保二郎 12130019 1000025 令和6年7月の医療券がこの医療機関に発行されていません（未委託）。"
+    )
+    assert "○○市福祉事務所（03-0000-0000）に医療券の発行を依頼してください。" in rows[0]
+    assert OTHER not in _group(res.text, "not_designated")  # P's ticket elsewhere is never told
+    (h,) = _rows(_group(res.text, "check_digit"))
+    assert h.endswith("27行目 KO.受給者番号") and "1000080" in h  # the line and field where to fix it
+    ok = re.search(r'<details id="claims-ok">(.*?)</details>', res.text, re.S).group(1)
+    assert "問題のないレセプト（2件）" in _text(ok)
+
+    rid = re.search(r'href="/desk/claims/reports/([A-Za-z0-9_-]+)\.csv"', res.text).group(1)
+    got = c.get(f"/desk/claims/reports/{rid}.csv")
+    assert got.status_code == 200 and got.headers["content-type"].startswith("text/csv")
+    assert 'filename="claims-facility-202407.csv"' in got.headers["content-disposition"]
+    table = list(csv.reader(io.StringIO(got.text.lstrip("\ufeff"))))
+    assert table[0][:4] == ["行", "レセプト番号", "医療機関コード", "診療年月"]
+    assert any(r[0] == "7" and r[7] == "要修正" and r[8] == "not_designated" for r in table[1:])
+    only = list(csv.reader(io.StringIO(c.get(f"/desk/claims/reports/{rid}.csv?problems=1").text.lstrip("\ufeff"))))
+    assert not any(r[7] == "問題なし" for r in only[1:]) and any(r[7] == "問題なし" for r in table[1:])
+    body = json.loads(c.get(f"/desk/claims/reports/{rid}.json").content)
+    assert body["counts"] == {"claims": 16, "assistance": 15, "other": 1, "error": 8, "warning": 5, "ok": 2}
+    assert c.get(f"/desk/claims/reports/{rid}").status_code == 200  # the page again
+
+    other, _ = _signed_in(app, db, world.orgs["clinic"], "desk2")  # another session of the same facility
+    assert other.get(f"/desk/claims/reports/{rid}.json").status_code == 404
+    assert other.get("/desk/claims/reports/nothing.csv").status_code == 404
+
+
+def test_facility_csv_file_and_files_that_cannot_be_read(app, db, world):
+    july_world(world)
+    c, csrf = _signed_in(app, db, world.orgs["clinic"], "boss")
+    claims_csv = (
+        "診療年月,公費負担者番号,受給者番号,氏名,生年月日\r\n令和6年7月,12130019,1000025,生保二郎,1985-03-03\r\n"
+    )
+    res = _upload(c, csrf, "/desk/claims", claims_csv.encode("cp932"), name="claims.csv", input="csv")
+    assert res.status_code == 200 and "【要修正】この医療機関への医療券がない（未委託）（1件）" in res.text
+    res = _upload(c, csrf, "/desk/claims", (DATA / "ko_before_re.uke").read_bytes())
+    assert res.status_code == 422
+    problems = _text(re.search(r'<table id="file-problems">(.*?)</table>', res.text, re.S).group(1))
+    assert problems.startswith("点検できない理由 行・項目 内容 2行目 KO ")
+    assert "ファイルを点検できません。何も記録していません。" in res.text
+    res = c.post("/desk/claims", data={"csrf_token": csrf})
+    assert res.status_code == 422
+    assert re.search(r'id="f-file-error"[^>]*>点検するファイルを選択してください。<', res.text)
+    res = _upload(c, csrf, "/desk/claims", JULY, input="xml")
+    assert res.status_code == 422 and re.search(r'id="f-input-error"[^>]*>形式は', res.text)
+    res = _upload(c, csrf, "/desk/claims", (DATA / "office.uke").read_bytes())  # two facilities' claims
+    assert res.status_code == 422 and "<td>9行目 IR</td><td>GOレコードの後にレコードがあります。" in res.text
+    assert c.post("/desk/claims", files={"file": ("x.uke", JULY)}).status_code == 403  # no CSRF token
+
+
+def test_facility_with_medical_assistance_off_is_told_so(app, db, world):
+    set_medical_assistance(db, principal_for(db, kind=FACILITY, code=CLINIC), False)
+    c, csrf = _signed_in(app, db, world.orgs["clinic"], "boss")
+    res = _upload(c, csrf, "/desk/claims", JULY)
+    assert res.status_code == 403 and "「医療扶助」を「利用しない」設定です" in res.text
+
+
+def test_office_sees_claims_without_a_ticket_and_tickets_never_billed(app, db, world):
+    r = july_world(world)
+    world.ticket(r["B"], facility=OTHER)  # B's ticket designates ▲▲, but ●● billed
+    c, csrf = _signed_in(app, db, world.orgs["office"], "cw", "caseworker")
+    assert 'href="/office/claims"' in c.get("/office").text
+    res = _upload(c, csrf, "/office/claims", (DATA / "office.uke").read_bytes(), name="office.uke")
+    assert res.status_code == 200, res.text[:500]
+    assert re.search(r'id="count-unbilled">6<', res.text)
+    (other,) = _rows(_group(res.text, "other_facility"))
+    assert other.startswith("4 ") and CLINIC in other and "▲▲クリニック（1311299992）を指定しています" in other
+    (cancelled,) = _rows(_group(res.text, "ticket_cancelled"))
+    assert cancelled.startswith("12 ") and "取り消されています" in cancelled
+    unbilled = _rows(re.search(r'<table id="unbilled">.*?</table>', res.text, re.S).group(0))
+    assert len(unbilled) == 6
+    assert any(u.startswith("令和6年7月 12130019 1000025 生保二郎 ▲▲クリニック（1311299992） 第1版") for u in unbilled)
+    rid = re.search(r'href="/office/claims/reports/([A-Za-z0-9_-]+)\.csv"', res.text).group(1)
+    lines = c.get(f"/office/claims/reports/{rid}.csv").text.splitlines()
+    assert sum(",未請求,unbilled," in x for x in lines) == 6
+    assert json.loads(c.get(f"/office/claims/reports/{rid}.json").content)["counts"]["unbilled"] == 6
+    assert c.get(f"/desk/claims/reports/{rid}.json").status_code == 403  # a facility screen
+
+
+def test_each_side_uses_its_own_screen(app, db, world):
+    clinic, _ = _signed_in(app, db, world.orgs["clinic"], "boss")
+    assert clinic.get("/office/claims").status_code == 403
+    office, _ = _signed_in(app, db, world.orgs["office"], "cw")
+    assert office.get("/desk/claims").status_code == 403
+    with TestClient(app) as anonymous:
+        assert anonymous.get("/desk/claims", follow_redirects=False).headers["location"].startswith("/login")
+
+
+def test_reports_are_kept_for_their_session_a_few_at_a_time_and_half_an_hour(monkeypatch):
+    from fujo.core.errors import NotFound
+    from fujo.web import claims as screens
+
+    now = [1000.0]
+    monkeypatch.setattr(screens.time, "monotonic", lambda: now[0])
+    store = screens.Reports()
+    ids = [store.put("s1", "facility", {"n": i}) for i in range(6)]
+    other = store.put("s2", "facility", {"n": "theirs"})
+    with pytest.raises(NotFound):  # the sixth pushed the first out
+        store.get(ids[0], "s1", "facility")
+    assert [store.get(i, "s1", "facility")["n"] for i in ids[1:]] == [1, 2, 3, 4, 5]
+    for sid, mode in (("s2", "facility"), ("s1", "office")):  # another session, or the other screen
+        with pytest.raises(NotFound):
+            store.get(ids[1], sid, mode)
+    now[0] += screens.Reports.TTL + 1
+    with pytest.raises(NotFound):
+        store.get(other, "s2", "facility")
