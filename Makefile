@@ -1,6 +1,6 @@
 # Two commands on a fresh machine:
 #   make run    install, load the demo data into SQLite and start the server on http://127.0.0.1:8000
-#               (with the card reader on the desk, `fujo reader`, on 127.0.0.1:8766)
+#               (with the card reader on the desk, `fujo reader`, on 127.0.0.1:8766, and the webhook worker)
 #   make test   install everything (Python packages, Debian's chromium) and run every test on SQLite and PostgreSQL
 PY      ?= python3.11
 VENV    := .venv
@@ -23,9 +23,10 @@ run: install
 	@[ -f /usr/share/fonts/opentype/ipafont-mincho/ipam.ttf ] || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	  apt-get install -y -qq fonts-ipafont-mincho >/dev/null) || echo "note: fonts-ipafont-mincho not installed: printing is off"
 	$(BIN)/fujo demo
-	@# the card reader on the desk (fujo reader, 127.0.0.1:8766, the demo cards) runs beside the server
-	@# and is stopped when the server stops
-	$(BIN)/fujo reader & reader=$$!; trap 'kill $$reader 2>/dev/null' EXIT INT TERM; \
+	@# the card reader on the desk (fujo reader, 127.0.0.1:8766, the demo cards) and the webhook
+	@# worker (fujo worker: late tickets pushed to facilities) run beside the server and stop with it
+	$(BIN)/fujo reader & reader=$$!; $(BIN)/fujo worker & worker=$$!; \
+	  trap 'kill $$reader $$worker 2>/dev/null' EXIT INT TERM; \
 	  $(BIN)/fujo serve --host 127.0.0.1 --port 8000
 
 # ruff (lint + format check) and mypy (strict for fujo.core and the services; see pyproject.toml)
