@@ -77,6 +77,23 @@ def _results(rows: Iterable[DbRow], principal: Principal) -> list[WireDict]:
     return out
 
 
+# the download's order: by 公費負担者番号, 受給者番号, then revision (a recipient's tickets together)
+MONTH_ORDER = (r.c.payer_number, r.c.recipient_number, t.c.id)
+
+
+def ticket_results(
+    conn: Connection, principal: Principal, *where: ColumnElement[bool], limit: int | None = None
+) -> list[tuple[DbRow, WireDict]]:
+    """The ticket revisions designated to the facility that match ``where``, in the download's order,
+    each with its result as the download shows that one ticket (the same masking): for readers of one
+    ticket at a time (the FHIR Coverage resources; the row keeps ``ticket_key``, ``recipient_id`` and
+    ``person_id``). Records nothing: the caller records what it reveals."""
+    query = _SELECT.where(t.c.designated_facility_code == principal.code, *where).order_by(*MONTH_ORDER)
+    if limit is not None:
+        query = query.limit(limit)
+    return [(x, _results([x], principal)[0]) for x in conn.execute(query, {"fid": principal.organisation_id})]
+
+
 def _month(month: object) -> str:
     ym, p = parse_month(month, "month")
     if p:
@@ -124,7 +141,7 @@ def open_month(db: Database, principal: Principal, month: str) -> MonthStream:
             [{"person_id": x.person_id, "recipient_id": x.id, "detail": f"month={m}"} for x in whom],
             db.now(),
         )
-    query = _SELECT.where(mine, as_of(cursor)).order_by(r.c.payer_number, r.c.recipient_number, t.c.id)
+    query = _SELECT.where(mine, as_of(cursor)).order_by(*MONTH_ORDER)
 
     def results() -> Iterator[WireDict]:
         with db.read() as conn:

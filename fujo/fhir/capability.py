@@ -18,13 +18,24 @@ from fhir.resources.R4B.capabilitystatement import (
 
 from .. import __version__
 from .mapping import BASE
+from .service import COUNT_DEFAULT, COUNT_MAX
 
 SUBMIT = f"{BASE}/OperationDefinition/CoverageEligibilityRequest-submit"
 MONTH_PARAM = f"{BASE}/SearchParameter/Coverage-month"
-NOT_YET = {
-    "Consent": "Not yet served: the recipient's consent to 薬剤情報・診療情報 (fujo.medinfo) is being built.",
-    "MedicationDispense": "Not yet served: 薬剤情報 (fujo.medinfo) is being built; use /api/v1/medinfo meanwhile.",
+WHO_PARAMS = {  # search parameters of Consent and MedicationDispense: whose information
+    "check-id": "CheckId of this facility's own check of the patient (a card check for a consent).",
+    "payer-number": "公費負担者番号 (with recipient-number), instead of check-id.",
+    "recipient-number": "受給者番号 (with payer-number), instead of check-id.",
 }
+
+
+def _who_params(resource: str) -> list[CapabilityStatementRestResourceSearchParam]:
+    return [
+        CapabilityStatementRestResourceSearchParam(
+            name=name, definition=f"{BASE}/SearchParameter/{resource}-{name}", type="token", documentation=doc
+        )
+        for name, doc in WHO_PARAMS.items()
+    ]
 
 
 def capability_statement(base_url: str, date: dt.datetime) -> CapabilityStatement:
@@ -45,7 +56,11 @@ def capability_statement(base_url: str, date: dt.datetime) -> CapabilityStatemen
                     name="month",
                     definition=MONTH_PARAM,
                     type="date",
-                    documentation="診療年月 YYYY-MM (required): the facility's tickets of that month.",
+                    documentation=(
+                        "診療年月 YYYY-MM (required): the facility's tickets of that month, paged: _count per page "
+                        f"(default {COUNT_DEFAULT}, at most {COUNT_MAX}); follow the next link (it carries _cursor, "
+                        "the walk's snapshot and position)."
+                    ),
                 )
             ],
         ),
@@ -62,7 +77,28 @@ def capability_statement(base_url: str, date: dt.datetime) -> CapabilityStatemen
             documentation="Returned by CoverageEligibilityRequest/$submit; not stored, not readable.",
         ),
     ]
-    resources += [CapabilityStatementRestResource(type=k, documentation=v) for k, v in NOT_YET.items()]
+    resources += [
+        CapabilityStatementRestResource(
+            type="Consent",
+            documentation=(
+                "The patient's consent to 薬剤情報・診療情報・特定健診情報・手術情報 given at this facility's card "
+                "reader (the newest card check here decides; 24 hours): active while it opens the data, inactive "
+                "once expired. Any facility role."
+            ),
+            interaction=[CapabilityStatementRestResourceInteraction(code="search-type")],
+            searchParam=_who_params("Consent"),
+        ),
+        CapabilityStatementRestResource(
+            type="MedicationDispense",
+            documentation=(
+                "薬剤情報 under the rules of /api/v1/medinfo/medication: role clinician, a consent given at this "
+                "facility's card reader within 24 hours, the viewing restriction, the retention (3 years); "
+                "refused with 403 and the reason. Duplicates (重複投薬) as a contained DetectedIssue."
+            ),
+            interaction=[CapabilityStatementRestResourceInteraction(code="search-type")],
+            searchParam=_who_params("MedicationDispense"),
+        ),
+    ]
     return CapabilityStatement(
         url=f"{base_url}/metadata",
         name="FujoEligibility",
@@ -79,8 +115,8 @@ def capability_statement(base_url: str, date: dt.datetime) -> CapabilityStatemen
             CapabilityStatementRest(
                 mode="server",
                 documentation=(
-                    "JP Core identifiers (docs/FHIR.md). Consent and MedicationDispense are not yet served. "
-                    "Every check and every read is recorded in the recipient's access log (channel fhir)."
+                    "JP Core identifiers (docs/FHIR.md). Every check, every ticket read and every view of "
+                    "薬剤情報 is recorded in the recipient's access log (channel fhir)."
                 ),
                 security=CapabilityStatementRestSecurity(
                     cors=False,

@@ -11,14 +11,15 @@ Coverage.type from the 保険種別 code system ``urn:oid:1.2.392.100495.20.2.61
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
-from fhir.resources.R4B.address import Address
-from fhir.resources.R4B.bundle import Bundle, BundleEntry, BundleEntryResponse
+from fhir.resources.R4B.annotation import Annotation
+from fhir.resources.R4B.bundle import Bundle, BundleEntry, BundleEntryResponse, BundleEntrySearch, BundleLink
 from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.coding import Coding
-from fhir.resources.R4B.contactpoint import ContactPoint
+from fhir.resources.R4B.consent import Consent, ConsentProvision, ConsentProvisionActor
 from fhir.resources.R4B.coverage import Coverage
 from fhir.resources.R4B.coverageeligibilityrequest import CoverageEligibilityRequest
 from fhir.resources.R4B.coverageeligibilityresponse import (
@@ -26,13 +27,16 @@ from fhir.resources.R4B.coverageeligibilityresponse import (
     CoverageEligibilityResponseInsurance,
     CoverageEligibilityResponseInsuranceItem,
 )
+from fhir.resources.R4B.detectedissue import DetectedIssue
+from fhir.resources.R4B.dosage import Dosage
 from fhir.resources.R4B.extension import Extension
-from fhir.resources.R4B.humanname import HumanName
 from fhir.resources.R4B.identifier import Identifier
+from fhir.resources.R4B.medicationdispense import MedicationDispense, MedicationDispensePerformer
 from fhir.resources.R4B.operationoutcome import OperationOutcome, OperationOutcomeIssue
 from fhir.resources.R4B.organization import Organization
 from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.period import Period
+from fhir.resources.R4B.quantity import Quantity
 from fhir.resources.R4B.reference import Reference
 from fhir.resources.R4B.resource import Resource
 
@@ -40,6 +44,7 @@ from ..core import codes, numbers
 from ..core.dates import JST
 from ..core.errors import FieldProblem, FujoError, Problems, ValidationFailed
 from ..core.fields import TICKET_FIELDS
+from ..core.medinfo import RECEIPT_DRUG_CODE
 from ..core.screen import HEADLINES
 
 # --- systems -------------------------------------------------------------------------------------
@@ -67,9 +72,18 @@ EXT_REASON = f"{BASE}/StructureDefinition/check-reason"
 CS_VALIDITY = f"{BASE}/CodeSystem/qualification-validity"
 CS_TICKET_TYPE = f"{BASE}/CodeSystem/ticket-type"
 CS_PROBLEM = f"{BASE}/CodeSystem/problem"
+CS_MEDINFO_REFUSAL = f"{BASE}/CodeSystem/medinfo-refusal"  # no_consent, expired, role … (native ``reason``)
+CS_MEDINFO_CATEGORY = f"{BASE}/CodeSystem/medinfo-category"  # medication, diagnosis, checkups, surgery
+EXT_GENERIC_NAME = f"{BASE}/StructureDefinition/generic-name"  # 一般名 (成分)
 NS_CHECK_ID = f"{BASE}/NamingSystem/check-id"
+NS_VIEW_ID = f"{BASE}/NamingSystem/medinfo-view-id"  # the audit entry of a view of 薬剤情報等
+NS_TICKET_CURSOR = f"{BASE}/NamingSystem/ticket-cursor"  # the download's Cursor (the walk's snapshot)
 
-ASSISTANCE_TYPE = Coding(system=INSURANCE_TYPE_SYSTEM, code="8", display="公費")
+# drug codes (JP Core): YJ コード, and the レセ電 医薬品コード of the 支払基金 医薬品マスター
+YJ_SYSTEM = "urn:oid:1.2.392.100495.20.1.73"
+RECEIPT_DRUG_SYSTEM = "urn:oid:1.2.392.100495.20.2.71"
+V3_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+
 _INSURANCE_TYPES = {  # numbers.insurer_kind(...).system → 保険種別
     numbers.EMPLOYEE_INSURANCE: ("1", "医保"),
     numbers.NATIONAL_HEALTH_INSURANCE: ("2", "国保"),
@@ -94,33 +108,54 @@ def _day_before(wire: str) -> Any:
     return d.isoformat()
 
 
+# The resources that a month search returns by the thousand (Coverage with its contained Patient and
+# payor Organization) are written here as JSON dicts, exactly as the R4B models write them (a test
+# validates each with its model and compares the model's own output with the dict): building and
+# dumping the models costs about 4 ms a Coverage, the dicts some 50 µs. Everywhere else (one check,
+# one ticket read) the model is made from the same dict, so there is one mapping.
+JSONDict = dict[str, Any]
+
+
+def _without_none(d: JSONDict) -> JSONDict:
+    return {k: v for k, v in d.items() if v is not None and v != []}
+
+
+def validity_coding_json(validity: str) -> JSONDict:
+    return {"system": CS_VALIDITY, "code": validity, "display": codes.VALIDITY_TEXT.get(validity, validity)}
+
+
 def validity_coding(validity: str) -> Coding:
-    return Coding(system=CS_VALIDITY, code=validity, display=codes.VALIDITY_TEXT.get(validity, validity))
+    return Coding.model_validate(validity_coding_json(validity))
 
 
 # --- the ticket (医療券/調剤券) ------------------------------------------------------------------
 _TICKET_KIND = {f.wire: f.kind for f in TICKET_FIELDS if f.wire}
 
 
-def _ticket_part(name: str, value: str) -> Extension:
+def _ticket_part(name: str, value: str) -> JSONDict:
     kind = _TICKET_KIND.get(name)
     if kind in ("date", "month"):
-        return Extension(url=name, valueDate=fhir_date(value))
-    if name == "RegisteredAt":
-        return Extension(url=name, valueDateTime=dt.datetime.fromisoformat(value))
+        return {"url": name, "valueDate": fhir_date(value)}
+    if name == "RegisteredAt":  # ISO 8601 with its offset (the service's)
+        return {"url": name, "valueDateTime": value}
     if kind == "facility":
-        return Extension(url=name, valueIdentifier=Identifier(system=FACILITY_SYSTEM, value=value))
+        return {"url": name, "valueIdentifier": {"system": FACILITY_SYSTEM, "value": value}}
     if kind == "code" or name == "DesignatedMedicalInstitutionFlag":
-        return Extension(url=name, valueCode=value)
-    return Extension(url=name, valueString=value)
+        return {"url": name, "valueCode": value}
+    return {"url": name, "valueString": value}
+
+
+def ticket_extension_json(info: Mapping[str, Any]) -> JSONDict:
+    """One MedicalTicketInfo as the complex extension ``medical-ticket``: one sub-extension per
+    element of the terminal interface, named as the element (TicketType, IssueNumber …)."""
+    return {
+        "extension": [_ticket_part(k, str(v)) for k, v in info.items() if v not in (None, "")],
+        "url": EXT_TICKET,
+    }
 
 
 def ticket_extension(info: Mapping[str, Any]) -> Extension:
-    """One MedicalTicketInfo as the complex extension ``medical-ticket``: one sub-extension per
-    element of the terminal interface, named as the element (TicketType, IssueNumber …)."""
-    return Extension(
-        url=EXT_TICKET, extension=[_ticket_part(k, str(v)) for k, v in info.items() if v not in (None, "")]
-    )
+    return Extension.model_validate(ticket_extension_json(info))
 
 
 def ticket_item(info: Mapping[str, Any]) -> CoverageEligibilityResponseInsuranceItem:
@@ -147,96 +182,177 @@ def is_assistance(result: Mapping[str, Any]) -> bool:
     return result.get("InsuredCardClassification") == codes.CARD_CLASS_MEDICAL_ASSISTANCE
 
 
-def patient(result: Mapping[str, Any], rid: str, facility_code: str) -> Patient:
+def _name(text: str, representation: str) -> JSONDict:
+    return {"extension": [{"url": NAME_REPRESENTATION, "valueCode": representation}], "use": "official", "text": text}
+
+
+def patient_json(result: Mapping[str, Any], rid: str, facility_code: str) -> JSONDict:
     """The person as far as the result shows them (masked results carry no address; a restricted
     recipient's may carry no name or birth date)."""
     names = []
     if result.get("Name"):
-        names.append(
-            HumanName(
-                use="official",
-                text=result["Name"],
-                extension=[Extension(url=NAME_REPRESENTATION, valueCode="IDE")],
-            )
-        )
+        names.append(_name(result["Name"], "IDE"))
     if result.get("NameKana"):
-        names.append(
-            HumanName(
-                use="official",
-                text=result["NameKana"],
-                extension=[Extension(url=NAME_REPRESENTATION, valueCode="SYL")],
-            )
-        )
+        names.append(_name(result["NameKana"], "SYL"))
     address = None
     if result.get("Address") or result.get("PostNumber"):
-        address = [Address(text=result.get("Address"), postalCode=result.get("PostNumber"))]
+        address = [
+            _without_none({"text": result.get("Address") or None, "postalCode": result.get("PostNumber") or None})
+        ]
     ident = None
     if result.get("ReferenceNumber"):
-        ident = [Identifier(system=PATIENT_ID_PREFIX + facility_code, value=result["ReferenceNumber"])]
-    return Patient(
-        id=rid,
-        identifier=ident,
-        name=names or None,
-        gender=_GENDER.get(str(result.get("Sex1") or "")),
-        birthDate=fhir_date(result.get("Birthdate")),
-        address=address,
+        ident = [{"system": PATIENT_ID_PREFIX + facility_code, "value": result["ReferenceNumber"]}]
+    return _without_none(
+        {
+            "resourceType": "Patient",
+            "id": rid,
+            "identifier": ident,
+            "name": names,
+            "gender": _GENDER.get(str(result.get("Sex1") or "")),
+            "birthDate": fhir_date(result.get("Birthdate")),
+            "address": address,
+        }
     )
 
 
-def payor(result: Mapping[str, Any], rid: str, contact: Mapping[str, Any] | None = None) -> Organization:
+def patient(result: Mapping[str, Any], rid: str, facility_code: str) -> Patient:
+    return Patient.model_validate(patient_json(result, rid, facility_code))
+
+
+def payor_json(result: Mapping[str, Any], rid: str, contact: Mapping[str, Any] | None = None) -> JSONDict:
     """福祉事務所 (公費負担者番号 only when shown) or the health insurer (保険者番号)."""
     number = result.get("InsurerNumber")
     ident = None
     if number:
         system = PAYER_SYSTEM if is_assistance(result) else INSURER_SYSTEM
-        ident = [Identifier(system=system, value=numbers.normalize_insurer_number(number))]
+        ident = [{"system": system, "value": numbers.normalize_insurer_number(number)}]
     phone = (contact or {}).get("Phone")
-    return Organization(
-        id=rid,
-        identifier=ident,
-        name=result.get("InsurerName") or (contact or {}).get("OfficeName"),
-        telecom=[ContactPoint(system="phone", value=phone)] if phone else None,
+    return _without_none(
+        {
+            "resourceType": "Organization",
+            "id": rid,
+            "identifier": ident,
+            "name": result.get("InsurerName") or (contact or {}).get("OfficeName") or None,
+            "telecom": [{"system": "phone", "value": phone}] if phone else None,
+        }
     )
 
 
-def _type(result: Mapping[str, Any]) -> CodeableConcept:
+def payor(result: Mapping[str, Any], rid: str, contact: Mapping[str, Any] | None = None) -> Organization:
+    return Organization.model_validate(payor_json(result, rid, contact))
+
+
+def _type(result: Mapping[str, Any]) -> JSONDict:
     if is_assistance(result):
-        return CodeableConcept(coding=[ASSISTANCE_TYPE], text="医療扶助")
+        return {"coding": [{"system": INSURANCE_TYPE_SYSTEM, "code": "8", "display": "公費"}], "text": "医療扶助"}
     kind = numbers.insurer_kind(str(result.get("InsurerNumber") or ""))
     code = _INSURANCE_TYPES.get(kind.system) if kind else None
     if code is None:
-        return CodeableConcept(text="医療保険")
-    return CodeableConcept(coding=[Coding(system=INSURANCE_TYPE_SYSTEM, code=code[0], display=code[1])])
+        return {"text": "医療保険"}
+    return {"coding": [{"system": INSURANCE_TYPE_SYSTEM, "code": code[0], "display": code[1]}]}
 
 
-def qualification_period(result: Mapping[str, Any]) -> Period | None:
+def qualification_period_json(result: Mapping[str, Any]) -> JSONDict | None:
     """資格取得日 (保護開始日) to the day before 資格喪失日 (保護停止・廃止日): the days covered."""
     start, end = result.get("QualificationDate"), result.get("DisqualificationDate")
     if not start and not end:
         return None
-    return Period(start=fhir_date(start), end=_day_before(end) if end else None)
+    return _without_none({"start": fhir_date(start), "end": _day_before(end) if end else None})
 
 
-def ticket_period(tickets: Iterable[Mapping[str, Any]]) -> Period | None:
+def ticket_period_json(tickets: Iterable[Mapping[str, Any]]) -> JSONDict | None:
     ts = list(tickets)
     if not ts:
         return None
-    return Period(
-        start=fhir_date(min(t["MedicalTicketValidDate"] for t in ts)),
-        end=fhir_date(max(t["MedicalTicketExpirationDate"] for t in ts)),
-    )
+    return {
+        "start": fhir_date(min(t["MedicalTicketValidDate"] for t in ts)),
+        "end": fhir_date(max(t["MedicalTicketExpirationDate"] for t in ts)),
+    }
+
+
+def qualification_period(result: Mapping[str, Any]) -> Period | None:
+    d = qualification_period_json(result)
+    return Period.model_validate(d) if d else None
+
+
+def ticket_period(tickets: Iterable[Mapping[str, Any]]) -> Period | None:
+    d = ticket_period_json(tickets)
+    return Period.model_validate(d) if d else None
+
+
+def _notice_json(result: Mapping[str, Any]) -> JSONDict | None:
+    if not result.get("ProcessingResultCode"):
+        return None
+    return {
+        "url": EXT_NOTICE,
+        "valueCoding": _without_none(
+            {
+                "system": f"{BASE}/CodeSystem/processing-result",
+                "code": result["ProcessingResultCode"],
+                "display": result.get("ProcessingResultMessage") or None,
+            }
+        ),
+    }
 
 
 def _notice(result: Mapping[str, Any]) -> Extension | None:
-    if not result.get("ProcessingResultCode"):
-        return None
-    return Extension(
-        url=EXT_NOTICE,
-        valueCoding=Coding(
-            system=f"{BASE}/CodeSystem/processing-result",
-            code=result["ProcessingResultCode"],
-            display=result.get("ProcessingResultMessage"),
-        ),
+    d = _notice_json(result)
+    return Extension.model_validate(d) if d else None
+
+
+def coverage_json(
+    result: Mapping[str, Any],
+    *,
+    rid: str | None,
+    patient_ref: str,
+    payor_ref: str,
+    tickets: list[dict[str, Any]] | None = None,
+) -> JSONDict:
+    """One qualification (``tickets`` None: period = the qualification's) or one ticket of it
+    (``tickets`` [info]: period = the ticket's validity, the ticket as the ``medical-ticket`` extension)."""
+    validity = str(result.get("QualificationValidity") or "")
+    ext: list[JSONDict] = [{"url": EXT_VALIDITY, "valueCoding": validity_coding_json(validity)}]
+    if result.get("InsuredCardClassification"):
+        ext.append({"url": EXT_CARD_CLASS, "valueCode": result["InsuredCardClassification"]})
+    if result.get("DisqualificationKind"):
+        ext.append({"url": EXT_DISQUALIFICATION_KIND, "valueCode": result["DisqualificationKind"]})
+    if result.get("QualificationStatus"):
+        parts: list[JSONDict] = [{"url": "status", "valueCode": result["QualificationStatus"]}]
+        if result.get("QualificationStatusDate"):
+            parts.append({"url": "date", "valueDate": fhir_date(result["QualificationStatusDate"])})
+        ext.append({"extension": parts, "url": EXT_MONTH_STATUS})
+    notice = _notice_json(result)
+    if notice is not None:
+        ext.append(notice)
+    for info in tickets or ():
+        ext.append(ticket_extension_json(info))
+    if not is_assistance(result):
+        for url, key in (
+            (INSURED_SYMBOL, "InsuredCardSymbol"),
+            (INSURED_NUMBER, "InsuredIdentificationNumber"),
+            (INSURED_SUB_NUMBER, "InsuredBranchNumber"),
+        ):
+            if result.get(key):
+                ext.append({"url": url, "valueString": result[key]})
+    number = result.get("InsuredIdentificationNumber") or None
+    identifier = None
+    if number and is_assistance(result):
+        identifier = [{"system": RECIPIENT_SYSTEM, "value": number}]
+    in_force = validity in IN_FORCE and result.get("QualificationStatus") in (None, "valid")
+    return _without_none(
+        {
+            "resourceType": "Coverage",
+            "id": rid,
+            "extension": ext,
+            "identifier": identifier,
+            "status": "active" if in_force else "cancelled",
+            "type": _type(result),
+            "subscriberId": number,
+            "beneficiary": {"reference": patient_ref},
+            "dependent": (result.get("InsuredBranchNumber") or None) if not is_assistance(result) else None,
+            "period": ticket_period_json(tickets) if tickets else qualification_period_json(result),
+            "payor": [{"reference": payor_ref}],
+        }
     )
 
 
@@ -248,59 +364,56 @@ def coverage(
     payor_ref: str,
     tickets: list[dict[str, Any]] | None = None,
 ) -> Coverage:
-    """One qualification (``tickets`` None: period = the qualification's) or one ticket of it
-    (``tickets`` [info]: period = the ticket's validity, the ticket as the ``medical-ticket`` extension)."""
-    validity = str(result.get("QualificationValidity") or "")
-    ext = [Extension(url=EXT_VALIDITY, valueCoding=validity_coding(validity))]
-    if result.get("InsuredCardClassification"):
-        ext.append(Extension(url=EXT_CARD_CLASS, valueCode=result["InsuredCardClassification"]))
-    if result.get("DisqualificationKind"):
-        ext.append(Extension(url=EXT_DISQUALIFICATION_KIND, valueCode=result["DisqualificationKind"]))
-    if result.get("QualificationStatus"):
-        parts = [Extension(url="status", valueCode=result["QualificationStatus"])]
-        if result.get("QualificationStatusDate"):
-            parts.append(Extension(url="date", valueDate=fhir_date(result["QualificationStatusDate"])))
-        ext.append(Extension(url=EXT_MONTH_STATUS, extension=parts))
-    notice = _notice(result)
-    if notice is not None:
-        ext.append(notice)
-    for info in tickets or ():
-        ext.append(ticket_extension(info))
-    if not is_assistance(result):
-        for url, key in (
-            (INSURED_SYMBOL, "InsuredCardSymbol"),
-            (INSURED_NUMBER, "InsuredIdentificationNumber"),
-            (INSURED_SUB_NUMBER, "InsuredBranchNumber"),
-        ):
-            if result.get(key):
-                ext.append(Extension(url=url, valueString=result[key]))
-    number = result.get("InsuredIdentificationNumber")
-    identifier = None
-    if number and is_assistance(result):
-        identifier = [Identifier(system=RECIPIENT_SYSTEM, value=number)]
-    in_force = validity in IN_FORCE and result.get("QualificationStatus") in (None, "valid")
-    return Coverage(
-        id=rid,
-        extension=ext,
-        identifier=identifier,
-        status="active" if in_force else "cancelled",
-        type=_type(result),
-        subscriberId=number or None,
-        beneficiary=Reference(reference=patient_ref),
-        dependent=result.get("InsuredBranchNumber") if not is_assistance(result) else None,
-        period=ticket_period(tickets) if tickets else qualification_period(result),
-        payor=[Reference(reference=payor_ref)],
+    return Coverage.model_validate(
+        coverage_json(result, rid=rid, patient_ref=patient_ref, payor_ref=payor_ref, tickets=tickets)
     )
 
 
+def ticket_coverage_json(result: Mapping[str, Any], key: str, facility_code: str) -> JSONDict:
+    """A Coverage for one ticket designated to the facility (GET /fhir/Coverage): id = the ticket key;
+    the person and the office are contained. A ticket that is not billable this month (保護停止・廃止)
+    comes masked from the service: no numbers, no ticket data, status cancelled."""
+    c = coverage_json(result, rid=key, patient_ref="#patient", payor_ref="#payor", tickets=tickets_of(result)[:1])
+    return {
+        "resourceType": "Coverage",
+        "id": key,
+        "contained": [patient_json(result, "patient", facility_code), payor_json(result, "payor")],
+        **{k: v for k, v in c.items() if k not in ("resourceType", "id")},
+    }
+
+
 def ticket_coverage(result: Mapping[str, Any], key: str, facility_code: str) -> Coverage:
-    """A Coverage resource for one ticket designated to the facility (GET /fhir/Coverage): id =
-    the ticket key; the person and the office are contained. A ticket that is not billable this month
-    (保護停止・廃止) comes masked from the service: no numbers, no ticket data, status cancelled."""
-    tickets = tickets_of(result)
-    c = coverage(result, rid=key, patient_ref="#patient", payor_ref="#payor", tickets=tickets[:1])
-    c.contained = [patient(result, "patient", facility_code), payor(result, "payor")]
-    return c
+    return Coverage.model_validate(ticket_coverage_json(result, key, facility_code))
+
+
+def coverage_bundle(
+    tickets: Iterable[tuple[str, Mapping[str, Any]]],
+    facility_code: str,
+    base: str,
+    *,
+    total: int | None,
+    links: list[tuple[str, str]],
+    identifier: JSONDict | None = None,
+) -> JSONDict:
+    """A searchset Bundle of ticket Coverages (GET /fhir/Coverage) as JSON: (relation, url) links."""
+    entries = [
+        {
+            "fullUrl": f"{base}/Coverage/{key}",
+            "resource": ticket_coverage_json(result, key, facility_code),
+            "search": {"mode": "match"},
+        }
+        for key, result in tickets
+    ]
+    return _without_none(
+        {
+            "resourceType": "Bundle",
+            "identifier": identifier,
+            "type": "searchset",
+            "total": total,
+            "link": [{"relation": rel, "url": url} for rel, url in links],
+            "entry": entries,
+        }
+    )
 
 
 # --- the check's answer --------------------------------------------------------------------------
@@ -380,6 +493,235 @@ def _wire_time(wire: str) -> dt.datetime:
     )
 
 
+# --- 薬剤情報等: Consent and MedicationDispense ---------------------------------------------------
+def _summary_patient(summary: Mapping[str, Any], facility_code: str) -> Patient:
+    """The patient of a view (name, kana, sex, birth date: what the native view answers)."""
+    birth = str(summary.get("birthdate") or "").replace("-", "")
+    return patient(
+        {
+            "Name": summary.get("name"),
+            "NameKana": summary.get("name_kana"),
+            "Sex1": summary.get("sex"),
+            "Birthdate": birth,
+        },
+        "patient",
+        facility_code,
+    )
+
+
+def _facility_ref(code: str, name: str | None = None) -> Reference:
+    return Reference(type="Organization", identifier=Identifier(system=FACILITY_SYSTEM, value=code), display=name)
+
+
+def consent(
+    given: Sequence[Mapping[str, Any]],
+    facility_code: str,
+    *,
+    patient_ref: Reference | None = None,
+    contained: list[Resource] | None = None,
+) -> Consent:
+    """The consent to 薬剤情報等 given at this facility's card reader (one card check): the categories
+    ``given`` (each ``category``, ``category_ja``, ``consent_flag``, ``consent_time``, ``available_time``
+    as the medinfo service answers), for 24 hours from ConsTime. ``active`` while it opens the data,
+    ``inactive`` once expired (flag 2)."""
+    first = given[0]
+    start, end = _wire_time(str(first["consent_time"])), _wire_time(str(first["available_time"]))
+    facility = _facility_ref(facility_code)
+    return Consent(
+        contained=contained or None,
+        status="active" if first["consent_flag"] == "1" else "inactive",
+        scope=CodeableConcept(
+            coding=[
+                Coding(
+                    system="http://terminology.hl7.org/CodeSystem/consentscope",
+                    code="patient-privacy",
+                    display="Privacy Consent",
+                )
+            ]
+        ),
+        category=[
+            CodeableConcept(
+                coding=[Coding(system="http://loinc.org", code="59284-0", display="Patient Consent")],
+                text="薬剤情報等の閲覧の同意",
+            )
+        ],
+        patient=patient_ref,
+        dateTime=start,
+        organization=[facility],
+        policyRule=CodeableConcept(
+            coding=[Coding(system=V3_ACT_CODE, code="OPTIN", display="opt-in")],
+            text="マイナンバーカードによる資格確認の際、カードリーダーで同意（同意から24時間）",
+        ),
+        provision=ConsentProvision(
+            type="permit",
+            period=Period(start=start, end=end),
+            actor=[
+                ConsentProvisionActor(
+                    role=CodeableConcept(
+                        coding=[
+                            Coding(
+                                system="http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
+                                code="IRCP",
+                                display="information recipient",
+                            )
+                        ]
+                    ),
+                    reference=facility,
+                )
+            ],
+            action=[
+                CodeableConcept(
+                    coding=[
+                        Coding(
+                            system="http://terminology.hl7.org/CodeSystem/consentaction",
+                            code="access",
+                            display="Access",
+                        )
+                    ]
+                )
+            ],
+            code=[
+                CodeableConcept(
+                    coding=[Coding(system=CS_MEDINFO_CATEGORY, code=str(g["category"]), display=g.get("category_ja"))]
+                )
+                for g in given
+            ],
+        ),
+    )
+
+
+def consents(given: Sequence[Mapping[str, Any]], facility_code: str, patient_ref: Reference | None) -> list[Consent]:
+    """One Consent per card check (the categories of the same ConsTime together)."""
+    by_time: dict[tuple[str, str, str], list[Mapping[str, Any]]] = {}
+    for g in given:
+        by_time.setdefault((g["consent_time"], g["available_time"], g["consent_flag"]), []).append(g)
+    return [consent(gs, facility_code, patient_ref=patient_ref) for gs in by_time.values()]
+
+
+def _quantity(text: Any) -> Quantity | None:
+    try:
+        return Quantity(value=Decimal(str(text))) if text not in (None, "") else None
+    except ArithmeticError:
+        return None
+
+
+def medication_dispense(rec: Mapping[str, Any], summary: Mapping[str, Any], facility_code: str) -> MedicationDispense:
+    """One medication record (薬剤情報) of a view: the drug (YJ or レセ電 code), 一般名, the facility that
+    dispensed or prescribed it, the day and 日数, 用法・用量, and — when it duplicates another facility's
+    medication of the same ingredient in an overlapping period — a contained DetectedIssue (DUPTHPY)
+    implicating the others (MedicationDispense/<id> of the same Bundle)."""
+    code = str(rec["drug_code"])
+    system = RECEIPT_DRUG_SYSTEM if RECEIPT_DRUG_CODE.match(code) else YJ_SYSTEM
+    contained: list[Resource] = [_summary_patient(summary, facility_code)]
+    detected = None
+    others = rec.get("duplicate_with") or []
+    if others:
+        contained.append(
+            DetectedIssue(
+                id="duplicate",
+                status="final",
+                code=CodeableConcept(
+                    coding=[Coding(system=V3_ACT_CODE, code="DUPTHPY", display="Duplicate Therapy Alert")],
+                    text="重複投薬の可能性（同一成分・他の医療機関等・期間の重なり）",
+                ),
+                patient=Reference(reference="#patient"),
+                implicated=[
+                    Reference(
+                        reference=f"MedicationDispense/{o['id']}",
+                        display=f"{o.get('date')} {o.get('facility_name') or ''} {o.get('drug_name')}".strip(),
+                    )
+                    for o in others
+                ],
+            )
+        )
+        detected = [Reference(reference="#duplicate")]
+    quantity = _quantity(rec.get("quantity"))
+    note = None
+    if quantity is None and rec.get("quantity"):
+        note = [Annotation(text=f"数量: {rec['quantity']}")]
+    return MedicationDispense(
+        id=str(rec["id"]),
+        contained=contained,
+        extension=[Extension(url=EXT_GENERIC_NAME, valueString=rec["ingredient"])] if rec.get("ingredient") else None,
+        status="completed",
+        medicationCodeableConcept=CodeableConcept(
+            coding=[Coding(system=system, code=code, display=rec.get("drug_name"))], text=rec.get("drug_name")
+        ),
+        subject=Reference(reference="#patient"),
+        performer=[
+            MedicationDispensePerformer(actor=_facility_ref(str(rec["facility_code"]), rec.get("facility_name")))
+        ],
+        quantity=quantity,
+        daysSupply=Quantity(value=rec["days"], unit="日", system="http://unitsofmeasure.org", code="d")
+        if rec.get("days")
+        else None,
+        whenHandedOver=rec["date"],
+        dosageInstruction=[Dosage(text=rec["dose"])] if rec.get("dose") else None,
+        detectedIssue=detected,
+        note=note,
+    )
+
+
+def medication_bundle(view: Mapping[str, Any], facility_code: str, base: str, self_url: str) -> Bundle:
+    """The answer of a view of 薬剤情報 (``medinfo.service.view``) as a searchset: one MedicationDispense
+    per record (newest first), the Consent it was served under (``include``), and the retention as an
+    information OperationOutcome (``outcome``). ``identifier`` = the audit entry of the view."""
+    summary = view.get("patient") or {}
+    entries = [
+        BundleEntry(
+            fullUrl=f"{base}/MedicationDispense/{rec['id']}",
+            resource=medication_dispense(rec, summary, facility_code),
+            search=BundleEntrySearch(mode="match"),
+        )
+        for rec in view.get("records") or []
+    ]
+    if view.get("consent_time") and view.get("available_time"):
+        given = {
+            "category": view["category"],
+            "category_ja": view.get("category_ja"),
+            "consent_flag": view["consent_flag"],
+            "consent_time": view["consent_time"],
+            "available_time": view["available_time"],
+        }
+        entries.append(
+            BundleEntry(
+                resource=consent(
+                    [given],
+                    facility_code,
+                    patient_ref=Reference(reference="#patient"),
+                    contained=[_summary_patient(summary, facility_code)],
+                ),
+                search=BundleEntrySearch(mode="include"),
+            )
+        )
+    years, since = view.get("retention_years"), view.get("retained_from")
+    entries.append(
+        BundleEntry(
+            resource=OperationOutcome(
+                issue=[
+                    OperationOutcomeIssue(
+                        severity="information",
+                        code="informational",
+                        details=CodeableConcept(
+                            coding=[Coding(system=CS_PROBLEM, code="retention")],
+                            text=f"{view.get('category_ja')}は{since}以降（{years}年）を提供しています。",
+                        ),
+                        diagnostics=f"Records on or after {since} are served (retention {years} years).",
+                    )
+                ]
+            ),
+            search=BundleEntrySearch(mode="outcome"),
+        )
+    )
+    return Bundle(
+        type="searchset",
+        identifier=Identifier(system=NS_VIEW_ID, value=str(view["view_id"])) if view.get("view_id") else None,
+        total=len(view.get("records") or []),
+        link=[BundleLink(relation="self", url=self_url)],
+        entry=entries,
+    )
+
+
 # --- the request ---------------------------------------------------------------------------------
 EXPRESSIONS = {  # the service's field names → where that value is in the request
     "payer_number": f"Coverage.payor.identifier.where(system='{PAYER_SYSTEM}').value",
@@ -394,6 +736,8 @@ EXPRESSIONS = {  # the service's field names → where that value is in the requ
     "coverage": "CoverageEligibilityRequest.insurance.coverage",
     "provider": "CoverageEligibilityRequest.provider",
     "month": "Coverage?month",
+    "_count": "Coverage?_count",
+    "_cursor": "Coverage?_cursor",
     "items": "Bundle.entry",
 }
 
@@ -527,27 +871,45 @@ _ISSUE_CODE.update({413: "too-costly", 422: "processing", 503: "transient", 507:
 
 
 def issue(
-    status: int, code: str, ja: str, en: str, expression: str | None = None, field: str | None = None
+    status: int,
+    code: str,
+    ja: str,
+    en: str,
+    expression: str | None = None,
+    field: str | None = None,
+    reason: str | None = None,
 ) -> OperationOutcomeIssue:
+    """One issue: ``details.coding`` the native error or problem code (and, for a refused view of
+    薬剤情報等, the native ``reason`` as a second coding), ``details.text`` the Japanese message."""
+    coding = [Coding(system=CS_PROBLEM, code=code)]
+    if reason:
+        coding.append(Coding(system=CS_MEDINFO_REFUSAL, code=reason))
     return OperationOutcomeIssue(
         severity="error" if status < 500 else "fatal",
         code="invalid" if field and status in (400, 422) else _ISSUE_CODE.get(status, "processing"),
-        details=CodeableConcept(coding=[Coding(system=CS_PROBLEM, code=code)], text=ja),
+        details=CodeableConcept(coding=coding, text=ja),
         diagnostics=f"{field}: {en}" if field else en,
         expression=[expression] if expression else None,
     )
 
 
-def problem_issue(p: FieldProblem, status: int = 422) -> OperationOutcomeIssue:
-    return issue(status, p.code, p.message_ja, p.message_en, EXPRESSIONS.get(p.field, p.field), p.field)
+def problem_issue(
+    p: FieldProblem, status: int = 422, expressions: Mapping[str, str] | None = None
+) -> OperationOutcomeIssue:
+    where = (expressions or EXPRESSIONS).get(p.field, p.field)
+    return issue(status, p.code, p.message_ja, p.message_en, where, p.field)
 
 
-def outcome_of(exc: FujoError) -> OperationOutcome:
+def outcome_of(exc: FujoError, expressions: Mapping[str, str] | None = None) -> OperationOutcome:
     """The service's refusal as an OperationOutcome: one issue per field problem, naming the field
-    as the native API does (diagnostics ``field: message``) and where it is in the request (expression)."""
+    as the native API does (diagnostics ``field: message``) and where it is in the request (expression:
+    :data:`EXPRESSIONS`, or ``expressions`` for a search's own parameters)."""
     if isinstance(exc, ValidationFailed) and exc.problems:
-        return OperationOutcome(issue=[problem_issue(p, exc.status) for p in exc.problems])
-    return OperationOutcome(issue=[issue(exc.status, exc.code, exc.message_ja, exc.message_en)])
+        return OperationOutcome(issue=[problem_issue(p, exc.status, expressions) for p in exc.problems])
+    reason = getattr(exc, "reason", None)
+    return OperationOutcome(
+        issue=[issue(exc.status, exc.code, exc.message_ja, exc.message_en, reason=reason if reason else None)]
+    )
 
 
 def outcome_of_dict(error: Mapping[str, Any], status: int) -> OperationOutcome:

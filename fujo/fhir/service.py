@@ -1,44 +1,177 @@
 """The tickets a facility may see, one at a time, for the FHIR Coverage resources (GET /fhir/Coverage).
 
-One rule set: the month comes from :func:`fujo.bulk.service.open_month` (refusals, the audit
-entries committed before anything is read, the snapshot cursor), and every ticket is turned into its
-result by the bulk's own ``_results`` (the same 未委託/停止・廃止 masking as the download); this module only
+One rule set: every ticket is read and turned into its result by the bulk download's own
+:func:`fujo.bulk.service.ticket_results` (the same 未委託/停止・廃止 masking, the download's order), from
+the download's snapshot (:func:`fujo.bulk.service.as_of`); this module only pages through it and
 keeps each ticket's key, which the download does not carry, so that a Coverage has a stable id.
 Checks by numbers need no service of their own: the FHIR views call
-:func:`fujo.eligibility.service.check_by_numbers_async` and ``check_numbers_batch_async``."""
+:func:`fujo.eligibility.service.check_by_numbers_async` and ``check_numbers_batch_async``; 薬剤情報等
+and the consent are :func:`fujo.medinfo.service.view` and :func:`fujo.medinfo.service.consent_of`.
+
+Paging (docs/FHIR.md). The first page reads the change counter: that is the walk's snapshot (the
+download's ``Cursor``), carried from page to page in the continuation, with the position (the last
+ticket revision served). Every page is read from that snapshot in the download's order after that
+position, so tickets registered or amended while a client walks the pages neither shift nor repeat
+anything (they come with the next walk, or through the changes feed from ``Cursor``). A page serves
+only tickets that are still designated to the facility now: a ticket cancelled or moved away
+meanwhile is not served on a later page, and an old or hand-made continuation never shows what the
+facility may no longer see. Each page records, before it is returned, one ``bulk`` entry per
+recipient on it (as the download records the recipients of the month)."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from sqlalchemy import and_
+from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_
 
-from ..audit.service import record_check
+from ..audit.service import record_check, record_many
 from ..auth.principal import FACILITY, Principal
 from ..bulk import service as bulk
-from ..core.errors import NotFound
+from ..core.dates import month_key, parse_month
+from ..core.errors import FieldProblem, NotFound, ValidationFailed
 from ..core.rows import WireDict
 from ..db import schema as s
-from ..db.database import Database
+from ..db.database import Database, current_value
 from ..facility.service import require_assistance
-from ..registry.queries import current_tickets
+from ..registry.queries import ACTIVE, current_tickets
 
 t, r = s.tickets, s.recipients
+now_revision = s.tickets.alias("now_revision")
 TICKET_KEY = re.compile(r"[0-9A-Za-z-]{1,36}")  # ticket keys are UUIDs (36 characters)
 
+COUNT_DEFAULT = 500  # Coverage resources a page holds when the client does not say (_count)
+COUNT_MAX = 1000  # the most a page holds (a larger _count is refused)
+_TOKEN = re.compile(r"([0-9]{1,18})-([0-9]{1,18})")
 
-def month_coverages(db: Database, principal: Principal, month: str) -> tuple[WireDict, list[tuple[str, WireDict]]]:
-    """The facility's tickets of ``month`` as (ticket key, result with that one ticket), in the
-    download's order, and the download's header (MedicalInstitutionCode, MedicalTreatmentMonth, Cursor).
-    Recorded exactly as the download is (method ``bulk``, one entry per recipient)."""
-    stream = bulk.open_month(db, principal, month)  # its results (grouped per recipient) are not read:
-    # the same snapshot is read below one ticket at a time, each with its key
-    m, cursor = str(stream.header["MedicalTreatmentMonth"]), int(stream.header["Cursor"])
+
+class BadSearchParameter(ValidationFailed):
+    """A search parameter that cannot be read (``_count``, ``_cursor``): 400, naming it."""
+
+    status = 400
+    code = "invalid_parameter"
+
+
+def bad_parameter(name: str, ja: str, en: str) -> BadSearchParameter:
+    return BadSearchParameter(problems=[FieldProblem(name, "invalid", ja, en)])
+
+
+@dataclass(frozen=True)
+class PagePosition:
+    """Where the next page starts: the walk's snapshot and the last ticket revision served."""
+
+    snapshot: int  # the change counter the walk reads at (the download's Cursor)
+    after: int  # tickets.id of the last ticket of the previous page
+
+    @property
+    def token(self) -> str:
+        """The continuation as the next link carries it (``_cursor``); opaque to clients."""
+        return f"{self.snapshot}-{self.after}"
+
+    @classmethod
+    def parse(cls, token: str) -> PagePosition:
+        m = _TOKEN.fullmatch(token)
+        if m is None:
+            raise bad_cursor()
+        return cls(int(m.group(1)), int(m.group(2)))
+
+
+def bad_cursor() -> BadSearchParameter:
+    return bad_parameter(
+        "_cursor",
+        "_cursor は前のページの next リンクの値をそのまま指定してください。",
+        "_cursor must be the value of the previous page's next link, unchanged.",
+    )
+
+
+@dataclass
+class CoveragePage:
+    month: str  # yyyyMM
+    snapshot: int  # the download's Cursor
+    total: int | None  # the first page: the tickets of the month in the snapshot (later pages: None)
+    tickets: list[tuple[str, WireDict]]  # (ticket key, result carrying that one ticket), in order
+    next: PagePosition | None  # None on the last page
+
+
+def _month(month: object) -> str:
+    ym, p = parse_month(month, "month")
+    if p:
+        raise ValidationFailed(problems=[p])
+    assert ym is not None  # parse_month gives a month or a problem
+    return month_key(*ym)
+
+
+def _still_designated(principal: Principal) -> ColumnElement[bool]:
+    """Condition: the ticket (of a snapshot) is, in its current revision, active and designated to
+    the facility — true at once for a revision that is itself current (the snapshot took only active
+    revisions designated here)."""
+    now_here = (
+        select(now_revision.c.id)
+        .where(
+            now_revision.c.ticket_key == t.c.ticket_key,
+            now_revision.c.superseded_by.is_(None),
+            now_revision.c.status == ACTIVE,
+            now_revision.c.designated_facility_code == principal.code,
+        )
+        .exists()
+    )
+    return or_(t.c.superseded_by.is_(None), now_here)
+
+
+def coverage_page(
+    db: Database,
+    principal: Principal,
+    month: str,
+    *,
+    count: int = COUNT_DEFAULT,
+    position: PagePosition | None = None,
+) -> CoveragePage:
+    """One page of the facility's tickets of ``month`` (at most ``count``), from ``position`` (None:
+    the first page, which takes the snapshot). Refused as the download is (not a facility, 「医療扶助」
+    利用しない, not a month); a continuation that does not belong to this walk is a 400 naming
+    ``_cursor``. The recipients on the page are recorded (committed) before it is returned."""
+    principal.require(FACILITY)
+    m = _month(month)
+    if not 1 <= count <= COUNT_MAX:
+        raise bad_parameter("_count", f"_count は1〜{COUNT_MAX}です。", f"_count must be 1-{COUNT_MAX}.")
+    require_assistance(principal)
     mine = and_(t.c.designated_facility_code == principal.code, t.c.treatment_month == m)
-    query = bulk._SELECT.where(mine, bulk.as_of(cursor)).order_by(r.c.payer_number, r.c.recipient_number, t.c.id)
     with db.read() as conn:
-        rows = conn.execute(query, {"fid": principal.organisation_id}).all()
-    return stream.header, [(str(x.ticket_key), bulk._results([x], principal)[0]) for x in rows]
+        top = current_value(conn, "ticket_seq")
+        snapshot = top if position is None else position.snapshot
+        where = [mine, bulk.as_of(snapshot), _still_designated(principal)]
+        total: int | None = None
+        if position is None:  # counted once, on the first page (a count a page would cost as much again)
+            total = conn.execute(select(func.count()).select_from(t).where(*where)).scalar_one()
+        else:
+            last = conn.execute(
+                select(*bulk.MONTH_ORDER)
+                .select_from(t.join(r, r.c.id == t.c.recipient_id))
+                .where(t.c.id == position.after, mine)
+            ).first()
+            if snapshot > top or last is None:  # not a continuation this facility was given for this month
+                raise bad_cursor()
+            where.append(tuple_(*bulk.MONTH_ORDER) > tuple_(*last))
+        rows = bulk.ticket_results(conn, principal, *where, limit=count + 1)
+    more = len(rows) > count
+    rows = rows[:count]
+    whom = {x.recipient_id: x.person_id for x, _ in rows}
+    if whom:
+        with db.write() as conn:
+            record_many(
+                conn,
+                principal,
+                "bulk",
+                [{"person_id": p, "recipient_id": rid, "detail": f"month={m}"} for rid, p in whom.items()],
+                db.now(),
+            )
+    return CoveragePage(
+        month=m,
+        snapshot=snapshot,
+        total=total,
+        tickets=[(str(x.ticket_key), res) for x, res in rows],
+        next=PagePosition(snapshot, rows[-1][0].id) if more else None,
+    )
 
 
 def ticket_coverage(db: Database, principal: Principal, key: str) -> WireDict:
@@ -50,12 +183,11 @@ def ticket_coverage(db: Database, principal: Principal, key: str) -> WireDict:
     missing = NotFound("この医療券/調剤券はありません。", "No such ticket designated to this facility.")
     if not TICKET_KEY.fullmatch(key):
         raise missing
-    query = bulk._SELECT.where(t.c.ticket_key == key, t.c.designated_facility_code == principal.code, current_tickets())
     with db.read() as conn:
-        row = conn.execute(query, {"fid": principal.organisation_id}).first()
-    if row is None:
+        found = bulk.ticket_results(conn, principal, t.c.ticket_key == key, current_tickets(), limit=1)
+    if not found:
         raise missing
-    result = bulk._results([row], principal)[0]
+    row, result = found[0]
     record_check(
         db,
         principal,

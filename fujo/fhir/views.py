@@ -1,10 +1,13 @@
 """The FHIR R4 routes (/fhir, docs/FHIR.md). They only translate: the request is parsed with the R4B
 models of ``fhir.resources``, the same services as the native API decide and record (check by
-numbers, 委託先一括取得), and their answers are turned into resources by :mod:`fujo.fhir.mapping`.
+numbers, 委託先一括取得, 薬剤情報 with consent), and their answers are turned into resources by
+:mod:`fujo.fhir.mapping`. Large answers (a page of the month, a list of 薬剤情報) are built and
+serialised on a worker thread, never on the event loop.
 
 Every answer, refusals included, is ``application/fhir+json``: a refusal is an OperationOutcome
-(400 not readable as R4, 401/403, 404, 422 refused by the rules, naming the field; 503 storage).
-While a route runs, the audit channel is ``fhir`` (:data:`fujo.audit.service.CHANNEL`)."""
+(400 not readable as R4 or an unreadable search parameter, 401/403, 404, 422 refused by the rules,
+naming the field; 503 storage). While a route runs, the audit channel is ``fhir``
+(:data:`fujo.audit.service.CHANNEL`)."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import logging
 import re
 from collections.abc import Callable, Coroutine
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,6 +27,7 @@ from fhir.resources.R4B.bundle import Bundle, BundleEntry, BundleEntrySearch, Bu
 from fhir.resources.R4B.coverageeligibilityrequest import CoverageEligibilityRequest
 from fhir.resources.R4B.identifier import Identifier
 from fhir.resources.R4B.operationoutcome import OperationOutcome
+from fhir.resources.R4B.reference import Reference
 from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -38,6 +43,7 @@ from ..core.dates import now_jst
 from ..core.errors import FieldProblem, FujoError, ValidationFailed
 from ..db import faults
 from ..eligibility import service as eligibility
+from ..medinfo import service as medinfo
 from . import mapping
 from . import service as fhir_service
 from .capability import capability_statement
@@ -53,7 +59,7 @@ class FhirJSON(Response):
     def render(self, content: Any) -> bytes:
         if isinstance(content, Resource):
             return content.model_dump_json().encode()
-        return bytes(super().render(content))
+        return bytes(super().render(content))  # bytes: a resource already written as JSON
 
 
 def _outcome(status: int, outcome: OperationOutcome, headers: dict[str, str] | None = None) -> FhirJSON:
@@ -233,59 +239,82 @@ async def _submit_batch(raw: dict[str, Any], db: Any, caller: Any) -> Bundle:
     return mapping.batch_response([x for x in slots if x is not None])
 
 
-# --- Coverage: the facility's tickets ------------------------------------------------------------
-_SEARCH_PARAMS = {"month"}
-
-
-@router.get("/Coverage", response_class=FhirJSON)
-async def search_coverage(request: Request, db: DB, caller: Caller):
-    """The facility's tickets of a month (委託先一括取得) as a searchset Bundle of Coverage."""
+# --- search parameters ---------------------------------------------------------------------------
+def _params(request: Request, allowed: set[str], resource: str) -> dict[str, str]:
+    """The search parameters of ``allowed`` (each at most once). Another parameter is refused (400),
+    except those starting with ``_`` that are not in ``allowed`` (ignored, as FHIR servers do)."""
     params = request.query_params
-    unknown = sorted(k for k in params if k not in _SEARCH_PARAMS and not k.startswith("_"))
+    unknown = sorted(k for k in params if k not in allowed and not k.startswith("_"))
     if unknown:
+        named = ", ".join(sorted(k for k in allowed if not k.startswith("_")))
         raise _Refused(
             400,
             "unknown_parameter",
             f"対応していない検索パラメータです: {', '.join(unknown)}",
-            f"Unsupported search parameters: {', '.join(unknown)} (supported: month).",
+            f"Unsupported search parameters of {resource}: {', '.join(unknown)} (supported: {named}).",
         )
-    month = params.get("month")
+    for k in sorted(allowed):
+        if len(params.getlist(k)) > 1:
+            raise fhir_service.bad_parameter(k, f"{k} は1回だけ指定してください。", f"{k} may be given once.")
+    return {k: params[k] for k in allowed if k in params}
+
+
+def _count(value: str | None) -> int:
+    if value is None:
+        return fhir_service.COUNT_DEFAULT
+    if not re.fullmatch(r"[0-9]{1,9}", value) or not 1 <= int(value) <= fhir_service.COUNT_MAX:
+        raise fhir_service.bad_parameter(
+            "_count",
+            f"_count は1〜{fhir_service.COUNT_MAX}の整数です。",
+            f"_count must be an integer 1-{fhir_service.COUNT_MAX}.",
+        )
+    return int(value)
+
+
+# --- Coverage: the facility's tickets ------------------------------------------------------------
+_COVERAGE_PARAMS = {"month", "_count", "_cursor"}
+
+
+@router.get("/Coverage", response_class=FhirJSON)
+async def search_coverage(request: Request, db: DB, caller: Caller):
+    """The facility's tickets of a month (委託先一括取得) as searchset Bundles of Coverage, paged:
+    ``_count`` per page, ``next`` carrying the walk's snapshot and position (``_cursor``)."""
+    given = _params(request, _COVERAGE_PARAMS, "Coverage")
+    month = given.get("month")
     if not month:
         raise ValidationFailed(
             problems=[
                 FieldProblem("month", "required", "診療年月（month=YYYY-MM）を指定してください。", "month is required.")
             ]
         )
-    try:
-        header, tickets = await asyncio.wait_for(
-            asyncio.to_thread(fhir_service.month_coverages, db, caller, month[:20]), SEARCH_TIMEOUT
+    count = _count(given.get("_count"))
+    position = fhir_service.PagePosition.parse(given["_cursor"]) if "_cursor" in given else None
+    base = _base(request)
+
+    def answer() -> bytes:  # on a worker thread: the page's reads, and its JSON (up to COUNT_MAX Coverages)
+        page = fhir_service.coverage_page(db, caller, month[:20], count=count, position=position)
+        query = {"month": mapping.fhir_date(page.month), "_count": str(count)}
+        here = {**query, "_cursor": position.token} if position else query
+        links = [("self", f"{base}/Coverage?" + urlencode(here))]
+        if page.next is not None:
+            links.append(("next", f"{base}/Coverage?" + urlencode({**query, "_cursor": page.next.token})))
+        # written as JSON directly, not through the models (see mapping.py: thousands a page)
+        bundle = mapping.coverage_bundle(
+            page.tickets,
+            caller.code,
+            base,
+            total=page.total,
+            links=links,
+            identifier={"system": mapping.NS_TICKET_CURSOR, "value": str(page.snapshot)},
         )
+        return json.dumps(bundle, ensure_ascii=False, separators=(",", ":")).encode()
+
+    try:
+        return FhirJSON(await asyncio.wait_for(asyncio.to_thread(answer), SEARCH_TIMEOUT))
     except TimeoutError:
         raise eligibility.CheckTimeout(
             "時間内に終わりませんでした。しばらくしてから再度取得してください。", "The search did not finish in time."
         ) from None
-    base = _base(request)
-    return FhirJSON(
-        Bundle(
-            type="searchset",
-            total=len(tickets),
-            link=[
-                BundleLink(
-                    relation="self",
-                    url=f"{base}/Coverage?month={mapping.fhir_date(str(header['MedicalTreatmentMonth']))}",
-                )
-            ],
-            entry=[
-                BundleEntry(
-                    fullUrl=f"{base}/Coverage/{key}",
-                    resource=mapping.ticket_coverage(result, key, caller.code),
-                    search=BundleEntrySearch(mode="match"),
-                )
-                for key, result in tickets
-            ]
-            or None,
-        )
-    )
 
 
 @router.get("/Coverage/{coverage_id}", response_class=FhirJSON)
@@ -295,7 +324,87 @@ async def read_coverage(coverage_id: str, db: DB, caller: Caller):
     return FhirJSON(mapping.ticket_coverage(result, coverage_id, caller.code))
 
 
-_KNOWN = re.compile(r"/fhir/(metadata|Coverage(/[^/]+)?|CoverageEligibilityRequest/\$submit)")
+# --- 薬剤情報等: Consent and MedicationDispense (fujo.medinfo) --------------------------------------
+_WHO = {"check-id": "check_id", "payer-number": "payer_number", "recipient-number": "recipient_number"}
+
+
+def _expressions(resource: str) -> dict[str, str]:
+    """Where a refused value is: the search parameter (by its own name or the native field's)."""
+    return {**{k: f"{resource}?{k}" for k in _WHO}, **{v: f"{resource}?{k}" for k, v in _WHO.items()}}
+
+
+def _who(request: Request, resource: str) -> dict[str, Any]:
+    """Whose information: ``check-id`` (the CheckId of this facility's check), or ``payer-number`` and
+    ``recipient-number`` — the native medinfo API's check_id / payer_number / recipient_number."""
+    out: dict[str, Any] = {}
+    for name, value in _params(request, set(_WHO), resource).items():
+        if _WHO[name] == "check_id":
+            if not re.fullmatch(r"[0-9]{1,16}", value) or not 1 <= int(value) <= 2**53:
+                raise fhir_service.bad_parameter(
+                    name,
+                    "check-id は資格確認の照会ID（CheckId）です。",
+                    "check-id must be a CheckId (a positive integer).",
+                )
+            out["check_id"] = int(value)
+        else:
+            out[_WHO[name]] = value[:20]
+    return out
+
+
+def _self(request: Request, resource: str) -> str:
+    query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k in _WHO])
+    return f"{_base(request)}/{resource}" + (f"?{query}" if query else "")
+
+
+@router.get("/Consent", response_class=FhirJSON)
+async def search_consent(request: Request, db: DB, caller: Caller):
+    """The patient's consent to 薬剤情報等 given at this facility's card reader (medinfo.consent_of)."""
+    try:
+        who = _who(request, "Consent")
+        given = await asyncio.to_thread(medinfo.consent_of, db, caller, **who)
+    except ValidationFailed as e:
+        return _outcome(e.status, mapping.outcome_of(e, _expressions("Consent")))
+    patient_ref = None
+    if who.get("recipient_number") and who.get("payer_number"):  # echoed: what the client itself sent
+        patient_ref = Reference(
+            type="Patient",
+            identifier=Identifier(
+                system=mapping.RECIPIENT_SYSTEM,
+                value=who["recipient_number"],
+                assigner=Reference(identifier=Identifier(system=mapping.PAYER_SYSTEM, value=who["payer_number"])),
+            ),
+        )
+    found = mapping.consents(given, caller.code, patient_ref)
+    return FhirJSON(
+        Bundle(
+            type="searchset",
+            total=len(found),
+            link=[BundleLink(relation="self", url=_self(request, "Consent"))],
+            entry=[BundleEntry(resource=c, search=BundleEntrySearch(mode="match")) for c in found] or None,
+        )
+    )
+
+
+@router.get("/MedicationDispense", response_class=FhirJSON)
+async def search_medication(request: Request, db: DB, caller: Caller):
+    """薬剤情報: the native view (medinfo.view, category medication) — the clinician role, a consent
+    given at this facility's card reader within 24 hours, the viewing restriction, the retention —
+    recorded in the recipient's access log with channel fhir; refusals 403 with the reason."""
+    base, here = _base(request), _self(request, "MedicationDispense")
+
+    def answer(who: dict[str, Any]) -> bytes:  # on a worker thread: the view, and its resources (models)
+        view = medinfo.view(db, caller, category="medication", channel="fhir", **who)
+        return mapping.medication_bundle(view, caller.code, base, here).model_dump_json().encode()
+
+    try:
+        return FhirJSON(await asyncio.to_thread(answer, _who(request, "MedicationDispense")))
+    except ValidationFailed as e:
+        return _outcome(e.status, mapping.outcome_of(e, _expressions("MedicationDispense")))
+
+
+_KNOWN = re.compile(
+    r"/fhir/(metadata|Coverage(/[^/]+)?|CoverageEligibilityRequest/\$submit|Consent|MedicationDispense)"
+)
 
 
 @router.api_route(

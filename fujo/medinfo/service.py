@@ -35,7 +35,7 @@ from ..db.database import Database, DbRow, aware
 from . import fields as F
 from . import queries as Q
 
-CHANNELS = ("api", "web", "print", "cli")
+CHANNELS = ("api", "web", "print", "cli", "fhir")
 DISASTER = "disaster"
 
 
@@ -415,6 +415,49 @@ def view(
         at=a.now,
     )
     return _answer(a, records, view_id, a.now.astimezone(JST).date())
+
+
+def consent_of(
+    db: Database,
+    principal: Principal,
+    *,
+    check_id: int | None = None,
+    payer_number: str | None = None,
+    recipient_number: str | None = None,
+) -> list[Record]:
+    """The patient's consent to 薬剤情報等 given at this facility's card reader, as the rule of
+    :mod:`fujo.core.consent` sees it now: one entry per category the newest card check here carried
+    (``consent_flag`` 1 あり or 2 期限切れ, ``consent_time``, ``available_time``); empty when there is none
+    (or the patient is unknown: nothing is revealed). The consent itself, whoever of the facility asks —
+    the role and a viewing restriction decide a view (:func:`view`), not the consent. Records nothing:
+    it tells the facility what its own card checks were answered (ConsFlg, ConsTime, AvailableTime)."""
+    principal.require(FACILITY)
+    _who_problems(check_id, payer_number, recipient_number)
+    now = db.now()
+    with db.read() as conn:
+        patient = _identify(conn, principal, check_id, payer_number, recipient_number)
+        rows = (
+            Q.consent_rows(conn, person_id=patient.person_id, recipient_ids=patient.ids, now=now)
+            if patient is not None
+            else []
+        )
+    consents = [C.ConsentRecord(x.organisation_id, x.method, aware(x.at), x.consent) for x in rows]
+    out: list[Record] = []
+    for category in C.CATEGORIES:
+        d = C.decide_view(
+            consents, now=now, facility_id=principal.organisation_id, role=C.VIEWER_ROLE, category=category
+        )
+        if d.consented_at is not None and d.available_until is not None:
+            out.append(
+                {
+                    "category": category,
+                    "category_ja": C.CATEGORY_JA[category],
+                    "consent_flag": d.flag,
+                    "consent_time": wire_time(d.consented_at),
+                    "available_time": wire_time(d.available_until),
+                }
+            )
+    return out
 
 
 def _planned_problems(

@@ -354,6 +354,9 @@ FHIR = {  # (method, path template) → who may call it
     ("POST", "/fhir/CoverageEligibilityRequest/$submit"): FACILITY_ANY,
     ("GET", "/fhir/Coverage"): FACILITY_ANY,
     ("GET", "/fhir/Coverage/{coverage_id}"): FACILITY_ANY,
+    # 薬剤情報: a facility's 受付・管理者 get 403 medinfo_refused (reason role), not forbidden, as natively
+    ("GET", "/fhir/Consent"): FACILITY_ANY,
+    ("GET", "/fhir/MedicationDispense"): FACILITY_ANY,
 }
 
 
@@ -381,6 +384,16 @@ def test_every_fhir_route_for_every_role(client, world):
         ),
         ("GET", "/fhir/Coverage"): ("/fhir/Coverage", {"month": "2024-07"}, None),
         ("GET", "/fhir/Coverage/{coverage_id}"): (f"/fhir/Coverage/{t['ticket_key']}", None, None),
+        ("GET", "/fhir/Consent"): (
+            "/fhir/Consent",
+            {"payer-number": PAYER, "recipient-number": r["recipient_number"]},
+            None,
+        ),
+        ("GET", "/fhir/MedicationDispense"): (
+            "/fhir/MedicationDispense",
+            {"payer-number": PAYER, "recipient-number": r["recipient_number"]},
+            None,
+        ),
     }
     assert set(calls) == set(FHIR)
     heads = {c: world.role_auth(*c) for c in CALLERS}

@@ -65,7 +65,7 @@ def log_size(db) -> int:
         return conn.execute(select(func.count()).select_from(schema.check_log)).scalar()
 
 
-def test_metadata_is_an_r4_capability_statement_saying_what_is_not_yet_served(client):
+def test_metadata_is_an_r4_capability_statement_saying_what_is_served(client):
     res = client.get("/fhir/metadata")  # no token: a client reads it before it authenticates
     assert res.status_code == 200 and res.headers["content-type"].startswith(FHIR_JSON)
     cs = CapabilityStatement.model_validate(res.json())
@@ -73,8 +73,9 @@ def test_metadata_is_an_r4_capability_statement_saying_what_is_not_yet_served(cl
     served = {r.type: r for r in cs.rest[0].resource}
     assert {i.code for i in served["Coverage"].interaction} == {"read", "search-type"}
     assert [o.name for o in served["CoverageEligibilityRequest"].operation] == ["submit"]
-    for later in ("Consent", "MedicationDispense"):
-        assert not served[later].interaction and "Not yet served" in served[later].documentation
+    for medinfo in ("Consent", "MedicationDispense"):
+        assert [i.code for i in served[medinfo].interaction] == ["search-type"]
+        assert {p.name for p in served[medinfo].searchParam} == {"check-id", "payer-number", "recipient-number"}
 
 
 def test_designated_facility_gets_the_ticket_as_the_native_check_does(client, world):

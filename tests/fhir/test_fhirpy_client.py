@@ -1,5 +1,6 @@
 """A real FHIR client (fhirpy's SyncFHIRClient) against a real server (uvicorn on a free port):
-capability statement, Coverage search and read, and $submit as an operation."""
+capability statement, Coverage search (every page, following next) and read, $submit as an
+operation, and MedicationDispense / Consent with their refusals."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import pytest
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.coverage import Coverage
 from fhir.resources.R4B.coverageeligibilityresponse import CoverageEligibilityResponse
+from fhir.resources.R4B.medicationdispense import MedicationDispense
 from fhirpy import SyncFHIRClient
-from fhirpy.base.exceptions import OperationOutcome, ResourceNotFound
+from fhirpy.base.exceptions import ForbiddenError, OperationOutcome, ResourceNotFound
 
+from fujo.core.dates import today_jst
 from fujo.fhir import mapping
 from tests.factories import PAYER
 from tests.fhir.conftest import eligibility_request
@@ -56,3 +59,31 @@ def test_fhirpy_sees_refusals_as_operation_outcomes(server, world):
     with pytest.raises(OperationOutcome) as refused:
         other.execute("CoverageEligibilityRequest/$submit", method="post", data=eligibility_request(PAYER, "1000000"))
     assert "recipient_number" in str(refused.value)
+
+
+def test_fhirpy_follows_the_next_links_through_every_page(server, world):
+    rs = [world.recipient() for _ in range(5)]
+    keys = [world.ticket(r)["ticket_key"] for r in rs]
+    fhir = _client(server, world, "clinic")
+    search = fhir.resources("Coverage").search(month="2024-07").limit(2)  # _count=2: three pages
+    assert [c.id for c in search.fetch()] == keys[:2]
+    walked = search.fetch_all()
+    assert [c.id for c in walked] == keys  # the native download's order, each once
+    assert search.fetch_raw()["total"] == 5
+
+
+def test_fhirpy_reads_medication_dispenses_with_consent(server, world):
+    from tests.medinfo.helpers import add, card_check, medication
+
+    r = world.recipient()
+    add(world, "medication", medication(r, today_jst()))
+    check = card_check(world, world.card(r))
+    fhir = SyncFHIRClient(f"{server.url}/fhir", authorization=world.role_auth("clinic", "clinician")["Authorization"])
+    [dispense] = fhir.resources("MedicationDispense").search(**{"check-id": check["CheckId"]}).fetch_all()
+    assert MedicationDispense.model_validate(dispense.serialize()).status == "completed"
+    [consent] = fhir.resources("Consent").search(**{"check-id": check["CheckId"]}).fetch()
+    assert consent["status"] == "active"
+    reception = _client(server, world, "clinic")  # the test token is the facility's 管理者: not a clinician
+    with pytest.raises(ForbiddenError) as refused:  # 403: the OperationOutcome names the reason
+        reception.resources("MedicationDispense").search(**{"check-id": check["CheckId"]}).fetch()
+    assert '"code":"role"' in str(refused.value)
