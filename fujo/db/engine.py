@@ -49,9 +49,11 @@ def make_engine(url: str) -> Engine:
 
         return engine
     # hide_parameters: a database error must never carry the query's values (personal data) into a log.
+    # jit=off: our queries are short index walks; PostgreSQL's JIT compiled the month download's query
+    # (10,000 rows clear its cost threshold) for 30–45 ms on every page of the FHIR search (measured).
     options = (
         f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={LOCK_TIMEOUT_MS} "
-        f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}"
+        f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS} -c jit=off"
     )
     return create_engine(
         url,

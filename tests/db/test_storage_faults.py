@@ -196,3 +196,18 @@ def test_a_hung_database_does_not_freeze_the_server(postgresql_database, ca, tmp
     finally:
         tx.rollback()
         locker.close()
+
+
+def test_every_postgresql_session_has_its_waits_bounded_and_no_jit(postgresql_database):
+    """The limits fujo.db.engine sets on each PostgreSQL connection, as the server reports them."""
+    from sqlalchemy import text as sql
+
+    from fujo.db import engine as e
+
+    with postgresql_database.read() as c:
+        got = {k: c.execute(sql(f"SHOW {k}")).scalar() for k in ("statement_timeout", "lock_timeout", "jit")}
+    assert got == {
+        "statement_timeout": f"{e.STATEMENT_TIMEOUT_MS // 1000}s",
+        "lock_timeout": f"{e.LOCK_TIMEOUT_MS // 1000}s",
+        "jit": "off",
+    }
