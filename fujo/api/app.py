@@ -30,6 +30,9 @@ def create_app(
         version=__version__,
         description="Online eligibility verification for medical assistance. See docs/API.md.",
         max_body_size=limits.DEFAULT,
+        # FastAPI's OpenTelemetry hooks ask the (unconfigured) providers on every request (an
+        # os.environ lookup among others: 2 % of a check's CPU, py-spy); our metrics are /metrics.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.db = db or Database(settings.database_url)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 
 from fujo.accounts.service import create_user
@@ -592,6 +593,9 @@ def _fill(tpl: str, values: dict) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), tpl)
 
 
+# Each screen with each role: what is tested is who may use it, decided before any query; the screens'
+# queries run on both databases in their own tests. Once, on PostgreSQL (the production database).
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
 def test_every_screen_for_every_role(app, world, db):
     assert _web_routes(app) == set(WEB) | NOT_ROLE_SCOPED, "classify every screen"
     r = world.recipient()
