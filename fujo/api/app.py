@@ -61,9 +61,14 @@ def create_app(
 
     app.include_router(fhir)
 
-    @app.get("/api/v1/health", tags=["operations"], responses={200: {"model": HealthOut}, **errors.storage_faults()})
+    @app.get("/api/v1/health", tags=["operations"], responses={200: {"model": HealthOut}})
     async def health():
-        """ok, or 503/507 naming the cause when the database cannot read or write (within 2 s)."""
+        """Liveness: ok while the process serves. Never touches the database (readiness is /ready)."""
+        return JSON({"status": "ok"})
+
+    @app.get("/api/v1/ready", tags=["operations"], responses={200: {"model": HealthOut}, **errors.storage_faults()})
+    async def ready():
+        """Readiness: ok, or 503/507 naming the cause when the database cannot read or write (within 2 s)."""
         fault = await db_health.check(app.state.db)
         if fault is None:
             return JSON({"status": "ok"})

@@ -108,7 +108,7 @@ async def _delegate(handler: Callable[..., Any], request: Request, exc: Exceptio
 
 
 def storage_faults() -> dict[int | str, dict[str, Any]]:
-    """The OpenAPI answers of a route that reports storage faults itself (``/health``)."""
+    """The OpenAPI answers of a route that reports storage faults itself (``/ready``)."""
     from .models import ErrorOut
 
     return {

@@ -17,9 +17,9 @@ from sqlalchemy import ColumnElement, Connection, and_, bindparam, or_, select
 from ..audit.service import record_check, record_many
 from ..auth.principal import FACILITY, Principal
 from ..core import codes, monthly, notices
-from ..core.dates import month_key, parse_month
+from ..core.dates import required_month
 from ..core.eligibility import AssistanceDecision, assistance_result
-from ..core.errors import FieldProblem, Problems, ValidationFailed
+from ..core.errors import FieldProblem, Problems
 from ..core.rows import WireDict
 from ..db import schema as s
 from ..db.database import Database, DbRow, aware, current_value
@@ -94,14 +94,6 @@ def ticket_results(
     return [(x, _results([x], principal)[0]) for x in conn.execute(query, {"fid": principal.organisation_id})]
 
 
-def _month(month: object) -> str:
-    ym, p = parse_month(month, "month")
-    if p:
-        raise ValidationFailed(problems=[p])
-    assert ym is not None  # parse_month gives a month or a problem
-    return month_key(*ym)
-
-
 def as_of(cursor: int) -> ColumnElement[bool]:
     """Condition: the ticket revisions in force when the change counter stood at ``cursor`` — a
     snapshot that a later read reproduces exactly, whatever was registered or amended since (those
@@ -123,7 +115,7 @@ def open_month(db: Database, principal: Principal, month: str) -> MonthStream:
     """Every recipient the facility's tickets of ``month`` reveal is recorded (and committed) before
     any of them is read for sending; what is sent is exactly that set — the snapshot at ``Cursor``."""
     principal.require(FACILITY)
-    m = _month(month)
+    m = required_month(month)
     require_assistance(principal)
     mine = and_(t.c.designated_facility_code == principal.code, t.c.treatment_month == m)
     with db.write() as conn:
@@ -186,7 +178,7 @@ def changes_since(
     if not isinstance(limit, int) or not 1 <= limit <= 10000:
         problems.add(FieldProblem("limit", "limit", "件数は1〜10000です。", "limit must be 1-10000."))
     problems.raise_if_any()
-    m = _month(month) if month not in (None, "") else None
+    m = required_month(month) if month not in (None, "") else None
     require_assistance(principal)
     now = db.now()
     with db.write() as conn:

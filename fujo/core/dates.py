@@ -10,7 +10,7 @@ import unicodedata
 from zoneinfo import ZoneInfo
 
 from .era import WarekiError, parse_wareki
-from .errors import FieldProblem
+from .errors import FieldProblem, ValidationFailed
 
 JST = ZoneInfo("Asia/Tokyo")
 MIN_YEAR = 1868
@@ -124,6 +124,14 @@ def parse_month(
 def month_key(year: int, month: int) -> str:
     """Storage and wire form of a month: 'yyyyMM'."""
     return f"{year:04d}{month:02d}"
+
+
+def required_month(value: object, field: str = "month", label_ja: str = "診療年月") -> str:
+    """The 'yyyyMM' key of a month entry (2024-07, 202407); ValidationFailed naming the field otherwise."""
+    ym, p = parse_month(value, field, label_ja)
+    if p is not None or ym is None:
+        raise ValidationFailed(problems=[p] if p else [])
+    return month_key(*ym)
 
 
 def month_of(d: dt.date) -> str:

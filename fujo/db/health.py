@@ -1,5 +1,5 @@
 """Whether the database can serve: a read, and — at most every :data:`WRITE_PROBE_EVERY` seconds — a
-write (a read-only file or a full disk only shows when writing). For ``/api/v1/health``, which
+write (a read-only file or a full disk only shows when writing). For ``/api/v1/ready`` (readiness), which
 load balancers poll: it answers within :data:`TIMEOUT` even when the database hangs."""
 
 from __future__ import annotations

@@ -123,6 +123,7 @@ CHECK_TIMEOUT = 10.0  # seconds an HTTP check waits for its reads before answeri
 class CheckTimeout(FujoError):
     status = 503
     code = "timeout"
+    retry_after = 5  # seconds: a client (a receipt computer) retries rather than giving up
 
 
 def check_by_numbers(db: Database, principal: Principal, **query: Unpack[NumbersQuery]) -> WireDict:

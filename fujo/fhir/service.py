@@ -28,7 +28,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_
 from ..audit.service import record_check, record_many
 from ..auth.principal import FACILITY, Principal
 from ..bulk import service as bulk
-from ..core.dates import month_key, parse_month
+from ..core.dates import required_month
 from ..core.errors import FieldProblem, NotFound, ValidationFailed
 from ..core.rows import WireDict
 from ..db import schema as s
@@ -93,14 +93,6 @@ class CoveragePage:
     next: PagePosition | None  # None on the last page
 
 
-def _month(month: object) -> str:
-    ym, p = parse_month(month, "month")
-    if p:
-        raise ValidationFailed(problems=[p])
-    assert ym is not None  # parse_month gives a month or a problem
-    return month_key(*ym)
-
-
 def _still_designated(principal: Principal) -> ColumnElement[bool]:
     """Condition: the ticket (of a snapshot) is, in its current revision, active and designated to
     the facility — true at once for a revision that is itself current (the snapshot took only active
@@ -131,7 +123,7 @@ def coverage_page(
     利用しない, not a month); a continuation that does not belong to this walk is a 400 naming
     ``_cursor``. The recipients on the page are recorded (committed) before it is returned."""
     principal.require(FACILITY)
-    m = _month(month)
+    m = required_month(month)
     if not 1 <= count <= COUNT_MAX:
         raise bad_parameter("_count", f"_count は1〜{COUNT_MAX}です。", f"_count must be 1-{COUNT_MAX}.")
     require_assistance(principal)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
@@ -29,7 +30,10 @@ else:
 @router.post("", status_code=201, responses={201: {"model": InsuranceQualificationOut}, **errors(403, 422)})
 async def register(request: Request, body: QualificationIn, db: DB, caller: Caller, key: IdemHeader = None):
     ik = await idempotency(request, caller, key)
-    return run_idempotent(db, ik, 201, lambda in_tx: service.register_qualification(db, caller, dump(body), in_tx))
+    # the write in a worker thread: a database that waits must not stop the loop
+    return await asyncio.to_thread(
+        run_idempotent, db, ik, 201, lambda in_tx: service.register_qualification(db, caller, dump(body), in_tx)
+    )
 
 
 @router.get("/{qualification_id}", responses={200: {"model": InsuranceQualificationOut}, **errors(403, 404, 422)})

@@ -3,6 +3,7 @@ the disaster mode."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Path, Query, UploadFile
@@ -127,7 +128,8 @@ async def import_records(category: CategoryPath, db: DB, caller: Caller, file: A
     """All-or-nothing CSV import of one category."""
     service.require_feeder(caller)
     data = await file.read()
-    return JSON(csv_import.import_csv(db, caller, category, data).as_dict())
+    report = await asyncio.to_thread(csv_import.import_csv, db, caller, category, data)  # off the loop
+    return JSON(report.as_dict())
 
 
 @router.put(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
@@ -88,7 +89,10 @@ class CancelIn(BaseModel):
 @router.post("/recipients", status_code=201, responses={201: {"model": RecipientOut}, **errors(403, 409, 422)})
 async def register_recipient(request: Request, body: RecipientIn, db: DB, caller: Caller, key: IdemHeader = None):
     ik = await idempotency(request, caller, key)
-    return run_idempotent(db, ik, 201, lambda in_tx: service.register_recipient(db, caller, dump(body), in_tx))
+    # the write in a worker thread: a database that waits (a lock, a frozen server) must not stop the loop
+    return await asyncio.to_thread(
+        run_idempotent, db, ik, 201, lambda in_tx: service.register_recipient(db, caller, dump(body), in_tx)
+    )
 
 
 @router.get("/recipients", responses={200: {"model": list[RecipientOut]}, **errors(403, 422)})
@@ -174,7 +178,9 @@ def update_facility(code: str, body: FacilityPatch, db: DB, caller: Caller):
 @router.post("/tickets", status_code=201, responses={201: {"model": TicketOut}, **errors(403, 404, 409, 422)})
 async def register_ticket(request: Request, body: TicketIn, db: DB, caller: Caller, key: IdemHeader = None):
     ik = await idempotency(request, caller, key)
-    return run_idempotent(db, ik, 201, lambda in_tx: service.register_ticket(db, caller, dump(body), in_tx))
+    return await asyncio.to_thread(
+        run_idempotent, db, ik, 201, lambda in_tx: service.register_ticket(db, caller, dump(body), in_tx)
+    )
 
 
 @router.get("/tickets/late", responses={200: {"model": list[LateTicketOut]}, **errors(403, 422)})
@@ -219,4 +225,5 @@ async def import_csv(kind: str, db: DB, caller: Caller, file: Annotated[UploadFi
     """All-or-nothing CSV import (recipients | tickets | insurance | facilities); 422 with a per-row report."""
     csv_import.require_importer(caller, kind)  # before the upload is read
     data = await file.read()
-    return JSON(csv_import.import_csv(db, caller, kind, data).as_dict())
+    report = await asyncio.to_thread(csv_import.import_csv, db, caller, kind, data)  # off the loop
+    return JSON(report.as_dict())

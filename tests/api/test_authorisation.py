@@ -96,6 +96,7 @@ API = {  # (method, path template) → who may call it
     ("GET", "/api/v1/onboarding/{facility_code}"): FACILITY_ANY | ADMIN,
     ("POST", "/api/v1/onboarding/{facility_code}/steps/{step}"): FACILITY_MANAGER | ADMIN,
     ("GET", "/api/v1/health"): None,  # no token needed
+    ("GET", "/api/v1/ready"): None,  # no token needed
 }
 
 
@@ -301,6 +302,7 @@ def _api_calls(world, r, t, q):
             None,
         ),
         ("GET", "/api/v1/health", "/api/v1/health", None, None),
+        ("GET", "/api/v1/ready", "/api/v1/ready", None, None),
     ]
 
 

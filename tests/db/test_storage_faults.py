@@ -1,5 +1,6 @@
 """When the storage fails underneath: 503 (507 for a full disk) with Retry-After and a sentence the
-caller can act on, one log line per incident, /health telling the truth — and nothing hangs."""
+caller can act on, one log line per incident, /ready telling the truth while /health (liveness)
+stays 200 — and nothing hangs."""
 
 from __future__ import annotations
 
@@ -111,12 +112,13 @@ def test_a_full_disk_answers_507_with_retry_after_and_records_nothing(small_disk
         assert "保存領域が一杯" in err["message_ja"]
         assert "INSERT" not in answers[0].text and "sqlite" not in answers[0].text.lower()
         health._last_write.pop(id(db), None)
-        res = client.get("/api/v1/health")
+        assert client.get("/api/v1/health").status_code == 200  # liveness: the process serves
+        res = client.get("/api/v1/ready")
         assert res.status_code == 507 and res.json()["error"]["code"] == "storage_full"
         assert "(disk full)" in res.json()["error"]["message_en"]
         (small_disk / "filler").unlink()  # space again: the server serves again, nothing was restarted
         health._last_write.pop(id(db), None)
-        assert client.get("/api/v1/health").status_code == 200
+        assert client.get("/api/v1/ready").status_code == 200
         assert client.post("/api/v1/checks/numbers", json=body, headers=world.auth("clinic")).status_code == 200
     with db.engine.connect() as c:  # the two answered checks are recorded, none of the refused ones
         assert c.execute(text("SELECT count(*) FROM check_log WHERE method = 'numbers'")).scalar() == 2
@@ -141,7 +143,7 @@ def test_a_read_only_database_answers_503_and_health_says_so(tmp_path, ca):
             == 200
         )
         health._last_write.pop(id(ro), None)
-        res = client.get("/api/v1/health")
+        res = client.get("/api/v1/ready")
         assert res.status_code == 503 and res.json()["error"]["code"] == "storage_read_only"
     ro.dispose()
 
@@ -150,7 +152,8 @@ def test_a_stopped_postgresql_answers_503_at_once(tmp_path, ca):
     down = Database("postgresql+psycopg://postgres@127.0.0.1:1/test")  # nothing listens on port 1
     app = create_app(Settings(database_url=down.url, data_dir=tmp_path), down, ca)
     with TestClient(app, raise_server_exceptions=False) as client:
-        res = client.get("/api/v1/health")
+        assert client.get("/api/v1/health").status_code == 200  # liveness never touches the database
+        res = client.get("/api/v1/ready")
         assert res.status_code == 503 and res.headers["Retry-After"] == "5"
         assert res.json()["error"]["message_en"].endswith("(database unreachable)")
         res = client.post(

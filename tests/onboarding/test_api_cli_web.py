@@ -8,17 +8,15 @@ import json
 import re
 
 import pytest
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from fujo.accounts.service import create_user
 from fujo.cli.main import app as cli
 from fujo.onboarding import service
 from fujo.onboarding.service import STEPS
 from fujo.terminal.cases import CASES
 from tests.factories import CLINIC
 from tests.onboarding.conftest import NEW, report
-from tests.web.conftest import csrf_of
+from tests.web.conftest import signed_in
 
 KEYS = [st.key for st in STEPS]
 
@@ -139,19 +137,6 @@ def test_cli_show_and_advance(fujo, world, new_facility, tmp_path):
 # --- screens --------------------------------------------------------------------------------------
 
 
-def _signed_in(app, db, org: dict, login: str, role: str) -> tuple[TestClient, str]:
-    create_user(db, org["id"], login=login, password="role-pass-1234", display_name=login, role=role)
-    c = TestClient(app)
-    tok = csrf_of(c.get("/login").text)
-    res = c.post(
-        "/login",
-        data={"csrf_token": tok, "org_code": org["code"], "login": login, "password": "role-pass-1234"},
-        follow_redirects=False,
-    )
-    assert res.status_code == 303
-    return c, csrf_of(c.get(res.headers["location"]).text)
-
-
 def _row(html: str, step: str) -> str:
     m = re.search(rf'<tr id="step-{step}"[^>]*>(.*?)</tr>', html, re.S)
     assert m, step
@@ -159,7 +144,7 @@ def _row(html: str, step: str) -> str:
 
 
 def test_screen_facility_manager_walks_the_checklist(app, db, world, new_facility):
-    c, csrf = _signed_in(app, db, new_facility, "boss", "manager")
+    c, csrf = signed_in(app, db, new_facility, "boss", "manager")
     page = c.get("/desk/onboarding").text
     assert 'href="/desk/onboarding" aria-current="page"' in page  # in the menu
     assert "次の手順" in _row(page, "estimate") and "「見積り」を完了にする</button>" in page
@@ -198,7 +183,7 @@ def test_screen_facility_manager_walks_the_checklist(app, db, world, new_facilit
 
 
 def test_screen_reception_reads_only(app, db, world, new_facility):
-    c, csrf = _signed_in(app, db, new_facility, "desk1", "reception")
+    c, csrf = signed_in(app, db, new_facility, "desk1", "reception")
     page = c.get("/desk/onboarding")
     assert page.status_code == 200 and 'id="onboarding-readonly"' in page.text and 'id="advance-form"' not in page.text
     assert 'href="/desk/onboarding"' not in c.get("/desk").text  # the menu shows it to the 管理者 only
@@ -207,7 +192,7 @@ def test_screen_reception_reads_only(app, db, world, new_facility):
 
 def test_screen_administrator_list_and_any_checklist(app, db, world, new_facility):
     _advance_all(db, world.principal("clinic"), None, "acceptance_test")
-    c, csrf = _signed_in(app, db, world.orgs["admin"], "op", "manager")
+    c, csrf = signed_in(app, db, world.orgs["admin"], "op", "manager")
     page = c.get("/admin/onboarding").text
     row = re.sub(
         r"\s+", " ", re.sub(r"<[^>]+>", " ", re.search(rf'<tr id="facility-{CLINIC}">(.*?)</tr>', page, re.S).group(1))
@@ -224,7 +209,7 @@ def test_screen_administrator_list_and_any_checklist(app, db, world, new_facilit
     )
     assert "op（運用管理者）" in _row(res.text, "estimate")
     assert c.get("/admin/onboarding/1311299984").status_code == 404
-    office, _ = _signed_in(app, db, world.orgs["office"], "ofc", "manager")
+    office, _ = signed_in(app, db, world.orgs["office"], "ofc", "manager")
     assert office.get("/admin/onboarding").status_code == 403
     assert office.get("/desk/onboarding").status_code == 403
 

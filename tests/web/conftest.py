@@ -53,6 +53,25 @@ def sign_in(page, live: str, creds: tuple[str, str, str]):
     page.get_by_role("button", name="サインイン").click()
 
 
+def signed_in(app, db, org: dict, login: str, role: str = "manager"):
+    """A new web user of ``org`` with ``role``, signed in over HTTP: (TestClient, the CSRF token of
+    the page the sign-in led to)."""
+    from fastapi.testclient import TestClient
+
+    from fujo.accounts.service import create_user
+
+    create_user(db, org["id"], login=login, password="role-pass-1234", display_name=login, role=role)
+    c = TestClient(app)
+    tok = csrf_of(c.get("/login").text)
+    res = c.post(
+        "/login",
+        data={"csrf_token": tok, "org_code": org["code"], "login": login, "password": "role-pass-1234"},
+        follow_redirects=False,
+    )
+    assert res.status_code == 303
+    return c, csrf_of(c.get(res.headers["location"]).text)
+
+
 def csrf_of(html: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 

@@ -13,28 +13,14 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from fujo.accounts.service import create_user
 from fujo.auth.principal import FACILITY
 from fujo.facility.service import set_medical_assistance
 from fujo.orgs.service import principal_for
 from tests.claims.test_claims import DATA, july_world
 from tests.factories import CLINIC, OTHER
-from tests.web.conftest import csrf_of
+from tests.web.conftest import signed_in
 
 JULY = (DATA / "facility_july.uke").read_bytes()
-
-
-def _signed_in(app, db, org: dict, login: str, role: str = "manager") -> tuple[TestClient, str]:
-    create_user(db, org["id"], login=login, password="role-pass-1234", display_name=login, role=role)
-    c = TestClient(app)
-    tok = csrf_of(c.get("/login").text)
-    res = c.post(
-        "/login",
-        data={"csrf_token": tok, "org_code": org["code"], "login": login, "password": "role-pass-1234"},
-        follow_redirects=False,
-    )
-    assert res.status_code == 303
-    return c, csrf_of(c.get(res.headers["location"]).text)
 
 
 def _text(html: str) -> str:
@@ -58,7 +44,7 @@ def _upload(c, csrf, path, data, name="RECEIPTC.UKE", **form):
 
 def test_facility_reads_its_report_grouped_by_problem(app, db, world):
     july_world(world)
-    c, csrf = _signed_in(app, db, world.orgs["clinic"], "desk1", "reception")  # every role of the facility
+    c, csrf = signed_in(app, db, world.orgs["clinic"], "desk1", "reception")  # every role of the facility
     form = c.get("/desk/claims")
     assert form.status_code == 200 and 'href="/desk/claims" aria-current="page"' in form.text
     res = _upload(c, csrf, "/desk/claims", JULY)
@@ -97,14 +83,14 @@ def test_facility_reads_its_report_grouped_by_problem(app, db, world):
     assert body["counts"] == {"claims": 16, "assistance": 15, "other": 1, "error": 8, "warning": 5, "ok": 2}
     assert c.get(f"/desk/claims/reports/{rid}").status_code == 200  # the page again
 
-    other, _ = _signed_in(app, db, world.orgs["clinic"], "desk2")  # another session of the same facility
+    other, _ = signed_in(app, db, world.orgs["clinic"], "desk2")  # another session of the same facility
     assert other.get(f"/desk/claims/reports/{rid}.json").status_code == 404
     assert other.get("/desk/claims/reports/nothing.csv").status_code == 404
 
 
 def test_facility_csv_file_and_files_that_cannot_be_read(app, db, world):
     july_world(world)
-    c, csrf = _signed_in(app, db, world.orgs["clinic"], "boss")
+    c, csrf = signed_in(app, db, world.orgs["clinic"], "boss")
     claims_csv = (
         "診療年月,公費負担者番号,受給者番号,氏名,生年月日\r\n令和6年7月,12130019,1000025,生保二郎,1985-03-03\r\n"
     )
@@ -127,7 +113,7 @@ def test_facility_csv_file_and_files_that_cannot_be_read(app, db, world):
 
 def test_facility_with_medical_assistance_off_is_told_so(app, db, world):
     set_medical_assistance(db, principal_for(db, kind=FACILITY, code=CLINIC), False)
-    c, csrf = _signed_in(app, db, world.orgs["clinic"], "boss")
+    c, csrf = signed_in(app, db, world.orgs["clinic"], "boss")
     res = _upload(c, csrf, "/desk/claims", JULY)
     assert res.status_code == 403 and "「医療扶助」を「利用しない」設定です" in res.text
 
@@ -135,7 +121,7 @@ def test_facility_with_medical_assistance_off_is_told_so(app, db, world):
 def test_office_sees_claims_without_a_ticket_and_tickets_never_billed(app, db, world):
     r = july_world(world)
     world.ticket(r["B"], facility=OTHER)  # B's ticket designates ▲▲, but ●● billed
-    c, csrf = _signed_in(app, db, world.orgs["office"], "cw", "caseworker")
+    c, csrf = signed_in(app, db, world.orgs["office"], "cw", "caseworker")
     assert 'href="/office/claims"' in c.get("/office").text
     res = _upload(c, csrf, "/office/claims", (DATA / "office.uke").read_bytes(), name="office.uke")
     assert res.status_code == 200, res.text[:500]
@@ -155,9 +141,9 @@ def test_office_sees_claims_without_a_ticket_and_tickets_never_billed(app, db, w
 
 
 def test_each_side_uses_its_own_screen(app, db, world):
-    clinic, _ = _signed_in(app, db, world.orgs["clinic"], "boss")
+    clinic, _ = signed_in(app, db, world.orgs["clinic"], "boss")
     assert clinic.get("/office/claims").status_code == 403
-    office, _ = _signed_in(app, db, world.orgs["office"], "cw")
+    office, _ = signed_in(app, db, world.orgs["office"], "cw")
     assert office.get("/desk/claims").status_code == 403
     with TestClient(app) as anonymous:
         assert anonymous.get("/desk/claims", follow_redirects=False).headers["location"].startswith("/login")
