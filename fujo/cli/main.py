@@ -400,6 +400,7 @@ def _plugins() -> None:
         "fujo.webhooks.cli",
         "fujo.subsidy.cli",
         "fujo.onboarding.cli",
+        "fujo.synth.cli",
     ):
         try:
             m = importlib.import_module(mod)
