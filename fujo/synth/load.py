@@ -69,6 +69,7 @@ from ..core.dates import JST
 from ..core.errors import Conflict
 from ..db import schema as s
 from ..db.database import Database
+from ..registry.queries import current_tickets
 from .generator import COLUMNS, ID_TABLES, Batch, Existing, Generator, Row, SynthConfig
 
 INDEXED_TABLES = ("tickets", "recipients", "persons", "cards", "insurance_qualifications")
@@ -508,8 +509,7 @@ def _designated(conn: Connection, code: str, month: str, limit: int, carded: boo
         .where(
             t.c.designated_facility_code == code,
             t.c.treatment_month == month,
-            t.c.superseded_by.is_(None),
-            t.c.status == "active",
+            current_tickets(),
             r.c.restricted.is_(False),
         )
         .order_by(t.c.id)

@@ -26,6 +26,7 @@ from fujo.eligibility.service import check_by_card, check_by_numbers
 from fujo.insurance.service import clean_insurance
 from fujo.orgs.service import principal_for
 from fujo.registry.facilities import facility_rows
+from fujo.registry.queries import current_tickets
 from fujo.registry.service import TICKET_COLUMNS, clean_recipient, clean_ticket, register_recipient, register_ticket
 from fujo.synth.generator import COLUMNS, PREFECTURES, Generator, SynthConfig, recipient_check_digit
 from fujo.synth.load import NotEmpty, load, secondary_indexes
@@ -109,8 +110,7 @@ def _designated(conn, code: str, month: str = MONTH, carded: bool = False):
         .where(
             t.c.designated_facility_code == code,
             t.c.treatment_month == month,
-            t.c.superseded_by.is_(None),
-            t.c.status == "active",
+            current_tickets(),
             r.c.restricted.is_(False),
         )
         .order_by(t.c.id)
