@@ -566,8 +566,7 @@ def _real_cards(
             .where(
                 r.c.person_id.is_not(None),
                 t.c.treatment_month == month,
-                t.c.superseded_by.is_(None),
-                t.c.status == "active",
+                current_tickets(),
             )
             .order_by(t.c.id)
             .limit(4 * n)
