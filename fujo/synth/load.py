@@ -54,6 +54,7 @@ import datetime as dt
 import multiprocessing
 import os
 import pickle
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -392,7 +393,10 @@ def _sqlite_prepare(conn: Connection, fresh: bool) -> str | None:
         cur.execute(f"PRAGMA {pragma}")
     before = str(cur.execute("PRAGMA journal_mode").fetchone()[0])
     if fresh and before.lower() == "wal":
-        mode = str(cur.execute("PRAGMA journal_mode=MEMORY").fetchone()[0])
+        try:
+            mode = str(cur.execute("PRAGMA journal_mode=MEMORY").fetchone()[0])
+        except sqlite3.OperationalError:  # another connection has the file open: load in WAL, slower but safe
+            return None
         if mode.lower() == "memory":
             return before
     return None

@@ -412,3 +412,29 @@ def test_cli_refuses_a_full_database(tmp_path, monkeypatch):
     assert doc["month"] == "2024-07" and len(doc["facilities"]) == 2 and doc["facilities"][0]["samples"]
     again = runner.invoke(app, args)
     assert again.exit_code == 2 and "--append" in again.output
+
+
+def test_a_sqlite_file_another_connection_reads_is_loaded_in_wal(tmp_path, ca):
+    """A load into a SQLite file that someone else has open (a server, another test's pool) cannot
+    leave WAL for its faster journal; it loads in WAL rather than failing, and the file stays WAL."""
+    import sqlite3
+
+    from fujo.db.database import Database
+    from fujo.db.migrate import upgrade
+
+    path = tmp_path / "busy.db"
+    db = Database(f"sqlite:///{path}")
+    upgrade(db)
+    reader = sqlite3.connect(path)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM recipients").fetchone()  # a read transaction held open
+    try:
+        result = load(db, TINY, ca)
+    finally:
+        reader.rollback()
+        reader.close()
+    assert result.rows > 0
+    with sqlite3.connect(path) as c:
+        assert c.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert c.execute("SELECT count(*) FROM recipients").fetchone()[0] == TINY.recipients
+    db.dispose()
