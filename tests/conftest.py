@@ -178,11 +178,16 @@ def browser():
 
 @pytest.fixture
 def page(browser):
+    from playwright.sync_api import expect
+
     ctx = browser.new_context(locale="ja-JP", viewport={"width": 1100, "height": 900}, accept_downloads=True)
     p = ctx.new_page()
     p.set_default_timeout(10_000)
     # A page load is bounded more loosely: the suite's four workers and their browsers share two cores,
     # and a first navigation has been seen to take over 10 s there (a bound, not a timing assertion).
     p.set_default_navigation_timeout(30_000)
+    # expect() waits as long as an action does (its own default is 5 s): a form sent while the other
+    # workers load both cores has been seen to answer after more than 5 s.
+    expect.set_options(timeout=10_000)
     yield p
     ctx.close()

@@ -147,6 +147,10 @@ def queued_stderr() -> logging.Handler:
     return _Handoff(q)
 
 
+# Libraries whose INFO lines carry the URLs they call (a webhook's ?token=… included): WARNING and up only.
+QUIET_LOGGERS = ("httpx", "httpcore")
+
+
 def log_config(level: str = "INFO") -> dict[str, Any]:
     """logging.dictConfig for ``fujo serve``: everything (uvicorn's own lines too) as JSON on stderr."""
     handler = {"()": queued_stderr}
@@ -160,5 +164,6 @@ def log_config(level: str = "INFO") -> dict[str, Any]:
             "uvicorn": {"handlers": [], "propagate": True},
             "uvicorn.error": {"handlers": [], "propagate": True},
             "uvicorn.access": {"handlers": [], "propagate": False, "level": "WARNING"},
+            **{name: {"level": "WARNING"} for name in QUIET_LOGGERS},
         },
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import sys
 
 import typer
@@ -19,6 +20,16 @@ err_console = Console(stderr=True)  # messages are printed with soft_wrap: a nar
 
 def database() -> Database:
     return Database(load_settings().database_url)
+
+
+def log_to_stderr(fmt: str = "%(asctime)s %(levelname)s %(name)s %(message)s") -> None:
+    """INFO lines of a long-running command (terminal agent, webhook worker) on stderr; the libraries
+    that would log the URLs they call stay at WARNING, as in ``fujo serve``."""
+    from ..api.observe import QUIET_LOGGERS
+
+    logging.basicConfig(level=logging.INFO, format=fmt, stream=sys.stderr)
+    for noisy in QUIET_LOGGERS:
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def print_json(obj) -> None:

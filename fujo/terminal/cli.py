@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import logging
-import sys
 from pathlib import Path
 
 import typer
 
-from ..cli.common import console, handle_errors
+from ..cli.common import console, handle_errors, log_to_stderr
 from ..core.errors import FieldProblem, ValidationFailed
 from .xmlio import SJIS, UTF8
 
@@ -37,7 +35,7 @@ def run(
     from .agent import Agent, FolderProblem
     from .client import ServerClient
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    log_to_stderr("%(asctime)s %(levelname)s %(message)s")
     client = ServerClient(server, token)
     try:
         Agent(folder, client, state_dir, zip_threshold=zip_threshold, workers=workers).run(once=once)

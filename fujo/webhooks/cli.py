@@ -10,7 +10,7 @@ from types import FrameType
 
 import typer
 
-from ..cli.common import database, handle_errors
+from ..cli.common import database, handle_errors, log_to_stderr
 
 
 def register(app: typer.Typer) -> None:
@@ -26,9 +26,7 @@ def register(app: typer.Typer) -> None:
         """Deliver webhook events (late tickets pushed to facilities) until SIGTERM or SIGINT."""
         from .worker import WebhookWorker, WorkerConfig
 
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-        for noisy in ("httpx", "httpcore"):  # their INFO lines carry the receiver's URL (and its query)
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+        log_to_stderr()
         config = WorkerConfig(interval=interval, timeout=timeout, backoff_base=backoff, backoff_cap=backoff_cap)
         w = WebhookWorker(database(), config)
         if once:

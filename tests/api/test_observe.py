@@ -82,6 +82,8 @@ try:
     raise KeyError("1234567 secret")
 except KeyError:
     logging.getLogger("fujo.web").exception("failed")
+import httpx  # the server calls webhooks (their test ping): the URL and its token stay out of the log
+httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200))).post("http://hook.example/in?token=abc")
 """
     res = subprocess.run([sys.executable, "-c", prog], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
@@ -92,6 +94,7 @@ except KeyError:
     (failed,) = [x for x in lines if x["logger"] == "fujo.web"]
     assert failed["error"] == "KeyError" and failed["request_id"] == "req-42"
     assert "secret" not in res.stderr and "1234567" not in res.stderr
+    assert "token=abc" not in res.stderr and "hook.example" not in res.stderr
 
 
 def test_request_ids_are_distinct_and_plain(client):
