@@ -120,6 +120,38 @@ def world(db, ca, tmp_path):
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _routes_built_once_a_process():
+    """FastAPI (0.165) builds each included route's request and answer handling (a pydantic adapter
+    for every parameter and model) anew for every app, on the app's first request: 0.6–1.2 s here,
+    in a suite where nearly every test makes its own app (its own settings and database). The build
+    depends only on the route and how its router was included, so the suite keeps it for the
+    process. Production makes one app a process and is not concerned. The build also remembers
+    the app for ``dependency_overrides``, which no test uses. A FastAPI without this internal
+    runs the suite as it is, only slower."""
+    import dataclasses
+
+    from fastapi import routing
+
+    cls = getattr(routing, "_EffectiveRouteContext", None)
+    build = getattr(cls, "from_api_route", None)
+    if build is None:
+        yield
+        return
+    built: dict = {}
+
+    def once(*, original_route, include_context):
+        how = repr(dataclasses.replace(include_context, dependency_overrides_provider=None))
+        key = (id(original_route), how)  # the route is kept with its build: its id is never reused
+        if key not in built:
+            built[key] = (original_route, build(original_route=original_route, include_context=include_context))
+        return built[key][1]
+
+    cls.from_api_route = once
+    yield
+    cls.from_api_route = build
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _quick_password_hashing():
     """Production scrypt (n=2**14) is slow on purpose; the suite hashes thousands of passwords.
     Hash them at n=2**10 here — a stored hash names its own parameters, so verifying is the same
