@@ -91,14 +91,21 @@ class CheckDetails(TypedDict, total=False):
     flags: str | None
 
 
-def check_row(db: Database, principal: Principal, method: str, outcome: str, **details: Unpack[CheckDetails]) -> LogRow:
-    """The check_log row for one check (who asked, about whom, when, how, the outcome)."""
+def _who(principal: Principal, at: dt.datetime) -> LogRow:
+    """When, and who: the organisation, its credential or web user, and the role they acted in."""
     return dict(
-        at=details.get("at") or db.now(),
+        at=at,
         organisation_id=principal.organisation_id,
         credential_id=principal.credential_id,
         user_id=principal.user_id,
         role=principal.role,
+    )
+
+
+def check_row(db: Database, principal: Principal, method: str, outcome: str, **details: Unpack[CheckDetails]) -> LogRow:
+    """The check_log row for one check (who asked, about whom, when, how, the outcome)."""
+    return dict(
+        _who(principal, details.get("at") or db.now()),
         method=method,
         category=details.get("category"),
         # None: filled in by chain.append from user/credential, so a caller may still set it on the row
@@ -126,22 +133,7 @@ def record_many(
     if rows:
         append(
             conn,
-            [
-                dict(
-                    dict(
-                        at=at,
-                        organisation_id=principal.organisation_id,
-                        credential_id=principal.credential_id,
-                        user_id=principal.user_id,
-                        role=principal.role,
-                        channel=channel_of(principal),
-                        method=method,
-                        outcome="-",
-                    ),
-                    **r,
-                )
-                for r in rows
-            ],
+            [dict(_who(principal, at), channel=channel_of(principal), method=method, outcome="-") | r for r in rows],
         )
 
 
@@ -181,11 +173,7 @@ def record_changes(
         conn,
         [
             dict(
-                at=at,
-                organisation_id=principal.organisation_id,
-                credential_id=principal.credential_id,
-                user_id=principal.user_id,
-                role=principal.role,
+                _who(principal, at),
                 method=REGISTRY,
                 category=REGISTRY,
                 channel=channel or channel_of(principal),

@@ -355,6 +355,25 @@ def _billable_days(rec: queries.RecipientRow, x: queries.TicketRow) -> int:
     return max(0, (end - start).days + 1)
 
 
+def _revision(x: queries.TicketRow) -> dict[str, Any]:
+    """The ticket revision a finding speaks of: its key, its revision and when it was written."""
+    return {"ticket_key": x.ticket_key, "revision": x.revision, "changed_at": aware(x.changed_at).isoformat()}
+
+
+def _latest(tickets: list[queries.TicketRow]) -> queries.TicketRow:
+    return max(tickets, key=lambda t: t.changed_at)
+
+
+def _ticket_cancelled(rep: ClaimReport, x: queries.TicketRow, ja: str) -> None:
+    """The claim's ticket was cancelled (``x``: its latest revision); ``ja`` says what to do."""
+    rep.add(
+        "ticket_cancelled",
+        ja,
+        f"The ticket was cancelled at {aware(x.changed_at).isoformat()} (revision {x.revision}).",
+        **_revision(x),
+    )
+
+
 def _tickets(rep: ClaimReport, me: str, mine: list[queries.TicketRow], rec: queries.RecipientRow, call: str) -> None:
     c, p = rep.claim, rep.payer
     assert c.month is not None and p is not None
@@ -363,7 +382,7 @@ def _tickets(rep: ClaimReport, me: str, mine: list[queries.TicketRow], rec: quer
     here = [x for x in month if x.active and x.designated_facility_code == me]
     if here:
         x = max(here, key=lambda t: (t.valid_to - t.valid_from, t.revision))
-        extra = {"ticket_key": x.ticket_key, "revision": x.revision, "changed_at": aware(x.changed_at).isoformat()}
+        extra = _revision(x)
         first, last = month_bounds(m)
         days = _billable_days(rec, x)
         period = f"{wareki_date(x.valid_from)}〜{wareki_date(x.valid_to)}"
@@ -416,26 +435,21 @@ def _tickets(rep: ClaimReport, me: str, mine: list[queries.TicketRow], rec: quer
     cancelled = [x for x in month if x.status != "active" and x.designated_facility_code == me]
     moved = [x for x in month if x.designated_facility_code != me]
     if cancelled:
-        x = max(cancelled, key=lambda t: t.changed_at)
-        rep.add(
-            "ticket_cancelled",
+        x = _latest(cancelled)
+        _ticket_cancelled(
+            rep,
+            x,
             f"{_wm(m)}の医療券は{_jst(x.changed_at)}に取り消されています（第{x.revision}版）。"
             f"この医療券では請求できません。{call}に確認してください。",
-            f"The ticket was cancelled at {aware(x.changed_at).isoformat()} (revision {x.revision}).",
-            ticket_key=x.ticket_key,
-            revision=x.revision,
-            changed_at=aware(x.changed_at).isoformat(),
         )
     elif moved:
-        x = max(moved, key=lambda t: t.changed_at)
+        x = _latest(moved)
         rep.add(
             "ticket_moved",
             f"{_wm(m)}の医療券は{_jst(x.changed_at)}に変更され、この医療機関への委託ではなくなりました"
             f"（第{x.revision}版）。{call}に確認してください。",
             f"The ticket was amended away from this facility at {aware(x.changed_at).isoformat()}.",
-            ticket_key=x.ticket_key,
-            revision=x.revision,
-            changed_at=aware(x.changed_at).isoformat(),
+            **_revision(x),
         )
     else:
         other = sorted({x.treatment_month for x in mine if x.active and x.designated_facility_code == me})
@@ -573,15 +587,12 @@ def _office_batch(
                 revision=x.revision,
             )
         elif gone:
-            x = max(gone, key=lambda t: t.changed_at)
-            rep.add(
-                "ticket_cancelled",
+            x = _latest(gone)
+            _ticket_cancelled(
+                rep,
+                x,
                 f"{_wm(m)}の医療券（{x.designated_facility_name}）は{_jst(x.changed_at)}に取り消されています"
                 f"（第{x.revision}版）。請求を返戻するか、必要なら医療券を発行してください。",
-                f"The ticket was cancelled at {aware(x.changed_at).isoformat()} (revision {x.revision}).",
-                ticket_key=x.ticket_key,
-                revision=x.revision,
-                changed_at=aware(x.changed_at).isoformat(),
             )
         else:
             rep.add(

@@ -6,9 +6,13 @@ import functools
 import json
 import logging
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from ..config import load_settings
 from ..core.errors import FujoError, ValidationFailed
@@ -30,6 +34,21 @@ def log_to_stderr(fmt: str = "%(asctime)s %(levelname)s %(name)s %(message)s") -
     logging.basicConfig(level=logging.INFO, format=fmt, stream=sys.stderr)
     for noisy in QUIET_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def import_file(import_csv: Callable[..., Any], principal: Any, kind: str, file: Path) -> None:
+    """Run a CSV import of ``file`` (the registry's or the 薬剤情報等 one: all or nothing) with a
+    progress bar, then say how many rows it wrote."""
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console) as bar:
+        task = bar.add_task(f"importing {file.name}", total=None)
+        report = import_csv(
+            database(),
+            principal,
+            kind,
+            file.read_bytes(),
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    console.print(f"{report.written}件を取り込みました。 imported {report.written} rows.", highlight=False)
 
 
 def print_json(obj) -> None:

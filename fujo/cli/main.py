@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from ..audit.cli import cli as audit_cli
 from ..auth.principal import ADMIN, FACILITY, INSURER, KINDS, WELFARE_OFFICE
@@ -18,7 +17,7 @@ from ..config import load_settings
 from ..core import screen
 from ..core.errors import FieldProblem, ValidationFailed
 from ..core.fields import TICKET_FIELDS
-from .common import console, database, handle_errors, print_json
+from .common import console, database, handle_errors, import_file, print_json
 
 app = typer.Typer(
     help="fujo — 医療扶助のオンライン資格確認 (online eligibility verification for medical assistance)",
@@ -130,16 +129,7 @@ def import_(
                 ]
             )
         principal = _principal(WELFARE_OFFICE, office)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console) as bar:
-        task = bar.add_task(f"importing {file.name}", total=None)
-        report = import_csv(
-            database(),
-            principal,
-            kind,
-            file.read_bytes(),
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
-    console.print(f"{report.written}件を取り込みました。 imported {report.written} rows.", highlight=False)
+    import_file(import_csv, principal, kind, file)
 
 
 @check_app.command("card")

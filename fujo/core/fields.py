@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 
 import jaconv
@@ -187,23 +187,16 @@ INSURANCE_FIELDS = (
     _f("specific_disease_self_pay", "SpecificDiseasesSelfPay", "特定疾病療養受療証自己負担限度額", "amount"),
 )
 
-# The nested blocks of an insurance result: element name → the fields written inside it.
-ELDERLY_BLOCK = ("elderly_certificate_date", "elderly_valid_from", "elderly_valid_to", "elderly_contribution_ratio")
-LIMIT_BLOCK = (
-    "limit_classification",
-    "limit_bracket",
-    "limit_certificate_date",
-    "limit_valid_from",
-    "limit_valid_to",
-    "limit_long_term_date",
-)
-SPECIFIC_DISEASE_BLOCK = (
-    "specific_disease_category",
-    "specific_disease_certificate_date",
-    "specific_disease_valid_from",
-    "specific_disease_valid_to",
-    "specific_disease_self_pay",
-)
+
+def _block(prefix: str) -> tuple[str, ...]:
+    """The fields of one certificate's block, as the table above lists them (one prefix each)."""
+    return tuple(f.name for f in INSURANCE_FIELDS if f.name.startswith(prefix))
+
+
+# The nested blocks of an insurance result: the fields written inside each.
+ELDERLY_BLOCK = _block("elderly_")  # ElderlyRecipientCertificateInfo
+LIMIT_BLOCK = _block("limit_")  # LimitApplicationCertificateRelatedInfo
+SPECIFIC_DISEASE_BLOCK = _block("specific_disease_")  # SpecificDiseasesCertificateInfo
 
 _HALF_KANA_OK = set(" ｰ･ﾞﾟ")
 
@@ -313,15 +306,19 @@ def clean_value(f: Field, raw: object) -> tuple[object, FieldProblem | None]:
     return s, None
 
 
-def clean_record(fields: Iterable[Field], data: Record, problems: Problems, partial: bool = False) -> Record:
-    """Validate a record against its field table. Unknown keys are refused too, so a typo in a
-    column name is an error rather than data silently dropped."""
-    known = {f.name for f in fields}
+def refuse_unknown(data: Iterable[str], known: Container[str], problems: Problems) -> None:
+    """Keys of ``data`` that are not ``known`` are problems, so a typo in a column name is an error
+    rather than data silently dropped."""
     for key in data:
         if key not in known:
             problems.add(
                 FieldProblem(key, "unknown_field", f"「{key}」という項目はありません。", f"Unknown field '{key}'.")
             )
+
+
+def clean_record(fields: Iterable[Field], data: Record, problems: Problems, partial: bool = False) -> Record:
+    """Validate a record against its field table. Unknown keys are refused too (:func:`refuse_unknown`)."""
+    refuse_unknown(data, {f.name for f in fields}, problems)
     out = {}
     for f in fields:
         if partial and f.name not in data:

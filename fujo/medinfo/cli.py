@@ -6,10 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from ..auth.principal import WELFARE_OFFICE
-from ..cli.common import console, database, handle_errors, print_json
+from ..cli.common import database, handle_errors, import_file, print_json
 
 
 def _office(code: str):
@@ -34,16 +33,7 @@ def register(app: typer.Typer) -> None:
         from .csv_import import import_csv
 
         principal = _office(office) if office else admin_principal()
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console) as bar:
-            task = bar.add_task(f"importing {file.name}", total=None)
-            report = import_csv(
-                database(),
-                principal,
-                category,
-                file.read_bytes(),
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )
-        console.print(f"{report.written}件を取り込みました。 imported {report.written} rows.", highlight=False)
+        import_file(import_csv, principal, category, file)
 
     @medinfo_app.command("restrict")
     @handle_errors

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from ..core import medinfo as rules
 from ..core.consent import CATEGORIES
 from ..core.errors import FieldProblem, Problems
-from ..core.fields import Field, clean_value
+from ..core.fields import Field, clean_value, refuse_unknown
 from ..core.rows import Record
 
 
@@ -122,10 +122,7 @@ def unknown_category(category: str) -> FieldProblem:
 def clean_record(category: str, data: Record, problems: Problems, with_who: bool = True) -> Record:
     """The clean record (JSON keys) of ``category``; unknown keys are problems too."""
     specs = (WHO if with_who else ()) + FIELDS[category]
-    known = {f.key for f in specs}
-    for k in data:
-        if k not in known:
-            problems.add(FieldProblem(k, "unknown_field", f"「{k}」という項目はありません。", f"Unknown field '{k}'."))
+    refuse_unknown(data, {f.key for f in specs}, problems)
     out: Record = {}
     for f in specs:
         v, p = clean_one(f, data.get(f.key)) if f.kind not in ("payer", "recipient") else _number(f, data.get(f.key))

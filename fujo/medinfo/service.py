@@ -185,6 +185,34 @@ def add_record(db: Database, principal: Principal, category: str, data: Record) 
     return out
 
 
+def _audit_patient(
+    db: Database,
+    principal: Principal,
+    patient: Patient,
+    *,
+    category: str,
+    channel: str,
+    at: dt.datetime,
+    flags: str | None = None,
+    outcome: str = "1",
+    reason: str = C.GRANTED,
+) -> int:
+    """Record that ``patient``'s information of ``category`` was shown (the entry's id is the view's),
+    or, with ``outcome`` "0" and the ``reason``, refused."""
+    return _audit(
+        db,
+        principal,
+        outcome=outcome,
+        reason=reason,
+        category=category,
+        channel=channel,
+        person_id=patient.person_id,
+        recipient_id=patient.recipient_id,
+        flags=flags,
+        at=at,
+    )
+
+
 # --- who the patient is ---------------------------------------------------------------------------
 
 
@@ -349,16 +377,8 @@ def _authorise(
         _audit(db, principal, outcome="0", reason="not_found", category=category, channel=channel, at=now)
         raise MedinfoRefused(C.ConsentDecision(False, C.NO_CONSENT, C.FLAG_NONE), category)
     if not decision.allowed:
-        _audit(
-            db,
-            principal,
-            outcome="0",
-            reason=decision.reason,
-            category=category,
-            channel=channel,
-            person_id=patient.person_id,
-            recipient_id=patient.recipient_id,
-            at=now,
+        _audit_patient(
+            db, principal, patient, category=category, channel=channel, at=now, outcome="0", reason=decision.reason
         )
         raise MedinfoRefused(decision, category)
     return Authorised(patient, decision, category, now), rows
@@ -403,17 +423,7 @@ def view(
         channel=channel,
     )
     records = _listing(category, rows)
-    view_id = _audit(
-        db,
-        principal,
-        outcome="1",
-        reason=C.GRANTED,
-        category=category,
-        channel=_channel(channel),
-        person_id=a.patient.person_id,
-        recipient_id=a.patient.recipient_id,
-        at=a.now,
-    )
+    view_id = _audit_patient(db, principal, a.patient, category=category, channel=_channel(channel), at=a.now)
     return _answer(a, records, view_id, a.now.astimezone(JST).date())
 
 
@@ -518,17 +528,8 @@ def overlaps(
     by_id = {x.id: x for x in rows}
     found = rules.planned_overlaps(_medications(rows), planned, span, principal.code)
     records = _listing("medication", rows)
-    view_id = _audit(
-        db,
-        principal,
-        outcome="1",
-        reason=C.GRANTED,
-        category="medication",
-        channel=_channel(channel),
-        person_id=a.patient.person_id,
-        recipient_id=a.patient.recipient_id,
-        flags="overlaps",
-        at=a.now,
+    view_id = _audit_patient(
+        db, principal, a.patient, category="medication", channel=_channel(channel), at=a.now, flags="overlaps"
     )
     out = _answer(a, records, view_id, a.now.astimezone(JST).date())
     out["planned"] = {"drug_codes": codes_, "start_date": span[0].isoformat(), "end_date": span[1].isoformat()}
@@ -855,18 +856,7 @@ def disaster_medication(
             patient.person_id,
             patient.recipient_id,
         )
-    view_id = _audit(
-        db,
-        principal,
-        outcome="1",
-        reason=C.GRANTED,
-        category="medication",
-        channel=channel,
-        person_id=patient.person_id,
-        recipient_id=patient.recipient_id,
-        flags=DISASTER,
-        at=now,
-    )
+    view_id = _audit_patient(db, principal, patient, category="medication", channel=channel, at=now, flags=DISASTER)
     return {
         "category": "medication",
         "category_ja": C.CATEGORY_JA["medication"],

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, or_, select, update
 from ..auth.principal import ADMIN, Principal
 from ..core import numbers
 from ..core.errors import Conflict, FieldProblem, NotFound, Problems, ValidationFailed
-from ..core.fields import Field, clean_value
+from ..core.fields import Field, clean_value, refuse_unknown
 from ..core.rows import Record
 from ..db import schema as s
 from ..db.database import Database, DbRow, aware
@@ -56,10 +56,7 @@ def clean_facility(data: Record, partial: bool = False) -> Record:
     problems = Problems()
     data = dict(data)
     pref = data.pop("prefecture", None)
-    known = {f.name for f in FACILITY_FIELDS}
-    for k in data:
-        if k not in known:
-            problems.add(FieldProblem(k, "unknown_field", f"「{k}」という項目はありません。", f"Unknown field '{k}'."))
+    refuse_unknown(data, {f.name for f in FACILITY_FIELDS}, problems)
     out: Record = {}
     for f in FACILITY_FIELDS:
         if partial and f.name not in data:

@@ -17,9 +17,9 @@ import json
 import uuid
 from collections.abc import Iterable, Sequence
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Select, and_, func, or_, select, update
 
 from ..audit.service import record_change, record_many
 from ..auth.principal import ADMIN, WELFARE_OFFICE, Principal
@@ -499,19 +499,26 @@ def register_ticket(db: Database, principal: Principal, data: Record, in_tx: InT
     return out
 
 
-def _current(conn: Connection, key: str, for_update: bool = False) -> DbRow | None:
-    q = (
+def _with_recipient(*more: ColumnElement[Any]) -> Select[Any]:
+    """Tickets (their newest revision, cancelled or not) with their recipient's numbers, ``more``
+    of the recipient's columns, and the 保護 period the ticket rules read."""
+    return (
         select(
             t_,
             r_.c.payer_number,
             r_.c.recipient_number,
+            *more,
             r_.c.qualification_date,
             r_.c.disqualification_date,
             r_.c.disqualification_kind,
         )
         .select_from(t_.join(r_, r_.c.id == t_.c.recipient_id))
-        .where(t_.c.ticket_key == key, latest_revision())
+        .where(latest_revision())
     )
+
+
+def _current(conn: Connection, key: str, for_update: bool = False) -> DbRow | None:
+    q = _with_recipient().where(t_.c.ticket_key == key)
     if for_update:
         q = q.with_for_update(of=t_)
     return conn.execute(q).first()
@@ -782,18 +789,8 @@ def month_tickets(
     assert ym is not None  # else its problem was raised
     m = month_key(*ym)
     q = (
-        select(
-            t_,
-            r_.c.payer_number,
-            r_.c.recipient_number,
-            r_.c.name,
-            r_.c.name_kana,
-            r_.c.qualification_date,
-            r_.c.disqualification_date,
-            r_.c.disqualification_kind,
-        )
-        .select_from(t_.join(r_, r_.c.id == t_.c.recipient_id))
-        .where(t_.c.treatment_month == m, latest_revision())
+        _with_recipient(r_.c.name, r_.c.name_kana)
+        .where(t_.c.treatment_month == m)
         .order_by(r_.c.payer_number, r_.c.recipient_number, t_.c.ticket_type, t_.c.id)
     )
     if principal.kind == WELFARE_OFFICE:

@@ -54,106 +54,61 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Table
+
 from ..core.dates import month_bounds, month_key
-from ..core.fields import normalize_kana
+from ..core.fields import ELDERLY_BLOCK, LIMIT_BLOCK, SPECIFIC_DISEASE_BLOCK, normalize_kana
 from ..core.numbers import with_check_digit, with_individual_check_digit
+from ..db import schema
 
 Row = tuple[object, ...]
 Batch = tuple[str, list[Row]]
 
 # --- the columns each table gets, in tuple order --------------------------------------------------
+
+
+def _columns(table: Table, *, without: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The table's columns in the schema's order, but those the synthetic rows leave to their
+    defaults (``without``: NULL, or the database's id)."""
+    unknown = set(without) - set(table.c.keys())
+    assert not unknown, f"{table.name} has no column {sorted(unknown)}"
+    return tuple(c.name for c in table.columns if c.name not in without)
+
+
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "organisations": (
-        "id",
-        "kind",
-        "code",
-        "name",
-        "phone",
-        "address",
-        "medical_assistance_enabled",
-        "created_at",
+    "organisations": _columns(schema.organisations),
+    "office_payers": _columns(schema.office_payers),
+    "facilities": _columns(schema.facilities),
+    "persons": _columns(schema.persons),
+    "recipients": _columns(schema.recipients),
+    "cards": _columns(schema.cards, without=("revoked_at", "revocation_reason")),  # never revoked
+    "insurance_qualifications": _columns(
+        schema.insurance_qualifications,
+        without=(
+            "disqualification_date",
+            "name_of_other",
+            "name_of_other_kana",
+            "card_valid_to",
+            "preschool",
+            *ELDERLY_BLOCK,  # no certificates
+            *LIMIT_BLOCK,
+            *SPECIFIC_DISEASE_BLOCK,
+        ),
     ),
-    "office_payers": ("payer_number", "organisation_id"),
-    "facilities": ("id", "code", "name", "score_table", "prefecture", "address", "phone", "created_at", "updated_at"),
-    "persons": ("id", "public_id", "created_at", "individual_number_hash", "name", "birthdate", "sex", "address"),
-    "recipients": (
-        "id",
-        "payer_number",
-        "recipient_number",
-        "person_id",
-        "name",
-        "name_kana",
-        "sex",
-        "birthdate",
-        "address",
-        "post_number",
-        "qualification_date",
-        "disqualification_date",
-        "disqualification_kind",
-        "disqualification_reason",
-        "version",
-        "restricted",
-        "created_at",
-        "updated_at",
+    "tickets": _columns(
+        schema.tickets,
+        without=(
+            "handling_contact_name",
+            "consistency_flag",
+            "infection_status",
+            "elderly_care_status",
+            "prefectural_expense_status",
+            "remarks2",
+            "remarks3",
+            "previous_facility_code",
+        ),
     ),
-    "cards": ("id", "person_id", "serial", "fingerprint", "not_before", "not_after", "issued_at"),
-    "insurance_qualifications": (
-        "id",
-        "person_id",
-        "registered_by",
-        "insurer_number",
-        "insurer_name",
-        "insured_card_classification",
-        "card_symbol",
-        "card_number",
-        "branch_number",
-        "personal_family",
-        "name",
-        "name_kana",
-        "sex",
-        "birthdate",
-        "address",
-        "post_number",
-        "qualification_date",
-        "created_at",
-        "updated_at",
-        "insured_name",
-        "card_issuance_date",
-        "card_valid_from",
-        "contribution_ratio",
-    ),
-    "tickets": (
-        "id",
-        "ticket_key",
-        "revision",
-        "recipient_id",
-        "status",
-        "ticket_type",
-        "treatment_month",
-        "valid_from",
-        "valid_to",
-        "issue_number",
-        "designated_facility_code",
-        "designated_facility_name",
-        "prescription_issuer_code",
-        "prescription_issuer_name",
-        "injury_name1",
-        "injury_name2",
-        "injury_name3",
-        "treatment_type",
-        "self_pay_amount",
-        "district_contact_name",
-        "single_or_combined",
-        "social_insurance",
-        "remarks1",
-        "superseded_by",
-        "seq",
-        "registered_at",
-        "changed_at",
-        "changed_by",
-        "change_reason",
-    ),
-    "setting_changes": ("organisation_id", "setting", "value", "changed_at", "actor"),
+    "setting_changes": _columns(schema.setting_changes, without=("id", "user_id", "credential_id")),
 }
 # tables whose ids the generator assigns (the loader moves PostgreSQL's sequences past them)
 ID_TABLES = ("organisations", "facilities", "persons", "recipients", "cards", "insurance_qualifications", "tickets")

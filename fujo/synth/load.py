@@ -61,7 +61,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, Select, func, select, text
 
 from ..audit.chain import append as audit_append
 from ..auth.principal import CASEWORKER, RECEPTION, hash_token, new_token
@@ -497,10 +497,11 @@ def _move_sequences(conn: Connection, gen: Generator) -> None:
         )
 
 
-def _designated(conn: Connection, code: str, month: str, limit: int, carded: bool = False) -> Iterator[Any]:
-    """People with a current ticket of ``month`` designating ``code`` (not under 閲覧制限)."""
+def _ticket_holders(month: str) -> Select[Any]:
+    """People with a current ticket of ``month`` (numbers, birth date, person) with the ticket's first
+    day, type and designated facility, in the order the tickets were written."""
     t, r = s.tickets, s.recipients
-    q = (
+    return (
         select(
             r.c.payer_number,
             r.c.recipient_number,
@@ -508,17 +509,18 @@ def _designated(conn: Connection, code: str, month: str, limit: int, carded: boo
             r.c.person_id,
             t.c.valid_from,
             t.c.ticket_type,
+            t.c.designated_facility_code,
         )
         .select_from(t.join(r, r.c.id == t.c.recipient_id))
-        .where(
-            t.c.designated_facility_code == code,
-            t.c.treatment_month == month,
-            current_tickets(),
-            r.c.restricted.is_(False),
-        )
+        .where(t.c.treatment_month == month, current_tickets())
         .order_by(t.c.id)
-        .limit(limit)
     )
+
+
+def _designated(conn: Connection, code: str, month: str, limit: int, carded: bool = False) -> Iterator[Any]:
+    """People with a current ticket of ``month`` designating ``code`` (not under 閲覧制限)."""
+    t, r = s.tickets, s.recipients
+    q = _ticket_holders(month).where(t.c.designated_facility_code == code, r.c.restricted.is_(False)).limit(limit)
     if carded:
         q = q.where(r.c.person_id.is_not(None))
     yield from conn.execute(q)
@@ -555,26 +557,8 @@ def _real_cards(
     for code in codes:
         holders += [(row, code) for row in _designated(conn, code, month, n, carded=True)]
     if len(holders) < n:
-        t, r = s.tickets, s.recipients
         seen = {h[0].person_id for h in holders}
-        for row in conn.execute(
-            select(
-                r.c.payer_number,
-                r.c.recipient_number,
-                r.c.birthdate,
-                r.c.person_id,
-                t.c.valid_from,
-                t.c.designated_facility_code,
-            )
-            .select_from(t.join(r, r.c.id == t.c.recipient_id))
-            .where(
-                r.c.person_id.is_not(None),
-                t.c.treatment_month == month,
-                current_tickets(),
-            )
-            .order_by(t.c.id)
-            .limit(4 * n)
-        ):
+        for row in conn.execute(_ticket_holders(month).where(s.recipients.c.person_id.is_not(None)).limit(4 * n)):
             if len(holders) >= n:
                 break
             if row.person_id not in seen:

@@ -8,7 +8,8 @@ The report of an upload is kept in the process for the downloads (:class:`Report
 asked only, 30 minutes, a few per session), like the office's CSV import jobs: one worker serves the
 screens (docs/ARCHITECTURE.md, per-process state)."""
 
-from __future__ import annotations
+# no "from __future__ import annotations": the routes are made per side (_router), and FastAPI must
+# see the real (closure) types of their parameters, not strings
 
 import json
 import secrets
@@ -23,9 +24,6 @@ from ..api import limits
 from ..claims import service as claims
 from ..core.errors import FujoError, NotFound, ValidationFailed
 from .kit import FacilityUser, OfficeUser, Staff, csrf_guard, db_of, render
-
-desk_router = APIRouter(prefix="/desk", dependencies=[Depends(csrf_guard)], include_in_schema=False)
-office_router = APIRouter(prefix="/office", dependencies=[Depends(csrf_guard)], include_in_schema=False)
 
 FACILITY_MODE, OFFICE_MODE = "facility", "office"
 INPUTS = {"": "自動判定（IR/YKで始まればUKE）", "uke": "UKE（レセプト電算処理システム）", "csv": "CSV"}
@@ -198,63 +196,37 @@ def _json(request: Request, staff: Staff, mode: str, rid: str) -> Response:
     )
 
 
-# --- the facility -------------------------------------------------------------------------------
+# --- the routes: the facility's (/desk) and the welfare office's (/office) are the same five --------
 
 
-@desk_router.get("/claims")
-def desk_form(request: Request, staff: FacilityUser):
-    return _form(request, FACILITY_MODE, input="")
+def _router(prefix: str, mode: str, User) -> APIRouter:
+    router = APIRouter(prefix=prefix, dependencies=[Depends(csrf_guard)], include_in_schema=False)
+
+    @router.get("/claims")
+    def claims_form(request: Request, staff: User):
+        return _form(request, mode, input="")
+
+    @router.post("/claims", max_body_size=limits.IMPORT + limits.MIB)
+    def claims_check(
+        request: Request, staff: User, file: UploadFile | None = File(None), input: str = Form("", max_length=10)
+    ):
+        return _check(request, staff, mode, file, input)
+
+    @router.get("/claims/reports/{rid}.csv")
+    def claims_csv(request: Request, staff: User, rid: str, problems: int = 0):
+        return _csv(request, staff, mode, rid, problems)
+
+    @router.get("/claims/reports/{rid}.json")
+    def claims_json(request: Request, staff: User, rid: str):
+        return _json(request, staff, mode, rid)
+
+    # declared after .csv/.json: "{rid}" would match "x.csv" too
+    @router.get("/claims/reports/{rid}")
+    def claims_report(request: Request, staff: User, rid: str):
+        return _page(request, mode, rid, _stored(request, staff, mode, rid))
+
+    return router
 
 
-@desk_router.post("/claims", max_body_size=limits.IMPORT + limits.MIB)
-def desk_check(
-    request: Request, staff: FacilityUser, file: UploadFile | None = File(None), input: str = Form("", max_length=10)
-):
-    return _check(request, staff, FACILITY_MODE, file, input)
-
-
-@desk_router.get("/claims/reports/{rid}.csv")
-def desk_csv(request: Request, staff: FacilityUser, rid: str, problems: int = 0):
-    return _csv(request, staff, FACILITY_MODE, rid, problems)
-
-
-@desk_router.get("/claims/reports/{rid}.json")
-def desk_json(request: Request, staff: FacilityUser, rid: str):
-    return _json(request, staff, FACILITY_MODE, rid)
-
-
-# declared after .csv/.json: "{rid}" would match "x.csv" too
-@desk_router.get("/claims/reports/{rid}")
-def desk_report(request: Request, staff: FacilityUser, rid: str):
-    return _page(request, FACILITY_MODE, rid, _stored(request, staff, FACILITY_MODE, rid))
-
-
-# --- the welfare office -------------------------------------------------------------------------
-
-
-@office_router.get("/claims")
-def office_form(request: Request, staff: OfficeUser):
-    return _form(request, OFFICE_MODE, input="")
-
-
-@office_router.post("/claims", max_body_size=limits.IMPORT + limits.MIB)
-def office_check(
-    request: Request, staff: OfficeUser, file: UploadFile | None = File(None), input: str = Form("", max_length=10)
-):
-    return _check(request, staff, OFFICE_MODE, file, input)
-
-
-@office_router.get("/claims/reports/{rid}.csv")
-def office_csv(request: Request, staff: OfficeUser, rid: str, problems: int = 0):
-    return _csv(request, staff, OFFICE_MODE, rid, problems)
-
-
-@office_router.get("/claims/reports/{rid}.json")
-def office_json(request: Request, staff: OfficeUser, rid: str):
-    return _json(request, staff, OFFICE_MODE, rid)
-
-
-# declared after .csv/.json: "{rid}" would match "x.csv" too
-@office_router.get("/claims/reports/{rid}")
-def office_report(request: Request, staff: OfficeUser, rid: str):
-    return _page(request, OFFICE_MODE, rid, _stored(request, staff, OFFICE_MODE, rid))
+desk_router = _router("/desk", FACILITY_MODE, FacilityUser)
+office_router = _router("/office", OFFICE_MODE, OfficeUser)

@@ -80,31 +80,59 @@ def _query(values: dict) -> str:
     return urlencode({k: v for k, v in values.items() if v})
 
 
-@router.get("/desk/medinfo")
-def medinfo_form(request: Request, staff: FacilityUser):
-    disasters = service.disaster_for(db_of(request), staff.principal)
+def _list(request: Request, answer: dict, category: str, who_values: dict[str, str], **kw):
+    """One patient's information of a category (with ``kw``: the planned drugs against it)."""
+    return render(
+        request,
+        "medinfo/list.html",
+        title=f"{CATEGORY_JA[category]}の閲覧",
+        wide=True,
+        answer=answer,
+        category=category,
+        tabs=TABS,
+        query=_query(who_values),
+        who=who_values,
+        disaster=False,
+        **_times(answer),
+        **kw,
+    )
+
+
+def _form(request: Request, staff, disasters: list, status: int = 200, **kw):
+    """The form naming the patient (a CheckId or the two numbers), with the disaster openings."""
     return render(
         request,
         "medinfo/form.html",
+        status=status,
         title="薬剤情報等の閲覧",
-        values={},
         tabs=TABS,
         disasters=disasters,
         clinician=staff.principal.role == "clinician",
+        **kw,
+    )
+
+
+@router.get("/desk/medinfo")
+def medinfo_form(request: Request, staff: FacilityUser):
+    return _form(request, staff, service.disaster_for(db_of(request), staff.principal), values={})
+
+
+def _disaster_form(request: Request, staff, status: int = 200, **kw):
+    """The search of a person's medication in disaster mode (name, birth date, sex, address)."""
+    return render(
+        request,
+        "medinfo/disaster.html",
+        status=status,
+        title="災害時の薬剤情報の閲覧",
+        disasters=service.disaster_for(db_of(request), staff.principal),
+        sexes=codes.SEX,
+        **kw,
     )
 
 
 @router.get("/desk/medinfo/disaster")
 def disaster_form(request: Request, staff: FacilityUser):
-    disasters = service.disaster_for(db_of(request), staff.principal)
-    return render(
-        request,
-        "medinfo/disaster.html",
-        title="災害時の薬剤情報の閲覧",
-        values={},
-        disasters=disasters,
-        sexes=codes.SEX,
-    )
+    return _disaster_form(request, staff, values={})
 
 
 @router.post("/desk/medinfo/disaster")
@@ -124,27 +152,9 @@ def disaster_search(
         )
     except ValidationFailed as e:
         errs, _ = field_errors(e)
-        return render(
-            request,
-            "medinfo/disaster.html",
-            status=422,
-            title="災害時の薬剤情報の閲覧",
-            values=values,
-            errors=errs,
-            disasters=service.disaster_for(db, staff.principal),
-            sexes=codes.SEX,
-        )
+        return _disaster_form(request, staff, 422, values=values, errors=errs)
     except FujoError as e:
-        return render(
-            request,
-            "medinfo/disaster.html",
-            status=e.status,
-            title="災害時の薬剤情報の閲覧",
-            values=values,
-            message=e.message_ja,
-            disasters=service.disaster_for(db, staff.principal),
-            sexes=codes.SEX,
-        )
+        return _disaster_form(request, staff, e.status, values=values, message=e.message_ja)
     return render(
         request,
         "medinfo/list.html",
@@ -176,22 +186,7 @@ def medication_overlaps(
         return _refused(request, e, "薬剤情報の閲覧", "medication", _query(who_values))
     except ValidationFailed as e:
         return render(request, "error.html", status=422, title="エラー", message=e.message_ja)
-    return render(
-        request,
-        "medinfo/list.html",
-        title="薬剤情報の閲覧",
-        wide=True,
-        answer=answer,
-        category="medication",
-        tabs=TABS,
-        query=_query(who_values),
-        who=who_values,
-        planned=answer,
-        drug_codes=drug_codes,
-        days=days,
-        disaster=False,
-        **_times(answer),
-    )
+    return _list(request, answer, "medication", who_values, planned=answer, drug_codes=drug_codes, days=days)
 
 
 @router.get("/desk/medinfo/{category}")
@@ -208,32 +203,10 @@ def medinfo_list(
         answer = service.view(db_of(request), staff.principal, category=category, channel="web", **_who(**who_values))
     except ValidationFailed as e:
         errs, _ = field_errors(e)
-        return render(
-            request,
-            "medinfo/form.html",
-            status=422,
-            title="薬剤情報等の閲覧",
-            values=who_values,
-            errors=errs,
-            tabs=TABS,
-            disasters=[],
-            clinician=staff.principal.role == "clinician",
-        )
+        return _form(request, staff, [], 422, values=who_values, errors=errs)
     except service.MedinfoRefused as e:
         return _refused(request, e, f"{CATEGORY_JA[category]}の閲覧", category, query)
-    return render(
-        request,
-        "medinfo/list.html",
-        title=f"{CATEGORY_JA[category]}の閲覧",
-        wide=True,
-        answer=answer,
-        category=category,
-        tabs=TABS,
-        query=query,
-        who=who_values,
-        disaster=False,
-        **_times(answer),
-    )
+    return _list(request, answer, category, who_values)
 
 
 @router.get("/desk/medinfo/{category}/print")
