@@ -158,6 +158,44 @@ def _routes_built_once_a_process():
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _openapi_built_once_a_process():
+    """The OpenAPI document takes 2–4 s to generate here and every app of the suite publishes the
+    same one (the same routes, whatever its database or settings): it is generated once a process
+    for each set of routes, and each app gets its own copy. Production generates it once anyway."""
+    import copy
+    import dataclasses
+
+    from fujo.api.app import App
+
+    made: dict = {}
+    generate = App.openapi
+
+    def routes_of(app) -> tuple:
+        out = []
+        for r in app.router.routes:
+            inc = getattr(r, "include_context", None)
+            if inc is not None:  # an included router: itself and how it was included
+                out.append((id(r.original_router), repr(dataclasses.replace(inc, dependency_overrides_provider=None))))
+            else:  # a route of the app's own (made anew with each app): what it is, not which object
+                fn = getattr(r, "endpoint", None)
+                what = (getattr(fn, "__module__", None), getattr(fn, "__qualname__", None))
+                out.append((type(r).__name__, r.path, tuple(sorted(getattr(r, "methods", None) or ())), what))
+        return tuple(out)
+
+    def openapi(self):
+        if self.openapi_schema is None:
+            key = routes_of(self)
+            if key not in made:
+                made[key] = (list(self.router.routes), generate(self))  # the routers kept: ids never reused
+            self.openapi_schema = copy.deepcopy(made[key][1])
+        return self.openapi_schema
+
+    App.openapi = openapi
+    yield
+    App.openapi = generate
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _quick_password_hashing():
     """Production scrypt (n=2**14) is slow on purpose; the suite hashes thousands of passwords.
     Hash them at n=2**10 here — a stored hash names its own parameters, so verifying is the same
