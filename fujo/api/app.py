@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
@@ -21,6 +25,19 @@ class App(FastAPI):
         return observe.Observe(errors.TooLargeInOurShape(super().build_middleware_stack()))
 
 
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """The job runner's thread takes the jobs left queued (or by a dead process) at start, and
+    finishes the job under way at shutdown (fujo.jobs.runner)."""
+    runner = app.state.job_runner
+    runner.stop.clear()
+    runner.wake()
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(runner.close)
+
+
 def create_app(
     settings: Settings | None = None, db: Database | None = None, ca: CardAuthority | None = None
 ) -> FastAPI:
@@ -33,11 +50,15 @@ def create_app(
         # FastAPI's OpenTelemetry hooks ask the (unconfigured) providers on every request (an
         # os.environ lookup among others: 2 % of a check's CPU, py-spy); our metrics are /metrics.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        lifespan=_lifespan,
     )
     app.state.settings = settings
     app.state.db = db or Database(settings.database_url)
     app.state.ca = ca or CardAuthority.load_or_create(settings.ca_dir)
     app.state.rate_limiter = ratelimit.RateLimiter(app.state.db)
+    from ..jobs.runner import JobRunner
+
+    app.state.job_runner = JobRunner(app.state.db)  # CSV imports over HTTP (issue 13): one at a time
     errors.install(app)
 
     from ..audit.views import router as audit
@@ -54,6 +75,9 @@ def create_app(
 
     for r in (eligibility, bulk, facility, registry, insurance, orgs, cards, medinfo, audit, claims, webhooks):
         app.include_router(r)
+    from ..jobs.views import router as jobs  # CSV imports over HTTP run as jobs (issue 13)
+
+    app.include_router(jobs)
     from ..onboarding.views import router as onboarding  # each facility's introduction checklist (issue 15)
 
     app.include_router(onboarding)

@@ -10,4 +10,5 @@ KIB, MIB = 1024, 1024 * 1024
 DEFAULT = 1 * MIB  # any request body, forms and JSON alike
 CHECK = 16 * KIB  # one check: a few hundred bytes of numbers, or a card's certificate and signature
 CHECK_BATCH = 512 * KIB  # up to 1,000 checks of ~300 bytes
-IMPORT = 20 * MIB  # a CSV import (≈ 100,000 tickets); larger files go through the CLI
+IMPORT = 20 * MIB  # a CSV import's file (≈ 100,000 tickets), counted while it streams to disk; larger: the CLI
+IMPORT_ENVELOPE = 64 * KIB  # the multipart form around an import's file (boundaries, part headers)

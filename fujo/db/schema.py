@@ -509,4 +509,31 @@ onboarding_steps = Table(  # one row per step done (見積り … 運用開始),
     UniqueConstraint("organisation_id", "step"),
 )
 
+# --- jobs (issue 13, migration 0009; fujo.jobs): CSV imports over HTTP, run outside the request ------
+jobs = Table(  # one row a job: who may see it, where it is, and — when it ended — its answer
+    "jobs",
+    metadata,
+    Column("id", String(40), primary_key=True),  # opaque and not guessable (secrets.token_urlsafe)
+    Column("kind", String(30), nullable=False),  # import.recipients | import.tickets | import.insurance | …
+    # the owner: only this organisation's same credential (API) or web user sees the job
+    Column("organisation_id", ID, ForeignKey("organisations.id"), nullable=False),
+    Column("credential_id", ID),
+    Column("user_id", ID, ForeignKey("users.id")),
+    Column("role", String(20), nullable=False),  # the owner's role when it asked (the job acts with it)
+    Column("actor", String(100), nullable=False),  # login or token label, as in the audit trail
+    Column("state", String(10), nullable=False),  # queued | running | done | failed
+    Column("rows_done", Integer, nullable=False, server_default="0"),
+    Column("rows_total", Integer),  # known once the file is read
+    Column("attempts", Integer, nullable=False, server_default="0"),  # runs started (a dead runner's is redone)
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("lease_owner", String(64)),  # the runner working on it now (fujo.jobs.runner)
+    Column("lease_until", DateTime(timezone=True)),
+    Column("spool_path", String(500)),  # the upload on disk; removed (and emptied here) when the job ends
+    Column("result", Text),  # JSON once ended: {"report": …} or {"error": …} — what the owner is answered
+)
+Index("ix_jobs_state_created_at", jobs.c.state, jobs.c.created_at)
+Index("ix_jobs_organisation_id", jobs.c.organisation_id)
+
 ALL_TABLES = [t.name for t in metadata.sorted_tables]

@@ -130,30 +130,8 @@ def decode(data: bytes) -> str:
     )
 
 
-def parse(kind: str, data: bytes) -> Parsed:
-    if kind not in KINDS:
-        raise ValidationFailed(
-            problems=[
-                FieldProblem(
-                    "kind",
-                    "code",
-                    "種類はrecipients・tickets・insurance・facilitiesのいずれかです。",
-                    "kind must be recipients, tickets, insurance or facilities.",
-                )
-            ]
-        )
-    report = ImportReport(kind)
-    reader = csv.reader(io.StringIO(decode(data), newline=""))
-    try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        raise ValidationFailed(
-            problems=[FieldProblem("file", "empty", "ファイルが空です。", "The file is empty.")]
-        ) from None
-    except csv.Error as e:
-        raise ValidationFailed(
-            problems=[FieldProblem("file", "csv", f"CSVとして読めません: {e}", f"Not valid CSV: {e}")]
-        ) from None
+def check_header(kind: str, header: list[str]) -> None:
+    """The header row names only the kind's columns, each once, and all the required ones."""
     unknown = [h for h in header if h not in KINDS[kind]]
     missing = [h for h in REQUIRED[kind] if h not in header]
     if unknown or missing or len(set(header)) != len(header):
@@ -169,6 +147,57 @@ def parse(kind: str, data: bytes) -> Parsed:
                 FieldProblem("header", "duplicate_column", "同じ列名が重複しています。", "A column name is repeated.")
             )
         raise ValidationFailed(problems=probs)
+
+
+def check_start(kind: str, head: bytes, whole: bool) -> None:
+    """What the first bytes of a file (``whole``: the whole file) tell: the kind, the header's
+    encoding and the header itself — refused as :func:`parse` would refuse the whole file, so no
+    job is started for a file that cannot be imported. A header longer than ``head`` is left to
+    :func:`parse`."""
+    require_kind(kind)
+    if b"\n" not in head and not whole:
+        return
+    text = decode(head.split(b"\n", 1)[0])  # a line ends at \n in UTF-8 and in Shift_JIS alike
+    try:
+        header = next(csv.reader(io.StringIO(text, newline="")))
+    except StopIteration:
+        raise ValidationFailed(
+            problems=[FieldProblem("file", "empty", "ファイルが空です。", "The file is empty.")]
+        ) from None
+    except csv.Error:
+        return  # e.g. a quoted header spanning lines: parse() names it
+    check_header(kind, [h.strip() for h in header])
+
+
+def require_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise ValidationFailed(
+            problems=[
+                FieldProblem(
+                    "kind",
+                    "code",
+                    "種類はrecipients・tickets・insurance・facilitiesのいずれかです。",
+                    "kind must be recipients, tickets, insurance or facilities.",
+                )
+            ]
+        )
+
+
+def parse(kind: str, data: bytes) -> Parsed:
+    require_kind(kind)
+    report = ImportReport(kind)
+    reader = csv.reader(io.StringIO(decode(data), newline=""))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise ValidationFailed(
+            problems=[FieldProblem("file", "empty", "ファイルが空です。", "The file is empty.")]
+        ) from None
+    except csv.Error as e:
+        raise ValidationFailed(
+            problems=[FieldProblem("file", "csv", f"CSVとして読めません: {e}", f"Not valid CSV: {e}")]
+        ) from None
+    check_header(kind, header)
     rows = []
     try:
         for line_no, values in enumerate(reader, start=2):
@@ -352,12 +381,19 @@ def require_importer(principal: Principal, kind: str) -> None:
 
 
 def import_csv(
-    db: Database, principal: Principal, kind: str, data: bytes, progress: Callable[[int, int], None] | None = None
+    db: Database,
+    principal: Principal,
+    kind: str,
+    data: bytes,
+    progress: Callable[[int, int], None] | None = None,
+    in_tx: Callable[[Connection, ImportReport], None] | None = None,
 ) -> ImportReport:
     """Validate the whole file, then write it in one transaction (or raise ImportFailed).
 
     The write is batched (lookups with IN, inserts with executemany) so a file of hundreds of
-    thousands of rows takes seconds; the rules are the same ones the single-record API applies."""
+    thousands of rows takes seconds; the rules are the same ones the single-record API applies.
+    ``in_tx`` is called last inside that transaction with the report (a job marks itself done there,
+    so the rows and the job's end commit together or not at all)."""
     # who may import a kind is decided before the file is read: an empty file (header only) from
     # the wrong kind of organisation is refused like a full one, not answered "0 rows imported"
     require_importer(principal, kind)
@@ -478,6 +514,9 @@ def import_csv(
                     report.errors += [RowError(ln, p.field, p.message_ja, p.message_en) for p in probs]
                 step(1)
             _refuse_if_any(report)  # rolls back every row written so far
+        report.written = total
+        if in_tx is not None:
+            in_tx(conn, report)
     report.written = total
     if total >= 1000 and not db.is_sqlite:
         # A bulk load leaves PostgreSQL's planner with stale statistics; the next import's IN

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from ..api import limits
@@ -16,11 +16,12 @@ from ..core.dates import month_key, parse_month
 from ..core.errors import ValidationFailed
 from ..core.fields import RECIPIENT_FIELDS, TICKET_FIELDS
 from ..core.fields import Field as Spec
+from ..jobs import service as jobs
+from ..jobs.models import JobOut
+from ..jobs.views import spool_upload
 from . import csv_import, facilities, service
 from .models import (
     FacilityOut,
-    ImportErrorOut,
-    ImportReportOut,
     LateTicketOut,
     RecipientDetailOut,
     RecipientOut,
@@ -212,18 +213,48 @@ def cancel_ticket(ticket_key: str, body: CancelIn, db: DB, caller: Caller):
     )
 
 
+_UPLOAD = {  # the request body as published: the route streams it itself (fujo.jobs.views.spool_upload)
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary", "description": "the CSV file"}},
+                }
+            }
+        },
+    }
+}
+
+
 @router.post(
     "/imports/{kind}",
+    status_code=202,
     responses={
-        200: {"model": ImportReportOut},
-        **errors(403),
-        422: {"model": ImportErrorOut, "description": "import_failed with the per-row report (nothing written)"},
+        202: {
+            "model": JobOut,
+            "description": "the import job, queued: poll its Location (GET /api/v1/jobs/{id}) for the report",
+            "headers": {"Location": {"description": "/api/v1/jobs/{id}", "schema": {"type": "string"}}},
+        },
+        **errors(403, 422),
     },
-    max_body_size=limits.IMPORT,
+    max_body_size=limits.IMPORT + limits.IMPORT_ENVELOPE,
+    openapi_extra=_UPLOAD,
 )
-async def import_csv(kind: str, db: DB, caller: Caller, file: Annotated[UploadFile, File()]):
-    """All-or-nothing CSV import (recipients | tickets | insurance | facilities); 422 with a per-row report."""
+async def import_csv(kind: str, request: Request, db: DB, caller: Caller):
+    """All-or-nothing CSV import (recipients | tickets | insurance | facilities) as a job: the file is
+    streamed to disk (at most limits.IMPORT bytes, else 413), its header checked (422), then 202 with
+    the job; the job's report is the per-row report (docs/API.md, Jobs)."""
     csv_import.require_importer(caller, kind)  # before the upload is read
-    data = await file.read()
-    report = await asyncio.to_thread(csv_import.import_csv, db, caller, kind, data)  # off the loop
-    return JSON(report.as_dict())
+    csv_import.require_kind(kind)
+    path = await spool_upload(request, request.app.state.settings.data_dir, limits.IMPORT)
+    try:
+        await asyncio.to_thread(jobs.check_upload, kind, path)  # a wrong header: 422 now, no job
+        job = await asyncio.to_thread(jobs.submit, db, caller, kind=kind, spool_path=path)
+    except BaseException:
+        jobs.remove_spool(path)
+        raise
+    request.app.state.job_runner.wake()
+    return JSON(job, status_code=202, headers={"Location": f"/api/v1/jobs/{job['id']}"})

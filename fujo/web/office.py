@@ -6,8 +6,7 @@ per-row report, and tickets registered late."""
 
 from __future__ import annotations
 
-import secrets
-import threading
+import asyncio
 import uuid
 from typing import Any
 from urllib.parse import urlencode
@@ -21,11 +20,11 @@ from ..core import identity
 from ..core.dates import month_end, month_key, parse_month, today_jst
 from ..core.errors import FujoError, NotFound, ValidationFailed
 from ..core.fields import INSURANCE_FIELDS, RECIPIENT_FIELDS, TICKET_FIELDS, Field
+from ..jobs import service as jobs
 from ..medinfo import service as medinfo
 from ..registry import facilities as facility_registry
 from ..registry import printing
 from ..registry import service as registry
-from ..registry.csv_import import ImportFailed, import_csv
 from .kit import OfficeUser, csrf_guard, db_of, env, field_errors, page, redirect, refusal, render
 
 router = APIRouter(prefix="/office", dependencies=[Depends(csrf_guard)], include_in_schema=False)
@@ -52,6 +51,7 @@ DISQUALIFICATION_FIELDS = tuple(f for f in RECIPIENT_FIELDS if f.name in DISQUAL
 MONTH_PAGE = 100
 MAX_CSV = limits.IMPORT  # answered on the page; a body far larger is cut off with 413 (limits.py)
 IMPORT_KINDS = {"recipients": "受給者（被保護者）", "tickets": "医療券/調剤券"}
+IMPORT_WAIT_POLLS = 200  # without JavaScript the import's answer waits up to ≈ 10 s, then reloads itself
 
 
 def _ticket_values(t: dict) -> dict:
@@ -650,34 +650,51 @@ def _report_view(report: dict) -> dict:
     return report
 
 
-def _run_import(db, principal, kind: str, data: bytes, progress=None) -> dict:
-    """{'ok', 'report', 'message', 'problems'} — whatever happened, as the report page shows it."""
-    try:
-        report = import_csv(db, principal, kind, data, progress)
-        return {"ok": True, "report": _report_view(report.as_dict()), "message": None, "problems": []}
-    except ImportFailed as e:
-        return {"ok": False, "report": _report_view(e.report.as_dict()), "message": e.message_ja, "problems": []}
-    except ValidationFailed as e:
+def _outcome(job: dict) -> dict:
+    """{'ok', 'report', 'message', 'problems'}: how the report page shows a job's answer."""
+    if job["state"] == jobs.DONE:
+        return {"ok": True, "report": _report_view(job["report"]), "message": None, "problems": []}
+    err = job["error"] or {}
+    if err.get("report"):
+        return {"ok": False, "report": _report_view(err["report"]), "message": err["message_ja"], "problems": []}
+    if err.get("code") == ValidationFailed.code:
         return {
             "ok": False,
             "report": None,
             "message": "ファイルを取り込めません。",
-            "problems": [{"label": LABELS.get(p.field, p.field), "message": p.message_ja} for p in e.problems],
+            "problems": [
+                {"label": LABELS.get(p["field"], p["field"]), "message": p["message_ja"]} for p in err["fields"]
+            ],
         }
-    except FujoError as e:
-        return {"ok": False, "report": None, "message": e.message_ja, "problems": []}
+    return {"ok": False, "report": None, "message": err.get("message_ja", "取り込めませんでした。"), "problems": []}
 
 
-async def _read_upload(file: UploadFile | None, kind: str) -> tuple[bytes, dict]:
+async def _start_import(request: Request, staff, kind: str, file: UploadFile | None) -> tuple[dict | None, dict]:
+    """The import as a job (fujo.jobs: the same runner and rules as the API's): the upload is copied
+    to the spool chunk by chunk, then queued. The job, or the form's errors."""
     errors: dict = {}
     if kind not in IMPORT_KINDS:
         errors["kind"] = ["種類を選んでください。"]
-    data = await file.read(MAX_CSV + 1) if file is not None and file.filename else b""
-    if not data:
+    if file is None or not file.filename:
         errors["file"] = ["CSVファイルを選択してください。"]
-    elif len(data) > MAX_CSV:
-        errors["file"] = ["ファイルが大きすぎます（20MBまで）。"]
-    return data, errors
+    if errors:
+        return None, errors
+    assert file is not None
+    db, principal = db_of(request), staff.principal
+    try:
+        path = await asyncio.to_thread(jobs.copy_to_spool, file.file, request.app.state.settings.data_dir, MAX_CSV)
+    except jobs.PayloadTooLarge:
+        return None, {"file": ["ファイルが大きすぎます（20MBまで）。"]}
+    if jobs.read_head(path, 1)[0] == b"":
+        jobs.remove_spool(path)
+        return None, {"file": ["CSVファイルを選択してください。"]}
+    try:
+        job = await asyncio.to_thread(jobs.submit, db, principal, kind=kind, spool_path=path)
+    except BaseException:
+        jobs.remove_spool(path)
+        raise
+    request.app.state.job_runner.wake()
+    return job, {}
 
 
 def _import_page(request, kind: str = "tickets", status: int = 200, **kw):
@@ -700,6 +717,22 @@ def _import_report(request, kind: str, out: dict):
     )
 
 
+def _import_result(request, job: dict):
+    """The report of an ended job; while it runs, a page that looks again by itself."""
+    kind = job["kind"].removeprefix(jobs.IMPORT)
+    if job["state"] in jobs.ENDED:
+        return _import_report(request, kind, _outcome(job))
+    return render(
+        request, "office/import_wait.html", title="CSV取込中", kinds=IMPORT_KINDS, kind=kind, job=job, phase=_phase(job)
+    )
+
+
+def _phase(job: dict) -> str:
+    if job["state"] == jobs.RUNNING:
+        return "書き込み中" if job["rows_total"] else "検証中"
+    return jobs.STATES[job["state"]]
+
+
 @router.get("/import")
 def import_form(request: Request, staff: OfficeUser):
     return _import_page(request)
@@ -707,80 +740,51 @@ def import_form(request: Request, staff: OfficeUser):
 
 @router.post("/import", max_body_size=limits.IMPORT + limits.MIB)
 async def import_sync(request: Request, staff: OfficeUser, kind: str = Form(""), file: UploadFile | None = File(None)):
-    """Without JavaScript: import at once and show the report."""
-    data, errors = await _read_upload(file, kind)
-    if errors:
+    """Without JavaScript: the same job, waited for a while; the report, or a page that reloads."""
+    started, errors = await _start_import(request, staff, kind, file)
+    if started is None:
         return _import_page(request, kind, 422, errors=errors)
-    return _import_report(request, kind, _run_import(db_of(request), staff.principal, kind, data))
+    db, principal, job = db_of(request), staff.principal, started
+    for _ in range(IMPORT_WAIT_POLLS):
+        if job["state"] in jobs.ENDED:
+            break
+        await asyncio.sleep(0.05)
+        job = await asyncio.to_thread(jobs.get, db, principal, job["id"])
+    return _import_result(request, job)
 
 
 @router.post("/import/jobs", max_body_size=limits.IMPORT + limits.MIB)
 async def import_start(request: Request, staff: OfficeUser, kind: str = Form(""), file: UploadFile | None = File(None)):
-    """With JavaScript: start the import in the background; the page polls the job for progress."""
-    data, errors = await _read_upload(file, kind)
-    if errors:
+    """With JavaScript: start the import job; the page polls the job's row for progress."""
+    job, errors = await _start_import(request, staff, kind, file)
+    if job is None:
         return JSONResponse({"errors": errors}, status_code=422)
-    jobs: dict = request.app.state.web_jobs
-    for k in [k for k, j in jobs.items() if j["finished"]][:-50]:  # keep the store small
-        jobs.pop(k, None)
-    job_id = secrets.token_urlsafe(16)
-    job: dict[str, Any] = {
-        "owner": staff.session.user_id,
-        "kind": kind,
-        "phase": "検証中",
-        "done": 0,
-        "total": 0,
-        "finished": False,
-        "result": None,
-    }
-    jobs[job_id] = job
-    db, principal = db_of(request), staff.principal
-
-    def progress(done: int, total: int) -> None:
-        job.update(phase="書き込み中", done=done, total=total)
-
-    def run() -> None:
-        try:
-            job["result"] = _run_import(db, principal, kind, data, progress)
-        except Exception:  # never leave the page polling forever; no details (personal data)
-            job["result"] = {
-                "ok": False,
-                "report": None,
-                "message": "内部エラーのため取り込めませんでした。",
-                "problems": [],
-            }
-        job.update(phase="完了", finished=True)
-
-    threading.Thread(target=run, daemon=True, name="fujo-web-import").start()
     return JSONResponse(
         {
-            "job": job_id,
-            "status_url": f"/office/import/jobs/{job_id}",
-            "report_url": f"/office/import/jobs/{job_id}/report",
+            "job": job["id"],
+            "status_url": f"/office/import/jobs/{job['id']}",
+            "report_url": f"/office/import/jobs/{job['id']}/report",
         },
         status_code=202,
     )
 
 
-def _job(request: Request, staff, job_id: str) -> dict:
-    job = request.app.state.web_jobs.get(job_id)
-    if not job or job["owner"] != staff.session.user_id:
-        raise NotFound("取込処理が見つかりません。", "No such import job.")
-    return job
-
-
 @router.get("/import/jobs/{job_id}")
 def import_status(request: Request, staff: OfficeUser, job_id: str):
-    job = _job(request, staff, job_id)
-    return JSONResponse({k: job[k] for k in ("phase", "done", "total", "finished")})
+    job = jobs.get(db_of(request), staff.principal, job_id)  # another user's job: 404
+    return JSONResponse(
+        {
+            "phase": _phase(job),
+            "done": job["rows_done"],
+            "total": job["rows_total"] or 0,
+            "finished": job["state"] in jobs.ENDED,
+        }
+    )
 
 
 @router.get("/import/jobs/{job_id}/report")
 def import_report(request: Request, staff: OfficeUser, job_id: str):
-    job = _job(request, staff, job_id)
-    if not job["finished"]:
-        return redirect("/office/import")
-    return _import_report(request, job["kind"], job["result"])
+    return _import_result(request, jobs.get(db_of(request), staff.principal, job_id))
 
 
 # --- late registrations ----------------------------------------------------------------------

@@ -23,24 +23,37 @@ def register(app: typer.Typer) -> None:
         backoff: float = typer.Option(5.0, min=0.0, help="seconds before the first retry (doubled each time)"),
         backoff_cap: float = typer.Option(3600.0, min=0.0, help="longest wait between retries, in seconds"),
     ):
-        """Deliver webhook events (late tickets pushed to facilities) until SIGTERM or SIGINT."""
+        """Deliver webhook events (late tickets pushed to facilities) and run the import jobs left by a
+        server that died (fujo/jobs), until SIGTERM or SIGINT."""
+        from ..jobs.runner import JobRunner
         from .worker import WebhookWorker, WorkerConfig
 
         log_to_stderr()
         config = WorkerConfig(interval=interval, timeout=timeout, backoff_base=backoff, backoff_cap=backoff_cap)
         w = WebhookWorker(database(), config)
+        jobs = JobRunner(w.db, interval=interval)
         if once:
             try:
+                ran = jobs.run_once()
                 sent = w.run_once()
             finally:
                 w.close()
-            sys.stdout.write(f"delivered {sent} event(s)\n")
+            sys.stdout.write(f"delivered {sent} event(s)\nran {ran} job(s)\n")
             return
 
         def _stop(signum: int, _frame: FrameType | None) -> None:
             logging.getLogger("fujo.webhooks").info("signal %s: stopping after the attempt under way", signum)
             w.stop.set()
+            jobs.stop.set()
 
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
-        w.run()
+        import threading
+
+        runner = threading.Thread(target=jobs.run, name="fujo-jobs", daemon=True)  # imports beside deliveries
+        runner.start()
+        try:
+            w.run()
+        finally:
+            jobs.stop.set()
+            runner.join(30)

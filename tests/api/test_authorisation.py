@@ -62,6 +62,7 @@ API = {  # (method, path template) → who may call it
     ("PUT", "/api/v1/tickets/{ticket_key}"): OFFICE_ANY | ADMIN,
     ("POST", "/api/v1/tickets/{ticket_key}/cancel"): OFFICE_ANY | ADMIN,
     ("POST", "/api/v1/imports/{kind}"): OFFICE_ANY | ADMIN,  # kind=tickets; facilities: admin (below)
+    ("GET", "/api/v1/jobs/{job_id}"): ANYONE,  # one's own job; anyone else's is 404 (tests/jobs)
     ("POST", "/api/v1/insurance-qualifications"): INSURER | ADMIN,
     ("GET", "/api/v1/insurance-qualifications/{qualification_id}"): INSURER | ADMIN,
     ("POST", "/api/v1/organisations"): ADMIN,
@@ -191,6 +192,7 @@ def _api_calls(world, r, t, q):
             {"reason": "権限の確認"},
         ),
         ("POST", "/api/v1/imports/{kind}", "/api/v1/imports/tickets", None, None),
+        ("GET", "/api/v1/jobs/{job_id}", "/api/v1/jobs/unknown", None, None),
         ("POST", "/api/v1/insurance-qualifications", "/api/v1/insurance-qualifications", None, ins),
         (
             "GET",

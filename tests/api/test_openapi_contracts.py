@@ -24,7 +24,7 @@ from fujo.facility.service import set_medical_assistance
 from fujo.insurance.models import InsuranceQualificationOut
 from fujo.registry.models import RecipientOut, TicketOut
 from tests.factories import CLINIC, INSURER_NO, JULY, OTHER, PAYER
-from tests.helpers import card_proof
+from tests.helpers import card_proof, wait_for_job
 
 API = "/api/v1"
 ERROR_SCHEMAS = {"#/components/schemas/ErrorOut", "#/components/schemas/ImportErrorOut"}
@@ -255,12 +255,21 @@ def test_bulk_and_registry_answers_validate_against_the_published_schema(contrac
     contract.call("GET", "/facility/settings", headers=clinic, expect=200)
     contract.call("PUT", "/facility/settings", headers=clinic, json={"medical_assistance_enabled": True}, expect=200)
 
-    # imports: the report, and import_failed with the per-row report
-    csv = "code,name\n1311111116,◇◇医院\n".encode()
-    contract.call("POST", "/imports/facilities", "/imports/{kind}", headers=admin, files={"file": ("f.csv", csv)})
+    # imports: 202 with the job, polled to the report, or to import_failed with the per-row report
+    csv = f"code,name\n{with_check_digit('131111111')},◇◇医院\n".encode()
     bad = b"code,name\n1311111117,x\n"
-    res = contract.call("POST", "/imports/facilities", "/imports/{kind}", headers=admin, files={"file": ("f.csv", bad)})
-    assert res.status_code == 422 and res.json()["error"]["report"]["errors"]
+    for body, state in ((csv, "done"), (bad, "failed")):
+        job = contract.call(
+            "POST", "/imports/facilities", "/imports/{kind}", headers=admin, files={"file": ("f.csv", body)}, expect=202
+        ).json()
+        wait_for_job(contract.client, f"/api/v1/jobs/{job['id']}", admin)
+        res = contract.call("GET", f"/jobs/{job['id']}", "/jobs/{job_id}", headers=admin, expect=200)
+        assert res.json()["state"] == state, res.text
+    assert res.json()["error"]["report"]["errors"]
+    contract.call("GET", "/jobs/unknown", "/jobs/{job_id}", headers=admin, expect=404)
+    contract.call(
+        "POST", "/imports/facilities", "/imports/{kind}", headers=admin, files={"file": ("f.csv", b"x\n")}, expect=422
+    )
 
 
 def test_administrator_and_insurer_answers_validate_against_the_published_schema(contract, world):

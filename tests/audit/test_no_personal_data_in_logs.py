@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from fujo.core.dates import today_jst
 from fujo.core.numbers import with_check_digit
 from fujo.demo import data as demo
-from tests.helpers import card_proof
+from tests.helpers import card_proof, import_job
 
 LOGGERS = ("", "uvicorn", "uvicorn.error", "uvicorn.access", "fujo", "fujo.api", "fujo.web", "fastapi")
 
@@ -110,7 +110,9 @@ def test_a_realistic_flow_logs_no_personal_data(app, db, ca, tmp_path, captured,
             f"{demo.OFFICE_PAYER},{rn['hanako']},扶助花子,ﾌｼﾞｮ ﾊﾅｺ,2,1985-04-02,東京都,2020-04-01\r\n"
             f"{demo.OFFICE_PAYER},{with_check_digit('109999')},保護次郎,ﾎｺﾞ ｼﾞﾛｳ,1,1978-13-03,東京都,2020-04-01\r\n"
         ).encode()
-        res = client.post("/api/v1/imports/recipients", headers=_bearer("office"), files={"file": ("r.csv", csv)})
+        res = import_job(
+            client, "/api/v1/imports/recipients", headers=_bearer("office"), files={"file": ("r.csv", csv)}
+        )
         assert res.status_code == 422
         # the office reads and changes a recipient (the numbers are in the path)
         path = f"/api/v1/recipients/{demo.OFFICE_PAYER}/{rn['jiro']}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from fujo.core.numbers import with_check_digit
-from tests.helpers import snapshot
+from tests.helpers import import_job, snapshot
 
 DENTAL = with_check_digit("133123456")
 STATION = with_check_digit("136123456")
@@ -95,8 +95,8 @@ def test_facilities_in_bulk_from_a_csv_file_all_or_nothing(client, world, db):
             "1311111110,誤り,,,",
         ]
     )
-    res = client.post(
-        "/api/v1/imports/facilities", headers=world.auth("admin"), files={"file": ("f.csv", bad, "text/csv")}
+    res = import_job(
+        client, "/api/v1/imports/facilities", headers=world.auth("admin"), files={"file": ("f.csv", bad, "text/csv")}
     )
     assert res.status_code == 422
     assert sorted((e["row"], e["field"]) for e in res.json()["error"]["report"]["errors"]) == [
@@ -106,10 +106,13 @@ def test_facilities_in_bulk_from_a_csv_file_all_or_nothing(client, world, db):
     ]
     assert snapshot(db) == before
     exists = _csv([f"{OSAKA},□□病院,27,,", f"{world.orgs['clinic']['code']},●●医療機関,,,"])
-    res = client.post("/api/v1/imports/facilities", headers=world.auth("admin"), files={"file": ("f.csv", exists)})
+    res = import_job(
+        client, "/api/v1/imports/facilities", headers=world.auth("admin"), files={"file": ("f.csv", exists)}
+    )
     assert res.status_code == 422 and [e["row"] for e in res.json()["error"]["report"]["errors"]] == [3]
     assert snapshot(db) == before
-    res = client.post(
+    res = import_job(
+        client,
         "/api/v1/imports/facilities",
         headers=world.auth("office"),
         files={"file": ("f.csv", _csv([f"{OSAKA},□□病院,,,"]))},
@@ -122,7 +125,7 @@ def test_facilities_in_bulk_from_a_csv_file_all_or_nothing(client, world, db):
             f"{OSAKA},□□病院,27,大阪府,",
         ]
     )
-    res = client.post("/api/v1/imports/facilities", headers=world.auth("admin"), files={"file": ("f.csv", good)})
+    res = import_job(client, "/api/v1/imports/facilities", headers=world.auth("admin"), files={"file": ("f.csv", good)})
     assert res.status_code == 200, res.text
     assert res.json()["written"] == 3
     assert client.get(f"/api/v1/facilities/{STATION}", headers=world.auth("office")).json()["kind"] == "訪問看護"

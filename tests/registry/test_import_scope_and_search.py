@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fujo.core.fields import INSURANCE_FIELDS, RECIPIENT_FIELDS, TICKET_FIELDS
-from tests.helpers import snapshot
+from tests.helpers import import_job, snapshot
 
 HEADERS = {
     "insurance": ",".join(f.name for f in INSURANCE_FIELDS),
@@ -28,7 +28,9 @@ HEADERS = {
 def test_a_header_only_file_from_the_wrong_organisation_is_refused(client, world, db, kind, who):
     before = snapshot(db)
     body = (HEADERS.get(kind, "code,name") + "\n").encode()
-    res = client.post(f"/api/v1/imports/{kind}", headers=world.auth(who), files={"file": ("h.csv", body, "text/csv")})
+    res = import_job(
+        client, f"/api/v1/imports/{kind}", headers=world.auth(who), files={"file": ("h.csv", body, "text/csv")}
+    )
     assert res.status_code == 403, res.text
     assert res.json()["error"]["code"] == "forbidden"
     assert snapshot(db) == before
@@ -36,13 +38,17 @@ def test_a_header_only_file_from_the_wrong_organisation_is_refused(client, world
 
 def test_the_right_organisation_may_send_a_header_only_file(client, world):
     body = (HEADERS["insurance"] + "\n").encode()
-    res = client.post("/api/v1/imports/insurance", headers=world.auth("insurer"), files={"file": ("h.csv", body)})
+    res = import_job(
+        client, "/api/v1/imports/insurance", headers=world.auth("insurer"), files={"file": ("h.csv", body)}
+    )
     assert res.status_code == 200, res.text
     assert (res.json()["rows"], res.json()["written"], res.json()["ok"]) == (0, 0, True)
 
 
 def test_an_unknown_kind_is_named_not_forbidden(client, world):
-    res = client.post("/api/v1/imports/patients", headers=world.auth("clinic"), files={"file": ("h.csv", b"a\n")})
+    res = import_job(
+        client, "/api/v1/imports/patients", headers=world.auth("clinic"), files={"file": ("h.csv", b"a\n")}
+    )
     assert res.status_code == 422
     assert res.json()["error"]["fields"][0]["field"] == "kind"
 

@@ -13,7 +13,7 @@ from fujo.accounts.service import create_user
 from fujo.core.numbers import with_check_digit
 from fujo.registry.facilities import register_facility
 from tests.factories import CLINIC, PAYER, PHARMACY
-from tests.helpers import snapshot
+from tests.helpers import import_job, snapshot
 
 UNREGISTERED = with_check_digit("131555555")
 STATION = with_check_digit("136123456")
@@ -160,7 +160,8 @@ def test_csv_import_refuses_the_whole_file_and_writes_nothing(client, world, db,
     w.writerow(good_row)  # a good row first: it must not be written either
     w.writerow(data)
     before = snapshot(db)
-    res = client.post(
+    res = import_job(
+        client,
         "/api/v1/imports/tickets",
         headers=world.auth("office"),
         files={"file": ("t.csv", buf.getvalue().encode(), "text/csv")},
@@ -268,7 +269,8 @@ def test_the_same_ticket_twice_within_one_csv_file_is_refused(client, world, db)
     w.writeheader()
     w.writerows(rows)
     before = snapshot(db)
-    res = client.post(
+    res = import_job(
+        client,
         "/api/v1/imports/tickets",
         headers=world.auth("office"),
         files={"file": ("t.csv", buf.getvalue().encode(), "text/csv")},

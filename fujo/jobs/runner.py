@@ -1,0 +1,217 @@
+"""The job runner: takes the queued jobs (and those whose runner died) and runs them, one at a time.
+
+Two homes, one code: the server's own thread (:meth:`JobRunner.wake`, started with the application
+and woken by every new job; it goes back to sleep when nothing is due, so an idle server polls
+nothing), and ``fujo worker`` (:meth:`JobRunner.run`, a pass every ``interval`` seconds), which also
+finishes the jobs of a server that died: a job is claimed for a lease, renewed while the import
+writes; once it has expired another runner claims the job and redoes it from its spool file. The
+import is all or nothing and the job is marked done in the import's own transaction, so a job is
+never done twice and never half done (fujo.jobs.service).
+
+One job at a time per runner: an import is validated and written with batched statements, and a
+check by numbers meanwhile runs in its own threads (the runner holds no lock a check reads through).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..core.errors import FujoError
+from ..db.database import Database, DbRow
+from ..registry import csv_import
+from . import service
+
+log = logging.getLogger("fujo.jobs")
+
+INTERNAL = {
+    "code": "internal_error",
+    "message_ja": "内部エラーのため取り込めませんでした。",
+    "message_en": "An internal error stopped the job; nothing was imported.",
+}
+SPOOL_GONE = {
+    "code": "spool_missing",
+    "message_ja": "取り込むファイルが見つかりません（もう一度送信してください）。",
+    "message_en": "The uploaded file is no longer there; send it again.",
+}
+TOO_MANY = {
+    "code": "internal_error",
+    "message_ja": "処理が繰り返し中断されたため、取り込みを中止しました。",
+    "message_en": f"The job was interrupted {service.MAX_ATTEMPTS} times; it was given up.",
+}
+
+
+class JobRunner:
+    def __init__(
+        self, db: Database, *, lease: float = 300.0, interval: float = 2.0, progress_every: float = 0.5, name: str = ""
+    ) -> None:
+        self.db = db
+        self.owner = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:64]
+        self.lease = dt.timedelta(seconds=lease)
+        self.interval = interval
+        self.progress_every = progress_every
+        self.stop = threading.Event()
+        self._lock = threading.Lock()
+        self._pending = False
+        self._thread: threading.Thread | None = None
+        self._last_purge = 0.0
+
+    # --- in the server: a thread woken by new jobs ---------------------------------------------
+
+    def wake(self) -> None:
+        """Run what is due now in the runner's thread (started if it is not running)."""
+        with self._lock:
+            self._pending = True
+            if self._thread is None and not self.stop.is_set():
+                self._thread = threading.Thread(target=self._drain, name="fujo-jobs", daemon=True)
+                self._thread.start()
+
+    def _drain(self) -> None:
+        while not self.stop.is_set():
+            with self._lock:
+                if not self._pending:
+                    self._thread = None
+                    return
+                self._pending = False
+            try:
+                if self.run_once():
+                    with self._lock:
+                        self._pending = True  # more may have come meanwhile: look again
+            except SQLAlchemyError as e:  # the database is down or slow: wait, then look again
+                log.warning("job runner: database fault (%s); retrying", type(e).__name__)
+                with self._lock:
+                    self._pending = True
+                self.stop.wait(self.interval)
+            except Exception as e:  # never let the thread die silently
+                log.error("job runner: %s", type(e).__name__)
+                self.stop.wait(self.interval)
+        with self._lock:
+            self._thread = None
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop taking jobs; the one under way finishes first (or is redone after its lease)."""
+        self.stop.set()
+        with self._lock:
+            th = self._thread
+        if th is not None:
+            th.join(timeout)
+
+    # --- in ``fujo worker``: passes until stopped ------------------------------------------------
+
+    def run(self) -> None:
+        log.info("job runner %s started", self.owner)
+        while not self.stop.is_set():
+            try:
+                ran = self.run_once()
+                self.purge()
+            except SQLAlchemyError as e:
+                log.warning("job runner: database fault (%s); retrying", type(e).__name__)
+                ran = 0
+            if not ran:
+                self.stop.wait(self.interval)
+        log.info("job runner %s stopped", self.owner)
+
+    # --- one pass, one job -------------------------------------------------------------------------
+
+    def run_once(self) -> int:
+        """Run every job due now (one after the other); the number run."""
+        ran = 0
+        for job_id in service.due(self.db, self.db.now()):
+            if self.stop.is_set():
+                break
+            ran += self.execute(job_id)
+        if ran:
+            self.purge()
+        return ran
+
+    def purge(self) -> None:
+        """Delete the jobs that ended long ago (at most once an hour)."""
+        if self._last_purge and time.monotonic() - self._last_purge < 3600:
+            return
+        self._last_purge = time.monotonic()
+        service.purge(self.db, self.db.now())
+
+    def execute(self, job_id: str) -> bool:
+        """Claim the job and run it to its end; False when another runner has it."""
+        row = service.claim(self.db, job_id, self.owner, self.db.now(), self.lease)
+        if row is None:
+            return False
+        if row.attempts > service.MAX_ATTEMPTS:
+            log.error("job %s: given up after %d interrupted runs", job_id[:8], row.attempts - 1)
+            if service.give_up(self.db, row, TOO_MANY):
+                service.remove_spool(row.spool_path)
+            return True
+        started = time.monotonic()
+        try:
+            ended = self._import(row)
+        except service.LeaseLost:
+            log.warning("job %s: lease lost to another runner; this run rolled back", job_id[:8])
+            return True
+        except SQLAlchemyError:
+            with contextlib.suppress(SQLAlchemyError):  # if not, the lease expires instead
+                service.release(self.db, job_id, self.owner)
+            raise
+        service.remove_spool(row.spool_path)
+        log.info("job %s (%s): %s in %d ms", job_id[:8], row.kind, ended, (time.monotonic() - started) * 1000)
+        return True
+
+    def _import(self, row: DbRow) -> str:
+        kind = service.import_kind(row)
+        try:
+            principal = service.principal_of(self.db, row)
+            data = Path(row.spool_path or "").read_bytes()
+        except FileNotFoundError:
+            service.fail(self.db, row.id, self.owner, SPOOL_GONE)
+            return service.FAILED
+        except FujoError as e:
+            service.fail(self.db, row.id, self.owner, e.as_dict())
+            return service.FAILED
+        last = [time.monotonic()]
+
+        def progress(done: int, total: int) -> None:
+            # SQLite has one writer: the import holds it until commit, so progress shows at the end
+            if self.db.is_sqlite or time.monotonic() - last[0] < self.progress_every:
+                return
+            last[0] = time.monotonic()
+            if not service.renew(self.db, row.id, self.owner, self.db.now(), self.lease, done, total):
+                raise service.LeaseLost(row.id)
+
+        def done(conn: Connection, report: csv_import.ImportReport) -> None:
+            service.finish(
+                conn,
+                row.id,
+                self.owner,
+                self.db.now(),
+                state=service.DONE,
+                result={"report": report.as_dict()},
+                done=report.written,
+                total=report.rows,
+            )
+
+        error: dict[str, Any]
+        total: int | None = None
+        try:
+            csv_import.import_csv(self.db, principal, kind, data, progress, in_tx=done)
+            return service.DONE
+        except csv_import.ImportFailed as e:
+            error, total = e.as_dict(), e.report.rows
+        except FujoError as e:
+            error = e.as_dict()
+        except (service.LeaseLost, SQLAlchemyError):
+            raise
+        except Exception as e:  # no details: they may carry personal data
+            log.error("job %s: internal error %s", row.id[:8], type(e).__name__)
+            error = INTERNAL
+        service.fail(self.db, row.id, self.owner, error, total)
+        return service.FAILED
