@@ -12,16 +12,20 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from ..api.deps import DB, JSON, Caller
 from ..api.models import errors
 from ..core.errors import FieldProblem, ValidationFailed
+from ..registry.csv_import import IMPORTERS
 from . import service
 from .models import JobOut
+
+IMPORTING_KINDS = tuple(sorted({k for kinds in IMPORTERS.values() for k in kinds}))
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
 
 
-@router.get("/jobs/{job_id}", responses={200: {"model": JobOut}, **errors(404, 422)})
+@router.get("/jobs/{job_id}", responses={200: {"model": JobOut}, **errors(403, 404, 422)})
 def get_job(job_id: str, db: DB, caller: Caller):
     """The caller's own job (the credential that asked); any other id is 404. Poll until ``state``
-    is ``done`` (``report``) or ``failed`` (``error``)."""
+    is ``done`` (``report``) or ``failed`` (``error``). Only those who may import have jobs (403)."""
+    caller.require(*IMPORTING_KINDS)
     return JSON(service.get(db, caller, job_id))
 
 

@@ -417,6 +417,7 @@ def import_csv(
             except FujoError as e:
                 report.errors.append(RowError(line_no, "payer_number", e.message_ja, e.message_en))
 
+    audit: list[tuple[str, list[tuple[int | None, int | None, str | None]]]] = []  # (action, entries) a chunk
     with db.write() as conn:
         if kind == "recipients":
             scope_errors((ln, rec["payer_number"]) for ln, rec in parsed.records)
@@ -447,9 +448,7 @@ def import_csv(
                     [dict(rec, version=1, created_at=now, updated_at=now) for _, rec in chunk],
                 ).scalars()
                 # each new recipient is an entry of the audit trail, in the import's transaction
-                record_changes(
-                    conn, principal, "recipient.create", [(rid, None, "import") for rid in rids], now, want_ids=False
-                )
+                audit.append(("recipient.create", [(rid, None, "import") for rid in rids]))
                 step(len(chunk))
         elif kind == "tickets":
             scope_errors((ln, payer) for ln, (payer, _, _) in parsed.tickets)
@@ -476,13 +475,8 @@ def import_csv(
                         for j, (_, (p, n, t)) in enumerate(batch)
                     ],
                 )
-                record_changes(
-                    conn,
-                    principal,
-                    "ticket.register",
-                    [(ids[(p, n)], recs[(p, n)].person_id, "import") for _, (p, n, _) in batch],
-                    now,
-                    want_ids=False,
+                audit.append(
+                    ("ticket.register", [(ids[(p, n)], recs[(p, n)].person_id, "import") for _, (p, n, _) in batch])
                 )
                 step(len(batch))
         elif kind == "facilities":
@@ -514,6 +508,10 @@ def import_csv(
                     report.errors += [RowError(ln, p.field, p.message_ja, p.message_en) for p in probs]
                 step(1)
             _refuse_if_any(report)  # rolls back every row written so far
+        # The audit trail's entries go last: appending takes the chain's lock until the commit, and
+        # every check's audit record waits on that lock — so it is held for the appends, not the import.
+        for action, entries in audit:
+            record_changes(conn, principal, action, entries, now, want_ids=False)
         report.written = total
         if in_tx is not None:
             in_tx(conn, report)

@@ -62,7 +62,7 @@ API = {  # (method, path template) → who may call it
     ("PUT", "/api/v1/tickets/{ticket_key}"): OFFICE_ANY | ADMIN,
     ("POST", "/api/v1/tickets/{ticket_key}/cancel"): OFFICE_ANY | ADMIN,
     ("POST", "/api/v1/imports/{kind}"): OFFICE_ANY | ADMIN,  # kind=tickets; facilities: admin (below)
-    ("GET", "/api/v1/jobs/{job_id}"): ANYONE,  # one's own job; anyone else's is 404 (tests/jobs)
+    ("GET", "/api/v1/jobs/{job_id}"): OFFICE_ANY | INSURER | ADMIN,  # who may import; another's job is 404 (tests/jobs)
     ("POST", "/api/v1/insurance-qualifications"): INSURER | ADMIN,
     ("GET", "/api/v1/insurance-qualifications/{qualification_id}"): INSURER | ADMIN,
     ("POST", "/api/v1/organisations"): ADMIN,
