@@ -35,12 +35,13 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# Four workers on two cores: much of the suite waits (agents polling folders, browsers, servers).
+# Four workers on two cores: much of the suite waits (agents polling folders, browsers, servers);
+# worksteal hands a finished worker the tests still queued at a busy one (a few take 10–25 s).
 # Branch coverage is measured on every run and must stay at 90 % or more (pyproject.toml); the 15 slowest
 # tests are listed at the end, to keep the suite fast.
 test: install lint
 	bash scripts/test-setup.sh
-	$(BIN)/python -m pytest -n 4 -p no:cacheprovider --cov --cov-report=term --durations=15
+	$(BIN)/python -m pytest -n 4 --dist worksteal -p no:cacheprovider --cov --cov-report=term --durations=15
 
 bench: install
 	bash scripts/test-setup.sh
