@@ -10,141 +10,21 @@ for docs/RELIABILITY.md; nothing here asserts a duration."""
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
-import glob
-import os
-import shutil
 import signal
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from fujo.audit.verify import verify
 from fujo.db.database import Database
 from fujo.db.migrate import upgrade
-from fujo.terminal.localserver import free_port
+from tests.db.throwaway_pg import fujo_serve, poll, signal_instance, throwaway_postgresql, wait_ready
 from tests.factories import PAYER, World
 
-PG_BIN = Path(sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1]) if glob.glob("/usr/lib/postgresql/*/bin") else None
 LOAD_THREADS = 4
 CLIENT_TIMEOUT = 25.0  # s: above every server-side bound a check can meet (auth 5 s, reads 10 s, record 10 s)
-
-
-def _as_postgres() -> list[str]:
-    """initdb refuses root: as root, run the instance as the ``postgres`` user."""
-    return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-
-
-@contextlib.contextmanager
-def throwaway_postgresql() -> Iterator[tuple[str, Path]]:
-    """A PostgreSQL instance of its own (initdb, pg_ctl) on a free port; its URL and data directory.
-    Always resumed and stopped at the end, whatever happened."""
-    assert PG_BIN is not None, "the PostgreSQL server binaries are needed (/usr/lib/postgresql/*/bin)"
-    base = Path(tempfile.mkdtemp(prefix="fujo-pg-"))  # not pytest's tmp_path: the postgres user must reach it
-    data, sock, log = base / "data", base / "sock", base / "log"
-    sock.mkdir()
-    if os.geteuid() == 0:
-        shutil.chown(base, "postgres", "postgres")
-        shutil.chown(sock, "postgres", "postgres")
-    port = free_port()
-    run = _as_postgres()
-    initdb = [str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-N"]
-    subprocess.run([*run, *initdb, "-E", "UTF8", "--locale=C"], check=True, capture_output=True)
-    opts = f"-h 127.0.0.1 -p {port} -k {sock} -c fsync=off -c full_page_writes=off"
-    started = subprocess.run(
-        [*run, str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", opts, "-w", "-t", "30", "start"],
-        capture_output=True,
-    )
-    try:
-        assert started.returncode == 0, started.stderr.decode() + (log.read_text() if log.exists() else "")
-        admin = create_engine(f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text("CREATE DATABASE fujo"))
-        admin.dispose()
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/fujo", data
-    finally:
-        _signal_instance(data, signal.SIGCONT)  # a stopped instance cannot be shut down
-        subprocess.run(
-            [*run, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"], capture_output=True
-        )
-        shutil.rmtree(base, ignore_errors=True)
-
-
-def _instance_pids(data: Path) -> list[int]:
-    """The postmaster and every process it started (backends, checkpointer, walwriter …)."""
-    try:
-        postmaster = int((data / "postmaster.pid").read_text().split()[0])
-    except (FileNotFoundError, IndexError, ValueError):
-        return []
-    children = []
-    for stat in glob.glob("/proc/[0-9]*/stat"):
-        try:
-            fields = Path(stat).read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # gone meanwhile
-        if int(fields[1]) == postmaster:  # fields[1] is the parent's pid
-            children.append(int(stat.split("/")[2]))
-    return [postmaster, *children]
-
-
-def _signal_instance(data: Path, sig: signal.Signals) -> int:
-    """``sig`` to the whole instance: the postmaster first when stopping (it can fork no more
-    backends then), last when resuming. The number of processes signalled."""
-    pids = _instance_pids(data)
-    for pid in pids if sig == signal.SIGSTOP else reversed(pids):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
-    return len(pids)
-
-
-@contextlib.contextmanager
-def fujo_serve(url: str, data_dir: Path) -> Iterator[tuple[subprocess.Popen, str]]:
-    """`fujo serve` on the database, in its own process; the process and its URL. It connects only
-    when asked, so it may start before the migration (its imports overlap the test's setup)."""
-    port = free_port()
-    env = {**os.environ, "FUJO_DATABASE_URL": url, "FUJO_DATA_DIR": str(data_dir)}
-    fujo = os.path.join(os.path.dirname(sys.executable), "fujo")
-    proc = subprocess.Popen(
-        [fujo, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        yield proc, f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-
-
-def _wait_ready(proc: subprocess.Popen, base: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if httpx.get(f"{base}/api/v1/ready", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError("the server did not start")
-
-
-def _poll(fn, seconds: float, every: float = 0.05):
-    """``fn()`` until it returns something true, for at most ``seconds``; that value (or the last)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        got = fn()
-        if got or time.monotonic() >= deadline:
-            return got
-        time.sleep(every)
 
 
 def test_a_frozen_postgresql_under_load_is_survived_without_a_restart(ca, tmp_path):
@@ -155,7 +35,7 @@ def test_a_frozen_postgresql_under_load_is_survived_without_a_restart(ca, tmp_pa
         people = [world.recipient() for _ in range(5)]
         for r in people:
             world.ticket(r)
-        _wait_ready(proc, base)
+        wait_ready(proc, base)
         answers: list[tuple[float, float, int, str | None, str | None]] = []  # sent, took, status, code, Retry-After
         check_ids: list[int] = []
         failures: list[str] = []
@@ -198,11 +78,11 @@ def test_a_frozen_postgresql_under_load_is_survived_without_a_restart(ca, tmp_pa
         try:
             for t in threads:
                 t.start()
-            assert _poll(lambda: len(check_ids) >= 50, 20), "the load did not get going"
+            assert poll(lambda: len(check_ids) >= 50, 20), "the load did not get going"
             before = len(check_ids)
 
             frozen_at = time.monotonic()
-            stopped = _signal_instance(pgdata, signal.SIGSTOP)
+            stopped = signal_instance(pgdata, signal.SIGSTOP)
             assert stopped >= 5, stopped  # postmaster, checkpointer, walwriter … and the backends
 
             def ready_probe() -> tuple[httpx.Response, float]:
@@ -235,25 +115,25 @@ def test_a_frozen_postgresql_under_load_is_survived_without_a_restart(ca, tmp_pa
             frozen_for = time.monotonic() - frozen_at
 
             resumed_at = time.monotonic()
-            _signal_instance(pgdata, signal.SIGCONT)
+            signal_instance(pgdata, signal.SIGCONT)
 
             def recovered() -> bool:
                 with httpx.Client(base_url=base, headers=world.auth("clinic"), timeout=CLIENT_TIMEOUT) as c:
                     return check(c, 0).status_code == 200
 
-            assert _poll(recovered, 30), "checks did not recover after SIGCONT"
+            assert poll(recovered, 30), "checks did not recover after SIGCONT"
             check_back = time.monotonic() - resumed_at
-            assert _poll(lambda: probe.get("/api/v1/ready", timeout=5.0).status_code == 200, 30)
+            assert poll(lambda: probe.get("/api/v1/ready", timeout=5.0).status_code == 200, 30)
             ready_back = time.monotonic() - resumed_at
             after = len(check_ids)
-            assert _poll(lambda: len(check_ids) >= after + 20, 20), "the load did not come back"
+            assert poll(lambda: len(check_ids) >= after + 20, 20), "the load did not come back"
             assert proc.poll() is None  # the same server process all along: no restart
         finally:
             stop.set()
             for t in threads:
                 t.join(CLIENT_TIMEOUT + 5)
             probe.close()
-            _signal_instance(pgdata, signal.SIGCONT)  # before the server is stopped: it may be waiting on it
+            signal_instance(pgdata, signal.SIGCONT)  # before the server is stopped: it may be waiting on it
 
         assert failures == [], failures  # every request got an answer within the client's bound
         statuses = {a[2] for a in answers}
