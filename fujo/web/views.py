@@ -194,7 +194,6 @@ def mount(app: FastAPI) -> None:
     from . import admin, dates, desk, insurer, office, org_users, portal
 
     app.state.web_throttle = Throttle(app.state.db)
-    app.state.web_jobs = {}
     for r in (
         router,
         desk.router,
