@@ -161,7 +161,18 @@ def in_process(db: Database, n: int, count: int) -> dict:
     }
 
 
-def over_http(url: str, datadir: Path, n: int, token: str, workers: int, seconds: int, connections: int) -> dict:
+def over_http(
+    url: str,
+    datadir: Path,
+    n: int,
+    token: str,
+    workers: int,
+    seconds: int,
+    connections: int,
+    script: str | None = None,
+) -> dict:
+    """wrk against `fujo serve --workers W`; ``script`` replaces the Lua of :data:`WRK_LUA` (then
+    ``n`` and ``token`` are unused: the script carries its own requests)."""
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (make bench installs it: apt-get install wrk)")
     # one credential makes every request: the per-credential limit (12,000 a minute) is lifted
@@ -189,7 +200,7 @@ def over_http(url: str, datadir: Path, n: int, token: str, workers: int, seconds
             except httpx.HTTPError:
                 time.sleep(0.2)
         lua = datadir / "check.lua"
-        lua.write_text(WRK_LUA % {"n": n, "per": PER_PAYER, "token": token})
+        lua.write_text(script or WRK_LUA % {"n": n, "per": PER_PAYER, "token": token})
         out = subprocess.run(
             [
                 "wrk",
