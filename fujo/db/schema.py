@@ -536,4 +536,20 @@ jobs = Table(  # one row a job: who may see it, where it is, and — when it end
 Index("ix_jobs_state_created_at", jobs.c.state, jobs.c.created_at)
 Index("ix_jobs_organisation_id", jobs.c.organisation_id)
 
+# --- claims pre-check reports of the screens (issue 12, migration 0010; fujo.claims.reports) -------
+claims_reports = Table(  # an upload's report for its page and downloads: any server process serves it
+    "claims_reports",
+    metadata,
+    Column("id", String(40), primary_key=True),  # opaque and not guessable (secrets.token_urlsafe)
+    # the owner: only this web user of this organisation reads the report
+    Column("organisation_id", ID, ForeignKey("organisations.id"), nullable=False),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("mode", String(10), nullable=False),  # facility | office: the screen that asked
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),  # 30 minutes; then not served, deleted
+    Column("report", Text, nullable=False),  # JSON: the report exactly as the owner was shown it
+)
+Index("ix_claims_reports_expires_at", claims_reports.c.expires_at)
+Index("ix_claims_reports_user_id_created_at", claims_reports.c.user_id, claims_reports.c.created_at)
+
 ALL_TABLES = [t.name for t in metadata.sorted_tables]

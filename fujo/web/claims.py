@@ -4,25 +4,23 @@ uploads the data of the 審査支払機関 and sees the claims without a matchin
 never billed. The check is :mod:`fujo.claims.service`'s (the same as the API and ``fujo claims
 check``); this module only shows its report.
 
-The report of an upload is kept in the process for the downloads (:class:`Reports`: the session that
-asked only, 30 minutes, a few per session), like the office's CSV import jobs: one worker serves the
-screens (docs/ARCHITECTURE.md, per-process state)."""
+The report of an upload is kept in the database for its page and downloads
+(:mod:`fujo.claims.reports`: the user who asked only, 30 minutes, a few per user), so any server
+process serves them (docs/ARCHITECTURE.md, per-process state)."""
 
 # no "from __future__ import annotations": the routes are made per side (_router), and FastAPI must
 # see the real (closure) types of their parameters, not strings
 
 import json
-import secrets
-import threading
-import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
 from ..api import limits
+from ..claims import reports
 from ..claims import service as claims
-from ..core.errors import FujoError, NotFound, ValidationFailed
+from ..core.errors import FujoError, ValidationFailed
 from .kit import FacilityUser, OfficeUser, Staff, csrf_guard, db_of, render
 
 FACILITY_MODE, OFFICE_MODE = "facility", "office"
@@ -30,57 +28,6 @@ INPUTS = {"": "自動判定（IR/YKで始まればUKE）", "uke": "UKE（レセ�
 SEVERITY_JA = {claims.ERROR: "要修正", claims.WARNING: "要確認", claims.OK: "問題なし"}
 BASE = {FACILITY_MODE: "/desk/claims", OFFICE_MODE: "/office/claims"}
 TITLE = {FACILITY_MODE: "レセプトの資格点検", OFFICE_MODE: "レセプトの資格点検（審査支払機関のデータ）"}
-
-
-class Reports:
-    """The reports of the last uploads, for their downloads: only the session that asked reads one."""
-
-    TTL = 30 * 60  # seconds
-    PER_SESSION = 5
-    MAX = 200
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._items: dict[str, dict[str, Any]] = {}
-
-    def _expire(self, now: float) -> None:
-        for k in [k for k, v in self._items.items() if now - v["at"] > self.TTL]:
-            del self._items[k]
-        while len(self._items) >= self.MAX:  # the oldest first (a dict keeps the order of insertion)
-            del self._items[next(iter(self._items))]
-
-    def put(self, session_id: str, mode: str, report: dict[str, Any]) -> str:
-        rid = secrets.token_urlsafe(16)
-        now = time.monotonic()
-        with self._lock:
-            self._expire(now)
-            mine = [k for k, v in self._items.items() if v["session"] == session_id]  # oldest first
-            for k in mine[: max(0, len(mine) - self.PER_SESSION + 1)]:
-                del self._items[k]
-            self._items[rid] = {"session": session_id, "mode": mode, "report": report, "at": now}
-        return rid
-
-    def get(self, rid: str, session_id: str, mode: str) -> dict[str, Any]:
-        with self._lock:
-            self._expire(time.monotonic())
-            item = self._items.get(rid)
-        if item is None or item["session"] != session_id or item["mode"] != mode:
-            raise NotFound(
-                "点検結果が見つかりません（30分を過ぎたか、別の画面の結果です）。ファイルをもう一度点検してください。",
-                "No such claims report (expired or not yours).",
-            )
-        return item["report"]
-
-
-_store_lock = threading.Lock()
-
-
-def _reports(request: Request) -> Reports:
-    with _store_lock:
-        store = getattr(request.app.state, "claims_reports", None)
-        if store is None:
-            store = request.app.state.claims_reports = Reports()
-    return store
 
 
 # --- the report as the page shows it ----------------------------------------------------------------
@@ -165,12 +112,12 @@ def _check(request: Request, staff: Staff, mode: str, file: UploadFile | None, i
         )
     except FujoError as e:
         return _form(request, mode, e.status, message=e.message_ja, input=input)
-    rid = _reports(request).put(staff.session.id, mode, report)
+    rid = reports.store_report(db_of(request), staff.principal, mode, report)
     return _page(request, mode, rid, report)
 
 
 def _stored(request: Request, staff: Staff, mode: str, rid: str) -> dict[str, Any]:
-    return _reports(request).get(rid, staff.session.id, mode)
+    return reports.load_report(db_of(request), staff.principal, rid, mode)
 
 
 def _name(report: dict[str, Any], ext: str) -> str:

@@ -10,7 +10,6 @@ import io
 import json
 import re
 
-import pytest
 from fastapi.testclient import TestClient
 
 from fujo.auth.principal import FACILITY
@@ -149,21 +148,4 @@ def test_each_side_uses_its_own_screen(app, db, world):
         assert anonymous.get("/desk/claims", follow_redirects=False).headers["location"].startswith("/login")
 
 
-def test_reports_are_kept_for_their_session_a_few_at_a_time_and_half_an_hour(monkeypatch):
-    from fujo.core.errors import NotFound
-    from fujo.web import claims as screens
-
-    now = [1000.0]
-    monkeypatch.setattr(screens.time, "monotonic", lambda: now[0])
-    store = screens.Reports()
-    ids = [store.put("s1", "facility", {"n": i}) for i in range(6)]
-    other = store.put("s2", "facility", {"n": "theirs"})
-    with pytest.raises(NotFound):  # the sixth pushed the first out
-        store.get(ids[0], "s1", "facility")
-    assert [store.get(i, "s1", "facility")["n"] for i in ids[1:]] == [1, 2, 3, 4, 5]
-    for sid, mode in (("s2", "facility"), ("s1", "office")):  # another session, or the other screen
-        with pytest.raises(NotFound):
-            store.get(ids[1], sid, mode)
-    now[0] += screens.Reports.TTL + 1
-    with pytest.raises(NotFound):
-        store.get(other, "s2", "facility")
+# the report store (its owner only, 30 minutes, a few a user, served by any process): tests/claims/test_report_store.py
