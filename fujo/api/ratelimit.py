@@ -22,6 +22,9 @@ from ..db.database import Database
 
 WINDOW = 60  # seconds
 FLUSH_EVERY = 1.0  # seconds between a process's additions to the shared window, per key
+# A database that does not take the addition within this bound (hung, frozen) does not hold the
+# request: it goes on to its own database work, which has its own bounds and answers 503.
+FLUSH_TIMEOUT = 2.0  # seconds
 # per credential and minute; FUJO_RATE_LIMITS="checks=12000,bulk=120,imports=20" overrides
 DEFAULT_LIMITS = {"checks": 12_000, "bulk": 120, "imports": 20}
 
@@ -98,7 +101,14 @@ class RateLimiter:
             if due:
                 c.flushed_at, todo = now, c.pending
         if due:
-            total = await asyncio.to_thread(windows.add, self.db, key, WINDOW, todo, now)
+            adding = asyncio.to_thread(windows.add, self.db, key, WINDOW, todo, now)
+            try:
+                total = await asyncio.wait_for(adding, FLUSH_TIMEOUT)
+            except TimeoutError:
+                with self._lock:  # the thread adds it when the database answers: not counted twice
+                    if c.window == start:
+                        c.pending -= todo
+                return
             with self._lock:
                 if c.window == start:
                     c.shared, c.pending = total, c.pending - todo

@@ -76,3 +76,35 @@ def test_old_windows_are_counted_apart(db):
     assert windows.add(db, "k", 60, 2, now=1_000_010) == 3
     assert windows.add(db, "k", 60, now=1_000_070) == 1  # the next minute
     assert windows.count(db, ["k", "other"], 60, now=1_000_075) == {"k": 1, "other": 0}
+
+
+def test_a_database_that_does_not_answer_does_not_hold_the_request(db, monkeypatch):
+    """The shared count's addition waits FLUSH_TIMEOUT at most (a frozen PostgreSQL once held every
+    check whose second's flush fell in the freeze until the thaw); what it counted is added once."""
+    import asyncio
+    import threading
+
+    gate, added = threading.Event(), []
+    real = windows.add
+
+    def frozen(*args):
+        gate.wait(30)
+        added.append(args[3])
+        return real(*args)
+
+    monkeypatch.setattr(windows, "add", frozen)
+    monkeypatch.setattr(ratelimit, "FLUSH_TIMEOUT", 0.2)
+    limiter = ratelimit.RateLimiter(db, {"checks": 100})
+
+    async def go():
+        await asyncio.wait_for(limiter.hit(7, "checks"), 10)  # answered, not held until the thaw
+
+    asyncio.run(go())
+    gate.set()
+    for _ in range(300):
+        if added:
+            break
+        threading.Event().wait(0.01)
+    assert added == [1]  # the addition under way lands once, when the database answers
+    (count,) = limiter._counts.values()
+    assert count.pending == 0  # and is not added again by the next flush

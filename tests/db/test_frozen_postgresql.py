@@ -18,24 +18,15 @@ import httpx
 from sqlalchemy import text
 
 from fujo.audit.verify import verify
-from fujo.db.database import Database
-from fujo.db.migrate import upgrade
-from tests.db.throwaway_pg import fujo_serve, poll, signal_instance, throwaway_postgresql, wait_ready
-from tests.factories import PAYER, World
+from tests.db.throwaway_pg import poll, served_world, signal_instance
+from tests.factories import PAYER
 
 LOAD_THREADS = 4
 CLIENT_TIMEOUT = 25.0  # s: above every server-side bound a check can meet (auth 5 s, reads 10 s, record 10 s)
 
 
 def test_a_frozen_postgresql_under_load_is_survived_without_a_restart(ca, tmp_path):
-    with throwaway_postgresql() as (url, pgdata), fujo_serve(url, tmp_path) as (proc, base):
-        db = Database(url)
-        upgrade(db)
-        world = World(db, ca, tmp_path)
-        people = [world.recipient() for _ in range(5)]
-        for r in people:
-            world.ticket(r)
-        wait_ready(proc, base)
+    with served_world(ca, tmp_path) as (pgdata, proc, base, db, world, people):
         answers: list[tuple[float, float, int, str | None, str | None]] = []  # sent, took, status, code, Retry-After
         check_ids: list[int] = []
         failures: list[str] = []

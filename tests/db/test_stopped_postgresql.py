@@ -18,10 +18,8 @@ import httpx
 from sqlalchemy import text
 
 from fujo.audit.verify import verify
-from fujo.db.database import Database
-from fujo.db.migrate import upgrade
-from tests.db.throwaway_pg import fujo_serve, poll, start_instance, stop_instance, throwaway_postgresql, wait_ready
-from tests.factories import PAYER, World
+from tests.db.throwaway_pg import poll, served_world, start_instance, stop_instance
+from tests.factories import PAYER
 
 CHECK_THREADS = 4
 CLIENT_TIMEOUT = 25.0  # s: above every server-side bound a request can meet (auth 5 s, reads 10 s, record 10 s)
@@ -40,14 +38,7 @@ class Answer:
 
 
 def test_a_postgresql_stopped_under_load_is_survived_without_a_restart(ca, tmp_path):
-    with throwaway_postgresql() as (url, pgdata), fujo_serve(url, tmp_path) as (proc, base):
-        db = Database(url)
-        upgrade(db)
-        world = World(db, ca, tmp_path)
-        people = [world.recipient() for _ in range(5)]
-        for r in people:
-            world.ticket(r)
-        wait_ready(proc, base)
+    with served_world(ca, tmp_path) as (pgdata, proc, base, db, world, people):
         answers: list[Answer] = []
         check_ids: list[int] = []
         registered: list[str] = []  # recipient numbers answered 201

@@ -15,7 +15,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 from sqlalchemy import create_engine, text
@@ -144,6 +144,28 @@ def wait_ready(proc: subprocess.Popen, base: str) -> None:
             pass
         time.sleep(0.05)
     raise AssertionError("the server did not start")
+
+
+@contextlib.contextmanager
+def served_world(ca, tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen, str, Any, Any, list[dict]]]:
+    """A throw-away PostgreSQL, migrated, with five recipients holding a 医療券 each, served by
+    ``fujo serve`` in its own process once it is ready: (pgdata, process, base URL, db, world, people)."""
+    from fujo.db.database import Database
+    from fujo.db.migrate import upgrade
+    from tests.factories import World
+
+    with throwaway_postgresql() as (url, pgdata), fujo_serve(url, tmp_path) as (proc, base):
+        db = Database(url)
+        try:
+            upgrade(db)
+            world = World(db, ca, tmp_path)
+            people = [world.recipient() for _ in range(5)]
+            for r in people:
+                world.ticket(r)
+            wait_ready(proc, base)
+            yield pgdata, proc, base, db, world, people
+        finally:
+            db.dispose()
 
 
 def poll(fn: Callable[[], T], seconds: float, every: float = 0.05) -> T:
