@@ -9,10 +9,16 @@ importer, as bench/check_bench.py does), then measures, against `fujo serve` on 
   1. the native download, GET /api/v1/facility/tickets?month=2024-07 (streamed JSON, one request);
   2. the FHIR search, GET /fhir/Coverage?month=2024-07&_count=C, following ``next`` to the last page,
      for each C of --counts (the server's default page and its maximum);
-each --repeat times (the median is reported; the server's bulk rate limit is lifted, see serve()), checking every time that the walk holds exactly the
-download's tickets (same 受給者番号 and 交付番号, in the same order, none twice). Also the same two
-reads in-process (the services without HTTP and JSON), to show where the time goes.
-Prints a Markdown table and writes bench/results/fhir-*.json.
+each --repeat times (the median is reported; the server's bulk rate limit is lifted, see serve()),
+checking every time that the walk holds exactly the download's tickets (same 受給者番号 and 交付番号, in
+the same order, none twice). The walk's time includes the client reading each page's JSON (it needs
+the next link); the native download is timed both without and with the client's json parse. Also the
+same two reads in-process (the services without HTTP and JSON), to show where the time goes.
+
+With --baseline DIR (a copy of the source tree before a change, e.g. ``git stash``-free: ``rsync``
+it aside), both trees' servers run on the same seeded database and are measured alternately, round
+by round (an interleaved A/B: a shared, loaded machine drifts less between the two than between two
+runs). Prints a Markdown table and the load average, and writes bench/results/fhir-*.json.
 """
 
 from __future__ import annotations
@@ -134,19 +140,22 @@ def walk(client: httpx.Client, count: int) -> dict:
     t0 = time.perf_counter()
     url: str | None = f"/fhir/Coverage?month=2024-07&_count={count}"
     entries: list[dict] = []
-    pages, size, lat = 0, 0, []
+    pages, size, lat, parse = 0, 0, [], 0.0
     while url:
         p0 = time.perf_counter()
         res = client.get(url)
         lat.append(time.perf_counter() - p0)
         res.raise_for_status()
         size += len(res.content)
+        p1 = time.perf_counter()
         bundle = res.json()
+        parse += time.perf_counter() - p1
         entries += bundle.get("entry") or []
         pages += 1
         url = next((x["url"] for x in bundle.get("link", []) if x["relation"] == "next"), None)
     return {
         "seconds": time.perf_counter() - t0,
+        "parse_seconds": parse,  # of which the client's json parse of the pages
         "pages": pages,
         "bytes": size,
         "page_p50_ms": statistics.median(lat) * 1000,
@@ -157,11 +166,15 @@ def walk(client: httpx.Client, count: int) -> dict:
 
 
 def native(client: httpx.Client) -> dict:
+    """The month in one request; ``seconds`` until the body is in, ``parsed_seconds`` once the client
+    has also read the JSON (as the FHIR walk's ``seconds`` include the client reading every page)."""
     t0 = time.perf_counter()
     res = client.get("/api/v1/facility/tickets?month=2024-07")
     res.raise_for_status()
     seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "bytes": len(res.content), "rows": native_rows(res.json())}
+    doc = res.json()
+    parsed = time.perf_counter() - t0
+    return {"seconds": seconds, "parsed_seconds": parsed, "bytes": len(res.content), "rows": native_rows(doc)}
 
 
 def in_process(db: Database, counts: list[int], repeat: int) -> dict:
@@ -180,18 +193,26 @@ def in_process(db: Database, counts: list[int], repeat: int) -> dict:
     return {k: round(statistics.median(v), 3) for k, v in out.items()}
 
 
-def serve(url: str, datadir: Path) -> tuple[subprocess.Popen, int]:
+def serve(url: str, datadir: Path, tree: Path = ROOT) -> tuple[subprocess.Popen, int]:
+    """`fujo serve` of the source tree ``tree`` (this one, or --baseline's copy: PYTHONPATH puts its
+    ``fujo`` before the installed one) on a free port."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     # the bulk class is limited to 120 requests a credential a minute (fujo/api/ratelimit.py): every page
     # of a walk is a request, and the bench walks the month several times in a row — lifted here
-    env = dict(os.environ, FUJO_DATABASE_URL=url, FUJO_DATA_DIR=str(datadir), FUJO_RATE_LIMITS="bulk=1000000")
-    log = (datadir / "serve.log").open("wb")  # its JSON access lines stay out of the report
+    env = dict(
+        os.environ,
+        FUJO_DATABASE_URL=url,
+        FUJO_DATA_DIR=str(datadir),
+        FUJO_RATE_LIMITS="bulk=1000000",
+        PYTHONPATH=str(tree),
+    )
+    log = (datadir / f"serve-{port}.log").open("wb")  # its JSON access lines stay out of the report
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "fujo"), "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
-        cwd=ROOT,
+        cwd=tree,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -206,12 +227,55 @@ def serve(url: str, datadir: Path) -> tuple[subprocess.Popen, int]:
     raise SystemExit("fujo serve did not start")
 
 
+def summary(runs: dict[str, list[dict]], tickets: int) -> dict:
+    http = {}
+    for k, rs in runs.items():
+        best = sorted(rs, key=lambda x: x["seconds"])[len(rs) // 2]  # the median run (use an odd --repeat)
+        http[k] = {
+            "seconds": round(best["seconds"], 3),
+            "tickets_per_s": round(tickets / best["seconds"]),
+            "mb": round(best["bytes"] / 1e6, 1),
+            "all_seconds": [round(x["seconds"], 3) for x in rs],
+            **(
+                {
+                    "parsed_seconds": round(best["parsed_seconds"], 3),
+                    "all_parsed_seconds": [round(x["parsed_seconds"], 3) for x in rs],
+                }
+                if "parsed_seconds" in best
+                else {}
+            ),
+            **(
+                {
+                    "parse_seconds": round(best["parse_seconds"], 3),
+                    "all_parse_seconds": [round(x["parse_seconds"], 3) for x in rs],
+                    "pages": best["pages"],
+                    "page_p50_ms": round(best["page_p50_ms"]),
+                    "page_max_ms": round(best["page_max_ms"]),
+                }
+                if "pages" in best
+                else {}
+            ),
+        }
+    return http
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tickets", type=int, default=10_000)
     ap.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     ap.add_argument("--counts", default=f"{fhir_service.COUNT_DEFAULT},{fhir_service.COUNT_MAX}")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        help="another source tree (a copy of the project before a change): its server is measured too, "
+        "round by round alternately with this tree's, on the same database (an interleaved A/B)",
+    )
+    ap.add_argument(
+        "--accept-encoding",
+        default="identity",
+        help="the client's Accept-Encoding (httpx's own default: gzip, deflate)",
+    )
     a = ap.parse_args()
     counts = [int(x) for x in a.counts.split(",")]
     workdir = Path(tempfile.mkdtemp(prefix="fujo-fhir-bench-"))
@@ -223,59 +287,66 @@ def main() -> None:
     result: dict = {
         "backend": a.backend,
         "tickets": a.tickets,
+        "accept_encoding": a.accept_encoding,
         "seed_seconds": round(time.perf_counter() - t0, 1),
         "in_process_s": in_process(db, counts, a.repeat),
     }
     db.dispose()
-    server, port = serve(url, workdir)
+    trees = {"this": ROOT} if a.baseline is None else {"baseline": a.baseline.resolve(), "this": ROOT}
+    servers = {name: serve(url, workdir, tree) for name, tree in trees.items()}
+    load = [os.getloadavg()]
+    runs: dict[str, dict[str, list[dict]]] = {name: {"native": []} for name in trees}
     try:
-        headers = {"Authorization": f"Bearer {token}"}
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=600) as client:
-            runs: dict[str, list[dict]] = {"native": []}
-            for _ in range(a.repeat):
-                n = native(client)
-                runs["native"].append(n)
-                assert len(n["rows"]) == a.tickets
-                for c in counts:
-                    w = walk(client, c)
-                    # the walk is the download: the same tickets in the same order, none twice
-                    assert w["rows"] == n["rows"] and len(set(w["keys"])) == len(w["keys"]) == a.tickets, c
-                    runs.setdefault(f"fhir_{c}", []).append(w)
+        headers = {"Authorization": f"Bearer {token}", "Accept-Encoding": a.accept_encoding}
+        for _ in range(a.repeat):
+            for name, (_, port) in servers.items():  # one round of each tree in turn
+                with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=600) as client:
+                    n = native(client)
+                    runs[name]["native"].append(n)
+                    assert len(n["rows"]) == a.tickets
+                    for c in counts:
+                        w = walk(client, c)
+                        # the walk is the download: the same tickets in the same order, none twice
+                        assert w["rows"] == n["rows"] and len(set(w["keys"])) == len(w["keys"]) == a.tickets, c
+                        runs[name].setdefault(f"fhir_{c}", []).append(w)
+            load.append(os.getloadavg())
     finally:
-        server.terminate()
-        server.wait(timeout=20)
-    http = {}
-    for k, rs in runs.items():
-        best = sorted(rs, key=lambda x: x["seconds"])[len(rs) // 2]  # the median run
-        http[k] = {
-            "seconds": round(best["seconds"], 3),
-            "tickets_per_s": round(a.tickets / best["seconds"]),
-            "mb": round(best["bytes"] / 1e6, 1),
-            **(
-                {
-                    "pages": best["pages"],
-                    "page_p50_ms": round(best["page_p50_ms"]),
-                    "page_max_ms": round(best["page_max_ms"]),
-                }
-                if "pages" in best
-                else {}
-            ),
-        }
-    result["http"] = http
+        for server, _ in servers.values():
+            server.terminate()
+            server.wait(timeout=20)
+    result["load_1min"] = [round(x[0], 1) for x in load]
+    result["http"] = {name: summary(r, a.tickets) for name, r in runs.items()}
+    print(f"load average (1 min) during the rounds: {result['load_1min']}")
+    # × native: the median over the rounds of (this walk / the native download of the same round and
+    # tree, parsed as the walk's pages are): each ratio is of two runs a few seconds apart, which a
+    # loaded machine's drift disturbs less than it does the medians of the seconds themselves
+    print(
+        "| tree | backend | what | pages | seconds (HTTP) | + client parse | × native (per round) "
+        "| × native without the client's parse | tickets/s | MB | page p50 / max | in-process s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for name, http in result["http"].items():
+        native_parsed = http["native"]["all_parsed_seconds"]
+        for k, h in http.items():
+            what = "native download" if k == "native" else f"FHIR search, _count={k.split('_')[1]}"
+            pages = h.get("pages", 1)
+            per_page = f"{h['page_p50_ms']} / {h['page_max_ms']} ms" if "pages" in h else "-"
+            parsed = h.get("parsed_seconds", h["seconds"])  # the walk's seconds include the parse
+            each = h.get("all_parsed_seconds", h["all_seconds"])
+            h["x_native"] = round(statistics.median(x / n for x, n in zip(each, native_parsed, strict=True)), 2)
+            # the server's and the wire's part: the walk less its parse, against the download unparsed
+            bare = [x - p for x, p in zip(h["all_seconds"], h.get("all_parse_seconds", [0.0] * len(each)), strict=True)]
+            h["x_native_unparsed"] = round(
+                statistics.median(x / n for x, n in zip(bare, http["native"]["all_seconds"], strict=True)), 2
+            )
+            print(
+                f"| {name} | {a.backend} | {what} | {pages} | {h['seconds']} | {parsed} | "
+                f"{h['x_native']:.2f} | {h['x_native_unparsed']:.2f} | {h['tickets_per_s']:,} | {h['mb']} | {per_page} | "
+                f"{result['in_process_s'][k]} |"
+            )
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     (ROOT / "bench" / "results" / f"fhir-{a.backend}-{a.tickets}-{stamp}.json").write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
-    print("| backend | tickets | what | pages | seconds (HTTP) | tickets/s | MB | page p50 / max | in-process s |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for k, h in http.items():
-        what = "native download" if k == "native" else f"FHIR search, _count={k.split('_')[1]}"
-        pages = h.get("pages", 1)
-        per_page = f"{h['page_p50_ms']} / {h['page_max_ms']} ms" if "pages" in h else "-"
-        print(
-            f"| {a.backend} | {a.tickets:,} | {what} | {pages} | {h['seconds']} | {h['tickets_per_s']:,} | {h['mb']} | "
-            f"{per_page} | {result['in_process_s'][k]} |"
-        )
     drop_database(a.backend)
     shutil.rmtree(workdir, ignore_errors=True)
 

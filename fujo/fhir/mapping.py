@@ -11,8 +11,10 @@ Coverage.type from the 保険種別 code system ``urn:oid:1.2.392.100495.20.2.61
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from fhir.resources.R4B.annotation import Annotation
@@ -132,17 +134,23 @@ def validity_coding(validity: str) -> Coding:
 _TICKET_KIND = {f.wire: f.kind for f in TICKET_FIELDS if f.wire}
 
 
-def _ticket_part(name: str, value: str) -> JSONDict:
+def _ticket_value(name: str, value: str) -> tuple[str, Any]:
+    """The value[x] element of the ticket's sub-extension ``name``, and its value."""
     kind = _TICKET_KIND.get(name)
     if kind in ("date", "month"):
-        return {"url": name, "valueDate": fhir_date(value)}
+        return "valueDate", fhir_date(value)
     if name == "RegisteredAt":  # ISO 8601 with its offset (the service's)
-        return {"url": name, "valueDateTime": value}
+        return "valueDateTime", value
     if kind == "facility":
-        return {"url": name, "valueIdentifier": {"system": FACILITY_SYSTEM, "value": value}}
+        return "valueIdentifier", {"system": FACILITY_SYSTEM, "value": value}
     if kind == "code" or name == "DesignatedMedicalInstitutionFlag":
-        return {"url": name, "valueCode": value}
-    return {"url": name, "valueString": value}
+        return "valueCode", value
+    return "valueString", value
+
+
+def _ticket_part(name: str, value: str) -> JSONDict:
+    element, v = _ticket_value(name, value)
+    return {"url": name, element: v}
 
 
 def ticket_extension_json(info: Mapping[str, Any]) -> JSONDict:
@@ -252,6 +260,11 @@ def _type(result: Mapping[str, Any]) -> JSONDict:
     return {"coding": [{"system": INSURANCE_TYPE_SYSTEM, "code": code[0], "display": code[1]}]}
 
 
+def _status(result: Mapping[str, Any], validity: str) -> str:
+    in_force = validity in IN_FORCE and result.get("QualificationStatus") in (None, "valid")
+    return "active" if in_force else "cancelled"
+
+
 def qualification_period_json(result: Mapping[str, Any]) -> JSONDict | None:
     """資格取得日 (保護開始日) to the day before 資格喪失日 (保護停止・廃止日): the days covered."""
     start, end = result.get("QualificationDate"), result.get("DisqualificationDate")
@@ -338,14 +351,13 @@ def coverage_json(
     identifier = None
     if number and is_assistance(result):
         identifier = [{"system": RECIPIENT_SYSTEM, "value": number}]
-    in_force = validity in IN_FORCE and result.get("QualificationStatus") in (None, "valid")
     return _without_none(
         {
             "resourceType": "Coverage",
             "id": rid,
             "extension": ext,
             "identifier": identifier,
-            "status": "active" if in_force else "cancelled",
+            "status": _status(result, validity),
             "type": _type(result),
             "subscriberId": number,
             "beneficiary": {"reference": patient_ref},
@@ -414,6 +426,247 @@ def coverage_bundle(
             "entry": entries,
         }
     )
+
+
+# --- the month search written as JSON text ------------------------------------------------------
+# A page of the month search holds up to 1,000 Coverages, most of whose text is the same from one to
+# the next (the validity coding, the 保険種別, the payor, every url and system). The page is written
+# straight as JSON text: the constant parts once, as pre-encoded fragments (cached), and each value
+# through the json module's own string encoder — the encoder and options of the native download
+# (fujo/bulk/views.py: ``ensure_ascii=False``, no whitespace). The text is exactly
+# ``json.dumps(coverage_bundle(...))``, byte for byte (tests/fhir/test_paging.py checks it on every
+# shape of result), so :func:`ticket_coverage_json` stays the one mapping and the reference. Only
+# codes, systems and the offices' own names and numbers go to the process-wide fragment caches; what
+# is about a person (names, numbers, a ticket's elements) is cached for one page at most.
+# a JSON string as json.dumps(..., ensure_ascii=False) writes it (the C encoder's own function)
+_q: Callable[[Any], str] = json.encoder.encode_basestring
+_dump = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_fragment = lru_cache(maxsize=4096)
+
+
+def _value(v: Any) -> str:
+    return _q(v) if isinstance(v, str) else _dump(v)
+
+
+@_fragment
+def _payor_text(card_class: Any, number: Any, name: Any) -> str:
+    return _dump(
+        payor_json({"InsuredCardClassification": card_class, "InsurerNumber": number, "InsurerName": name}, "payor")
+    )
+
+
+@_fragment
+def _type_text(card_class: Any, number: Any) -> str:
+    return _dump(_type({"InsuredCardClassification": card_class, "InsurerNumber": number}))
+
+
+@_fragment
+def _validity_text(validity: str) -> str:
+    return _dump({"url": EXT_VALIDITY, "valueCoding": validity_coding_json(validity)})
+
+
+@_fragment
+def _code_ext_text(url: str, code: str) -> str:
+    return _dump({"url": url, "valueCode": code})
+
+
+@_fragment
+def _month_status_text(status: str, date: Any) -> str:
+    parts: list[JSONDict] = [{"url": "status", "valueCode": status}]
+    if date:
+        parts.append({"url": "date", "valueDate": fhir_date(date)})
+    return _dump({"extension": parts, "url": EXT_MONTH_STATUS})
+
+
+@_fragment
+def _notice_text(code: str, message: Any) -> str:
+    return _dump(_notice_json({"ProcessingResultCode": code, "ProcessingResultMessage": message}))
+
+
+@_fragment
+def _ticket_part_head(name: str, element: str) -> str:
+    return '{"url":' + _q(name) + ',"' + element + '":'
+
+
+def _ticket_text(info: Mapping[str, Any], memo: dict[Any, str]) -> str:
+    parts = []
+    for k, v in info.items():
+        if v in (None, ""):
+            continue
+        part = memo.get((k, v))
+        if part is None:
+            element, value = _ticket_value(k, str(v))
+            part = memo[k, v] = _ticket_part_head(k, element) + _value(value) + "}"
+        parts.append(part)
+    return '{"extension":[' + ",".join(parts) + '],"url":' + _TICKET_URL
+
+
+def _name_text(text: Any, representation: str) -> str:
+    return (
+        '{"extension":[{"url":'
+        + _q(NAME_REPRESENTATION)
+        + ',"valueCode":'
+        + _q(representation)
+        + '}],"use":"official","text":'
+        + _q(text)
+        + "}"
+    )
+
+
+def _patient_text(result: Mapping[str, Any], facility_code: str) -> str:
+    """:func:`patient_json` (id ``patient``) as JSON text."""
+    get = result.get
+    out = ['{"resourceType":"Patient","id":"patient"']
+    if get("ReferenceNumber"):
+        out += [
+            ',"identifier":[{"system":',
+            _q(PATIENT_ID_PREFIX + facility_code),
+            ',"value":',
+            _q(get("ReferenceNumber")),
+            "}]",
+        ]
+    names = []
+    if get("Name"):
+        names.append(_name_text(get("Name"), "IDE"))
+    if get("NameKana"):
+        names.append(_name_text(get("NameKana"), "SYL"))
+    if names:
+        out += [',"name":[', ",".join(names), "]"]
+    gender = _GENDER.get(str(get("Sex1") or ""))
+    if gender:
+        out += [',"gender":', _q(gender)]
+    if get("Birthdate"):
+        out += [',"birthDate":', _q(fhir_date(get("Birthdate")))]
+    if get("Address") or get("PostNumber"):
+        addr = []
+        if get("Address"):
+            addr.append('"text":' + _q(get("Address")))
+        if get("PostNumber"):
+            addr.append('"postalCode":' + _q(get("PostNumber")))
+        out += [',"address":[{', ",".join(addr), "}]"]
+    out.append("}")
+    return "".join(out)
+
+
+_TICKET_URL = _q(EXT_TICKET) + "}"
+_INSURED_EXT = [
+    (_q(url), key)
+    for url, key in (
+        (INSURED_SYMBOL, "InsuredCardSymbol"),
+        (INSURED_NUMBER, "InsuredIdentificationNumber"),
+        (INSURED_SUB_NUMBER, "InsuredBranchNumber"),
+    )
+]
+_AFTER_CONTAINED = '],"extension":['
+_RECIPIENT_ID = '"identifier":[{"system":' + _q(RECIPIENT_SYSTEM) + ',"value":'
+_REFS = ',"beneficiary":{"reference":"#patient"}'
+_PAYOR_REF = '"payor":[{"reference":"#payor"}]}'
+
+
+def ticket_coverage_text(
+    result: Mapping[str, Any], key: str, facility_code: str, memo: dict[Any, str] | None = None
+) -> str:
+    """:func:`ticket_coverage_json` as JSON text (what ``_dump`` writes of it), from fragments;
+    ``memo`` keeps the text of ticket elements met before on the same page."""
+    memo = {} if memo is None else memo
+    get = result.get
+    assistance = is_assistance(result)
+    card_class = get("InsuredCardClassification")
+    validity = str(get("QualificationValidity") or "")
+    out = [
+        '{"resourceType":"Coverage","id":',
+        _q(key),
+        ',"contained":[',
+        _patient_text(result, facility_code),
+        ",",
+        _payor_text(card_class, get("InsurerNumber"), get("InsurerName")),
+        _AFTER_CONTAINED,
+        _validity_text(validity),
+    ]
+    if card_class:
+        out += [",", _code_ext_text(EXT_CARD_CLASS, card_class)]
+    if get("DisqualificationKind"):
+        out += [",", _code_ext_text(EXT_DISQUALIFICATION_KIND, get("DisqualificationKind"))]
+    if get("QualificationStatus"):
+        out += [",", _month_status_text(get("QualificationStatus"), get("QualificationStatusDate") or None)]
+    if get("ProcessingResultCode"):
+        out += [",", _notice_text(get("ProcessingResultCode"), get("ProcessingResultMessage") or None)]
+    tickets = tickets_of(result)[:1]
+    for info in tickets:
+        out += [",", _ticket_text(info, memo)]
+    if not assistance:
+        for url, k in _INSURED_EXT:
+            if get(k):
+                out += [',{"url":', url, ',"valueString":', _q(get(k)), "}"]
+    out.append("],")
+    number = get("InsuredIdentificationNumber") or None
+    if number and assistance:
+        out += [_RECIPIENT_ID, _q(number), "}],"]
+    out += ['"status":"', _status(result, validity), '","type":', _type_text(card_class, get("InsurerNumber"))]
+    if number:
+        out += [',"subscriberId":', _q(number)]
+    out.append(_REFS)
+    dependent = (get("InsuredBranchNumber") or None) if not assistance else None
+    if dependent:
+        out += [',"dependent":', _q(dependent)]
+    if tickets:
+        valid, expires = tickets[0]["MedicalTicketValidDate"], tickets[0]["MedicalTicketExpirationDate"]
+        period = memo.get(("period", valid, expires))
+        if period is None:
+            period = memo["period", valid, expires] = _dump(ticket_period_json(tickets))
+        out += [',"period":', period]
+    else:
+        qualified = qualification_period_json(result)
+        if qualified:
+            out += [',"period":', _dump(qualified)]
+    out += [",", _PAYOR_REF]
+    return "".join(out)
+
+
+CHUNK = 64 * 1024  # characters gathered before a chunk is handed on (as the native download's CHUNK)
+
+
+def coverage_bundle_text(
+    tickets: Iterable[tuple[str, Mapping[str, Any]]],
+    facility_code: str,
+    base: str,
+    *,
+    total: int | None,
+    links: list[tuple[str, str]],
+    identifier: JSONDict | None = None,
+) -> Iterator[bytes]:
+    """:func:`coverage_bundle` as JSON text (UTF-8), in chunks of about :data:`CHUNK`, written as the
+    entries are made: the same text ``json.dumps(coverage_bundle(...), ensure_ascii=False,
+    separators=(",", ":"))`` gives, without building the dicts."""
+    buf = ['{"resourceType":"Bundle"']
+    if identifier is not None:
+        buf += [',"identifier":', _dump(identifier)]
+    buf.append(',"type":"searchset"')
+    if total is not None:
+        buf.append(f',"total":{int(total)}')
+    if links:
+        buf += [',"link":', _dump([{"relation": rel, "url": url} for rel, url in links])]
+    head = ',"entry":[{"fullUrl":'
+    full = _q(f"{base}/Coverage/")[:-1]  # the opening quote and the base, without the closing quote
+    memo: dict[Any, str] = {}  # the page's repeated ticket elements' text (never kept past the page)
+    size, first = 0, True
+    for key, result in tickets:
+        part = (
+            (head if first else ',{"fullUrl":')
+            + full
+            + _q(key)[1:]
+            + ',"resource":'
+            + ticket_coverage_text(result, key, facility_code, memo)
+            + ',"search":{"mode":"match"}}'
+        )
+        first = False
+        buf.append(part)
+        size += len(part)
+        if size >= CHUNK:
+            yield "".join(buf).encode()
+            buf, size = [], 0
+    buf.append("}" if first else "]}")
+    yield "".join(buf).encode()
 
 
 # --- the check's answer --------------------------------------------------------------------------

@@ -4,8 +4,10 @@ none twice, none missing — from one snapshot, whatever is registered while the
 
 from __future__ import annotations
 
+import gzip
 import json
 
+import pytest
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.coverage import Coverage
 from fhir.resources.R4B.operationoutcome import OperationOutcome
@@ -212,3 +214,123 @@ def test_the_search_json_is_exactly_what_the_r4_models_write(client, world):
     [patient] = [c["contained"][0] for c in covs if "identifier" in c["contained"][0]]
     assert patient["identifier"][0]["value"] == "K0001"
     assert {c["status"] for c in covs} == {"active", "cancelled"}  # 停止 mid-month: masked, not billable
+
+
+def _ticket(**over) -> dict:
+    info = {
+        "TicketType": "01",
+        "MedicalTreatmentMonth": "202407",
+        "MedicalTicketValidDate": "20240701",
+        "MedicalTicketExpirationDate": "20240731",
+        "IssueNumber": "70000001",
+        "DesignatedMedicalInstitutionCode": "1311234569",
+        "DesignatedMedicalInstitutionName": '●●医療機関 "本院"\\分院',
+        "InjuryName1": "高血圧症\n\t😀",
+        "InjuryName2": None,
+        "InjuryName3": "",
+        "MedicalTreatmentType": "02",
+        "SingleOrCombinedUse": "01",
+        "DesignatedMedicalInstitutionFlag": "0",
+        "RegisteredAt": "2024-07-01T09:00:00.123456+09:00",
+    }
+    return {**info, **over}
+
+
+_RESULTS = [
+    {  # 医療扶助, with the facility's 照会番号 and two tickets (a Coverage holds the first)
+        "InsuredCardClassification": "A1",
+        "QualificationValidity": "1",
+        "InsurerName": "第1福祉事務所",
+        "InsurerNumber": "12130019",
+        "InsuredIdentificationNumber": "1000009",
+        "Name": "試験 太郎",
+        "NameKana": "ｼｹﾝ ﾀﾛｳ",
+        "Sex1": "1",
+        "Birthdate": "19600101",
+        "Address": "東京都\u0001○○市",
+        "PostNumber": "100-0001",
+        "ReferenceNumber": "K-0001",
+        "QualificationDate": "20200401",
+        "PublicExpenseResultList": {"MedicalTicketInfo": [_ticket(), _ticket(IssueNumber="70000002")]},
+        "QualificationStatus": "valid",
+    },
+    {  # the same ticket elements again (met before on the page), another person, no address
+        "InsuredCardClassification": "A1",
+        "QualificationValidity": "1",
+        "InsurerName": "第1福祉事務所",
+        "InsurerNumber": "12130019",
+        "InsuredIdentificationNumber": "1000017",
+        "NameKana": "ﾊﾅｺ",
+        "Sex1": "2",
+        "PublicExpenseResultList": {
+            "MedicalTicketInfo": [_ticket(IssueNumber="70000003", DesignatedMedicalInstitutionFlag="1")]
+        },
+    },
+    {  # 停止 mid-month: masked (no numbers, no tickets), with the notice and whom to call
+        "InsuredCardClassification": "A1",
+        "QualificationValidity": "2",
+        "InsurerName": "第2福祉事務所",
+        "Sex1": "3",
+        "Birthdate": "19800229",
+        "QualificationDate": "20200401",
+        "DisqualificationDate": "20240715",
+        "DisqualificationKind": "1",
+        "QualificationStatus": "suspended",
+        "QualificationStatusDate": "20240715",
+        "ProcessingResultCode": "FJ0201",
+        "ProcessingResultMessage": "福祉事務所にお問い合わせください。",
+        "PublicExpenseResultList": {"MedicalTicketInfo": []},
+    },
+    {  # a health insurance (not 医療扶助): 記号・番号・枝番 as JP Core extensions, 保険種別 from the number
+        "InsuredCardClassification": "01",
+        "QualificationValidity": "1",
+        "InsurerNumber": "06130012",
+        "InsuredCardSymbol": "記号1",
+        "InsuredIdentificationNumber": "12345",
+        "InsuredBranchNumber": "01",
+        "Sex1": "9",
+    },
+    {"QualificationValidity": "", "InsurerNumber": "39999999"},  # almost nothing shown
+    {},
+]
+
+
+@pytest.mark.parametrize("total", [None, 0, 6])
+@pytest.mark.parametrize("identifier", [None, {"system": mapping.NS_TICKET_CURSOR, "value": "42"}])
+def test_the_page_text_is_byte_for_byte_the_dumped_bundle(total, identifier):
+    """The month page is written as JSON text from fragments (fujo/fhir/mapping.py): for every shape of
+    result it is exactly what the json module writes of the mapping's dicts."""
+    tickets = [(f'key-{i}"/', res) for i, res in enumerate(_RESULTS)]
+    links = [("self", "http://h/fhir/Coverage?month=2024-07&_count=2"), ("next", "http://h/fhir/Coverage?x=1")]
+    for page_tickets in (tickets, tickets[:1], []):
+        args = (page_tickets, "1311234569", "http://h/fhir")
+        want = json.dumps(
+            mapping.coverage_bundle(*args, total=total, links=links, identifier=identifier),
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ).encode()
+        chunks = list(mapping.coverage_bundle_text(*args, total=total, links=links, identifier=identifier))
+        assert b"".join(chunks) == want
+    for key, res in tickets:
+        assert mapping.ticket_coverage_text(res, key, "1311234569") == json.dumps(
+            mapping.ticket_coverage_json(res, key, "1311234569"), ensure_ascii=False, separators=(",", ":")
+        )
+
+
+@pytest.mark.parametrize(
+    "url", ["/fhir/Coverage?month=2024-07&_count=2", "/api/v1/facility/tickets?month=2024-07"], ids=["fhir", "native"]
+)
+def test_the_month_is_gzipped_when_the_client_accepts_it_and_reads_the_same(client, world, url):
+    """The FHIR page and the native download (for a fair comparison, docs/PERFORMANCE.md) are gzipped
+    as they are written when the client asks (FHIR clients do); the text is the same either way."""
+    _month(world, 3)
+    auth = world.auth("clinic")
+    plain = client.get(url, headers={**auth, "Accept-Encoding": "identity"})
+    refused = client.get(url, headers={**auth, "Accept-Encoding": "gzip;q=0, br"})
+    with client.stream("GET", url, headers={**auth, "Accept-Encoding": "br;q=0.9, gzip"}) as zipped:
+        raw = b"".join(zipped.iter_raw())
+    assert plain.status_code == refused.status_code == zipped.status_code == 200
+    assert "content-encoding" not in plain.headers and "content-encoding" not in refused.headers
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert plain.headers["vary"] == zipped.headers["vary"] == "Accept-Encoding"
+    assert raw[:2] == b"\x1f\x8b" and gzip.decompress(raw) == plain.content == refused.content
