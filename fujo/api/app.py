@@ -58,7 +58,9 @@ def create_app(
     app.state.rate_limiter = ratelimit.RateLimiter(app.state.db)
     from ..jobs.runner import JobRunner
 
-    app.state.job_runner = JobRunner(app.state.db)  # CSV imports over HTTP (issue 13): one at a time
+    app.state.job_runner = JobRunner(
+        app.state.db, data_dir=settings.data_dir
+    )  # CSV imports over HTTP (issue 13): one at a time
     errors.install(app)
 
     from ..audit.views import router as audit

@@ -54,9 +54,17 @@ TOO_MANY = {
 
 class JobRunner:
     def __init__(
-        self, db: Database, *, lease: float = 300.0, interval: float = 2.0, progress_every: float = 0.5, name: str = ""
+        self,
+        db: Database,
+        *,
+        lease: float = 300.0,
+        interval: float = 2.0,
+        progress_every: float = 0.5,
+        name: str = "",
+        data_dir: Path | None = None,
     ) -> None:
         self.db = db
+        self.data_dir = data_dir  # whose spool/jobs is swept of orphans (None: not swept)
         self.owner = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:64]
         self.lease = dt.timedelta(seconds=lease)
         self.interval = interval
@@ -136,11 +144,13 @@ class JobRunner:
         return ran
 
     def purge(self) -> None:
-        """Delete the jobs that ended long ago (at most once an hour)."""
+        """Delete the jobs that ended long ago and the orphaned spool files (at most once an hour)."""
         if self._last_purge and time.monotonic() - self._last_purge < 3600:
             return
         self._last_purge = time.monotonic()
         service.purge(self.db, self.db.now())
+        if self.data_dir is not None:
+            service.sweep_spool(self.db, self.data_dir, self.db.now())
 
     def execute(self, job_id: str) -> bool:
         """Claim the job and run it to its end; False when another runner has it."""

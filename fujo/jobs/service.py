@@ -337,6 +337,30 @@ def import_kind(row: DbRow) -> str:
     return str(row.kind)[len(IMPORT) :]
 
 
+ORPHAN_AGE = dt.timedelta(hours=1)  # a spool file this old that no job names is an orphan
+
+
+def sweep_spool(db: Database, data_dir: Path, now: dt.datetime) -> int:
+    """Delete the spool files no queued or running job names and untouched for :data:`ORPHAN_AGE`
+    (a process died between the upload and its job row); the number deleted. An upload being
+    streamed is written to, so its age stays small."""
+    d = Path(data_dir) / "spool" / "jobs"
+    if not d.is_dir():
+        return 0
+    with db.read() as conn:
+        named = {p for (p,) in conn.execute(select(j_.c.spool_path).where(j_.c.spool_path.is_not(None)))}
+    cutoff = (now - ORPHAN_AGE).timestamp()
+    swept = 0
+    for f in d.glob("*.upload"):
+        try:
+            if str(f) not in named and f.stat().st_mtime < cutoff:
+                f.unlink()
+                swept += 1
+        except FileNotFoundError:  # removed meanwhile by its own job
+            pass
+    return swept
+
+
 def purge(db: Database, now: dt.datetime) -> int:
     """Delete the jobs that ended more than :data:`KEEP` ago; the number deleted."""
     with db.write() as conn:

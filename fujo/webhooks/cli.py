@@ -11,6 +11,7 @@ from types import FrameType
 import typer
 
 from ..cli.common import database, handle_errors, log_to_stderr
+from ..config import load_settings
 
 
 def register(app: typer.Typer) -> None:
@@ -31,7 +32,7 @@ def register(app: typer.Typer) -> None:
         log_to_stderr()
         config = WorkerConfig(interval=interval, timeout=timeout, backoff_base=backoff, backoff_cap=backoff_cap)
         w = WebhookWorker(database(), config)
-        jobs = JobRunner(w.db, interval=interval)
+        jobs = JobRunner(w.db, interval=interval, data_dir=load_settings().data_dir)
         if once:
             try:
                 ran = jobs.run_once()

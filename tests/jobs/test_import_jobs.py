@@ -357,3 +357,24 @@ def test_the_server_takes_the_queued_jobs_when_it_starts(app, world, db, setting
                 break
             time.sleep(0.005)
     assert (job.state, job.rows_done) == ("done", 1) and _recipients(db) == 1
+
+
+def test_orphaned_spool_files_are_swept_and_named_ones_kept(world, db, tmp_path):
+    """A process that died between the upload and its job row leaves a spool file no job names: the
+    runner's hourly purge deletes it once it is an hour old; a queued job's file and a fresh upload stay."""
+    import os
+    import time
+
+    old = time.time() - 2 * 3600
+    orphan, out = jobs.open_spool(tmp_path)
+    out.close()
+    fresh, out = jobs.open_spool(tmp_path)  # an upload still arriving (or just now stored)
+    out.close()
+    named, out = jobs.open_spool(tmp_path)
+    out.write(_csv([World.recipient_data()]))
+    out.close()
+    jobs.submit(db, world.principal("office"), kind="recipients", spool_path=named)
+    for p in (orphan, named):
+        os.utime(p, (old, old))
+    JobRunner(db, data_dir=tmp_path, interval=0).purge()
+    assert (orphan.exists(), fresh.exists(), named.exists()) == (False, True, True)
