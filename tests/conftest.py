@@ -125,6 +125,13 @@ def world(db, ca, tmp_path):
     return World(db, ca, tmp_path)
 
 
+def _how_included(include_context) -> str:
+    """How a router was included (prefix, tags, dependencies …), whatever the app it was included in."""
+    import dataclasses
+
+    return repr(dataclasses.replace(include_context, dependency_overrides_provider=None))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _routes_built_once_a_process():
     """FastAPI (0.165) builds each included route's request and answer handling (a pydantic adapter
@@ -134,8 +141,6 @@ def _routes_built_once_a_process():
     process. Production makes one app a process and is not concerned. The build also remembers
     the app for ``dependency_overrides``, which no test uses. A FastAPI without this internal
     runs the suite as it is, only slower."""
-    import dataclasses
-
     from fastapi import routing
 
     cls = getattr(routing, "_EffectiveRouteContext", None)
@@ -146,7 +151,7 @@ def _routes_built_once_a_process():
     built: dict = {}
 
     def once(*, original_route, include_context):
-        how = repr(dataclasses.replace(include_context, dependency_overrides_provider=None))
+        how = _how_included(include_context)
         key = (id(original_route), how)  # the route is kept with its build: its id is never reused
         if key not in built:
             built[key] = (original_route, build(original_route=original_route, include_context=include_context))
@@ -163,7 +168,6 @@ def _openapi_built_once_a_process():
     same one (the same routes, whatever its database or settings): it is generated once a process
     for each set of routes, and each app gets its own copy. Production generates it once anyway."""
     import copy
-    import dataclasses
 
     from fujo.api.app import App
 
@@ -175,7 +179,7 @@ def _openapi_built_once_a_process():
         for r in app.router.routes:
             inc = getattr(r, "include_context", None)
             if inc is not None:  # an included router: itself and how it was included
-                out.append((id(r.original_router), repr(dataclasses.replace(inc, dependency_overrides_provider=None))))
+                out.append((id(r.original_router), _how_included(inc)))
             else:  # a route of the app's own (made anew with each app): what it is, not which object
                 fn = getattr(r, "endpoint", None)
                 what = (getattr(fn, "__module__", None), getattr(fn, "__qualname__", None))

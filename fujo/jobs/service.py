@@ -344,9 +344,7 @@ def sweep_spool(db: Database, data_dir: Path, now: dt.datetime) -> int:
     """Delete the spool files no queued or running job names and untouched for :data:`ORPHAN_AGE`
     (a process died between the upload and its job row); the number deleted. An upload being
     streamed is written to, so its age stays small."""
-    d = Path(data_dir) / "spool" / "jobs"
-    if not d.is_dir():
-        return 0
+    d = spool_dir(data_dir)
     with db.read() as conn:
         named = {p for (p,) in conn.execute(select(j_.c.spool_path).where(j_.c.spool_path.is_not(None)))}
     cutoff = (now - ORPHAN_AGE).timestamp()
