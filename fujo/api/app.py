@@ -35,6 +35,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        app.state.fhir_read_ahead.close()
         await asyncio.to_thread(runner.close)
 
 
@@ -61,6 +62,9 @@ def create_app(
     app.state.job_runner = JobRunner(
         app.state.db, data_dir=settings.data_dir
     )  # CSV imports over HTTP (issue 13): one at a time
+    from ..fhir.read_ahead import ReadAhead
+
+    app.state.fhir_read_ahead = ReadAhead()  # the next page of a FHIR Coverage walk, read while the client reads
     errors.install(app)
 
     from ..audit.views import router as audit

@@ -21,7 +21,7 @@ recipient on it (as the download records the recipients of the month)."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_
 
@@ -91,6 +91,8 @@ class CoveragePage:
     total: int | None  # the first page: the tickets of the month in the snapshot (later pages: None)
     tickets: list[tuple[str, WireDict]]  # (ticket key, result carrying that one ticket), in order
     next: PagePosition | None  # None on the last page
+    recipients: dict[int, int] = field(default_factory=dict)  # recipient id → person id, to record
+    seen: int = 0  # the change counter when the page was read (page_unchanged)
 
 
 def _still_designated(principal: Principal) -> ColumnElement[bool]:
@@ -119,14 +121,26 @@ def coverage_page(
     position: PagePosition | None = None,
 ) -> CoveragePage:
     """One page of the facility's tickets of ``month`` (at most ``count``), from ``position`` (None:
-    the first page, which takes the snapshot). Refused as the download is (not a facility, 「医療扶助」
+    the first page, which takes the snapshot): :func:`read_page`, then :func:`record_page` — the
+    recipients on the page are recorded (committed) before it is returned."""
+    page = read_page(db, principal, month, count=count, position=position)
+    record_page(db, principal, page)
+    return page
+
+
+def read_page(
+    db: Database,
+    principal: Principal,
+    month: str,
+    *,
+    count: int = COUNT_DEFAULT,
+    position: PagePosition | None = None,
+) -> CoveragePage:
+    """The reads of :func:`coverage_page`, recording nothing (the caller records the page with
+    :func:`record_page` before revealing it). Refused as the download is (not a facility, 「医療扶助」
     利用しない, not a month); a continuation that does not belong to this walk is a 400 naming
-    ``_cursor``. The recipients on the page are recorded (committed) before it is returned."""
-    principal.require(FACILITY)
-    m = required_month(month)
-    if not 1 <= count <= COUNT_MAX:
-        raise bad_parameter("_count", f"_count は1〜{COUNT_MAX}です。", f"_count must be 1-{COUNT_MAX}.")
-    require_assistance(principal)
+    ``_cursor``."""
+    m = check_page_request(principal, month, count)
     mine = and_(t.c.designated_facility_code == principal.code, t.c.treatment_month == m)
     with db.read() as conn:
         top = current_value(conn, "ticket_seq")
@@ -147,23 +161,55 @@ def coverage_page(
         rows = bulk.ticket_results(conn, principal, *where, limit=count + 1)
     more = len(rows) > count
     rows = rows[:count]
-    whom = {x.recipient_id: x.person_id for x, _ in rows}
-    if whom:
-        with db.write() as conn:
-            record_many(
-                conn,
-                principal,
-                "bulk",
-                [{"person_id": p, "recipient_id": rid, "detail": f"month={m}"} for rid, p in whom.items()],
-                db.now(),
-            )
     return CoveragePage(
         month=m,
         snapshot=snapshot,
         total=total,
         tickets=[(str(x.ticket_key), res) for x, res in rows],
         next=PagePosition(snapshot, rows[-1][0].id) if more else None,
+        recipients={x.recipient_id: x.person_id for x, _ in rows},
+        seen=top,
     )
+
+
+def page_unchanged(db: Database, principal: Principal, page: CoveragePage) -> bool:
+    """Whether no ticket revision concerning this facility (designated here, or moved away from here)
+    has been committed since ``page`` was read: then the page's tickets are, ticket for ticket, what a
+    read now would give (fujo.fhir.read_ahead). Two probes of the change feed's own indexes."""
+    since = [t.c.seq > page.seen]
+    here = select(t.c.id).where(t.c.designated_facility_code == principal.code, *since).exists()
+    away = select(t.c.id).where(t.c.previous_facility_code == principal.code, *since).exists()
+    with db.read() as conn:
+        return not conn.execute(select(or_(here, away))).scalar_one()
+
+
+def check_page_request(principal: Principal, month: str, count: int) -> str:
+    """What every page asks of its caller and its parameters, before anything is read or handed
+    out (also for a page read ahead, fujo.fhir.read_ahead): a facility with 「医療扶助」 利用する, a
+    month, ``_count`` 1–COUNT_MAX. Answers the month as ``yyyyMM``."""
+    principal.require(FACILITY)
+    m = required_month(month)
+    if not 1 <= count <= COUNT_MAX:
+        raise bad_parameter("_count", f"_count は1〜{COUNT_MAX}です。", f"_count must be 1-{COUNT_MAX}.")
+    require_assistance(principal)
+    return m
+
+
+def record_page(db: Database, principal: Principal, page: CoveragePage) -> None:
+    """One ``bulk`` entry per recipient on the page (as the download records the recipients of the
+    month), committed: called before the page is returned."""
+    if page.recipients:
+        with db.write() as conn:
+            record_many(
+                conn,
+                principal,
+                "bulk",
+                [
+                    {"person_id": p, "recipient_id": rid, "detail": f"month={page.month}"}
+                    for rid, p in page.recipients.items()
+                ],
+                db.now(),
+            )
 
 
 def ticket_coverage(db: Database, principal: Principal, key: str) -> WireDict:

@@ -17,6 +17,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -49,6 +50,7 @@ from ..medinfo import service as medinfo
 from . import mapping
 from . import service as fhir_service
 from .capability import capability_statement
+from .read_ahead import ReadAhead
 
 log = logging.getLogger("fujo.fhir")
 FHIR_JSON = "application/fhir+json"
@@ -293,13 +295,13 @@ async def search_coverage(request: Request, db: DB, caller: Caller):
     position = fhir_service.PagePosition.parse(given["_cursor"]) if "_cursor" in given else None
     base = _base(request)
 
-    def answer() -> tuple[bytes, dict[str, str]]:
-        # on a worker thread, in one go (one hop a page: a loaded machine makes every hop between the
-        # event loop and a thread cost milliseconds): the page's reads and audit entries, then its
-        # Bundle written as JSON text (never built as dicts or models, mapping.py), gzipped if accepted
-        found = fhir_service.coverage_page(db, caller, month[:20], count=count, position=position)
+    ahead: ReadAhead[_Page] = request.app.state.fhir_read_ahead
+    gzipped = bulk_views.gzip_accepted(request)
+
+    def written(found: fhir_service.CoveragePage, at: fhir_service.PagePosition | None) -> _Page:
+        # the Bundle written as JSON text (never built as dicts or models, mapping.py), gzipped if accepted
         query = {"month": mapping.fhir_date(found.month), "_count": str(count)}
-        here = {**query, "_cursor": position.token} if position else query
+        here = {**query, "_cursor": at.token} if at else query
         links = [("self", f"{base}/Coverage?" + urlencode(here))]
         if found.next is not None:
             links.append(("next", f"{base}/Coverage?" + urlencode({**query, "_cursor": found.next.token})))
@@ -312,7 +314,26 @@ async def search_coverage(request: Request, db: DB, caller: Caller):
             identifier={"system": mapping.NS_TICKET_CURSOR, "value": str(found.snapshot)},
         )
         body, headers = bulk_views.encoded(request, chunks)  # gzip when accepted, as the native download
-        return b"".join(body), headers
+        return _Page(found, b"".join(body), headers)
+
+    def answer() -> tuple[bytes, dict[str, str]]:
+        # on a worker thread, in one go (one hop a page: a loaded machine makes every hop between the
+        # event loop and a thread cost milliseconds): the page (read and written, or read ahead), its
+        # audit entries, then the next page read and written ahead while the client reads this one
+        m = fhir_service.check_page_request(caller, month[:20], count)
+        done = ahead.take(_ahead_key(caller, m, count, position, base, gzipped)) if position else None
+        if done is not None and not fhir_service.page_unchanged(db, caller, done.page):
+            done = None  # a ticket of this facility changed since: read again, as if not read ahead
+        if done is None:
+            done = written(fhir_service.read_page(db, caller, m, count=count, position=position), position)
+        fhir_service.record_page(db, caller, done.page)
+        after = done.page.next
+        if after is not None:
+            ahead.start(
+                _ahead_key(caller, m, count, after, base, gzipped),
+                lambda: written(fhir_service.read_page(db, caller, m, count=count, position=after), after),
+            )
+        return done.body, done.headers
 
     try:
         content, headers = await asyncio.wait_for(asyncio.to_thread(answer), SEARCH_TIMEOUT)
@@ -321,6 +342,23 @@ async def search_coverage(request: Request, db: DB, caller: Caller):
             "時間内に終わりませんでした。しばらくしてから再度取得してください。", "The search did not finish in time."
         ) from None
     return FhirJSON(content, headers=headers)
+
+
+@dataclass(frozen=True)
+class _Page:
+    """A page of the month search, read and written (the body as sent, gzipped or not)."""
+
+    page: fhir_service.CoveragePage
+    body: bytes
+    headers: dict[str, str]
+
+
+def _ahead_key(
+    caller: Any, month: str, count: int, position: fhir_service.PagePosition, base: str, gzipped: bool
+) -> tuple[Any, ...]:
+    """A page read ahead goes to the very caller whose walk it continues, written as it asks for it
+    (the same base URL and encoding) (fujo.fhir.read_ahead)."""
+    return (caller.organisation_id, caller.credential_id, caller.user_id, month, count, position.token, base, gzipped)
 
 
 @router.get("/Coverage/{coverage_id}", response_class=FhirJSON)
