@@ -4,6 +4,9 @@ FUJO_DATABASE_URL  SQLAlchemy URL; default: SQLite file ``$FUJO_DATA_DIR/fujo.db
 FUJO_DATA_DIR      where the SQLite file, the card CA and demo card files live (default ./var)
 FUJO_READER_URL    the card reader on the desk (`fujo reader`) the browser pages talk to
                    (default http://127.0.0.1:8766); the screens' CSP allows connecting to it
+FUJO_AUTH_CACHE_SECONDS  how long a server process keeps an authenticated API token (default 5; on
+                   PostgreSQL a revocation reaches every process at once, fujo/orgs/auth_listener.py)
+FUJO_RATE_LIMITS   requests a credential a minute by class (docs/API.md)
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from ..cards.ca import CardAuthority
 from ..config import Settings, load_settings
 from ..db import health as db_health
 from ..db.database import Database
+from ..orgs.auth_listener import AuthListener
 from . import errors, limits, observe, ratelimit
 from .deps import JSON
 from .models import HealthOut
@@ -28,14 +29,21 @@ class App(FastAPI):
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """The job runner's thread takes the jobs left queued (or by a dead process) at start, and
-    finishes the job under way at shutdown (fujo.jobs.runner)."""
+    finishes the job under way at shutdown (fujo.jobs.runner); on PostgreSQL the auth listener hears
+    revocations and setting changes made by other processes."""
     runner = app.state.job_runner
     runner.stop.clear()
     runner.wake()
+    listener = None
+    if app.state.db.engine.dialect.name == "postgresql":  # revocations from other processes (orgs/auth_listener.py)
+        listener = AuthListener(app.state.db)
+        listener.start()
     try:
         yield
     finally:
         app.state.fhir_read_ahead.close()
+        if listener is not None:
+            await asyncio.to_thread(listener.close)
         await asyncio.to_thread(runner.close)
 
 

@@ -18,6 +18,7 @@ from ..core.errors import Conflict, FieldProblem, Forbidden, NotFound, Problems
 from ..db import schema as s
 from ..db.database import Database, DbRow, aware
 from ..eligibility import queries as Q
+from ..orgs.auth_events import announce
 from ..orgs.service import clear_auth_cache
 
 MEDICAL_ASSISTANCE = "medical_assistance"
@@ -87,6 +88,7 @@ def set_medical_assistance(db: Database, principal: Principal, enabled: bool) ->
                 actor=(principal.actor or principal.role)[:100],
             )
         )
+        announce(conn)  # every server process forgets the principals that carry the old setting
     clear_auth_cache()  # the setting travels in the Principal
     return get_settings(db, principal)
 

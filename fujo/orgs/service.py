@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -25,6 +26,7 @@ from ..core import numbers
 from ..core.errors import Conflict, FieldProblem, NotFound, Problems, Unauthorized
 from ..db import schema as s
 from ..db.database import Database, DbRow, aware
+from .auth_events import announce
 
 _o = s.organisations
 
@@ -241,6 +243,7 @@ def revoke_credential(db: Database, org_id: int, credential_id: int) -> None:
             .where(c.c.id == credential_id, c.c.organisation_id == org_id, c.c.revoked_at.is_(None))
             .values(revoked_at=db.now())
         ).rowcount
+        announce(conn)  # every other server process forgets the token (orgs/auth_listener.py)
     clear_auth_cache()
     if not n:
         raise NotFound("有効な認証情報が見つかりません。", f"No active credential {credential_id}.")
@@ -282,20 +285,38 @@ _AUTH_QUERY = (
 _PAYERS_QUERY = select(s.office_payers.c.payer_number).where(s.office_payers.c.organisation_id == bindparam("oid"))
 
 # Authentication is on every call, so its answer is kept for a few seconds per process. Changes made
-# through this process (revoking a credential, switching 「医療扶助」) clear the cache at once; other
-# worker processes see them within AUTH_CACHE_SECONDS.
-AUTH_CACHE_SECONDS = 5.0
+# through this process (revoking a credential, switching 「医療扶助」) clear the cache at once; on
+# PostgreSQL they are announced to every other process too (orgs/auth_listener.py), and a process
+# whose listener is not connected does not use the cache; on SQLite other processes see them within
+# AUTH_CACHE_SECONDS (FUJO_AUTH_CACHE_SECONDS, default 5).
+AUTH_CACHE_SECONDS = float(os.environ.get("FUJO_AUTH_CACHE_SECONDS", "5"))
 _auth_cache: dict[tuple[int, str], tuple[float, Principal]] = {}
+_generation = 0  # bumped by every clear: an answer read before a clear is not kept after it
+_distrusted: set[int] = set()  # id() of the databases whose listener is not connected
 
 
 def clear_auth_cache() -> None:
+    global _generation
+    _generation += 1
     _auth_cache.clear()
+
+
+def distrust_auth_cache(db: Database) -> None:
+    """Stop using (and filling) the cache for ``db``: nobody listens for its changes right now."""
+    _distrusted.add(id(db))
+    clear_auth_cache()
+
+
+def trust_auth_cache(db: Database) -> None:
+    _distrusted.discard(id(db))
 
 
 def cached_principal(db: Database, token: str) -> Principal | None:
     """The principal of ``token`` if authenticated in the last few seconds (no database work)."""
     if not token:
         raise Unauthorized("認証トークンがありません。", "Missing bearer token.")
+    if id(db) in _distrusted:
+        return None
     hit = _auth_cache.get((id(db), hash_token(token)))
     return hit[1] if hit and hit[0] > time.monotonic() else None
 
@@ -308,6 +329,7 @@ def authenticate(db: Database, token: str) -> Principal:
     h = hash_token(token)
     key = (id(db), h)
     now = time.monotonic()
+    generation = _generation
     with db.read() as conn:
         row = conn.execute(_AUTH_QUERY, {"h": h}).first()
         if not row:
@@ -326,6 +348,8 @@ def authenticate(db: Database, token: str) -> Principal:
         role=row.role,
         actor=f"APIトークン {row.label or row.cid}（{role_label(row.kind, row.role)}）",
     )
+    if generation != _generation or id(db) in _distrusted:  # a change was announced meanwhile
+        return p
     if len(_auth_cache) > 10_000:
         _auth_cache.clear()
     _auth_cache[key] = (now + AUTH_CACHE_SECONDS, p)
