@@ -50,9 +50,13 @@ def test_a_revocation_and_the_sign_in_throttle_hold_across_two_server_processes(
     whoami = "/api/v1/facility/settings"
     for base in (base_a, base_b):  # both processes have authenticated (and keep) the token
         assert httpx.get(base + whoami, headers=reception, timeout=30).status_code == 200
-    creds = httpx.get(f"{base_a}/api/v1/organisations/{world.orgs['clinic']['id']}/credentials", headers=manager, timeout=30)
+    creds = httpx.get(
+        f"{base_a}/api/v1/organisations/{world.orgs['clinic']['id']}/credentials", headers=manager, timeout=30
+    )
     cid = next(c["id"] for c in creds.json() if c["role"] == "reception" and not c["revoked"])
-    revoked = httpx.delete(f"{base_a}/api/v1/organisations/{world.orgs['clinic']['id']}/credentials/{cid}", headers=manager)
+    revoked = httpx.delete(
+        f"{base_a}/api/v1/organisations/{world.orgs['clinic']['id']}/credentials/{cid}", headers=manager
+    )
     assert revoked.status_code == 204
     assert httpx.get(base_a + whoami, headers=reception, timeout=30).status_code == 401
     # the other process: refused within the time a notification takes (its cache would keep it an hour)
