@@ -8,6 +8,7 @@ metric labels are templates, methods, statuses and outcome codes.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import copy
@@ -24,7 +25,8 @@ import uuid
 from contextvars import ContextVar
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import Response
@@ -92,8 +94,14 @@ class Observe:
 
 
 async def metrics(request: Request) -> Response:
-    """Prometheus text format (of this worker process)."""
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    """Prometheus text format: of the whole server — with ``--workers N`` the sum of every worker's
+    values (PROMETHEUS_MULTIPROC_DIR, set by fujo.api.server) —, else of this process."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=folder)
+    return Response(await asyncio.to_thread(generate_latest, registry), media_type=CONTENT_TYPE_LATEST)
 
 
 class JsonFormatter(logging.Formatter):

@@ -10,11 +10,15 @@ serves one worker and many, so there is a single path to test.
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
+from pathlib import Path
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
+from ..config import load_settings
 from .observe import log_config
 
 APP = "fujo.api.asgi:app"
@@ -49,10 +53,24 @@ def server_config(host: str, port: int, workers: int = 1, app: str = APP) -> uvi
     )
 
 
+def metrics_folder(data_dir: Path, port: int) -> Path:
+    """A folder of this server's own (by its port), emptied at its start, where its worker processes
+    write their Prometheus values (prometheus_client's multiprocess mode): ``/metrics`` then answers
+    for the whole server, whichever worker a scrape reaches — not for the one worker that answered it.
+    A worker that dies and is replaced leaves its counts in the sum."""
+    folder = data_dir / "metrics" / str(port)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
 def serve(host: str, port: int, workers: int = 1) -> None:
     config = server_config(host, port, workers)
     sock = listening_socket(host, port)
     if workers > 1:
+        # read by prometheus_client when the (spawned) workers import it
+        folder = metrics_folder(load_settings().data_dir, sock.getsockname()[1])
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
         Multiprocess(config, sockets=[sock]).run()
     else:
         uvicorn.Server(config).run(sockets=[sock])
