@@ -64,9 +64,38 @@ def _text_lines(source: Iterable[bytes]) -> Iterator[str]:
             ) from None
 
 
+class _Rows:
+    """csv.reader's rows, its refusal of a line (a lone CR inside a field, say) as a file problem
+    naming the line, not an error of the server."""
+
+    def __init__(self, lines: Iterable[str]):
+        self._reader = csv.reader(lines)
+
+    @property
+    def line_num(self) -> int:
+        return self._reader.line_num
+
+    def __iter__(self) -> Iterator[list[str]]:
+        return self
+
+    def __next__(self) -> list[str]:
+        try:
+            return next(self._reader)
+        except csv.Error as e:
+            n = self._reader.line_num
+            raise file_problem(
+                n,
+                "CSV",
+                "CSVとして読めない行です（値の途中の改行、長すぎる値など）。改行はCRLFかLFに揃え、"
+                '改行を含む値は"で囲んでください。',
+                f"Not readable as CSV: {e}.",
+                "csv",
+            ) from None
+
+
 def read_csv(source: Iterable[bytes], *, facility_code: str | None = None) -> Iterator[Claim]:
     """The claims of the simple CSV; ``facility_code`` is the caller's (a facility checks its own)."""
-    rows = csv.reader(_text_lines(source))
+    rows = _Rows(_text_lines(source))
     header = next(rows, None)
     if header is None or not any(h.strip() for h in header):
         raise file_problem(1, "ファイル", "ファイルが空です。", "The file is empty (no header).", "empty_file")

@@ -223,6 +223,15 @@ def test_the_simple_csv(world, db, client):
         files={"file": ("c.csv", "診療年月,公費負担者番号,氏名\r\n".encode(), "text/csv")},
     )
     assert res.status_code == 422 and "受給者番号・生年月日" in res.json()["error"]["message_ja"]
+    # a lone CR inside an unquoted value (found by the fuzz test: it was a 500)
+    broken = "診療年月,公費負担者番号,受給者番号,氏名,生年月日\r\n2024-07,12130019,1000017,生保\r一郎,1990-01-15\r\n"
+    res = client.post(
+        "/api/v1/claims/check", headers=world.auth("clinic"), files={"file": ("c.csv", broken.encode(), "text/csv")}
+    )
+    assert res.status_code == 422, res.text
+    err = res.json()["error"]
+    assert err["fields"][0]["field"] == "2行目 CSV" and err["fields"][0]["code"] == "csv"
+    assert "CSVとして読めない行です" in err["fields"][0]["message_ja"]
 
 
 def test_office_check_finds_claims_without_ticket_and_tickets_never_billed(world, db, client):
