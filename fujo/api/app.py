@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp
 
 from .. import __version__
 from ..cards.ca import CardAuthority
+from ..cards.host_secrets import check_host_secrets
 from ..config import Settings, load_settings
 from ..db import health as db_health
 from ..db.database import Database
@@ -18,6 +22,8 @@ from ..orgs.auth_listener import AuthListener
 from . import errors, limits, observe, ratelimit
 from .deps import JSON
 from .models import HealthOut
+
+log = logging.getLogger("fujo.api")
 
 
 class App(FastAPI):
@@ -31,6 +37,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """The job runner's thread takes the jobs left queued (or by a dead process) at start, and
     finishes the job under way at shutdown (fujo.jobs.runner); on PostgreSQL the auth listener hears
     revocations and setting changes made by other processes."""
+    try:  # every host of one database has the same card CA and 個人番号 key (cards/host_secrets.py)
+        await asyncio.to_thread(check_host_secrets, app.state.db, app.state.ca, str(app.state.settings.ca_dir))
+    except (
+        OperationalError,
+        ProgrammingError,
+        InterfaceError,
+        PoolTimeout,
+    ) as e:  # down, or not migrated yet: at the next start
+        log.warning("could not compare this host's card CA with the database's (%s)", type(e).__name__)
     runner = app.state.job_runner
     runner.stop.clear()
     runner.wake()

@@ -79,6 +79,15 @@ class CardAuthority:
         self.cert = cert
         self._number_key = number_key or secrets.token_bytes(32)
 
+    def fingerprints(self) -> dict[str, str]:
+        """What identifies this CA and this 個人番号 key (SHA-256, hex; the key itself is not derivable
+        from its fingerprint): every server host of one database must show the same
+        (fujo.cards.host_secrets)."""
+        return {
+            "card_ca": hashlib.sha256(self.cert.public_bytes(serialization.Encoding.DER)).hexdigest(),
+            "number_key": hashlib.sha256(b"fujo number key\n" + self._number_key).hexdigest(),
+        }
+
     def number_hash(self, individual_number: str) -> str:
         """Keyed hash (HMAC-SHA256, hex) of a 個人番号: what is stored instead of the number."""
         return hmac.new(self._number_key, individual_number.encode(), hashlib.sha256).hexdigest()

@@ -234,6 +234,14 @@ facilities = Table(  # the facility registry: every 医療機関・薬局 a tick
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
+installation = Table(  # facts every server host of one database must share (fujo.cards.host_secrets)
+    "installation",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("value", String(200), nullable=False),
+    Column("set_at", DateTime(timezone=True), nullable=False),
+)
+
 counters = Table(  # row-locked counters: the lock orders commits, so cursors never skip a change
     "counters",
     metadata,
