@@ -161,6 +161,52 @@ def in_process(db: Database, n: int, count: int) -> dict:
     }
 
 
+def start_server(url: str, datadir: Path, port: int, workers: int = 1) -> subprocess.Popen:
+    """`fujo serve --workers W` on ``port``, answering /health; one credential makes every request of
+    the benchmark, so the per-credential limit (12,000 a minute) is lifted."""
+    env = dict(os.environ, FUJO_DATABASE_URL=url, FUJO_DATA_DIR=str(datadir), FUJO_RATE_LIMITS="checks=1000000000")
+    fujo = str(Path(sys.executable).parent / "fujo")
+    with open(datadir / f"server-{port}.log", "ab") as log:  # the access lines: not on the terminal
+        server = subprocess.Popen(
+            [fujo, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    for _ in range(300):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    return server
+
+
+def run_wrk(target: str, lua: Path, seconds: int, connections: int) -> dict:
+    """wrk with the Lua script ``lua`` against ``target``; requests/s, p50/p90/p99, non-2xx."""
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed (make bench installs it: apt-get install wrk)")
+    args = ["-t", str(min(2, connections)), "-c", str(connections), "-d", f"{seconds}s", "--latency"]
+    out = subprocess.run(
+        ["wrk", *args, "-s", str(lua), target],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    pct = dict(re.findall(r"\s+(50|90|99)(?:\.000)?%\s+([\d.]+\w+)", out))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "requests_per_s": round(rps),
+        "latency": pct,
+        "non_2xx": int(errors.group(1)) if errors else 0,
+        "connections": connections,
+        "seconds": seconds,
+        "wrk": out,
+    }
+
+
 def over_http(
     url: str,
     datadir: Path,
@@ -173,67 +219,15 @@ def over_http(
 ) -> dict:
     """wrk against `fujo serve --workers W`; ``script`` replaces the Lua of :data:`WRK_LUA` (then
     ``n`` and ``token`` are unused: the script carries its own requests)."""
-    if not shutil.which("wrk"):
-        raise SystemExit("wrk is not installed (make bench installs it: apt-get install wrk)")
-    # one credential makes every request: the per-credential limit (12,000 a minute) is lifted
-    env = dict(os.environ, FUJO_DATABASE_URL=url, FUJO_DATA_DIR=str(datadir), FUJO_RATE_LIMITS="checks=1000000000")
     port = 18000 + os.getpid() % 1000
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "fujo"),
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ],
-        env=env,
-        cwd=ROOT,
-    )
+    server = start_server(url, datadir, port, workers)
     try:
-        for _ in range(100):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
         lua = datadir / "check.lua"
         lua.write_text(script or WRK_LUA % {"n": n, "per": PER_PAYER, "token": token})
-        out = subprocess.run(
-            [
-                "wrk",
-                "-t",
-                str(min(2, connections)),
-                "-c",
-                str(connections),
-                "-d",
-                f"{seconds}s",
-                "--latency",
-                "-s",
-                str(lua),
-                f"http://127.0.0.1:{port}",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+        return {**run_wrk(f"http://127.0.0.1:{port}", lua, seconds, connections), "workers": workers}
     finally:
         server.terminate()
         server.wait(timeout=20)
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    pct = dict(re.findall(r"\s+(50|90|99)(?:\.000)?%\s+([\d.]+\w+)", out))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {
-        "requests_per_s": round(rps),
-        "latency": pct,
-        "non_2xx": int(errors.group(1)) if errors else 0,
-        "workers": workers,
-        "connections": connections,
-        "seconds": seconds,
-        "wrk": out,
-    }
 
 
 def main() -> None:

@@ -14,6 +14,12 @@ if [ ! -f /usr/share/fonts/opentype/ipafont-mincho/ipam.ttf ] || ! command -v pd
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-ipafont-mincho poppler-utils >/dev/null) \
     || { echo "could not install fonts-ipafont-mincho / poppler-utils" >&2; exit 1; }
 fi
+# The benchmarks' smoke tests (tests/bench) drive the server with wrk, as `make bench` does.
+if ! command -v wrk >/dev/null 2>&1; then
+  echo "installing Debian's wrk for the benchmarks' smoke tests" >&2
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null) \
+    || { echo "could not install wrk" >&2; exit 1; }
+fi
 PGURL="${FUJO_TEST_PG_URL:-postgresql://postgres@127.0.0.1:5432/test}"
 if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
   echo "PostgreSQL is down; starting it" >&2
