@@ -7,15 +7,24 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: run test lint install bench clean
+.PHONY: run test lint install lock bench clean
 
-# pyproject.toml pins the direct dependencies, constraints.txt the transitive ones (pip freeze of a working install).
-$(STAMP): pyproject.toml constraints.txt
+# pyproject.toml pins the direct dependencies, constraints.txt the transitive ones; requirements.lock
+# (made from both by `make lock`) holds every file's SHA-256, and pip installs nothing else
+# (--require-hashes); the project itself without build isolation (setuptools and wheel are locked too).
+$(STAMP): pyproject.toml constraints.txt requirements.lock
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/pip check
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# after changing a pin in pyproject.toml or constraints.txt (tests/test_lock.py says when it is due)
+lock:
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python scripts/lock.py
 
 # The printed 医療券/調剤券 need a Japanese font from Debian (fonts-ipafont-mincho): installed when
 # missing; without it the server still runs and a print answers with an error naming the package.
