@@ -161,26 +161,33 @@ def in_process(db: Database, n: int, count: int) -> dict:
     }
 
 
-def start_server(url: str, datadir: Path, port: int, workers: int = 1) -> subprocess.Popen:
-    """`fujo serve --workers W` on ``port``, answering /health; one credential makes every request of
-    the benchmark, so the per-credential limit (12,000 a minute) is lifted."""
-    env = dict(os.environ, FUJO_DATABASE_URL=url, FUJO_DATA_DIR=str(datadir), FUJO_RATE_LIMITS="checks=1000000000")
+def start_server(
+    url: str, datadir: Path, port: int, workers: int = 1, *, limits: str = "checks=1000000000", tree: Path = ROOT
+) -> subprocess.Popen:
+    """`fujo serve --workers W` of the source tree ``tree`` (this one, or a baseline's copy: PYTHONPATH
+    puts its ``fujo`` first) on ``port``, once it answers /health. The benchmark's one credential
+    makes every request, so the rate limits of ``limits`` are lifted (``FUJO_RATE_LIMITS``)."""
+    env = dict(
+        os.environ, FUJO_DATABASE_URL=url, FUJO_DATA_DIR=str(datadir), FUJO_RATE_LIMITS=limits, PYTHONPATH=str(tree)
+    )
     fujo = str(Path(sys.executable).parent / "fujo")
     with open(datadir / f"server-{port}.log", "ab") as log:  # the access lines: not on the terminal
         server = subprocess.Popen(
             [fujo, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
             env=env,
-            cwd=ROOT,
+            cwd=tree,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
     for _ in range(300):
         try:
             if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
-                break
+                return server
         except httpx.HTTPError:
-            time.sleep(0.2)
-    return server
+            pass
+        time.sleep(0.2)
+    server.terminate()
+    raise SystemExit("fujo serve did not start")
 
 
 def run_wrk(target: str, lua: Path, seconds: int, connections: int) -> dict:

@@ -41,6 +41,8 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from check_bench import start_server  # noqa: E402
+
 from fujo.auth.principal import FACILITY, WELFARE_OFFICE  # noqa: E402
 from fujo.bulk.service import tickets_for_month  # noqa: E402
 from fujo.core.numbers import with_check_digit  # noqa: E402
@@ -194,37 +196,13 @@ def in_process(db: Database, counts: list[int], repeat: int) -> dict:
 
 
 def serve(url: str, datadir: Path, tree: Path = ROOT) -> tuple[subprocess.Popen, int]:
-    """`fujo serve` of the source tree ``tree`` (this one, or --baseline's copy: PYTHONPATH puts its
-    ``fujo`` before the installed one) on a free port."""
+    """`fujo serve` of the source tree ``tree`` (this one, or --baseline's copy) on a free port."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     # the bulk class is limited to 120 requests a credential a minute (fujo/api/ratelimit.py): every page
     # of a walk is a request, and the bench walks the month several times in a row — lifted here
-    env = dict(
-        os.environ,
-        FUJO_DATABASE_URL=url,
-        FUJO_DATA_DIR=str(datadir),
-        FUJO_RATE_LIMITS="bulk=1000000",
-        PYTHONPATH=str(tree),
-    )
-    log = (datadir / f"serve-{port}.log").open("wb")  # its JSON access lines stay out of the report
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "fujo"), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        cwd=tree,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    for _ in range(150):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
-                return server, port
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    server.terminate()
-    raise SystemExit("fujo serve did not start")
+    return start_server(url, datadir, port, limits="bulk=1000000", tree=tree), port
 
 
 def summary(runs: dict[str, list[dict]], tickets: int) -> dict:

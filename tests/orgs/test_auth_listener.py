@@ -62,54 +62,52 @@ def refused(db, token) -> bool:
     return False
 
 
-def test_a_revocation_in_another_process_is_refused_here_at_once(pg, pg_world, hour_long_cache):
-    world = pg_world
+@pytest.fixture
+def listening(pg, pg_world, hour_long_cache):
+    """A listener of this process, connected, and the clinic's token authenticated and cached (for an
+    hour): the token."""
     listener = AuthListener(pg)
     listener.start()
+    token = pg_world.tokens["clinic"]
     try:
-        token = world.tokens["clinic"]
         assert poll(lambda: (service.authenticate(pg, token), cached(pg, token))[1], 30)  # listening, cached
-        cid = service.authenticate(pg, token).credential_id
-        in_another_process(
-            pg,
-            f"""
-            from fujo.orgs.service import revoke_credential
-            revoke_credential(db, {world.orgs["clinic"]["id"]}, {cid})
-            """,
-        )
-        # without the notification this process would honour the token for another hour
-        assert poll(lambda: refused(pg, token), 30)
+        yield token
     finally:
         listener.close()
 
 
-def test_switching_medical_assistance_off_in_another_process_holds_here_at_once(pg, pg_world, hour_long_cache):
-    world = pg_world
-    listener = AuthListener(pg)
-    listener.start()
-    try:
-        token = world.tokens["clinic"]
-        assert poll(lambda: (service.authenticate(pg, token), cached(pg, token))[1], 30)
-        in_another_process(
-            pg,
-            f"""
-            from fujo.auth.principal import FACILITY
-            from fujo.facility.service import set_medical_assistance
-            from fujo.orgs.service import principal_for
-            set_medical_assistance(db, principal_for(db, kind=FACILITY, code={world.orgs["clinic"]["code"]!r}), False)
-            """,
-        )
+def test_a_revocation_in_another_process_is_refused_here_at_once(pg, pg_world, listening):
+    cid = service.authenticate(pg, listening).credential_id
+    in_another_process(
+        pg,
+        f"""
+        from fujo.orgs.service import revoke_credential
+        revoke_credential(db, {pg_world.orgs["clinic"]["id"]}, {cid})
+        """,
+    )
+    # without the notification this process would honour the token for another hour
+    assert poll(lambda: refused(pg, listening), 30)
 
-        def switched_off() -> bool:
-            try:
-                require_assistance(service.authenticate(pg, token))
-            except Forbidden:
-                return True
-            return False
 
-        assert poll(switched_off, 30)
-    finally:
-        listener.close()
+def test_switching_medical_assistance_off_in_another_process_holds_here_at_once(pg, pg_world, listening):
+    in_another_process(
+        pg,
+        f"""
+        from fujo.auth.principal import FACILITY
+        from fujo.facility.service import set_medical_assistance
+        from fujo.orgs.service import principal_for
+        set_medical_assistance(db, principal_for(db, kind=FACILITY, code={pg_world.orgs["clinic"]["code"]!r}), False)
+        """,
+    )
+
+    def switched_off() -> bool:
+        try:
+            require_assistance(service.authenticate(pg, listening))
+        except Forbidden:
+            return True
+        return False
+
+    assert poll(switched_off, 30)
 
 
 def test_without_a_connected_listener_the_cache_is_not_used(pg, pg_world, hour_long_cache):
