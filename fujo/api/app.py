@@ -24,6 +24,7 @@ from .deps import JSON
 from .models import HealthOut
 
 log = logging.getLogger("fujo.api")
+HOST_SECRETS_TIMEOUT = 10.0  # seconds the start waits to compare the card CA with the database's
 
 
 class App(FastAPI):
@@ -38,13 +39,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     finishes the job under way at shutdown (fujo.jobs.runner); on PostgreSQL the auth listener hears
     revocations and setting changes made by other processes."""
     try:  # every host of one database has the same card CA and 個人番号 key (cards/host_secrets.py)
-        await asyncio.to_thread(check_host_secrets, app.state.db, app.state.ca, str(app.state.settings.ca_dir))
-    except (
-        OperationalError,
-        ProgrammingError,
-        InterfaceError,
-        PoolTimeout,
-    ) as e:  # down, or not migrated yet: at the next start
+        compare = asyncio.to_thread(check_host_secrets, app.state.db, app.state.ca, str(app.state.settings.ca_dir))
+        await asyncio.wait_for(compare, HOST_SECRETS_TIMEOUT)
+    except (OperationalError, ProgrammingError, InterfaceError, PoolTimeout, TimeoutError) as e:
+        # the database is down, hung or not migrated yet: compared at the next start
         log.warning("could not compare this host's card CA with the database's (%s)", type(e).__name__)
     runner = app.state.job_runner
     runner.stop.clear()
