@@ -76,10 +76,17 @@ def _pick_recipient(rows: Sequence[DbRow], on: dt.date) -> DbRow | None:
 
 
 def _assistance(
-    conn: Connection, principal: Principal, rec: DbRow, on: dt.date, newer: bool
+    conn: Connection,
+    principal: Principal,
+    rec: DbRow,
+    on: dt.date,
+    newer: bool,
+    tickets: Sequence[Any] | None = None,
 ) -> tuple[WireDict, AssistanceDecision, Contact]:
-    """The A1 result for a recipient row read ``IN_CONTEXT`` (with office and 照会番号)."""
-    tickets = conn.execute(Q.TICKETS_OF_MONTH, {"rid": rec.id, "month": month_of(on)}).all()
+    """The A1 result for a recipient row read ``IN_CONTEXT`` (with office and 照会番号); its tickets
+    of the month are read unless given (read with it, :data:`Q.RECIPIENT_WITH_TICKETS`)."""
+    if tickets is None:
+        tickets = conn.execute(Q.TICKETS_OF_MONTH, {"rid": rec.id, "month": month_of(on)}).all()
     decision = decide_assistance(rec, tickets, principal.code, on, newer)
     office_name = rec.office_name or ""
     result = assistance_result(rec, office_name, decision, principal.code, rec.reference_number)
@@ -301,11 +308,17 @@ def prepare_numbers_check(
     results: list[WireDict] = []
     decision_reason = None
     multiple = False
-    with db.read() as conn:
+    # one statement reads the recipient, its office, this facility's 照会番号 and the month's tickets
+    # (one round trip on PostgreSQL); the rare answers that need more read again
+    with db.read_statements() as conn:
         if assistance:
-            rec = conn.execute(
-                Q.RECIPIENT_IN_CONTEXT, {"payer": ins, "rn": identification_number, "fid": principal.organisation_id}
-            ).first()
+            params = {
+                "payer": ins,
+                "rn": identification_number,
+                "fid": principal.organisation_id,
+                "month": month_of(on),
+            }
+            rec, tickets = Q.split_tickets(conn.execute(Q.RECIPIENT_WITH_TICKETS, params).all())
             if rec is not None and rec.birthdate != bd:
                 rec = None
             if rec is None:
@@ -318,7 +331,7 @@ def prepare_numbers_check(
                 newer = not active_on(rec.qualification_date, rec.disqualification_date, on) and _newer_exists(
                     conn, rec, on
                 )
-                res, decision, contact = _assistance(conn, principal, rec, on, newer)
+                res, decision, contact = _assistance(conn, principal, rec, on, newer, tickets)
                 decision_reason = decision.reason
                 results = [res]
         else:
