@@ -28,3 +28,8 @@ def test_the_check_benchmark_runs():
 def test_the_fhir_benchmark_runs():
     out = run("bench/fhir_bench.py", "--tickets", "250", "--repeat", "1", "--counts", "100")
     assert re.search(r"^\| this \| sqlite \| FHIR search, _count=100 \| 3 \|", out, re.M), out[-2000:]
+
+
+def test_the_read_benchmark_runs():
+    out = run("bench/read_bench.py", "--recipients", "200", "--checks", "50")
+    assert re.search(r"^sqlite: p50 [\d.]+ ms, mean [\d.]+ ms, 2\.00 statements a check$", out, re.M), out
