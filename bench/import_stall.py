@@ -1,0 +1,79 @@
+"""How long a CSV import delays the checks made meanwhile: an import of N recipients while another
+thread records a check's audit entry every 10 ms (what every check does before it answers).
+
+    .venv/bin/python bench/import_stall.py --backend postgresql --recipients 50000
+
+Prints the import's time and rate and the audit records' p50 and max while it ran (issue 13: "a
+running import never delays a check by more than a few milliseconds")."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from check_bench import CLINIC, fresh_database, payer_of, recipient_of  # noqa: E402
+
+from fujo.audit.service import record_check  # noqa: E402
+from fujo.auth.principal import FACILITY, WELFARE_OFFICE  # noqa: E402
+from fujo.db.database import Database  # noqa: E402
+from fujo.db.migrate import upgrade  # noqa: E402
+from fujo.orgs.service import create_organisation, principal_for  # noqa: E402
+from fujo.registry.csv_import import import_csv  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--backend", choices=["sqlite", "postgresql"], default="postgresql")
+    ap.add_argument("--recipients", type=int, default=50_000)
+    a = ap.parse_args()
+    db = Database(fresh_database(a.backend, Path(tempfile.mkdtemp(prefix="fujo-stall-"))))
+    upgrade(db)
+    create_organisation(
+        db,
+        kind=WELFARE_OFFICE,
+        code="13000",
+        name="第1福祉事務所",
+        phone="03",
+        address=None,
+        payer_numbers=[payer_of(0)],
+    )
+    create_organisation(db, kind=FACILITY, code=CLINIC, name="●●医療機関")
+    office, clinic = principal_for(db, kind=WELFARE_OFFICE, code="13000"), principal_for(db, kind=FACILITY, code=CLINIC)
+    rows = ["payer_number,recipient_number,name,name_kana,sex,birthdate,qualification_date"]
+    rows += [
+        f"{payer_of(i)},{recipient_of(i)},試験太郎{i},ｼｹﾝ ﾀﾛｳ,1,1960-01-01,2020-04-01" for i in range(a.recipients)
+    ]
+    stop, took = threading.Event(), []
+
+    def checks() -> None:
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            record_check(db, clinic, "numbers", "1")
+            took.append(time.perf_counter() - t0)
+            time.sleep(0.01)
+
+    checker = threading.Thread(target=checks)
+    checker.start()
+    time.sleep(0.5)
+    t0 = time.perf_counter()
+    import_csv(db, office, "recipients", "\n".join(rows).encode())
+    seconds = time.perf_counter() - t0
+    time.sleep(0.3)
+    stop.set()
+    checker.join()
+    took.sort()
+    print(
+        f"{a.backend}: import of {a.recipients:,} recipients {seconds:.2f} s ({a.recipients / seconds:,.0f}/s); "
+        f"{len(took)} audit records meanwhile: p50 {took[len(took) // 2] * 1e3:.1f} ms, max {took[-1] * 1e3:.0f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()
