@@ -80,15 +80,29 @@ def recipient_of(i: int) -> str:
     return with_check_digit(f"{100000 + i % PER_PAYER:06d}")
 
 
-def fresh_database(backend: str, workdir: Path) -> str:
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def fresh_database(backend: str, workdir: Path, name: str = "fujo_bench") -> str:
+    """An empty database for a benchmark: a SQLite file in ``workdir``, or PostgreSQL's ``name``
+    (dropped and made anew; every benchmark has its own name, so that two can run at once)."""
     if backend == "sqlite":
-        return f"sqlite:///{workdir / 'bench.db'}"
-    admin = create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test", isolation_level="AUTOCOMMIT")
+        return f"sqlite:///{workdir / f'{name}.db'}"
+    drop_database(backend, name)
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
-        c.execute(text('DROP DATABASE IF EXISTS "fujo_bench" WITH (FORCE)'))
-        c.execute(text('CREATE DATABASE "fujo_bench"'))
+        c.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return "postgresql+psycopg://postgres@127.0.0.1:5432/fujo_bench"
+    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_database(backend: str, name: str = "fujo_bench") -> None:
+    """Drop :func:`fresh_database`'s PostgreSQL database (nothing to do for SQLite: its folder goes)."""
+    if backend == "postgresql":
+        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def seed(db: Database, n: int) -> dict:
@@ -155,12 +169,18 @@ def in_process(db: Database, n: int, count: int, check: Callable[..., dict] = ch
         )
         lat.append(time.perf_counter() - t0)
         assert out["QualificationValidity"] == ("1" if i % 2 == 0 else "6")
-    lat.sort()
+    return latencies(lat)
+
+
+def latencies(seconds: list[float]) -> dict:
+    """Count, mean, p50, p99 and max of latencies given in seconds, in milliseconds."""
+    lat = sorted(seconds)
     return {
-        "checks": count,
+        "checks": len(lat),
         "mean_ms": round(statistics.mean(lat) * 1000, 3),
         "p50_ms": round(lat[len(lat) // 2] * 1000, 3),
         "p99_ms": round(lat[int(len(lat) * 0.99)] * 1000, 3),
+        "max_ms": round(lat[-1] * 1000, 3),
     }
 
 

@@ -36,11 +36,11 @@ import time
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import check_bench  # noqa: E402
 from check_bench import start_server  # noqa: E402
 
 from fujo.auth.principal import FACILITY, WELFARE_OFFICE  # noqa: E402
@@ -56,7 +56,6 @@ from fujo.registry.csv_import import import_csv  # noqa: E402
 PAYER = with_check_digit("1213001")
 CLINIC = with_check_digit("131123456")
 FILE_ROWS = 100_000
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PG_NAME = "fujo_fhir_bench"
 
 
@@ -65,22 +64,11 @@ def recipient_of(i: int) -> str:
 
 
 def fresh_database(backend: str, workdir: Path) -> str:
-    if backend == "sqlite":
-        return f"sqlite:///{workdir / 'bench.db'}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{PG_NAME}" WITH (FORCE)'))
-        c.execute(text(f'CREATE DATABASE "{PG_NAME}"'))
-    admin.dispose()
-    return PG_ADMIN.rsplit("/", 1)[0] + f"/{PG_NAME}"
+    return check_bench.fresh_database(backend, workdir, PG_NAME)
 
 
 def drop_database(backend: str) -> None:
-    if backend == "postgresql":
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{PG_NAME}" WITH (FORCE)'))
-        admin.dispose()
+    check_bench.drop_database(backend, PG_NAME)
 
 
 def seed(db: Database, n: int) -> str:

@@ -30,7 +30,6 @@ import json
 import os
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from check_bench import over_http  # noqa: E402
+from check_bench import latencies, over_http  # noqa: E402
 
 from fujo.auth.principal import FACILITY, Principal  # noqa: E402
 from fujo.core.dates import now_jst  # noqa: E402
@@ -191,13 +190,8 @@ def in_process(db: Database, picked: list[dict[str, Any]], principals: dict[str,
         answers[key] = answers.get(key, 0) + 1
         if v != p["expected"] and len(wrong) < 5:
             wrong.append({**body(p), "asker": p["asker"], "answer": v})
-    lat.sort()
     return {
-        "checks": count,
-        "mean_ms": round(statistics.mean(lat) * 1000, 3),
-        "p50_ms": round(lat[len(lat) // 2] * 1000, 3),
-        "p99_ms": round(lat[int(len(lat) * 0.99)] * 1000, 3),
-        "max_ms": round(lat[-1] * 1000, 3),
+        **latencies(lat),
         "answers": answers,
         "unexpected": wrong,
     }

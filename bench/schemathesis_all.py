@@ -19,10 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from check_bench import drop_database, fresh_database  # noqa: E402
 
 from fujo.api.app import create_app  # noqa: E402
 from fujo.cards.ca import CardAuthority  # noqa: E402
@@ -32,19 +32,7 @@ from fujo.db.migrate import upgrade  # noqa: E402
 from tests.api.test_schemathesis_roles import ROLES, Report, api_operations, run  # noqa: E402
 from tests.factories import World  # noqa: E402
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PG_DATABASE = "fujo_schemathesis"
-
-
-def fresh_database(backend: str, work: Path) -> str:
-    if backend == "sqlite":
-        return f"sqlite:///{work / 'schemathesis.db'}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
-        c.execute(text(f'CREATE DATABASE "{PG_DATABASE}"'))
-    admin.dispose()
-    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_DATABASE}"
 
 
 def main() -> int:
@@ -55,7 +43,7 @@ def main() -> int:
     a = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="fujo-schemathesis-"))
     try:
-        url = fresh_database(a.backend, work)
+        url = fresh_database(a.backend, work, PG_DATABASE)
         db = Database(url)
         upgrade(db)
         ca = CardAuthority.load_or_create(work / "ca")
@@ -68,11 +56,7 @@ def main() -> int:
         db.dispose()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-        if a.backend == "postgresql":
-            admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-            with admin.connect() as c:
-                c.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
-            admin.dispose()
+        drop_database(a.backend, PG_DATABASE)
     print(
         f"schemathesis on {a.backend}, {a.examples} examples per operation, {len(ROLES)} callers,"
         f" {took:.0f} s:\n  {report.summary()}"

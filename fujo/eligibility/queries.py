@@ -52,6 +52,7 @@ RECIPIENTS_OF_PERSON_IN_CONTEXT = _WITH_CONTEXT.where(r.c.person_id == bindparam
 # its tickets in force of the month, outer-joined — one row per ticket, or one row with no ticket.
 # The ticket's columns come back as ``t_<column>`` and are turned back into ticket rows below.
 _TICKET_AS = [c.label(f"t_{c.name}") for c in t.c]
+_TICKET_LABELS = tuple(f"t_{c.name}" for c in t.c)
 RECIPIENT_WITH_TICKETS = (
     select(
         r,
@@ -78,5 +79,4 @@ def split_tickets(rows: Sequence[Any]) -> tuple[Any | None, list[Any]]:
     rows of :data:`RECIPIENT_WITH_TICKETS`; (None, []) when there are none."""
     if not rows:
         return None, []
-    names = [c.name for c in t.c]
-    return rows[0], [TicketRow(*(getattr(x, f"t_{n}") for n in names)) for x in rows if x.t_id is not None]
+    return rows[0], [TicketRow(*(getattr(x, n) for n in _TICKET_LABELS)) for x in rows if x.t_id is not None]

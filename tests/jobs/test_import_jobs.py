@@ -225,18 +225,7 @@ def test_a_check_is_answered_while_an_import_job_runs(client, world, db, monkeyp
         return parse(kind, data)
 
     monkeypatch.setattr(csv_import, "parse", held)
-    rows = [World.recipient_data() for _ in range(50)]
-    res = client.post("/api/v1/imports/recipients", headers=world.auth("office"), files={"file": ("r.csv", _csv(rows))})
-    assert res.status_code == 202
-    try:
-        assert entered.wait(30)
-        assert client.get(res.headers["Location"], headers=world.auth("office")).json()["state"] == "running"
-        body = {"insurer_number": PAYER, "identification_number": r["recipient_number"], "birthdate": r["birthdate"]}
-        check = client.post("/api/v1/checks/numbers", json=body, headers=world.auth("clinic"))
-        assert check.status_code == 200, check.text
-    finally:
-        release.set()
-    assert wait_for_job(client, res.headers["Location"], world.auth("office"))["report"]["written"] == 50
+    _check_while_the_job_is_held(client, world, r, 50, entered, release)
 
 
 def test_a_check_is_answered_while_an_import_job_writes_its_rows(client, world, db, monkeypatch):
@@ -260,17 +249,25 @@ def test_a_check_is_answered_while_an_import_job_writes_its_rows(client, world, 
         return real(db_, principal, kind, data, report, in_tx=in_tx)
 
     monkeypatch.setattr(csv_import, "import_csv", held)
-    rows = [World.recipient_data() for _ in range(1500)]  # two chunks of the import's writes
-    res = client.post("/api/v1/imports/recipients", headers=world.auth("office"), files={"file": ("r.csv", _csv(rows))})
+    _check_while_the_job_is_held(client, world, r, 1500, entered, release)  # two chunks of the import's writes
+
+
+def _check_while_the_job_is_held(client, world, r, rows: int, entered, release) -> None:
+    """An import job of ``rows`` recipients, held where the test's patch holds it (``entered`` set,
+    waiting for ``release``): a check by numbers of ``r`` meanwhile is answered 200; then the job ends
+    with every row written."""
+    data = _csv([World.recipient_data() for _ in range(rows)])
+    res = client.post("/api/v1/imports/recipients", headers=world.auth("office"), files={"file": ("r.csv", data)})
     assert res.status_code == 202
     try:
         assert entered.wait(60)
+        assert client.get(res.headers["Location"], headers=world.auth("office")).json()["state"] == "running"
         body = {"insurer_number": PAYER, "identification_number": r["recipient_number"], "birthdate": r["birthdate"]}
         check = client.post("/api/v1/checks/numbers", json=body, headers=world.auth("clinic"))
         assert check.status_code == 200, check.text
     finally:
         release.set()
-    assert wait_for_job(client, res.headers["Location"], world.auth("office"))["report"]["written"] == 1500
+    assert wait_for_job(client, res.headers["Location"], world.auth("office"))["report"]["written"] == rows
 
 
 def test_the_office_screen_imports_through_the_same_jobs(app, world, db):
