@@ -35,6 +35,7 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from fujo import outbound  # noqa: E402
 from fujo.auth.principal import FACILITY, WELFARE_OFFICE  # noqa: E402
 from fujo.core.numbers import with_check_digit  # noqa: E402
 from fujo.db.database import Database  # noqa: E402
@@ -204,7 +205,7 @@ def start_server(
         )
     for _ in range(300):
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
+            if outbound.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
                 return server
         except httpx.HTTPError:
             pass

@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 import check_bench  # noqa: E402
 from check_bench import start_server  # noqa: E402
 
+from fujo import outbound  # noqa: E402
 from fujo.auth.principal import FACILITY, WELFARE_OFFICE  # noqa: E402
 from fujo.bulk.service import tickets_for_month  # noqa: E402
 from fujo.core.numbers import with_check_digit  # noqa: E402
@@ -266,7 +267,7 @@ def main() -> None:
         headers = {"Authorization": f"Bearer {token}", "Accept-Encoding": a.accept_encoding}
         for _ in range(a.repeat):
             for name, (_, port) in servers.items():  # one round of each tree in turn
-                with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=600) as client:
+                with outbound.client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=600) as client:
                     n = native(client)
                     runs[name]["native"].append(n)
                     assert len(n["rows"]) == a.tickets

@@ -48,6 +48,7 @@ from sqlalchemy import select
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from fujo import outbound  # noqa: E402
 from fujo.audit.verify import verify  # noqa: E402
 from fujo.cards.ca import proof_message, sign  # noqa: E402
 from fujo.cards.reader import open_card  # noqa: E402
@@ -159,7 +160,7 @@ class Load:
         return res
 
     def client(self, token: str | None = None) -> httpx.Client:
-        return httpx.Client(base_url=self.base, headers=auth(token) if token else {}, timeout=CLIENT_TIMEOUT)
+        return outbound.client(base_url=self.base, headers=auth(token) if token else {}, timeout=CLIENT_TIMEOUT)
 
     def checks(self, seed: int) -> None:
         rng = random.Random(seed)
@@ -358,7 +359,7 @@ def main() -> int:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/api/v1/ready", timeout=2).status_code == 200:
+                if outbound.get(f"{base}/api/v1/ready", timeout=2).status_code == 200:
                     break
             if server.poll() is not None:
                 raise SystemExit("fujo serve ended: see " + str(work / "serve.log"))

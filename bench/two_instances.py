@@ -23,14 +23,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from check_bench import CLINIC, PER_PAYER, WRK_LUA, fresh_database, run_wrk, seed, start_server  # noqa: E402
 
+from fujo import outbound  # noqa: E402
 from fujo.auth.principal import ADMIN, FACILITY  # noqa: E402
 from fujo.db.database import Database  # noqa: E402
 from fujo.db.migrate import upgrade  # noqa: E402
@@ -85,14 +84,14 @@ def revocation_across(base_a: str, base_b: str, db: Database) -> float:
     cred = issue_credential(db, org_id, label="revoked", role="reception")
     headers = {"Authorization": f"Bearer {cred['token']}"}
     for base in (base_a, base_b):
-        assert httpx.get(f"{base}/api/v1/facility/settings", headers=headers).status_code == 200
+        assert outbound.get(f"{base}/api/v1/facility/settings", headers=headers).status_code == 200
     t0 = time.perf_counter()
-    res = httpx.delete(
+    res = outbound.delete(
         f"{base_a}/api/v1/organisations/{org_id}/credentials/{cred['id']}",
         headers={"Authorization": f"Bearer {admin['token']}"},
     )
     assert res.status_code == 204, res.text
-    while httpx.get(f"{base_b}/api/v1/facility/settings", headers=headers).status_code != 401:
+    while outbound.get(f"{base_b}/api/v1/facility/settings", headers=headers).status_code != 401:
         if time.perf_counter() - t0 > 30:
             raise SystemExit("instance B still honours the revoked token after 30 s")
     return time.perf_counter() - t0

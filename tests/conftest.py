@@ -8,6 +8,7 @@ migrations themselves are tested), and every test starts from empty tables.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import socket
 import threading
@@ -125,9 +126,15 @@ def client(app):
 _WORLDS: dict[tuple[str, int], tuple[dict, dict, list[tuple[Any, list[dict]]]]] = {}
 
 
+# Rows a server writes when it starts (the host's fingerprints, fujo.cards.host_secrets), not the world's:
+# a test that starts its client before asking for the world has them already.
+_NOT_THE_WORLDS = (schema.installation,)
+
+
 def _world_rows(db: Database) -> list[tuple[Any, list[dict]]]:
+    tables = [t for t in schema.metadata.sorted_tables if t not in _NOT_THE_WORLDS]
     with db.read() as conn:
-        found = [(t, [dict(r._mapping) for r in conn.execute(t.select())]) for t in schema.metadata.sorted_tables]
+        found = [(t, [dict(r._mapping) for r in conn.execute(t.select())]) for t in tables]
     return [(t, rows) for t, rows in found if rows]
 
 
@@ -246,6 +253,48 @@ def _quick_password_hashing():
     service._SCRYPT = (2**10, 8, 1)
     yield
     service._SCRYPT = saved
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cli_built_once_a_process():
+    """typer's test runner turns the ``fujo`` app into its click command anew on every invoke
+    (4 % of the suite's time); the command depends only on the app, and the real CLI builds it once
+    a process too. Kept for the process, by app."""
+    from typer import testing
+
+    build = testing._get_command
+    built: dict = {}
+
+    def once(app):
+        if id(app) not in built:
+            built[id(app)] = (app, build(app))  # the app kept with its command: its id is never reused
+        return built[id(app)][1]
+
+    testing._get_command = once
+    yield
+    testing._get_command = build
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _card_keys_from_a_pool():
+    """A card's RSA-2048 key takes 95 ms to make here and the suite issues cards by the hundred: each
+    process makes 32 and hands them out in turn, so the cards a test issues (far fewer than 32) never
+    share a key. The keys are made as production makes them (tests/cards checks a card's key)."""
+    from fujo.cards import ca
+
+    make = ca._new_card_key
+    pool: list = []
+    turn = itertools.count()
+
+    def from_the_pool():
+        i = next(turn) % 32
+        if i == len(pool):
+            pool.append(make())
+        return pool[i]
+
+    ca._new_card_key = from_the_pool
+    yield
+    ca._new_card_key = make
 
 
 # --- real servers and the browser (tests/web, tests/medinfo …) ---------------------------------

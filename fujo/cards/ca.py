@@ -44,6 +44,12 @@ class IssuedCard:
     p12: bytes
 
 
+def _new_card_key() -> rsa.RSAPrivateKey:
+    """A card's own key: RSA-2048, as the 利用者証明用電子証明書's. (The test suite, which issues
+    hundreds of cards, hands out keys from a pool here instead: tests/conftest.py.)"""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
 def _key_usage(**allowed: bool) -> x509.KeyUsage:
     """A KeyUsage extension allowing only the usages named (every other one False)."""
     usages: tuple[str, ...] = (
@@ -140,7 +146,7 @@ class CardAuthority:
         self, subject_id: str, pin: str, not_before: dt.datetime | None = None, not_after: dt.datetime | None = None
     ) -> IssuedCard:
         """A new card: fresh RSA-2048 key, certificate for ``subject_id``, PKCS#12 sealed with ``pin``."""
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        key = _new_card_key()
         now = dt.datetime.now(dt.UTC)
         nb = not_before or now - dt.timedelta(minutes=5)
         na = not_after or now + dt.timedelta(days=CARD_VALIDITY_DAYS)

@@ -13,6 +13,7 @@ import time
 
 import httpx
 
+from .. import outbound
 from .errors import TerminalError
 
 log = logging.getLogger("fujo.terminal")
@@ -37,7 +38,7 @@ class ServerClient:
         transport: httpx.BaseTransport | None = None,
     ):
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(
+        self._http = outbound.client(
             base_url=self.base_url + "/api/v1",
             timeout=httpx.Timeout(timeout, connect=3.0),
             headers={"Authorization": f"Bearer {token}"},

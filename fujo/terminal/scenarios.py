@@ -16,8 +16,7 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass, field
 
-import httpx
-
+from .. import outbound
 from ..core.dates import month_end, today_jst
 from ..core.numbers import with_check_digit, with_individual_check_digit
 
@@ -30,7 +29,7 @@ class Api:
     """Just enough HTTP client to set the scenarios up, one token per call."""
 
     def __init__(self, base_url: str):
-        self.http = httpx.Client(base_url=base_url.rstrip("/") + "/api/v1", timeout=30)
+        self.http = outbound.client(base_url=base_url.rstrip("/") + "/api/v1", timeout=30)
 
     def close(self) -> None:
         self.http.close()

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
+from .. import outbound
 from ..core.errors import FujoError
 from ..db.database import Database, DbRow
 from ..facility.service import AssistanceDisabled
@@ -69,7 +70,7 @@ class WebhookWorker:
     def client(self) -> httpx.Client:
         if self._client is None:
             t = self.config.timeout
-            self._client = httpx.Client(
+            self._client = outbound.client(
                 timeout=httpx.Timeout(t, connect=t, read=t, write=t, pool=t), follow_redirects=False
             )
         return self._client

@@ -11,6 +11,7 @@ import sys
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from fujo import outbound
 from tests.db.throwaway_pg import free_port, poll
 
 REQUESTS = 60
@@ -42,17 +43,17 @@ def test_metrics_sum_every_worker(tmp_path):
 
         def up() -> bool:
             try:
-                return httpx.get(f"{base}/metrics", timeout=2).status_code == 200
+                return outbound.get(f"{base}/metrics", timeout=2).status_code == 200
             except httpx.HTTPError:
                 return False
 
         assert poll(up, 90), "the server did not start"
         # both workers answer (a new connection each time: the kernel hands them to either)
         for _ in range(REQUESTS):
-            assert httpx.get(f"{base}/api/v1/health", timeout=10).status_code == 200
+            assert outbound.get(f"{base}/api/v1/health", timeout=10).status_code == 200
         assert len({name.rsplit("_", 1)[-1] for name in os.listdir(folder)}) == 2  # each worker's own files
         for _ in range(6):  # every scrape, whichever worker answers it, counts them all
-            assert health_count(httpx.get(f"{base}/metrics", timeout=10).text) == REQUESTS
+            assert health_count(outbound.get(f"{base}/metrics", timeout=10).text) == REQUESTS
     finally:
         proc.terminate()
         proc.wait(30)

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import httpx
 from sqlalchemy import text
 
+from fujo import outbound
 from fujo.api.app import create_app
 from fujo.audit.verify import verify
 from fujo.config import Settings
@@ -61,7 +62,7 @@ def test_fifty_identical_registrations_at_once_give_one_ticket(world: World, db,
     start = threading.Barrier(SAME)
     with servers(db, ca, tmp_path) as urls, contextlib.ExitStack() as stack:
         clients = [
-            stack.enter_context(httpx.Client(base_url=u, headers=world.auth("office"), timeout=60)) for u in urls
+            stack.enter_context(outbound.client(base_url=u, headers=world.auth("office"), timeout=60)) for u in urls
         ]
 
         def register(i: int) -> tuple[int, str, float]:
@@ -110,7 +111,7 @@ def test_a_cursor_follower_sees_each_ticket_registered_meanwhile_exactly_once(wo
     with servers(db, ca, tmp_path) as urls:
 
         def registrar(k: int) -> None:
-            with httpx.Client(base_url=urls[1 + k % (len(urls) - 1)], headers=world.auth("office"), timeout=60) as c:
+            with outbound.client(base_url=urls[1 + k % (len(urls) - 1)], headers=world.auth("office"), timeout=60) as c:
                 for person, facility in plan[k::REGISTRARS]:
                     res = c.post("/api/v1/tickets", json=World.ticket_data(person, facility=facility))
                     with lock:
@@ -122,7 +123,7 @@ def test_a_cursor_follower_sees_each_ticket_registered_meanwhile_exactly_once(wo
         def follow() -> None:
             nonlocal polls
             cursor = 0
-            with httpx.Client(base_url=urls[0], headers=world.auth("clinic"), timeout=60) as c:
+            with outbound.client(base_url=urls[0], headers=world.auth("clinic"), timeout=60) as c:
                 while True:
                     last_round = done.is_set()  # every registration answered before this poll was sent
                     res = c.get("/api/v1/facility/tickets/changes", params={"cursor": cursor, "limit": 5})

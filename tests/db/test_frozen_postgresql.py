@@ -17,6 +17,7 @@ import time
 import httpx
 from sqlalchemy import text
 
+from fujo import outbound
 from fujo.audit.verify import verify
 from tests.db.throwaway_pg import poll, served_world, signal_instance
 from tests.factories import PAYER
@@ -53,7 +54,7 @@ def test_a_frozen_postgresql_under_load_is_survived_without_a_restart(ca, tmp_pa
             return res
 
         def load(i: int) -> None:
-            with httpx.Client(base_url=base, headers=world.auth("clinic"), timeout=CLIENT_TIMEOUT) as c:
+            with outbound.client(base_url=base, headers=world.auth("clinic"), timeout=CLIENT_TIMEOUT) as c:
                 n = i
                 while not stop.is_set():
                     try:
@@ -65,7 +66,7 @@ def test_a_frozen_postgresql_under_load_is_survived_without_a_restart(ca, tmp_pa
                     n += 1
 
         threads = [threading.Thread(target=load, args=(i,)) for i in range(LOAD_THREADS)]
-        probe = httpx.Client(base_url=base, timeout=2.0)  # health and ready: a load balancer's bound
+        probe = outbound.client(base_url=base, timeout=2.0)  # health and ready: a load balancer's bound
         try:
             for t in threads:
                 t.start()
@@ -81,7 +82,7 @@ def test_a_frozen_postgresql_under_load_is_survived_without_a_restart(ca, tmp_pa
                 return probe.get("/api/v1/ready", timeout=5.0), time.monotonic() - sent
 
             def fresh_check(i: int) -> httpx.Response:
-                with httpx.Client(base_url=base, headers=world.auth("clinic"), timeout=CLIENT_TIMEOUT) as c:
+                with outbound.client(base_url=base, headers=world.auth("clinic"), timeout=CLIENT_TIMEOUT) as c:
                     return check(c, i)
 
             with concurrent.futures.ThreadPoolExecutor(3) as pool:
@@ -109,7 +110,7 @@ def test_a_frozen_postgresql_under_load_is_survived_without_a_restart(ca, tmp_pa
             signal_instance(pgdata, signal.SIGCONT)
 
             def recovered() -> bool:
-                with httpx.Client(base_url=base, headers=world.auth("clinic"), timeout=CLIENT_TIMEOUT) as c:
+                with outbound.client(base_url=base, headers=world.auth("clinic"), timeout=CLIENT_TIMEOUT) as c:
                     return check(c, 0).status_code == 200
 
             assert poll(recovered, 30), "checks did not recover after SIGCONT"

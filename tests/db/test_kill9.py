@@ -13,6 +13,7 @@ import time
 import httpx
 from sqlalchemy import text
 
+from fujo import outbound
 from fujo.terminal.localserver import free_port
 from tests.factories import PAYER, World
 
@@ -29,7 +30,7 @@ def _serve(db, tmp_path) -> tuple[subprocess.Popen, str]:
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
-            if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
+            if outbound.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
                 return proc, url
         except httpx.HTTPError:
             time.sleep(0.05)
@@ -48,7 +49,7 @@ def test_kill_9_under_mixed_load_loses_no_acknowledged_write(world: World, db, t
     stop = threading.Event()
 
     def checks(i: int) -> None:
-        with httpx.Client(base_url=url, headers=world.auth("clinic"), timeout=10) as c:
+        with outbound.client(base_url=url, headers=world.auth("clinic"), timeout=10) as c:
             while not stop.is_set():
                 r = people[i % len(people)]
                 body = {
@@ -65,7 +66,7 @@ def test_kill_9_under_mixed_load_loses_no_acknowledged_write(world: World, db, t
                         check_ids.append(res.json()["CheckId"])
 
     def registrations() -> None:
-        with httpx.Client(base_url=url, headers=world.auth("office"), timeout=10) as c:
+        with outbound.client(base_url=url, headers=world.auth("office"), timeout=10) as c:
             while not stop.is_set():
                 data = World.recipient_data()
                 try:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy import text
 
+from fujo import outbound
 from fujo.audit.verify import verify
 from tests.db.throwaway_pg import poll, served_world, start_instance, stop_instance
 from tests.factories import PAYER
@@ -64,7 +65,7 @@ def test_a_postgresql_stopped_under_load_is_survived_without_a_restart(ca, tmp_p
             return res
 
         def checks(i: int) -> None:
-            with httpx.Client(base_url=base, headers=world.auth("clinic"), timeout=CLIENT_TIMEOUT) as c:
+            with outbound.client(base_url=base, headers=world.auth("clinic"), timeout=CLIENT_TIMEOUT) as c:
                 while not stop.is_set():
                     r = people[i % len(people)]
                     body = {"insurer_number": PAYER, "identification_number": r["recipient_number"]}
@@ -75,7 +76,7 @@ def test_a_postgresql_stopped_under_load_is_survived_without_a_restart(ca, tmp_p
                     i += 1
 
         def registrations() -> None:
-            with httpx.Client(base_url=base, headers=world.auth("office"), timeout=CLIENT_TIMEOUT) as c:
+            with outbound.client(base_url=base, headers=world.auth("office"), timeout=CLIENT_TIMEOUT) as c:
                 while not stop.wait(0.05):
                     data = world.recipient_data()
                     res = send(c, "register", "/api/v1/recipients", data)
@@ -84,7 +85,7 @@ def test_a_postgresql_stopped_under_load_is_survived_without_a_restart(ca, tmp_p
                             registered.append(data["recipient_number"])
 
         def fresh_check() -> bool:
-            with httpx.Client(base_url=base, headers=world.auth("clinic"), timeout=CLIENT_TIMEOUT) as c:
+            with outbound.client(base_url=base, headers=world.auth("clinic"), timeout=CLIENT_TIMEOUT) as c:
                 r = people[0]
                 body = {"insurer_number": PAYER, "identification_number": r["recipient_number"]}
                 res = send(c, "check", "/api/v1/checks/numbers", {**body, "birthdate": r["birthdate"]})
@@ -102,7 +103,7 @@ def test_a_postgresql_stopped_under_load_is_survived_without_a_restart(ca, tmp_p
 
         threads = [threading.Thread(target=checks, args=(i,)) for i in range(CHECK_THREADS)]
         threads.append(threading.Thread(target=registrations))
-        probe = httpx.Client(base_url=base, timeout=5.0)  # health and ready: a load balancer's bound
+        probe = outbound.client(base_url=base, timeout=5.0)  # health and ready: a load balancer's bound
         outages: list[dict] = []
         try:
             for t in threads:

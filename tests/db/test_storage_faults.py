@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
+from fujo import outbound
 from fujo.api.app import create_app
 from fujo.config import Settings
 from fujo.db import faults, health
@@ -191,8 +192,8 @@ def test_a_hung_database_does_not_freeze_the_server(postgresql_database, ca, tmp
                 pool.submit(httpx.post, f"{server.url}/api/v1/checks/numbers", json=body, headers=auth, timeout=30)
                 for _ in range(3)
             ]
-            served = httpx.get(f"{server.url}/api/v1/health", timeout=30)
-            login = httpx.get(f"{server.url}/login", timeout=30)
+            served = outbound.get(f"{server.url}/api/v1/health", timeout=30)
+            login = outbound.get(f"{server.url}/login", timeout=30)
             assert served.status_code == 200 and login.status_code == 200
             assert not all(p.done() for p in pending)  # the checks were still waiting meanwhile
             answers = [p.result() for p in pending]

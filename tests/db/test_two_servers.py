@@ -10,6 +10,7 @@ import re
 import httpx
 import pytest
 
+from fujo import outbound
 from fujo.accounts.service import create_user
 from tests.conftest import _empty
 from tests.db.throwaway_pg import fujo_serve, poll, wait_ready
@@ -33,7 +34,7 @@ def pair(postgresql_database, ca, tmp_path, monkeypatch):
 
 
 def sign_in(base: str, login: str, password: str) -> httpx.Response:
-    with httpx.Client(base_url=base, timeout=30) as c:
+    with outbound.client(base_url=base, timeout=30) as c:
         page = c.get("/login")
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
         assert token, page.text[:500]
@@ -49,18 +50,18 @@ def test_a_revocation_and_the_sign_in_throttle_hold_across_two_server_processes(
     reception = world.role_auth("clinic", "reception")
     whoami = "/api/v1/facility/settings"
     for base in (base_a, base_b):  # both processes have authenticated (and keep) the token
-        assert httpx.get(base + whoami, headers=reception, timeout=30).status_code == 200
-    creds = httpx.get(
+        assert outbound.get(base + whoami, headers=reception, timeout=30).status_code == 200
+    creds = outbound.get(
         f"{base_a}/api/v1/organisations/{world.orgs['clinic']['id']}/credentials", headers=manager, timeout=30
     )
     cid = next(c["id"] for c in creds.json() if c["role"] == "reception" and not c["revoked"])
-    revoked = httpx.delete(
+    revoked = outbound.delete(
         f"{base_a}/api/v1/organisations/{world.orgs['clinic']['id']}/credentials/{cid}", headers=manager
     )
     assert revoked.status_code == 204
-    assert httpx.get(base_a + whoami, headers=reception, timeout=30).status_code == 401
+    assert outbound.get(base_a + whoami, headers=reception, timeout=30).status_code == 401
     # the other process: refused within the time a notification takes (its cache would keep it an hour)
-    assert poll(lambda: httpx.get(base_b + whoami, headers=reception, timeout=30).status_code == 401, 30)
+    assert poll(lambda: outbound.get(base_b + whoami, headers=reception, timeout=30).status_code == 401, 30)
 
     create_user(
         world.db, world.orgs["office"]["id"], login="clerk", password=PASSWORD, display_name="担当", role="manager"

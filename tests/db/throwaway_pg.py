@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import httpx
 from sqlalchemy import create_engine, text
 
+from fujo import outbound
 from fujo.terminal.localserver import free_port
 
 PG_BIN = Path(sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1]) if glob.glob("/usr/lib/postgresql/*/bin") else None
@@ -138,7 +139,7 @@ def wait_ready(proc: subprocess.Popen, base: str) -> None:
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and proc.poll() is None:
         try:
-            if httpx.get(f"{base}/api/v1/ready", timeout=1).status_code == 200:
+            if outbound.get(f"{base}/api/v1/ready", timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass

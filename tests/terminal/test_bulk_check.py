@@ -13,11 +13,11 @@ import os
 import zipfile
 from pathlib import Path
 
-import httpx
 import pytest
 from lxml import etree
 from sqlalchemy import func, select
 
+from fujo import outbound
 from fujo.core.dates import now_jst, today_jst
 from fujo.core.numbers import with_check_digit
 from fujo.db import schema as s
@@ -83,7 +83,7 @@ def _single(server, world, item: dict) -> dict:
     for k in ("card_symbol", "branch_number"):
         if item.get(k):
             body[k] = item[k]
-    res = httpx.post(server.url + "/api/v1/checks/numbers", headers=world.auth("clinic"), json=body, timeout=10)
+    res = outbound.post(server.url + "/api/v1/checks/numbers", headers=world.auth("clinic"), json=body, timeout=10)
     assert res.status_code == 200, res.text
     return res.json()
 

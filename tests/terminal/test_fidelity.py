@@ -17,6 +17,7 @@ import httpx
 import pytest
 from lxml import etree
 
+from fujo import outbound
 from fujo.core.dates import today_jst
 from fujo.core.numbers import with_check_digit
 from fujo.insurance.service import register_qualification
@@ -119,7 +120,7 @@ class RecordingClient(ServerClient):
 
 
 def _json_check(server, world, body: dict, key: str = "clinic") -> httpx.Response:
-    return httpx.post(f"{server.url}/api/v1/checks/numbers", json=body, headers=world.auth(key), timeout=10)
+    return outbound.post(f"{server.url}/api/v1/checks/numbers", json=body, headers=world.auth(key), timeout=10)
 
 
 def _numbers(server, world, agent, rid: str, insurer: str, ident: str, birth: str = BIRTH, encoding: str = UTF8, **kw):
@@ -339,7 +340,7 @@ def test_bulk_month_of_many_people_matches_the_json_feed(world, server, make_age
     for i in range(25):
         world.ticket(world.recipient(name=f"一括{i:02d}"), on=TODAY, issue_number=str(100 + i))
     month = TODAY.strftime("%Y%m")
-    data = httpx.get(
+    data = outbound.get(
         f"{server.url}/api/v1/facility/tickets",
         params={"month": TODAY.strftime("%Y-%m")},
         headers=world.auth("clinic"),
@@ -382,7 +383,7 @@ def test_bulk_check_units_match_the_json_batch(world, server, agent):
     ]
     for i, it in enumerate(items):
         it["arbitrary_identifier"] = f"P{i:04d}"
-    data = httpx.post(
+    data = outbound.post(
         f"{server.url}/api/v1/checks/numbers/batch", json={"items": items}, headers=world.auth("clinic"), timeout=10
     ).json()
     rf.drop(agent.folder.root, "OQSmuquc01", "u1", rf.bulk_check(CLINIC, items))
