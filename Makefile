@@ -48,9 +48,13 @@ lint: install
 # worksteal hands a finished worker the tests still queued at a busy one (a few take 10–25 s).
 # Branch coverage is measured on every run and must stay at 90 % or more (pyproject.toml); the 15 slowest
 # tests are listed at the end, to keep the suite fast.
+# Bytecode is written (PYTHONDONTWRITEBYTECODE, set on these machines, unset for the run; __pycache__ is
+# ignored by git): otherwise every worker and every server the tests start compiles fujo anew, and
+# pytest rewrites every test module's asserts in each of the four workers.
 test: install lint
 	bash scripts/test-setup.sh
-	$(BIN)/python -m pytest -n 4 --dist worksteal -p no:cacheprovider --cov --cov-report=term --durations=15
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m compileall -q -j 2 fujo tests bench
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -n 4 --dist worksteal -p no:cacheprovider --cov --cov-report=term --durations=15
 
 # Every benchmark, on SQLite and PostgreSQL (about 25 minutes on this 2-core machine; wrk and nginx are
 # installed when missing). Each prints its figures and writes bench/results/*.json; docs/PERFORMANCE.md

@@ -297,6 +297,27 @@ def _card_keys_from_a_pool():
     ca._new_card_key = make
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _card_files_opened_once():
+    """Opening a card file (PKCS#12, its PIN stretched by PBKDF2) takes 80 ms here, and the suite's
+    checks by card open the same few files again and again: a file opened with its right PIN is
+    kept for the process. A wrong PIN, a damaged file or a PIN that is not 4 digits is refused
+    by the real ``open_card`` every time (the reader counts those)."""
+    from fujo.cards import reader
+
+    real = reader.open_card
+    opened: dict = {}
+
+    def open_card(data: bytes, pin: str):
+        if (data, pin) not in opened:
+            opened[(data, pin)] = real(data, pin)
+        return opened[(data, pin)]
+
+    reader.open_card = open_card
+    yield
+    reader.open_card = real
+
+
 # --- real servers and the browser (tests/web, tests/medinfo …) ---------------------------------
 
 CHROMIUM = "/usr/bin/chromium"

@@ -8,8 +8,6 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from fpdf import FPDF
-
 from ..auth.principal import Principal
 from ..core.consent import CATEGORY_JA
 from ..core.era import wareki_date
@@ -63,6 +61,8 @@ def _cell(rec: dict[str, Any], key: str) -> str:
 
 
 def render(answer: dict[str, Any], font: Path, printed: dt.datetime, facility_name: str) -> bytes:
+    from fpdf import FPDF  # here, not at the top: as fujo.registry.printing
+
     cat = answer["category"]
     pdf = FPDF(orientation="L", unit="mm", format="A4")
     pdf.set_auto_page_break(True, margin=12)

@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from fpdf import FPDF
 from sqlalchemy import Select, select
 
 from ..audit.service import record_many
@@ -150,6 +149,8 @@ class _Sheet:
     """A thin layer over FPDF in millimetres: labelled boxes, digit boxes, circled choices."""
 
     def __init__(self, font: Path) -> None:
+        from fpdf import FPDF  # here, not at the top: fpdf and fontTools take 0.6 s to import at every server start
+
         pdf = FPDF(orientation="P", unit="mm", format="A4")
         pdf.set_auto_page_break(False)
         pdf.add_font("jp", fname=str(font))

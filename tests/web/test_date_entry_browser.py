@@ -72,3 +72,16 @@ def test_a_date_outside_the_chosen_era_is_named_and_left_as_typed(world, users, 
     expect(page.locator("#f-day-error")).to_have_text("")
     page.get_by_role("button", name="表示").click()
     expect(page.locator("p.summary")).to_contain_text("令和6年7月10日の資格確認")
+
+
+def test_the_reading_appearing_does_not_move_the_button_under_the_pointer(world, users, live, page):
+    """The reading arrives from the server a moment after typing: if its line appeared then, the
+    button the clerk is about to click would move away (seen as a lost click)."""
+    sign_in(page, live, users["clinic"])
+    page.goto(f"{live}/desk/numbers")
+    button = page.get_by_role("button", name="資格確認")
+    before = button.bounding_box()
+    expect(page.locator("#f-birthdate-reading")).to_have_text("")
+    page.get_by_label("生年月日").fill("H2.1.15")
+    expect(page.locator("#f-birthdate-reading")).to_have_text("平成2年1月15日（1990-01-15）")
+    assert button.bounding_box() == before
