@@ -24,7 +24,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.engine import Connection
 
 from ..core.dates import JST
@@ -173,6 +173,64 @@ def append(conn: Connection, rows: Sequence[LogRow], want_ids: bool = True) -> l
         ids = [int(i) for i in conn.execute(_INSERT, params).scalars().all()]
     conn.execute(_MOVE_HEAD, {"head_seq": seq, "head_hash": prev, "head_at": params[-1]["at"]})
     return ids
+
+
+# --- entries of a bulk change: staged with it, chained after its commit ------------------------------
+#
+# An import writes thousands of entries. Appended in its own transaction they held the head's lock
+# until the import committed — seconds in which every check's audit record (and so the check) waited.
+# Instead they are *staged*: written to ``audit_pending`` in the import's transaction (no lock: they
+# commit or roll back with its rows), then appended to the chain by :func:`chain_pending` in batches
+# of a few hundred, each its own short transaction that moves them from ``audit_pending`` to
+# ``check_log``. A crash between the two leaves them staged, never lost: every server start and
+# ``fujo worker`` chain what they find. Until then they are not in ``check_log`` (a second at most
+# after an import, in the normal course).
+
+_STAGE = insert(s.audit_pending)
+_PENDING = select(s.audit_pending.c.id, s.audit_pending.c.entry).order_by(s.audit_pending.c.id)
+PENDING_BATCH = 500  # entries a chaining transaction moves: the lock is held for ~20 ms of inserts
+
+
+def stage(conn: Connection, rows: Sequence[LogRow]) -> None:
+    """Write ``rows`` (as :func:`append` takes them) to ``audit_pending`` in the caller's transaction,
+    for :func:`chain_pending` to append once it has committed."""
+    if rows:
+        conn.execute(_STAGE, [{"entry": _pending_json(normalise(r))} for r in rows])
+
+
+def _pending_json(row: LogRow) -> str:
+    return json.dumps({k: canonical_at(v) if k == "at" else v for k, v in row.items()}, ensure_ascii=False)
+
+
+def _from_pending(entry: str) -> LogRow:
+    row: LogRow = json.loads(entry)
+    row["at"] = dt.datetime.fromisoformat(row["at"]).replace(tzinfo=JST)
+    return row
+
+
+def chain_pending(db: Any, batch: int = PENDING_BATCH) -> int:
+    """Append every staged entry to the chain, oldest first, ``batch`` a transaction (each takes the
+    head's lock only for its own inserts, so checks' records go in between); the number chained.
+    Several processes may run it at once: the head's lock orders them and each batch deletes what it
+    chained, so an entry is chained once."""
+    with db.read() as conn:  # the usual answer, without taking the lock
+        if conn.execute(select(s.audit_pending.c.id).limit(1)).first() is None:
+            return 0
+    done = 0
+    while True:
+        with db.write() as conn:
+            _lock_head(conn)  # first: whoever holds it sees the staged rows the one before left
+            rows = conn.execute(_PENDING.limit(batch)).all()
+            if not rows:
+                return done
+            append(conn, [_from_pending(r.entry) for r in rows], want_ids=False)
+            conn.execute(s.audit_pending.delete().where(s.audit_pending.c.id.in_([r.id for r in rows])))
+            done += len(rows)
+
+
+def pending_count(conn: Connection) -> int:
+    """Entries staged and not yet chained."""
+    return int(conn.execute(select(func.count()).select_from(s.audit_pending)).scalar_one())
 
 
 def append_one(conn: Connection, row: LogRow) -> int:

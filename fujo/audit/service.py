@@ -14,7 +14,7 @@ from sqlalchemy import Connection, or_, select
 from ..auth.principal import Principal
 from ..db import schema as s
 from ..db.database import Database, aware
-from .chain import append, default_channel
+from .chain import append, default_channel, stage
 from .writer import LogRow, writer_for
 
 METHOD_JA = {
@@ -167,29 +167,32 @@ def record_changes(
     at: dt.datetime,
     channel: str | None = None,
     want_ids: bool = True,
+    staged: bool = False,
 ) -> list[int]:
     """:func:`record_change` for many (recipient_id, person_id, detail) at once (one executemany), e.g.
-    the rows of a CSV import, in the import's transaction; the entries' ids (none with ``want_ids=False``)."""
+    the rows of a CSV import, in the import's transaction; the entries' ids (none with ``want_ids=False``).
+    ``staged``: written to ``audit_pending`` instead, for :func:`fujo.audit.chain.chain_pending` to
+    append after the commit (no ids) — what a bulk change does, so as not to hold the chain's lock."""
     if not changes:
         return []
-    return append(
-        conn,
-        [
-            dict(
-                _who(principal, at),
-                method=REGISTRY,
-                category=REGISTRY,
-                channel=channel or channel_of(principal),
-                person_id=person_id,
-                recipient_id=recipient_id,
-                outcome="-",
-                reason=action,
-                detail=(detail or None) and detail[:200],
-            )
-            for recipient_id, person_id, detail in changes
-        ],
-        want_ids=want_ids,
-    )
+    rows = [
+        dict(
+            _who(principal, at),
+            method=REGISTRY,
+            category=REGISTRY,
+            channel=channel or channel_of(principal),
+            person_id=person_id,
+            recipient_id=recipient_id,
+            outcome="-",
+            reason=action,
+            detail=(detail or None) and detail[:200],
+        )
+        for recipient_id, person_id, detail in changes
+    ]
+    if staged:
+        stage(conn, rows)
+        return []
+    return append(conn, rows, want_ids=want_ids)
 
 
 def access_log(db: Database, person_id: int | None, recipient_ids: list[int], limit: int = 200) -> list[dict[str, Any]]:

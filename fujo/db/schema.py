@@ -335,6 +335,13 @@ Index("ix_check_log_recipient", check_log.c.recipient_id, check_log.c.at)
 Index("ix_check_log_org_at", check_log.c.organisation_id, check_log.c.at)
 Index("ix_check_log_seq", check_log.c.seq, unique=True)
 
+audit_pending = Table(  # entries written with a bulk change, waiting to be appended to the chain (fujo.audit.chain)
+    "audit_pending",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("entry", Text, nullable=False),  # the entry's hashed fields as JSON (chain.stage), seq not yet given
+)
+
 audit_head = Table(  # the head of the check_log hash chain: one row (id 1), row-locked by every appender
     "audit_head",
     metadata,

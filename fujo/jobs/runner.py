@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..audit.chain import chain_pending
 from ..core.errors import FujoError
 from ..db.database import Database, DbRow
 from ..registry import csv_import
@@ -133,7 +134,10 @@ class JobRunner:
     # --- one pass, one job -------------------------------------------------------------------------
 
     def run_once(self) -> int:
-        """Run every job due now (one after the other); the number run."""
+        """Run every job due now (one after the other); the number run. First, audit entries an
+        import left staged when its process died between its commit and their chaining are chained
+        (fujo.audit.chain.chain_pending): at every server start and every pass of ``fujo worker``."""
+        chain_pending(self.db)
         ran = 0
         for job_id in service.due(self.db, self.db.now()):
             if self.stop.is_set():

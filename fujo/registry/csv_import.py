@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, select
 
+from ..audit.chain import chain_pending
 from ..audit.service import record_changes
 from ..auth.principal import ADMIN, INSURER, WELFARE_OFFICE, Principal
 from ..core import ticket_rules
@@ -519,14 +520,16 @@ def import_csv(
                     report.errors += [RowError(ln, p.field, p.message_ja, p.message_en) for p in probs]
                 step(1)
             _refuse_if_any(report)  # rolls back every row written so far
-        # The audit trail's entries go last: appending takes the chain's lock until the commit, and
-        # every check's audit record waits on that lock — so it is held for the appends, not the import.
+        # The audit trail's entries are staged with the rows (they commit or roll back together) and
+        # chained after the commit, a few hundred a transaction: appended here they would hold the
+        # chain's lock — and every check's audit record behind it — until the import's commit.
         for action, entries in audit:
-            record_changes(conn, principal, action, entries, now, want_ids=False)
+            record_changes(conn, principal, action, entries, now, staged=True)
         report.written = total
         if in_tx is not None:
             in_tx(conn, report)
     report.written = total
+    chain_pending(db)
     if total >= 1000 and not db.is_sqlite:
         # A bulk load leaves PostgreSQL's planner with stale statistics; the next import's IN
         # look-ups would then scan the whole table instead of using the unique index.

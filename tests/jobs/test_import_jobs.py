@@ -16,6 +16,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from fujo.api import limits
+from fujo.audit import chain
+from fujo.audit.verify import verify
 from fujo.db import schema
 from fujo.jobs import service as jobs
 from fujo.jobs.runner import JobRunner
@@ -252,6 +254,42 @@ def test_a_check_is_answered_while_an_import_job_writes_its_rows(client, world, 
 
     monkeypatch.setattr(csv_import, "import_csv", held)
     _check_while_the_job_is_held(client, world, r, 1500, entered, release)  # two chunks of the import's writes
+
+
+def test_a_check_is_answered_while_an_import_job_commits_its_audit_entries(client, world, db, monkeypatch):
+    """PostgreSQL: held at the very end of the import's transaction — its rows and its audit entries
+    written, the commit not yet made — a check (and its audit record) is answered: the import's
+    entries are staged, not appended, so the import holds no lock of the chain's (fujo.audit.chain)."""
+    if db.is_sqlite:
+        pytest.skip("SQLite has one writer: a check's audit record waits for the import's commit")
+    r = world.recipient()
+    world.ticket(r)
+    entered, release = threading.Event(), threading.Event()
+    real = csv_import.import_csv
+
+    def held(db_, principal, kind, data, progress=None, in_tx=None):
+        def last(conn, report) -> None:
+            if in_tx:
+                in_tx(conn, report)
+            entered.set()
+            release.wait(30)
+
+        return real(db_, principal, kind, data, progress, in_tx=last)
+
+    monkeypatch.setattr(csv_import, "import_csv", held)
+    _check_while_the_job_is_held(client, world, r, 1200, entered, release)
+    def chained() -> bool:  # after the commit (which the job's end is part of): a moment after "done"
+        with db.read() as conn:
+            return chain.pending_count(conn) == 0
+
+    assert poll(chained, 30)
+    with db.read() as conn:
+        log = schema.check_log
+        imported = conn.execute(
+            select(func.count()).select_from(log).where(log.c.reason == "recipient.create", log.c.detail == "import")
+        ).scalar_one()
+    assert imported == 1200  # one entry a recipient, in the chain
+    assert verify(db).ok
 
 
 def _check_while_the_job_is_held(client, world, r, rows: int, entered, release) -> None:

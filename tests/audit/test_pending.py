@@ -1,0 +1,79 @@
+"""A bulk change's audit entries are staged with it and chained after its commit (fujo.audit.chain:
+stage, chain_pending): none is lost — not even when the process dies between the two —, each is
+chained once, and the chain verifies. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from fujo.audit import chain
+from fujo.audit.verify import verify
+from fujo.core.dates import JST
+from fujo.db import schema as s
+from fujo.jobs.runner import JobRunner
+
+
+def _entry(org_id: int, i: int, at: dt.datetime) -> dict:
+    return {
+        "at": at,
+        "organisation_id": org_id,
+        "method": "registry",
+        "category": "registry",
+        "recipient_id": 1000 + i,
+        "outcome": "-",
+        "reason": "recipient.create",
+        "detail": f"import 受給者{i}",
+    }
+
+
+def _log(db) -> list:
+    with db.read() as conn:
+        return conn.execute(select(s.check_log).order_by(s.check_log.c.seq)).all()
+
+
+def _pending(db) -> int:
+    with db.read() as conn:
+        return chain.pending_count(conn)
+
+
+def test_staged_entries_are_chained_in_order_in_batches_once(world, db):
+    at = dt.datetime(2024, 7, 10, 9, 30, 0, 123456, tzinfo=JST)
+    before = len(_log(db))
+    with db.write() as conn:
+        chain.stage(conn, [_entry(world.orgs["office"]["id"], i, at) for i in range(7)])
+    assert len(_log(db)) == before and _pending(db) == 7  # staged: committed, not yet in the chain
+    assert chain.chain_pending(db, batch=3) == 7
+    assert chain.chain_pending(db) == 0  # nothing twice
+    log = _log(db)
+    mine = log[before:]
+    assert [r.recipient_id for r in mine] == [1000 + i for i in range(7)]
+    assert [r.seq for r in mine] == list(range(before + 1, before + 8))
+    assert {r.detail for r in mine} == {f"import 受給者{i}" for i in range(7)}
+    assert all(chain.canonical_at(r.at) == "2024-07-10T09:30:00.123456" for r in mine)  # the import's time kept
+    assert _pending(db) == 0
+    assert verify(db).ok
+
+
+def test_a_staged_entry_rolled_back_with_its_change_never_appears(world, db):
+    at = dt.datetime.now(JST)
+    try:
+        with db.write() as conn:
+            chain.stage(conn, [_entry(world.orgs["office"]["id"], 1, at)])
+            raise RuntimeError("the import is refused")
+    except RuntimeError:
+        pass
+    assert _pending(db) == 0 and chain.chain_pending(db) == 0
+
+
+def test_entries_left_staged_by_a_dead_process_are_chained_by_the_next_job_pass(world, db):
+    """The import committed, then its process died before chaining: the next server start (its job
+    runner's first pass) or ``fujo worker`` chains them."""
+    before = len(_log(db))
+    with db.write() as conn:
+        chain.stage(conn, [_entry(world.orgs["office"]["id"], i, dt.datetime.now(JST)) for i in range(3)])
+    JobRunner(db).run_once()
+    assert _pending(db) == 0
+    assert len(_log(db)) == before + 3
+    assert verify(db).ok
