@@ -278,6 +278,7 @@ def test_a_check_is_answered_while_an_import_job_commits_its_audit_entries(clien
 
     monkeypatch.setattr(csv_import, "import_csv", held)
     _check_while_the_job_is_held(client, world, r, 1200, entered, release)
+
     def chained() -> bool:  # after the commit (which the job's end is part of): a moment after "done"
         with db.read() as conn:
             return chain.pending_count(conn) == 0
