@@ -6,7 +6,7 @@ encoding of the row's fields followed by ``prev_hash``. Changing a field, removi
 slipping one in breaks the chain at that place, and :func:`fujo.audit.verify.verify` names it.
 
 There is one order even with several server processes: :func:`append` is the only way a row gets
-into ``check_log``; it runs inside the caller's write transaction and first locks the single
+into ``check_log`` (with :func:`chain_pending` for the entries a bulk change staged, below); it runs inside the caller's write transaction and first locks the single
 ``audit_head`` row (SELECT … FOR UPDATE on PostgreSQL; on SQLite ``Database.write()`` already holds
 the database's write lock from BEGIN IMMEDIATE). The lock is held to commit, so the next appender
 sees this head only once it is committed, and a rolled-back transaction leaves no gap.
@@ -73,13 +73,21 @@ def canonical(row: Any) -> bytes:
     """The bytes hashed for one entry (a dict or a Row with the :data:`HASHED` fields): JSON of the
     values in :data:`HASHED` order; ids and seq as numbers, ``at`` by :func:`canonical_at`, the
     rest as strings, None as null."""
+    return _encode(_values(row, HASHED))
+
+
+def _values(row: Any, fields: Sequence[str]) -> list[Any]:
     m = row if isinstance(row, dict) else row._mapping
     values: list[Any] = []
-    for k in HASHED:
+    for k in fields:
         v = m.get(k)
         if v is not None:
             v = canonical_at(v) if k == "at" else int(v) if k in _INTS else str(v)
         values.append(v)
+    return values
+
+
+def _encode(values: list[Any]) -> bytes:
     return json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -181,50 +189,63 @@ def append(conn: Connection, rows: Sequence[LogRow], want_ids: bool = True) -> l
 # until the import committed — seconds in which every check's audit record (and so the check) waited.
 # Instead they are *staged*: written to ``audit_pending`` in the import's transaction (no lock: they
 # commit or roll back with its rows), then appended to the chain by :func:`chain_pending` in batches
-# of a few hundred, each its own short transaction that moves them from ``audit_pending`` to
+# of a hundred, each its own short transaction that moves them from ``audit_pending`` to
 # ``check_log``. A crash between the two leaves them staged, never lost: every server start and
 # ``fujo worker`` chain what they find. Until then they are not in ``check_log`` (a second at most
 # after an import, in the normal course).
 
 _STAGE = insert(s.audit_pending)
-_PENDING = select(s.audit_pending.c.id, s.audit_pending.c.entry).order_by(s.audit_pending.c.id)
-PENDING_BATCH = 500  # entries a chaining transaction moves: the lock is held for ~20 ms of inserts
+_AFTER_SEQ = HASHED[1:]  # what a staged entry holds: every hashed field but its position
+PENDING_BATCH = 100  # entries a chaining transaction moves: the head's lock is held ~10 ms for them
 
 
 def stage(conn: Connection, rows: Sequence[LogRow]) -> None:
     """Write ``rows`` (as :func:`append` takes them) to ``audit_pending`` in the caller's transaction,
-    for :func:`chain_pending` to append once it has committed."""
+    for :func:`chain_pending` to append once it has committed. Each is kept as its canonical encoding
+    without ``seq`` — the JSON list :func:`canonical` hashes, less its first value — so that chaining,
+    under the head's lock, only prefixes the position and hashes."""
     if rows:
-        conn.execute(_STAGE, [{"entry": _pending_json(normalise(r))} for r in rows])
+        conn.execute(_STAGE, [{"entry": _encode(_values(normalise(r), _AFTER_SEQ)).decode()} for r in rows])
 
 
-def _pending_json(row: LogRow) -> str:
-    return json.dumps({k: canonical_at(v) if k == "at" else v for k, v in row.items()}, ensure_ascii=False)
-
-
-def _from_pending(entry: str) -> LogRow:
-    row: LogRow = json.loads(entry)
-    row["at"] = dt.datetime.fromisoformat(row["at"]).replace(tzinfo=JST)
-    return row
+def _chain_staged(conn: Connection, entries: Sequence[str]) -> None:
+    """Append staged entries (oldest first) inside the caller's transaction: :func:`append`'s work
+    with the canonical text already made (``[seq,`` + the staged list's values)."""
+    seq, prev = _lock_head(conn)
+    params: list[LogRow] = []
+    for entry in entries:
+        seq += 1
+        h = hashlib.sha256(f"[{seq},{entry[1:]}".encode())
+        h.update(b"\n")
+        h.update(prev.encode())
+        p: LogRow = dict(zip(_AFTER_SEQ, json.loads(entry), strict=True))
+        p["at"] = dt.datetime.fromisoformat(p["at"]).replace(tzinfo=JST)
+        p["seq"], p["prev_hash"], p["hash"] = seq, prev, h.hexdigest()
+        prev = p["hash"]
+        params.append(p)
+    conn.execute(_INSERT_PLAIN, params)
+    conn.execute(_MOVE_HEAD, {"head_seq": seq, "head_hash": prev, "head_at": params[-1]["at"]})
 
 
 def chain_pending(db: Any, batch: int = PENDING_BATCH) -> int:
     """Append every staged entry to the chain, oldest first, ``batch`` a transaction (each takes the
     head's lock only for its own inserts, so checks' records go in between); the number chained.
     Several processes may run it at once: the head's lock orders them and each batch deletes what it
-    chained, so an entry is chained once."""
+    chains, so an entry is chained once."""
     with db.read() as conn:  # the usual answer, without taking the lock
         if conn.execute(select(s.audit_pending.c.id).limit(1)).first() is None:
             return 0
+    ap = s.audit_pending
+    oldest = select(ap.c.id).order_by(ap.c.id).limit(batch).scalar_subquery()
+    take = ap.delete().where(ap.c.id.in_(oldest)).returning(ap.c.id, ap.c.entry)
     done = 0
     while True:
         with db.write() as conn:
             _lock_head(conn)  # first: whoever holds it sees the staged rows the one before left
-            rows = conn.execute(_PENDING.limit(batch)).all()
+            rows = sorted(conn.execute(take).all())
             if not rows:
                 return done
-            append(conn, [_from_pending(r.entry) for r in rows], want_ids=False)
-            conn.execute(s.audit_pending.delete().where(s.audit_pending.c.id.in_([r.id for r in rows])))
+            _chain_staged(conn, [str(r.entry) for r in rows])
             done += len(rows)
 
 
