@@ -32,11 +32,20 @@ def verify_cmd(
             raise ValidationFailed(
                 problems=[FieldProblem("--anchor", "format", "SEQ:HASH の形式で指定してください。", str(e))]
             ) from None
-    report = verify(database(), anchor=anchored)
+    from .chain import pending_count
+
+    db = database()
+    report = verify(db, anchor=anchored)
+    with db.read() as conn:
+        staged = pending_count(conn)
     # plain writes, not rich: a hash must stay on one line whatever the terminal's width
     if report.ok:
         found = f", anchor seq {anchored[0]} found" if anchored else ""
         sys.stdout.write(f"ok: {report.entries} entries, head seq {report.head.seq} {report.head.hash}{found}\n")
+        if staged:  # an import's entries, committed with it and not chained yet (fujo.audit.chain)
+            sys.stdout.write(
+                f"{staged} entries of an import wait to be chained (at the next server start or fujo worker pass)\n"
+            )
         return
     sys.stderr.write(f"改ざんを検出しました (tampering detected) — {report.problem}\n")
     sys.stderr.write(f"checked {report.entries} entries before it\n")

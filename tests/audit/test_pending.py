@@ -77,3 +77,14 @@ def test_entries_left_staged_by_a_dead_process_are_chained_by_the_next_job_pass(
     assert _pending(db) == 0
     assert len(_log(db)) == before + 3
     assert verify(db).ok
+
+
+def test_verify_says_how_many_entries_wait_to_be_chained(world, db, fujo):
+    with db.write() as conn:
+        chain.stage(conn, [_entry(world.orgs["office"]["id"], i, dt.datetime.now(JST)) for i in range(4)])
+    res = fujo("audit", "verify")
+    assert res.exit_code == 0, res.output
+    assert "4 entries of an import wait to be chained" in res.stdout
+    chain.chain_pending(db)
+    res = fujo("audit", "verify")
+    assert res.exit_code == 0 and "wait to be chained" not in res.stdout
