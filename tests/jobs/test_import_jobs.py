@@ -232,9 +232,12 @@ def test_a_check_is_answered_while_an_import_job_runs(client, world, db, monkeyp
     _check_while_the_job_is_held(client, world, r, 50, entered, release)
 
 
-def test_a_check_is_answered_while_an_import_job_writes_its_rows(client, world, db, monkeypatch):
-    """PostgreSQL: the rows are written and the audit entries not yet appended (the chain's lock, which
-    every check's audit record takes, is held only for the appends and the commit)."""
+@pytest.mark.parametrize("hold", ["rows_written", "before_commit"])
+def test_a_check_is_answered_while_an_import_job_is_held(client, world, db, monkeypatch, hold):
+    """PostgreSQL: an import job held with every row written, or at the very end of its transaction
+    (its audit entries staged, the commit not made): a check — and its audit record — is answered
+    meanwhile. The import's entries are staged, not appended, so it holds no lock of the chain's
+    (fujo.audit.chain); they are chained after its commit."""
     if db.is_sqlite:
         pytest.skip("SQLite has one writer: a check's audit record waits for the import's commit")
     r = world.recipient()
@@ -243,41 +246,26 @@ def test_a_check_is_answered_while_an_import_job_writes_its_rows(client, world, 
     real = csv_import.import_csv
 
     def held(db_, principal, kind, data, progress=None, in_tx=None):
-        def report(done: int, total: int) -> None:
-            if progress:
-                progress(done, total)
-            if done == total:  # every row is in the transaction: the job stops until the check is answered
-                entered.set()
-                release.wait(30)
-
-        return real(db_, principal, kind, data, report, in_tx=in_tx)
-
-    monkeypatch.setattr(csv_import, "import_csv", held)
-    _check_while_the_job_is_held(client, world, r, 1500, entered, release)  # two chunks of the import's writes
-
-
-def test_a_check_is_answered_while_an_import_job_commits_its_audit_entries(client, world, db, monkeypatch):
-    """PostgreSQL: held at the very end of the import's transaction — its rows and its audit entries
-    written, the commit not yet made — a check (and its audit record) is answered: the import's
-    entries are staged, not appended, so the import holds no lock of the chain's (fujo.audit.chain)."""
-    if db.is_sqlite:
-        pytest.skip("SQLite has one writer: a check's audit record waits for the import's commit")
-    r = world.recipient()
-    world.ticket(r)
-    entered, release = threading.Event(), threading.Event()
-    real = csv_import.import_csv
-
-    def held(db_, principal, kind, data, progress=None, in_tx=None):
-        def last(conn, report) -> None:
-            if in_tx:
-                in_tx(conn, report)
+        def stop_here() -> None:  # the job stops until the check is answered
             entered.set()
             release.wait(30)
 
-        return real(db_, principal, kind, data, progress, in_tx=last)
+        def report(done: int, total: int) -> None:
+            if progress:
+                progress(done, total)
+            if hold == "rows_written" and done == total:
+                stop_here()
+
+        def last(conn, rep) -> None:
+            if in_tx:
+                in_tx(conn, rep)
+            if hold == "before_commit":
+                stop_here()
+
+        return real(db_, principal, kind, data, report, in_tx=last)
 
     monkeypatch.setattr(csv_import, "import_csv", held)
-    _check_while_the_job_is_held(client, world, r, 1200, entered, release)
+    _check_while_the_job_is_held(client, world, r, 1500, entered, release)  # two chunks of the import's writes
 
     def chained() -> bool:  # after the commit (which the job's end is part of): a moment after "done"
         with db.read() as conn:
@@ -289,7 +277,7 @@ def test_a_check_is_answered_while_an_import_job_commits_its_audit_entries(clien
         imported = conn.execute(
             select(func.count()).select_from(log).where(log.c.reason == "recipient.create", log.c.detail == "import")
         ).scalar_one()
-    assert imported == 1200  # one entry a recipient, in the chain
+    assert imported == 1500  # one entry a recipient, in the chain
     assert verify(db).ok
 
 
