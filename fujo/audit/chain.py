@@ -6,8 +6,8 @@ encoding of the row's fields followed by ``prev_hash``. Changing a field, removi
 slipping one in breaks the chain at that place, and :func:`fujo.audit.verify.verify` names it.
 
 There is one order even with several server processes: :func:`append` is the only way a row gets
-into ``check_log`` (with :func:`chain_pending` for the entries a bulk change staged, below); it runs inside the caller's write transaction and first locks the single
-``audit_head`` row (SELECT … FOR UPDATE on PostgreSQL; on SQLite ``Database.write()`` already holds
+into ``check_log`` (with :func:`chain_pending` for the entries a bulk change staged, below); it runs
+inside the caller's write transaction and first locks the single ``audit_head`` row (SELECT … FOR UPDATE on PostgreSQL; on SQLite ``Database.write()`` already holds
 the database's write lock from BEGIN IMMEDIATE). The lock is held to commit, so the next appender
 sees this head only once it is committed, and a rolled-back transaction leaves no gap.
 

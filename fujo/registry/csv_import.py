@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..audit.chain import chain_pending
 from ..audit.service import record_changes
@@ -32,6 +34,8 @@ from ..insurance import service as insurance
 from . import facilities as facility_registry
 from . import service as registry
 from .queries import current_tickets
+
+log = logging.getLogger(__name__)
 
 KINDS = {
     "recipients": [f.name for f in RECIPIENT_FIELDS],
@@ -521,7 +525,7 @@ def import_csv(
                 step(1)
             _refuse_if_any(report)  # rolls back every row written so far
         # The audit trail's entries are staged with the rows (they commit or roll back together) and
-        # chained after the commit, a few hundred a transaction: appended here they would hold the
+        # chained after the commit, a hundred a transaction: appended here they would hold the
         # chain's lock — and every check's audit record behind it — until the import's commit.
         for action, entries in audit:
             record_changes(conn, principal, action, entries, now, staged=True)
@@ -529,7 +533,10 @@ def import_csv(
         if in_tx is not None:
             in_tx(conn, report)
     report.written = total
-    chain_pending(db)
+    try:
+        chain_pending(db)
+    except SQLAlchemyError as e:  # the import has committed: its entries stay staged, chained at the next pass
+        log.warning("import committed; its audit entries wait to be chained (%s)", type(e).__name__)
     if total >= 1000 and not db.is_sqlite:
         # A bulk load leaves PostgreSQL's planner with stale statistics; the next import's IN
         # look-ups would then scan the whole table instead of using the unique index.

@@ -88,3 +88,24 @@ def test_verify_says_how_many_entries_wait_to_be_chained(world, db, fujo):
     chain.chain_pending(db)
     res = fujo("audit", "verify")
     assert res.exit_code == 0 and "wait to be chained" not in res.stdout
+
+
+def test_an_import_whose_chaining_fails_after_its_commit_still_succeeds_and_leaves_them_staged(world, db, monkeypatch):
+    """The rows have committed: the import says so (not an error the clerk would retry into
+    duplicates), and its entries wait, staged, for the next pass."""
+    from sqlalchemy.exc import OperationalError
+
+    from fujo.registry import csv_import
+    from tests.factories import World
+    from tests.jobs.test_import_jobs import _csv
+
+    def down(db_):
+        raise OperationalError("SELECT", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(csv_import, "chain_pending", down)
+    report = csv_import.import_csv(
+        db, world.principal("office"), "recipients", _csv([World.recipient_data() for _ in range(2)])
+    )
+    assert report.written == 2
+    assert _pending(db) == 2
+    assert chain.chain_pending(db) == 2 and verify(db).ok
