@@ -93,7 +93,11 @@ def _encode(values: list[Any]) -> bytes:
 
 def entry_hash(row: Any, prev_hash: str) -> str:
     """SHA-256 (hex) over the canonical encoding of ``row`` followed by ``prev_hash``."""
-    h = hashlib.sha256(canonical(row))
+    return _hash(canonical(row), prev_hash)
+
+
+def _hash(encoded: bytes, prev_hash: str) -> str:
+    h = hashlib.sha256(encoded)
     h.update(b"\n")
     h.update(prev_hash.encode())
     return h.hexdigest()
@@ -208,20 +212,17 @@ def stage(conn: Connection, rows: Sequence[LogRow]) -> None:
         conn.execute(_STAGE, [{"entry": _encode(_values(normalise(r), _AFTER_SEQ)).decode()} for r in rows])
 
 
-def _chain_staged(conn: Connection, entries: Sequence[str]) -> None:
-    """Append staged entries (oldest first) inside the caller's transaction: :func:`append`'s work
-    with the canonical text already made (``[seq,`` + the staged list's values)."""
-    seq, prev = _lock_head(conn)
+def _chain_staged(conn: Connection, head: tuple[int, str], entries: Sequence[str]) -> None:
+    """Append staged entries (oldest first) after ``head`` (locked by the caller, in its transaction):
+    :func:`append`'s work with the canonical text already made (``[seq,`` + the staged list's values)."""
+    seq, prev = head
     params: list[LogRow] = []
     for entry in entries:
         seq += 1
-        h = hashlib.sha256(f"[{seq},{entry[1:]}".encode())
-        h.update(b"\n")
-        h.update(prev.encode())
         p: LogRow = dict(zip(_AFTER_SEQ, json.loads(entry), strict=True))
         p["at"] = dt.datetime.fromisoformat(p["at"]).replace(tzinfo=JST)
-        p["seq"], p["prev_hash"], p["hash"] = seq, prev, h.hexdigest()
-        prev = p["hash"]
+        p["seq"], p["prev_hash"] = seq, prev
+        p["hash"] = prev = _hash(f"[{seq},{entry[1:]}".encode(), prev)
         params.append(p)
     conn.execute(_INSERT_PLAIN, params)
     conn.execute(_MOVE_HEAD, {"head_seq": seq, "head_hash": prev, "head_at": params[-1]["at"]})
@@ -241,11 +242,11 @@ def chain_pending(db: Any, batch: int = PENDING_BATCH) -> int:
     done = 0
     while True:
         with db.write() as conn:
-            _lock_head(conn)  # first: whoever holds it sees the staged rows the one before left
+            head = _lock_head(conn)  # first: whoever holds it sees the staged rows the one before left
             rows = sorted(conn.execute(take).all())
             if not rows:
                 return done
-            _chain_staged(conn, [str(r.entry) for r in rows])
+            _chain_staged(conn, head, [str(r.entry) for r in rows])
             done += len(rows)
 
 
