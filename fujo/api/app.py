@@ -80,9 +80,8 @@ def create_app(
     app.state.rate_limiter = ratelimit.RateLimiter(app.state.db)
     from ..jobs.runner import JobRunner
 
-    app.state.job_runner = JobRunner(
-        app.state.db, data_dir=settings.data_dir
-    )  # CSV imports over HTTP (issue 13): one at a time
+    # CSV imports over HTTP (issue 13): one at a time, each in a child process (fujo.jobs.isolated)
+    app.state.job_runner = JobRunner(app.state.db, data_dir=settings.data_dir, isolate=True)
     from ..fhir.read_ahead import ReadAhead
 
     app.state.fhir_read_ahead = ReadAhead()  # the next page of a FHIR Coverage walk, read while the client reads

@@ -10,6 +10,9 @@ never done twice and never half done (fujo.jobs.service).
 
 One job at a time per runner: an import is validated and written with batched statements, and a
 check by numbers meanwhile runs in its own threads (the runner holds no lock a check reads through).
+The server's runner runs each job in a child process (``isolate``, fujo.jobs.isolated), so that the
+import's Python work does not share the interpreter lock with the checks; ``fujo worker`` is a
+process of its own and runs its jobs in its thread.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ class JobRunner:
         progress_every: float = 0.5,
         name: str = "",
         data_dir: Path | None = None,
+        isolate: bool = False,
     ) -> None:
         self.db = db
         self.data_dir = data_dir  # whose spool/jobs is swept of orphans (None: not swept)
@@ -75,6 +79,8 @@ class JobRunner:
         self._pending = False
         self._thread: threading.Thread | None = None
         self._last_purge = 0.0
+        self.isolate = isolate  # each job in a child process (the server's runner)
+        self.child: Any = None  # that process, while it runs
 
     # --- in the server: a thread woken by new jobs ---------------------------------------------
 
@@ -109,12 +115,20 @@ class JobRunner:
             self._thread = None
 
     def close(self, timeout: float = 10.0) -> None:
-        """Stop taking jobs; the one under way finishes first (or is redone after its lease)."""
+        """Stop taking jobs; the one under way finishes first, within ``timeout``. A job's child process
+        still running then is stopped and its job queued again (redone at the next start, or at once by
+        another runner); a job in this process's thread is redone after its lease."""
         self.stop.set()
         with self._lock:
             th = self._thread
-        if th is not None:
-            th.join(timeout)
+        if th is None:
+            return
+        th.join(timeout)
+        child = self.child
+        if th.is_alive() and child is not None:
+            with contextlib.suppress(ValueError, OSError):  # it ended meanwhile
+                child.terminate()
+            th.join(5.0)  # the thread sees the child's end and queues the job again
 
     # --- in ``fujo worker``: passes until stopped ------------------------------------------------
 
@@ -158,6 +172,10 @@ class JobRunner:
 
     def execute(self, job_id: str) -> bool:
         """Claim the job and run it to its end; False when another runner has it."""
+        if self.isolate:
+            from . import isolated
+
+            return isolated.execute(self, job_id)
         row = service.claim(self.db, job_id, self.owner, self.db.now(), self.lease)
         if row is None:
             return False

@@ -285,6 +285,7 @@ def _check_while_the_job_is_held(client, world, r, rows: int, entered, release) 
     """An import job of ``rows`` recipients, held where the test's patch holds it (``entered`` set,
     waiting for ``release``): a check by numbers of ``r`` meanwhile is answered 200; then the job ends
     with every row written."""
+    client.app.state.job_runner.isolate = False  # the patch that holds the import is this process's
     data = _csv([World.recipient_data() for _ in range(rows)])
     res = client.post("/api/v1/imports/recipients", headers=world.auth("office"), files={"file": ("r.csv", data)})
     assert res.status_code == 202

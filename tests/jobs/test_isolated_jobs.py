@@ -1,0 +1,124 @@
+"""The server runs each import job in a child process (fujo.jobs.isolated): the import's Python work
+does not share the server's interpreter lock with the checks. Killed, the child takes nothing with it
+(the server answers on, the job is queued again and redone, all or nothing); a server that stops
+while a child runs stops it and queues its job again. On SQLite and PostgreSQL.
+
+To catch a child in the middle of its job, the test holds the lock the import needs: the recipients
+table on PostgreSQL (the child has claimed the job and waits at its first row), SQLite's one write
+lock (the child waits to claim it)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from fujo.db import schema
+from tests.db.throwaway_pg import poll
+from tests.factories import PAYER, World
+from tests.helpers import wait_for_job
+
+COLUMNS = list(World.recipient_data())
+
+
+def _csv(n: int) -> bytes:
+    rows = [World.recipient_data() for _ in range(n)]
+    return ("\r\n".join([",".join(COLUMNS)] + [",".join(r[c] for c in COLUMNS) for r in rows]) + "\r\n").encode()
+
+
+def _recipients(db) -> int:
+    with db.read() as c:
+        return c.execute(select(func.count()).select_from(schema.recipients)).scalar_one()
+
+
+def _job(db):
+    with db.read() as c:
+        return c.execute(select(schema.jobs)).one()
+
+
+@contextlib.contextmanager
+def _import_held(db):
+    """Hold what the import must write through until the block ends."""
+    if db.is_sqlite:
+        conn = sqlite3.connect(db.url.removeprefix("sqlite:///"), isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            conn.execute("ROLLBACK")
+            conn.close()
+        return
+    with db.engine.connect() as conn, conn.begin():
+        conn.exec_driver_sql("LOCK TABLE recipients IN SHARE ROW EXCLUSIVE MODE")
+        yield
+
+
+def _submitted(client, app, world, rows: int):
+    """An import job of ``rows`` recipients, queued while the server's runner is paused (SQLite's
+    write lock, held next, would refuse the job's own row)."""
+    app.state.job_runner.close()
+    res = client.post("/api/v1/imports/recipients", headers=world.auth("office"), files={"file": ("r.csv", _csv(rows))})
+    assert res.status_code == 202 and res.json()["state"] == "queued"
+    return res
+
+
+def _resumed(app) -> None:
+    app.state.job_runner.stop.clear()
+    app.state.job_runner.wake()
+
+
+def _child_under_way(app, db):
+    """The job's child process once it runs (on PostgreSQL: once it has claimed the job)."""
+    runner = app.state.job_runner
+
+    def started():
+        child = runner.child
+        if child is None or not child.is_alive():
+            return None
+        return child if db.is_sqlite or _job(db).state == "running" else None
+
+    child = poll(started, 30)
+    assert child, "the job's child process did not start"
+    return child
+
+
+def test_a_killed_import_process_leaves_the_server_answering_and_its_job_is_redone(app, world, db):
+    r = world.recipient()
+    world.ticket(r)
+    before = _recipients(db)
+    with TestClient(app) as client:
+        res = _submitted(client, app, world, 300)
+        with _import_held(db):
+            _resumed(app)
+            child = _child_under_way(app, db)
+            assert child.pid != os.getpid()  # the import is not the server's
+            if not db.is_sqlite:  # the import waits at its first row: a check is answered meanwhile
+                body = {
+                    "insurer_number": PAYER,
+                    "identification_number": r["recipient_number"],
+                    "birthdate": r["birthdate"],
+                }
+                assert client.post("/api/v1/checks/numbers", json=body, headers=world.auth("clinic")).status_code == 200
+            child.kill()  # as the kernel's OOM killer would
+        job = wait_for_job(client, res.headers["Location"], world.auth("office"))
+        assert client.get("/api/v1/health").json() == {"status": "ok"}  # the server lived on
+    assert (job["state"], job["report"]["written"]) == ("done", 300)
+    # PostgreSQL: killed after its claim, so this is the job's second run; SQLite: before it
+    assert job["attempts"] == (1 if db.is_sqlite else 2)
+    assert _recipients(db) == before + 300  # all or nothing: the killed run left no row
+
+
+def test_a_server_that_stops_stops_its_import_and_queues_the_job_again(app, world, db):
+    with TestClient(app) as client:
+        _submitted(client, app, world, 5)
+        with _import_held(db):
+            _resumed(app)
+            child = _child_under_way(app, db)
+            app.state.job_runner.close(timeout=0.2)  # the server's shutdown, with a short patience
+            assert not child.is_alive() and app.state.job_runner.child is None
+    job = _job(db)
+    assert (job.state, job.lease_owner) == ("queued", None)  # the next start (or `fujo worker`) takes it at once
+    assert _recipients(db) == 0
