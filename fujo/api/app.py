@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
-from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
+from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp
 
@@ -17,6 +17,7 @@ from ..cards.ca import CardAuthority
 from ..cards.host_secrets import check_host_secrets
 from ..config import Settings, load_settings
 from ..db import health as db_health
+from ..db import partitions
 from ..db.database import Database
 from ..orgs.auth_listener import AuthListener
 from . import errors, limits, observe, ratelimit
@@ -44,6 +45,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     except (OperationalError, ProgrammingError, InterfaceError, PoolTimeout, TimeoutError) as e:
         # the database is down, hung or not migrated yet: compared at the next start
         log.warning("could not compare this host's card CA with the database's (%s)", type(e).__name__)
+    try:  # check_log's monthly partitions of the coming months (PostgreSQL; `fujo db maintain` does it daily)
+        await asyncio.wait_for(
+            asyncio.to_thread(partitions.maintain, app.state.db, app.state.db.now()), HOST_SECRETS_TIMEOUT
+        )
+    except (SQLAlchemyError, TimeoutError) as e:  # the default partition takes the rows meanwhile
+        log.warning("could not make check_log's partitions ahead (%s)", type(e).__name__)
     runner = app.state.job_runner
     runner.stop.clear()
     runner.wake()

@@ -9,6 +9,10 @@
 * inserted — a row without a position (``seq`` NULL), a position given twice, or rows after the
   recorded head.
 
+Months detached from ``check_log`` (PostgreSQL, ``fujo db maintain --detach-before``) are left out:
+the chain then starts after the last detached entry, whose position and hash ``audit_archive`` keeps
+(the detached tables can be verified on their own before they are archived).
+
 An attacker who can write the database could rebuild the whole chain and the head. That is what the
 anchor is for: :func:`head` prints (seq, hash, time) to keep somewhere else (a cron job mailing it,
 a printout); ``verify(anchor=(seq, hash))`` then checks that this entry is still in the chain with
@@ -100,6 +104,14 @@ def verify(db: Database, anchor: tuple[int, str] | None = None, batch: int = 500
     expected, prev, prev_id = 1, GENESIS, None
     anchor_seen = False
     with db.read() as conn:
+        # months detached from check_log (fujo.db.partitions): the chain that stays starts after them
+        archived = conn.execute(
+            select(s.audit_archive.c.up_to_seq, s.audit_archive.c.last_hash).order_by(
+                s.audit_archive.c.up_to_seq.desc()
+            )
+        ).first()
+        if archived is not None:
+            expected, prev = int(archived.up_to_seq) + 1, str(archived.last_hash)
         unchained = conn.execute(select(func.min(cl.c.id)).where(cl.c.seq.is_(None))).scalar()
         last_seq = 0
         while problem is None:

@@ -17,6 +17,7 @@ from ..config import load_settings
 from ..core import screen
 from ..core.errors import FieldProblem, ValidationFailed
 from ..core.fields import TICKET_FIELDS
+from ..db.cli import cli as db_cli
 from .common import console, database, handle_errors, import_file, print_json
 
 app = typer.Typer(
@@ -32,6 +33,7 @@ app.add_typer(card_app, name="card")
 app.add_typer(org_app, name="org")
 app.add_typer(reader_cli, name="reader")  # the card reader on the desk (fujo/cards/reader_app.py)
 app.add_typer(audit_cli, name="audit")  # the tamper-evident audit trail (fujo/audit/cli.py)
+app.add_typer(db_cli, name="db")  # the database's upkeep: check_log's monthly partitions (fujo/db/cli.py)
 
 
 def _ca() -> CardAuthority:

@@ -333,7 +333,20 @@ check_log = Table(  # every check and every download: who asked, about whom, whe
 Index("ix_check_log_person", check_log.c.person_id, check_log.c.at)
 Index("ix_check_log_recipient", check_log.c.recipient_id, check_log.c.at)
 Index("ix_check_log_org_at", check_log.c.organisation_id, check_log.c.at)
-Index("ix_check_log_seq", check_log.c.seq, unique=True)
+# with ``at``: on PostgreSQL check_log is partitioned by month of ``at`` (fujo.db.partitions), and a
+# partitioned table's unique indexes must hold its partition key
+Index("ix_check_log_seq", check_log.c.seq, check_log.c.at, unique=True)
+
+audit_archive = Table(  # months of check_log detached (fujo db maintain --detach-before): the chain starts after them
+    "audit_archive",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("up_to_seq", BigInteger, nullable=False),  # the last detached entry's position
+    Column("last_hash", String(64), nullable=False),  # and its hash: the next entry's prev_hash
+    Column("before_month", String(6), nullable=False),  # yyyyMM: every month before it was detached
+    Column("tables", Text, nullable=False),  # the detached partitions (tables of their own), comma-separated
+    Column("detached_at", DateTime(timezone=True), nullable=False),
+)
 
 audit_pending = Table(  # entries written with a bulk change, waiting to be appended to the chain (fujo.audit.chain)
     "audit_pending",

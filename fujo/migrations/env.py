@@ -2,6 +2,7 @@
 
 from alembic import context
 
+from fujo.db.partitions import include_name
 from fujo.db.schema import metadata
 
 config = context.config
@@ -10,7 +11,9 @@ config = context.config
 def run() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
-        context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+        context.configure(
+            connection=connection, target_metadata=metadata, render_as_batch=True, include_name=include_name
+        )
         with context.begin_transaction():
             context.run_migrations()
         return
@@ -21,7 +24,7 @@ def run() -> None:
         raise RuntimeError("sqlalchemy.url is not set (fujo.db.migrate sets it)")
     engine = create_engine(url)
     with engine.connect() as conn:
-        context.configure(connection=conn, target_metadata=metadata, render_as_batch=True)
+        context.configure(connection=conn, target_metadata=metadata, render_as_batch=True, include_name=include_name)
         with context.begin_transaction():
             context.run_migrations()
 

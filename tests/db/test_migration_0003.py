@@ -7,20 +7,14 @@ an upgrade)."""
 from __future__ import annotations
 
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import text
 
-from fujo.db import schema
-from fujo.db.migrate import alembic_config
+from fujo.db.migrate import alembic_config, differences
 from tests.db.test_migration_0002 import _upgrade, fresh  # noqa: F401  (the fixture)
 
 
 def _diff(db):
-    with db.engine.connect() as conn:
-        return compare_metadata(
-            MigrationContext.configure(conn, opts={"compare_server_default": True}), schema.metadata
-        )
+    return differences(db, compare_server_default=True)
 
 
 def test_0003_keeps_old_rows_and_equals_the_schema(fresh):  # noqa: F811
