@@ -17,8 +17,9 @@ def maintain_cmd(
     detach_before: str = typer.Option(
         None,
         "--detach-before",
-        help="YYYY-MM: detach check_log's partitions of every month before it (each stays a table of its "
-        "own, to export, archive and drop); refused if the chain would not verify after it",
+        help="YYYY-MM: detach check_log's partitions of every month before it (export them first with "
+        "`fujo audit export`; each stays a table of its own, to dump and drop); refused if the chain would "
+        "not verify after it",
     ),
     ahead: int = typer.Option(3, min=1, max=24, help="months of check_log partitions to make ahead of this one"),
 ):

@@ -4,8 +4,8 @@ Every check writes one ``check_log`` entry: ≈ 2.3 億 a month nationally, 36 G
 one table its indexes outgrow memory within months and old entries can only go by a DELETE of
 billions of rows. Partitioned by month of ``at`` (JST months, as every month of the domain), the
 current month's indexes stay small, vacuum and inserts touch one month, and a month that is no longer
-kept online is *detached* whole — a table of its own, to export (``fujo audit export``), archive and
-drop — without touching the others.
+kept online is exported (``fujo audit export``) and *detached* whole — a table of its own, to dump to
+the archive and drop — without touching the others.
 
 - The partitions of the coming months are made ahead: by migration 0013, at every server start and
   by ``fujo db maintain`` (run daily from cron; it makes ``AHEAD`` months). A ``DEFAULT`` partition

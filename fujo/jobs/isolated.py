@@ -97,7 +97,7 @@ def _child(url: str, job_id: str, owner: str, lease: float, progress_every: floa
         with contextlib.suppress(Exception):
             db.dispose()
         logging.shutdown()
-    os._exit(code)
+    sys.exit(code)  # multiprocessing makes it the exit code
 
 
 def execute(runner: JobRunner, job_id: str) -> bool:

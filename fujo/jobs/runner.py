@@ -33,6 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..audit.chain import chain_pending
 from ..core.errors import FujoError
+from ..db import partitions
 from ..db.database import Database, DbRow
 from ..registry import csv_import
 from . import service
@@ -162,13 +163,16 @@ class JobRunner:
         return ran
 
     def purge(self) -> None:
-        """Delete the jobs that ended long ago and the orphaned spool files (at most once an hour)."""
+        """Delete the jobs that ended long ago and the orphaned spool files, and make check_log's
+        partitions of the coming months (PostgreSQL; fujo.db.partitions), at most once an hour: a
+        server that runs for months, or ``fujo worker``, keeps them ahead without cron."""
         if self._last_purge and time.monotonic() - self._last_purge < 3600:
             return
         self._last_purge = time.monotonic()
         service.purge(self.db, self.db.now())
         if self.data_dir is not None:
             service.sweep_spool(self.db, self.data_dir, self.db.now())
+        partitions.maintain(self.db, self.db.now())
 
     def execute(self, job_id: str) -> bool:
         """Claim the job and run it to its end; False when another runner has it."""
