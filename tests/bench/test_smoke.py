@@ -4,6 +4,7 @@ themselves are in docs/PERFORMANCE.md, made by the full runs."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -33,3 +34,25 @@ def test_the_fhir_benchmark_runs():
 def test_the_read_benchmark_runs():
     out = run("bench/read_bench.py", "--recipients", "200", "--checks", "50")
     assert re.search(r"^sqlite: p50 [\d.]+ ms, mean [\d.]+ ms, 2\.00 statements a check$", out, re.M), out
+
+
+def test_the_bulk_benchmark_runs(tmp_path):
+    url = f"sqlite:///{tmp_path / 'synth.db'}"
+    fujo = str(Path(sys.executable).parent / "fujo")
+    small = ("--recipients", "300", "--offices", "5", "--facilities", "40", "--real-cards", "0")
+    synth = subprocess.run(
+        [fujo, "synth", *small, "--database-url", url],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "FUJO_DATA_DIR": str(tmp_path / "data")},
+    )
+    assert synth.returncode == 0, synth.stderr[-2000:]
+    out = run("bench/bulk_bench.py", "--database-url", url, "--facilities", "1", "--repeat", "1")
+    # the busiest facility's month came whole (the bench checks every person once) with its changes
+    assert re.search(
+        r"^\| \d{10} \| [\d,]+ \| [\d,]+ \| [\d.]+ \([\d.]+\) \| [\d.]+ \([\d.]+\) \| [\d.]+ \(\d+ changes\) \|$",
+        out,
+        re.M,
+    ), out
