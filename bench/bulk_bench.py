@@ -91,6 +91,12 @@ def main() -> None:
     ap.add_argument("--database-url", required=True)
     ap.add_argument("--facilities", type=int, default=3, help="the busiest N facilities")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument(
+        "--data-dir",
+        type=Path,
+        help="FUJO_DATA_DIR of the servers that use this database (their card CA; a server with another one "
+        "refuses to start): the synth's, or the folder a benchmark's first server made; default: a new one",
+    )
     a = ap.parse_args()
     db = Database(a.database_url)
     with db.read() as conn:
@@ -100,7 +106,7 @@ def main() -> None:
     month = str(busiest[0]["month"])
     picked = [{"facility": b["facility"], "facility_name": b["facility_name"], "asker": b["facility"]} for b in busiest]
     _, tokens, _ = facility_tokens(db, picked)
-    data_dir = Path(tempfile.mkdtemp(prefix="fujo-bulk-"))
+    data_dir = a.data_dir or Path(tempfile.mkdtemp(prefix="fujo-bulk-"))
     port = 19000 + os.getpid() % 1000
     server = start_server(a.database_url, data_dir, port, limits="bulk=100000000")
     base, pid = f"http://127.0.0.1:{port}", server.pid
