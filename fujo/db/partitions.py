@@ -195,31 +195,23 @@ def detach_before(conn: Connection, before: tuple[int, int], now: dt.datetime) -
     parts = " UNION ALL ".join(f"SELECT seq, hash FROM {n}" for n in names)  # noqa: S608 - partition names
     top = conn.execute(text(f"SELECT max(seq) FROM ({parts}) o")).scalar_one()  # noqa: S608 - partition names
     lo = _start(*before)
-    after = conn.execute(
-        text(f"SELECT min(seq) FROM {PARENT} WHERE at >= :lo"),  # noqa: S608 - constants
-        {"lo": lo},
-    ).scalar_one()
-    stray = conn.execute(
-        text(f"SELECT count(*) FROM {DEFAULT} WHERE at < :lo"),  # noqa: S608 - constants
-        {"lo": lo},
-    ).scalar_one()
+    # what stays: the later months, and the default partition's rows (late entries of a month detached
+    # earlier stay there, chained after the cut)
+    stays = f"SELECT seq FROM {PARENT} WHERE at >= :lo UNION ALL SELECT seq FROM {DEFAULT} WHERE at < :lo"  # noqa: S608
+    after = conn.execute(text(f"SELECT min(seq) FROM ({stays}) o"), {"lo": lo}).scalar_one()  # noqa: S608
     waiting = conn.execute(text("SELECT count(*) FROM audit_pending")).scalar_one()
     if waiting:  # an import's entries, chained after its commit: they may belong to a month to detach
         raise DetachRefused(
             f"連鎖待ちの監査記録が{waiting}件あります。連鎖の後に実行してください。",
             f"{waiting} audit entries of an import wait to be chained; detach after they are.",
         )
-    if stray:
-        raise DetachRefused(
-            f"切り離す月の監査記録{stray}件が既定の区画にあります。先に fujo db maintain を実行してください。",
-            f"{stray} entries of the months to detach are in the default partition; run `fujo db maintain` first.",
-        )
     if top is not None and after is not None and after <= top:
         raise DetachRefused(
-            "切り離す月の監査記録の後に、残る月の記録が連鎖しています（月の境目の取込など）。"
-            "もう1か月前までを切り離してください。",
-            f"An entry that stays (seq {after}) is chained before the last one detached (seq {top}): detach one month "
-            "less, so that the chain that stays begins after every detached entry.",
+            "切り離す月の監査記録の後に、残る記録が連鎖しています（月の境目の取込、既定の区画の記録など）。"
+            "fujo db maintain の後、またはもう1か月前までで実行してください。",
+            f"An entry that stays (seq {after}) is chained before the last one detached (seq {top}): run `fujo db "
+            "maintain` first (it moves the default partition's rows into their months), or detach one month less, so "
+            "that the chain that stays begins after every detached entry.",
         )
     if top is not None:
         last_hash = conn.execute(

@@ -125,6 +125,25 @@ def test_old_months_are_detached_and_the_chain_that_stays_verifies(pg, monkeypat
     assert _where(db)[partitions.DEFAULT] == 1 and verify(db).ok
 
 
+def test_a_second_detach_keeps_a_late_entry_of_the_first_in_the_chain(pg, monkeypatch):
+    db, world = pg
+    now = db.now()
+    m3, m2, m1 = _month(now, -3), _month(now, -2), _month(now, -1)
+    _record(db, world, m3)  # seq 1
+    _record(db, world, m2)  # seq 2
+    assert _maintain(db, monkeypatch).exit_code == 0
+    first = _maintain(db, monkeypatch, "--detach-before", f"{m2.year}-{m2.month:02d}")
+    assert first.exit_code == 0 and partitions.name_of(m3.year, m3.month) in first.output
+    _record(db, world, m2)  # seq 3
+    _record(db, world, m3)  # seq 4: late, of the month detached: it waits in the default partition
+    _record(db, world, now)  # seq 5
+    second = _maintain(db, monkeypatch, "--detach-before", f"{m1.year}-{m1.month:02d}")
+    assert second.exit_code == 0, second.output
+    assert _where(db) == {partitions.DEFAULT: 1, partitions.name_of(now.year, now.month): 1}
+    report = verify(db)
+    assert report.ok and report.entries == 2  # seq 4 and 5, after the archive's seq 3
+
+
 def test_a_detach_that_would_break_the_chain_is_refused_and_changes_nothing(pg, monkeypatch):
     db, world = pg
     now = db.now()
