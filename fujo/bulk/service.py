@@ -29,6 +29,7 @@ from ..registry.queries import ACTIVE, RECIPIENT_COLUMNS, current_tickets, lates
 t, r, o = s.tickets, s.recipients, s.organisations
 nxt = s.tickets.alias("next_revision")
 STREAM_ROWS = 500  # rows fetched from the server-side cursor at a time
+RECORD_EVERY = 500  # recipients of a month download recorded (one commit) before they are sent
 
 _SELECT = select(
     t,
@@ -112,40 +113,58 @@ class MonthStream:
 
 
 def open_month(db: Database, principal: Principal, month: str) -> MonthStream:
-    """Every recipient the facility's tickets of ``month`` reveal is recorded (and committed) before
-    any of them is read for sending; what is sent is exactly that set — the snapshot at ``Cursor``."""
+    """The facility's tickets of ``month`` as they stood at ``Cursor`` (one snapshot, read row by row
+    from a server-side cursor). Every recipient is recorded (and committed) before it is sent, a
+    batch of ``RECORD_EVERY`` at a time: the first batch before this returns — so a refusal or a
+    database fault comes before any byte — and each next one before its results are handed out.
+    Before, the whole month was recorded first: the first byte of an 18,925-ticket month waited 1.2 s
+    for its 18,925 entries (docs/PERFORMANCE.md)."""
     principal.require(FACILITY)
     m = required_month(month)
     require_assistance(principal)
     mine = and_(t.c.designated_facility_code == principal.code, t.c.treatment_month == m)
-    with db.write() as conn:
+    with db.read() as conn:
+        # the counter is read committed: every ticket revision up to it has committed (next_values)
         cursor = current_value(conn, "ticket_seq")
-        whom = conn.execute(
-            select(r.c.id, r.c.person_id)
-            .select_from(t.join(r, r.c.id == t.c.recipient_id))
-            .where(mine, as_of(cursor))
-            .distinct()
-        ).all()
-        record_many(
-            conn,
-            principal,
-            "bulk",
-            [{"person_id": x.person_id, "recipient_id": x.id, "detail": f"month={m}"} for x in whom],
-            db.now(),
-        )
     query = _SELECT.where(mine, as_of(cursor)).order_by(*MONTH_ORDER)
+    detail = f"month={m}"
 
-    def results() -> Iterator[WireDict]:
+    def recorded_batches() -> Iterator[list[tuple[DbRow, WireDict]]]:
         with db.read() as conn:
             rows = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(
                 query, {"fid": principal.organisation_id}
             )
-            for _, tickets in groupby(rows, key=lambda x: x.recipient_id):
-                yield from _results(tickets, principal)
+            batch: list[tuple[DbRow, WireDict]] = []
+            for _, group in groupby(rows, key=lambda x: x.recipient_id):
+                tickets = list(group)
+                batch.append((tickets[0], _results(tickets, principal)[0]))
+                if len(batch) >= RECORD_EVERY:
+                    yield _recorded(db, principal, batch, detail)
+                    batch = []
+            if batch:
+                yield _recorded(db, principal, batch, detail)
+
+    batches = recorded_batches()
+    head = next(batches, [])  # recorded before the caller answers anything
+
+    def results() -> Iterator[WireDict]:
+        yield from (res for _, res in head)
+        for batch in batches:
+            yield from (res for _, res in batch)
 
     return MonthStream(
         {"MedicalInstitutionCode": principal.code, "MedicalTreatmentMonth": m, "Cursor": cursor}, results()
     )
+
+
+def _recorded(
+    db: Database, principal: Principal, batch: list[tuple[DbRow, WireDict]], detail: str
+) -> list[tuple[DbRow, WireDict]]:
+    """The batch, once one ``bulk`` entry per recipient in it is committed (the audit trail)."""
+    with db.write() as conn:
+        entries = [{"person_id": x.person_id, "recipient_id": x.recipient_id, "detail": detail} for x, _ in batch]
+        record_many(conn, principal, "bulk", entries, db.now())
+    return batch
 
 
 def tickets_for_month(db: Database, principal: Principal, month: str) -> WireDict:

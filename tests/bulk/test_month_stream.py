@@ -1,10 +1,12 @@
-"""The month download is streamed: recorded first, then read row by row from a server-side cursor,
+"""The month download is streamed: read row by row from a server-side cursor, each batch recorded before it is sent,
 and exactly the snapshot at its ``Cursor`` — whatever is registered, amended or cancelled while it
 is being sent arrives through the change feed from that cursor, not half in the download."""
 
 from __future__ import annotations
 
 import json
+
+import pytest
 
 from fujo.audit.service import access_log
 from fujo.bulk import service as bulk
@@ -52,11 +54,62 @@ def test_every_recipient_sent_is_recorded_before_the_first_byte(world):
     assert len(json.loads(b"".join(month_json(stream)))["ResultList"]) == 3
 
 
+def test_each_batch_is_recorded_before_it_is_handed_out(world, monkeypatch):
+    """A month is recorded RECORD_EVERY recipients at a time: the first batch before open_month
+    returns (so the first byte does not wait for the whole month's entries), each next one before
+    its first result is handed out — never a result out before its entry is committed."""
+    rs = [world.recipient() for _ in range(5)]
+    for r in rs:
+        world.ticket(r)
+    monkeypatch.setattr(bulk, "RECORD_EVERY", 2)
+
+    def recorded() -> int:
+        return sum(x["method"] == "bulk" for x in access_log(world.db, None, [r["id"] for r in rs]))
+
+    stream = _month(world)
+    assert recorded() == 2
+    out = [next(stream.results), next(stream.results)]
+    assert recorded() == 2
+    out.append(next(stream.results))  # the second batch's first result: its batch is committed first
+    assert recorded() == 4
+    out += list(stream.results)
+    assert recorded() == 5 and len(out) == 5
+    sent = {x["InsuredIdentificationNumber"] for x in out}
+    assert sent == {r["recipient_number"] for r in rs}  # and exactly those recorded are sent
+
+
+def test_a_batch_that_cannot_be_recorded_is_never_handed_out(world, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    rs = [world.recipient() for _ in range(5)]
+    for r in rs:
+        world.ticket(r)
+    monkeypatch.setattr(bulk, "RECORD_EVERY", 2)
+    real, calls = bulk.record_many, []
+
+    def failing_after_the_first(*a, **k):
+        calls.append(1)
+        if len(calls) > 1:
+            raise OperationalError("INSERT", {}, Exception("the disk is full"))
+        return real(*a, **k)
+
+    monkeypatch.setattr(bulk, "record_many", failing_after_the_first)
+    stream = _month(world)
+    got = []
+    with pytest.raises(OperationalError):
+        for res in stream.results:
+            got.append(res)
+    assert len(got) == 2  # the first batch only: the second was not recorded, so not sent
+    logged = access_log(world.db, None, [r["id"] for r in rs])
+    assert sum(x["method"] == "bulk" for x in logged) == 2
+
+
 def test_the_answer_is_written_while_the_rows_are_read(world, monkeypatch):
     rs = [world.recipient() for _ in range(120)]
     for r in rs:
         world.ticket(r)
     monkeypatch.setattr("fujo.bulk.views.CHUNK", 2000)  # a few results a chunk
+    monkeypatch.setattr(bulk, "RECORD_EVERY", 10)  # and a few recorded a batch (500 by default)
     made = []
     real = bulk._results
     monkeypatch.setattr(bulk, "_results", lambda rows, p: made.extend(out := real(rows, p)) or out)
