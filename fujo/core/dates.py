@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import unicodedata
 from zoneinfo import ZoneInfo
 
@@ -150,7 +151,18 @@ def month_bounds(month: str) -> tuple[dt.date, dt.date]:
 
 
 def wire_date(d: dt.date | None) -> str | None:
-    return d.strftime("%Y%m%d") if d else None
+    if not d:
+        return None
+    if type(d) is dt.date:  # (a datetime's day depends on its zone: not cached)
+        return _wire_day(d)
+    return d.strftime("%Y%m%d")
+
+
+@functools.lru_cache(maxsize=8192)
+def _wire_day(d: dt.date) -> str:
+    """A month's download formats the same few hundred days tens of thousands of times (strftime was
+    a tenth of building its results, docs/PERFORMANCE.md)."""
+    return d.strftime("%Y%m%d")
 
 
 def wire_time(t: dt.datetime) -> str:
