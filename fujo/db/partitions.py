@@ -149,6 +149,9 @@ def maintain(db: Database, now: dt.datetime, before: tuple[int, int] | None = No
     with db.write() as conn:
         if not is_partitioned(conn):
             return Maintained(partitioned=False)
+        # two processes at once (servers starting together, cron): one after the other, the second
+        # finding the first one's partitions. audit_archive is written by this alone: no check waits.
+        conn.exec_driver_sql("LOCK TABLE audit_archive IN EXCLUSIVE MODE")
         created, moved = ensure(conn, current_month(now), ahead(now, ahead_n))
         for ym in stray_months(conn):  # e.g. a clock set wrong, or months before the partitions began
             more, n = ensure(conn, ym, ym)

@@ -175,3 +175,28 @@ def test_maintain_refuses_a_month_that_is_not_one_and_sqlite_has_nothing_to_do(d
         later = _month(db.now(), 1)
         out = _maintain(db, monkeypatch, "--detach-before", f"{later.year}-{later.month:02d}")
         assert out.exit_code == 2 and "current month" in out.output
+
+
+def test_two_maintains_at_once_make_each_partition_once(pg):
+    import threading
+
+    db, _ = pg
+    far = _month(db.now(), 40)  # months no partition exists for yet, made by both at once
+    later = dt.datetime(far.year, far.month, 1, tzinfo=JST)
+    errors: list[Exception] = []
+
+    def run() -> None:
+        try:
+            partitions.maintain(db, later)
+        except Exception as e:  # the test reports any
+            errors.append(e)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(30)
+    assert errors == []
+    with db.read() as c:
+        made = partitions.existing(c)
+    assert partitions.name_of(far.year, far.month) in made
