@@ -56,3 +56,15 @@ def test_the_bulk_benchmark_runs(tmp_path):
         out,
         re.M,
     ), out
+
+
+def test_the_card_benchmark_runs():
+    out = run(
+        "bench/card_bench.py",
+        *("--recipients", "300", "--cards", "3", "--in-process", "20", "--prepared", "200"),
+        *("--seconds", "1", "--workers", "1"),
+    )
+    # every in-process check answered the holder's 医療扶助; the HTTP run answered checks by card
+    assert '"not_as_expected": 0' in out, out[-2000:]
+    row = re.search(r"^\| 1 \| 32 \| (\d+) \|", out, re.M)
+    assert row and int(row.group(1)) > 0, out[-2000:]
