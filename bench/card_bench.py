@@ -130,6 +130,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--profile", type=int, default=0, help="also: cProfile of N in-process checks (top 15 by own time)")
     a = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="fujo-card-bench-"))
     url = fresh_database(a.backend, work, PG_NAME)
@@ -141,6 +142,17 @@ def main() -> None:
         result: dict = {"backend": a.backend, "recipients": a.recipients, "cards": len(cards)}
         result["in_process"] = in_process(db, ca, cards, a.in_process)
         print(json.dumps(result["in_process"], indent=1), flush=True)
+        if a.profile:
+            import cProfile
+            import pstats
+
+            ready = [(c[3], body(db, *c)[0]) for c in (cards[i % len(cards)] for i in range(a.profile))]
+            prof = cProfile.Profile()
+            prof.enable()
+            for principal, b in ready:
+                check_by_card(db, ca, principal, **b)  # type: ignore[arg-type]
+            prof.disable()
+            pstats.Stats(prof).sort_stats("tottime").print_stats(15)
         tokens = {f["code"]: f["token"] for f in data["facilities"]}
         lua_tokens = "{" + ",".join(f"[{json.dumps(k)}]={json.dumps(v)}" for k, v in tokens.items()) + "}"
         result["http"] = []
