@@ -66,6 +66,8 @@ bench: install
 	$(BIN)/python bench/check_bench.py --backend postgresql
 	$(BIN)/python bench/read_bench.py --backend sqlite
 	$(BIN)/python bench/read_bench.py --backend postgresql
+	$(BIN)/python bench/card_bench.py --backend sqlite
+	$(BIN)/python bench/card_bench.py --backend postgresql
 	$(BIN)/python bench/fhir_bench.py --tickets 10000 --backend sqlite --counts 1000
 	$(BIN)/python bench/fhir_bench.py --tickets 10000 --backend postgresql --counts 1000
 	$(BIN)/python bench/import_stall.py --backend sqlite
