@@ -21,7 +21,6 @@ import base64
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from check_bench import drop_database, fresh_database, latencies, run_wrk, start_server  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
+from soak import synth  # noqa: E402
 
 from fujo.auth.principal import FACILITY  # noqa: E402
 from fujo.cards.ca import CardAuthority, proof_message, sign  # noqa: E402
@@ -62,16 +62,6 @@ function request()
     ["Authorization"] = "Bearer " .. tokens[b[1]]}, b[2])
 end
 """
-
-
-def synth(url: str, data_dir: Path, recipients: int, cards: int) -> dict:
-    out = data_dir / "tokens.json"
-    env = {**os.environ, "FUJO_DATA_DIR": str(data_dir)}
-    cmd = [str(Path(sys.executable).parent / "fujo"), "synth", "--recipients", str(recipients)]
-    cmd += ["--offices", str(max(3, recipients // 2000)), "--facilities", str(max(200, recipients // 10))]
-    cmd += ["--history-months", "1", "--real-cards", str(cards), "--database-url", url, "--tokens-out", str(out)]
-    subprocess.run(cmd, env=env, check=True, capture_output=True)
-    return json.loads(out.read_text())
 
 
 def prepared(db: Database, data: dict) -> list[tuple[dict, object, str, object]]:
@@ -135,7 +125,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="fujo-card-bench-"))
     url = fresh_database(a.backend, work, PG_NAME)
     try:
-        data = synth(url, work / "data", a.recipients, a.cards)
+        data = synth(url, work / "data", a.recipients, real_cards=a.cards, history_months=1)
         db = Database(url)
         ca = CardAuthority.load_or_create(work / "data" / "ca")
         cards = prepared(db, data)

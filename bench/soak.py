@@ -117,12 +117,14 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(len(values) * q))]
 
 
-def synth(url: str, datadir: Path, recipients: int) -> dict:
+def synth(url: str, datadir: Path, recipients: int, *, real_cards: int = 10, history_months: int = 3) -> dict:
+    """`fujo synth` of ``recipients`` into ``url`` (its card CA in ``datadir``); its tokens, samples and cards."""
     tokens = datadir / "tokens.json"
     env = {**os.environ, "FUJO_DATABASE_URL": url, "FUJO_DATA_DIR": str(datadir)}
     offices = max(3, recipients // 2000)
     cmd = [str(FUJO), "synth", "--recipients", str(recipients), "--offices", str(offices)]
-    cmd += ["--facilities", str(max(200, recipients // 10)), "--history-months", "3", "--real-cards", "10"]
+    cmd += ["--facilities", str(max(200, recipients // 10)), "--history-months", str(history_months)]
+    cmd += ["--real-cards", str(real_cards)]
     subprocess.run([*cmd, "--database-url", url, "--tokens-out", str(tokens)], env=env, check=True, capture_output=True)
     return json.loads(tokens.read_text())
 
