@@ -122,3 +122,43 @@ def test_a_server_that_stops_stops_its_import_and_queues_the_job_again(app, worl
     job = _job(db)
     assert (job.state, job.lease_owner) == ("queued", None)  # the next start (or `fujo worker`) takes it at once
     assert _recipients(db) == 0
+
+
+_SERVER_SCRIPT = """
+import os
+import sys
+with open(os.environ["RUNS"], "a") as f:  # every run of this file, as the server's script or again
+    f.write(__name__ + "\\n")
+if __name__ == "__main__":
+    import tempfile
+    from fujo.db.database import Database
+    from fujo.db.migrate import upgrade
+    from fujo.jobs import isolated
+    from fujo.jobs.runner import JobRunner
+    db = Database(sys.argv[1])
+    upgrade(db)
+    runner = JobRunner(db, data_dir=tempfile.mkdtemp(), isolate=True)
+    for _ in range(3):  # no such job: each child starts, finds nothing to claim and ends
+        assert isolated.execute(runner, "00000000-0000-0000-0000-000000000000") is False
+"""
+
+
+def test_a_job_child_does_not_run_the_servers_script_again(tmp_path):
+    """A server started by a script (``fujo serve`` is a console script) runs that script once more
+    in the fork server, never once per job: multiprocessing would otherwise re-run it (importing the
+    whole CLI) in every child."""
+    import subprocess
+    import sys
+
+    script, runs = tmp_path / "server.py", tmp_path / "runs.txt"
+    script.write_text(_SERVER_SCRIPT)
+    done = subprocess.run(
+        [sys.executable, str(script), f"sqlite:///{tmp_path / 'fujo.db'}"],
+        env={**os.environ, "RUNS": str(runs)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=os.getcwd(),
+    )
+    assert done.returncode == 0, done.stderr
+    assert runs.read_text().split() == ["__main__", "__mp_main__"]
