@@ -68,3 +68,8 @@ def test_the_card_benchmark_runs():
     assert '"not_as_expected": 0' in out, out[-2000:]
     row = re.search(r"^\| 1 \| 32 \| (\d+) \|", out, re.M)
     assert row and int(row.group(1)) > 0, out[-2000:]
+
+
+def test_the_job_start_benchmark_runs():
+    out = run("bench/job_start.py", "--jobs", "2", "--rounds", "1")
+    assert re.search(r"^round 1 this tree: first job \d+ ms; next 2: median \d+ ms", out, re.M), out
