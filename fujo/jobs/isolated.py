@@ -71,6 +71,8 @@ def _forkserver() -> Any:
         script = spawn.get_preparation_data("fujo-job").get("init_main_from_path")
         if script:  # the fork server inherits the environment when it starts (its first job)
             os.environ[MAIN_ENV] = script
+        else:  # not a parent's, inherited: this process has no script to load
+            os.environ.pop(MAIN_ENV, None)
         ctx.set_forkserver_preload(PRELOAD)
         _context = ctx
     return _context
