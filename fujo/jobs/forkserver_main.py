@@ -4,8 +4,10 @@ Python 3.11's fork server is meant to do this itself when ``"__main__"`` is prel
 for the script's path under a key that multiprocessing stopped writing in 3.4, so it never does
 (CPython gh-126631 / gh-137996, fixed in 3.13): every child then runs the script again — for
 ``fujo serve`` (a console script) that is the whole CLI imported anew for each job, 100 ms a job.
-The parent names its script in :data:`MAIN_ENV` (the path exactly as multiprocessing sends it to
-each child); loaded here as the fixed fork server loads it, a child finds it loaded and goes on.
+The parent names its script in ``isolated.MAIN_ENV`` (the path exactly as multiprocessing sends it
+to each child); loaded here as the fixed fork server loads it, a child finds it loaded and goes on.
+Only a fork server imports this module (the parent sets or clears the variable just before it
+starts one, so a variable inherited from another process is never used).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import os
 from multiprocessing import process, spawn
 
-MAIN_ENV = "FUJO_JOB_FORKSERVER_MAIN"
+from .isolated import MAIN_ENV
 
 _path = os.environ.get(MAIN_ENV)
 if _path:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("fujo.jobs")
 
 RAN, NOT_CLAIMED, DATABASE_FAULT, FAILED = 0, 3, 4, 5  # a child's exit codes
+MAIN_ENV = "FUJO_JOB_FORKSERVER_MAIN"  # the server's script, for its fork server (fujo.jobs.forkserver_main)
 
 _context: Any = None
 
@@ -64,8 +65,6 @@ def _forkserver() -> Any:
     global _context
     if _context is None:
         from multiprocessing import spawn
-
-        from .forkserver_main import MAIN_ENV
 
         ctx = multiprocessing.get_context("forkserver")
         script = spawn.get_preparation_data("fujo-job").get("init_main_from_path")

@@ -162,3 +162,28 @@ def test_a_job_child_does_not_run_the_servers_script_again(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert runs.read_text().split() == ["__main__", "__mp_main__"]
+
+
+def test_a_script_path_inherited_from_another_server_is_not_loaded(tmp_path):
+    """A process without a script of its own (``python -c``) that inherited a server's script path
+    (a subprocess of that server) loads no script into its fork server."""
+    import subprocess
+    import sys
+
+    from fujo.jobs.isolated import MAIN_ENV
+
+    script, runs = tmp_path / "server.py", tmp_path / "runs.txt"
+    script.write_text(_SERVER_SCRIPT)
+    code = "\n".join(
+        line.removeprefix("    ") for line in _SERVER_SCRIPT.split('if __name__ == "__main__":\n')[1].splitlines()
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys\n" + code, f"sqlite:///{tmp_path / 'fujo.db'}"],
+        env={**os.environ, "RUNS": str(runs), MAIN_ENV: str(script)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=os.getcwd(),
+    )
+    assert done.returncode == 0, done.stderr
+    assert not runs.exists()  # the other server's script never ran here
