@@ -18,8 +18,10 @@ Prints a Markdown table and writes bench/results/bulk-*.json.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -106,7 +108,10 @@ def main() -> None:
     month = str(busiest[0]["month"])
     picked = [{"facility": b["facility"], "facility_name": b["facility_name"], "asker": b["facility"]} for b in busiest]
     _, tokens, _ = facility_tokens(db, picked)
-    data_dir = a.data_dir or Path(tempfile.mkdtemp(prefix="fujo-bulk-"))
+    data_dir = a.data_dir
+    if data_dir is None:  # the server's folder, not kept
+        data_dir = Path(tempfile.mkdtemp(prefix="fujo-bulk-"))
+        atexit.register(shutil.rmtree, data_dir, True)
     port = 19000 + os.getpid() % 1000
     server = start_server(a.database_url, data_dir, port, limits="bulk=100000000")
     base, pid = f"http://127.0.0.1:{port}", server.pid

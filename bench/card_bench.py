@@ -17,9 +17,11 @@ Prints a Markdown table and writes bench/results/card-*.json.
 from __future__ import annotations
 
 import argparse
+import atexit
 import base64
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -123,6 +125,7 @@ def main() -> None:
     ap.add_argument("--profile", type=int, default=0, help="also: cProfile of N in-process checks (top 15 by own time)")
     a = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="fujo-card-bench-"))
+    atexit.register(shutil.rmtree, work, True)  # the data set and the server's folder: not kept
     url = fresh_database(a.backend, work, PG_NAME)
     try:
         data = synth(url, work / "data", a.recipients, real_cards=a.cards, history_months=1)

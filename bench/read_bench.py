@@ -11,6 +11,8 @@ and prints p50, mean and the statements a check."""
 from __future__ import annotations
 
 import argparse
+import atexit
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -32,7 +34,9 @@ def main() -> None:
     ap.add_argument("--recipients", type=int, default=20_000)
     ap.add_argument("--checks", type=int, default=3_000)
     a = ap.parse_args()
-    db = Database(fresh_database(a.backend, Path(tempfile.mkdtemp(prefix="fujo-read-"))))
+    work = Path(tempfile.mkdtemp(prefix="fujo-read-"))
+    atexit.register(shutil.rmtree, work, True)  # the SQLite file: not kept
+    db = Database(fresh_database(a.backend, work))
     upgrade(db)
     seed(db, a.recipients)
     statements, inside = 0, False

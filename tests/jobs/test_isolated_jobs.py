@@ -130,14 +130,13 @@ import sys
 with open(os.environ["RUNS"], "a") as f:  # every run of this file, as the server's script or again
     f.write(__name__ + "\\n")
 if __name__ == "__main__":
-    import tempfile
     from fujo.db.database import Database
     from fujo.db.migrate import upgrade
     from fujo.jobs import isolated
     from fujo.jobs.runner import JobRunner
     db = Database(sys.argv[1])
     upgrade(db)
-    runner = JobRunner(db, data_dir=tempfile.mkdtemp(), isolate=True)
+    runner = JobRunner(db, data_dir=os.path.dirname(os.environ["RUNS"]), isolate=True)
     for _ in range(3):  # no such job: each child starts, finds nothing to claim and ends
         assert isolated.execute(runner, "00000000-0000-0000-0000-000000000000") is False
 """
@@ -178,7 +177,7 @@ def test_a_script_path_inherited_from_another_server_is_not_loaded(tmp_path):
         line.removeprefix("    ") for line in _SERVER_SCRIPT.split('if __name__ == "__main__":\n')[1].splitlines()
     )
     done = subprocess.run(
-        [sys.executable, "-c", "import sys\n" + code, f"sqlite:///{tmp_path / 'fujo.db'}"],
+        [sys.executable, "-c", "import os\nimport sys\n" + code, f"sqlite:///{tmp_path / 'fujo.db'}"],
         env={**os.environ, "RUNS": str(runs), MAIN_ENV: str(script)},
         capture_output=True,
         text=True,

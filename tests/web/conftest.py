@@ -4,8 +4,10 @@ Debian's Chromium through Playwright."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
+import shutil
 import socket
 import tempfile
 from pathlib import Path
@@ -23,6 +25,8 @@ SCREENSHOTS = (
     if os.environ.get("FUJO_UPDATE_SCREENSHOTS") == "1"
     else Path(tempfile.mkdtemp(prefix="fujo-screenshots-"))
 )
+if SCREENSHOTS.name.startswith("fujo-screenshots-"):  # a temporary folder: gone with the test process
+    atexit.register(shutil.rmtree, SCREENSHOTS, True)
 
 PASSWORDS = {
     "clinic": "clinic-pass-123",
