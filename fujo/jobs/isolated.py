@@ -26,6 +26,7 @@ import multiprocessing
 import os
 import signal
 import sys
+from multiprocessing import spawn
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -64,8 +65,6 @@ PRELOAD = [
 def _forkserver() -> Any:
     global _context
     if _context is None:
-        from multiprocessing import spawn
-
         ctx = multiprocessing.get_context("forkserver")
         script = spawn.get_preparation_data("fujo-job").get("init_main_from_path")
         if script:  # the fork server inherits the environment when it starts (its first job)

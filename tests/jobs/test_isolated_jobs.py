@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import textwrap
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -124,65 +125,60 @@ def test_a_server_that_stops_stops_its_import_and_queues_the_job_again(app, worl
     assert _recipients(db) == 0
 
 
-_SERVER_SCRIPT = """
+# Three jobs for the server's runner (no such job: each child starts, finds nothing to claim and ends),
+# from a server's script or from ``python -c``
+_START_JOBS = """
 import os
 import sys
-with open(os.environ["RUNS"], "a") as f:  # every run of this file, as the server's script or again
-    f.write(__name__ + "\\n")
-if __name__ == "__main__":
-    from fujo.db.database import Database
-    from fujo.db.migrate import upgrade
-    from fujo.jobs import isolated
-    from fujo.jobs.runner import JobRunner
-    db = Database(sys.argv[1])
-    upgrade(db)
-    runner = JobRunner(db, data_dir=os.path.dirname(os.environ["RUNS"]), isolate=True)
-    for _ in range(3):  # no such job: each child starts, finds nothing to claim and ends
-        assert isolated.execute(runner, "00000000-0000-0000-0000-000000000000") is False
+from fujo.db.database import Database
+from fujo.db.migrate import upgrade
+from fujo.jobs import isolated
+from fujo.jobs.runner import JobRunner
+db = Database(sys.argv[1])
+upgrade(db)
+runner = JobRunner(db, data_dir=os.path.dirname(os.environ["RUNS"]), isolate=True)
+for _ in range(3):
+    assert isolated.execute(runner, "00000000-0000-0000-0000-000000000000") is False
 """
+_SERVER_SCRIPT = (
+    "import os\n"
+    'with open(os.environ["RUNS"], "a") as f:  # every run of this file, as the server\'s script or again\n'
+    "    f.write(__name__ + '\\n')\n"
+    'if __name__ == "__main__":\n' + textwrap.indent(_START_JOBS, "    ")
+)
+
+
+def _run(tmp_path, program: list[str], **env: str):
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, *program, f"sqlite:///{tmp_path / 'fujo.db'}"],
+        env={**os.environ, "RUNS": str(tmp_path / "runs.txt"), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=os.getcwd(),
+    )
+    assert done.returncode == 0, done.stderr
 
 
 def test_a_job_child_does_not_run_the_servers_script_again(tmp_path):
     """A server started by a script (``fujo serve`` is a console script) runs that script once more
     in the fork server, never once per job: multiprocessing would otherwise re-run it (importing the
     whole CLI) in every child."""
-    import subprocess
-    import sys
-
-    script, runs = tmp_path / "server.py", tmp_path / "runs.txt"
+    script = tmp_path / "server.py"
     script.write_text(_SERVER_SCRIPT)
-    done = subprocess.run(
-        [sys.executable, str(script), f"sqlite:///{tmp_path / 'fujo.db'}"],
-        env={**os.environ, "RUNS": str(runs)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=os.getcwd(),
-    )
-    assert done.returncode == 0, done.stderr
-    assert runs.read_text().split() == ["__main__", "__mp_main__"]
+    _run(tmp_path, [str(script)])
+    assert (tmp_path / "runs.txt").read_text().split() == ["__main__", "__mp_main__"]
 
 
 def test_a_script_path_inherited_from_another_server_is_not_loaded(tmp_path):
     """A process without a script of its own (``python -c``) that inherited a server's script path
     (a subprocess of that server) loads no script into its fork server."""
-    import subprocess
-    import sys
-
     from fujo.jobs.isolated import MAIN_ENV
 
-    script, runs = tmp_path / "server.py", tmp_path / "runs.txt"
+    script = tmp_path / "server.py"
     script.write_text(_SERVER_SCRIPT)
-    code = "\n".join(
-        line.removeprefix("    ") for line in _SERVER_SCRIPT.split('if __name__ == "__main__":\n')[1].splitlines()
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", "import os\nimport sys\n" + code, f"sqlite:///{tmp_path / 'fujo.db'}"],
-        env={**os.environ, "RUNS": str(runs), MAIN_ENV: str(script)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=os.getcwd(),
-    )
-    assert done.returncode == 0, done.stderr
-    assert not runs.exists()  # the other server's script never ran here
+    _run(tmp_path, ["-c", _START_JOBS], **{MAIN_ENV: str(script)})
+    assert not (tmp_path / "runs.txt").exists()  # the other server's script never ran here
