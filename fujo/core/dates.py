@@ -1,16 +1,17 @@
 """Parsing of dates and months as they arrive: ISO 8601 (2024-07-01, 2024-07) or the wire
-forms of the terminal interface (20240701, 202407), and for dates also 和暦 (R6.7.10, 令和6年7月10日:
-``era.parse_wareki``). Bad values are FieldProblems, not exceptions."""
+forms of the terminal interface (20240701, 202407), and 和暦 (R6.7.10, 令和6年7月10日, R6.7, 令和6年7月:
+``era.parse_wareki``, ``era.parse_wareki_month``). Bad values are FieldProblems, not exceptions."""
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
 import functools
+import re
 import unicodedata
 from zoneinfo import ZoneInfo
 
-from .era import WarekiError, parse_wareki
+from .era import WarekiError, parse_wareki, parse_wareki_month
 from .errors import FieldProblem, ValidationFailed
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -95,31 +96,95 @@ def parse_date(
     return d, None
 
 
+# A date followed by a time of day: 2024-01-01T16:10, R6.1.1 16:10, 令和6年1月1日 16時10分 is not read.
+_WITH_TIME = re.compile(r"(.+?)(?:T|\s+)([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?")
+
+
+def split_time(text: str) -> tuple[str, str | None]:
+    """(the date part, 'HH:MM[:SS]' or None) of an entry: 'R6.1.1 16:10' → ('R6.1.1', '16:10')."""
+    m = _WITH_TIME.fullmatch(unicodedata.normalize("NFKC", text).strip())
+    if m is None:
+        return text, None
+    return m.group(1), ":".join(g for g in m.group(2, 3, 4) if g)
+
+
+def parse_date_time(
+    value: object, field: str, label_ja: str = "日時", required: bool = True
+) -> tuple[dt.date | None, dt.time | None, FieldProblem | None]:
+    """A date (``parse_date``: ISO, yyyyMMdd or 和暦) with, optionally, a time of day after a T or a
+    space (2024-01-01T16:10, R6.1.1 16:10): (date, time | None, problem | None)."""
+    s = unicodedata.normalize("NFKC", "" if value is None else str(value)).strip()
+    m = _WITH_TIME.fullmatch(s)
+    if m is None:
+        d, p = parse_date(s, field, label_ja, required)
+        return d, None, p
+    d, p = parse_date(m.group(1), field, label_ja, required=True)
+    h, mi, sec = int(m.group(2)), int(m.group(3)), int(m.group(4) or 0)
+    if p is None and (h > 23 or mi > 59 or sec > 59):
+        p = FieldProblem(
+            field, "invalid_time", f"{label_ja}「{s}」の時刻が正しくありません。", f"{field} '{s}' has no such time."
+        )
+    if p is not None:
+        return None, None, p
+    return d, dt.time(h, mi, sec), None
+
+
 def parse_month(
-    value: object, field: str = "month", label_ja: str = "診療年月"
+    value: object, field: str = "month", label_ja: str = "診療年月", *, wire: bool = False
 ) -> tuple[tuple[int, int] | None, FieldProblem | None]:
-    """Returns ((year, month) | None, FieldProblem | None); accepts 2024-07 or 202407."""
+    """Returns ((year, month) | None, FieldProblem | None). Accepts 2024-07, 202407 and 和暦 (R6.7,
+    令和6年7月, 令和元年5月: ``era.parse_wareki_month``), full-width folded (NFKC). ``wire``: a field of
+    the terminal's files, whose format is yyyyMM alone (2024-07 still read, 和暦 refused)."""
     if value is None or value == "":
         return None, FieldProblem(field, "required", f"{label_ja}を入力してください。", f"{field} is required.")
-    s = str(value).strip()
-    if len(s) == 7 and s[4] == "-":
-        s = s[:4] + s[5:]
-    if len(s) != 6 or not s.isascii() or not s.isdigit():
-        return None, FieldProblem(
+    s = str(value).strip() if wire else unicodedata.normalize("NFKC", str(value)).strip()
+    ym: tuple[int, int] | None = None
+    if not wire:
+        try:
+            ym = parse_wareki_month(s)
+        except WarekiError as e:
+            if e.code == "outside_era":
+                return None, FieldProblem(
+                    field,
+                    "outside_era",
+                    f"{label_ja}「{s}」は元号の期間外です。{e.detail_ja}",
+                    f"{field} '{s}' is outside its era: {e.detail_en}",
+                )
+            if e.code == "invalid_date":
+                return None, _not_a_month(field, label_ja, s)
+            return None, _month_format(field, label_ja, wire)
+    if ym is None:
+        if len(s) == 7 and s[4] == "-":
+            s = s[:4] + s[5:]
+        if len(s) != 6 or not s.isascii() or not s.isdigit():
+            return None, _month_format(field, label_ja, wire)
+        ym = int(s[:4]), int(s[4:])
+    y, m = ym
+    if not 1 <= m <= 12 or y < 1900:
+        return None, _not_a_month(field, label_ja, str(value))
+    return (y, m), None
+
+
+def _month_format(field: str, label_ja: str, wire: bool) -> FieldProblem:
+    if wire:
+        return FieldProblem(
             field,
             "month_format",
             f"{label_ja}はYYYY-MMまたはYYYYMMの形式で入力してください。",
             f"{field} must be YYYY-MM or YYYYMM.",
         )
-    y, m = int(s[:4]), int(s[4:])
-    if not 1 <= m <= 12 or y < 1900:
-        return None, FieldProblem(
-            field,
-            "invalid_month",
-            f"{label_ja}「{value}」は存在しない年月です。",
-            f"{field} '{value}' is not a real month.",
-        )
-    return (y, m), None
+    return FieldProblem(
+        field,
+        "month_format",
+        f"{label_ja}はYYYY-MM、YYYYMMまたは和暦（例 R6.7、令和6年7月）で入力してください。",
+        f"{field} must be YYYY-MM, YYYYMM or a Japanese era month (R6.7, 令和6年7月).",
+    )
+
+
+def _not_a_month(field: str, label_ja: str, s: str) -> FieldProblem:
+    return FieldProblem(
+        field, "invalid_month", f"{label_ja}「{s}」は存在しない年月です。", f"{field} '{s}' is not a real month."
+    )
 
 
 def month_key(year: int, month: int) -> str:
@@ -128,7 +193,7 @@ def month_key(year: int, month: int) -> str:
 
 
 def required_month(value: object, field: str = "month", label_ja: str = "診療年月") -> str:
-    """The 'yyyyMM' key of a month entry (2024-07, 202407); ValidationFailed naming the field otherwise."""
+    """The 'yyyyMM' key of a month entry (2024-07, 202407, R6.7); ValidationFailed naming the field otherwise."""
     ym, p = parse_month(value, field, label_ja)
     if p is not None or ym is None:
         raise ValidationFailed(problems=[p] if p else [])

@@ -56,6 +56,8 @@ ERA_LETTERS = {"R": "令和", "H": "平成", "S": "昭和", "T": "大正", "M": 
 _ERA = re.compile(r"(令和|平成|昭和|大正|明治|[RHSTMrhstm])")
 # 年月日 form (令和6年7月10日) or a separator form (R6.7.10, r6/7/10, R06-07-10); the year may be 元.
 _REST = re.compile(r"(元|[0-9]{1,2})(?:年([0-9]{1,2})月([0-9]{1,2})日|([./-])([0-9]{1,2})\4([0-9]{1,2}))")
+# A month (診療年月): 令和6年7月 or R6.7, r6/7, R06-07.
+_REST_MONTH = re.compile(r"(元|[0-9]{1,2})(?:年([0-9]{1,2})月|[./-]([0-9]{1,2}))")
 
 
 class WarekiError(ValueError):
@@ -71,14 +73,16 @@ def written_in_era(text: str) -> bool:
     return _ERA.match("".join(text.split())) is not None
 
 
-def with_era(text: str, letter: str) -> str:
+def with_era(text: str, letter: str, month: bool = False) -> str:
     """An entry typed without its era, read in the era chosen beside the input (the era selector):
-    ``with_era("6.7.10", "R") == "R6.7.10"``, ``with_era("元年5月1日", "R") == "令和元年5月1日"``.
+    ``with_era("6.7.10", "R") == "R6.7.10"``, ``with_era("元年5月1日", "R") == "令和元年5月1日"``;
+    with ``month``, a month entry: ``with_era("6.7", "R", month=True) == "R6.7"``.
     Anything else comes back as it was: a text with its own era, a Western date (2024-07-10, 20240710)
     or an unknown letter — the era selector never overrides what the clerk typed."""
     s = "".join(text.split())
     name = ERA_LETTERS.get(letter.upper()) if letter else None
-    if name is None or not s or _ERA.match(s) or _REST.fullmatch(s) is None:
+    rest = _REST_MONTH if month else _REST
+    if name is None or not s or _ERA.match(s) or rest.fullmatch(s) is None:
         return text
     return (name if "年" in s else letter.upper()) + s
 
@@ -89,6 +93,13 @@ def era_forms(d: dt.date) -> dict[str, str]:
     name, y = era_of(d)
     letter = next(k for k, v in ERA_LETTERS.items() if v == name)
     return {letter: f"{letter}{y}.{d.month}.{d.day}", "AD": d.isoformat()}
+
+
+def era_month_forms(year: int, month: int) -> dict[str, str]:
+    """``era_forms`` of a month, in the era ``wareki_month`` shows it in: {"R": "R6.7", "AD": "2024-07"}."""
+    name, y = era_of(dt.date(year + (month == 12), month % 12 + 1, 1) - dt.timedelta(days=1))
+    letter = next(k for k, v in ERA_LETTERS.items() if v == name)
+    return {letter: f"{letter}{y}.{month}", "AD": f"{year:04d}-{month:02d}"}
 
 
 def era_span(name: str) -> tuple[dt.date, dt.date | None]:
@@ -125,7 +136,40 @@ def parse_wareki(text: str) -> dt.date | None:
         d = dt.date(first.year + year - 1, int(month), int(day))
     except ValueError:
         raise WarekiError("invalid_date") from None
-    if d < first:
+    _within_era(name, first, last, d, d)
+    return d
+
+
+def parse_wareki_month(text: str) -> tuple[int, int] | None:
+    """(year, month) of a 和暦 month (令和6年7月, 令和元年5月, R6.7, r6/7, H31.4), or None when the text
+    does not start with an era. As for dates, a month with no day in its era (平成31年5月, 令和元年4月)
+    is refused as ``outside_era``; a month an era began or ended in belongs to both (平成31年4月 and
+    令和元年5月 … 昭和64年1月 and 平成元年1月)."""
+    s = "".join(text.split())
+    m = _ERA.match(s)
+    if m is None:
+        return None
+    name = ERA_LETTERS.get(m.group(1).upper(), m.group(1))
+    r = _REST_MONTH.fullmatch(s, m.end())
+    if r is None:
+        raise WarekiError("date_format")
+    year = 1 if r.group(1) == "元" else int(r.group(1))
+    month = int(r.group(2) or r.group(3))
+    if year == 0:
+        raise WarekiError("invalid_date", "年は元年（1年）からです。", "the first year of an era is 1 (元年).")
+    if not 1 <= month <= 12:
+        raise WarekiError("invalid_date")
+    first, last = era_span(name)
+    y = first.year + year - 1
+    month_first = dt.date(y, month, 1)
+    month_last = dt.date(y + (month == 12), month % 12 + 1, 1) - dt.timedelta(days=1)
+    _within_era(name, first, last, month_last, month_first)
+    return y, month
+
+
+def _within_era(name: str, first: dt.date, last: dt.date | None, latest: dt.date, earliest: dt.date) -> None:
+    """Refuses a date (or a month: its last and first day) named in an era it lies outside of."""
+    if latest < first:
         before = era_of(first - dt.timedelta(days=1))[0] if first > ERAS[-1][0] else None
         raise WarekiError(
             "outside_era",
@@ -133,7 +177,7 @@ def parse_wareki(text: str) -> dt.date | None:
             + (f"それより前は{before}で入力してください。" if before else ""),
             f"{name} begins on {first.isoformat()}.",
         )
-    if last is not None and d > last:
+    if last is not None and earliest > last:
         after = era_of(last + dt.timedelta(days=1))[0]
         raise WarekiError(
             "outside_era",
@@ -141,4 +185,3 @@ def parse_wareki(text: str) -> dt.date | None:
             f"{_seireki(last + dt.timedelta(days=1))}以降は{after}で入力してください。",
             f"{name} ended on {last.isoformat()}.",
         )
-    return d

@@ -321,7 +321,7 @@ def _read_bulk_start(req: Request, body) -> None:
     month = (text_of(_search_info(body), "MedicalTreatmentMonth") or "").strip()
     if not month:
         raise _missing("QualificationConfirmSearchInfo/MedicalTreatmentMonth")
-    ym, p = parse_month(month, "MedicalTreatmentMonth")
+    ym, p = parse_month(month, "MedicalTreatmentMonth", wire=True)
     if p or ym is None or len(month) != 6:
         raise _invalid("MedicalTreatmentMonth", "yyyyMM の6桁で、実在する年月です。", "must be a real month, yyyyMM.")
     req.fields["month"] = f"{ym[0]:04d}-{ym[1]:02d}"

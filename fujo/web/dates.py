@@ -1,4 +1,4 @@
-"""The reading of a date as it is typed, for every date entry of the screens (issue 9): the 和暦
+"""The reading of a date or a month as it is typed, for every date entry of the screens (issue 9): the 和暦
 shown beside the input (R6.7.10 → 令和6年7月10日（2024-07-10）), the era selector's conversion
 (2024-07-10 ⇄ R6.7.10) and the problem the service would name on saving. The page asks the server
 rather than parsing in JavaScript, so there is one reader of dates (``core.dates.parse_date``).
@@ -11,8 +11,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Form
 
 from ..api.deps import JSON
-from ..core.dates import parse_date
-from ..core.era import ERA_LETTERS, ERAS, era_forms, era_span, wareki_date, with_era
+from ..core.dates import parse_date, parse_date_time, parse_month, split_time
+from ..core.era import ERA_LETTERS, ERAS, era_forms, era_month_forms, era_span, wareki_date, wareki_month, with_era
 
 router = APIRouter(include_in_schema=False)
 
@@ -40,11 +40,63 @@ def read(value: str, era: str = "", label_ja: str = "日付", convert: bool = Fa
     return {"entry": entry, "reading": f"{wareki_date(d)}（{d.isoformat()}）", "forms": era_forms(d), "error": ""}
 
 
+def read_month(value: str, era: str = "", label_ja: str = "診療年月", convert: bool = False) -> dict:
+    """``read`` for a month entry (診療年月: R6.7, 令和6年7月, 2024-07): the same answer, read by
+    ``core.dates.parse_month``; the reading is 令和6年7月（2024-07）."""
+    entry = with_era(value.strip(), era, month=True)
+    if not entry:
+        return {"entry": "", "reading": "", "forms": {}, "error": ""}
+    ym, problem = parse_month(entry, "month", label_ja)
+    if convert and ym is not None and problem is None:
+        if era == "AD":
+            entry = f"{ym[0]:04d}-{ym[1]:02d}"
+        elif era in ERA_LETTERS:
+            first = era_span(ERA_LETTERS[era])[0]
+            entry = f"{era}{ym[0] - first.year + 1}.{ym[1]}"
+            ym, problem = parse_month(entry, "month", label_ja)
+    if problem is not None or ym is None:
+        return {"entry": entry, "reading": "", "forms": {}, "error": problem.message_ja if problem else ""}
+    y, m = ym
+    return {
+        "entry": entry,
+        "reading": f"{wareki_month(y, m)}（{y:04d}-{m:02d}）",
+        "forms": era_month_forms(y, m),
+        "error": "",
+    }
+
+
+def read_date_time(value: str, era: str = "", label_ja: str = "日時", convert: bool = False) -> dict:
+    """``read`` for an entry that may carry a time of day after its date (R6.1.1 16:10,
+    2024-01-01T16:10): the date part is read and converted as a date's, the time kept as typed."""
+    day, time_of_day = split_time(value.strip())
+    answer = read(day, era, label_ja, convert)
+    if time_of_day is None or not answer["entry"]:
+        return answer
+    sep = "T" if "T" in value and answer["entry"][:1].isdigit() else " "  # 2024-01-01T16:10 stays ISO
+    answer["entry"] = f"{answer['entry']}{sep}{time_of_day}"
+    if answer["error"]:
+        return answer
+    _, t, problem = parse_date_time(answer["entry"], "date", label_ja)
+    if problem is not None or t is None:
+        return {"entry": answer["entry"], "reading": "", "forms": {}, "error": problem.message_ja if problem else ""}
+    hm = f"{t:%H:%M}"
+    reading, iso = answer["reading"].rsplit("（", 1)
+    answer["reading"] = f"{reading} {hm}（{iso[:-1]}T{hm}）"
+    answer["forms"] = {k: f"{v}{'T' if k == 'AD' else ' '}{hm}" for k, v in answer["forms"].items()}
+    if convert and era == "AD":
+        answer["entry"] = answer["forms"]["AD"]
+    return answer
+
+
+READERS = {"date": read, "month": read_month, "datetime": read_date_time}
+
+
 @router.post("/dates/read")
 def read_date(
     value: str = Form("", max_length=40),
     era: str = Form("", max_length=2),
     label: str = Form("日付", max_length=20),
     convert: bool = Form(False),
+    kind: str = Form("date", pattern="^(date|month|datetime)$"),
 ):
-    return JSON(read(value, era, label, convert))
+    return JSON(READERS[kind](value, era, label, convert))

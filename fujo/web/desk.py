@@ -20,7 +20,7 @@ from ..bulk import service as bulk
 from ..cards.reader import consent_from_bits
 from ..cards.service import CardProofRefused, create_challenge
 from ..core import codes, monthly, numbers, screen
-from ..core.dates import parse_date, today_jst
+from ..core.dates import month_key, parse_date, parse_month, today_jst
 from ..core.errors import FujoError, Problems, ValidationFailed
 from ..eligibility import service as eligibility
 from ..facility import service as facility
@@ -384,8 +384,10 @@ def _month_param(month: str | None) -> tuple[str, str]:
     if not month:
         t = today_jst()
         return f"{t:%Y-%m}", f"{t:%Y%m}"
-    m = month.replace("-", "")
-    return (f"{m[:4]}-{m[4:6]}" if len(m) == 6 else month), m
+    ym, _ = parse_month(month, "month")  # 2024-07, 202407 or 和暦 (R6.7); a bad one is refused by the service
+    if ym is None:
+        return month, month.replace("-", "")
+    return f"{ym[0]:04d}-{ym[1]:02d}", month_key(*ym)
 
 
 def _tickets_page(request, month: str, status: int = 200, **kw):

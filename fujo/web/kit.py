@@ -60,21 +60,22 @@ def _wtime(v) -> str:
     return f"{wareki_date(v.date())} {v:%H:%M}"
 
 
-def _wreading(v) -> str:
-    """The reading of a date as typed into a form (R6.7.10, 2024-07-10 …): 令和6年7月10日（2024-07-10）,
-    read by the same parser the services use; '' while it is empty or not a date (its error says why)."""
-    from .dates import read
+def _wreading(v, kind: str = "date") -> str:
+    """The reading of a date (or, with ``kind`` "month" / "datetime", a month / a date and time) as typed into a form (R6.7.10,
+    2024-07-10, R6.7 …): 令和6年7月10日（2024-07-10）, 令和6年7月（2024-07）, read by the same parser the
+    services use; '' while it is empty or not a date (its error says why)."""
+    from .dates import READERS
 
-    return str(read("" if v is None else str(v))["reading"])
+    return str(READERS[kind]("" if v is None else str(v))["reading"])
 
 
-def _wera(v) -> str:
-    """What a date entry's era selector shows: the era the value is written in (R, H …), AD for a
-    Western date, R (令和) while the entry is empty or not yet a date."""
-    from .dates import read
+def _wera(v, kind: str = "date") -> str:
+    """What a date (or month) entry's era selector shows: the era the value is written in (R, H …),
+    AD for a Western date, R (令和) while the entry is empty or not yet a date."""
+    from .dates import READERS
 
     s = unicodedata.normalize("NFKC", "" if v is None else str(v)).strip()
-    forms = read(s)["forms"]
+    forms = READERS[kind](s)["forms"]
     if not forms:
         return "R"
     return next(k for k in forms if k != "AD") if written_in_era(s) and len(forms) > 1 else "AD"

@@ -55,12 +55,58 @@ def test_impossible_months_are_refused(raw):
     assert "診療年月" in p.message_ja and "存在しない年月" in p.message_ja
 
 
-@pytest.mark.parametrize("raw", ["2024/07", "2024-7", "24-07", "２０２４０７", "2024-07-01", "July"])
+@pytest.mark.parametrize("raw", ["2024/07", "2024-7", "24-07", "2024-07-01", "July", "R6", "令和6年", "R6.7.1", "X6.7"])
 def test_other_month_formats_are_refused(raw):
     ym, p = parse_month(raw, "month", "診療年月")
     assert ym is None
     assert p.code == "month_format"
-    assert "YYYY-MM" in p.message_ja
+    assert "YYYY-MM" in p.message_ja and "令和6年7月" in p.message_ja
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("R6.7", (2024, 7)),
+        ("R06.07", (2024, 7)),
+        ("r6/7", (2024, 7)),
+        ("R6-7", (2024, 7)),
+        ("令和6年7月", (2024, 7)),
+        ("令和 6年 7月", (2024, 7)),
+        ("令和元年5月", (2019, 5)),
+        ("R1.5", (2019, 5)),
+        ("H31.4", (2019, 4)),  # the month 平成 ended in is a 平成 month …
+        ("S64.1", (1989, 1)),
+        ("H1.1", (1989, 1)),  # … and the month 平成 began in too
+        ("Ｒ６．７", (2024, 7)),  # full width, folded as for dates
+        ("２０２４０７", (2024, 7)),
+        ("T15.12", (1926, 12)),
+    ],
+)
+def test_a_month_is_read_in_wareki(raw, expected):
+    assert parse_month(raw) == (expected, None)
+
+
+@pytest.mark.parametrize(
+    "raw, when", [("H31.5", "平成31年4月30日"), ("令和元年4月", "令和元年5月1日"), ("S64.2", "昭和64年1月7日")]
+)
+def test_a_month_outside_its_era_is_refused_not_mapped(raw, when):
+    ym, p = parse_month(raw, "treatment_month", "診療年月")
+    assert ym is None
+    assert p.code == "outside_era" and p.field == "treatment_month"
+    assert when in p.message_ja
+
+
+@pytest.mark.parametrize("raw", ["R6.13", "R6.0", "R0.7", "令和6年13月"])
+def test_an_impossible_wareki_month_is_refused(raw):
+    ym, p = parse_month(raw, "month", "診療年月")
+    assert ym is None and p.code == "invalid_month" and "存在しない年月" in p.message_ja
+
+
+@pytest.mark.parametrize("raw", ["R6.7", "令和6年7月", "２０２４０７", "2024/07"])
+def test_the_terminal_files_month_is_yyyymm_alone(raw):
+    ym, p = parse_month(raw, "MedicalTreatmentMonth", wire=True)
+    assert ym is None and p.code == "month_format" and "和暦" not in p.message_ja
+    assert parse_month("202407", wire=True) == ((2024, 7), None)
 
 
 def test_missing_month_is_required():
@@ -94,3 +140,49 @@ def test_dates_with_other_scripts_digits_are_refused_as_a_format_problem(raw):
     d, p = parse_date(raw, "birthdate", "生年月日")
     assert d is None
     assert p is not None and p.code == "date_format"
+
+
+def test_every_month_from_1900_to_2100_reads_back_from_its_wareki():
+    from fujo.core.era import era_month_forms, wareki_month
+
+    n = 0
+    for y in range(1900, 2101):
+        for m in range(1, 13):
+            assert parse_month(wareki_month(y, m)) == ((y, m), None)
+            for form in era_month_forms(y, m).values():
+                assert parse_month(form) == ((y, m), None), form
+            n += 1
+    assert n == 201 * 12
+
+
+@pytest.mark.parametrize(
+    "raw, day, time",
+    [
+        ("2024-01-01T16:10", dt.date(2024, 1, 1), dt.time(16, 10)),
+        ("R6.1.1 16:10", dt.date(2024, 1, 1), dt.time(16, 10)),
+        ("令和6年1月1日 9:05:30", dt.date(2024, 1, 1), dt.time(9, 5, 30)),
+        ("Ｒ６．１．１　１６：１０", dt.date(2024, 1, 1), dt.time(16, 10)),
+        ("R6.1.1", dt.date(2024, 1, 1), None),
+        ("20240101", dt.date(2024, 1, 1), None),
+    ],
+)
+def test_a_date_with_a_time_of_day(raw, day, time):
+    from fujo.core.dates import parse_date_time
+
+    assert parse_date_time(raw, "starts_at", "開始") == (day, time, None)
+
+
+@pytest.mark.parametrize(
+    "raw, code",
+    [
+        ("R6.1.1 24:00", "invalid_time"),
+        ("R6.1.1 16:60", "invalid_time"),
+        ("H31.5.1 10:00", "outside_era"),
+        ("R6.1.1 16", "date_format"),
+    ],
+)
+def test_a_bad_date_time_names_the_field(raw, code):
+    from fujo.core.dates import parse_date_time
+
+    d, t, p = parse_date_time(raw, "starts_at", "開始")
+    assert (d, t) == (None, None) and p.code == code and p.field == "starts_at" and "開始" in p.message_ja

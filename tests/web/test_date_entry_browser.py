@@ -85,3 +85,42 @@ def test_the_reading_appearing_does_not_move_the_button_under_the_pointer(world,
     page.get_by_label("生年月日").fill("H2.1.15")
     expect(page.locator("#f-birthdate-reading")).to_have_text("平成2年1月15日（1990-01-15）")
     assert button.bounding_box() == before
+
+
+def test_a_month_typed_without_its_era_is_completed_converted_and_shows_the_month(world, users, live, page):
+    r = world.recipient()
+    world.ticket(r, on=today_jst().replace(year=2024, month=7, day=10), facility=CLINIC)
+    sign_in(page, live, users["office"])
+    page.goto(f"{live}/office/tickets")
+    month = page.get_by_label("診療年月")
+    month.fill("")
+    page.locator("#f-month-era").select_option("R")
+    month.press_sequentially("6.7")
+    expect(page.locator("#f-month-reading")).to_have_text("令和6年7月（2024-07）")
+    month.press("Tab")
+    expect(month).to_have_value("R6.7")
+    page.locator("#f-month-era").select_option("AD")
+    expect(month).to_have_value("2024-07")
+    page.locator("#f-month-era").select_option("H")  # 2024 has no 平成 month: named, left as typed
+    expect(page.locator("#f-month-error")).to_contain_text("元号の期間外")
+    expect(month).to_have_value("2024-07")
+    page.locator("#f-month-era").select_option("R")
+    expect(month).to_have_value("R6.7")
+    page.get_by_role("button", name="表示").click()
+    expect(page.locator("#month-tickets caption")).to_contain_text("令和6年7月：1件")
+
+
+def test_a_disaster_period_takes_a_wareki_date_and_time(world, users, live, page):
+    sign_in(page, live, users["admin"])
+    page.goto(f"{live}/admin/disasters")
+    page.get_by_label("理由").fill("令和6年能登半島地震（災害救助法適用）")
+    page.get_by_label("都道府県番号").fill("17")
+    starts = page.locator("#f-starts_at")
+    starts.fill("R6.1.1 16:10")
+    expect(page.locator("#f-starts_at-reading")).to_have_text("令和6年1月1日 16:10（2024-01-01T16:10）")
+    ends = page.locator("#f-ends_at")
+    ends.fill("2024-01-31")
+    page.locator("#f-ends_at-era").select_option("R")
+    expect(ends).to_have_value("R6.1.31")
+    page.get_by_role("button", name="開始する").click()
+    expect(page.locator("#disasters tbody tr").first).to_contain_text("令和6年1月1日 16:10〜令和6年2月1日 00:00")

@@ -167,34 +167,99 @@ def test_the_api_and_the_csv_import_read_wareki_with_the_same_parser(client, use
 
 # --- every date entry of every screen: the same input, era selector and reading (issue 9) --------
 
-_DATE_ENTRIES = {  # screen → (who, the date entries on it)
-    "/desk/numbers": ("clinic", ("birthdate", "confirmation_date")),
-    "/desk": ("clinic", ("confirmation_date",)),
-    "/desk/reference": ("clinic", ("birthdate",)),
-    "/admin": ("admin", ("day",)),
-    "/office/recipients/new": ("office", ("birthdate", "qualification_date", "disqualification_date")),
+_DATE_ENTRIES = {  # screen → (who, the date entries on it: element id, kind)
+    "/desk/numbers": ("clinic", (("birthdate", "wareki"), ("confirmation_date", "wareki"))),
+    "/desk": ("clinic", (("confirmation_date", "wareki"),)),
+    "/desk/reference": ("clinic", (("birthdate", "wareki"),)),
+    "/desk/tickets?month=R6.7": ("clinic", (("month", "month"),)),
+    "/desk/medinfo/disaster": ("clinic", (("birthdate", "wareki"),)),
+    "/admin": ("admin", (("day", "wareki"),)),
+    "/admin/disasters": ("admin", (("starts_at", "datetime"), ("ends_at", "datetime"))),
+    "/admin/subsidy": ("admin", (("completed", "wareki"), ("applied", "wareki"))),
+    "/office": ("office", (("print-month", "month"),)),
+    "/office/tickets?month=令和6年7月": ("office", (("month", "month"),)),
+    "/office/late?month=R6.7": ("office", (("month", "month"),)),
+    "/office/recipients/new": (
+        "office",
+        (("birthdate", "wareki"), ("qualification_date", "wareki"), ("disqualification_date", "wareki")),
+    ),
+    "/office/recipients/{payer}/{rn}/edit": ("office", (("birthdate", "wareki"), ("qualification_date", "wareki"))),
+    "/office/recipients/{payer}/{rn}/tickets/new": (
+        "office",
+        (("treatment_month", "month"), ("valid_from", "wareki"), ("valid_to", "wareki")),
+    ),
 }
+# What a date entry's name looks like: a field so named must be one of them (never a bare input).
+_DATE_NAME = re.compile(r"(date|month|_at|day|birth|completed|applied)$")
 
 
-def _era_selected(html: str, name: str) -> str:
-    m = re.search(rf'<select id="f-{name}-era"[^>]*>(.*?)</select>', html, re.S)
-    assert m, f"no era selector for {name}"
+def _era_selected(html: str, fid: str) -> str:
+    m = re.search(rf'<select id="f-{fid}-era"[^>]*>(.*?)</select>', html, re.S)
+    assert m, f"no era selector for {fid}"
     sel = re.search(r'<option value="(\w+)" selected>', m.group(1))
-    assert sel, f"no era chosen for {name}"
+    assert sel, f"no era chosen for {fid}"
     return sel.group(1)
 
 
 @pytest.mark.parametrize("path", list(_DATE_ENTRIES))
 def test_every_date_entry_is_a_text_input_with_an_era_selector_and_a_reading(client, users, world, path):
-    who, names = _DATE_ENTRIES[path]
+    who, entries = _DATE_ENTRIES[path]
+    r = world.recipient()
     _login(client, users[who])
-    html = client.get(path).text
-    assert 'type="date"' not in html  # the browser's own picker refuses 和暦
-    for name in names:
-        assert re.search(rf'id="f-{name}" name="{name}" type="text"', html), name
-        assert re.search(rf'id="f-{name}"[^>]*data-date="wareki"', html), name
-        assert f'id="f-{name}-reading"' in html
-        assert _era_selected(html, name) in ("R", "AD")
+    res = client.get(path.format(payer=PAYER, rn=r["recipient_number"]))
+    assert res.status_code == 200, res.text
+    html = res.text
+    for kind in ("date", "month", "datetime-local", "week", "time"):
+        assert f'type="{kind}"' not in html  # the browser's own pickers refuse 和暦
+    for fid, kind in entries:
+        assert re.search(rf'id="f-{fid}" name="\w+" type="text"[^>]*data-date="{kind}"', html, re.S), fid
+        assert f'id="f-{fid}-reading"' in html
+        assert _era_selected(html, fid) in ("R", "AD")
+    # every input on the screen named like a date is a date entry
+    for tag in re.findall(r"<input\b[^>]*>", html):
+        name = re.search(r'name="([^"]+)"', tag)
+        if name and _DATE_NAME.search(name.group(1)) and 'type="hidden"' not in tag:
+            assert "data-date=" in tag, tag
+
+
+def test_a_month_entry_shows_its_wareki_and_a_month_typed_in_wareki_is_read(client, users, world):
+    _login(client, users["office"])
+    html = client.get("/office/tickets?month=R6.7").text
+    assert _reading(html, "month") == "令和6年7月（2024-07）"
+    assert "令和6年7月" in re.search(r"<caption>(.*?)</caption>", html, re.S).group(1)
+    bad = client.get("/office/tickets?month=H31.5")
+    assert bad.status_code == 422
+    assert "元号の期間外" in _field_error(bad.text, "month")
+    late = client.get("/office/late?month=令和6年7月")
+    assert late.status_code == 200 and 'href="/office/tickets?month=2024-07&amp;late=1"' in late.text
+    _login(client, users["clinic"])
+    desk = client.get("/desk/tickets?month=R6.7")
+    assert desk.status_code == 200 and 'href="/desk/tickets.csv?month=2024-07"' in desk.text
+
+
+def test_a_template_has_no_date_input_other_than_the_date_entry():
+    """New screens too: the browser's date pickers refuse 和暦, and a date typed into a plain input
+    has no era selector and no reading. Only _forms.html's date_input writes a date-named input."""
+    from pathlib import Path
+
+    import fujo.web
+
+    root = Path(fujo.web.__file__).parent / "templates"
+    offenders = []
+    for path in root.rglob("*.html"):
+        text = path.read_text()
+        for kind in ("date", "month", "datetime-local", "week"):
+            if f'type="{kind}"' in text or re.search(rf"\binput\([^)]*'{kind}'", text):
+                offenders.append(f"{path.name}: type {kind}")
+        for call in re.findall(r"\binput\('(\w+)'", text):
+            if _DATE_NAME.search(call):
+                offenders.append(f"{path.name}: input('{call}')")
+        if path.name != "_forms.html":
+            for tag in re.findall(r"<input\b[^>]*>", text):
+                name = re.search(r'name="([^"{]+)"', tag)
+                if name and _DATE_NAME.search(name.group(1)) and 'type="hidden"' not in tag:
+                    offenders.append(f"{path.name}: {tag}")
+    assert offenders == []
 
 
 def test_the_date_reader_reads_completes_and_converts_as_the_services_do(client):

@@ -290,7 +290,8 @@
     });
   }
 
-  /* Date entries (R6.7.10, 令和6年7月10日, 2024-07-10; _forms.html date_input): the era selector is
+  /* Date entries (R6.7.10, 令和6年7月10日, 2024-07-10; _forms.html date_input; data-date="month":
+     a month, R6.7, 令和6年7月, 2024-07; "datetime": a date and an optional time, R6.1.1 16:10): the era selector is
      shown; the 和暦 reading and the era conversion come from the server's date reader (/dates/read),
      so the page has no second reader of dates. An entry typed without its era (6.7.10) is read in
      the chosen era and completed (R6.7.10) when the clerk leaves the field or sends the form; picking
@@ -307,6 +308,7 @@
       body.set("value", sent);
       body.set("era", era ? era.value : "");
       body.set("label", input.getAttribute("data-label") || "日付");
+      if (input.getAttribute("data-date") !== "wareki") body.set("kind", input.getAttribute("data-date"));
       if (mode === "convert") body.set("convert", "true");
       fetch("/dates/read", { method: "POST", body: body, credentials: "same-origin", headers: { "Accept": "application/json" } })
         .then(function (r) { return r.json(); })
