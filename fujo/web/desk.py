@@ -21,6 +21,7 @@ from ..cards.reader import consent_from_bits
 from ..cards.service import CardProofRefused, create_challenge
 from ..core import codes, monthly, numbers, screen
 from ..core.dates import month_key, parse_date, parse_month, today_jst
+from ..core.era import wareki_date
 from ..core.errors import FujoError, Problems, ValidationFailed
 from ..eligibility import service as eligibility
 from ..facility import service as facility
@@ -113,10 +114,14 @@ def result_view(check: dict) -> list[dict]:
 
 
 def _wire_time_ja(v: str | None) -> str | None:
-    """yyyyMMddHHmmss (JST) as 2024年7月11日 09:30, the consent's end as the reader showed it."""
+    """yyyyMMddHHmmss (JST) as 令和6年7月11日 09:30, the consent's end as the reader showed it."""
     if not v or len(v) < 12 or not v.isdigit():
         return None
-    return f"{int(v[:4])}年{int(v[4:6])}月{int(v[6:8])}日 {v[8:10]}:{v[10:12]}"
+    try:
+        day = dt.date(int(v[:4]), int(v[4:6]), int(v[6:8]))
+    except ValueError:
+        return None
+    return f"{wareki_date(day)} {v[8:10]}:{v[10:12]}"
 
 
 def _result(request: Request, staff, check: dict, method: str):
@@ -380,14 +385,12 @@ def _ticket_rows(results: Iterable[Any], new: set) -> Iterator[dict]:
 
 
 def _month_param(month: str | None) -> tuple[str, str]:
-    """('YYYY-MM' for the form, 'YYYYMM')."""
+    """(the month as the clerk typed it, for the form: 2024-07, 202407 or 和暦 R6.7; 'YYYYMM')."""
     if not month:
         t = today_jst()
         return f"{t:%Y-%m}", f"{t:%Y%m}"
-    ym, _ = parse_month(month, "month")  # 2024-07, 202407 or 和暦 (R6.7); a bad one is refused by the service
-    if ym is None:
-        return month, month.replace("-", "")
-    return f"{ym[0]:04d}-{ym[1]:02d}", month_key(*ym)
+    ym, _ = parse_month(month, "month")  # a bad one is refused by the service, naming the field
+    return month.strip(), month_key(*ym) if ym else month.replace("-", "")
 
 
 def _tickets_page(request, month: str, status: int = 200, **kw):

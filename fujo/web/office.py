@@ -536,7 +536,7 @@ def month_view(
         errors = field_errors(e)[0]
     ym, _ = parse_month(month, "month")
     key = month_key(*ym) if ym else ""
-    filters = {"month": f"{key[:4]}-{key[4:]}" if key else month, "facility": facility, "status": status}
+    filters = {"month": month.strip() if key else month, "facility": facility, "status": status}  # as typed
     if late == "1":
         filters["late"] = "1"
     return render(
@@ -805,7 +805,7 @@ def late(request: Request, staff: OfficeUser, month: str = ""):
         "office/late.html",
         status=422 if errors else 200,
         title="事後登録の医療券/調剤券",
-        month=f"{m[:4]}-{m[4:6]}" if len(m) == 6 else month,
+        month=month.strip() or f"{m[:4]}-{m[4:6]}",  # as typed (R6.7 stays R6.7)
         month_key="" if problem else m,
         rows=rows,
         errors=errors,

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.parametrize("db", ["postgresql"], indirect=True)
 
 NOT_RUNNING = "カードリーダーに接続できません（fujo reader を起動してください）"
 CARD_LABEL = "カード（カードリーダーのカード）"
-UNTIL = re.compile(r"同意の有効期限: \d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2} まで（24時間）")
+UNTIL = re.compile(r"同意の有効期限: 令和(元|\d{1,2})年\d{1,2}月\d{1,2}日 \d{2}:\d{2} まで（24時間）")
 PIN = "4826"
 
 

@@ -10,9 +10,10 @@ import pytest
 from playwright.sync_api import expect
 
 from fujo.core.dates import month_end, today_jst
+from fujo.eligibility.service import check_by_numbers
 from fujo.registry import service as registry
 from tests.factories import CLINIC, PAYER, PHARMACY
-from tests.web.conftest import SCREENSHOTS, sign_in
+from tests.web.conftest import sign_in
 
 # Screens behave the same on either database (the HTTP tests run on both); the browser runs them
 # once, on PostgreSQL — the production database.
@@ -38,7 +39,6 @@ def test_the_ticket_form_suggests_facilities_and_shows_the_registrys_refusals_as
     options = page.locator("#f-designated_facility_code-suggestions [role=option]")
     expect(options.first).to_contain_text("●●医療機関（医科）")
     expect(search).to_have_attribute("aria-expanded", "true")
-    page.screenshot(path=str(SCREENSHOTS / "office-ticket-suggestions.png"), full_page=True)
     search.press("ArrowDown")
     expect(options.first).to_have_attribute("aria-selected", "true")
     search.press("Enter")
@@ -58,7 +58,6 @@ def test_the_ticket_form_suggests_facilities_and_shows_the_registrys_refusals_as
     page.get_by_label("有効終了年月日").fill(last_month_end.isoformat())
     expect(page.locator("#f-valid_to-error")).to_contain_text("有効終了年月日が有効開始年月日より前です。")
     expect(page.locator("#f-valid_to-reading")).to_contain_text(f"（{last_month_end.isoformat()}）")  # its 和暦
-    page.screenshot(path=str(SCREENSHOTS / "office-ticket-live-refusals.png"), full_page=True)
     # corrected: the problems go away; nothing was written while checking
     page.get_by_label("診療別").select_option("02")
     page.get_by_label("有効終了年月日").fill(month_end(today_jst()).isoformat())
@@ -99,7 +98,6 @@ def test_a_recipient_edit_shows_in_the_history_and_abolition_with_reason_in_the_
     expect(page.get_by_text("保護の停止・廃止を記録しました")).to_be_visible()
     expect(page.locator("#recipient-status")).to_have_text("保護廃止（令和6年7月1日）")
     expect(page.get_by_label("停止・廃止の理由")).to_have_value("就労による収入増のため")
-    page.screenshot(path=str(SCREENSHOTS / "office-recipient-abolished.png"), full_page=True)
     expect(page.locator("#recipient-history tbody tr").first).to_contain_text("停止・廃止の別：- → 廃止")
     page.get_by_role("link", name="受給者検索").click()
     page.get_by_label("受給者番号・氏名・カナ").fill("履歴二郎")
@@ -114,17 +112,25 @@ def test_the_month_view_filters_by_state_facility_and_late(world, users, live, p
     world.ticket(b, on=today, facility=PHARMACY)
     t = world.ticket(c, on=today)
     registry.cancel_ticket(world.db, world.principal("office"), key=t["ticket_key"], reason="重複")
+    d = world.recipient(name="月別丁")  # checked at the clinic first, its ticket registered after: late
+    check_by_numbers(
+        world.db,
+        world.principal("clinic"),
+        insurer_number=PAYER,
+        identification_number=d["recipient_number"],
+        birthdate="1990-01-15",
+    )
+    world.ticket(d, on=today)
     sign_in(page, live, users["office"])
     page.get_by_role("link", name="月別の券").click()
-    expect(page.locator("#month-tickets caption")).to_contain_text(f"年{today.month}月：3件")
+    expect(page.locator("#month-tickets caption")).to_contain_text(f"年{today.month}月：4件")
     rows = page.locator("#month-tickets tbody tr")
-    expect(rows).to_have_count(3)
+    expect(rows).to_have_count(4)
     page.get_by_label("状態", exact=True).select_option("cancelled")
     page.get_by_role("button", name="表示").click()
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("月別丙")
     expect(rows.first).to_contain_text("取消")
-    page.screenshot(path=str(SCREENSHOTS / "office-month-view.png"), full_page=True)
     page.get_by_label("状態", exact=True).select_option("")
     page.get_by_label("指定医療機関").select_option(PHARMACY)
     page.get_by_role("button", name="表示").click()
@@ -132,6 +138,14 @@ def test_the_month_view_filters_by_state_facility_and_late(world, users, live, p
     expect(rows.first).to_contain_text("月別乙")
     page.locator("#month-counts a", has_text="すべて").click()
     expect(page.locator("#month-counts [data-count=active] strong")).to_have_text("1")
+    page.get_by_label("指定医療機関").select_option("")
+    page.get_by_label("事後登録のみ（資格確認の後に登録）").check()
+    page.get_by_role("button", name="表示").click()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("月別丁")
     page.get_by_role("link", name="事後登録の券（資格確認の後に登録されたもの）").click()
     expect(page).to_have_url(f"{live}/office/late?month={today:%Y%m}")
-    expect(page.locator("#late")).to_be_visible()
+    late = page.locator("#late tbody tr")
+    expect(late).to_have_count(1)
+    expect(late.first).to_contain_text("月別丁")
+    expect(late.first).to_contain_text(d["recipient_number"])

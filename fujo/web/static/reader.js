@@ -71,7 +71,9 @@
     if (!any) { until.hidden = true; until.textContent = ""; return; }
     var t = new Date(Date.now() + 24 * 3600 * 1000 + 9 * 3600 * 1000);  /* JST as UTC fields */
     var two = function (n) { return (n < 10 ? "0" : "") + n; };
-    until.textContent = "同意の有効期限: " + t.getUTCFullYear() + "年" + (t.getUTCMonth() + 1) + "月" + t.getUTCDate() +
+    /* 和暦 as the server shows it: a day from now is in 令和 (元年 = 2019) until the next era is named */
+    var year = t.getUTCFullYear() - 2018;
+    until.textContent = "同意の有効期限: 令和" + (year === 1 ? "元" : year) + "年" + (t.getUTCMonth() + 1) + "月" + t.getUTCDate() +
       "日 " + two(t.getUTCHours()) + ":" + two(t.getUTCMinutes()) + " まで（24時間）";
     until.hidden = false;
   }
