@@ -1,9 +1,12 @@
 """Authorisation: every route × every caller (organisation kind and role inside it), for the HTTP API
-and for the screens, on SQLite and PostgreSQL. A route missing from the tables below fails the test,
-so a new route must say who may use it.
+(on SQLite and PostgreSQL) and for the screens (on PostgreSQL; the same table drives the browser's
+visit of every screen with every role, tests/web/test_screens_by_role_browser.py). A route missing
+from the tables below fails the test, so a new route must say who may use it.
 
 A refused call answers 403 ``forbidden``; an allowed one may still be refused for its content (404,
-409, 422, a card proof that does not verify …) but never as forbidden."""
+409, 422, a card proof that does not verify …) but never as forbidden. An allowed screen shown with
+the test world's objects answers 200 with its page or download (or its documented refusal), never a
+5xx."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from fujo.accounts.service import create_user
 from fujo.orgs.service import issue_credential
-from tests.factories import PAYER, World
+from tests.factories import CLINIC, JULY, PAYER, World
 
 # (organisation key of the test world, role)
 CALLERS = [
@@ -588,7 +591,7 @@ def _web_routes(app) -> set[tuple[str, str]]:
         (m, r.path)
         for r in _routes(app.routes)
         if isinstance(r, APIRoute) and is_web_path(r.path) and not r.path.startswith(("/fhir", "/metrics"))
-        for m in r.methods
+        for m in r.methods or ()
         if m != "HEAD"
     }
 
@@ -597,14 +600,77 @@ def _fill(tpl: str, values: dict) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), tpl)
 
 
-# Each screen with each role: what is tested is who may use it, decided before any query; the screens'
-# queries run on both databases in their own tests. Once, on PostgreSQL (the production database).
-@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
-def test_every_screen_for_every_role(app, world, db):
-    assert _web_routes(app) == set(WEB) | NOT_ROLE_SCOPED, "classify every screen"
+# What an allowed GET answers: 200 and a page (text/html), or 200 and one of these (a download, or
+# the JSON a page's script reads). Never a 5xx, never the sign-in page.
+NOT_PAGES = {
+    ("GET", "/desk/tickets.csv"): "text/csv",
+    ("GET", "/desk/medinfo/{category}/print"): "application/pdf",
+    ("GET", "/desk/events/feed"): "application/json",
+    ("GET", "/desk/claims/reports/{rid}.csv"): "text/csv",
+    ("GET", "/desk/claims/reports/{rid}.json"): "application/json",
+    ("GET", "/office/claims/reports/{rid}.csv"): "text/csv",
+    ("GET", "/office/claims/reports/{rid}.json"): "application/json",
+    ("GET", "/office/facilities"): "application/json",
+    ("GET", "/office/facilities/{code}"): "application/json",
+    ("GET", "/office/import/jobs/{job_id}"): "application/json",
+    ("GET", "/office/tickets/{key}/print.pdf"): "application/pdf",
+    ("GET", "/office/print.pdf"): "application/pdf",
+}
+# The 薬剤情報等 screens are every facility role's, but show the information to its 医師・歯科医師・薬剤師
+# only: 受付 and 管理者 get the refusal page (403, reason role), which is not the forbidden page.
+MEDINFO_VIEWS = {
+    ("GET", "/desk/medinfo/{category}"),
+    ("GET", "/desk/medinfo/medication/overlaps"),
+    ("GET", "/desk/medinfo/{category}/print"),
+}
+MEDINFO_READERS = {("clinic", "clinician")}
+# The query a screen needs to show something: the patient, the drugs about to be prescribed, a month
+# with tickets (the test world's ticket is of 令和6年7月).
+_PATIENT = "payer_number={payer}&recipient_number={rn}"
+SCREEN_QUERY = {
+    ("GET", "/desk/medinfo/{category}"): _PATIENT,
+    ("GET", "/desk/medinfo/{category}/print"): _PATIENT,
+    ("GET", "/desk/medinfo/medication/overlaps"): _PATIENT + "&drug_codes=2171022F1020",
+    ("GET", "/office/print.pdf"): "month=2024-07",
+}
+HOME = {"admin": "/admin", "office": "/office", "clinic": "/desk", "insurer": "/insurer"}
+PASSWORD = "role-pass-1234"
+
+
+def expected_answer(caller: tuple[str, str], method: str, tpl: str) -> tuple[int, str]:
+    """(status, content type) of an allowed GET screen for ``caller``."""
+    if (method, tpl) in MEDINFO_VIEWS and caller not in MEDINFO_READERS:
+        return 403, "text/html"
+    return 200, NOT_PAGES.get((method, tpl), "text/html")
+
+
+def screen_url(method: str, tpl: str, values: dict) -> str:
+    query = SCREEN_QUERY.get((method, tpl))
+    return _fill(tpl, values) + (f"?{_fill(query, values)}" if query else "")
+
+
+# The words of a refusal of the caller (fujo.auth.principal, fujo.web.kit): shown on the error page,
+# or in the page of a form that was sent (the 導入手順's checklist).
+FORBIDDEN = re.compile(
+    r"この画面は[^。<]+の利用者のみ使えます。|この操作は[^。<]+(?:のみ行えます|の権限が必要です（現在の権限: [^）<]+）)。"
+)
+
+
+def is_forbidden_page(status: int, html: str) -> bool:
+    return status == 403 and FORBIDDEN.search(html) is not None
+
+
+def screen_world(world) -> dict:
+    """The objects the screens' paths name, from the test world: a recipient (with a card checked at
+    the clinic with consent to every 薬剤情報等, so that its 医療職 sees them), a ticket of 令和6年7月 at
+    the clinic, a health-insurance qualification; unknown ids where the screens only take a POST."""
+    from tests.medinfo.helpers import card_check
+
     r = world.recipient()
     t = world.ticket(r)
-    values = {
+    q = world.insurance()
+    card_check(world, world.card(r))
+    return {
         "payer": PAYER,
         "rn": r["recipient_number"],
         "key": t["ticket_key"],
@@ -613,18 +679,62 @@ def test_every_screen_for_every_role(app, world, db):
         "org_id": world.orgs["clinic"]["id"],
         "cred_id": 999999,
         "user_id": 999999,
-        "qid": 999999,
+        "qid": q["id"],
         "serial": "abc123",
         "category": "medication",
         "opening_id": 999999,
         "rid": "noreport",
         "step": "estimate",
     }
-    home = {"admin": "/admin", "office": "/office", "clinic": "/desk", "insurer": "/insurer"}
+
+
+def web_user(world, org: str, role: str) -> dict:
+    """A web user of ``org`` with ``role`` (login ``org-role``, password :data:`PASSWORD`), with the
+    objects that are its own alone: a claims report, an import job (another user's are 404). Its
+    values for :func:`screen_url`, and ``login``."""
+    import io
+
+    from fujo.claims import reports
+    from fujo.claims import service as claims
+    from fujo.jobs import service as jobs
+    from fujo.jobs.runner import JobRunner
+    from fujo.orgs.service import principal_for
+
+    login = f"{org}-{role}"
+    o = world.orgs[org]
+    user = create_user(world.db, o["id"], login=login, password=PASSWORD, display_name=login, role=role)
+    p = principal_for(world.db, kind=o["kind"], code=o["code"], role=role, user_id=user["id"], actor=login)
+    own: dict = {"login": login}
+    if org in ("clinic", "office"):  # a claims pre-check of one CSV row, kept for its user (fujo/claims)
+        row = f"診療年月,公費負担者番号,受給者番号,氏名,生年月日,医療機関コード\r\n2024-07,{PAYER},1000017,生保一郎,1990-01-15,{CLINIC}"
+        check = claims.check_claims if org == "clinic" else claims.check_office_claims
+        report = check(world.db, p, source=io.BytesIO(row.encode()), fmt="csv")
+        own["rid"] = reports.store_report(world.db, p, "facility" if org == "clinic" else "office", report)
+    if org == "office":  # a CSV import of one ticket, run to its end here (fujo/jobs)
+        t = World.ticket_data(world.recipient(), on=JULY)
+        cols = ["payer_number", "recipient_number", "ticket_type", "treatment_month", "valid_from", "valid_to"]
+        cols += ["designated_facility_code", "treatment_type", "single_or_combined"]
+        spool = world.tmp / f"import-{login}.csv"
+        spool.write_text(",".join(cols) + "\n" + ",".join(t[c] for c in cols) + "\n", encoding="utf-8")
+        job = jobs.submit(world.db, p, kind="tickets", spool_path=spool)
+        assert JobRunner(world.db).execute(job["id"])
+        assert jobs.get(world.db, p, job["id"])["state"] == jobs.DONE
+        own["job_id"] = job["id"]
+    return own
+
+
+# Each screen with each role: who may use it, decided before any query, and that an allowed screen
+# answers (200 and what it shows, or its documented refusal; a form sent empty is refused for its
+# content, never with a 5xx). The screens' queries run on both databases in their own tests; this
+# runs once, on PostgreSQL (the production database).
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+def test_every_screen_for_every_role(app, world, db):
+    assert _web_routes(app) == set(WEB) | NOT_ROLE_SCOPED, "classify every screen"
+    assert set(NOT_PAGES) | MEDINFO_VIEWS | set(SCREEN_QUERY) <= set(WEB)
+    shared = screen_world(world)
     wrong = []
     for org, role in CALLERS:
-        login = f"{org}-{role}"
-        create_user(db, world.orgs[org]["id"], login=login, password="role-pass-1234", display_name=login, role=role)
+        values = shared | web_user(world, org, role)
         with TestClient(app) as c:
             tok = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/login").text).group(1)
             res = c.post(
@@ -632,27 +742,41 @@ def test_every_screen_for_every_role(app, world, db):
                 data={
                     "csrf_token": tok,
                     "org_code": world.orgs[org]["code"],
-                    "login": login,
-                    "password": "role-pass-1234",
+                    "login": values["login"],
+                    "password": PASSWORD,
                 },
                 follow_redirects=False,
             )
             assert res.status_code == 303, (org, role)
-            page = c.get(home[org])
+            page = c.get(HOME[org])
             assert page.status_code == 200, (org, role, page.status_code)
             assert re.search(r'id="user-role">（[^）]+）', page.text)  # the header says the role
             csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
             for (method, tpl), allowed in sorted(WEB.items(), key=lambda kv: kv[0][0] == "POST"):
-                path = _fill(tpl, values)
                 if method == "GET":
-                    res = c.get(path, follow_redirects=False)
+                    res = c.get(screen_url(method, tpl, values), follow_redirects=False)
                 else:
-                    res = c.post(path, data={"csrf_token": csrf}, follow_redirects=False)
-                refused = res.status_code == 403
-                if refused == ((org, role) in allowed) or (
-                    res.status_code in (401, 303) and "/login" in res.headers.get("location", "")
-                ):
-                    wrong.append((org, role, method, tpl, res.status_code))
+                    res = c.post(_fill(tpl, values), data={"csrf_token": csrf}, follow_redirects=False)
+                got = (res.status_code, res.headers.get("content-type", "").split(";")[0])
+                forbidden = is_forbidden_page(res.status_code, res.text)
+                if (org, role) not in allowed:
+                    if not forbidden:
+                        wrong.append((org, role, method, tpl, "not refused", got))
+                elif method == "GET":
+                    want = expected_answer((org, role), method, tpl)
+                    if got != want or forbidden:
+                        wrong.append((org, role, method, tpl, want, got, res.text[:120]))
+                    elif got == (200, "text/html") and not re.search(r"<h1>(?!エラー<)[^<]+</h1>", res.text):
+                        wrong.append((org, role, method, tpl, "no heading", res.text[:120]))
+                    elif want[0] == 403 and 'data-reason="role"' not in res.text:
+                        wrong.append((org, role, method, tpl, "not the 薬剤情報等 refusal by role"))
+                elif (
+                    forbidden
+                    or res.status_code >= 500
+                    or res.status_code not in (200, 303, 404, 409, 422)
+                    or "/login" in res.headers.get("location", "")
+                ):  # a form sent empty: refused for its content (or done: a redirect), never forbidden
+                    wrong.append((org, role, method, tpl, got, res.text[:120]))
     assert wrong == []
 
 

@@ -1,6 +1,8 @@
-"""Browser tests: a real uvicorn server on a free 127.0.0.1 port (in a thread) serving the app of
-the parametrised ``db`` fixture (so every browser test runs on SQLite and on PostgreSQL), driven by
-Debian's Chromium through Playwright."""
+"""The screens' fixtures. The HTTP tests of the screens (TestClient) run on SQLite and on PostgreSQL,
+as every test that takes ``db`` (unless its module pins it). The browser tests (``*_browser.py``, and tests/medinfo/test_browser.py)
+drive Debian's Chromium through Playwright against a real uvicorn server on a free 127.0.0.1 port (in
+a thread; ``live`` in tests/conftest.py) serving the app of the parametrised ``db``, and each of their
+modules pins ``db`` to PostgreSQL (``pytestmark``): they run once, on the production database."""
 
 from __future__ import annotations
 
@@ -40,7 +42,8 @@ PASSWORDS = {
 @pytest.fixture
 def users(world):
     """One web user per organisation of the test world: login = world key, each its organisation's
-    管理者 (role tests add users of the other roles: see tests/web/test_roles.py)."""
+    管理者. Users of the other roles are made by the tests that need them (``signed_in`` below,
+    ``web_user`` in tests/api/test_authorisation.py, used by tests/web/test_screens_by_role_browser.py)."""
     from fujo.accounts.service import create_user
 
     for key, pw in PASSWORDS.items():

@@ -233,3 +233,16 @@ def test_bulk_table_columns_status_rows_and_names(world, users, live, desk):
     assert desk.evaluate("document.documentElement.scrollWidth <= innerWidth"), desk.evaluate(
         "[document.documentElement.scrollWidth, innerWidth]"
     )
+
+
+def test_the_refusing_results_fit_too(world, users, live, desk):
+    """廃止 (×, with the date) and 該当なし (numbers that match no one) fit like the others."""
+    ended = world.recipient(disqualification_date="2024-07-05", disqualification_kind="2")
+    world.ticket(ended, on=JULY, facility=CLINIC, valid_to="2024-07-04")
+    sign_in(desk, live, users["clinic"])
+    _numbers_check(desk, live, ended["recipient_number"])
+    expect(desk.locator(".headline").first).to_contain_text("×")
+    _assert_fits(desk)
+    _numbers_check(desk, live, "9999996")
+    expect(desk.locator("#results, .alert, #page-message").first).to_be_visible()
+    _assert_fits(desk)
