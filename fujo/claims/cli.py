@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ..cli.common import console, database, handle_errors, print_json
+from ..cli.common import console, database, err_console, handle_errors, print_json
 from ..core.errors import FieldProblem, ValidationFailed
 
 claims_app = typer.Typer(
@@ -30,12 +30,23 @@ def check(
     output: str = typer.Option("text", "--format", help="text | csv | json"),
     input_format: str = typer.Option(None, "--input", help="uke | csv (default: uke when the file starts with IR/YK)"),
     show_all: bool = typer.Option(False, "--all", help="text: list claims without findings too"),
+    written_at: str = typer.Option(
+        None,
+        "--written-at",
+        help="when the claims were written (2024-08-05, R6.8.5, 令和6年8月5日, '2024-08-05 10:30', "
+        "2024-08-05T10:30+09:00): tickets amended after it are flagged (ticket_amended); "
+        "without it amendments are for reference only (ticket_revised)",
+    ),
 ):
     """Check a month's claims (UKE or CSV) against the tickets: 未委託, unknown numbers, validity,
-    保護停止・廃止, cancelled or amended tickets, check digits. Exit code 1 when a claim has an error."""
+    保護停止・廃止, tickets cancelled or amended since the claims were written, check digits. Exit code 1
+    when a claim has an error."""
     from ..auth.principal import FACILITY, WELFARE_OFFICE
     from ..cli.main import _principal
     from . import service
+
+    # read before the file: a wrong value is named as the option, and nothing is checked
+    when = service.parse_written_at(written_at, field="--written-at", label_ja="--written-at（レセプトの作成日時）")
 
     if output not in ("text", "csv", "json") or (facility is None) == (office is None):
         raise ValidationFailed(
@@ -57,13 +68,14 @@ def check(
             BarColumn(),
             DownloadColumn(),
             TimeRemainingColumn(),
-            console=console,
+            # the bar is drawn on stderr: stdout carries the report only (csv and json are piped into files)
+            console=err_console,
             transient=output != "text",
         ) as bar,
     ):
         task = bar.add_task(f"checking {file.name}", total=file.stat().st_size)
         lines = service.progress_lines(f, lambda done: bar.update(task, completed=done))
-        report = run(database(), principal, source=lines, fmt=input_format)
+        report = run(database(), principal, source=lines, fmt=input_format, written_at=when)
     if output == "json":
         print_json(report)
     elif output == "csv":
@@ -75,7 +87,9 @@ def check(
 
 
 def _text(report: dict[str, Any], show_all: bool) -> None:
-    from ..core.era import wareki_month
+    import datetime as dt
+
+    from ..core.era import wareki_date, wareki_month
 
     def month(m: str | None) -> str:
         return wareki_month(int(m[:4]), int(m[4:])) if m else "診療年月不明"
@@ -91,7 +105,8 @@ def _text(report: dict[str, Any], show_all: bool) -> None:
             soft_wrap=True,
         )
         for f in c["findings"]:
-            console.print(f"  ・{f['message_ja']}", highlight=False, markup=False, soft_wrap=True)
+            ref = "（参考）" if f["severity"] == "info" else ""
+            console.print(f"  ・{ref}{f['message_ja']}", highlight=False, markup=False, soft_wrap=True)
     for u in report.get("unbilled", []):
         console.print(
             f"未請求 {month(u['treatment_month'])} {u['name']} {u['payer_number']}/{u['recipient_number']} "
@@ -101,6 +116,14 @@ def _text(report: dict[str, Any], show_all: bool) -> None:
             soft_wrap=True,
         )
     n = report["counts"]
+    if report.get("written_at"):
+        at = dt.datetime.fromisoformat(report["written_at"])
+        console.print(
+            f"レセプトの作成日時: {wareki_date(at.date())} {at:%H:%M}（この後の医療券の取消・変更を表示）",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
     tail = f" / 未請求の医療券 {n['unbilled']}件" if "unbilled" in n else ""
     console.print(
         f"レセプト {n['claims']}件（医療扶助 {n['assistance']}件）: 要修正 {n['error']}件 / 要確認 {n['warning']}件 / "

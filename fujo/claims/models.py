@@ -13,8 +13,10 @@ _CODE_TABLE = {k: f"{sev}: {ja}" for k, (sev, ja) in CODES.items()}
 
 class FindingOut(ReadModel):
     code: str = described("what is wrong", required=True, table=_CODE_TABLE)
-    severity: Literal["error", "warning"] = described(
-        "error: the claim would come back (返戻) as it is; warning: check before submitting", required=True
+    severity: Literal["error", "warning", "info"] = described(
+        "error: the claim would come back (返戻) as it is; warning: check before submitting; info: for "
+        "reference only (never changes the claim's status)",
+        required=True,
     )
     message_ja: str = described("what is wrong and what to do, in Japanese", required=True)
     message_en: str = described("the same in English", required=True)
@@ -24,6 +26,16 @@ class FindingOut(ReadModel):
     changed_at: str = described("when that revision was written (ISO 8601)")
     date: str = described("保護の停止・廃止日 or 開始日 (ISO 8601)")
     months: list[str] = described("outside_validity: the months of this facility's tickets for the recipient")
+    since_written: bool = described(
+        "ticket_cancelled, ticket_moved, ticket_amended, ticket_revised (only when written_at was given): the "
+        "change was made after the claims were written"
+    )
+    written_revision: int | None = described(
+        "ticket_amended: the revision in force when the claims were written (null: registered after)"
+    )
+    changed_fields: list[str] = described(
+        "ticket_amended: the fields (日本語 labels) that differ between that revision and the current one"
+    )
 
 
 class ClaimOut(ReadModel):
@@ -67,6 +79,9 @@ class ClaimsReportOut(ReadModel):
     format: Literal["uke", "csv"] = described("the input format read", required=True)
     organisation_code: str = described("医療機関コード or 福祉事務所 code of the caller", required=True)
     months: list[str] = described("診療年月 of the claims checked (yyyyMM)", required=True)
+    written_at: str | None = described(
+        "when the claims were written, as given (ISO 8601, JST); null when not given", required=True
+    )
     counts: CountsOut = described("how many", required=True)
     by_code: dict[str, int] = described("findings per code", required=True)
     claims: list[ClaimOut] = described("one per medical-assistance claim, in file order", required=True)

@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from sqlalchemy import Connection, and_, or_, select, tuple_
 
+from ..core.fields import TICKET_FIELDS
 from ..db import schema as s
 from ..registry.queries import ACTIVE, current_tickets, latest_revision, with_office
 
@@ -147,6 +148,40 @@ def _latest(conn: Connection, keys: Sequence[str]) -> list[TicketRow]:
     for part in _chunks(keys):
         q = _TICKET.where(t.c.ticket_key.in_(part), latest_revision())
         out.extend(TicketRow(**row._mapping) for row in conn.execute(q))
+    return out
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One revision of a ticket as it was written: when, and every field of the ticket then."""
+
+    ticket_key: str
+    revision: int
+    status: str
+    changed_at: dt.datetime
+    values: dict[str, object]
+
+
+_REVISION_COLUMNS = [t.c[f.name] for f in TICKET_FIELDS]
+
+
+def ticket_revisions(conn: Connection, keys: Iterable[str]) -> dict[str, list[Revision]]:
+    """Every revision of these tickets, oldest first (the history an amendment is judged by)."""
+    wanted = sorted(set(keys))
+    out: dict[str, list[Revision]] = {}
+    for part in _chunks(wanted):
+        q = (
+            select(t.c.ticket_key, t.c.revision, t.c.status, t.c.changed_at, *_REVISION_COLUMNS)
+            .where(t.c.ticket_key.in_(part))
+            .order_by(t.c.ticket_key, t.c.revision)
+        )
+        for row in conn.execute(q):
+            m = row._mapping
+            out.setdefault(row.ticket_key, []).append(
+                Revision(
+                    row.ticket_key, row.revision, row.status, row.changed_at, {f.name: m[f.name] for f in TICKET_FIELDS}
+                )
+            )
     return out
 
 

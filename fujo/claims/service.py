@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain, islice
@@ -28,9 +29,10 @@ from typing import Any
 from ..audit.service import record_many
 from ..auth.principal import FACILITY, WELFARE_OFFICE, Principal
 from ..core import monthly, numbers
-from ..core.dates import month_bounds
+from ..core.dates import JST, month_bounds, parse_date
 from ..core.era import wareki_date, wareki_month
 from ..core.errors import FieldProblem, ValidationFailed
+from ..core.fields import TICKET_FIELDS
 from ..core.identity import normalize_name
 from ..db.database import Database, aware
 from ..facility.service import require_assistance
@@ -43,6 +45,7 @@ _UKE_START = re.compile(rb"^[A-Z]{2},")
 FORMATS = ("uke", "csv")
 METHOD = "claims"  # check_log.method of the entries this check writes
 ERROR, WARNING, OK = "error", "warning", "ok"
+INFO = "info"  # a finding for reference only: never changes a claim's status
 
 # every finding code with its severity and what it means (docs/API.md lists the same table)
 CODES = {
@@ -55,18 +58,20 @@ CODES = {
     "not_designated": (ERROR, "この医療機関への医療券がない（未委託）"),
     "outside_validity": (ERROR, "診療年月・実日数が医療券の有効期間外"),
     "qualification_lost": (ERROR, "保護の停止・廃止（または開始前）"),
-    "ticket_cancelled": (ERROR, "医療券が取り消された"),
-    "ticket_moved": (ERROR, "医療券が他の医療機関に変更された"),
+    "ticket_cancelled": (ERROR, "医療券が取り消された（レセプトの作成後か前かを表示）"),
+    "ticket_moved": (ERROR, "医療券が他の医療機関に変更された（レセプトの作成後か前かを表示）"),
     "no_ticket": (ERROR, "（福祉事務所）この医療機関・診療年月の医療券がない"),
     "other_facility": (ERROR, "（福祉事務所）医療券は別の医療機関を指定している"),
     "qualification_ends": (WARNING, "月の途中で保護が停止・廃止された"),
     "partial_validity": (WARNING, "医療券の有効期間が月の一部"),
-    "ticket_amended": (WARNING, "医療券が変更されている"),
+    "ticket_amended": (WARNING, "レセプトの作成後に医療券が変更された"),
     "single_combined": (WARNING, "単独/併用の別が医療券と異なる"),
     "name_mismatch": (WARNING, "氏名が登録と異なる"),
     "duplicate": (WARNING, "同じ受給者・診療年月のレセプトが複数ある"),
     "other_office": (WARNING, "（福祉事務所）他の福祉事務所の公費負担者番号"),
+    "ticket_revised": (INFO, "医療券に変更履歴がある（レセプトの作成前の変更、または作成日時の指定なし）"),
 }
+SEVERITY_RANK = {ERROR: 0, WARNING: 1, INFO: 2}
 
 
 def _wm(month: str) -> str:
@@ -76,6 +81,81 @@ def _wm(month: str) -> str:
 def _jst(t: dt.datetime) -> str:
     a = aware(t).astimezone(dt.timezone(dt.timedelta(hours=9)))
     return f"{wareki_date(a.date())} {a:%H:%M}"
+
+
+# --- when the claims were written (the time "cancelled or amended since" is judged against) -------
+
+WRITTEN_AT = "written_at"
+_TIME = re.compile(r"^([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?$")  # [0-9], not \d: other scripts' digits are no time
+
+
+def is_clock(text: str) -> bool:
+    """A time of day as HH:MM or HH:MM:SS (24 hours)."""
+    m = _TIME.match(text.strip())
+    return m is not None and int(m[1]) <= 23 and int(m[2]) <= 59 and int(m[3] or 0) <= 59
+
+
+def _written_format(field: str, label_ja: str) -> FieldProblem:
+    return FieldProblem(
+        field,
+        "datetime_format",
+        f"{label_ja}は 2024-08-05、2024-08-05T10:30、R6.8.5、令和6年8月5日 10:30 のように入力してください。",
+        f"{field} must be a date (2024-08-05, R6.8.5, 令和6年8月5日) or a date and time "
+        "(2024-08-05T10:30, 2024-08-05 10:30, ISO 8601 with or without an offset; JST when none).",
+    )
+
+
+def _written_text(text: str, field: str, label_ja: str) -> dt.datetime:
+    if "T" in text and text[:1].isdigit():  # ISO 8601 date-time
+        try:
+            t = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise ValidationFailed(problems=[_written_format(field, label_ja)]) from None
+        return t if t.tzinfo else t.replace(tzinfo=JST)
+    parts = text.split()
+    if len(parts) > 2 or (len(parts) == 2 and not is_clock(parts[1])):
+        raise ValidationFailed(problems=[_written_format(field, label_ja)])
+    day, problem = parse_date(parts[0], field, label_ja)
+    if problem is not None or day is None:
+        raise ValidationFailed(problems=[problem] if problem else [_written_format(field, label_ja)])
+    h, mi, *sec = (int(x) for x in parts[1].split(":")) if len(parts) == 2 else (0, 0)
+    return dt.datetime.combine(day, dt.time(h, mi, sec[0] if sec else 0), JST)
+
+
+def parse_written_at(
+    value: object, field: str = WRITTEN_AT, label_ja: str = "レセプトの作成日時", now: dt.datetime | None = None
+) -> dt.datetime | None:
+    """When the claims were written, as the facility says it: a date (ISO, yyyyMMdd or 和暦, as every
+    date entry: :func:`fujo.core.dates.parse_date`), a date and a time ``HH:MM[:SS]`` separated by a
+    space, or an ISO 8601 date-time (offset optional). Times without an offset are JST; a date alone
+    is its first moment (0:00 JST), so a change made later that day counts as made after the claims
+    were written — one check too many rather than a missed amendment. None when nothing is given.
+    A time in the future is refused (a typo: claims are checked after they are written).
+    :class:`ValidationFailed` naming ``field`` otherwise."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        when = value if value.tzinfo else value.replace(tzinfo=JST)
+    elif isinstance(value, dt.date):
+        when = dt.datetime.combine(value, dt.time(), JST)
+    else:
+        text = unicodedata.normalize("NFKC", str(value)).strip()
+        if not text:
+            return None
+        when = _written_text(text, field, label_ja)
+    if when > (now or dt.datetime.now(JST)):
+        shown = _jst(when)
+        raise ValidationFailed(
+            problems=[
+                FieldProblem(
+                    field,
+                    "future",
+                    f"{label_ja}（{shown}）が未来の日時です。レセプトを作成した日（時刻）を入力してください。",
+                    f"{field} ({when.isoformat()}) is in the future: give when the claims were written.",
+                )
+            ]
+        )
+    return when
 
 
 @dataclass
@@ -122,6 +202,7 @@ class Report:
     results: list[ClaimReport] = field(default_factory=list)  # the medical-assistance claims
     unbilled: list[dict[str, Any]] = field(default_factory=list)
     months: set[str] = field(default_factory=set)
+    written_at: dt.datetime | None = None  # when the claims were written, as given (None: not said)
 
     def as_dict(self) -> dict[str, Any]:
         by_status = {ERROR: 0, WARNING: 0, OK: 0}
@@ -135,6 +216,7 @@ class Report:
             "format": self.fmt,
             "organisation_code": self.principal_code,
             "months": sorted(self.months),
+            "written_at": self.written_at.isoformat() if self.written_at else None,
             "counts": {
                 "claims": self.claims,
                 "assistance": len(self.results),
@@ -210,27 +292,36 @@ def _checkable(rep: ClaimReport) -> bool:
     return not rep.findings and rep.payer is not None and rep.claim.month is not None
 
 
-def _start(principal: Principal, mode: str, source: Iterable[bytes], fmt: str | None) -> tuple[Report, Iterator[bytes]]:
-    """Who may check (before a byte is read), and the input format."""
+def _start(
+    principal: Principal, mode: str, source: Iterable[bytes], fmt: str | None, written_at: object
+) -> tuple[Report, Iterator[bytes]]:
+    """Who may check and when the claims were written (both before a byte is read), and the input format."""
     if mode == "facility":
         principal.require(FACILITY)
         require_assistance(principal)
     else:
         principal.require(WELFARE_OFFICE)
+    when = parse_written_at(written_at)
     fmt, lines = sniff(source, fmt)
-    return Report(mode=mode, fmt=fmt, principal_code=principal.code), lines
+    return Report(mode=mode, fmt=fmt, principal_code=principal.code, written_at=when), lines
 
 
 # --- the facility's check ----------------------------------------------------------------------
 
 
 def check_claims(
-    db: Database, principal: Principal, *, source: Iterable[bytes], fmt: str | None = None
+    db: Database,
+    principal: Principal,
+    *,
+    source: Iterable[bytes],
+    fmt: str | None = None,
+    written_at: object = None,
 ) -> dict[str, Any]:
-    """A facility's claims against its own tickets (see the module's docstring). Raises
-    :class:`ValidationFailed` (line and field named) for a file that cannot be read; nothing is
-    written then."""
-    report, lines = _start(principal, "facility", source, fmt)
+    """A facility's claims against its own tickets (see the module's docstring). ``written_at``: when
+    the claims were written (:func:`parse_written_at`); a ticket cancelled, moved or amended after it
+    is what made the claim wrong since. Raises :class:`ValidationFailed` (line and field named) for a
+    file that cannot be read, or naming ``written_at``; nothing is written then."""
+    report, lines = _start(principal, "facility", source, fmt, written_at)
     seen: set[tuple[str, str, str]] = set()
     for batch in _batches(_claims(lines, report.fmt, principal.code, multi=False)):
         report.claims += len(batch)
@@ -249,7 +340,7 @@ def check_claims(
                 ]
             )
         with db.read() as conn:
-            _facility_batch(conn, principal, reps, seen)
+            _facility_batch(conn, principal, reps, seen, report.written_at)
         report.results.extend(reps)
         report.months.update(r.claim.month for r in reps if r.claim.month)
     revealed = {r.revealed.id: r.revealed for r in report.results if r.revealed is not None}
@@ -264,7 +355,13 @@ def check_claims(
     return report.as_dict()
 
 
-def _facility_batch(conn: Any, principal: Principal, reps: list[ClaimReport], seen: set[tuple[str, str, str]]) -> None:
+def _facility_batch(
+    conn: Any,
+    principal: Principal,
+    reps: list[ClaimReport],
+    seen: set[tuple[str, str, str]],
+    written_at: dt.datetime | None,
+) -> None:
     todo = [r for r in reps if _checkable(r)]
     payers = queries.known_payers(conn, (r.payer.payer_number for r in todo if r.payer))
     people = queries.recipients_by_numbers(
@@ -279,6 +376,8 @@ def _facility_batch(conn: Any, principal: Principal, reps: list[ClaimReport], se
     tickets: dict[int, list[queries.TicketRow]] = {}
     for x in queries.facility_tickets(conn, principal.code, matched):
         tickets.setdefault(x.recipient_id, []).append(x)
+    # the history of the amended ones only (most tickets have one revision)
+    history = queries.ticket_revisions(conn, (x.ticket_key for xs in tickets.values() for x in xs if x.revision > 1))
     for rep in todo:
         assert rep.payer is not None and rep.claim.month is not None
         c, p, m = rep.claim, rep.payer, rep.claim.month
@@ -312,7 +411,7 @@ def _facility_batch(conn: Any, principal: Principal, reps: list[ClaimReport], se
             )
             continue
         _qualification(rep, rec, m, call)
-        _tickets(rep, principal.code, tickets.get(rec.id, []), rec, call)
+        _tickets(rep, principal.code, tickets.get(rec.id, []), rec, call, history, written_at)
 
 
 def _qualification(rep: ClaimReport, rec: queries.RecipientRow, month: str, call: str) -> None:
@@ -364,17 +463,120 @@ def _latest(tickets: list[queries.TicketRow]) -> queries.TicketRow:
     return max(tickets, key=lambda t: t.changed_at)
 
 
-def _ticket_cancelled(rep: ClaimReport, x: queries.TicketRow, ja: str) -> None:
-    """The claim's ticket was cancelled (``x``: its latest revision); ``ja`` says what to do."""
+def _after(x: queries.TicketRow | queries.Revision, written_at: dt.datetime | None) -> bool | None:
+    """Was this revision written after the claims were (None: the time of the claims is not known)?"""
+    return None if written_at is None else aware(x.changed_at) > written_at
+
+
+def _when_said(x: queries.TicketRow, written_at: dt.datetime | None, verb: str) -> str:
+    """「…は{時}に{verb}」 said against the time the claims were written: after it (what made the claim
+    wrong since), before it (the claim was written against it), or plainly when that time is unknown."""
+    at = _jst(x.changed_at)
+    after = _after(x, written_at)
+    if written_at is None:
+        return f"{at}に{verb}"
+    if after:
+        return f"レセプトの作成（{_jst(written_at)}）の後、{at}に{verb}"
+    return f"レセプトの作成（{_jst(written_at)}）より前の{at}に{verb}"
+
+
+def _since(x: queries.TicketRow, written_at: dt.datetime | None) -> dict[str, Any]:
+    after = _after(x, written_at)
+    return {} if after is None else {"since_written": after}
+
+
+def _ticket_cancelled(
+    rep: ClaimReport, x: queries.TicketRow, written_at: dt.datetime | None, subject: str, ja: str
+) -> None:
+    """The claim's ticket was cancelled (``x``: its latest revision) — an error whenever it was: a claim
+    on a cancelled ticket comes back; ``since_written`` says whether it happened after the claims
+    were written. ``subject`` names the ticket, ``ja`` ends the message (what to do)."""
+    after = _after(x, written_at)
+    en_when = {None: "", True: " (after the claims were written)", False: " (before the claims were written)"}[after]
     rep.add(
         "ticket_cancelled",
-        ja,
-        f"The ticket was cancelled at {aware(x.changed_at).isoformat()} (revision {x.revision}).",
+        f"{subject}は" + _when_said(x, written_at, "取り消されています") + f"（第{x.revision}版）。" + ja,
+        f"The ticket was cancelled at {aware(x.changed_at).isoformat()}{en_when} (revision {x.revision}).",
         **_revision(x),
+        **_since(x, written_at),
     )
 
 
-def _tickets(rep: ClaimReport, me: str, mine: list[queries.TicketRow], rec: queries.RecipientRow, call: str) -> None:
+# the fields of a ticket an amendment may change, in the order of the ticket (labels for the message)
+_LABELS = {
+    f.name: f.label_ja for f in TICKET_FIELDS if f.name not in ("designated_facility_name", "prescription_issuer_name")
+}
+
+
+def _changed(before: queries.Revision, now: queries.Revision) -> list[str]:
+    return [label for name, label in _LABELS.items() if before.values.get(name) != now.values.get(name)]
+
+
+def _amendments(
+    rep: ClaimReport,
+    x: queries.TicketRow,
+    revisions: list[queries.Revision],
+    written_at: dt.datetime | None,
+) -> None:
+    """An amended ticket in force here: amendments after the claims were written are ``ticket_amended``
+    (warning: the claim was written from an earlier revision — which fields changed is said); older
+    ones, or any when that time is not given, only ``ticket_revised`` (info)."""
+    if x.revision <= 1:
+        return
+    current = revisions[-1] if revisions and revisions[-1].revision == x.revision else None
+    later = [v for v in revisions if v.revision > 1 and written_at is not None and aware(v.changed_at) > written_at]
+    if written_at is not None and later and current is not None:
+        base = next((v for v in reversed(revisions) if aware(v.changed_at) <= written_at), None)
+        fields = _changed(base or revisions[0], current)
+        what = f"変更された項目: {'・'.join(fields)}" if fields else "項目の変更なし"
+        if base is None:
+            ja = (
+                f"医療券はレセプトの作成（{_jst(written_at)}）の後に登録され、{_jst(x.changed_at)}に変更されています"
+                f"（第{x.revision}版、{what}）。"
+            )
+        else:
+            ja = (
+                f"医療券はレセプトの作成（{_jst(written_at)}）の後、{_jst(x.changed_at)}に変更されています"
+                f"（第{base.revision}版→第{x.revision}版、{what}）。"
+            )
+        rep.add(
+            "ticket_amended",
+            ja + "委託先一括取得で最新の内容を取り込み、レセプトを確認・修正してください。",
+            f"The ticket was amended after the claims were written ({written_at.isoformat()}): revision "
+            f"{base.revision if base else '-'} → {x.revision} at {aware(x.changed_at).isoformat()}; changed: "
+            f"{', '.join(fields) or 'nothing'}.",
+            **_revision(x),
+            since_written=True,
+            written_revision=base.revision if base else None,
+            changed_fields=fields,
+        )
+        return
+    if written_at is None:
+        ja = (
+            f"医療券は{_jst(x.changed_at)}に変更されています（第{x.revision}版）。レセプトの作成後の変更なら、"
+            "最新の内容でレセプトを確認してください（作成日時を指定すると、作成後の変更を「要確認」として表示します）。"
+        )
+        en = f"The ticket was amended at {aware(x.changed_at).isoformat()} (revision {x.revision}); "
+        en += "give written_at to tell amendments made after the claims were written."
+    else:
+        ja = (
+            f"医療券の変更（第{x.revision}版、{_jst(x.changed_at)}）はレセプトの作成（{_jst(written_at)}）より前です。"
+            "レセプトがこの版の内容で作成されていれば対応は不要です。"
+        )
+        en = f"The ticket's last amendment ({aware(x.changed_at).isoformat()}, revision {x.revision}) "
+        en += "is older than the claims."
+    rep.add("ticket_revised", ja, en, **_revision(x), **_since(x, written_at))
+
+
+def _tickets(
+    rep: ClaimReport,
+    me: str,
+    mine: list[queries.TicketRow],
+    rec: queries.RecipientRow,
+    call: str,
+    history: dict[str, list[queries.Revision]],
+    written_at: dt.datetime | None,
+) -> None:
     c, p = rep.claim, rep.payer
     assert c.month is not None and p is not None
     m = c.month
@@ -401,14 +603,7 @@ def _tickets(rep: ClaimReport, me: str, mine: list[queries.TicketRow], rec: quer
                 f"The ticket is valid {x.valid_from.isoformat()} to {x.valid_to.isoformat()} only.",
                 **extra,
             )
-        if x.revision > 1:
-            rep.add(
-                "ticket_amended",
-                f"医療券は{_jst(x.changed_at)}に変更されています（第{x.revision}版）。"
-                "委託先一括取得で最新の内容を取り込み、レセプトと照合してください。",
-                f"The ticket was amended at {aware(x.changed_at).isoformat()} (revision {x.revision}).",
-                **extra,
-            )
+        _amendments(rep, x, history.get(x.ticket_key, []), written_at)
         combined = c.insurer_number is not None
         if x.single_or_combined == "01" and combined:
             rep.add(
@@ -437,19 +632,22 @@ def _tickets(rep: ClaimReport, me: str, mine: list[queries.TicketRow], rec: quer
     if cancelled:
         x = _latest(cancelled)
         _ticket_cancelled(
-            rep,
-            x,
-            f"{_wm(m)}の医療券は{_jst(x.changed_at)}に取り消されています（第{x.revision}版）。"
-            f"この医療券では請求できません。{call}に確認してください。",
+            rep, x, written_at, f"{_wm(m)}の医療券", f"この医療券では請求できません。{call}に確認してください。"
         )
     elif moved:
         x = _latest(moved)
         rep.add(
             "ticket_moved",
-            f"{_wm(m)}の医療券は{_jst(x.changed_at)}に変更され、この医療機関への委託ではなくなりました"
-            f"（第{x.revision}版）。{call}に確認してください。",
-            f"The ticket was amended away from this facility at {aware(x.changed_at).isoformat()}.",
+            f"{_wm(m)}の医療券は"
+            + _when_said(x, written_at, "変更され")
+            + f"、この医療機関への委託ではなくなりました（第{x.revision}版）。{call}に確認してください。",
+            f"The ticket was amended away from this facility at {aware(x.changed_at).isoformat()}"
+            + {None: "", True: ", after the claims were written", False: ", before the claims were written"}[
+                _after(x, written_at)
+            ]
+            + ".",
             **_revision(x),
+            **_since(x, written_at),
         )
     else:
         other = sorted({x.treatment_month for x in mine if x.active and x.designated_facility_code == me})
@@ -475,19 +673,26 @@ def _tickets(rep: ClaimReport, me: str, mine: list[queries.TicketRow], rec: quer
 
 
 def check_office_claims(
-    db: Database, principal: Principal, *, source: Iterable[bytes], fmt: str | None = None
+    db: Database,
+    principal: Principal,
+    *,
+    source: Iterable[bytes],
+    fmt: str | None = None,
+    written_at: object = None,
 ) -> dict[str, Any]:
     """A welfare office's check of the claims received from the 審査支払機関 (one IR … GO block per
     facility): which claims under its 公費負担者番号 have no ticket for that facility and month, and
-    which of its tickets of the months billed were never billed. Reads only the office's own data."""
-    report, lines = _start(principal, "office", source, fmt)
+    which of its tickets of the months billed were never billed. Reads only the office's own data.
+    ``written_at`` (when the claims were written, as for the facility) says of a cancelled ticket
+    whether it was cancelled after the claim was written."""
+    report, lines = _start(principal, "office", source, fmt, written_at)
     billed: set[tuple[int, str, str]] = set()  # (recipient id, month, facility code)
     seen: set[tuple[str, str, str, str]] = set()
     for batch in _batches(_claims(lines, report.fmt, None, multi=True)):
         report.claims += len(batch)
         reps = [rep for c in batch if (rep := _assistance(c, report.fmt)) is not None]
         with db.read() as conn:
-            _office_batch(conn, principal, reps, billed, seen)
+            _office_batch(conn, principal, reps, billed, seen, report.written_at)
         report.results.extend(reps)
         report.months.update(r.claim.month for r in reps if r.claim.month)
     if report.months and principal.payer_numbers:
@@ -521,6 +726,7 @@ def _office_batch(
     reps: list[ClaimReport],
     billed: set[tuple[int, str, str]],
     seen: set[tuple[str, str, str, str]],
+    written_at: dt.datetime | None,
 ) -> None:
     todo = []
     for rep in reps:
@@ -591,8 +797,9 @@ def _office_batch(
             _ticket_cancelled(
                 rep,
                 x,
-                f"{_wm(m)}の医療券（{x.designated_facility_name}）は{_jst(x.changed_at)}に取り消されています"
-                f"（第{x.revision}版）。請求を返戻するか、必要なら医療券を発行してください。",
+                written_at,
+                f"{_wm(m)}の医療券（{x.designated_facility_name}）",
+                "請求を返戻するか、必要なら医療券を発行してください。",
             )
         else:
             rep.add(
@@ -619,7 +826,7 @@ CSV_HEADER = [
     "医療券の版",
     "変更日時",
 ]
-STATUS_JA = {ERROR: "要修正", WARNING: "要確認", OK: "問題なし"}
+STATUS_JA = {ERROR: "要修正", WARNING: "要確認", INFO: "参考", OK: "問題なし"}
 
 
 def report_csv(report: dict[str, Any], *, problems_only: bool = False) -> str:

@@ -12,13 +12,17 @@ system, and a note on reading UKE files, note.com/rc_marumie). What this reader 
   In cp932 a second byte is never ``0x2C``, so the bytes are split on commas before decoding, and
   an undecodable byte is named with its field.
 - Each record starts with its 2-letter record identifier (レコード識別情報). A file opens with
-  ``IR`` 医療機関情報 (``YK`` 薬局情報 for 調剤: read at IR's positions, an assumption not checked
-  against the 調剤用 specification), then per claim ``RE`` レセプト共通 followed
+  ``IR`` 医療機関情報 (``YK`` 薬局情報 for 調剤, see below), then per claim ``RE`` レセプト共通 followed
   by its ``HO`` 保険者, ``KO`` 公費 and detail records (``SY`` ``SI`` ``IY`` ``TO`` ``CO`` …), and ends
   with ``GO`` 診療報酬請求書 (合計).
 - ``IR``: 1 IR, 2 審査支払機関, 3 都道府県, 4 点数表, 5 医療機関コード (7 digits: 郡市区 2 + 番号 4
   + 検証番号 1), 6 予備, 7 医療機関名称, 8 請求年月 (GYYMM), 9 マルチボリューム識別情報, 10 電話番号.
   The 10-digit code of fujo is 都道府県 + 点数表 + the 7 digits.
+- ``YK`` (調剤): only its first fields are read — 1 YK, 2 審査支払機関, 3 都道府県, 4 点数表 (4),
+  5 薬局コード (7 digits) — the positions of IR. The 調剤用 specification itself was not at hand
+  (search of public code, 2026-11: two public writers of 調剤 files agree on these five fields, and
+  one writes a 予備 field after the code as IR does while the other does not), so nothing after the
+  薬局コード is read or named: a problem there is named by its position (``YK 第7項目``).
 - ``RE``: 1 RE, 2 レセプト番号, 3 レセプト種別 (4 digits, 別表5: 1 医科 …; 2nd digit 1 医保 2 公費
   3 後期 4 退職; 3rd digit 1 単独, 2 二併 …), 4 診療年月 (GYYMM), 5 氏名, 6 男女区分 (1 男 2 女),
   7 生年月日 (GYYMMDD), 8 給付割合, … 14 カルテ番号等.
@@ -65,7 +69,8 @@ FIELDS = {  # names of the fields this reader reads or names in its messages (1-
     "KO": ["レコード識別情報", "公費負担者番号", "公費受給者番号", "任意給付区分", "診療実日数"],
     "GO": ["レコード識別情報", "総件数", "総合計点数"],
 }
-FIELDS["YK"] = FIELDS["IR"]
+# the fields public 調剤 writers agree on (module docstring); the rest are named by position
+FIELDS["YK"] = ["レコード識別情報", "審査支払機関", "都道府県", "点数表", "薬局コード"]
 _RECORD_ID = re.compile(r"^[A-Z]{2}$")
 _JAPANESE = re.compile(r"[\u3000-\u30ff\u4e00-\u9fff\uff00-\uffef]")
 
@@ -296,7 +301,7 @@ def read_uke(source: Iterable[bytes], *, multi: bool = False) -> Iterator[Claim]
 
 def _facility(fields: list[str], n: int) -> str:
     rid = fields[0]
-    need = {2: "都道府県", 3: "点数表", 4: "医療機関コード"}
+    need = {i: FIELDS[rid][i] for i in (2, 3, 4)}  # 医療機関コード, or 薬局コード in a YK record
     for i, label in need.items():
         v = fields[i].strip() if len(fields) > i else ""
         size = {2: 2, 3: 1, 4: 7}[i]

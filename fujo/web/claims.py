@@ -25,7 +25,7 @@ from .kit import FacilityUser, OfficeUser, Staff, csrf_guard, db_of, render
 
 FACILITY_MODE, OFFICE_MODE = "facility", "office"
 INPUTS = {"": "自動判定（IR/YKで始まればUKE）", "uke": "UKE（レセプト電算処理システム）", "csv": "CSV"}
-SEVERITY_JA = {claims.ERROR: "要修正", claims.WARNING: "要確認", claims.OK: "問題なし"}
+SEVERITY_JA = {claims.ERROR: "要修正", claims.WARNING: "要確認", claims.INFO: "参考", claims.OK: "問題なし"}
 BASE = {FACILITY_MODE: "/desk/claims", OFFICE_MODE: "/office/claims"}
 TITLE = {FACILITY_MODE: "レセプトの資格点検", OFFICE_MODE: "レセプトの資格点検（審査支払機関のデータ）"}
 
@@ -34,13 +34,14 @@ TITLE = {FACILITY_MODE: "レセプトの資格点検", OFFICE_MODE: "レセプ�
 
 
 def report_view(report: dict[str, Any]) -> dict[str, Any]:
-    """The service's report grouped by finding code (errors first, in the order of the service's
-    table), each group's claims by line; the claims without findings apart."""
+    """The service's report grouped by finding code (errors, then warnings, then 参考, each in the
+    order of the service's table), each group's claims by line; the claims without a problem apart
+    (those with 参考 findings only are among them too)."""
     order = list(claims.CODES)
     groups: dict[str, dict[str, Any]] = {}
     ok = []
     for c in report["claims"]:
-        if not c["findings"]:
+        if c["status"] == claims.OK:
             ok.append(c)
         for f in c["findings"]:
             g = groups.setdefault(
@@ -56,11 +57,15 @@ def report_view(report: dict[str, Any]) -> dict[str, Any]:
             g["rows"].append({"claim": c, "finding": f})
     ordered = sorted(
         groups.values(),
-        key=lambda g: (g["severity"] != claims.ERROR, order.index(g["code"]) if g["code"] in order else len(order)),
+        key=lambda g: (
+            claims.SEVERITY_RANK.get(g["severity"], 1),
+            order.index(g["code"]) if g["code"] in order else len(order),
+        ),
     )
     for g in ordered:
         g["rows"].sort(key=lambda x: x["claim"]["line"])
-    return {"groups": ordered, "ok": ok}
+    problems = sum(1 for g in ordered if g["severity"] != claims.INFO)
+    return {"groups": ordered, "ok": ok, "problems": problems}
 
 
 def _form(request: Request, mode: str, status: int = 200, **kw: Any):
@@ -72,7 +77,7 @@ def _form(request: Request, mode: str, status: int = 200, **kw: Any):
         mode=mode,
         action=BASE[mode],
         inputs=INPUTS,
-        labels={"file": "ファイル", "input": "形式"},
+        labels={"file": "ファイル", "input": "形式", "written_on": "レセプトの作成日", "written_time": "作成時刻"},
         **kw,
     )
 
@@ -92,14 +97,34 @@ def _page(request: Request, mode: str, rid: str, report: dict[str, Any]):
     )
 
 
-def _check(request: Request, staff: Staff, mode: str, file: UploadFile | None, input: str):
+def _written_at(on: str, time: str) -> tuple[Any, dict[str, list[str]]]:
+    """The form's レセプトの作成日 (a date entry: 和暦 or ISO) and optional 時刻 (HH:MM, as the browser's
+    time input sends it) as the service's ``written_at`` (None when not given), or the errors of those fields."""
+    on, time = on.strip(), time.strip()
+    if time and not claims.is_clock(time):
+        return None, {"written_time": ["時刻は 10:30 のように入力してください。"]}
+    if time and not on:
+        return None, {"written_on": ["時刻を指定するときは、レセプトの作成日も入力してください。"]}
+    try:
+        return claims.parse_written_at(f"{on} {time}".strip(), field="written_on", label_ja="レセプトの作成日"), {}
+    except ValidationFailed as e:
+        return None, {"written_on": [p.message_ja for p in e.problems]}
+
+
+def _check(
+    request: Request, staff: Staff, mode: str, file: UploadFile | None, input: str, written_on: str, written_time: str
+):
+    again = {"input": input, "written_on": written_on, "written_time": written_time}
     if input not in INPUTS:
-        return _form(request, mode, 422, errors={"input": ["形式は自動判定・UKE・CSVのいずれかです。"]}, input=input)
+        return _form(request, mode, 422, errors={"input": ["形式は自動判定・UKE・CSVのいずれかです。"]}, **again)
+    when, errors = _written_at(written_on, written_time)
+    if errors:
+        return _form(request, mode, 422, errors=errors, **again)
     if file is None or not file.filename:
-        return _form(request, mode, 422, errors={"file": ["点検するファイルを選択してください。"]}, input=input)
+        return _form(request, mode, 422, errors={"file": ["点検するファイルを選択してください。"]}, **again)
     run = claims.check_claims if mode == FACILITY_MODE else claims.check_office_claims
     try:
-        report = run(db_of(request), staff.principal, source=file.file, fmt=input or None)
+        report = run(db_of(request), staff.principal, source=file.file, fmt=input or None, written_at=when)
     except ValidationFailed as e:
         problems = [{"field": p.field, "message": p.message_ja} for p in e.problems]
         return _form(
@@ -108,10 +133,10 @@ def _check(request: Request, staff: Staff, mode: str, file: UploadFile | None, i
             422,
             message="ファイルを点検できません。何も記録していません。",
             problems=problems,
-            input=input,
+            **again,
         )
     except FujoError as e:
-        return _form(request, mode, e.status, message=e.message_ja, input=input)
+        return _form(request, mode, e.status, message=e.message_ja, **again)
     rid = reports.store_report(db_of(request), staff.principal, mode, report)
     return _page(request, mode, rid, report)
 
@@ -151,13 +176,18 @@ def _router(prefix: str, mode: str, User) -> APIRouter:
 
     @router.get("/claims")
     def claims_form(request: Request, staff: User):
-        return _form(request, mode, input="")
+        return _form(request, mode, input="", written_on="", written_time="")
 
     @router.post("/claims", max_body_size=limits.IMPORT + limits.MIB)
     def claims_check(
-        request: Request, staff: User, file: UploadFile | None = File(None), input: str = Form("", max_length=10)
+        request: Request,
+        staff: User,
+        file: UploadFile | None = File(None),
+        input: str = Form("", max_length=10),
+        written_on: str = Form("", max_length=40),
+        written_time: str = Form("", max_length=10),
     ):
-        return _check(request, staff, mode, file, input)
+        return _check(request, staff, mode, file, input, written_on, written_time)
 
     @router.get("/claims/reports/{rid}.csv")
     def claims_csv(request: Request, staff: User, rid: str, problems: int = 0):

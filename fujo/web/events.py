@@ -17,6 +17,8 @@ from .kit import FacilityUser, csrf_guard, db_of, env, render
 
 router = APIRouter(prefix="/desk/events", dependencies=[Depends(csrf_guard)], include_in_schema=False)
 
+# how often the page asks for new events: written into the table's data-poll, which static/events.js
+# reads, so the page has one source for it (the browser test sets it shorter instead of waiting 5 s)
 POLL_MS = 5000
 STATE_JA = {"delivered": "送信済み", "pending": "送信待ち", None: "—"}
 

@@ -23,6 +23,12 @@ def register(app: typer.Typer) -> None:
         timeout: float = typer.Option(10.0, min=0.05, help="seconds for each HTTP step (connect, send, answer)"),
         backoff: float = typer.Option(5.0, min=0.0, help="seconds before the first retry (doubled each time)"),
         backoff_cap: float = typer.Option(3600.0, min=0.0, help="longest wait between retries, in seconds"),
+        lease: float = typer.Option(
+            120.0,
+            min=0.1,
+            help="seconds a webhook stays claimed without renewal: a killed worker's webhooks wait this long "
+            "before another worker serves them (never less than 4 × --timeout)",
+        ),
     ):
         """Deliver webhook events (late tickets pushed to facilities) and run the import jobs left by a
         server that died (fujo/jobs), until SIGTERM or SIGINT."""
@@ -30,7 +36,9 @@ def register(app: typer.Typer) -> None:
         from .worker import WebhookWorker, WorkerConfig
 
         log_to_stderr()
-        config = WorkerConfig(interval=interval, timeout=timeout, backoff_base=backoff, backoff_cap=backoff_cap)
+        config = WorkerConfig(
+            interval=interval, timeout=timeout, backoff_base=backoff, backoff_cap=backoff_cap, lease=lease
+        )
         w = WebhookWorker(database(), config)
         jobs = JobRunner(w.db, interval=interval, data_dir=load_settings().data_dir)
         if once:

@@ -148,3 +148,30 @@ def test_signatures_verify_only_with_the_secret_the_body_and_a_fresh_timestamp()
     assert not service.verify_signature("s" * 20, h, body, now=time.time() + 3600)
     assert not service.verify_signature("s" * 20, {**h, "Fujo-Timestamp": str(int(ts) + 1)}, body)
     assert not service.verify_signature("s" * 20, {**h, "Fujo-Timestamp": "x"}, body)
+
+
+def test_the_signature_is_the_documented_hmac():
+    """docs/API.md's scheme, computed here with hashlib/hmac (tests/webhooks/conftest.py's receiver checks
+    every delivery the same way): a known answer, and the receiver refuses what it should."""
+    import hashlib
+    import hmac
+
+    from tests.webhooks.conftest import independent_verify
+
+    body = b'{"id":"evt_1311234569_42","type":"ticket.registered"}'
+    h = service.signed_headers(
+        "whsec-0123456789abcdef", "evt_1311234569_42", "ticket.registered", "1721264523", body, 3
+    )
+    mac = hmac.new(b"whsec-0123456789abcdef", b"1721264523." + body, hashlib.sha256).hexdigest()
+    assert h["Fujo-Signature"] == "v1=" + mac
+    assert (h["Fujo-Timestamp"], h["Fujo-Event-Id"], h["Fujo-Delivery-Attempt"]) == (
+        "1721264523",
+        "evt_1311234569_42",
+        "3",
+    )
+    at = 1721264523 + 299
+    assert independent_verify("whsec-0123456789abcdef", h, body, at)
+    assert not independent_verify("whsec-0123456789abcdeF", h, body, at)  # another secret
+    assert not independent_verify("whsec-0123456789abcdef", h, body.replace(b"42", b"43"), at)  # another body
+    assert not independent_verify("whsec-0123456789abcdef", h, body, 1721264523 + 301)  # too old
+    assert not independent_verify("whsec-0123456789abcdef", {**h, "Fujo-Signature": mac}, body, at)  # no v1=
