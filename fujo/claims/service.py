@@ -29,7 +29,7 @@ from typing import Any
 from ..audit.service import record_many
 from ..auth.principal import FACILITY, WELFARE_OFFICE, Principal
 from ..core import monthly, numbers
-from ..core.dates import JST, month_bounds, parse_date
+from ..core.dates import JST, month_bounds, parse_moment
 from ..core.era import wareki_date, wareki_month
 from ..core.errors import FieldProblem, ValidationFailed
 from ..core.fields import TICKET_FIELDS
@@ -95,39 +95,12 @@ def is_clock(text: str) -> bool:
     return m is not None and int(m[1]) <= 23 and int(m[2]) <= 59 and int(m[3] or 0) <= 59
 
 
-def _written_format(field: str, label_ja: str) -> FieldProblem:
-    return FieldProblem(
-        field,
-        "datetime_format",
-        f"{label_ja}は 2024-08-05、2024-08-05T10:30、R6.8.5、令和6年8月5日 10:30 のように入力してください。",
-        f"{field} must be a date (2024-08-05, R6.8.5, 令和6年8月5日) or a date and time "
-        "(2024-08-05T10:30, 2024-08-05 10:30, ISO 8601 with or without an offset; JST when none).",
-    )
-
-
-def _written_text(text: str, field: str, label_ja: str) -> dt.datetime:
-    if "T" in text and text[:1].isdigit():  # ISO 8601 date-time
-        try:
-            t = dt.datetime.fromisoformat(text)
-        except ValueError:
-            raise ValidationFailed(problems=[_written_format(field, label_ja)]) from None
-        return t if t.tzinfo else t.replace(tzinfo=JST)
-    parts = text.split()
-    if len(parts) > 2 or (len(parts) == 2 and not is_clock(parts[1])):
-        raise ValidationFailed(problems=[_written_format(field, label_ja)])
-    day, problem = parse_date(parts[0], field, label_ja)
-    if problem is not None or day is None:
-        raise ValidationFailed(problems=[problem] if problem else [_written_format(field, label_ja)])
-    h, mi, *sec = (int(x) for x in parts[1].split(":")) if len(parts) == 2 else (0, 0)
-    return dt.datetime.combine(day, dt.time(h, mi, sec[0] if sec else 0), JST)
-
-
 def parse_written_at(
     value: object, field: str = WRITTEN_AT, label_ja: str = "レセプトの作成日時", now: dt.datetime | None = None
 ) -> dt.datetime | None:
     """When the claims were written, as the facility says it: a date (ISO, yyyyMMdd or 和暦, as every
-    date entry: :func:`fujo.core.dates.parse_date`), a date and a time ``HH:MM[:SS]`` separated by a
-    space, or an ISO 8601 date-time (offset optional). Times without an offset are JST; a date alone
+    date entry), a date and a time ``HH:MM[:SS]`` separated by a space, or an ISO 8601 date-time
+    (offset optional): :func:`fujo.core.dates.parse_moment`, the reader of every date-time entry. Times without an offset are JST; a date alone
     is its first moment (0:00 JST), so a change made later that day counts as made after the claims
     were written — one check too many rather than a missed amendment. None when nothing is given.
     A time in the future is refused (a typo: claims are checked after they are written).
@@ -142,7 +115,10 @@ def parse_written_at(
         text = unicodedata.normalize("NFKC", str(value)).strip()
         if not text:
             return None
-        when = _written_text(text, field, label_ja)
+        moment, problem = parse_moment(text, field, label_ja)
+        if problem is not None or moment is None:
+            raise ValidationFailed(problems=[problem] if problem else [])
+        when = moment
     if when > (now or dt.datetime.now(JST)):
         shown = _jst(when)
         raise ValidationFailed(

@@ -129,6 +129,42 @@ def parse_date_time(
     return d, dt.time(h, mi, sec), None
 
 
+def parse_moment(
+    value: object, field: str, label_ja: str = "日時", *, end: bool = False
+) -> tuple[dt.datetime | None, FieldProblem | None]:
+    """A moment as people and programs give it: an ISO 8601 date-time (an offset kept; JST when none),
+    a date with a time of day (``parse_date_time``: R6.1.1 16:10) in JST, or a date alone — its first
+    moment, or with ``end`` the first moment of the next day (so that an end date is included).
+    Required: an empty value is a problem."""
+    if isinstance(value, dt.datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=JST)), None
+    if isinstance(value, dt.date):
+        start = dt.datetime.combine(value, dt.time(), JST)
+        return (start + dt.timedelta(days=1) if end else start), None
+    if isinstance(value, str) and "T" in value and value[:1].isdigit():
+        try:  # an offset (2024-01-01T16:10+09:00) is ISO's alone
+            t = dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            pass
+        else:
+            return (t if t.tzinfo else t.replace(tzinfo=JST)), None
+    d, time_of_day, p = parse_date_time(value, field, label_ja, required=True)
+    if p is not None and p.code == "date_format":  # the forms of a moment, not only of a day
+        return None, FieldProblem(
+            field,
+            "datetime_format",
+            f"{label_ja}は 2024-08-05、2024-08-05T10:30、R6.8.5、令和6年8月5日 10:30 のように入力してください。",
+            f"{field} must be a date (2024-08-05, R6.8.5, 令和6年8月5日) or a date and time "
+            "(2024-08-05T10:30, R6.8.5 10:30, ISO 8601 with or without an offset; JST when none).",
+        )
+    if p is not None or d is None:
+        return None, p
+    if time_of_day is not None:
+        return dt.datetime.combine(d, time_of_day, JST), None
+    start = dt.datetime.combine(d, dt.time(), JST)
+    return (start + dt.timedelta(days=1) if end else start), None
+
+
 def parse_month(
     value: object, field: str = "month", label_ja: str = "診療年月", *, wire: bool = False
 ) -> tuple[tuple[int, int] | None, FieldProblem | None]:

@@ -26,7 +26,7 @@ from ..auth.principal import ADMIN, FACILITY, WELFARE_OFFICE, Principal
 from ..core import codes
 from ..core import consent as C
 from ..core import medinfo as rules
-from ..core.dates import JST, parse_date, parse_date_time, wire_time
+from ..core.dates import JST, parse_date, parse_moment, wire_time
 from ..core.errors import Conflict, FieldProblem, FujoError, NotFound, Problems, ValidationFailed
 from ..core.fields import Field, clean_value
 from ..core.rows import Record
@@ -614,26 +614,11 @@ _PREFECTURES = {f"{i:02d}" for i in range(1, 48)}
 
 
 def _when(value: object, field: str, label: str, end: bool, problems: Problems) -> dt.datetime | None:
-    """A date-time (ISO with or without offset, or a date of ``parse_date`` — 和暦 too — with a time
-    of day: R6.1.1 16:10; JST when no offset) or a date (its start; for an end, the start of the
-    next day, so the end date is included)."""
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=JST)
-    if isinstance(value, str) and "T" in value:
-        try:  # an offset (2024-01-01T16:10+09:00) is ISO's alone
-            t = dt.datetime.fromisoformat(value)
-        except ValueError:
-            pass
-        else:
-            return t if t.tzinfo else t.replace(tzinfo=JST)
-    d, time_of_day, p = parse_date_time(value, field, label, required=True)
+    """A date-time or a date (its start; for an end, the start of the next day, so the end date is
+    included): ``core.dates.parse_moment``."""
+    when, p = parse_moment(value, field, label, end=end)
     problems.add(p)
-    if d is None:
-        return None
-    if time_of_day is not None:
-        return dt.datetime.combine(d, time_of_day, JST)
-    start = dt.datetime.combine(d, dt.time(), JST)
-    return start + dt.timedelta(days=1) if end else start
+    return when
 
 
 def _opening_out(row: DbRow, now: dt.datetime) -> Record:

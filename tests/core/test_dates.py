@@ -186,3 +186,19 @@ def test_a_bad_date_time_names_the_field(raw, code):
 
     d, t, p = parse_date_time(raw, "starts_at", "開始")
     assert (d, t) == (None, None) and p.code == code and p.field == "starts_at" and "開始" in p.message_ja
+
+
+def test_a_moment_is_read_as_every_entry_gives_it():
+    from fujo.core.dates import JST, parse_moment
+
+    start = dt.datetime(2024, 1, 1, tzinfo=JST)
+    assert parse_moment("R6.1.1", "starts_at") == (start, None)
+    assert parse_moment("令和6年1月31日", "ends_at", end=True) == (dt.datetime(2024, 2, 1, tzinfo=JST), None)
+    assert parse_moment("R6.1.1 16:10", "starts_at") == (start.replace(hour=16, minute=10), None)
+    assert parse_moment("2024-01-01T16:10", "starts_at") == (start.replace(hour=16, minute=10), None)
+    utc = parse_moment("2024-01-01T07:10Z", "starts_at")[0]
+    assert utc == start.replace(hour=16, minute=10) and utc.utcoffset() == dt.timedelta(0)  # its offset kept
+    when, p = parse_moment("先週", "written_at", "レセプトの作成日時")
+    assert when is None and p.code == "datetime_format" and p.field == "written_at"
+    assert "レセプトの作成日時" in p.message_ja and "10:30" in p.message_ja
+    assert parse_moment("", "starts_at", "開始")[1].code == "required"
