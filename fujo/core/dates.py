@@ -35,6 +35,16 @@ def _date_format(field: str, label_ja: str) -> FieldProblem:
     )
 
 
+def _outside_era(field: str, label_ja: str, s: str, e: WarekiError) -> FieldProblem:
+    """A day or month named in an era it is not in (平成31年5月1日, 令和元年4月): refused, never mapped."""
+    return FieldProblem(
+        field,
+        "outside_era",
+        f"{label_ja}「{s}」は元号の期間外です。{e.detail_ja}",
+        f"{field} '{s}' is outside its era: {e.detail_en}",
+    )
+
+
 def _not_real(field: str, label_ja: str, s: str, detail_ja: str = "", detail_en: str = "") -> FieldProblem:
     return FieldProblem(
         field,
@@ -64,12 +74,7 @@ def parse_date(
         d = parse_wareki(s)
     except WarekiError as e:
         if e.code == "outside_era":
-            return None, FieldProblem(
-                field,
-                "outside_era",
-                f"{label_ja}「{s}」は元号の期間外です。{e.detail_ja}",
-                f"{field} '{s}' is outside its era: {e.detail_en}",
-            )
+            return None, _outside_era(field, label_ja, s, e)
         if e.code == "invalid_date":
             return None, _not_real(field, label_ja, s, e.detail_ja, e.detail_en)
         return None, _date_format(field, label_ja)
@@ -180,12 +185,7 @@ def parse_month(
             ym = parse_wareki_month(s)
         except WarekiError as e:
             if e.code == "outside_era":
-                return None, FieldProblem(
-                    field,
-                    "outside_era",
-                    f"{label_ja}「{s}」は元号の期間外です。{e.detail_ja}",
-                    f"{field} '{s}' is outside its era: {e.detail_en}",
-                )
+                return None, _outside_era(field, label_ja, s, e)
             if e.code == "invalid_date":
                 return None, _not_a_month(field, label_ja, s)
             return None, _month_format(field, label_ja, wire)
