@@ -173,6 +173,38 @@ def in_process(db: Database, n: int, count: int, check: Callable[..., dict] = ch
     return latencies(lat)
 
 
+def bare_lookups(db: Database, n: int, count: int) -> dict:
+    """The floor of the in-process check (issue 12): the one read a check by numbers needs — the
+    check's own statement (``RECIPIENT_WITH_TICKETS``: recipient, office, 照会番号 and the month's
+    tickets, on their indexes), compiled once for the dialect and run on the raw driver connection
+    (sqlite3 or psycopg, no SQLAlchemy, no rules, no record) for the same random recipients."""
+    from fujo.eligibility import queries as Q
+
+    clinic = principal_for(db, kind=FACILITY, code=CLINIC).organisation_id
+    compiled = Q.RECIPIENT_WITH_TICKETS.compile(dialect=db.engine.dialect)
+    sql = str(compiled)
+    positional = compiled.positiontup  # sqlite3's qmark parameters, in order; psycopg takes them by name
+    rng = random.Random(1)
+    raw = db.engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        lat = []
+        for _ in range(count):
+            i = rng.randrange(n)
+            params = {"payer": payer_of(i), "rn": recipient_of(i), "fid": clinic, "month": "202407"}
+            params.update({k: v for k, v in compiled.params.items() if k not in params})  # the query's constants
+            args = [params[k] for k in positional] if positional else params
+            t0 = time.perf_counter()
+            cur.execute(sql, args)
+            rows = cur.fetchall()
+            lat.append(time.perf_counter() - t0)
+            assert rows, (i, "the seeded recipient was not found")
+        raw.rollback()
+    finally:
+        raw.close()
+    return latencies(lat)
+
+
 def latencies(seconds: list[float]) -> dict:
     """Count, mean, p50, p99 and max of latencies given in seconds, in milliseconds."""
     lat = sorted(seconds)
@@ -214,13 +246,14 @@ def start_server(
     raise SystemExit("fujo serve did not start")
 
 
-def run_wrk(target: str, lua: Path, seconds: int, connections: int) -> dict:
-    """wrk with the Lua script ``lua`` against ``target``; requests/s, p50/p90/p99, non-2xx."""
+def run_wrk(target: str, lua: Path | None, seconds: int, connections: int) -> dict:
+    """wrk with the Lua script ``lua`` (None: GET ``target`` itself) against ``target``; requests/s,
+    p50/p90/p99, non-2xx."""
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (make bench installs it: apt-get install wrk)")
     args = ["-t", str(min(2, connections)), "-c", str(connections), "-d", f"{seconds}s", "--latency"]
     out = subprocess.run(
-        ["wrk", *args, "-s", str(lua), target],
+        ["wrk", *args, *(["-s", str(lua)] if lua else []), target],
         capture_output=True,
         text=True,
         check=True,
@@ -247,15 +280,35 @@ def over_http(
     seconds: int,
     connections: int,
     script: str | None = None,
+    runs: int = 1,
 ) -> dict:
     """wrk against `fujo serve --workers W`; ``script`` replaces the Lua of :data:`WRK_LUA` (then
-    ``n`` and ``token`` are unused: the script carries its own requests)."""
+    ``n`` and ``token`` are unused: the script carries its own requests). With ``runs`` > 1 the
+    checks and the floor — the trivial endpoint (``GET /api/v1/health``: no database, the same server,
+    middleware and settings) — are measured in turn, ``runs`` times each, and the medians reported
+    with their ratio (issue 12: HTTP check ≥ 0.4 × the trivial endpoint)."""
     port = 18000 + os.getpid() % 1000
     server = start_server(url, datadir, port, workers)
     try:
         lua = datadir / "check.lua"
         lua.write_text(script or WRK_LUA % {"n": n, "per": PER_PAYER, "token": token})
-        return {**run_wrk(f"http://127.0.0.1:{port}", lua, seconds, connections), "workers": workers}
+        base = f"http://127.0.0.1:{port}"
+        if runs <= 1:
+            return {**run_wrk(base, lua, seconds, connections), "workers": workers}
+        checks, trivial = [], []
+        for _ in range(runs):  # interleaved: a drift of the machine's load falls on both alike
+            checks.append(run_wrk(base, lua, seconds, connections))
+            trivial.append(run_wrk(f"{base}/api/v1/health", None, seconds, connections))
+        med = sorted(checks, key=lambda r: r["requests_per_s"])[len(checks) // 2]
+        floor = sorted(trivial, key=lambda r: r["requests_per_s"])[len(trivial) // 2]
+        return {
+            **med,
+            "workers": workers,
+            "runs": [r["requests_per_s"] for r in checks],
+            "trivial": {k: v for k, v in floor.items() if k != "wrk"}
+            | {"runs": [r["requests_per_s"] for r in trivial]},
+            "ratio_to_trivial": round(med["requests_per_s"] / floor["requests_per_s"], 3),
+        }
     finally:
         server.terminate()
         server.wait(timeout=20)
@@ -269,6 +322,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--in-process", type=int, default=3000, dest="in_process")
+    ap.add_argument("--runs", type=int, default=3, help="HTTP runs of the checks and of the trivial endpoint, in turn")
     a = ap.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="fujo-bench-"))
     url = fresh_database(a.backend, workdir)
@@ -283,9 +337,13 @@ def main() -> None:
         "seed_seconds": round(time.perf_counter() - t0, 1),
         "import_rows_per_s": seeded["import_rows_per_s"],
         "in_process": in_process(db, a.recipients, a.in_process),
+        "bare_lookups": bare_lookups(db, a.recipients, a.in_process),
     }
+    result["in_process_ratio_to_bare"] = round(result["in_process"]["mean_ms"] / result["bare_lookups"]["mean_ms"], 2)
     db.dispose()
-    result["http"] = over_http(url, workdir, a.recipients, seeded["token"], a.workers, a.seconds, a.connections)
+    result["http"] = over_http(
+        url, workdir, a.recipients, seeded["token"], a.workers, a.seconds, a.connections, runs=a.runs
+    )
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     (ROOT / "bench" / "results" / f"check-{a.backend}-{a.recipients}-{stamp}.json").write_text(
@@ -299,6 +357,13 @@ def main() -> None:
         f"{h['latency'].get('50', '?')} | {h['latency'].get('99', '?')} | {h['non_2xx']} | {ip['p50_ms']} ms | "
         f"{result['import_rows_per_s']['recipients']:,} / {result['import_rows_per_s']['tickets']:,} |"
     )
+    if "trivial" in h:  # the floors, measured in the same run
+        print(
+            f"floors: HTTP checks {h['requests_per_s']:,}/s = {h['ratio_to_trivial']} × the trivial endpoint "
+            f"({h['trivial']['requests_per_s']:,}/s; runs {h['runs']} / {h['trivial']['runs']}); in-process check "
+            f"mean {ip['mean_ms']} ms = {result['in_process_ratio_to_bare']} × its bare lookup "
+            f"({result['bare_lookups']['mean_ms']} ms, the raw driver)"
+        )
     shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -20,10 +20,18 @@ def run(*args: str) -> str:
 
 
 def test_the_check_benchmark_runs():
-    out = run("bench/check_bench.py", "--recipients", "300", "--seconds", "1", "--workers", "1", "--in-process", "100")
-    row = re.search(r"^\| sqlite \| 300 \| 1 \| 32 \| ([\d,]+) \| [^|]+ \| [^|]+ \| (\d+) \|", out, re.M)
+    out = run(
+        "bench/check_bench.py",
+        *("--recipients", "300", "--seconds", "1", "--workers", "1", "--in-process", "100"),
+        *("--runs", "2", "--connections", "4"),
+    )
+    row = re.search(r"^\| sqlite \| 300 \| 1 \| 4 \| ([\d,]+) \| [^|]+ \| [^|]+ \| (\d+) \|", out, re.M)
     assert row, out[-2000:]
     assert int(row.group(1).replace(",", "")) > 0 and row.group(2) == "0"  # checks answered, none refused
+    floors = re.search(
+        r"^floors: HTTP checks [\d,]+/s = ([\d.]+) × the trivial endpoint .* = ([\d.]+) × its bare", out, re.M
+    )
+    assert floors and float(floors.group(1)) > 0 and float(floors.group(2)) > 0, out[-2000:]
 
 
 def test_the_fhir_benchmark_runs():
