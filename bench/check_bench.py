@@ -252,12 +252,12 @@ def run_wrk(target: str, lua: Path | None, seconds: int, connections: int) -> di
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (make bench installs it: apt-get install wrk)")
     args = ["-t", str(min(2, connections)), "-c", str(connections), "-d", f"{seconds}s", "--latency"]
-    out = subprocess.run(
-        ["wrk", *args, *(["-s", str(lua)] if lua else []), target],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    done = subprocess.run(["wrk", *args, *(["-s", str(lua)] if lua else []), target], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(
+            f"wrk failed ({done.returncode}) against {target}: {done.stderr.strip() or done.stdout[-500:]}"
+        )
+    out = done.stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     pct = dict(re.findall(r"\s+(50|90|99)(?:\.000)?%\s+([\d.]+\w+)", out))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)

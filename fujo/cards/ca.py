@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import fcntl
 import hashlib
 import hmac
 import json
@@ -100,6 +101,17 @@ class CardAuthority:
 
     @classmethod
     def load_or_create(cls, ca_dir: Path) -> CardAuthority:
+        """The card authority of ``ca_dir``, made there on first use. Under a lock on the folder: the
+        workers of `fujo serve --workers N` start at once on a fresh data folder, and each making its
+        own authority (the last one's files winning) left the others with keys that no longer match
+        the files — the database's host-secrets check then stopped the server."""
+        ca_dir.mkdir(parents=True, exist_ok=True)
+        with open(ca_dir / ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            return cls._load_or_create(ca_dir)
+
+    @classmethod
+    def _load_or_create(cls, ca_dir: Path) -> CardAuthority:
         key_p, cert_p = ca_dir / "ca.key.pem", ca_dir / "ca.cert.pem"
         if key_p.exists() and cert_p.exists():
             loaded = serialization.load_pem_private_key(key_p.read_bytes(), password=None)

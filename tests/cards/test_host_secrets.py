@@ -4,6 +4,7 @@ otherwise it would issue cards no other host accepts and hash 個人番号 so th
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -55,3 +56,22 @@ def test_the_server_does_not_start_with_other_secrets(db, ca, tmp_path):
     app = create_app(Settings(database_url=db.url, data_dir=tmp_path / "b"), db, other)
     with pytest.raises(HostSecretsMismatch, match="ca"), TestClient(app):
         pass
+
+
+def _fingerprints_of(ca_dir: str, start) -> dict[str, str]:
+    start.wait()  # every process asks at the same moment, as the workers of one server do
+    return CardAuthority.load_or_create(Path(ca_dir)).fingerprints()
+
+
+def test_workers_starting_at_once_on_a_fresh_folder_share_one_authority(tmp_path):
+    """`fujo serve --workers N` on a fresh data folder: every worker makes or loads the card authority
+    at the same moment; without the folder's lock each made its own, and the one whose files lost
+    failed the host-secrets check, which stopped the server (seen in the PostgreSQL benchmark)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    start = ctx.Manager().Barrier(4)
+    with ctx.Pool(4) as pool:
+        prints = pool.starmap(_fingerprints_of, [(str(tmp_path / "ca"), start)] * 4)
+    assert len({tuple(sorted(p.items())) for p in prints}) == 1
+    assert prints[0] == CardAuthority.load_or_create(tmp_path / "ca").fingerprints()
