@@ -90,8 +90,9 @@ def machine() -> list[str]:
     return [
         f"- **Machine:** {cpu}, {os.cpu_count()} cores, {mem / 1024 / 1024:.0f} GiB; Linux {platform.release()}; "
         f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, {_pg_version()}.",
-        f"- **Tree:** `{rev.strip() or '?'}`; written {time.strftime('%Y-%m-%d %H:%M %Z')}. The server and the load "
-        "generator (wrk) share the machine, as the issue's targets assume.",
+        f"- **Tree:** `{rev.strip() or '?'}` when this was written ({time.strftime('%Y-%m-%d %H:%M %Z')}; `make bench` "
+        "runs every benchmark on it first). The server and the load generator (wrk) share the machine, as the "
+        "issue's targets assume.",
     ]
 
 
@@ -108,111 +109,132 @@ def _pg_version() -> str:
         return "PostgreSQL (not reachable)"
 
 
-def checks_section() -> list[str]:
-    out = [
-        "### Checks by numbers: over HTTP, in-process, and against the stack's own floors",
-        "",
-        "| backend | recipients | workers × connections | checks/s (median; runs) | p50 / p99 | target | trivial endpoint/s "
-        "| × trivial (≥ 0.4) | in-process mean | bare lookup mean | × bare (≤ 5) | in-process checks/s (≥ 20,000) "
-        "| CSV import rows/s (recipients / tickets) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
+def _table(title: str, header: list[str], pattern: str, rows, command: str, note: str = "") -> list[str]:
+    """A section: ``title``, a table of ``header`` with ``rows(result, backend)``'s rows for the newest
+    result of ``pattern`` (``{backend}`` in it) on each database, ``note``, and the commands run."""
+    out = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     cmds = []
     for backend in ("sqlite", "postgresql"):
-        r = newest(f"check-{backend}-*.json")
+        r = newest(pattern.format(backend=backend))
         if r is None:
-            out.append(f"| {backend} | not run | | | | | | | | | | | |")
+            out.append(f"| {backend} | not run |" + " |" * (len(header) - 2))
             continue
-        h, ip, bare = r["http"], r["in_process"], r.get("bare_lookups")
-        rps, p99 = h["requests_per_s"], _ms(h["latency"].get("99"))
-        want_rps, want_p99 = HTTP_TARGET[backend]
-        target = f"≥ {want_rps:,}/s: {verdict(rps, want_rps)}; p99 ≤ {want_p99:g} ms: " + (
-            verdict(p99, want_p99, higher_is_better=False) if p99 is not None else "?"
-        )
-        trivial = h.get("trivial")
-        per_s = 1000 / ip["mean_ms"]
-        runs = ", ".join(f"{x:,}" for x in h.get("runs", [rps]))
-        trivial_rps = f"{trivial['requests_per_s']:,}" if trivial else "-"
-        x_trivial = f"{h['ratio_to_trivial']} ({verdict(h['ratio_to_trivial'], TRIVIAL_RATIO)})" if trivial else "-"
-        bare_ms = f"{bare['mean_ms']} ms" if bare else "-"
-        x_bare = r.get("in_process_ratio_to_bare")
-        x_bare_text = f"{x_bare} ({verdict(x_bare, BARE_RATIO, higher_is_better=False)})" if bare else "-"
-        out.append(
-            f"| {backend} | {r['recipients']:,} | {h['workers']} × {h['connections']} | {rps:,} ({runs}) "
-            f"| {h['latency'].get('50')} / {h['latency'].get('99')} | {target} | {trivial_rps} | {x_trivial} "
-            f"| {ip['mean_ms']} ms | {bare_ms} | {x_bare_text} | {per_s:,.0f} ({verdict(per_s, IN_PROCESS_TARGET)}) "
-            f"| {r['import_rows_per_s']['recipients']:,} / {r['import_rows_per_s']['tickets']:,} "
-            f"(tickets ≥ {IMPORT_TARGET[backend]:,}/s: {verdict(r['import_rows_per_s']['tickets'], IMPORT_TARGET[backend])}) |"
-        )
-        cmds.append(f".venv/bin/python bench/check_bench.py --backend {backend}   # {r['_file']}, {r['_when']}")
-    out += [
-        "",
-        "The trivial endpoint is `GET /api/v1/health` on the same server, workers, middleware and wrk settings, "
-        "measured in turn with the checks (interleaved runs); the bare lookup is the check's own read "
-        "(`RECIPIENT_WITH_TICKETS`, one statement on the indexes) on the raw driver connection (sqlite3 / "
-        "psycopg, no SQLAlchemy), for the same recipients. The in-process check includes the durable "
-        "`check_log` and audit record; checks/s in-process is one thread, 1000 / mean.",
-        "",
-        "```sh",
-        *cmds,
-        "```",
-        "",
+        out += rows(r, backend)
+        cmds.append(f"{command.format(backend=backend)}   # {r['_file']}, {r['_when']}")
+    return [*out, "", *([note, ""] if note else []), "```sh", *cmds, "```", ""]
+
+
+def _check_rows(r: dict[str, Any], backend: str) -> list[str]:
+    h, ip, bare = r["http"], r["in_process"], r.get("bare_lookups")
+    rps, p99 = h["requests_per_s"], _ms(h["latency"].get("99"))
+    want_rps, want_p99 = HTTP_TARGET[backend]
+    target = f"≥ {want_rps:,}/s: {verdict(rps, want_rps)}; p99 ≤ {want_p99:g} ms: " + (
+        verdict(p99, want_p99, higher_is_better=False) if p99 is not None else "?"
+    )
+    trivial = h.get("trivial")
+    per_s = 1000 / ip["mean_ms"]
+    runs = ", ".join(f"{x:,}" for x in h.get("runs", [rps]))
+    trivial_rps = f"{trivial['requests_per_s']:,}" if trivial else "-"
+    x_trivial = f"{h['ratio_to_trivial']} ({verdict(h['ratio_to_trivial'], TRIVIAL_RATIO)})" if trivial else "-"
+    bare_ms = f"{bare['mean_ms']} ms" if bare else "-"
+    x_bare = r.get("in_process_ratio_to_bare")
+    x_bare_text = f"{x_bare} ({verdict(x_bare, BARE_RATIO, higher_is_better=False)})" if bare else "-"
+    imported = r["import_rows_per_s"]
+    return [
+        f"| {backend} | {r['recipients']:,} | {h['workers']} × {h['connections']} | {rps:,} ({runs}) "
+        f"| {h['latency'].get('50')} / {h['latency'].get('99')} | {target} | {trivial_rps} | {x_trivial} "
+        f"| {ip['mean_ms']} ms | {bare_ms} | {x_bare_text} | {per_s:,.0f} ({verdict(per_s, IN_PROCESS_TARGET)}) "
+        f"| {imported['recipients']:,} / {imported['tickets']:,} "
+        f"(tickets ≥ {IMPORT_TARGET[backend]:,}/s: {verdict(imported['tickets'], IMPORT_TARGET[backend])}) |"
     ]
-    return out
 
 
-def card_section() -> list[str]:
-    out = [
-        "### Checks by My Number card",
-        "",
-        "| backend | recipients | in-process check p50 / p99 | in-process checks/s (≥ 3,000) | HTTP (workers: checks/s, p99) |",
-        "|---|---|---|---|---|",
+def _card_rows(r: dict[str, Any], backend: str) -> list[str]:
+    c = r["in_process"]["check"]
+    per_s = 1000 / c["mean_ms"] if c.get("mean_ms") else 1000 / c["p50_ms"]
+    http = "; ".join(
+        f"{h['workers']}: {h['requests_per_s']:,}/s, {h['latency'].get('99')}"
+        + (" (bodies ran out)" if h.get("ran_out") else "")
+        for h in r.get("http", [])
+    )
+    return [
+        f"| {backend} | {r['recipients']:,} | {c['p50_ms']} / {c['p99_ms']} ms | {per_s:,.0f} "
+        f"({verdict(per_s, CARD_TARGET)}) | {http or '-'} |"
     ]
-    cmds = []
-    for backend in ("sqlite", "postgresql"):
-        r = newest(f"card-{backend}-*.json")
-        if r is None:
-            out.append(f"| {backend} | not run | | | |")
-            continue
-        c = r["in_process"]["check"]
-        per_s = 1000 / c["mean_ms"] if c.get("mean_ms") else 1000 / c["p50_ms"]
-        http = "; ".join(
-            f"{h['workers']}: {h['requests_per_s']:,}/s, {h['latency'].get('99')}"
-            + (" (bodies ran out)" if h.get("ran_out") else "")
-            for h in r.get("http", [])
-        )
-        out.append(
-            f"| {backend} | {r['recipients']:,} | {c['p50_ms']} / {c['p99_ms']} ms | {per_s:,.0f} "
-            f"({verdict(per_s, CARD_TARGET)}) | {http or '-'} |"
-        )
-        cmds.append(f".venv/bin/python bench/card_bench.py --backend {backend}   # {r['_file']}, {r['_when']}")
-    return [*out, "", "```sh", *cmds, "```", ""]
 
 
-def fhir_section() -> list[str]:
-    out = [
-        "### FHIR Coverage search against the native month download",
-        "",
-        "| backend | tickets | what | seconds | × native (with each client's parse) | × native (server and wire) |",
-        "|---|---|---|---|---|---|",
+def _fhir_rows(r: dict[str, Any], backend: str) -> list[str]:
+    rows = []
+    for k, h in r["http"]["this"].items():  # this tree only (a baseline's rows are an investigation's)
+        what = "native download" if k == "native" else "FHIR search, _count=" + k.split("_")[1]
+        rows.append(
+            f"| {backend} | {r['tickets']:,} | {what} | {h['seconds']} | {h.get('x_native', '-')} "
+            f"| {h.get('x_native_unparsed', '-')} |"
+        )
+    return rows
+
+
+CHECKS_NOTE = (
+    "The trivial endpoint is `GET /api/v1/health` on the same server, workers, middleware and wrk settings, "
+    "measured in turn with the checks (interleaved runs); the bare lookup is the check's own read "
+    "(`RECIPIENT_WITH_TICKETS`, one statement on the indexes) on the raw driver connection (sqlite3 / "
+    "psycopg, no SQLAlchemy), for the same recipients. The in-process check includes the durable "
+    "`check_log` and audit record; checks/s in-process is one thread, 1000 / mean."
+)
+
+
+def sections() -> list[str]:
+    return [
+        *_table(
+            "Checks by numbers: over HTTP, in-process, and against the stack's own floors",
+            [
+                "backend",
+                "recipients",
+                "workers × connections",
+                "checks/s (median; runs)",
+                "p50 / p99",
+                "target",
+                "trivial endpoint/s",
+                "× trivial (≥ 0.4)",
+                "in-process mean",
+                "bare lookup mean",
+                "× bare (≤ 5)",
+                "in-process checks/s (≥ 20,000)",
+                "CSV import rows/s (recipients / tickets)",
+            ],
+            "check-{backend}-*.json",
+            _check_rows,
+            ".venv/bin/python bench/check_bench.py --backend {backend}",
+            CHECKS_NOTE,
+        ),
+        *_table(
+            "Checks by My Number card",
+            [
+                "backend",
+                "recipients",
+                "in-process check p50 / p99",
+                "in-process checks/s (≥ 3,000)",
+                "HTTP (workers: checks/s, p99)",
+            ],
+            "card-{backend}-*.json",
+            _card_rows,
+            ".venv/bin/python bench/card_bench.py --backend {backend}",
+        ),
+        *_table(
+            "FHIR Coverage search against the native month download",
+            [
+                "backend",
+                "tickets",
+                "what",
+                "seconds",
+                "× native (with each client's parse)",
+                "× native (server and wire)",
+            ],
+            "fhir-{backend}-*.json",
+            _fhir_rows,
+            ".venv/bin/python bench/fhir_bench.py --tickets 10000 --backend {backend} --counts 1000",
+        ),
     ]
-    cmds = []
-    for backend in ("sqlite", "postgresql"):
-        r = newest(f"fhir-{backend}-*.json")
-        if r is None:
-            out.append(f"| {backend} | not run | | | | |")
-            continue
-        for k, h in r["http"]["this"].items():  # this tree only (a baseline's rows are an investigation's)
-            what = "native download" if k == "native" else f"FHIR search, _count={k.split('_')[1]}"
-            out.append(
-                f"| {backend} | {r['tickets']:,} | {what} | {h['seconds']} | {h.get('x_native', '-')} "
-                f"| {h.get('x_native_unparsed', '-')} |"
-            )
-        cmds.append(
-            f".venv/bin/python bench/fhir_bench.py --tickets 10000 --backend {backend} --counts 1000"
-            f"   # {r['_file']}, {r['_when']}"
-        )
-    return [*out, "", "```sh", *cmds, "```", ""]
 
 
 def section() -> str:
@@ -226,9 +248,7 @@ def section() -> str:
         "- Each figure is the newest result of its benchmark in `bench/results/` (file and time given); a target "
         "missed says by how much, and the investigations below say what the profile shows.",
         "",
-        *checks_section(),
-        *card_section(),
-        *fhir_section(),
+        *sections(),
         END,
     ]
     return "\n".join(lines) + "\n"
