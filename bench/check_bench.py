@@ -365,6 +365,7 @@ def main() -> None:
             f"({result['bare_lookups']['mean_ms']} ms, the raw driver)"
         )
     shutil.rmtree(workdir, ignore_errors=True)
+    drop_database(a.backend)  # PostgreSQL's copy of the data set (SQLite's went with the folder)
 
 
 if __name__ == "__main__":
