@@ -246,6 +246,40 @@ def start_server(
     raise SystemExit("fujo serve did not start")
 
 
+def worker_peaks_mib(pid: int) -> list[float]:
+    """Each server process's peak resident set (VmHWM, MiB): the processes `fujo serve --workers W`
+    started (its workers and helpers; with W = 1 and no helper, the server itself), read after the load."""
+    procs = [pid]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                procs.append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    peaks = []
+    for p in procs[1:] or procs:  # the workers, not uvicorn's supervising parent
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+        except OSError:
+            continue
+        line = next((x for x in status.splitlines() if x.startswith("VmHWM:")), None)
+        if line:
+            peaks.append(round(int(line.split()[1]) / 1024, 1))
+    return peaks
+
+
+def database_mib(url: str) -> float:
+    """The data set's size on disk: SQLite's file with its WAL, or PostgreSQL's database."""
+    if url.startswith("sqlite"):
+        path = Path(url.split("///", 1)[1])
+        return round(sum(p.stat().st_size for p in path.parent.glob(path.name + "*")) / 2**20, 1)
+    engine = create_engine(url)
+    with engine.connect() as c:
+        size = c.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
+    engine.dispose()
+    return round(size / 2**20, 1)
+
+
 def run_wrk(target: str, lua: Path | None, seconds: int, connections: int) -> dict:
     """wrk with the Lua script ``lua`` (None: GET ``target`` itself) against ``target``; requests/s,
     p50/p90/p99, non-2xx."""
@@ -294,7 +328,11 @@ def over_http(
         lua.write_text(script or WRK_LUA % {"n": n, "per": PER_PAYER, "token": token})
         base = f"http://127.0.0.1:{port}"
         if runs <= 1:
-            return {**run_wrk(base, lua, seconds, connections), "workers": workers}
+            return {
+                **run_wrk(base, lua, seconds, connections),
+                "workers": workers,
+                "rss_mib": worker_peaks_mib(server.pid),
+            }
         checks, trivial = [], []
         for _ in range(runs):  # interleaved: a drift of the machine's load falls on both alike
             checks.append(run_wrk(base, lua, seconds, connections))
@@ -308,6 +346,7 @@ def over_http(
             "trivial": {k: v for k, v in floor.items() if k != "wrk"}
             | {"runs": [r["requests_per_s"] for r in trivial]},
             "ratio_to_trivial": round(med["requests_per_s"] / floor["requests_per_s"], 3),
+            "rss_mib": worker_peaks_mib(server.pid),  # each worker's peak over every run
         }
     finally:
         server.terminate()
@@ -341,6 +380,7 @@ def main() -> None:
     }
     result["in_process_ratio_to_bare"] = round(result["in_process"]["mean_ms"] / result["bare_lookups"]["mean_ms"], 2)
     db.dispose()
+    result["database_mib"] = database_mib(url)
     result["http"] = over_http(
         url, workdir, a.recipients, seeded["token"], a.workers, a.seconds, a.connections, runs=a.runs
     )
@@ -364,6 +404,7 @@ def main() -> None:
             f"mean {ip['mean_ms']} ms = {result['in_process_ratio_to_bare']} × its bare lookup "
             f"({result['bare_lookups']['mean_ms']} ms, the raw driver)"
         )
+    print(f"database {result['database_mib']} MiB on disk; server workers' peak RSS {h['rss_mib']} MiB")
     shutil.rmtree(workdir, ignore_errors=True)
     drop_database(a.backend)  # PostgreSQL's copy of the data set (SQLite's went with the folder)
 

@@ -32,6 +32,8 @@ def test_the_check_benchmark_runs():
         r"^floors: HTTP checks [\d,]+/s = ([\d.]+) × the trivial endpoint .* = ([\d.]+) × its bare", out, re.M
     )
     assert floors and float(floors.group(1)) > 0 and float(floors.group(2)) > 0, out[-2000:]
+    sizes = re.search(r"^database ([\d.]+) MiB on disk; server workers' peak RSS \[([\d., ]+)\] MiB$", out, re.M)
+    assert sizes and float(sizes.group(1)) > 0 and max(map(float, sizes.group(2).split(","))) > 20, out[-2000:]
 
 
 def test_the_fhir_benchmark_runs():
