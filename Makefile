@@ -10,13 +10,17 @@ STAMP   := $(VENV)/.installed
 .PHONY: run test lint install lock bench clean
 
 # pyproject.toml pins the direct dependencies, constraints.txt the transitive ones; requirements.lock
-# (made from both by `make lock`) holds every file's SHA-256, and pip installs nothing else
+# (made from both by `make lock`) holds every file's SHA-256, and nothing else is installed
 # (--require-hashes); the project itself without build isolation (setuptools and wheel are locked too).
-$(STAMP): pyproject.toml constraints.txt requirements.lock
+# uv installs them (3 s on a fresh clone, pip 30 s); uv itself comes from pip, hash-pinned as well
+# (requirements-bootstrap.txt).
+UV := $(BIN)/uv pip
+$(STAMP): pyproject.toml constraints.txt requirements.lock requirements-bootstrap.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements.lock
-	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
-	$(BIN)/pip check
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements-bootstrap.txt
+	$(UV) install --quiet --python $(BIN)/python --require-hashes --no-deps -r requirements.lock
+	$(UV) install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
+	$(UV) check --quiet --python $(BIN)/python
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -45,3 +45,17 @@ def test_every_pin_is_locked_at_its_version_and_every_locked_file_has_a_hash():
     assert [n for n, (_, hashes) in lock.items() if len(hashes) != 1] == []
     # nothing is locked that no pin asks for, but the build backend of pyproject.toml
     assert set(lock) - set(pins()) == {"setuptools", "wheel"}
+
+
+def test_the_installer_is_pinned_with_its_hash_too():
+    """`make install` first installs uv (which then installs the lock) from requirements-bootstrap.txt,
+    with pip's --require-hashes: one package, one version, the hash of its one file."""
+    text = (ROOT / "requirements-bootstrap.txt").read_text()
+    entries = [e for e in re.split(r"\n(?=[A-Za-z0-9])", text.strip()) if not e.startswith("#")]
+    assert len(entries) == 1
+    m = PIN.match(entries[0])
+    assert m and norm(m.group(1)) == "uv"
+    assert len(re.findall(r"--hash=sha256:([0-9a-f]{64})\b", entries[0])) == 1
+    make = (ROOT / "Makefile").read_text()
+    assert "--require-hashes --no-deps -r requirements-bootstrap.txt" in make
+    assert "--require-hashes --no-deps -r requirements.lock" in make
