@@ -158,14 +158,18 @@ def test_a_new_worker_resumes_without_loss_after_a_stop_or_a_crash(world, db, re
         world.ticket(world.recipient())
     expected = _feed_ids(world, "clinic", hook["cursor"])
 
+    # The receiver answers every request here: a generous HTTP timeout, so that a slow answer under the
+    # suite's load is not taken for a failure and sent again (a third arrival the count below would
+    # not expect; at least once allows it, this test counts the one repeat the crash causes).
+    patient = 5.0
     # worker 1 delivers two, and stops (as on SIGTERM, after the attempt under way)
-    w1 = make_worker(max_per_pass=2)
+    w1 = make_worker(max_per_pass=2, timeout=patient)
     assert w1.run_once() == 2
     w1.close()
 
     # changes while no worker runs, and worker 2 dies between the receiver's 200 and its record
     world.ticket(world.recipient(name="再開五郎"))
-    w2 = make_worker()
+    w2 = make_worker(timeout=patient)
     real = service.record_attempt
 
     def crash(*a, **k):
@@ -184,7 +188,7 @@ def test_a_new_worker_resumes_without_loss_after_a_stop_or_a_crash(world, db, re
                 lease_owner="dead-worker", lease_until=db.now() + dt.timedelta(seconds=0.3)
             )
         )
-    w3 = make_worker()
+    w3 = make_worker(timeout=patient)
     assert w3.run_once() == 0
     expected = _feed_ids(world, "clinic", hook["cursor"])
     receiver.wait_for(set(expected), w3)
