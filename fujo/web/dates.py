@@ -80,8 +80,9 @@ def read_date_time(value: str, era: str = "", label_ja: str = "日時", convert:
     if problem is not None or t is None:
         return {"entry": answer["entry"], "reading": "", "forms": {}, "error": problem.message_ja if problem else ""}
     hm = f"{t:%H:%M}"
-    reading, iso = answer["reading"].rsplit("（", 1)
-    answer["reading"] = f"{reading} {hm}（{iso[:-1]}T{hm}）"
+    if answer["reading"]:  # (none before 明治: a date, but no 和暦 to show)
+        reading, iso = answer["reading"].rsplit("（", 1)
+        answer["reading"] = f"{reading} {hm}（{iso[:-1]}T{hm}）"
     answer["forms"] = {k: f"{v}{'T' if k == 'AD' else ' '}{hm}" for k, v in answer["forms"].items()}
     if convert and era == "AD":
         answer["entry"] = answer["forms"]["AD"]

@@ -282,6 +282,15 @@ def test_the_date_reader_reads_completes_and_converts_as_the_services_do(client)
     assert read(value="6.7.10", era="AD")["error"].startswith("日付はYYYY-MM-DD")
     assert read(value="")["error"] == ""
     assert client.post("/dates/read", data={"value": "x" * 41}).status_code == 422  # bounded
+    # a month and a date with its time of day, read the same way
+    assert read(value="6.7", era="R", kind="month")["reading"] == "令和6年7月（2024-07）"
+    assert read(value="R6.7", era="AD", convert="true", kind="month")["entry"] == "2024-07"
+    got = read(value="6.1.1 16:10", era="R", kind="datetime")
+    assert (got["entry"], got["reading"]) == ("R6.1.1 16:10", "令和6年1月1日 16:10（2024-01-01T16:10）")
+    assert read(value="R6.1.1 25:00", kind="datetime")["error"].endswith("の時刻が正しくありません。")
+    before_meiji = read(value="1868-01-10 10:00", kind="datetime")  # a date, no 和暦: no reading, no failure
+    assert (before_meiji["reading"], before_meiji["error"]) == ("", "")
+    assert client.post("/dates/read", data={"value": "R6.7", "kind": "week"}).status_code == 422
 
 
 def test_the_admin_dashboard_takes_its_day_in_wareki_and_names_a_bad_one(client, users, world):
