@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fujo.core.dates import JST, month_key, month_of, parse_date, parse_month, wire_date, wire_time
 
@@ -202,3 +204,13 @@ def test_a_moment_is_read_as_every_entry_gives_it():
     assert when is None and p.code == "datetime_format" and p.field == "written_at"
     assert "レセプトの作成日時" in p.message_ja and "10:30" in p.message_ja
     assert parse_moment("", "starts_at", "開始")[1].code == "required"
+
+
+@given(st.text(max_size=20) | st.from_regex(r"[RHSTMrhstm令和平成昭和大正明治元0-9年月./ -]{1,14}", fullmatch=True))
+def test_any_text_is_a_month_or_a_named_problem_never_an_exception(text):
+    ym, p = parse_month(text, "treatment_month", "診療年月")
+    assert (ym is None) != (p is None)
+    if p is not None:
+        assert p.field == "treatment_month" and "診療年月" in p.message_ja
+    else:
+        assert ym[0] >= 1900 and 1 <= ym[1] <= 12
