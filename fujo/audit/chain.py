@@ -212,6 +212,32 @@ def stage(conn: Connection, rows: Sequence[LogRow]) -> None:
         conn.execute(_STAGE, [{"entry": _encode(_values(normalise(r), _AFTER_SEQ)).decode()} for r in rows])
 
 
+def stage_alike(conn: Connection, row: LogRow, ids: Sequence[tuple[int | None, int | None]]) -> None:
+    """:func:`stage` for entries alike but for whom they are about — ``row`` with each (recipient_id,
+    person_id) of ``ids`` — as a bulk change writes them (one for every row of an import). The text
+    is the one :func:`stage` writes, built once and completed per entry: the import holds the write
+    lock while it stages (50,000 entries: 0.5 s of encoding each, ≈ 30 ms so)."""
+    if not ids:
+        return
+    values = _values(normalise({**row, "recipient_id": None, "person_id": None}), _AFTER_SEQ)
+    # json.dumps of a list with these separators is its items' encodings, comma-joined, in brackets
+    parts = [json.dumps(v, ensure_ascii=False) for v in values]
+    ir, ip = _AFTER_SEQ.index("recipient_id"), _AFTER_SEQ.index("person_id")
+    texts = []
+    for rid, pid in ids:
+        parts[ir] = "null" if rid is None else str(int(rid))
+        parts[ip] = "null" if pid is None else str(int(pid))
+        texts.append("[" + ",".join(parts) + "]")
+    # the driver's own executemany: SQLAlchemy's per-row parameter work was most of the time
+    conn.exec_driver_sql(_STAGE_SQL[conn.dialect.name], [(t,) for t in texts])
+
+
+_STAGE_SQL = {  # each driver's parameter style
+    "sqlite": "INSERT INTO audit_pending (entry) VALUES (?)",
+    "postgresql": "INSERT INTO audit_pending (entry) VALUES (%s)",
+}
+
+
 def _chain_staged(conn: Connection, head: tuple[int, str], entries: Sequence[str]) -> None:
     """Append staged entries (oldest first) after ``head`` (locked by the caller, in its transaction):
     :func:`append`'s work with the canonical text already made (``[seq,`` + the staged list's values)."""

@@ -6,6 +6,7 @@ group-commit writer (writer.py), the rest inside the transaction of what they re
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from contextvars import ContextVar
 from typing import Any, TypedDict, Unpack
 
@@ -14,7 +15,7 @@ from sqlalchemy import Connection, or_, select
 from ..auth.principal import Principal
 from ..db import schema as s
 from ..db.database import Database, aware
-from .chain import append, default_channel, stage
+from .chain import append, default_channel, stage_alike
 from .writer import LogRow, writer_for
 
 METHOD_JA = {
@@ -175,23 +176,23 @@ def record_changes(
     append after the commit (no ids) — what a bulk change does, so as not to hold the chain's lock."""
     if not changes:
         return []
+    base = dict(
+        _who(principal, at),
+        method=REGISTRY,
+        category=REGISTRY,
+        channel=channel or channel_of(principal),
+        outcome="-",
+        reason=action,
+    )
+    if staged:  # alike but for whom each is about: the text is built once (chain.stage_alike)
+        # runs of the same detail, in the changes' order (the chain's order)
+        for detail, run in itertools.groupby(changes, key=lambda c: (c[2] or None) and c[2][:200]):
+            stage_alike(conn, {**base, "detail": detail}, [(rid, pid) for rid, pid, _ in run])
+        return []
     rows = [
-        dict(
-            _who(principal, at),
-            method=REGISTRY,
-            category=REGISTRY,
-            channel=channel or channel_of(principal),
-            person_id=person_id,
-            recipient_id=recipient_id,
-            outcome="-",
-            reason=action,
-            detail=(detail or None) and detail[:200],
-        )
+        dict(base, person_id=person_id, recipient_id=recipient_id, detail=(detail or None) and detail[:200])
         for recipient_id, person_id, detail in changes
     ]
-    if staged:
-        stage(conn, rows)
-        return []
     return append(conn, rows, want_ids=want_ids)
 
 

@@ -109,3 +109,25 @@ def test_an_import_whose_chaining_fails_after_its_commit_still_succeeds_and_leav
     assert report.written == 2
     assert _pending(db) == 2
     assert chain.chain_pending(db) == 2 and verify(db).ok
+
+
+def test_entries_alike_are_staged_as_stage_writes_them_and_chain_so(world, db):
+    """A bulk change's entries (alike but for whom they are about) are staged by stage_alike: the very
+    text stage writes for each, in order; chained, the chain verifies."""
+    at = dt.datetime(2024, 7, 10, 9, 30, 0, 5, tzinfo=JST)
+    office = world.orgs["office"]["id"]
+    base = _entry(office, 0, at) | {"detail": "import「受給者」\\\"と\n改行"}  # text JSON must escape
+    ids = [(2000 + i, 3000 + i if i % 2 else None) for i in range(5)] + [(None, None)]
+    with db.write() as conn:
+        chain.stage_alike(conn, base, ids)
+    with db.write() as conn:
+        chain.stage(conn, [base | {"recipient_id": r, "person_id": p} for r, p in ids])
+    with db.read() as conn:
+        texts = [r.entry for r in conn.execute(select(s.audit_pending.c.entry).order_by(s.audit_pending.c.id))]
+    assert texts[: len(ids)] == texts[len(ids) :] and len(texts) == 2 * len(ids)
+    before = len(_log(db))
+    assert chain.chain_pending(db) == 2 * len(ids)
+    mine = _log(db)[before:]
+    assert [(r.recipient_id, r.person_id) for r in mine[: len(ids)]] == ids
+    assert all(r.detail == base["detail"] for r in mine)
+    assert verify(db).ok
