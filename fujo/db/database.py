@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from typing import Any, TypeAlias, overload
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.engine import Connection, Engine, Row
 
 from ..core.dates import JST
@@ -61,6 +61,30 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """``conn.execute(table.insert(), rows)`` for many rows with the same keys. On SQLite, the driver's
+    executemany over tuples made with each column's own bind processor (what SQLAlchemy does per row,
+    done once a column): an import's rows are written under the database's one write lock, and
+    SQLAlchemy's per-row parameter work was most of that time (50,000 recipients: ≈ 1 s)."""
+    if not rows:
+        return
+    keys = list(rows[0])
+    python_defaults = any(c.default is not None and c.key not in keys for c in table.c)
+    if conn.dialect.name != "sqlite" or python_defaults:  # (SQLAlchemy fills those in)
+        conn.execute(table.insert(), rows)
+        return
+    compiled = table.insert().compile(dialect=conn.dialect, column_keys=keys)
+    order = compiled.positiontup or keys
+    procs = [table.c[k].type.dialect_impl(conn.dialect).bind_processor(conn.dialect) for k in order]
+    conn.exec_driver_sql(
+        str(compiled),
+        [
+            tuple(r[k] if p is None or r[k] is None else p(r[k]) for k, p in zip(order, procs, strict=True))
+            for r in rows
+        ],
+    )
 
 
 def next_values(conn: Connection, name: str, count: int = 1) -> int:
