@@ -116,7 +116,7 @@ def test_entries_alike_are_staged_as_stage_writes_them_and_chain_so(world, db):
     text stage writes for each, in order; chained, the chain verifies."""
     at = dt.datetime(2024, 7, 10, 9, 30, 0, 5, tzinfo=JST)
     office = world.orgs["office"]["id"]
-    base = _entry(office, 0, at) | {"detail": "import「受給者」\\\"と\n改行"}  # text JSON must escape
+    base = _entry(office, 0, at) | {"detail": 'import「受給者」\\"と\n改行'}  # text JSON must escape
     ids = [(2000 + i, 3000 + i if i % 2 else None) for i in range(5)] + [(None, None)]
     with db.write() as conn:
         chain.stage_alike(conn, base, ids)
