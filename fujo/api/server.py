@@ -10,9 +10,11 @@ serves one worker and many, so there is a single path to test.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import uvicorn
@@ -64,6 +66,21 @@ def metrics_folder(data_dir: Path, port: int) -> Path:
     return folder
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, whose process ends normally after the graceful shutdown a signal asked for.
+    uvicorn raises that signal again once it has shut down (so that the exit status names it), and
+    the process then dies of it before any ``atexit`` handler runs — multiprocessing's among them,
+    which removes the job fork server's folder (``/tmp/pymp-…``, its socket): every server that had run
+    an import left one behind. (uvicorn's list of signals is its own: if it changes, the process ends as
+    uvicorn's does, nothing worse.)"""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            yield
+            self._captured_signals.clear()  # shut down: exit, rather than die of the signal
+
+
 def serve(host: str, port: int, workers: int = 1) -> None:
     config = server_config(host, port, workers)
     sock = listening_socket(host, port)
@@ -73,4 +90,4 @@ def serve(host: str, port: int, workers: int = 1) -> None:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
         Multiprocess(config, sockets=[sock]).run()
     else:
-        uvicorn.Server(config).run(sockets=[sock])
+        _Server(config).run(sockets=[sock])

@@ -14,6 +14,7 @@ import os
 import sqlite3
 import textwrap
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -182,3 +183,51 @@ def test_a_script_path_inherited_from_another_server_is_not_loaded(tmp_path):
     script.write_text(_SERVER_SCRIPT)
     _run(tmp_path, ["-c", _START_JOBS], **{MAIN_ENV: str(script)})
     assert not (tmp_path / "runs.txt").exists()  # the other server's script never ran here
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # the server's own exit: the same on either database
+def test_a_server_stopped_after_a_job_leaves_no_fork_server_folder(world, db, tmp_path):
+    """`fujo serve` ends after SIGTERM's graceful shutdown with exit status 0, its ``atexit`` handlers
+    run: multiprocessing's removes the job fork server's folder (``pymp-…`` with its socket). uvicorn
+    raising the signal again after the shutdown left one in /tmp for every server that ran a job."""
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from fujo import outbound
+    from fujo.terminal.localserver import free_port
+
+    # its own temp folder, short: the fork server's socket path must fit AF_UNIX's 108 bytes
+    tmp = Path(tempfile.mkdtemp(prefix="fj-", dir="/tmp"))
+    port = free_port()
+    env = {**os.environ, "FUJO_DATABASE_URL": db.url, "FUJO_DATA_DIR": str(tmp_path), "TMPDIR": str(tmp)}
+    fujo = os.path.join(os.path.dirname(sys.executable), "fujo")
+    server = subprocess.Popen([fujo, "serve", "--port", str(port)], env=env, stderr=subprocess.PIPE)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        assert poll(lambda: _answers(f"{url}/api/v1/health"), 60), "the server did not start"
+        res = outbound.post(
+            f"{url}/api/v1/imports/recipients", headers=world.auth("office"), files={"file": ("r.csv", _csv(1))}
+        )
+        assert res.status_code == 202, res.text
+        done = poll(lambda: _job(db).state == "done", 60)
+        running = [p.name for p in tmp.iterdir() if p.name.startswith("pymp-")]  # the fork server's
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, err = server.communicate(timeout=30)
+    left = [p.name for p in tmp.iterdir()]
+    shutil.rmtree(tmp, ignore_errors=True)
+    assert done and running, (_job(db), err.decode()[-3000:])
+    assert server.returncode == 0, err.decode()[-2000:]
+    assert left == []
+
+
+def _answers(url: str) -> bool:
+    from fujo import outbound
+
+    with contextlib.suppress(Exception):
+        return outbound.get(url, timeout=1).status_code == 200
+    return False
