@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import Counter
 
 import pytest
 from sqlalchemy import select
@@ -158,18 +159,14 @@ def test_a_new_worker_resumes_without_loss_after_a_stop_or_a_crash(world, db, re
         world.ticket(world.recipient())
     expected = _feed_ids(world, "clinic", hook["cursor"])
 
-    # The receiver answers every request here: a generous HTTP timeout, so that a slow answer under the
-    # suite's load is not taken for a failure and sent again (a third arrival the count below would
-    # not expect; at least once allows it, this test counts the one repeat the crash causes).
-    patient = 5.0
     # worker 1 delivers two, and stops (as on SIGTERM, after the attempt under way)
-    w1 = make_worker(max_per_pass=2, timeout=patient)
+    w1 = make_worker(max_per_pass=2)
     assert w1.run_once() == 2
     w1.close()
 
     # changes while no worker runs, and worker 2 dies between the receiver's 200 and its record
     world.ticket(world.recipient(name="再開五郎"))
-    w2 = make_worker(timeout=patient)
+    w2 = make_worker()
     real = service.record_attempt
 
     def crash(*a, **k):
@@ -188,16 +185,21 @@ def test_a_new_worker_resumes_without_loss_after_a_stop_or_a_crash(world, db, re
                 lease_owner="dead-worker", lease_until=db.now() + dt.timedelta(seconds=0.3)
             )
         )
-    w3 = make_worker(timeout=patient)
+    w3 = make_worker()
     assert w3.run_once() == 0
     expected = _feed_ids(world, "clinic", hook["cursor"])
     receiver.wait_for(set(expected), w3)
 
     got = receiver.accepted()
     assert _first_arrivals(got) == expected  # all of them, in order
-    ids = [e["id"] for e in got]
-    assert len(ids) == len(expected) + 1  # the one whose 200 was not recorded came twice, same id
-    assert len(ids) - len(set(ids)) == 1
+    arrivals = Counter(e["id"] for e in got)
+    crashed = expected[2]  # worker 2's: accepted, its 200 never recorded
+    assert arrivals[crashed] >= 2  # so it came again, with the same id
+    # Every other arrival is an attempt on record: at least once, never an unrecorded send. (An answer
+    # slower than the worker's timeout under load is logged as failed though the receiver took it, and
+    # sent again: a repeat the receiver drops by its id.)
+    attempts = Counter(r.event_id for r in _log(db, hook["id"]))
+    assert {e: n for e, n in arrivals.items() if n > attempts[e] + (e == crashed)} == {}
     assert all(r.verified for r in receiver.requests)
 
 
