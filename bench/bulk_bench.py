@@ -32,7 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from check_bench import start_server  # noqa: E402
+from check_bench import start_server, status_kib  # noqa: E402
 from national_bench import facility_tokens  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
@@ -48,13 +48,6 @@ WHERE t.superseded_by IS NULL AND t.status = 'active'
 GROUP BY t.designated_facility_code, f.name, t.treatment_month
 ORDER BY n DESC LIMIT :k
 """
-
-
-def _rss_kib(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    return 0
 
 
 def download(base: str, token: str, month: str) -> dict[str, Any]:
@@ -116,7 +109,7 @@ def main() -> None:
     server = start_server(a.database_url, data_dir, port, limits="bulk=100000000")
     base, pid = f"http://127.0.0.1:{port}", server.pid
     try:
-        rss_before = _rss_kib(pid, "VmRSS")
+        rss_before = status_kib(pid, "VmRSS")
         rows = []
         for b in busiest:
             token = tokens[b["facility"]]
@@ -137,8 +130,8 @@ def main() -> None:
                     "changes_s": [round(c["total"], 3) for c in changes],
                 }
             )
-        rss_peak = _rss_kib(pid, "VmHWM")
-        rss_after = _rss_kib(pid, "VmRSS")
+        rss_peak = status_kib(pid, "VmHWM")
+        rss_after = status_kib(pid, "VmRSS")
     finally:
         server.terminate()
         server.wait(timeout=20)

@@ -246,9 +246,8 @@ def start_server(
     raise SystemExit("fujo serve did not start")
 
 
-def worker_peaks_mib(pid: int) -> list[float]:
-    """Each server process's peak resident set (VmHWM, MiB): the processes `fujo serve --workers W`
-    started (its workers and helpers; with W = 1 and no helper, the server itself), read after the load."""
+def server_processes(pid: int) -> list[int]:
+    """``pid`` and its children (the workers `fujo serve --workers W` forks, its helpers)."""
     procs = [pid]
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -256,16 +255,24 @@ def worker_peaks_mib(pid: int) -> list[float]:
                 procs.append(int(stat.parent.name))
         except (OSError, IndexError, ValueError):
             continue
-    peaks = []
-    for p in procs[1:] or procs:  # the workers, not uvicorn's supervising parent
-        try:
-            status = Path(f"/proc/{p}/status").read_text()
-        except OSError:
-            continue
-        line = next((x for x in status.splitlines() if x.startswith("VmHWM:")), None)
-        if line:
-            peaks.append(round(int(line.split()[1]) / 1024, 1))
-    return peaks
+    return procs
+
+
+def status_kib(pid: int, field: str) -> int:
+    """A /proc/PID/status figure in KiB (VmRSS, VmHWM …); 0 when the process is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    line = next((x for x in status.splitlines() if x.startswith(field + ":")), None)
+    return int(line.split()[1]) if line else 0
+
+
+def worker_peaks_mib(pid: int) -> list[float]:
+    """Each server process's peak resident set (VmHWM, MiB): the processes `fujo serve --workers W`
+    started (its workers and helpers; with W = 1 and no helper, the server itself), read after the load."""
+    procs = server_processes(pid)
+    return [round(status_kib(p, "VmHWM") / 1024, 1) for p in procs[1:] or procs if status_kib(p, "VmHWM")]
 
 
 def database_mib(url: str) -> float:

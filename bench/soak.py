@@ -48,6 +48,8 @@ from sqlalchemy import select
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from check_bench import server_processes, status_kib  # noqa: E402
+
 from fujo import outbound  # noqa: E402
 from fujo.audit.verify import verify  # noqa: E402
 from fujo.cards.ca import proof_message, sign  # noqa: E402
@@ -93,17 +95,7 @@ def free_port() -> int:
 
 def rss_kib(pid: int) -> int:
     """Resident set of the process and its children (``--workers`` N forks them), KiB."""
-    pids, total = {pid}, 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, IndexError):
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                pids.add(int(stat.parent.name))
-    for p in pids:
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-    return total
+    return sum(status_kib(p, "VmRSS") for p in server_processes(pid))
 
 
 def auth(token: str) -> dict[str, str]:

@@ -86,13 +86,6 @@ def _jst(t: dt.datetime) -> str:
 # --- when the claims were written (the time "cancelled or amended since" is judged against) -------
 
 WRITTEN_AT = "written_at"
-_TIME = re.compile(r"^([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?$")  # [0-9], not \d: other scripts' digits are no time
-
-
-def is_clock(text: str) -> bool:
-    """A time of day as HH:MM or HH:MM:SS (24 hours)."""
-    m = _TIME.match(text.strip())
-    return m is not None and int(m[1]) <= 23 and int(m[2]) <= 59 and int(m[3] or 0) <= 59
 
 
 def parse_written_at(

@@ -9,6 +9,7 @@ import datetime as dt
 import functools
 import re
 import unicodedata
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from .era import WarekiError, parse_wareki, parse_wareki_month
@@ -33,6 +34,23 @@ def _date_format(field: str, label_ja: str) -> FieldProblem:
         f"{label_ja}はYYYY-MM-DD、YYYYMMDDまたは和暦（例 R6.7.10、令和6年7月10日）で入力してください。",
         f"{field} must be YYYY-MM-DD, YYYYMMDD or a Japanese era date (R6.7.10, 令和6年7月10日).",
     )
+
+
+def _wareki_problem(
+    e: WarekiError,
+    field: str,
+    label_ja: str,
+    s: str,
+    not_real: Callable[[WarekiError], FieldProblem],
+    bad_format: Callable[[str, str], FieldProblem],
+) -> FieldProblem:
+    """What a 和暦 reader's refusal is for the field: outside its era, no such day (or month), or not
+    in any form the field takes."""
+    if e.code == "outside_era":
+        return _outside_era(field, label_ja, s, e)
+    if e.code == "invalid_date":
+        return not_real(e)
+    return bad_format(field, label_ja)
 
 
 def _outside_era(field: str, label_ja: str, s: str, e: WarekiError) -> FieldProblem:
@@ -73,11 +91,9 @@ def parse_date(
     try:
         d = parse_wareki(s)
     except WarekiError as e:
-        if e.code == "outside_era":
-            return None, _outside_era(field, label_ja, s, e)
-        if e.code == "invalid_date":
-            return None, _not_real(field, label_ja, s, e.detail_ja, e.detail_en)
-        return None, _date_format(field, label_ja)
+        return None, _wareki_problem(
+            e, field, label_ja, s, lambda err: _not_real(field, label_ja, s, err.detail_ja, err.detail_en), _date_format
+        )
     if d is not None:
         return d, None
     if not s.isascii():  # str.isdigit() would take other scripts' digits (NFKC folds only full-width ones)
@@ -113,25 +129,37 @@ def split_time(text: str) -> tuple[str, str | None]:
     return m.group(1), ":".join(g for g in m.group(2, 3, 4) if g)
 
 
+_CLOCK = re.compile(r"([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?")  # [0-9], not \d: other scripts' digits are no time
+
+
+def parse_clock(text: str) -> dt.time | None:
+    """A time of day, HH:MM or HH:MM:SS (24 hours); None when it is not one."""
+    m = _CLOCK.fullmatch(text.strip())
+    if m is None:
+        return None
+    h, mi, sec = int(m[1]), int(m[2]), int(m[3] or 0)
+    return dt.time(h, mi, sec) if h <= 23 and mi <= 59 and sec <= 59 else None
+
+
 def parse_date_time(
     value: object, field: str, label_ja: str = "日時", required: bool = True
 ) -> tuple[dt.date | None, dt.time | None, FieldProblem | None]:
     """A date (``parse_date``: ISO, yyyyMMdd or 和暦) with, optionally, a time of day after a T or a
     space (2024-01-01T16:10, R6.1.1 16:10): (date, time | None, problem | None)."""
     s = unicodedata.normalize("NFKC", "" if value is None else str(value)).strip()
-    m = _WITH_TIME.fullmatch(s)
-    if m is None:
+    day, clock = split_time(s)
+    if clock is None:
         d, p = parse_date(s, field, label_ja, required)
         return d, None, p
-    d, p = parse_date(m.group(1), field, label_ja, required=True)
-    h, mi, sec = int(m.group(2)), int(m.group(3)), int(m.group(4) or 0)
-    if p is None and (h > 23 or mi > 59 or sec > 59):
+    d, p = parse_date(day, field, label_ja, required=True)
+    t = parse_clock(clock)
+    if p is None and t is None:
         p = FieldProblem(
             field, "invalid_time", f"{label_ja}「{s}」の時刻が正しくありません。", f"{field} '{s}' has no such time."
         )
     if p is not None:
         return None, None, p
-    return d, dt.time(h, mi, sec), None
+    return d, t, None
 
 
 def parse_moment(
@@ -184,11 +212,14 @@ def parse_month(
         try:
             ym = parse_wareki_month(s)
         except WarekiError as e:
-            if e.code == "outside_era":
-                return None, _outside_era(field, label_ja, s, e)
-            if e.code == "invalid_date":
-                return None, _not_a_month(field, label_ja, s)
-            return None, _month_format(field, label_ja, wire)
+            return None, _wareki_problem(
+                e,
+                field,
+                label_ja,
+                s,
+                lambda _: _not_a_month(field, label_ja, s),
+                lambda f, label: _month_format(f, label, wire),
+            )
     if ym is None:
         if len(s) == 7 and s[4] == "-":
             s = s[:4] + s[5:]

@@ -20,6 +20,7 @@ from fastapi.responses import Response
 from ..api import limits
 from ..claims import reports
 from ..claims import service as claims
+from ..core.dates import parse_clock
 from ..core.errors import FujoError, ValidationFailed
 from .kit import FacilityUser, OfficeUser, Staff, csrf_guard, db_of, render
 
@@ -101,7 +102,7 @@ def _written_at(on: str, time: str) -> tuple[Any, dict[str, list[str]]]:
     """The form's レセプトの作成日 (a date entry: 和暦 or ISO) and optional 時刻 (HH:MM, as the browser's
     time input sends it) as the service's ``written_at`` (None when not given), or the errors of those fields."""
     on, time = on.strip(), time.strip()
-    if time and not claims.is_clock(time):
+    if time and parse_clock(time) is None:
         return None, {"written_time": ["時刻は 10:30 のように入力してください。"]}
     if time and not on:
         return None, {"written_on": ["時刻を指定するときは、レセプトの作成日も入力してください。"]}
