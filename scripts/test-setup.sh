@@ -2,9 +2,12 @@
 # Test prerequisites that pip cannot install: Debian's chromium (browser tests) and a running
 # PostgreSQL. A PostgreSQL that cannot be reached fails the run; it is never skipped.
 set -euo pipefail
-if ! command -v chromium >/dev/null 2>&1 || ! fc-list :lang=ja 2>/dev/null | grep -q .; then
-  echo "installing Debian's chromium and a Japanese font for the browser tests" >&2
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-ipafont-gothic >/dev/null) \
+# The browser tests run in Chromium's headless shell; the full browser where they need its PDF viewer.
+if ! command -v chromium >/dev/null 2>&1 || [ ! -x /usr/lib/chromium/chromium-headless-shell ] \
+   || ! fc-list :lang=ja 2>/dev/null | grep -q .; then
+  echo "installing Debian's chromium, its headless shell and a Japanese font for the browser tests" >&2
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-headless-shell \
+     fonts-ipafont-gothic >/dev/null) \
     || { echo "could not install chromium" >&2; exit 1; }
 fi
 # The printed 医療券/調剤券 (fujo/registry/printing.py) embed IPA Mincho; their tests read the PDFs back with

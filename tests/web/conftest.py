@@ -1,6 +1,6 @@
 """The screens' fixtures. The HTTP tests of the screens (TestClient) run on SQLite and on PostgreSQL,
 as every test that takes ``db`` (unless its module pins it). The browser tests (``*_browser.py``, and tests/medinfo/test_browser.py)
-drive Debian's Chromium through Playwright against a real uvicorn server on a free 127.0.0.1 port (in
+drive Debian's Chromium (its headless shell) through Playwright against a real uvicorn server on a free 127.0.0.1 port (in
 a thread; ``live`` in tests/conftest.py) serving the app of the parametrised ``db``, and each of their
 modules pins ``db`` to PostgreSQL (``pytestmark``): they run once, on the production database."""
 
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-# the browser, page, live server and `serving` are in tests/conftest.py: one Chromium per test worker,
-# shared by every package's browser tests (a second session fixture would start a second Playwright)
+# the browser, page, live server and `serving` are in tests/conftest.py: one Chromium headless shell per
+# test worker (and the full Chromium for tests marked `full_chromium`), shared by every package's browser tests
 from tests.conftest import serving
 
 # The README's screenshots are refreshed only when asked (FUJO_UPDATE_SCREENSHOTS=1); otherwise the

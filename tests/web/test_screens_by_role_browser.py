@@ -126,6 +126,7 @@ def test_every_screen_the_role_may_see_answers_with_its_page(
 # --- flows no other browser test walks: the 担当員 (not 管理者) at the office, the 医師 from a card check -
 
 
+@pytest.mark.full_chromium  # the printed ticket opens in the browser's PDF viewer
 def test_the_caseworker_registers_a_recipient_links_the_card_and_prints_the_ticket(world, live, screen):
     page = screen.page
     create_user(world.db, world.orgs["office"]["id"], login="tanto", password=PASSWORD, role="caseworker")
