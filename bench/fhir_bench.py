@@ -13,7 +13,8 @@ each --repeat times (the median is reported; the server's bulk rate limit is lif
 checking every time that the walk holds exactly the download's tickets (same 受給者番号 and 交付番号, in
 the same order, none twice). The walk's time includes the client reading each page's JSON (it needs
 the next link); the native download is timed both without and with the client's json parse. Also the
-same two reads in-process (the services without HTTP and JSON), to show where the time goes.
+server's own work in-process (reads, audit entries, the answer's text; no HTTP), the FHIR walk's CPU
+against the download's: what "as fast as the native bulk retrieval" asks of the server.
 
 With --baseline DIR (a copy of the source tree before a change, e.g. ``git stash``-free: ``rsync``
 it aside), both trees' servers run on the same seeded database and are measured alternately, round
@@ -45,11 +46,13 @@ from check_bench import start_server  # noqa: E402
 
 from fujo import outbound  # noqa: E402
 from fujo.auth.principal import FACILITY, WELFARE_OFFICE  # noqa: E402
-from fujo.bulk.service import tickets_for_month  # noqa: E402
+from fujo.bulk.service import open_month  # noqa: E402
+from fujo.bulk.views import month_json  # noqa: E402
 from fujo.core.numbers import with_check_digit  # noqa: E402
 from fujo.db.database import Database  # noqa: E402
 from fujo.db.migrate import upgrade  # noqa: E402
 from fujo.facility.service import set_medical_assistance  # noqa: E402
+from fujo.fhir import mapping  # noqa: E402
 from fujo.fhir import service as fhir_service  # noqa: E402
 from fujo.orgs.service import create_organisation, issue_credential, principal_for  # noqa: E402
 from fujo.registry.csv_import import import_csv  # noqa: E402
@@ -168,20 +171,50 @@ def native(client: httpx.Client) -> dict:
     return {"seconds": seconds, "parsed_seconds": parsed, "bytes": len(res.content), "rows": native_rows(doc)}
 
 
-def in_process(db: Database, counts: list[int], repeat: int) -> dict:
+def in_process(db: Database, counts: list[int], repeat: int) -> tuple[dict, dict]:
+    """The server's own work for the month, without HTTP: the reads, the audit entries (committed) and
+    the answer's text — the native download's JSON chunks, and each FHIR page's Bundle text, with the
+    walk's order kept as the server keeps it (fujo.fhir.service.WalkOrders). Interleaved round by
+    round; answers the median seconds of each and the median per round of its CPU time ÷ the native
+    download's (one thread: the CPU a request costs the server)."""
     p = principal_for(db, kind=FACILITY, code=CLINIC)
-    out: dict[str, list[float]] = {"native": []}
+    base = "http://127.0.0.1/fhir"
+
+    def download() -> int:
+        return sum(len(c) for c in month_json(open_month(db, p, "2024-07")))
+
+    def fhir_walk(count: int) -> int:
+        orders, position, size = fhir_service.WalkOrders(), None, 0
+        while True:
+            page = fhir_service.read_page(db, p, "2024-07", count=count, position=position, orders=orders)
+            fhir_service.record_page(db, p, page)
+            size += sum(
+                len(c)
+                for c in mapping.coverage_bundle_text(
+                    page.tickets,
+                    CLINIC,
+                    base,
+                    total=page.total,
+                    links=[("self", base), ("next", base)],
+                    identifier={"system": mapping.NS_TICKET_CURSOR, "value": str(page.snapshot)},
+                )
+            )
+            if page.next is None:
+                return size
+            position = page.next
+
+    seconds: dict[str, list[float]] = {"native": []}
+    cpu: dict[str, list[float]] = {"native": []}
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        tickets_for_month(db, p, "2024-07")
-        out["native"].append(time.perf_counter() - t0)
-        for c in counts:
-            t0 = time.perf_counter()
-            page = fhir_service.coverage_page(db, p, "2024-07", count=c)
-            while page.next is not None:
-                page = fhir_service.coverage_page(db, p, "2024-07", count=c, position=page.next)
-            out.setdefault(f"fhir_{c}", []).append(time.perf_counter() - t0)
-    return {k: round(statistics.median(v), 3) for k, v in out.items()}
+        for k, read in [("native", download), *((f"fhir_{c}", lambda c=c: fhir_walk(c)) for c in counts)]:
+            t0, c0 = time.perf_counter(), time.thread_time()
+            read()
+            seconds.setdefault(k, []).append(time.perf_counter() - t0)
+            cpu.setdefault(k, []).append(time.thread_time() - c0)
+    x_native = {
+        k: round(statistics.median(x / n for x, n in zip(v, cpu["native"], strict=True)), 2) for k, v in cpu.items()
+    }
+    return {k: round(statistics.median(v), 3) for k, v in seconds.items()}, x_native
 
 
 def serve(url: str, datadir: Path, tree: Path = ROOT) -> tuple[subprocess.Popen, int]:
@@ -256,8 +289,8 @@ def main() -> None:
         "tickets": a.tickets,
         "accept_encoding": a.accept_encoding,
         "seed_seconds": round(time.perf_counter() - t0, 1),
-        "in_process_s": in_process(db, counts, a.repeat),
     }
+    result["in_process_s"], result["in_process_x_native"] = in_process(db, counts, a.repeat)
     db.dispose()
     trees = {"this": ROOT} if a.baseline is None else {"baseline": a.baseline.resolve(), "this": ROOT}
     servers = {name: serve(url, workdir, tree) for name, tree in trees.items()}
@@ -289,9 +322,10 @@ def main() -> None:
     # loaded machine's drift disturbs less than it does the medians of the seconds themselves
     print(
         "| tree | backend | what | pages | seconds (HTTP) | + client parse | × native (per round) "
-        "| × native without the client's parse | tickets/s | MB | page p50 / max | in-process s |"
+        "| × native without the client's parse | tickets/s | MB | page p50 / max | in-process s "
+        "| server's CPU × native |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, http in result["http"].items():
         native_parsed = http["native"]["all_parsed_seconds"]
         for k, h in http.items():
@@ -309,7 +343,7 @@ def main() -> None:
             print(
                 f"| {name} | {a.backend} | {what} | {pages} | {h['seconds']} | {parsed} | "
                 f"{h['x_native']:.2f} | {h['x_native_unparsed']:.2f} | {h['tickets_per_s']:,} | {h['mb']} | {per_page} | "
-                f"{result['in_process_s'][k]} |"
+                f"{result['in_process_s'][k]} | {result['in_process_x_native'][k]:.2f} |"
             )
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")

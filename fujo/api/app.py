@@ -92,6 +92,9 @@ def create_app(
     from ..fhir.read_ahead import ReadAhead
 
     app.state.fhir_read_ahead = ReadAhead()  # the next page of a FHIR Coverage walk, read while the client reads
+    from ..fhir.service import WalkOrders
+
+    app.state.fhir_walk_orders = WalkOrders()  # each walk's order, so that its later pages read just their tickets
     errors.install(app)
 
     from ..audit.views import router as audit

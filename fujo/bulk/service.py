@@ -92,7 +92,8 @@ def ticket_results(
     query = _SELECT.where(t.c.designated_facility_code == principal.code, *where).order_by(*MONTH_ORDER)
     if limit is not None:
         query = query.limit(limit)
-    return [(x, _results([x], principal)[0]) for x in conn.execute(query, {"fid": principal.organisation_id})]
+    rows = conn.execute(query, {"fid": principal.organisation_id}).all()  # one fetch, not one a row
+    return [(x, _results([x], principal)[0]) for x in rows]
 
 
 def as_of(cursor: int) -> ColumnElement[bool]:
