@@ -175,9 +175,10 @@ def _fhir_rows(r: dict[str, Any], backend: str) -> list[str]:
     rows = []
     for k, h in r["http"]["this"].items():  # this tree only (a baseline's rows are an investigation's)
         what = "native download" if k == "native" else "FHIR search, _count=" + k.split("_")[1]
+        cpu = r.get("in_process_x_native", {}).get(k, "-")  # the server's own work, CPU × the download's
         rows.append(
             f"| {backend} | {r['tickets']:,} | {what} | {h['seconds']} | {h.get('x_native', '-')} "
-            f"| {h.get('x_native_unparsed', '-')} |"
+            f"| {h.get('x_native_unparsed', '-')} | {cpu} |"
         )
     return rows
 
@@ -239,6 +240,7 @@ def sections() -> list[str]:
                 "seconds",
                 "× native (with each client's parse)",
                 "× native (server and wire)",
+                "server's CPU × native (in-process)",
             ],
             "fhir-{backend}-*.json",
             _fhir_rows,
