@@ -244,7 +244,7 @@ def sections() -> list[str]:
             ],
             "fhir-{backend}-*.json",
             _fhir_rows,
-            ".venv/bin/python bench/fhir_bench.py --tickets 10000 --backend {backend} --counts 1000",
+            ".venv/bin/python bench/fhir_bench.py --tickets 10000 --backend {backend} --counts 100,1000 --repeat 5",
         ),
     ]
 
