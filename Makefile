@@ -74,8 +74,8 @@ bench: install
 	$(BIN)/python bench/read_bench.py --backend postgresql
 	$(BIN)/python bench/card_bench.py --backend sqlite
 	$(BIN)/python bench/card_bench.py --backend postgresql
-	$(BIN)/python bench/fhir_bench.py --tickets 10000 --backend sqlite --counts 1000
-	$(BIN)/python bench/fhir_bench.py --tickets 10000 --backend postgresql --counts 1000
+	$(BIN)/python bench/fhir_bench.py --tickets 10000 --backend sqlite --counts 100,1000 --repeat 5
+	$(BIN)/python bench/fhir_bench.py --tickets 10000 --backend postgresql --counts 100,1000 --repeat 5
 	$(BIN)/python bench/import_stall.py --backend sqlite
 	$(BIN)/python bench/import_stall.py --backend postgresql
 	$(BIN)/python bench/two_instances.py --recipients 100000
