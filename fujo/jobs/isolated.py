@@ -26,6 +26,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import tempfile
 from multiprocessing import spawn
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,20 @@ _context: Any = None
 
 class ChildDatabaseFault(SQLAlchemyError):
     """The child met a database fault (its job is back in the queue): the runner waits, then looks again."""
+
+
+class CannotIsolate(RuntimeError):
+    """No child process can be started (its fork server cannot start): the runner runs jobs itself."""
+
+
+def _why_not(e: OSError) -> str:
+    """What stopped the fork server, for the operator (system text only, nothing of a job)."""
+    if "AF_UNIX path too long" in str(e):
+        return (
+            f"TMPDIR ({tempfile.gettempdir()}, {len(tempfile.gettempdir())} characters) is too long for the "
+            "job process server's socket (AF_UNIX paths are at most 107 bytes): set a shorter TMPDIR"
+        )
+    return f"{type(e).__name__}: {e.strerror or e}"
 
 
 # Loaded once in the fork server, so that a child starts with them: the server's script (see
@@ -131,7 +146,10 @@ def execute(runner: JobRunner, job_id: str) -> bool:
     level = root.getEffectiveLevel() if root.handlers else None
     args = (runner.db.url, job_id, runner.owner, runner.lease.total_seconds(), runner.progress_every, level)
     child = _forkserver().Process(target=_child, args=args, name=f"fujo-job-{job_id[:8]}", daemon=True)
-    child.start()
+    try:
+        child.start()
+    except OSError as e:  # before any claim: the job is untouched
+        raise CannotIsolate(_why_not(e)) from e
     runner.child = child
     try:
         child.join()

@@ -179,7 +179,11 @@ class JobRunner:
         if self.isolate:
             from . import isolated
 
-            return isolated.execute(self, job_id)
+            try:
+                return isolated.execute(self, job_id)
+            except isolated.CannotIsolate as e:  # said once; the jobs still run (sharing this process)
+                log.error("job runner: import processes cannot start (%s); jobs run in this process", e)
+                self.isolate = False
         row = service.claim(self.db, job_id, self.owner, self.db.now(), self.lease)
         if row is None:
             return False

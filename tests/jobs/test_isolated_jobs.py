@@ -185,6 +185,38 @@ def test_a_script_path_inherited_from_another_server_is_not_loaded(tmp_path):
     assert not (tmp_path / "runs.txt").exists()  # the other server's script never ran here
 
 
+def test_a_temp_folder_too_long_for_the_fork_servers_socket_is_named_and_jobs_run_all_the_same(tmp_path):
+    """A ``TMPDIR`` whose path leaves no room for the fork server's socket (AF_UNIX: 107 bytes) stopped
+    every job from starting, logged only as "job runner: OSError" (the job stayed queued). Now the
+    runner says what is wrong, once, and runs the jobs in its own process."""
+    import subprocess
+    import sys
+
+    deep = tmp_path / ("t" * 60) / ("m" * 60)
+    deep.mkdir(parents=True)
+    program = (
+        "import logging, sys\n"
+        "logging.basicConfig(level=logging.INFO, stream=sys.stderr)\n"
+        "from fujo.db.database import Database\n"
+        "from fujo.db.migrate import upgrade\n"
+        "from fujo.jobs.runner import JobRunner\n"
+        "db = Database(sys.argv[1]); upgrade(db)\n"
+        "runner = JobRunner(db, isolate=True)\n"
+        "print([runner.execute('00000000-0000-0000-0000-00000000000%d' % i) for i in range(2)], runner.isolate)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program, f"sqlite:///{tmp_path / 'fujo.db'}"],
+        env={**os.environ, "TMPDIR": str(deep)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["[False,", "False]", "False"]  # nothing to claim, in this process
+    said = [line for line in done.stderr.splitlines() if "import processes cannot start" in line]
+    assert len(said) == 1 and "TMPDIR" in said[0] and "set a shorter TMPDIR" in said[0], done.stderr[-3000:]
+
+
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # the server's own exit: the same on either database
 def test_a_server_stopped_after_a_job_leaves_no_fork_server_folder(world, db, tmp_path):
     """`fujo serve` ends after SIGTERM's graceful shutdown with exit status 0, its ``atexit`` handlers
