@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import uvicorn
-from uvicorn.supervisors import Multiprocess
+from uvicorn.supervisors import Multiprocess, multiprocess
 
 from ..config import load_settings
 from .observe import log_config
@@ -81,6 +81,18 @@ class _Server(uvicorn.Server):
             self._captured_signals.clear()  # shut down: exit, rather than die of the signal
 
 
+class _WorkerProcess(multiprocess.Process):
+    """A worker of ``--workers N``: its server is :class:`_Server`, so that a worker stopped by the
+    supervisor ends normally too and multiprocessing's finalizers remove its job fork server's folder
+    (uvicorn's workers died of the re-raised SIGTERM and left one each)."""
+
+    @property
+    def server(self) -> uvicorn.Server:
+        if self._server is None:
+            self._server = _Server(config=self.config)
+        return self._server
+
+
 def serve(host: str, port: int, workers: int = 1) -> None:
     config = server_config(host, port, workers)
     sock = listening_socket(host, port)
@@ -88,6 +100,9 @@ def serve(host: str, port: int, workers: int = 1) -> None:
         # read by prometheus_client when the (spawned) workers import it
         folder = metrics_folder(load_settings().data_dir, sock.getsockname()[1])
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+        # uvicorn's supervisor makes its workers by this module-level name (uvicorn 0.54); set in this
+        # process only, just before it starts them (the spawned workers unpickle _WorkerProcess itself)
+        multiprocess.Process = _WorkerProcess  # type: ignore[misc]
         Multiprocess(config, sockets=[sock]).run()
     else:
         _Server(config).run(sockets=[sock])
