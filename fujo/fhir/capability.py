@@ -22,6 +22,14 @@ from .service import COUNT_DEFAULT, COUNT_MAX
 
 SUBMIT = f"{BASE}/OperationDefinition/CoverageEligibilityRequest-submit"
 MONTH_PARAM = f"{BASE}/SearchParameter/Coverage-month"
+# What the native API serves and this interface does not (yet): said in the statement itself, so a
+# client learns it from /fhir/metadata, not by a 404 (docs/FHIR.md, Not (yet) done).
+NOT_YET_SERVED = {
+    "MedicationStatement": "薬剤情報 is served as MedicationDispense only (one per record of the native view)",
+    "診療情報 (diagnosis)": "/api/v1/medinfo/diagnosis has no FHIR form yet",
+    "特定健診情報 (checkups)": "/api/v1/medinfo/checkups has no FHIR form yet",
+    "手術情報 (surgery)": "/api/v1/medinfo/surgery has no FHIR form yet",
+}
 WHO_PARAMS = {  # search parameters of Consent and MedicationDispense: whose information
     "check-id": "CheckId of this facility's own check of the patient (a card check for a consent).",
     "payer-number": "公費負担者番号 (with recipient-number), instead of check-id.",
@@ -68,7 +76,8 @@ def capability_statement(base_url: str, date: dt.datetime) -> CapabilityStatemen
             type="CoverageEligibilityRequest",
             documentation=(
                 "Check by numbers: POST one CoverageEligibilityRequest (or a batch Bundle of them) to $submit; "
-                "the answer is a CoverageEligibilityResponse (a batch-response Bundle)."
+                "the answer is a CoverageEligibilityResponse (a batch-response Bundle). Numbers and a birth date "
+                "that match nobody (該当資格なし) are a 422 OperationOutcome (not-found; the check is recorded)."
             ),
             operation=[CapabilityStatementRestResourceOperation(name="submit", definition=SUBMIT)],
         ),
@@ -83,7 +92,8 @@ def capability_statement(base_url: str, date: dt.datetime) -> CapabilityStatemen
             documentation=(
                 "The patient's consent to 薬剤情報・診療情報・特定健診情報・手術情報 given at this facility's card "
                 "reader (the newest card check here decides; 24 hours): active while it opens the data, inactive "
-                "once expired. Any facility role."
+                "once expired. Any facility role. Of the data it opens, only 薬剤情報 is served (MedicationDispense); "
+                "診療情報・特定健診情報・手術情報 are not yet served."
             ),
             interaction=[CapabilityStatementRestResourceInteraction(code="search-type")],
             searchParam=_who_params("Consent"),
@@ -93,7 +103,8 @@ def capability_statement(base_url: str, date: dt.datetime) -> CapabilityStatemen
             documentation=(
                 "薬剤情報 under the rules of /api/v1/medinfo/medication: role clinician, a consent given at this "
                 "facility's card reader within 24 hours, the viewing restriction, the retention (3 years); "
-                "refused with 403 and the reason. Duplicates (重複投薬) as a contained DetectedIssue."
+                "refused with 403 and the reason. Duplicates (重複投薬) as a contained DetectedIssue. "
+                "MedicationStatement is not yet served."
             ),
             interaction=[CapabilityStatementRestResourceInteraction(code="search-type")],
             searchParam=_who_params("MedicationDispense"),
@@ -116,7 +127,9 @@ def capability_statement(base_url: str, date: dt.datetime) -> CapabilityStatemen
                 mode="server",
                 documentation=(
                     "JP Core identifiers (docs/FHIR.md). Every check, every ticket read and every view of "
-                    "薬剤情報 is recorded in the recipient's access log (channel fhir)."
+                    "薬剤情報 is recorded in the recipient's access log (channel fhir). Not yet served: "
+                    + "; ".join(f"{what} — {why}" for what, why in NOT_YET_SERVED.items())
+                    + "."
                 ),
                 security=CapabilityStatementRestSecurity(
                     cors=False,

@@ -45,7 +45,7 @@ from fhir.resources.R4B.resource import Resource
 from ..core import codes, numbers
 from ..core.dates import JST
 from ..core.errors import FieldProblem, FujoError, Problems, ValidationFailed
-from ..core.fields import TICKET_FIELDS
+from ..core.fields import INSURANCE_FIELDS, TICKET_FIELDS
 from ..core.medinfo import RECEIPT_DRUG_CODE
 from ..core.screen import HEADLINES
 
@@ -71,9 +71,13 @@ EXT_DISQUALIFICATION_KIND = f"{BASE}/StructureDefinition/disqualification-kind"
 EXT_MONTH_STATUS = f"{BASE}/StructureDefinition/qualification-status"
 EXT_NOTICE = f"{BASE}/StructureDefinition/processing-result"
 EXT_REASON = f"{BASE}/StructureDefinition/check-reason"
+EXT_QUALIFICATION_PERIOD = f"{BASE}/StructureDefinition/qualification-period"  # a ticket Coverage's 保護期間
+EXT_INSURANCE_CARD = f"{BASE}/StructureDefinition/insurance-card"  # 被保険者証 details (health insurance)
+EXT_CHECK_ID = f"{BASE}/StructureDefinition/check-id"  # the recorded check behind a 422 of $submit
 CS_VALIDITY = f"{BASE}/CodeSystem/qualification-validity"
 CS_TICKET_TYPE = f"{BASE}/CodeSystem/ticket-type"
 CS_PROBLEM = f"{BASE}/CodeSystem/problem"
+CS_PROCESSING_RESULT = f"{BASE}/CodeSystem/processing-result"  # fujo's FJxxxx notices (fujo.core.notices)
 CS_MEDINFO_REFUSAL = f"{BASE}/CodeSystem/medinfo-refusal"  # no_consent, expired, role … (native ``reason``)
 CS_MEDINFO_CATEGORY = f"{BASE}/CodeSystem/medinfo-category"  # medication, diagnosis, checkups, surgery
 EXT_GENERIC_NAME = f"{BASE}/StructureDefinition/generic-name"  # 一般名 (成分)
@@ -300,7 +304,7 @@ def _notice_json(result: Mapping[str, Any]) -> JSONDict | None:
         "url": EXT_NOTICE,
         "valueCoding": _without_none(
             {
-                "system": f"{BASE}/CodeSystem/processing-result",
+                "system": CS_PROCESSING_RESULT,
                 "code": result["ProcessingResultCode"],
                 "display": result.get("ProcessingResultMessage") or None,
             }
@@ -311,6 +315,64 @@ def _notice_json(result: Mapping[str, Any]) -> JSONDict | None:
 def _notice(result: Mapping[str, Any]) -> Extension | None:
     d = _notice_json(result)
     return Extension.model_validate(d) if d else None
+
+
+# The flat elements of a health-insurance result that no R4 or JP Core element of Coverage holds (the
+# card's dates and details clinics import, issue 7, and the consent flags of the 限度額適用認定証 and
+# 特定疾病療養受療証 blocks): one complex extension, its sub-extensions named exactly as the wire
+# elements (as ``medical-ticket`` is). The nested blocks themselves are not mapped (docs/FHIR.md).
+INSURANCE_CARD_ELEMENTS = (
+    "PersonalFamilyClassification",
+    "InsuredName",
+    "NameOfOther",
+    "NameOfOtherKana",
+    "InsuredCertificateIssuanceDate",
+    "InsuredCardValidDate",
+    "InsuredCardExpirationDate",
+    "InsuredPartialContributionRatio",
+    "PreschoolClassification",
+    "LimitApplicationCertificateRelatedConsFlg",
+    "LimitApplicationCertificateRelatedConsTime",
+    "SpecificDiseasesCertificateRelatedConsFlg",
+    "SpecificDiseasesCertificateRelatedConsTime",
+)
+_INSURANCE_KIND = {f.wire: f.kind for f in INSURANCE_FIELDS if f.wire}
+
+
+def _wire_time_text(wire: str) -> str:
+    """yyyyMMddHHmmss (JST, the service's) → the FHIR dateTime the models write of it."""
+    return f"{wire[:4]}-{wire[4:6]}-{wire[6:8]}T{wire[8:10]}:{wire[10:12]}:{wire[12:14]}+09:00"
+
+
+def _insurance_card_part(name: str, value: str) -> JSONDict:
+    if name.endswith("ConsTime"):
+        return {"url": name, "valueDateTime": _wire_time_text(value)}
+    kind = _INSURANCE_KIND.get(name)
+    if kind == "date":
+        return {"url": name, "valueDate": fhir_date(value)}
+    if kind == "code" or name.endswith("ConsFlg"):
+        return {"url": name, "valueCode": value}
+    return {"url": name, "valueString": value}
+
+
+def insurance_card_json(result: Mapping[str, Any]) -> JSONDict | None:
+    """The ``insurance-card`` extension of a health-insurance result (None for 医療扶助, or when the
+    result has none of :data:`INSURANCE_CARD_ELEMENTS`)."""
+    if is_assistance(result):
+        return None
+    parts = [
+        _insurance_card_part(name, str(result[name]))
+        for name in INSURANCE_CARD_ELEMENTS
+        if result.get(name) not in (None, "")
+    ]
+    return {"extension": parts, "url": EXT_INSURANCE_CARD} if parts else None
+
+
+def qualification_period_ext_json(result: Mapping[str, Any]) -> JSONDict | None:
+    """A ticket's Coverage (search/read) has the ticket's validity as ``period``: the qualification's
+    own period (保護開始日 to the day before 停止・廃止日) goes in the ``qualification-period`` extension."""
+    qualified = qualification_period_json(result)
+    return {"url": EXT_QUALIFICATION_PERIOD, "valuePeriod": qualified} if qualified else None
 
 
 def coverage_json(
@@ -337,6 +399,9 @@ def coverage_json(
     notice = _notice_json(result)
     if notice is not None:
         ext.append(notice)
+    qualified = qualification_period_ext_json(result) if tickets else None
+    if qualified is not None:
+        ext.append(qualified)
     for info in tickets or ():
         ext.append(ticket_extension_json(info))
     if not is_assistance(result):
@@ -347,6 +412,9 @@ def coverage_json(
         ):
             if result.get(key):
                 ext.append({"url": url, "valueString": result[key]})
+        card = insurance_card_json(result)
+        if card is not None:
+            ext.append(card)
     number = result.get("InsuredIdentificationNumber") or None
     identifier = None
     if number and is_assistance(result):
@@ -548,6 +616,20 @@ def _patient_text(result: Mapping[str, Any], facility_code: str) -> str:
     return "".join(out)
 
 
+_QUALIFIED_HEAD = '{"url":' + _q(EXT_QUALIFICATION_PERIOD) + ',"valuePeriod":{'
+
+
+def _qualified_text(start: Any, end: Any) -> str:
+    """:func:`qualification_period_ext_json` as JSON text, written directly (a dict and a dump of it cost a
+    quarter of a Coverage's text)."""
+    parts = []
+    if start:
+        parts.append('"start":' + _q(fhir_date(start)))
+    if end:
+        parts.append('"end":' + _q(_day_before(end)))
+    return _QUALIFIED_HEAD + ",".join(parts) + "}}"
+
+
 _TICKET_URL = _q(EXT_TICKET) + "}"
 _INSURED_EXT = [
     (_q(url), key)
@@ -592,12 +674,17 @@ def ticket_coverage_text(
     if get("ProcessingResultCode"):
         out += [",", _notice_text(get("ProcessingResultCode"), get("ProcessingResultMessage") or None)]
     tickets = tickets_of(result)[:1]
+    if tickets and (get("QualificationDate") or get("DisqualificationDate")):
+        out += [",", _qualified_text(get("QualificationDate"), get("DisqualificationDate"))]
     for info in tickets:
         out += [",", _ticket_text(info, memo)]
     if not assistance:
         for url, k in _INSURED_EXT:
             if get(k):
                 out += [',{"url":', url, ',"valueString":', _q(get(k)), "}"]
+        card = insurance_card_json(result)
+        if card is not None:
+            out += [",", _dump(card)]
     out.append("],")
     number = get("InsuredIdentificationNumber") or None
     if number and assistance:
@@ -736,6 +823,54 @@ def eligibility_response(
         insurer=insurer_ref,
         insurance=insurance or None,
     )
+
+
+NO_MATCH = "no_match"  # CS_PROBLEM code of a check that matched nobody (422)
+
+
+def no_match_outcome(check: Mapping[str, Any]) -> OperationOutcome:
+    """A check whose numbers and birth date match no recipient or insured person (QualificationValidity
+    4 該当資格なし) as the 422 of $submit: the issue says only that nothing matches — and, when the
+    公費負担者番号 is an office's, whom to call (the service's own FJ0401 message) — never who. The
+    check was made and recorded as any other: ``check-id`` names its entry."""
+    validity = str(check.get("QualificationValidity") or codes.NO_QUALIFICATION)
+    coding = [Coding(system=CS_PROBLEM, code=NO_MATCH), validity_coding(validity)]
+    if check.get("ProcessingResultCode"):
+        coding.append(
+            Coding(
+                system=CS_PROCESSING_RESULT,
+                code=check["ProcessingResultCode"],
+                display=check.get("ProcessingResultMessage") or None,
+            )
+        )
+    check_id = check.get("CheckId")
+    return OperationOutcome(
+        extension=[Extension(url=EXT_CHECK_ID, valueIdentifier=Identifier(system=NS_CHECK_ID, value=str(check_id)))]
+        if check_id
+        else None,
+        issue=[
+            OperationOutcomeIssue(
+                severity="error",
+                code="not-found",
+                details=CodeableConcept(coding=coding, text=_disposition(check)),
+                diagnostics=(
+                    "No recipient or insured person matches these numbers and this birth date "
+                    "(QualificationValidity 4, 該当資格なし: no qualification, no ticket). The check is recorded."
+                ),
+            )
+        ],
+    )
+
+
+def check_answer(
+    check: Mapping[str, Any], facility_code: str, request_ident: list[Identifier] | None
+) -> tuple[int, Resource]:
+    """The HTTP status and resource of one check by numbers, as the service decided it: 422 with
+    :func:`no_match_outcome` when nothing matches (validity 4), else 200 with the
+    CoverageEligibilityResponse (valid, 未委託, lost, 複数該当 are answers about a qualification found)."""
+    if str(check.get("QualificationValidity")) == codes.NO_QUALIFICATION:
+        return 422, no_match_outcome(check)
+    return 200, eligibility_response(check, facility_code, request_ident)
 
 
 def _wire_time(wire: str) -> dt.datetime:

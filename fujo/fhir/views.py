@@ -198,7 +198,8 @@ async def submit(request: Request, db: DB, caller: Caller):
         return _outcome(400, parsed)
     query = mapping.numbers_query(parsed, caller.code)  # ValidationFailed: 422 naming the element
     check = await eligibility.check_by_numbers_async(db, caller, **query)
-    return FhirJSON(mapping.eligibility_response(check, caller.code, parsed.identifier))
+    status, answer = mapping.check_answer(check, caller.code, parsed.identifier)  # nothing matches: 422
+    return FhirJSON(answer, status_code=status)
 
 
 async def _submit_batch(raw: dict[str, Any], db: Any, caller: Any) -> Bundle:
@@ -236,7 +237,7 @@ async def _submit_batch(raw: dict[str, Any], db: Any, caller: Any) -> Bundle:
         answer = await eligibility.check_numbers_batch_async(db, caller, items)
         for (i, ident), ans in zip(asked, answer["Results"]):
             if "Check" in ans:
-                slots[i] = (200, mapping.eligibility_response(ans["Check"], caller.code, ident))
+                slots[i] = mapping.check_answer(ans["Check"], caller.code, ident)
             else:
                 status = 422 if ans["Error"]["code"] == ValidationFailed.code else 403
                 slots[i] = (status, mapping.outcome_of_dict(ans["Error"], status))
@@ -296,6 +297,7 @@ async def search_coverage(request: Request, db: DB, caller: Caller):
     base = _base(request)
 
     ahead: ReadAhead[_Page] = request.app.state.fhir_read_ahead
+    orders: fhir_service.WalkOrders = request.app.state.fhir_walk_orders
     gzipped = bulk_views.gzip_accepted(request)
 
     def written(found: fhir_service.CoveragePage, at: fhir_service.PagePosition | None) -> _Page:
@@ -325,13 +327,17 @@ async def search_coverage(request: Request, db: DB, caller: Caller):
         if done is not None and not fhir_service.page_unchanged(db, caller, done.page):
             done = None  # a ticket of this facility changed since: read again, as if not read ahead
         if done is None:
-            done = written(fhir_service.read_page(db, caller, m, count=count, position=position), position)
+            done = written(
+                fhir_service.read_page(db, caller, m, count=count, position=position, orders=orders), position
+            )
         fhir_service.record_page(db, caller, done.page)
         after = done.page.next
         if after is not None:
             ahead.start(
                 _ahead_key(caller, m, count, after, base, gzipped),
-                lambda: written(fhir_service.read_page(db, caller, m, count=count, position=after), after),
+                lambda: written(
+                    fhir_service.read_page(db, caller, m, count=count, position=after, orders=orders), after
+                ),
             )
         return done.body, done.headers
 

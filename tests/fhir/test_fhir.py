@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
@@ -78,6 +79,26 @@ def test_metadata_is_an_r4_capability_statement_saying_what_is_served(client):
         assert {p.name for p in served[medinfo].searchParam} == {"check-id", "payer-number", "recipient-number"}
 
 
+NOT_YET_SERVED = ("MedicationStatement", "診療情報", "特定健診情報", "手術情報")
+
+
+def test_metadata_and_the_docs_say_what_is_not_yet_served(client):
+    """Issue 14: Consent and 薬剤情報 are served; what is not yet (MedicationStatement, 診療・健診・手術情報)
+    the capability statement says, and docs/FHIR.md lists."""
+    cs = CapabilityStatement.model_validate(client.get("/fhir/metadata").json())
+    [rest] = cs.rest
+    served = {r.type: r for r in rest.resource}
+    assert "MedicationStatement" not in served
+    said = rest.documentation.split("Not yet served:", 1)[1]
+    assert all(what in said for what in NOT_YET_SERVED), said
+    assert "MedicationStatement is not yet served" in served["MedicationDispense"].documentation
+    assert "診療情報・特定健診情報・手術情報 are not yet served" in served["Consent"].documentation
+    assert "422" in served["CoverageEligibilityRequest"].documentation  # numbers that match nobody
+    doc = (Path(__file__).parents[2] / "docs" / "FHIR.md").read_text()
+    not_done = doc.split("\n## Not (yet) done\n", 1)[1].split("\n## ", 1)[0]
+    assert all(what in not_done for what in NOT_YET_SERVED), not_done
+
+
 def test_designated_facility_gets_the_ticket_as_the_native_check_does(client, world):
     r = world.recipient()
     t = world.ticket(r)
@@ -128,10 +149,7 @@ def test_mitaku_withholds_every_number_and_ticket_field_anywhere_in_the_answer(c
     assert pat.name[0].text == "生保一郎" and not pat.address
 
 
-@pytest.mark.parametrize(
-    ("case", "validity", "inforce"),
-    [("lost", "2", False), ("wrong_birthdate", "4", False), ("unknown", "4", False), ("next_month", "6", True)],
-)
+@pytest.mark.parametrize(("case", "validity", "inforce"), [("lost", "2", False), ("next_month", "6", True)])
 def test_same_decision_as_the_native_check(client, world, case, validity, inforce):
     r = (
         world.recipient(disqualification_date="2024-07-01", disqualification_kind="2")
@@ -140,16 +158,64 @@ def test_same_decision_as_the_native_check(client, world, case, validity, inforc
     )
     if case == "next_month":
         world.ticket(r, on=dt.date(2024, 8, 10))  # none yet for July: 有効（未登録）
-    rn = with_check_digit("999999") if case == "unknown" else r["recipient_number"]
-    bd = "1990-01-16" if case == "wrong_birthdate" else r["birthdate"]
-    resp = response_of(submit(client, world, "clinic", eligibility_request(PAYER, rn, birthdate=bd)))
-    same = native(client, world, "clinic", {**r, "recipient_number": rn, "birthdate": bd})
+    resp = response_of(submit(client, world, "clinic", eligibility_request(PAYER, r["recipient_number"])))
+    same = native(client, world, "clinic", r)
     assert same["QualificationValidity"] == validity
     assert ext(resp, mapping.EXT_VALIDITY).valueCoding.code == validity
-    assert [i.inforce for i in resp.insurance or []] == ([inforce] if same["ResultList"] else [])
+    assert [i.inforce for i in resp.insurance] == [inforce]
     if case == "lost":
         assert r["recipient_number"] not in resp.model_dump_json()
         assert str(resp.insurance[0].benefitPeriod.end) == "2024-06-30"  # the last covered day
+
+
+def _last_checks(db, n: int) -> list[dict]:
+    """The newest ``n`` check_log entries, oldest first, as what they record (not when, nor their chain)."""
+    cl = schema.check_log
+    cols = [cl.c.id, cl.c.method, cl.c.outcome, cl.c.reason, cl.c.person_id, cl.c.recipient_id, cl.c.consent]
+    cols += [cl.c.detail, cl.c.role, cl.c.category, cl.c.channel, cl.c.organisation_id, cl.c.credential_id]
+    with db.read() as conn:
+        rows = conn.execute(select(*cols).order_by(cl.c.id.desc()).limit(n)).all()
+    return [dict(x._mapping) for x in reversed(rows)]
+
+
+@pytest.mark.parametrize("case", ["unknown", "wrong_birthdate", "unknown_insured"])
+def test_numbers_that_match_nobody_are_422_yet_recorded_as_the_native_check(client, world, db, case):
+    """Issue 14: a well-formed request that matches nothing is a 422 OperationOutcome (not-found) — the
+    native check's validity 4 (該当資格なし), decided and recorded by the same service, exactly as a
+    native check is (only the channel differs); nothing about anyone is in the answer."""
+    r = world.recipient()
+    world.ticket(r)
+    rn = with_check_digit("999999") if case == "unknown" else r["recipient_number"]
+    bd = "1990-01-16" if case == "wrong_birthdate" else r["birthdate"]
+    body = eligibility_request(PAYER, rn, birthdate=bd)
+    native_body = {**r, "recipient_number": rn, "birthdate": bd}
+    if case == "unknown_insured":  # a health insurance nobody holds: no office to name either
+        body = eligibility_request(INSURER_NO, "no-such-card", system=mapping.INSURER_SYSTEM)
+        native_body = {**r, "payer_number": INSURER_NO, "recipient_number": "no-such-card"}
+    before = log_size(db)
+    res = submit(client, world, "clinic", body)
+    oo = outcome_of(res, 422)
+    same = native(client, world, "clinic", native_body)
+    assert same["QualificationValidity"] == "4" and same["ResultList"] == []
+    [issue] = oo.issue
+    assert issue.severity == "error" and issue.code == "not-found"
+    codes = {(c.system, c.code) for c in issue.details.coding}
+    assert {(mapping.CS_PROBLEM, "no_match"), (mapping.CS_VALIDITY, "4")} <= codes
+    assert "No recipient or insured person matches" in issue.diagnostics
+    assert issue.details.text.startswith("×：該当する資格がありません。")
+    if "ProcessingResultMessage" in same:  # whom to call, as the native answer says it
+        assert issue.details.text.endswith(same["ProcessingResultMessage"])
+        assert (mapping.CS_PROCESSING_RESULT, same["ProcessingResultCode"]) in codes
+    for personal in (r["name"], r["name_kana"], r["address"], r["birthdate"], "1990-01-15", rn):
+        assert personal not in res.text, personal
+    # recorded exactly as the native check of the same numbers (the FHIR one first), only the channel differs
+    fhir_entry, native_entry = _last_checks(db, 2)
+    assert log_size(db) == before + 2
+    assert ext(oo, mapping.EXT_CHECK_ID).valueIdentifier.value == str(fhir_entry["id"])
+    assert native_entry["id"] == same["CheckId"]
+    assert (fhir_entry.pop("channel"), native_entry.pop("channel")) == ("fhir", "api")
+    fhir_entry.pop("id"), native_entry.pop("id")
+    assert fhir_entry == native_entry and fhir_entry["outcome"] == "4" and fhir_entry["method"] == "numbers"
 
 
 def test_health_insurance_by_insurer_number(client, world):
@@ -246,6 +312,7 @@ def test_batch_bundle_answers_each_entry_in_its_place(client, world, db):
     bad_digit = eligibility_request(PAYER, "1000000", ident="b")
     not_r4 = copy.deepcopy(good)
     not_r4["servicedDate"] = "July"
+    nobody = eligibility_request(PAYER, with_check_digit("999999"), ident="d")
     bundle = {
         "resourceType": "Bundle",
         "type": "batch",
@@ -253,6 +320,7 @@ def test_batch_bundle_answers_each_entry_in_its_place(client, world, db):
             {"resource": good, "request": {"method": "POST", "url": "CoverageEligibilityRequest/$submit"}},
             {"resource": bad_digit},
             {"resource": not_r4},
+            {"resource": nobody},
         ],
     }
     before = log_size(db)
@@ -260,12 +328,16 @@ def test_batch_bundle_answers_each_entry_in_its_place(client, world, db):
     assert res.status_code == 200 and res.headers["content-type"].startswith(FHIR_JSON)
     out = Bundle.model_validate(res.json())
     assert out.type == "batch-response"
-    assert [e.response.status.split()[0] for e in out.entry] == ["200", "422", "400"]
+    assert [e.response.status.split()[0] for e in out.entry] == ["200", "422", "400", "422"]
     first = out.entry[0].resource
     assert isinstance(first, CoverageEligibilityResponse) and first.insurance[0].inforce
     assert first.request.identifier.value == "a"
     assert out.entry[1].response.outcome.issue[0].diagnostics.startswith("recipient_number:")
-    assert log_size(db) == before + 1  # only the good entry was a check
+    # matched nobody: a 422 in its place, the OperationOutcome of a single $submit, and yet a check
+    assert out.entry[3].resource is None
+    [issue] = out.entry[3].response.outcome.issue
+    assert issue.code == "not-found" and issue.details.coding[0].code == "no_match"
+    assert log_size(db) == before + 2  # the good entry and the one that matched nobody were checks
     oo = outcome_of(submit(client, world, "clinic", {**bundle, "type": "transaction"}), 400)
     assert oo.issue[0].details.coding[0].code == "bundle_type"
 

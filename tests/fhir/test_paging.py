@@ -266,6 +266,19 @@ _RESULTS = [
             "MedicalTicketInfo": [_ticket(IssueNumber="70000003", DesignatedMedicalInstitutionFlag="1")]
         },
     },
+    {  # 廃止 on 7/20, the July ticket still billable: the qualification's period beside the ticket's
+        "InsuredCardClassification": "A1",
+        "QualificationValidity": "1",
+        "InsurerName": "第1福祉事務所",
+        "InsurerNumber": "12130019",
+        "InsuredIdentificationNumber": "1000025",
+        "QualificationDate": "20200401",
+        "DisqualificationDate": "20240720",
+        "DisqualificationKind": "2",
+        "PublicExpenseResultList": {"MedicalTicketInfo": [_ticket(IssueNumber="70000004")]},
+        "QualificationStatus": "abolished",
+        "QualificationStatusDate": "20240720",
+    },
     {  # 停止 mid-month: masked (no numbers, no tickets), with the notice and whom to call
         "InsuredCardClassification": "A1",
         "QualificationValidity": "2",
@@ -281,7 +294,8 @@ _RESULTS = [
         "ProcessingResultMessage": "福祉事務所にお問い合わせください。",
         "PublicExpenseResultList": {"MedicalTicketInfo": []},
     },
-    {  # a health insurance (not 医療扶助): 記号・番号・枝番 as JP Core extensions, 保険種別 from the number
+    {  # a health insurance (not 医療扶助): 記号・番号・枝番 as JP Core extensions, 保険種別 from the number,
+        # the card's details as the insurance-card extension
         "InsuredCardClassification": "01",
         "QualificationValidity": "1",
         "InsurerNumber": "06130012",
@@ -289,6 +303,13 @@ _RESULTS = [
         "InsuredIdentificationNumber": "12345",
         "InsuredBranchNumber": "01",
         "Sex1": "9",
+        "PersonalFamilyClassification": "2",
+        "InsuredName": '被保険者 "本人"',
+        "InsuredCardValidDate": "20190401",
+        "InsuredPartialContributionRatio": "030",
+        "LimitApplicationCertificateRelatedConsFlg": "1",
+        "LimitApplicationCertificateRelatedConsTime": "20240710093000",
+        "ElderlyRecipientCertificateInfo": {"ElderlyRecipientContributionRatio": "020"},  # not mapped
     },
     {"QualificationValidity": "", "InsurerNumber": "39999999"},  # almost nothing shown
     {},
