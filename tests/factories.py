@@ -11,7 +11,7 @@ from fujo.auth.principal import ADMIN, FACILITY, INSURER, WELFARE_OFFICE
 from fujo.cards.service import issue_card
 from fujo.core.dates import month_end
 from fujo.core.numbers import with_check_digit, with_individual_check_digit
-from fujo.facility.service import set_medical_assistance
+from fujo.facility.service import register_reference, set_medical_assistance
 from fujo.insurance.service import register_qualification
 from fujo.orgs.service import create_organisation, issue_credential, principal_for
 from fujo.registry.service import link_card, register_recipient, register_ticket
@@ -123,6 +123,17 @@ class World:
 
     def ticket(self, recipient: dict, office: str = "office", **kw) -> dict:
         return register_ticket(self.db, self.principal(office), self.ticket_data(recipient, **kw))
+
+    def reference(self, recipient: dict, number: str, facility: str = "clinic") -> dict:
+        """The facility's 照会番号 ``number`` for the recipient's person (the card must be linked)."""
+        return register_reference(
+            self.db,
+            self.principal(facility),
+            reference_number=number,
+            insurer_number=recipient["payer_number"],
+            identification_number=recipient["recipient_number"],
+            birthdate=recipient["birthdate"],
+        )
 
     @staticmethod
     def individual_number() -> str:

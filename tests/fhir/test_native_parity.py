@@ -44,7 +44,6 @@ from fujo.core.numbers import with_check_digit
 from fujo.core.screen import HEADLINES
 from fujo.db import schema
 from fujo.db.database import Database
-from fujo.facility.service import register_reference
 from fujo.fhir import mapping
 from fujo.registry.service import update_recipient
 from tests.factories import CLINIC, INSURER_NO, PAYER
@@ -507,14 +506,7 @@ def scene(world, frozen) -> Scene:
     adult = world.recipient()
     world.card(adult)
     adult_ticket = world.ticket(adult)
-    register_reference(
-        world.db,
-        world.principal("clinic"),
-        reference_number="K0001",
-        insurer_number=adult["payer_number"],
-        identification_number=adult["recipient_number"],
-        birthdate=adult["birthdate"],
-    )
+    world.reference(adult, "K0001")
     lost = world.recipient(disqualification_date="2024-07-01", disqualification_kind="2")
     child = world.recipient(
         name="生保花子", name_kana="ｾｲﾎ ﾊﾅｺ", sex="2", birthdate="2020-05-01", qualification_date="2020-05-01"

@@ -15,7 +15,6 @@ from sqlalchemy import func, select
 
 from fujo.core.numbers import with_check_digit
 from fujo.db import schema
-from fujo.facility.service import register_reference
 from fujo.fhir import mapping
 from fujo.registry.service import amend_ticket, cancel_ticket, update_recipient
 from tests.factories import OTHER, World
@@ -187,14 +186,7 @@ def test_the_search_json_is_exactly_what_the_r4_models_write(client, world):
     r = world.recipient()
     world.card(r)
     world.ticket(r)
-    register_reference(
-        world.db,
-        world.principal("clinic"),
-        reference_number="K0001",
-        insurer_number=r["payer_number"],
-        identification_number=r["recipient_number"],
-        birthdate=r["birthdate"],
-    )
+    world.reference(r, "K0001")
     suspended = world.recipient(name="停止花子", sex="2", address=None, post_number=None)
     world.ticket(suspended)
     update_recipient(
