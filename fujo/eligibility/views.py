@@ -5,20 +5,23 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, SkipValidation
 from pydantic import ValidationError as PydanticError
 
 from ..api import limits
 from ..api.deps import CA, DB, JSON, Caller
 from ..api.errors import _problem
+from ..api.lean import LeanRoute, lean
 from ..api.models import errors
+from ..auth.principal import Principal
 from ..cards import service as cards
 from ..core.errors import ValidationFailed
 from . import service
 from .models import ChallengeOut, CheckOut, NumbersBatchOut
 
-router = APIRouter(prefix="/api/v1/checks", tags=["facility"])
+# LeanRoute: a well-formed check by numbers skips FastAPI's per-request dependency solving (fujo.api.lean)
+router = APIRouter(prefix="/api/v1/checks", tags=["facility"], route_class=LeanRoute)
 
 
 class CardCheckIn(BaseModel):
@@ -77,12 +80,18 @@ NUMBERS_QUERY_KEYS = set(service.NumbersQuery.__required_keys__ | service.Number
 # tests/api/test_openapi_contracts.py checks that NumbersCheckIn has exactly these fields
 
 
-@router.post("/numbers", responses={200: {"model": CheckOut}, **errors(403, 422, 503)}, max_body_size=limits.CHECK)
-async def check_by_numbers(body: NumbersCheckIn, db: DB, caller: Caller):
-    """Check by the numbers of a paper 医療券/調剤券, prescription or insurance card."""
+async def _numbers_answer(request: Request, body: NumbersCheckIn, caller: Principal) -> JSON:
     # async on purpose: the reads run in a worker thread with a timeout (never on the event loop),
     # and the audit record is awaited, so no thread is parked while the group commit runs.
+    db = request.app.state.db
     return JSON(await service.check_by_numbers_async(db, caller, **body.model_dump(include=NUMBERS_QUERY_KEYS)))
+
+
+@router.post("/numbers", responses={200: {"model": CheckOut}, **errors(403, 422, 503)}, max_body_size=limits.CHECK)
+@lean(NumbersCheckIn, _numbers_answer)  # the hot path: a valid body is answered without dependency solving
+async def check_by_numbers(request: Request, body: NumbersCheckIn, caller: Caller):
+    """Check by the numbers of a paper 医療券/調剤券, prescription or insurance card."""
+    return await _numbers_answer(request, body, caller)
 
 
 class NumbersBatchItemIn(NumbersCheckIn):
