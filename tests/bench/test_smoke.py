@@ -83,3 +83,11 @@ def test_the_card_benchmark_runs():
 def test_the_job_start_benchmark_runs():
     out = run("bench/job_start.py", "--jobs", "2", "--rounds", "1")
     assert re.search(r"^round 1 this tree: first job \d+ ms; next 2: median \d+ ms", out, re.M), out
+
+
+def test_the_checks_ab_runs():
+    """Against this very tree as the baseline: both sides answer checks, none refused."""
+    out = run("bench/ab_checks.py", "--baseline", str(ROOT), "--recipients", "200", "--rounds", "1", "--seconds", "1")
+    for name in ("baseline", "this"):
+        row = re.search(rf"^round 1 {name}: ([\d,]+) checks/s $", out, re.M)
+        assert row and int(row.group(1).replace(",", "")) > 0, out[-2000:]
