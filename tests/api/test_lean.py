@@ -8,7 +8,6 @@ import pytest
 from fastapi import routing
 
 from fujo.api import ratelimit
-from tests.api.test_rate_limits import steady_window  # noqa: F401 (a fixture)
 from tests.factories import PAYER
 
 URL = "/api/v1/checks/numbers"
@@ -75,7 +74,7 @@ def test_callers_are_refused_as_before(client, world, solved):
     assert solved == []
 
 
-def test_a_refused_body_counts_once_against_the_rate_limit(client, app, world, db, steady_window):  # noqa: F811
+def test_a_refused_body_counts_once_against_the_rate_limit(client, app, world, db, steady_window):
     app.state.rate_limiter = ratelimit.RateLimiter(db, {"checks": 3})
     r = world.recipient()
     world.ticket(r)
