@@ -1,4 +1,4 @@
-"""Monthly partitions of the audit trail (``check_log``) on PostgreSQL (issue 12).
+"""Monthly partitions of the audit trail (``check_log``) and of the tickets on PostgreSQL (issue 12).
 
 Every check writes one ``check_log`` entry: ≈ 2.3 億 a month nationally, 36 GB of indexes a month. As
 one table its indexes outgrow memory within months and old entries can only go by a DELETE of
@@ -19,7 +19,18 @@ the archive and drop — without touching the others.
   ``seq`` is unique with ``at`` (the chain's appenders, serialised by the head's lock, give each
   ``seq`` once; ``fujo audit verify`` finds a position given twice).
 
-SQLite has no partitions (one file, one host): there ``check_log`` is one table and ``maintain`` says so.
+Tickets (``tickets``, every revision of every 医療券/調剤券) are partitioned the same way by their
+``treatment_month`` (診療年月, a LIST partition a month; migration 0014): 1.7 million tickets a month
+nationally, and every check, bulk download and duplicate rule reads one month, so a month's partition
+is all a check's index probe touches however many years are kept. Their unique keys hold the month:
+``(id, treatment_month)``, ``(ticket_key, revision, treatment_month)``, ``(seq, treatment_month)`` —
+what made them unique before still does (ids come from a sequence, ``seq`` from the ``ticket_seq``
+counter, and a ticket's next
+revision is written under the row lock of its current one, ``registry.service._revise``). Old months
+can be detached (``--detach-tickets-before``); the last twelve months before the current one cannot
+(late registrations, amendments and claims are for them).
+
+SQLite has no partitions (one file, one host): there both are one table and ``maintain`` says so.
 """
 
 from __future__ import annotations
@@ -35,10 +46,56 @@ from ..core.dates import JST
 from ..core.errors import FujoError
 from .database import Database
 
-PARENT = "check_log"
-DEFAULT = "check_log_default"
 AHEAD = 3  # months made ahead of the current one
-_MONTHLY = re.compile(r"^check_log_y(\d{4})m(\d{2})$")
+TICKETS_KEPT = 12  # months before the current one whose tickets cannot be detached
+
+
+@dataclass(frozen=True)
+class Family:
+    """A table partitioned by month: ``parent``'s monthly partitions ``{parent}_yYYYYmMM`` and its
+    ``{parent}_default``, keyed on ``key`` — a timestamp (RANGE of JST months) or a 診療年月 text
+    ``YYYYMM`` (LIST, one value a month)."""
+
+    parent: str
+    key: str
+    by_range: bool
+
+    @property
+    def default(self) -> str:
+        return f"{self.parent}_default"
+
+    def name_of(self, year: int, month: int) -> str:
+        return f"{self.parent}_y{year:04d}m{month:02d}"
+
+    def month_of(self, name: str) -> tuple[int, int] | None:
+        m = re.match(rf"^{self.parent}_y(\d{{4}})m(\d{{2}})$", name)
+        return (int(m.group(1)), int(m.group(2))) if m else None
+
+    def bounds(self, year: int, month: int) -> str:
+        """The partition's ``FOR VALUES`` clause."""
+        if not self.by_range:
+            return f"FOR VALUES IN ('{year:04d}{month:02d}')"
+        lo, hi = _start(year, month), _start(*_next(year, month))
+        return f"FOR VALUES FROM ('{lo.isoformat()}') TO ('{hi.isoformat()}')"
+
+    def in_month(self, year: int, month: int) -> tuple[str, dict[str, object]]:
+        """A condition on ``key`` for the month's rows, with its parameters."""
+        if not self.by_range:
+            return f"{self.key} = :ym", {"ym": f"{year:04d}{month:02d}"}
+        return f"{self.key} >= :lo AND {self.key} < :hi", {"lo": _start(year, month), "hi": _start(*_next(year, month))}
+
+    def months_sql(self) -> str:
+        """The months (year, month) of the rows of the default partition."""
+        if not self.by_range:
+            return f"SELECT DISTINCT substr({self.key}, 1, 4)::int, substr({self.key}, 5, 2)::int FROM {self.default}"  # noqa: S608
+        local = f"{self.key} AT TIME ZONE 'Asia/Tokyo'"
+        return f"SELECT DISTINCT extract(year FROM {local})::int, extract(month FROM {local})::int FROM {self.default}"  # noqa: S608
+
+
+CHECK_LOG = Family("check_log", "at", by_range=True)
+TICKETS = Family("tickets", "treatment_month", by_range=False)
+FAMILIES = (CHECK_LOG, TICKETS)
+PARENT, DEFAULT = CHECK_LOG.parent, CHECK_LOG.default  # the audit trail's, as the chain's code names them
 
 
 class DetachRefused(FujoError):
@@ -50,17 +107,18 @@ class DetachRefused(FujoError):
 class Maintained:
     partitioned: bool
     created: list[str] = field(default_factory=list)
-    moved: int = 0  # rows moved from the default partition into their month's
+    moved: int = 0  # rows moved from the default partitions into their month's
     detached: list[str] = field(default_factory=list)
 
 
 def name_of(year: int, month: int) -> str:
-    return f"{PARENT}_y{year:04d}m{month:02d}"
+    """The name of check_log's partition of a month."""
+    return CHECK_LOG.name_of(year, month)
 
 
 def is_partition_name(name: str) -> bool:
-    """A partition of ``check_log``: not a table of the declared schema (Alembic leaves it alone)."""
-    return name == DEFAULT or _MONTHLY.match(name) is not None
+    """A partition of a partitioned table: not a table of the declared schema (Alembic leaves it alone)."""
+    return any(name == f.default or f.month_of(name) is not None for f in FAMILIES)
 
 
 def include_name(name: str | None, type_: str, _parents: object = None) -> bool:
@@ -76,6 +134,13 @@ def _next(year: int, month: int) -> tuple[int, int]:
     return (year + 1, 1) if month == 12 else (year, month + 1)
 
 
+def _back(ym: tuple[int, int], n: int) -> tuple[int, int]:
+    y, m = ym[0], ym[1] - n
+    while m < 1:
+        y, m = y - 1, m + 12
+    return y, m
+
+
 def months(first: tuple[int, int], last: tuple[int, int]) -> Iterator[tuple[int, int]]:
     ym = first
     while ym <= last:
@@ -83,88 +148,95 @@ def months(first: tuple[int, int], last: tuple[int, int]) -> Iterator[tuple[int,
         ym = _next(*ym)
 
 
-def is_partitioned(conn: Connection) -> bool:
+def is_partitioned(conn: Connection, family: Family = CHECK_LOG) -> bool:
     if conn.dialect.name != "postgresql":
         return False
     kind = conn.execute(
-        text("SELECT c.relkind FROM pg_class c WHERE c.oid = to_regclass(:t)"), {"t": PARENT}
+        text("SELECT c.relkind FROM pg_class c WHERE c.oid = to_regclass(:t)"), {"t": family.parent}
     ).scalar_one_or_none()
     return kind == "p"
 
 
-def existing(conn: Connection) -> dict[str, tuple[int, int] | None]:
-    """The partitions of ``check_log``: name → (year, month), None for the default one."""
+def existing(conn: Connection, family: Family = CHECK_LOG) -> dict[str, tuple[int, int] | None]:
+    """The partitions of ``family``'s table: name → (year, month), None for the default one."""
     rows = conn.execute(
         text(
             "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = to_regclass(:t)"
         ),
-        {"t": PARENT},
+        {"t": family.parent},
     ).scalars()
-    out: dict[str, tuple[int, int] | None] = {}
-    for name in rows:
-        m = _MONTHLY.match(name)
-        out[name] = (int(m.group(1)), int(m.group(2))) if m else None
-    return out
+    return {name: family.month_of(name) for name in rows}
 
 
-def _bounds(year: int, month: int) -> str:
-    lo, hi = _start(year, month), _start(*_next(year, month))
-    return f"FOR VALUES FROM ('{lo.isoformat()}') TO ('{hi.isoformat()}')"
-
-
-def ensure(conn: Connection, first: tuple[int, int], last: tuple[int, int]) -> tuple[list[str], int]:
-    """Make the monthly partitions from ``first`` to ``last`` that do not exist yet (in the caller's
-    transaction); the names made and the rows moved into them from the default partition."""
-    have = existing(conn)
+def ensure(
+    conn: Connection, first: tuple[int, int], last: tuple[int, int], family: Family = CHECK_LOG
+) -> tuple[list[str], int]:
+    """Make ``family``'s monthly partitions from ``first`` to ``last`` that do not exist yet (in the
+    caller's transaction); the names made and the rows moved into them from the default partition."""
+    have = existing(conn, family)
+    parent, default = family.parent, family.default
     created, moved = [], 0
     for ym in months(first, last):
-        name = name_of(*ym)
+        name = family.name_of(*ym)
         if name in have:
             continue
         if conn.execute(text("SELECT to_regclass(:n)"), {"n": name}).scalar() is not None:
             continue  # a month detached earlier (a table of its own now): its late rows stay in the default one
-        lo, hi = _start(*ym), _start(*_next(*ym))
-        stray = conn.execute(
-            text(f"SELECT count(*) FROM {DEFAULT} WHERE at >= :lo AND at < :hi"),  # noqa: S608 - constants
-            {"lo": lo, "hi": hi},
-        ).scalar_one()
+        cond, params = family.in_month(*ym)
+        stray = conn.execute(text(f"SELECT count(*) FROM {default} WHERE {cond}"), params).scalar_one()  # noqa: S608 - constants
         if stray:  # PostgreSQL refuses a partition whose rows sit in the default one: move them with it
-            conn.exec_driver_sql(f"ALTER TABLE {PARENT} DETACH PARTITION {DEFAULT}")
-            conn.exec_driver_sql(f"CREATE TABLE {name} PARTITION OF {PARENT} {_bounds(*ym)}")
-            move = f"WITH m AS (DELETE FROM {DEFAULT} WHERE at >= :lo AND at < :hi RETURNING *) INSERT INTO {name} SELECT * FROM m"  # noqa: S608 - constants
-            conn.execute(text(move), {"lo": lo, "hi": hi})
-            conn.exec_driver_sql(f"ALTER TABLE {PARENT} ATTACH PARTITION {DEFAULT} DEFAULT")
+            # the parent first, as every reader takes it (DETACH would lock the default partition before
+            # the parent: a check holding the parent and waiting for that partition would deadlock)
+            conn.exec_driver_sql(f"LOCK TABLE {parent} IN ACCESS EXCLUSIVE MODE")
+            conn.exec_driver_sql(f"ALTER TABLE {parent} DETACH PARTITION {default}")
+            conn.exec_driver_sql(f"CREATE TABLE {name} PARTITION OF {parent} {family.bounds(*ym)}")
+            move = f"WITH m AS (DELETE FROM {default} WHERE {cond} RETURNING *) INSERT INTO {name} SELECT * FROM m"  # noqa: S608 - constants
+            conn.execute(text(move), params)
+            conn.exec_driver_sql(f"ALTER TABLE {parent} ATTACH PARTITION {default} DEFAULT")
             moved += int(stray)
         else:
-            conn.exec_driver_sql(f"CREATE TABLE {name} PARTITION OF {PARENT} {_bounds(*ym)}")
+            conn.exec_driver_sql(f"CREATE TABLE {name} PARTITION OF {parent} {family.bounds(*ym)}")
         created.append(name)
     return created, moved
 
 
-def maintain(db: Database, now: dt.datetime, before: tuple[int, int] | None = None, ahead_n: int = AHEAD) -> Maintained:
-    """Make the partitions up to ``ahead_n`` months ahead of ``now`` (moving stray rows out of the
-    default partition), then detach the months before ``before`` if asked; one transaction."""
-    if db.is_sqlite:  # one table; and no write lock taken for nothing
+def maintain(
+    db: Database,
+    now: dt.datetime,
+    before: tuple[int, int] | None = None,
+    ahead_n: int = AHEAD,
+    tickets_before: tuple[int, int] | None = None,
+) -> Maintained:
+    """Make the partitions of check_log and of the tickets up to ``ahead_n`` months ahead of ``now``
+    (moving stray rows out of the default partitions), then detach check_log's months before
+    ``before`` and the tickets' before ``tickets_before`` if asked; one transaction."""
+    if db.is_sqlite:  # one table each; and no write lock taken for nothing
         return Maintained(partitioned=False)
     with db.write() as conn:
-        if not is_partitioned(conn):
+        families = [f for f in FAMILIES if is_partitioned(conn, f)]
+        if not families:
             return Maintained(partitioned=False)
         # two processes at once (servers starting together, cron): one after the other, the second
         # finding the first one's partitions. audit_archive is written by this alone: no check waits.
         conn.exec_driver_sql("LOCK TABLE audit_archive IN EXCLUSIVE MODE")
-        created, moved = ensure(conn, current_month(now), ahead(now, ahead_n))
-        for ym in stray_months(conn):  # e.g. a clock set wrong, or months before the partitions began
-            more, n = ensure(conn, ym, ym)
-            created, moved = created + more, moved + n
-        detached = detach_before(conn, before, now) if before is not None else []
-    return Maintained(True, created, moved, detached)
+        done = Maintained(True)
+        for family in families:
+            created, moved = ensure(conn, current_month(now), ahead(now, ahead_n), family)
+            for ym in stray_months(conn, family):  # e.g. a clock set wrong, or months before the partitions began
+                more, n = ensure(conn, ym, ym, family)
+                created, moved = created + more, moved + n
+            done.created += created
+            done.moved += moved
+        if before is not None and CHECK_LOG in families:
+            done.detached += detach_before(conn, before, now)
+        if tickets_before is not None and TICKETS in families:
+            done.detached += detach_tickets_before(conn, tickets_before, now)
+    return done
 
 
-def stray_months(conn: Connection) -> list[tuple[int, int]]:
-    """The months (JST) of the rows in the default partition."""
-    local = "at AT TIME ZONE 'Asia/Tokyo'"
-    months_sql = f"SELECT DISTINCT extract(year FROM {local})::int, extract(month FROM {local})::int FROM {DEFAULT}"  # noqa: S608
-    rows = conn.exec_driver_sql(months_sql).all()
+def stray_months(conn: Connection, family: Family = CHECK_LOG) -> list[tuple[int, int]]:
+    """The months (JST) of the rows in ``family``'s default partition."""
+    rows = conn.exec_driver_sql(family.months_sql()).all()
     return sorted((int(y), int(m)) for y, m in rows)
 
 
@@ -178,6 +250,31 @@ def ahead(now: dt.datetime, n: int = AHEAD) -> tuple[int, int]:
     for _ in range(n):
         ym = _next(*ym)
     return ym
+
+
+def detach_tickets_before(conn: Connection, before: tuple[int, int], now: dt.datetime) -> list[str]:
+    """Detach the tickets' monthly partitions of the months before ``before`` (each becomes a table of
+    its own: those months' tickets leave every check, download, change feed and screen);
+    :class:`DetachRefused` for a month of the last :data:`TICKETS_KEPT` months or later."""
+    first_kept = _back(current_month(now), TICKETS_KEPT)
+    if before > first_kept:
+        y, m = first_kept
+        raise DetachRefused(
+            f"直近{TICKETS_KEPT}か月（{y}年{m}月以降）の医療券/調剤券は切り離せません。",
+            f"The tickets of the last {TICKETS_KEPT} months ({y:04d}-{m:02d} on) cannot be detached: late "
+            "registrations, amendments and claims are for them.",
+        )
+    old = sorted((ym, name) for name, ym in existing(conn, TICKETS).items() if ym is not None and ym < before)
+    for _, name in old:
+        conn.exec_driver_sql(f"ALTER TABLE {TICKETS.parent} DETACH PARTITION {name}")
+        # an archive stands alone: its foreign keys would otherwise keep every recipient it names
+        # (and hold a lock on recipients at every change of theirs) for as long as it is kept
+        keys = conn.execute(
+            text("SELECT conname FROM pg_constraint WHERE conrelid = to_regclass(:t) AND contype = 'f'"), {"t": name}
+        ).scalars()
+        for key in list(keys):
+            conn.exec_driver_sql(f"ALTER TABLE {name} DROP CONSTRAINT {key}")
+    return [name for _, name in old]
 
 
 def detach_before(conn: Connection, before: tuple[int, int], now: dt.datetime) -> list[str]:

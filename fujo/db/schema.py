@@ -202,12 +202,15 @@ tickets = Table(  # 医療券/調剤券, one row per revision
     *_ticket_cols,
     Column("previous_facility_code", String(10)),  # when an amendment moved the ticket elsewhere
     Column("superseded_by", ID),  # NULL = current revision
-    Column("seq", BigInteger, nullable=False, unique=True),  # commit-ordered change counter
+    Column("seq", BigInteger, nullable=False),  # commit-ordered change counter (the ticket_seq counter)
     Column("registered_at", DateTime(timezone=True), nullable=False),  # first registration
     Column("changed_at", DateTime(timezone=True), nullable=False),
     Column("changed_by", ID, ForeignKey("organisations.id")),
     Column("change_reason", String(200)),
-    UniqueConstraint("ticket_key", "revision"),
+    # with treatment_month: on PostgreSQL tickets are partitioned by it (fujo.db.partitions, migration
+    # 0014), and a partitioned table's unique keys must hold it — on SQLite too, one schema
+    UniqueConstraint("ticket_key", "revision", "treatment_month"),
+    UniqueConstraint("seq", "treatment_month"),
 )
 Index("ix_tickets_current_by_recipient", tickets.c.recipient_id, tickets.c.treatment_month, tickets.c.superseded_by)
 Index(

@@ -68,6 +68,7 @@ from ..auth.principal import CASEWORKER, RECEPTION, hash_token, new_token
 from ..cards.ca import CardAuthority
 from ..core.dates import JST
 from ..core.errors import Conflict
+from ..db import partitions
 from ..db import schema as s
 from ..db.database import Database
 from ..registry.queries import current_tickets
@@ -348,6 +349,9 @@ def load(
             with conn.begin():
                 if not sqlite:
                     _postgres_prepare(conn)
+                    if partitions.is_partitioned(conn, partitions.TICKETS):  # each month's tickets in its own
+                        months = [(int(m[:4]), int(m[4:])) for m in (config.months[0], config.months[-1])]
+                        partitions.ensure(conn, months[0], months[1], partitions.TICKETS)
                 indexes = secondary_indexes(conn)
                 for name, _ in indexes:
                     conn.exec_driver_sql(f"DROP INDEX {name}")

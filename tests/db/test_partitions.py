@@ -86,7 +86,7 @@ def test_maintain_moves_a_month_without_partition_out_of_the_default_one(pg, mon
     out = _maintain(db, monkeypatch)
     assert out.exit_code == 0, out.output
     target = partitions.name_of(far.year, far.month)
-    assert target in out.output and "rows moved out of the default partition: 2" in out.output
+    assert target in out.output and "rows moved out of the default partitions: 2" in out.output
     assert _where(db)[target] == 2 and partitions.DEFAULT not in _where(db)
     assert verify(db).ok and verify(db).entries == 3  # moving rows keeps the chain
     again = _maintain(db, monkeypatch)  # nothing left to do: run it as often as wanted
