@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import shutil
 import sys
 import tempfile
 import threading
@@ -19,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from check_bench import CLINIC, fresh_database, payer_of, recipient_of  # noqa: E402
+from check_bench import CLINIC, drop_database, fresh_database, payer_of, recipient_of  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from fujo.audit.service import record_check  # noqa: E402
@@ -50,7 +51,20 @@ def main() -> None:
         "of the server's runner (a child process of the checks' process, fujo.jobs.isolated)",
     )
     a = ap.parse_args()
-    db = Database(fresh_database(a.backend, Path(tempfile.mkdtemp(prefix="fujo-stall-"))))
+    workdir = Path(tempfile.mkdtemp(prefix="fujo-stall-"))  # the SQLite file, the runner's spool
+    db = Database(fresh_database(a.backend, workdir, NAME))
+    try:
+        measure(a, db, workdir)
+    finally:  # leave no database and no files behind
+        db.dispose()
+        drop_database(a.backend, NAME)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+NAME = "fujo_stall"  # the PostgreSQL database's (its own: another benchmark may run meanwhile)
+
+
+def measure(a: argparse.Namespace, db: Database, workdir: Path) -> None:
     upgrade(db)
     create_organisation(
         db,
@@ -84,7 +98,7 @@ def main() -> None:
     if a.in_process == "same":
         import_csv(db, office, "recipients", data)
     elif a.in_process == "runner":  # as the server runs an uploaded file: a job, in a child process
-        data_dir = Path(tempfile.mkdtemp(prefix="fujo-stall-spool-"))
+        data_dir = workdir / "spool"
         path, f = jobs.open_spool(data_dir)
         with f:
             f.write(data)

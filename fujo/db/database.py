@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeAlias, overload
 
 from sqlalchemy import Table, select, update
-from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.engine import Connection, Dialect, Engine, Row
 
 from ..core.dates import JST
 from . import schema
@@ -68,23 +68,33 @@ def insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
     executemany over tuples made with each column's own bind processor (what SQLAlchemy does per row,
     done once a column): an import's rows are written under the database's one write lock, and
     SQLAlchemy's per-row parameter work was most of that time (50,000 recipients: ≈ 1 s)."""
-    if not rows:
-        return
-    keys = list(rows[0])
-    python_defaults = any(c.default is not None and c.key not in keys for c in table.c)
-    if conn.dialect.name != "sqlite" or python_defaults:  # (SQLAlchemy fills those in)
+    prepared = prepare_insert(conn.dialect, table, rows)
+    if prepared is not None:
+        conn.exec_driver_sql(*prepared)
+    elif rows:  # not SQLite, or columns SQLAlchemy fills in (Python-side defaults)
         conn.execute(table.insert(), rows)
-        return
-    compiled = table.insert().compile(dialect=conn.dialect, column_keys=keys)
+
+
+def prepare_insert(
+    dialect: Dialect, table: Table, rows: list[dict[str, Any]]
+) -> tuple[str, list[tuple[Any, ...]]] | None:
+    """What :func:`insert_many` sends SQLite for ``rows`` — the statement and the driver's parameter
+    tuples — made *before* the write transaction (run it with ``conn.exec_driver_sql(sql, params)``):
+    the bind processors are pure functions of the values, so the per-row work need not be done while
+    the database's one write lock is held. None where :func:`insert_many` leaves the rows to
+    SQLAlchemy (not SQLite, no rows, or a column with a Python-side default)."""
+    if dialect.name != "sqlite" or not rows:
+        return None
+    keys = list(rows[0])
+    if any(c.default is not None and c.key not in keys for c in table.c):
+        return None
+    compiled = table.insert().compile(dialect=dialect, column_keys=keys)
     order = compiled.positiontup or keys
-    procs = [table.c[k].type.dialect_impl(conn.dialect).bind_processor(conn.dialect) for k in order]
-    conn.exec_driver_sql(
-        str(compiled),
-        [
-            tuple(r[k] if p is None or r[k] is None else p(r[k]) for k, p in zip(order, procs, strict=True))
-            for r in rows
-        ],
-    )
+    procs = [table.c[k].type.dialect_impl(dialect).bind_processor(dialect) for k in order]
+    params = [
+        tuple(r[k] if p is None or r[k] is None else p(r[k]) for k, p in zip(order, procs, strict=True)) for r in rows
+    ]
+    return str(compiled), params
 
 
 def next_values(conn: Connection, name: str, count: int = 1) -> int:

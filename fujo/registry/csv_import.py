@@ -13,13 +13,13 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Connection, func, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..audit.chain import chain_pending
 from ..audit.service import record_changes
@@ -29,7 +29,7 @@ from ..core.errors import FieldProblem, FujoError, Problems, ValidationFailed
 from ..core.fields import INSURANCE_FIELDS, RECIPIENT_FIELDS, TICKET_FIELDS
 from ..core.rows import Record, TicketKey
 from ..db import schema as s
-from ..db.database import Database, DbRow, insert_many, next_values
+from ..db.database import Database, DbRow, insert_many, next_values, prepare_insert
 from ..insurance import service as insurance
 from . import facilities as facility_registry
 from . import service as registry
@@ -280,6 +280,68 @@ def _existing_recipients(conn: Connection, keys: list[tuple[str, str]]) -> dict[
     return {k: row.id for k, row in _recipient_rows(conn, keys).items()}
 
 
+def _keys(records: list[tuple[int, Record]]) -> list[tuple[str, str]]:
+    return [(r["payer_number"], r["recipient_number"]) for _, r in records]
+
+
+def _taken(records: list[tuple[int, Record]], registered: Collection[tuple[str, str]]) -> list[RowError]:
+    """A row error for every row whose number is among ``registered``."""
+    return [
+        RowError(
+            ln,
+            "recipient_number",
+            f"受給者番号{r['recipient_number']}は既に登録されています。",
+            f"Recipient {r['recipient_number']} is already registered.",
+        )
+        for ln, r in records
+        if (r["payer_number"], r["recipient_number"]) in registered
+    ]
+
+
+def _registered(db: Database, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """The pre-check of a recipients import: which of ``keys`` are registered, read before the write
+    (on SQLite's WAL a reader waits for no writer, and no writer for it)."""
+    with db.read() as conn:
+        return _existing_recipients(conn, keys)
+
+
+class _Raced(Exception):
+    """The write of a pre-checked recipients import met the UNIQUE constraint (a number registered
+    since the pre-check): raised out of the write transaction, so that it rolls back."""
+
+
+MAX_ROWID = 2**63 - 1  # SQLite's largest rowid; reached, it picks free ones at random
+
+
+def _insert_recipients(conn: Connection, rows: list[Record], prepared: tuple[str, list[Any]] | None) -> list[int]:
+    """Insert ``rows`` (``prepared``: their :func:`prepare_insert` statement and parameters); their new
+    ids, in the rows' order."""
+    r = s.recipients
+    if conn.dialect.name != "sqlite":  # RETURNING in the rows' order is batched on PostgreSQL
+        return list(conn.execute(r.insert().returning(r.c.id, sort_by_parameter_order=True), rows).scalars())
+    # INSERT … RETURNING in the rows' order is one statement a row on SQLite: a plain executemany,
+    # and the new ids known without reading them back. `id` is the table's INTEGER PRIMARY KEY, an
+    # alias of the rowid, and is not given: SQLite gives each new row "a ROWID that is one larger than
+    # the largest ROWID in the table prior to the insert" (1 in an empty table) — at random only once
+    # the largest is MAX_ROWID (sqlite.org/autoinc.html; AUTOINCREMENT would start above the largest
+    # ever used). We hold the database's one write lock, so no other connection inserts between our
+    # rows: they are before+1 … before+n, in order. Verified, not assumed: the connection's
+    # last_insert_rowid() (the last row's rowid; not changed by an insert into a WITHOUT ROWID table)
+    # and max(id) must both be before+n; else (AUTOINCREMENT, a trigger that inserts recipients, a
+    # changed table) the ids are looked up by their numbers, as they were before.
+    before = conn.execute(select(func.max(r.c.id))).scalar() or 0
+    if prepared is None:
+        insert_many(conn, r, rows)
+    else:
+        conn.exec_driver_sql(*prepared)
+    n = len(rows)
+    last, top = conn.execute(select(func.last_insert_rowid(), func.max(r.c.id))).one()
+    if last == top == before + n and before + n < MAX_ROWID:
+        return list(range(before + 1, before + n + 1))
+    found = _existing_recipients(conn, [(x["payer_number"], x["recipient_number"]) for x in rows])
+    return [found[(x["payer_number"], x["recipient_number"])] for x in rows]
+
+
 def _recipient_rows(conn: Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], DbRow]:
     """(payer, recipient number) → recipient row (its 保護 period included), batched."""
     r = s.recipients
@@ -407,12 +469,13 @@ def import_csv(
     _refuse_if_any(report)
     total = len(parsed)
     now = db.now()
-    written = 0
+    written = reported = 0
 
     def step(n: int) -> None:
-        nonlocal written
+        nonlocal written, reported
         written += n
-        if progress:
+        if progress and written > reported:  # never backwards, should the write be done a second time
+            reported = written
             progress(written, total)
 
     def scope_errors(pairs: Iterable[tuple[int, str]]) -> None:
@@ -422,116 +485,120 @@ def import_csv(
             except FujoError as e:
                 report.errors.append(RowError(line_no, "payer_number", e.message_ja, e.message_en))
 
-    audit: list[tuple[str, list[tuple[int | None, int | None, str | None]]]] = []  # (action, entries) a chunk
-    with db.write() as conn:
-        if kind == "recipients":
-            scope_errors((ln, rec["payer_number"]) for ln, rec in parsed.records)
-            _refuse_if_any(report)  # say nothing about other offices' recipients (not even that they exist)
-            existing = _existing_recipients(
-                conn, [(r["payer_number"], r["recipient_number"]) for _, r in parsed.records]
-            )
-            taken = [
-                (ln, r["recipient_number"])
-                for ln, r in parsed.records
-                if (r["payer_number"], r["recipient_number"]) in existing
-            ]
-            _refuse_if_any(
-                report,
-                [
-                    RowError(
-                        ln,
-                        "recipient_number",
-                        f"受給者番号{n}は既に登録されています。",
-                        f"Recipient {n} is already registered.",
-                    )
-                    for ln, n in taken
-                ],
-            )
-            for chunk in _chunks(parsed.records, 1000):
-                rows = [dict(rec, version=1, created_at=now, updated_at=now) for _, rec in chunk]
-                if conn.dialect.name == "sqlite":
-                    # INSERT … RETURNING in the rows' order is one statement a row on SQLite: a plain
-                    # executemany, then the new ids by their numbers (50,000 recipients held the one
-                    # write lock 3.6 s, now 3.2 s). On PostgreSQL RETURNING is batched, and looking the
-                    # new rows up again (no statistics yet) made a 25,000-row import 3× slower.
-                    insert_many(conn, s.recipients, rows)
-                    found = _existing_recipients(conn, [(r["payer_number"], r["recipient_number"]) for r in rows])
-                    rids = [found[(r["payer_number"], r["recipient_number"])] for r in rows]
-                else:
-                    rids = list(
-                        conn.execute(
-                            s.recipients.insert().returning(s.recipients.c.id, sort_by_parameter_order=True), rows
-                        ).scalars()
-                    )
-                # each new recipient is an entry of the audit trail, in the import's transaction
-                audit.append(("recipient.create", [(rid, None, "import") for rid in rids]))
-                step(len(chunk))
-        elif kind == "tickets":
-            scope_errors((ln, payer) for ln, (payer, _, _) in parsed.tickets)
-            _refuse_if_any(report)
-            registry.lock_payers(conn, [p for _, (p, _, _) in parsed.tickets])
-            recs = _recipient_rows(conn, [(p, n) for _, (p, n, _) in parsed.tickets])
-            ids = {k: r.id for k, r in recs.items()}
-            missing = [(ln, p, n) for ln, (p, n, _) in parsed.tickets if (p, n) not in ids]
-            _refuse_if_any(
-                report,
-                [
-                    RowError(ln, "recipient_number", f"受給者{p}/{n}が登録されていません。", f"No recipient {p}/{n}.")
-                    for ln, p, n in missing
-                ],
-            )
-            _check_tickets(conn, parsed.tickets, recs, report)
-            _refuse_if_any(report)
-            seq = next_values(conn, "ticket_seq", total) if total else 0
-            for base, batch in ((i, parsed.tickets[i : i + 1000]) for i in range(0, total, 1000)):
-                conn.execute(
-                    s.tickets.insert(),
+    rows: list[Record] = []
+    prepared: tuple[str, list[tuple[Any, ...]]] | None = None
+    prechecked = False
+    if kind == "recipients":
+        scope_errors((ln, rec["payer_number"]) for ln, rec in parsed.records)
+        _refuse_if_any(report)  # say nothing about other offices' recipients (not even that they exist)
+        # Outside the write lock: which numbers are registered already (a read, which on SQLite's WAL
+        # waits for no writer) and the rows' driver parameters. Inside, the UNIQUE (payer_number,
+        # recipient_number) constraint refuses any number registered since; that attempt is then rolled
+        # back and the file written again with its look-ups under the lock (_Raced, below).
+        _refuse_if_any(report, _taken(parsed.records, _registered(db, _keys(parsed.records))))
+        rows = [dict(rec, version=1, created_at=now, updated_at=now) for _, rec in parsed.records]
+        prepared = prepare_insert(db.engine.dialect, s.recipients, rows)
+        prechecked = True
+
+    def write(prechecked: bool) -> None:
+        nonlocal written
+        written = 0  # a second attempt counts again (step() reports only what is new)
+        audit: list[tuple[str, list[tuple[int | None, int | None, str | None]]]] = []  # (action, entries) a chunk
+        with db.write() as conn:
+            if kind == "recipients":
+                if not prechecked:  # the look-ups under the lock: the report names every number taken
+                    _refuse_if_any(report, _taken(parsed.records, _existing_recipients(conn, _keys(parsed.records))))
+                for i in range(0, len(rows), 1000):
+                    part = rows[i : i + 1000]
+                    try:
+                        rids = _insert_recipients(conn, part, prepared and (prepared[0], prepared[1][i : i + 1000]))
+                    except IntegrityError as e:
+                        if prechecked:  # e.g. a number registered after the pre-check: let write(False) name it
+                            raise _Raced from e
+                        raise
+                    # each new recipient is an entry of the audit trail, in the import's transaction
+                    audit.append(("recipient.create", [(rid, None, "import") for rid in rids]))
+                    step(len(part))
+            elif kind == "tickets":
+                scope_errors((ln, payer) for ln, (payer, _, _) in parsed.tickets)
+                _refuse_if_any(report)
+                registry.lock_payers(conn, [p for _, (p, _, _) in parsed.tickets])
+                recs = _recipient_rows(conn, [(p, n) for _, (p, n, _) in parsed.tickets])
+                ids = {k: r.id for k, r in recs.items()}
+                missing = [(ln, p, n) for ln, (p, n, _) in parsed.tickets if (p, n) not in ids]
+                _refuse_if_any(
+                    report,
                     [
-                        registry.new_ticket_row(principal, ids[(p, n)], t, seq + base + j, now)
-                        for j, (_, (p, n, t)) in enumerate(batch)
+                        RowError(
+                            ln, "recipient_number", f"受給者{p}/{n}が登録されていません。", f"No recipient {p}/{n}."
+                        )
+                        for ln, p, n in missing
                     ],
                 )
-                audit.append(
-                    ("ticket.register", [(ids[(p, n)], recs[(p, n)].person_id, "import") for _, (p, n, _) in batch])
+                _check_tickets(conn, parsed.tickets, recs, report)
+                _refuse_if_any(report)
+                seq = next_values(conn, "ticket_seq", total) if total else 0
+                for base, batch in ((i, parsed.tickets[i : i + 1000]) for i in range(0, total, 1000)):
+                    conn.execute(
+                        s.tickets.insert(),
+                        [
+                            registry.new_ticket_row(principal, ids[(p, n)], t, seq + base + j, now)
+                            for j, (_, (p, n, t)) in enumerate(batch)
+                        ],
+                    )
+                    audit.append(
+                        ("ticket.register", [(ids[(p, n)], recs[(p, n)].person_id, "import") for _, (p, n, _) in batch])
+                    )
+                    step(len(batch))
+            elif kind == "facilities":
+                principal.require(ADMIN)
+                registered = facility_registry.facility_rows(conn, [r["code"] for _, r in parsed.records])
+                taken = [(ln, r["code"]) for ln, r in parsed.records if r["code"] in registered]
+                _refuse_if_any(
+                    report,
+                    [
+                        RowError(
+                            ln,
+                            "code",
+                            f"医療機関コード{c}は既に登録されています。",
+                            f"Facility {c} is already registered.",
+                        )
+                        for ln, c in taken
+                    ],
                 )
-                step(len(batch))
-        elif kind == "facilities":
-            principal.require(ADMIN)
-            registered = facility_registry.facility_rows(conn, [r["code"] for _, r in parsed.records])
-            taken = [(ln, r["code"]) for ln, r in parsed.records if r["code"] in registered]
-            _refuse_if_any(
-                report,
-                [
-                    RowError(
-                        ln, "code", f"医療機関コード{c}は既に登録されています。", f"Facility {c} is already registered."
-                    )
-                    for ln, c in taken
-                ],
-            )
-            for chunk in _chunks(parsed.records, 1000):
-                facility_registry.insert_facilities(conn, [r for _, r in chunk], now)
-                step(len(chunk))
-        else:
-            for ln, (rec, serial) in parsed.insurance:
-                try:
-                    insurance.insert_qualification(conn, principal, rec, insurance.card_holder(conn, serial), now)
-                except FujoError as e:
-                    probs = (
-                        e.problems
-                        if isinstance(e, ValidationFailed)
-                        else [FieldProblem("insurer_number", e.code, e.message_ja, e.message_en)]
-                    )
-                    report.errors += [RowError(ln, p.field, p.message_ja, p.message_en) for p in probs]
-                step(1)
-            _refuse_if_any(report)  # rolls back every row written so far
-        # The audit trail's entries are staged with the rows (they commit or roll back together) and
-        # chained after the commit, a hundred a transaction: appended here they would hold the
-        # chain's lock — and every check's audit record behind it — until the import's commit.
-        for action, entries in audit:
-            record_changes(conn, principal, action, entries, now, staged=True)
-        report.written = total
-        if in_tx is not None:
-            in_tx(conn, report)
+                for chunk in _chunks(parsed.records, 1000):
+                    facility_registry.insert_facilities(conn, [r for _, r in chunk], now)
+                    step(len(chunk))
+            else:
+                for ln, (rec, serial) in parsed.insurance:
+                    try:
+                        insurance.insert_qualification(conn, principal, rec, insurance.card_holder(conn, serial), now)
+                    except FujoError as e:
+                        probs = (
+                            e.problems
+                            if isinstance(e, ValidationFailed)
+                            else [FieldProblem("insurer_number", e.code, e.message_ja, e.message_en)]
+                        )
+                        report.errors += [RowError(ln, p.field, p.message_ja, p.message_en) for p in probs]
+                    step(1)
+                _refuse_if_any(report)  # rolls back every row written so far
+            # The audit trail's entries are staged with the rows (they commit or roll back together) and
+            # chained after the commit, a hundred a transaction: appended here they would hold the
+            # chain's lock — and every check's audit record behind it — until the import's commit.
+            for action, entries in audit:
+                record_changes(conn, principal, action, entries, now, staged=True)
+            report.written = total
+            if in_tx is not None:
+                in_tx(conn, report)
+
+    try:
+        write(prechecked)
+    except _Raced:
+        # Another connection registered a number of the file between the pre-check and the write.
+        # Nothing of the attempt remains (its transaction rolled back); the file is written again the
+        # way that looks the numbers up under the lock, so the refusal names every number taken then.
+        log.info("import of recipients: a number was registered meanwhile; looked up again under the lock")
+        write(False)
     report.written = total
     try:
         chain_pending(db)
