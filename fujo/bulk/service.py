@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import groupby
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, or_, select, union_all
 
 from ..audit.service import record_check, record_many
 from ..auth.principal import FACILITY, Principal
@@ -22,7 +22,7 @@ from ..core.eligibility import AssistanceDecision, assistance_result
 from ..core.errors import FieldProblem, Problems
 from ..core.rows import WireDict
 from ..db import schema as s
-from ..db.database import Database, DbRow, aware, current_value
+from ..db.database import Database, DbRow, aware, current_value, one_of
 from ..facility.service import require_assistance
 from ..registry.queries import ACTIVE, RECIPIENT_COLUMNS, current_tickets, latest_revision, with_office
 
@@ -185,6 +185,47 @@ def _was_in_month(conn: Connection, key: str, month: str, cursor: int) -> bool:
     )
 
 
+def _touched(conn: Connection, code: str, cursor: int, top: int, n: int) -> list[DbRow]:
+    """The first ``n`` ticket revisions after ``cursor`` (up to ``top``) designated to the facility
+    ``code`` or moved away from it, in ``seq`` order. Each side is its own index range —
+    (facility, seq) — merged: asked as one OR, the planners walked the ``seq`` index through every
+    facility's changes (57,000 rows for 1,000), and on PostgreSQL's monthly partitions did that in
+    each month (0.5 s)."""
+    sides = [
+        select(t.c.seq, t.c.ticket_key, t.c.treatment_month)
+        .where(col == code, t.c.seq > cursor, t.c.seq <= top)
+        .order_by(t.c.seq)
+        .limit(n)
+        .subquery()
+        for col in (t.c.designated_facility_code, t.c.previous_facility_code)
+    ]
+    both = union_all(*(select(side) for side in sides)).subquery()
+    rows = conn.execute(select(both).order_by(both.c.seq).limit(n)).all()
+    # a revision is on one side only (previous_facility_code is set when the facility changed)
+    return list({x.seq: x for x in rows}.values())
+
+
+def _latest_revisions(conn: Connection, principal: Principal, keys: list[str], months: set[str]) -> list[DbRow]:
+    """The newest revision of each ticket of ``keys`` (read with :data:`_SELECT`), looked for first in
+    ``months`` — those of the revisions the feed found — and only for the keys not found there in
+    every month. On PostgreSQL the tickets are partitioned by month (fujo.db.partitions): a look-up by
+    key alone probes every month's partition (500 keys × 17 months: +35 % on the feed); a ticket's
+    newest revision lies outside those months only if a later change moved it to a month where it is
+    no longer this facility's (rare), and is then found by the second read."""
+    rows: list[DbRow] = []
+    for within in (True, False):
+        for i in range(0, len(keys), 500):
+            q = _SELECT.where(one_of(conn, t.c.ticket_key, keys[i : i + 500]), latest_revision())
+            if within:
+                q = q.where(one_of(conn, t.c.treatment_month, sorted(months)))
+            rows += conn.execute(q, {"fid": principal.organisation_id}).all()
+        found = {x.ticket_key for x in rows}
+        keys = [k for k in keys if k not in found]
+        if not keys:
+            break
+    return rows
+
+
 def changes_since(
     db: Database, principal: Principal, cursor: int, limit: int = 1000, month: str | None = None
 ) -> WireDict:
@@ -205,16 +246,7 @@ def changes_since(
         # Reading the counter first: every change with seq <= top has committed (the counter's
         # row lock is held to commit), so nothing below the returned cursor can appear later.
         top = current_value(conn, "ticket_seq")
-        touched = conn.execute(
-            select(t.c.seq, t.c.ticket_key, t.c.treatment_month)
-            .where(
-                or_(t.c.designated_facility_code == principal.code, t.c.previous_facility_code == principal.code),
-                t.c.seq > cursor,
-                t.c.seq <= top,
-            )
-            .order_by(t.c.seq)
-            .limit(limit + 1)
-        ).all()
+        touched = _touched(conn, principal.code, cursor, top, limit + 1)
         has_more = len(touched) > limit
         touched = touched[:limit]
         next_cursor = touched[-1].seq if has_more else max(top, cursor)
@@ -224,22 +256,18 @@ def changes_since(
             months_touched.setdefault(x.ticket_key, set()).add(x.treatment_month)
         changes: list[WireDict] = []
         revealed: dict[int, int | None] = {}  # recipient id → person id
-        for i in range(0, len(keys), 500):
-            for row in conn.execute(
-                _SELECT.where(t.c.ticket_key.in_(keys[i : i + 500]), latest_revision()),
-                {"fid": principal.organisation_id},
-            ):
-                if m and row.treatment_month != m:
-                    # moved out of the month being followed: the follower must drop it
-                    if m in months_touched.get(row.ticket_key, ()) or _was_in_month(conn, row.ticket_key, m, cursor):
-                        changes.append({"Change": "removed", "TicketKey": row.ticket_key, "Seq": row.seq})
-                    continue
-                if row.status == ACTIVE and row.designated_facility_code == principal.code:
-                    res = _results([row], principal)[0]
-                    changes.append({"Change": "upsert", "TicketKey": row.ticket_key, "Seq": row.seq, "Result": res})
-                    revealed[row.recipient_id] = row.person_id
-                else:
+        for row in _latest_revisions(conn, principal, keys, {x.treatment_month for x in touched}):
+            if m and row.treatment_month != m:
+                # moved out of the month being followed: the follower must drop it
+                if m in months_touched.get(row.ticket_key, ()) or _was_in_month(conn, row.ticket_key, m, cursor):
                     changes.append({"Change": "removed", "TicketKey": row.ticket_key, "Seq": row.seq})
+                continue
+            if row.status == ACTIVE and row.designated_facility_code == principal.code:
+                res = _results([row], principal)[0]
+                changes.append({"Change": "upsert", "TicketKey": row.ticket_key, "Seq": row.seq, "Result": res})
+                revealed[row.recipient_id] = row.person_id
+            else:
+                changes.append({"Change": "removed", "TicketKey": row.ticket_key, "Seq": row.seq})
         changes.sort(key=lambda c: c["Seq"])
         record_many(
             conn,

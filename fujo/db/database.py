@@ -12,7 +12,8 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from typing import Any, TypeAlias, overload
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import ColumnElement, String, Table, any_, literal, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Dialect, Engine, Row
 
 from ..core.dates import JST
@@ -95,6 +96,16 @@ def prepare_insert(
         tuple(r[k] if p is None or r[k] is None else p(r[k]) for k, p in zip(order, procs, strict=True)) for r in rows
     ]
     return str(compiled), params
+
+
+def one_of(conn: Connection, column: ColumnElement[Any], values: list[str]) -> ColumnElement[bool]:
+    """``column IN values``: on PostgreSQL as ``= ANY(array)``, one parameter whatever the count. The
+    driver prepares a statement it has run five times, and its generic plan (plan_cache_mode,
+    fujo.db.engine) for a list of hundreds of parameters over the partitioned tickets took 3× as
+    long as for one array (measured on the change feed: 55–98 ms against 20–35 ms for 500 keys)."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(literal(values, ARRAY(String)))
+    return column.in_(values)
 
 
 def next_values(conn: Connection, name: str, count: int = 1) -> int:

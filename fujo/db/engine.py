@@ -54,9 +54,17 @@ def make_engine(url: str) -> Engine:
     # hide_parameters: a database error must never carry the query's values (personal data) into a log.
     # jit=off: our queries are short index walks; PostgreSQL's JIT compiled the month download's query
     # (10,000 rows clear its cost threshold) for 30–45 ms on every page of the FHIR search (measured).
+    # plan_cache_mode=force_generic_plan: a statement the driver has prepared (psycopg: from its fifth
+    # use on a connection) is planned once, not at every execution. PostgreSQL would otherwise keep
+    # planning anew each time any statement on the partitioned tickets (fujo.db.partitions): a generic
+    # plan's estimate counts every month's partition, the run-time pruning that leaves one is not
+    # priced, so the custom plan always looks cheaper — 0.55 ms of planning a check (measured: the
+    # check's read 0.99 → 0.39 ms on 1.1 million tickets over 17 months, as before partitioning).
+    # Our repeated statements are index look-ups whose best plan does not depend on the values.
     options = (
         f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={LOCK_TIMEOUT_MS} "
-        f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS} -c jit=off"
+        f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS} -c jit=off "
+        "-c plan_cache_mode=force_generic_plan"
     )
     engine = create_engine(
         url,
