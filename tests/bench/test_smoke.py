@@ -46,7 +46,7 @@ def test_the_read_benchmark_runs():
     assert re.search(r"^sqlite: p50 [\d.]+ ms, mean [\d.]+ ms, 2\.00 statements a check$", out, re.M), out
 
 
-def test_the_bulk_benchmark_runs(tmp_path):
+def test_the_bulk_and_partitions_benchmarks_run(tmp_path):
     url = f"sqlite:///{tmp_path / 'synth.db'}"
     fujo = str(Path(sys.executable).parent / "fujo")
     small = ("--recipients", "300", "--offices", "5", "--facilities", "40", "--real-cards", "0")
@@ -66,6 +66,9 @@ def test_the_bulk_benchmark_runs(tmp_path):
         out,
         re.M,
     ), out
+    # the same data set: the partitions' benchmark (made for PostgreSQL; SQLite has one table)
+    out = run("bench/partitions_bench.py", "--database-url", url, "--sample", "50", "--rounds", "1")
+    assert re.search(r"^median: check's read [\d.]+ ms, feed \d+ ms \([\d,]+ ticket rows in 1 table", out, re.M), out
 
 
 def test_the_card_benchmark_runs():
