@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -195,12 +196,24 @@ def append(conn: Connection, rows: Sequence[LogRow], want_ids: bool = True) -> l
 # commit or roll back with its rows), then appended to the chain by :func:`chain_pending` in batches
 # of a hundred, each its own short transaction that moves them from ``audit_pending`` to
 # ``check_log``. A crash between the two leaves them staged, never lost: every server start and
-# ``fujo worker`` chain what they find. Until then they are not in ``check_log`` (a second at most
-# after an import, in the normal course).
+# ``fujo worker`` chain what they find. Until then they are not in ``check_log`` (after an import of
+# 50,000: ≈ 9 s on PostgreSQL, ≈ 10 s on SQLite with the pauses below).
 
 _STAGE = insert(s.audit_pending)
 _AFTER_SEQ = HASHED[1:]  # what a staged entry holds: every hashed field but its position
 PENDING_BATCH = 100  # entries a chaining transaction moves: the head's lock is held ~10 ms for them
+# SQLite keeps no queue for its write lock: a connection that finds it taken waits in SQLite's busy
+# handler, which sleeps 1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100, 100 … ms and retries only then.
+# Batches back to back left the lock free for microseconds between them, and a check's audit record
+# kept missing it for the whole chaining (0.8–1.1 s after an import of 50,000). So on SQLite each
+# batch is followed by a pause as long as it held the lock, plus PENDING_GAP: a writer that began
+# waiting during the batch has waited w ≤ that long, and the handler's next step after w is at most
+# w + 2 ms (each step ≤ the time slept before it + 2), so its retry falls in the pause and it goes in
+# before the next batch (measured: a check's record asked during the chaining, max 33–54 ms). The
+# price: chaining 50,000 takes ≈ 10 s instead of ≈ 3 (the checks' records also take their turns in
+# the pauses); 200 a batch saved little (8.4 s). PostgreSQL queues the waiters for the head's row
+# lock (a check's record meanwhile: max 28–42 ms), so there it chains back to back.
+PENDING_GAP = 0.003  # s: the handler's + 2 ms, and a millisecond for the waiter's thread to be woken
 
 
 def stage(conn: Connection, rows: Sequence[LogRow]) -> None:
@@ -256,9 +269,11 @@ def _chain_staged(conn: Connection, head: tuple[int, str], entries: Sequence[str
 
 def chain_pending(db: Any, batch: int = PENDING_BATCH) -> int:
     """Append every staged entry to the chain, oldest first, ``batch`` a transaction (each takes the
-    head's lock only for its own inserts, so checks' records go in between); the number chained.
-    Several processes may run it at once: the head's lock orders them and each batch deletes what it
-    chains, so an entry is chained once."""
+    head's lock only for its own inserts, so checks' records go in between — on SQLite it then leaves
+    the lock free for as long as it held it, :data:`PENDING_GAP`); the number chained. Several
+    processes may run it at once: the head's lock orders them and each batch deletes what it chains,
+    so an entry is chained once. It sleeps holding nothing and ends when a batch finds fewer than
+    ``batch`` staged (entries staged after that are chained by the change that staged them)."""
     with db.read() as conn:  # the usual answer, without taking the lock
         if conn.execute(select(s.audit_pending.c.id).limit(1)).first() is None:
             return 0
@@ -268,12 +283,16 @@ def chain_pending(db: Any, batch: int = PENDING_BATCH) -> int:
     done = 0
     while True:
         with db.write() as conn:
+            held = time.monotonic()  # BEGIN IMMEDIATE has taken SQLite's write lock
             head = _lock_head(conn)  # first: whoever holds it sees the staged rows the one before left
             rows = sorted(conn.execute(take).all())
-            if not rows:
-                return done
-            _chain_staged(conn, head, [str(r.entry) for r in rows])
-            done += len(rows)
+            if rows:
+                _chain_staged(conn, head, [str(r.entry) for r in rows])
+        done += len(rows)
+        if len(rows) < batch:  # none left: anything staged since is its own committer's to chain
+            return done
+        if db.is_sqlite:  # committed: the lock is free, and no transaction is open while we wait
+            time.sleep(time.monotonic() - held + PENDING_GAP)
 
 
 def pending_count(conn: Connection) -> int:
