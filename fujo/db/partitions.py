@@ -25,8 +25,8 @@ nationally, and every check, bulk download and duplicate rule reads one month, s
 is all a check's index probe touches however many years are kept. Their unique keys hold the month:
 ``(id, treatment_month)``, ``(ticket_key, revision, treatment_month)``, ``(seq, treatment_month)`` —
 what made them unique before still does (ids come from a sequence, ``seq`` from the ``ticket_seq``
-counter, and a ticket's next
-revision is written under the row lock of its current one, ``registry.service._revise``). Old months
+counter, and a ticket's next revision is written under the row lock of its current one,
+``registry.service._revise``). Old months
 can be detached (``--detach-tickets-before``); the last twelve months before the current one cannot
 (late registrations, amendments and claims are for them).
 
@@ -267,8 +267,8 @@ def detach_tickets_before(conn: Connection, before: tuple[int, int], now: dt.dat
     old = sorted((ym, name) for name, ym in existing(conn, TICKETS).items() if ym is not None and ym < before)
     for _, name in old:
         conn.exec_driver_sql(f"ALTER TABLE {TICKETS.parent} DETACH PARTITION {name}")
-        # an archive stands alone: its foreign keys would otherwise keep every recipient it names
-        # (and hold a lock on recipients at every change of theirs) for as long as it is kept
+        # an archive stands alone: its foreign keys would tie it to the live recipients and organisations
+        # (none of those it names could be deleted while it is kept; found when the tests emptied them)
         keys = conn.execute(
             text("SELECT conname FROM pg_constraint WHERE conrelid = to_regclass(:t) AND contype = 'f'"), {"t": name}
         ).scalars()
