@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from fujo.cards.ca import CardAuthority
 from fujo.config import Settings
-from fujo.db import partitions, schema
+from fujo.db import schema
 from fujo.db.database import Database
 from fujo.db.migrate import upgrade
 
@@ -57,11 +57,6 @@ def postgresql_database():
         pytest.fail(f"PostgreSQL is required for the test suite and is not reachable at {PG_ADMIN_URL}: {e}")
     db = Database(_pg_url(name))
     upgrade(db)
-    # The tickets' partitions of the months the tests register tickets for (2024's mostly): as a
-    # production database has them (made ahead by `fujo db maintain`), so that they land in their
-    # month's partition and not in the default one (tests/db/test_ticket_partitions.py tries that).
-    with db.write() as conn:
-        partitions.ensure(conn, (2023, 1), (2025, 12), partitions.TICKETS)
     yield db
     db.dispose()
     with admin.connect() as c:
