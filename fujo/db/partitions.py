@@ -185,14 +185,14 @@ def ensure(
         cond, params = family.in_month(*ym)
         stray = conn.execute(text(f"SELECT count(*) FROM {default} WHERE {cond}"), params).scalar_one()  # noqa: S608 - constants
         if stray:  # PostgreSQL refuses a partition whose rows sit in the default one: move them with it
-            # the parent first, as every reader takes it (DETACH would lock the default partition before
-            # the parent: a check holding the parent and waiting for that partition would deadlock)
-            conn.exec_driver_sql(f"LOCK TABLE {parent} IN ACCESS EXCLUSIVE MODE")
-            conn.exec_driver_sql(f"ALTER TABLE {parent} DETACH PARTITION {default}")
-            conn.exec_driver_sql(f"CREATE TABLE {name} PARTITION OF {parent} {family.bounds(*ym)}")
+            # The month's table is made on its own, the rows moved into it straight out of the default
+            # partition, and then it is attached (which needs only a SHARE UPDATE EXCLUSIVE lock of the
+            # parent). Detaching and re-attaching the default partition instead locked the parent and
+            # the tables its foreign keys name in an order that deadlocked with a reader.
+            conn.exec_driver_sql(f"CREATE TABLE {name} (LIKE {parent} INCLUDING DEFAULTS)")
             move = f"WITH m AS (DELETE FROM {default} WHERE {cond} RETURNING *) INSERT INTO {name} SELECT * FROM m"  # noqa: S608 - constants
             conn.execute(text(move), params)
-            conn.exec_driver_sql(f"ALTER TABLE {parent} ATTACH PARTITION {default} DEFAULT")
+            conn.exec_driver_sql(f"ALTER TABLE {parent} ATTACH PARTITION {name} {family.bounds(*ym)}")
             moved += int(stray)
         else:
             conn.exec_driver_sql(f"CREATE TABLE {name} PARTITION OF {parent} {family.bounds(*ym)}")
@@ -209,28 +209,34 @@ def maintain(
 ) -> Maintained:
     """Make the partitions of check_log and of the tickets up to ``ahead_n`` months ahead of ``now``
     (moving stray rows out of the default partitions), then detach check_log's months before
-    ``before`` and the tickets' before ``tickets_before`` if asked; one transaction."""
+    ``before`` and the tickets' before ``tickets_before`` if asked; one transaction a table, check_log
+    first (a refusal of either detach is said before anything is changed)."""
     if db.is_sqlite:  # one table each; and no write lock taken for nothing
         return Maintained(partitioned=False)
-    with db.write() as conn:
-        families = [f for f in FAMILIES if is_partitioned(conn, f)]
-        if not families:
-            return Maintained(partitioned=False)
-        # two processes at once (servers starting together, cron): one after the other, the second
-        # finding the first one's partitions. audit_archive is written by this alone: no check waits.
-        conn.exec_driver_sql("LOCK TABLE audit_archive IN EXCLUSIVE MODE")
-        done = Maintained(True)
-        for family in families:
+    if tickets_before is not None:
+        refuse_recent_tickets(tickets_before, now)
+    done = Maintained(partitioned=False)
+    for family in FAMILIES:
+        # One transaction a table: holding one table's new partition while waiting for the other
+        # table's lock deadlocked with a reader holding that table and wanting the first one's.
+        with db.write() as conn:
+            if not is_partitioned(conn, family):
+                continue
+            # two processes at once (servers starting together, cron): one after the other, the second
+            # finding the first one's partitions. audit_archive is written by this alone: no check waits.
+            conn.exec_driver_sql("LOCK TABLE audit_archive IN EXCLUSIVE MODE")
+            done.partitioned = True
+            strays = stray_months(conn, family)  # e.g. a clock set wrong, or months before the partitions began
             created, moved = ensure(conn, current_month(now), ahead(now, ahead_n), family)
-            for ym in stray_months(conn, family):  # e.g. a clock set wrong, or months before the partitions began
+            for ym in strays:
                 more, n = ensure(conn, ym, ym, family)
                 created, moved = created + more, moved + n
             done.created += created
             done.moved += moved
-        if before is not None and CHECK_LOG in families:
-            done.detached += detach_before(conn, before, now)
-        if tickets_before is not None and TICKETS in families:
-            done.detached += detach_tickets_before(conn, tickets_before, now)
+            if family is CHECK_LOG and before is not None:
+                done.detached += detach_before(conn, before, now)
+            if family is TICKETS and tickets_before is not None:
+                done.detached += detach_tickets_before(conn, tickets_before, now)
     return done
 
 
@@ -252,10 +258,9 @@ def ahead(now: dt.datetime, n: int = AHEAD) -> tuple[int, int]:
     return ym
 
 
-def detach_tickets_before(conn: Connection, before: tuple[int, int], now: dt.datetime) -> list[str]:
-    """Detach the tickets' monthly partitions of the months before ``before`` (each becomes a table of
-    its own: those months' tickets leave every check, download, change feed and screen);
-    :class:`DetachRefused` for a month of the last :data:`TICKETS_KEPT` months or later."""
+def refuse_recent_tickets(before: tuple[int, int], now: dt.datetime) -> None:
+    """:class:`DetachRefused` when detaching the tickets' months before ``before`` would take one of the
+    last :data:`TICKETS_KEPT` months before the current one."""
     first_kept = _back(current_month(now), TICKETS_KEPT)
     if before > first_kept:
         y, m = first_kept
@@ -264,6 +269,13 @@ def detach_tickets_before(conn: Connection, before: tuple[int, int], now: dt.dat
             f"The tickets of the last {TICKETS_KEPT} months ({y:04d}-{m:02d} on) cannot be detached: late "
             "registrations, amendments and claims are for them.",
         )
+
+
+def detach_tickets_before(conn: Connection, before: tuple[int, int], now: dt.datetime) -> list[str]:
+    """Detach the tickets' monthly partitions of the months before ``before`` (each becomes a table of
+    its own: those months' tickets leave every check, download, change feed and screen);
+    :class:`DetachRefused` for a month of the last :data:`TICKETS_KEPT` months or later."""
+    refuse_recent_tickets(before, now)
     old = sorted((ym, name) for name, ym in existing(conn, TICKETS).items() if ym is not None and ym < before)
     for _, name in old:
         conn.exec_driver_sql(f"ALTER TABLE {TICKETS.parent} DETACH PARTITION {name}")
