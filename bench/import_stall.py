@@ -11,19 +11,21 @@ fujo.audit.chain.chain_pending) and the p50, p99 and max of the records asked me
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import shutil
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from check_bench import CLINIC, drop_database, fresh_database, payer_of, recipient_of  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import Connection, func, select  # noqa: E402
 
 from fujo.audit.service import record_check  # noqa: E402
 from fujo.auth.principal import FACILITY, WELFARE_OFFICE  # noqa: E402
@@ -37,11 +39,32 @@ from fujo.registry import csv_import  # noqa: E402
 from fujo.registry.csv_import import import_csv  # noqa: E402
 
 
-def _import_elsewhere(url: str, data: bytes) -> tuple[float, float, str]:
+def _import_elsewhere(url: str, data: bytes) -> tuple[float, float, float, str]:
     db = Database(url)
-    chaining = _time_chaining()
+    chaining, writes = _time_chaining(), _time_writes()
     import_csv(db, principal_for(db, kind=WELFARE_OFFICE, code="13000"), "recipients", data)
-    return (*chaining, str(ROOT))
+    return (*chaining, max(writes), str(ROOT))
+
+
+def _time_writes() -> list[float]:
+    """Every ``Database.write`` transaction of this process, timed from the moment it has begun (on
+    SQLite: BEGIN IMMEDIATE, the write lock taken) to the end of its commit, in seconds: the longest
+    is the import's write window, what a check's audit record may have to wait for."""
+    spans: list[float] = []
+    write = Database.write
+
+    @contextlib.contextmanager
+    def timed(self: Database) -> Iterator[Connection]:
+        t0 = time.perf_counter()
+        try:
+            with write(self) as conn:
+                t0 = time.perf_counter()  # begun
+                yield conn
+        finally:  # after the commit (or the rollback)
+            spans.append(time.perf_counter() - t0)
+
+    Database.write = timed  # type: ignore[method-assign]
+    return spans
 
 
 def _time_chaining() -> list[float]:
@@ -119,9 +142,11 @@ def measure(a: argparse.Namespace, db: Database, workdir: Path) -> None:
     t0 = time.perf_counter()
     data = "\n".join(rows).encode()
     chaining: list[float] = []  # its start and end (not known for a job of the runner)
+    window: float | None = None  # its longest write transaction (likewise)
     if a.in_process == "same":
-        chaining = _time_chaining()
+        chaining, writes = _time_chaining(), _time_writes()
         import_csv(db, office, "recipients", data)
+        window = max(writes)
     elif a.in_process == "runner":  # as the server runs an uploaded file: a job, in a child process
         data_dir = workdir / "spool"
         path, f = jobs.open_spool(data_dir)
@@ -131,7 +156,7 @@ def measure(a: argparse.Namespace, db: Database, workdir: Path) -> None:
         assert JobRunner(db, data_dir=data_dir, isolate=True).run_once() == 1
     else:  # its Python work then shares no interpreter lock with the checks
         with multiprocessing.get_context("spawn").Pool(1) as pool:
-            *chaining, root = pool.apply(_import_elsewhere, (db.url, data))
+            *chaining, window, root = pool.apply(_import_elsewhere, (db.url, data))
         assert root == str(ROOT), f"the import ran {root}'s code"
     seconds = time.perf_counter() - t0
     with db.read() as conn:  # the import (in whichever process) wrote every row
@@ -148,6 +173,8 @@ def measure(a: argparse.Namespace, db: Database, workdir: Path) -> None:
         f"{a.backend} (import in the {a.in_process} process): import of {a.recipients:,} recipients {seconds:.2f} s ({a.recipients / seconds:,.0f}/s); "
         f"{len(took)} audit records meanwhile: p50 {took[len(took) // 2] * 1e3:.1f} ms, p99 {took[int(len(took) * 0.99)] * 1e3:.1f} ms, max {took[-1] * 1e3:.0f} ms"
     )
+    if window is not None:
+        print(f"  the import's longest write transaction (its write lock, commit included): {window * 1e3:.0f} ms")
     if during:
         print(
             f"  chaining {chaining[1] - chaining[0]:.2f} s; {len(during)} audit records asked meanwhile: "
