@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from tests.conftest import browser_page
 from tests.factories import CLINIC, JULY, PAYER
 from tests.web.conftest import SCREENSHOTS, sign_in
 
@@ -22,11 +23,8 @@ BIRTH = "1990-01-15"
 @pytest.fixture
 def desk(browser):
     """A page the size of a common reception PC's screen."""
-    ctx = browser.new_context(locale="ja-JP", viewport={"width": 1366, "height": 768}, accept_downloads=True)
-    p = ctx.new_page()
-    p.set_default_timeout(10_000)
-    yield p
-    ctx.close()
+    with browser_page(browser, 1366, 768) as p:
+        yield p
 
 
 # A browser window on a 1366×768 screen: the taskbar (40 px) and the browser's own bars (about 71 px)

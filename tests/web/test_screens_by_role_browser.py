@@ -35,6 +35,7 @@ from tests.api.test_authorisation import (
     screen_world,
     web_user,
 )
+from tests.conftest import browser_page
 from tests.factories import CLINIC, PAYER, World
 from tests.medinfo.helpers import add, medication
 from tests.web.conftest import sign_in
@@ -60,15 +61,11 @@ class Screen:
 
 @pytest.fixture
 def screen(browser) -> Iterator[Screen]:
-    ctx = browser.new_context(locale="ja-JP", viewport={"width": WIDTH, "height": HEIGHT}, accept_downloads=True)
-    page = ctx.new_page()
-    page.set_default_timeout(10_000)
-    page.set_default_navigation_timeout(30_000)  # a bound, as in tests/conftest.py's `page`
-    problems: list[tuple[str, str, str]] = []
-    page.on("console", lambda m: problems.append((page.url, "console", m.text)) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append((page.url, "pageerror", str(e))))
-    yield Screen(page, problems)
-    ctx.close()
+    with browser_page(browser, WIDTH, HEIGHT) as page:
+        problems: list[tuple[str, str, str]] = []
+        page.on("console", lambda m: problems.append((page.url, "console", m.text)) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append((page.url, "pageerror", str(e))))
+        yield Screen(page, problems)
 
 
 def _refused_screen(caller: tuple[str, str]) -> str:
