@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import json
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,3 +83,12 @@ def wait_for_job(client, location: str, headers=None, polls: int = 2000) -> dict
             return job
         time.sleep(0.005)
     raise AssertionError(f"the job did not end: {job}")
+
+
+def run_coroutine(coro: Coroutine[Any, Any, Any]) -> Any:
+    """``asyncio.run(coro)`` in a thread of its own. A worker that has run a browser test has
+    Playwright's event loop marked as running in its main thread (the sync API drives it from a
+    greenlet, for the whole session), and asyncio.run refuses to start there: such a test failed or
+    passed by which tests its worker had run before."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()

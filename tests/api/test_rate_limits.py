@@ -10,6 +10,7 @@ from fujo.api.app import create_app
 from fujo.db import windows
 from fujo.web.kit import Throttle
 from tests.factories import PAYER
+from tests.helpers import run_coroutine
 
 
 def _body(r):
@@ -100,7 +101,7 @@ def test_a_database_that_does_not_answer_does_not_hold_the_request(db, monkeypat
         await asyncio.wait_for(limiter.hit(7, "checks"), 10)  # answered, not held until the thaw
         gate.set()  # the database thaws (asyncio.run then waits for the thread to end)
 
-    asyncio.run(go())
+    run_coroutine(go())
     assert added == [1]  # the addition under way lands once, when the database answers
     (count,) = limiter._counts.values()
     assert count.pending == 0  # and is not added again by the next flush

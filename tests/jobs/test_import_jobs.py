@@ -5,7 +5,6 @@ while an import runs. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
 import json
@@ -24,7 +23,7 @@ from fujo.jobs.runner import JobRunner
 from fujo.registry import csv_import
 from tests.db.throwaway_pg import poll
 from tests.factories import PAYER, World
-from tests.helpers import import_job, wait_for_job
+from tests.helpers import import_job, run_coroutine, wait_for_job
 
 COLUMNS = list(World.recipient_data())
 
@@ -116,7 +115,7 @@ def _post_streamed(app, path: str, headers: dict, body: list[bytes]):
         "server": ("testserver", 80),
         "state": {},
     }
-    asyncio.run(app(scope, receive, send))
+    run_coroutine(app(scope, receive, send))
     status = next(m["status"] for m in sent if m["type"] == "http.response.start")
     answer = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return status, json.loads(answer), taken[0]
