@@ -2,9 +2,9 @@
 #   make run    install, load the demo data into SQLite and start the server on http://127.0.0.1:8000
 #               (with the card reader on the desk, `fujo reader`, on 127.0.0.1:8766, and the webhook worker)
 #   make test   install everything (Python packages, Debian's chromium) and run every test on SQLite and PostgreSQL
-# The interpreter: Debian's Python 3.11 where it can make a venv (statically linked and built with
-# profile-guided optimisation: the suite takes 14 % less CPU than under pyenv's shared, unoptimised build
-# of 3.11.7 on these machines; docs/PERFORMANCE.md), else the first python3.11 on PATH.
+# The interpreter: Debian's Python 3.11 where it can make a venv (its interpreter linked statically: the
+# suite took 14 % less CPU with it than with pyenv's 3.11.7 built against a shared libpython on these
+# machines; docs/PERFORMANCE.md), else the first python3.11 on PATH.
 PY      ?= $(firstword $(shell /usr/bin/python3.11 -c 'import ensurepip, venv' 2>/dev/null && echo /usr/bin/python3.11) python3.11)
 VENV    := .venv
 BIN     := $(VENV)/bin
